@@ -1,0 +1,105 @@
+package io.influence.spark.io;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.lit;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.IntegralType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Reads a training corpus into the engine's row shape, checking its schema on the driver
+ * before any work is done.
+ *
+ * <p>Input: Parquet, JSON Lines or a Hugging Face {@code datasets} folder with an {@code id}
+ * column (string or integer) and either {@code text} (string, tokenised later with the
+ * checkpoint's tokenizer) or {@code input_ids} (a list of integers). Output columns, always all
+ * three: {@code id: string not null}, {@code text: string}, {@code input_ids: array<int>}.
+ * Missing ids and duplicate ids are errors that name examples of the offending rows; content
+ * problems (empty, too long, ids outside the vocabulary) are judged later, where the tokenizer
+ * and the model are known.
+ */
+public final class Corpus {
+
+  public static final StructType SCHEMA = new StructType()
+      .add("id", DataTypes.StringType, false)
+      .add("text", DataTypes.StringType, true)
+      .add("input_ids", DataTypes.createArrayType(DataTypes.IntegerType, false), true);
+
+  private Corpus() {}
+
+  /** Reads and validates the corpus at {@code path}, recognising its format from the path. */
+  public static Dataset<Row> read(SparkSession spark, Path path) {
+    return read(spark, path, InputFormat.detect(path));
+  }
+
+  public static Dataset<Row> read(SparkSession spark, Path path, InputFormat format) {
+    Dataset<Row> raw = switch (format) {
+      case PARQUET -> spark.read().parquet(path.toString());
+      case JSON_LINES -> spark.read().option("mode", "FAILFAST").json(path.toString());
+      case HF_ARROW -> HfArrowFolder.read(spark, path);
+    };
+    Dataset<Row> shaped = shape(raw, path.toString());
+    checkIds(shaped, path.toString());
+    return shaped;
+  }
+
+  /** Projects a raw frame onto {@link #SCHEMA}, refusing one that lacks what the engine needs. */
+  static Dataset<Row> shape(Dataset<Row> raw, String source) {
+    StructType schema = raw.schema();
+    List<String> names = Arrays.asList(schema.fieldNames());
+    if (!names.contains("id")) {
+      throw new IllegalArgumentException(source + ": no `id` column (columns: " + names
+          + "). HINT: add a unique id per training sequence");
+    }
+    DataType idType = schema.apply("id").dataType();
+    if (!(idType instanceof IntegralType) && idType != DataTypes.StringType) {
+      throw new IllegalArgumentException(source + ": column `id` must be a string or an integer, found " + idType);
+    }
+    boolean hasText = names.contains("text");
+    boolean hasIds = names.contains("input_ids");
+    if (!hasText && !hasIds) {
+      throw new IllegalArgumentException(source + ": neither `text` nor `input_ids` is present (columns: " + names
+          + "). HINT: give the raw text in `text` or token ids in `input_ids`");
+    }
+    if (hasText && schema.apply("text").dataType() != DataTypes.StringType) {
+      throw new IllegalArgumentException(source + ": column `text` must be a string, found "
+          + schema.apply("text").dataType());
+    }
+    if (hasIds) {
+      StructField f = schema.apply("input_ids");
+      if (!(f.dataType() instanceof ArrayType a) || !(a.elementType() instanceof IntegralType)) {
+        throw new IllegalArgumentException(source + ": column `input_ids` must be a list of integers, found "
+            + f.dataType());
+      }
+    }
+    Column text = hasText ? col("text") : lit(null).cast(DataTypes.StringType);
+    Column ids = hasIds ? col("input_ids").cast(DataTypes.createArrayType(DataTypes.IntegerType))
+        : lit(null).cast(DataTypes.createArrayType(DataTypes.IntegerType));
+    return raw.select(col("id").cast(DataTypes.StringType).as("id"), text.as("text"), ids.as("input_ids"));
+  }
+
+  private static void checkIds(Dataset<Row> corpus, String source) {
+    long missing = corpus.filter(col("id").isNull()).count();
+    if (missing > 0) {
+      throw new IllegalArgumentException(source + ": " + missing + " rows have no id. HINT: every row needs a unique id");
+    }
+    List<Row> duplicates = corpus.groupBy("id").agg(count(lit(1)).as("n")).filter(col("n").gt(1))
+        .orderBy("id").limit(5).collectAsList();
+    if (!duplicates.isEmpty()) {
+      throw new IllegalArgumentException(source + ": ids must be unique, but these repeat: "
+          + duplicates.stream().map(r -> r.getString(0) + " (" + r.getLong(1) + "×)").toList());
+    }
+  }
+}
