@@ -105,8 +105,13 @@ public final class LayerLayout {
 
   /** The flat float64 vector of one gradient; throws IllegalArgumentException naming {@code id} on bad input. */
   public double[] toVector(String id, Map<String, INDArray> gradient) {
+    return toVector(null, id, gradient);
+  }
+
+  /** As {@link #toVector(String, Map)}, with {@code context} (e.g. "checkpoint 'step-100'") in error messages. */
+  public double[] toVector(String context, String id, Map<String, INDArray> gradient) {
     double[] out = new double[dim];
-    write(id, gradient, out, 0, null);
+    write(id, gradient, out, 0, context);
     return out;
   }
 
