@@ -92,9 +92,9 @@ public final class PairwiseScores {
     Map<String, INDArray> out = new LinkedHashMap<>();
     for (String layer : layout.layers()) {
       int off = layout.offset(layer);
-      NDArrayIndexRange r = new NDArrayIndexRange(off, off + layout.size(layer));
-      INDArray q = query.get(NDArrayIndex.all(), NDArrayIndex.interval(r.from, r.to)).dup('c');
-      INDArray t = train.get(NDArrayIndex.all(), NDArrayIndex.interval(r.from, r.to)).dup('c');
+      int end = off + layout.size(layer);
+      INDArray q = query.get(NDArrayIndex.all(), NDArrayIndex.interval(off, end)).dup('c');
+      INDArray t = train.get(NDArrayIndex.all(), NDArrayIndex.interval(off, end)).dup('c');
       out.put(layer, score(q, t));
     }
     return out;
@@ -107,6 +107,4 @@ public final class PairwiseScores {
     INDArray t = layout.toMatrix(trainIds, train, DataType.DOUBLE, "training gradients");
     return score(q, t).toDoubleMatrix();
   }
-
-  private record NDArrayIndexRange(int from, int to) {}
 }

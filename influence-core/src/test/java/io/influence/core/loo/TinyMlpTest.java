@@ -47,4 +47,36 @@ class TinyMlpTest {
       assertEquals(fd, g[i], TOLERANCE, "parameter " + i);
     }
   }
+
+  @Test
+  void logisticHessian_randomPoint_matchesFiniteDifferencesOfObjectiveGradient() {
+    Random r = new Random(9);
+    int n = 20;
+    double[][] x = new double[n][5];
+    double[] y = new double[n];
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j < 5; j++) {
+        x[i][j] = r.nextGaussian();
+      }
+      y[i] = r.nextInt(2);
+    }
+    double alpha = 0.1;
+    LogisticRegression model = new LogisticRegression(x, y, alpha);
+    boolean[] keep = LogisticRegression.all(n);
+    keep[4] = false;
+    double[] w = {0.3, -0.2, 0.5, 0.1, -0.4};
+    double[][] h = DenseMath.matrix(model.dataHessian(w, keep));
+    for (int k = 0; k < 5; k++) {
+      double[] wp = w.clone();
+      double[] wm = w.clone();
+      wp[k] += EPS;
+      wm[k] -= EPS;
+      double[] gp = model.objectiveGradient(wp, keep);
+      double[] gm = model.objectiveGradient(wm, keep);
+      for (int j = 0; j < 5; j++) {
+        double fd = (gp[j] - gm[j]) / (2 * EPS);
+        assertEquals(fd, h[j][k] + (j == k ? alpha : 0), TOLERANCE, "H[" + j + "][" + k + "]");
+      }
+    }
+  }
 }
