@@ -22,7 +22,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * Flattening checks that the map has exactly these layers with these shapes and that every
  * value is finite, and names the example and layer when not.
  */
-public final class LayerLayout {
+public final class LayerLayout implements java.io.Serializable {
+
+  private static final long serialVersionUID = 1L;
 
   private final List<String> layers;
   private final Map<String, long[]> shapes;

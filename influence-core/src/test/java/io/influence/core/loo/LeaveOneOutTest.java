@@ -113,6 +113,20 @@ class LeaveOneOutTest {
       double[] wj = model.fit(w, without, NEWTON_TOLERANCE);
       actual[k] = LogisticRegression.loss(wj, qx, qy) - baseLoss;
     }
+    // the same prediction with LiSSA on the same operator (scale from a Gershgorin bound on H + αI)
+    double scale = 1.05 * (DenseMath.maxEigenvalueBound(DenseMath.matrix(h)) + ALPHA);
+    InverseHvpPreconditioner lissa = InverseHvpPreconditioner.of(IhvpSolver.lissa(ALPHA, scale, 20_000, 1, 1e-10), h,
+        layout, true);
+    Map<String, INDArray> lissaQuery = lissa.apply(LogisticRegression.asLayers(LogisticRegression.gradient(w, qx, qy)));
+    double[] lissaScores = PairwiseScores.score(layout, List.of("query-" + query), List.of(lissaQuery), ids, grads)[0];
+    double[] lissaPredicted = new double[REMOVED];
+    for (int k = 0; k < REMOVED; k++) {
+      lissaPredicted[k] = lissaScores[chosen[k]] / TRAIN;
+    }
+    double lissaPearson = Stats.pearson(actual, lissaPredicted);
+    System.out.printf("LOO digits 1-vs-7 with LiSSA: Pearson %.6f%n", lissaPearson);
+    assertTrue(lissaPearson >= MIN_PEARSON, "LiSSA Pearson(actual, predicted) = " + lissaPearson);
+
     double pearson = Stats.pearson(actual, predicted);
     double slope = DenseMath.dot(actual, predicted) / DenseMath.dot(predicted, predicted);
     System.out.printf("LOO digits 1-vs-7 (N=%d, alpha=%g, query row %d, loss %.4f): Pearson %.6f, Spearman %.6f,"
