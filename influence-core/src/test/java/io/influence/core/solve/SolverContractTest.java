@@ -96,6 +96,29 @@ class SolverContractTest {
   }
 
   @Test
+  void conjugateGradient_indefiniteOperator_stopsAndReportsNotConverged() {
+    // diag(1..4) − 3I has eigenvalues −2, −1, 0, 1: not positive definite, so CG meets pᵀAp <= 0
+    LinearOperator d = diagonal(4);
+    LinearOperator indefinite = new LinearOperator() {
+      @Override
+      public int dim() {
+        return 4;
+      }
+
+      @Override
+      public void apply(double[] v, double[] out) {
+        d.apply(v, out);
+        for (int i = 0; i < 4; i++) {
+          out[i] -= 3 * v[i];
+        }
+      }
+    };
+    SolveResult r = IhvpSolver.conjugateGradient(0.0, TOLERANCE, 50).solve(indefinite, ones(4));
+    assertFalse(r.converged());
+    assertTrue(r.iterations() < 50, "iterations " + r.iterations());
+  }
+
+  @Test
   void lissa_scaleBelowLargestEigenvalue_reportsNotConverged() {
     SolveResult r = IhvpSolver.lissa(0.0, 4.0, 50, 1, 1e-10).solve(diagonal(10), ones(10));
     assertFalse(r.converged());
