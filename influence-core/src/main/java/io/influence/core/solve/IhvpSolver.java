@@ -1,0 +1,42 @@
+package io.influence.core.solve;
+
+import io.influence.core.linalg.LinearOperator;
+
+/**
+ * Solves {@code (H + λI) x = b} for a symmetric positive semi-definite {@code H} given only through
+ * Hessian-vector products, with the damping {@code λ} fixed at construction.
+ *
+ * <p>Implementations: {@link #conjugateGradient} and {@link #lissa}. Neither throws on
+ * non-convergence: the {@link SolveResult} says whether the tolerance was met. Both throw
+ * {@link IllegalStateException} naming the iteration when {@code b} or a product {@code H v} holds
+ * NaN or infinity (iteration 0 means the input).
+ */
+public interface IhvpSolver {
+
+  /** Short method name written into score rows: {@code "cg"} or {@code "lissa"}. */
+  String method();
+
+  /** The damping {@code λ} added to the operator's diagonal. */
+  double damping();
+
+  /** Solves {@code (H + λI) x = b}; {@code b.length} must equal {@code h.dim()}. {@code b} is not modified. */
+  SolveResult solve(LinearOperator h, double[] b);
+
+  /**
+   * Conjugate gradients from {@code x = 0}, stopping when {@code ‖r‖/‖b‖ <= tolerance} (recursive
+   * residual) or after {@code maxIterations} iterations.
+   */
+  static IhvpSolver conjugateGradient(double damping, double tolerance, int maxIterations) {
+    return new ConjugateGradient(damping, tolerance, maxIterations);
+  }
+
+  /**
+   * LiSSA (Agarwal et al. 2017; Koh and Liang 2017): per repetition, {@code h_0 = b},
+   * {@code h_j = b + (1 − λ/scale) h_{j−1} − (H h_{j−1})/scale} for up to {@code depth} steps, stopping
+   * early once {@code ‖h_j − h_{j−1}‖ <= tolerance · ‖h_j‖}; the estimate is {@code h/scale} averaged over
+   * {@code repetitions}. Converges only when {@code scale > λ_max(H) + λ}.
+   */
+  static IhvpSolver lissa(double damping, double scale, int depth, int repetitions, double tolerance) {
+    return new Lissa(damping, scale, depth, repetitions, tolerance);
+  }
+}

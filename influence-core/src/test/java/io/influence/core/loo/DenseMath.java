@@ -1,0 +1,93 @@
+package io.influence.core.loo;
+
+import io.influence.core.linalg.LinearOperator;
+
+/** Float64 dense linear algebra for test truths: matrices from operators, Cholesky solves. Test code only. */
+public final class DenseMath {
+
+  private DenseMath() {}
+
+  /** The matrix of {@code op}, column by column from products with unit vectors, symmetrised. */
+  public static double[][] matrix(LinearOperator op) {
+    int n = op.dim();
+    double[][] m = new double[n][n];
+    double[] e = new double[n];
+    double[] col = new double[n];
+    for (int j = 0; j < n; j++) {
+      e[j] = 1;
+      op.apply(e, col);
+      e[j] = 0;
+      for (int i = 0; i < n; i++) {
+        m[i][j] = col[i];
+      }
+    }
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j < i; j++) {
+        double s = 0.5 * (m[i][j] + m[j][i]);
+        m[i][j] = s;
+        m[j][i] = s;
+      }
+    }
+    return m;
+  }
+
+  /** Solves {@code (m + damping I) x = b} by Cholesky; throws if not positive definite. */
+  public static double[] solve(double[][] m, double damping, double[] b) {
+    int n = b.length;
+    double[][] l = new double[n][n];
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j <= i; j++) {
+        double s = m[i][j] + (i == j ? damping : 0);
+        for (int k = 0; k < j; k++) {
+          s -= l[i][k] * l[j][k];
+        }
+        if (i == j) {
+          if (!(s > 0)) {
+            throw new IllegalStateException("matrix is not positive definite at pivot " + i + ": " + s);
+          }
+          l[i][i] = Math.sqrt(s);
+        } else {
+          l[i][j] = s / l[j][j];
+        }
+      }
+    }
+    double[] y = new double[n];
+    for (int i = 0; i < n; i++) {
+      double s = b[i];
+      for (int k = 0; k < i; k++) {
+        s -= l[i][k] * y[k];
+      }
+      y[i] = s / l[i][i];
+    }
+    double[] x = new double[n];
+    for (int i = n - 1; i >= 0; i--) {
+      double s = y[i];
+      for (int k = i + 1; k < n; k++) {
+        s -= l[k][i] * x[k];
+      }
+      x[i] = s / l[i][i];
+    }
+    return x;
+  }
+
+  /** Gershgorin upper bound on the largest eigenvalue of a symmetric matrix. */
+  public static double maxEigenvalueBound(double[][] m) {
+    double best = 0;
+    for (double[] row : m) {
+      double s = 0;
+      for (double x : row) {
+        s += Math.abs(x);
+      }
+      best = Math.max(best, s);
+    }
+    return best;
+  }
+
+  public static double dot(double[] a, double[] b) {
+    double s = 0;
+    for (int i = 0; i < a.length; i++) {
+      s += a[i] * b[i];
+    }
+    return s;
+  }
+}
