@@ -1,0 +1,114 @@
+package io.influence.spark.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigValue;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
+
+/**
+ * Loads the engine's settings in three layers, later ones winning: the defaults in
+ * {@code reference.conf} (shipped in the jar from {@code conf/}), a user HOCON file, and
+ * command-line overrides ({@code key=value} with keys relative to {@code influence}).
+ *
+ * <p>Every key a user sets must exist in the defaults (free-form maps such as
+ * {@code spark.conf} excepted), and must have the default's type, so that a typo fails on the
+ * driver, naming the key, before any work starts.
+ */
+public final class Settings {
+
+  /** Sub-trees whose keys are free-form (passed through to another system). */
+  private static final List<String> FREE_FORM = List.of("spark.conf");
+
+  private Settings() {}
+
+  /** The resolved {@code influence} settings tree. */
+  public static Config load(Optional<Path> userFile, Map<String, String> overrides) {
+    Config reference = ConfigFactory.parseResources(Settings.class.getClassLoader(), "reference.conf",
+        ConfigParseOptions.defaults().setAllowMissing(false)).getConfig("influence");
+    Config user = ConfigFactory.empty();
+    if (userFile.isPresent()) {
+      Path file = userFile.get();
+      if (!Files.isRegularFile(file)) {
+        throw new IllegalArgumentException("settings file " + file + " does not exist");
+      }
+      try {
+        Config parsed = ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false));
+        user = parsed.hasPath("influence") ? parsed.getConfig("influence") : parsed;
+      } catch (ConfigException e) {
+        throw new IllegalArgumentException("settings file " + file + " is not valid HOCON: " + e.getMessage(), e);
+      }
+    }
+    Config flags = ConfigFactory.parseMap(overrides, "command line");
+    Config merged = flags.withFallback(user).withFallback(reference).resolve();
+    checkKnown(merged, reference, userFile);
+    return merged;
+  }
+
+  private static void checkKnown(Config merged, Config reference, Optional<Path> userFile) {
+    List<String> unknown = new ArrayList<>();
+    for (Map.Entry<String, ConfigValue> e : merged.entrySet()) {
+      String key = e.getKey();
+      if (FREE_FORM.stream().anyMatch(prefix -> key.startsWith(prefix + "."))) {
+        continue;
+      }
+      if (!reference.hasPathOrNull(key) && !hasNullAncestor(reference, key)) {
+        unknown.add(key);
+      }
+    }
+    if (!unknown.isEmpty()) {
+      throw new IllegalArgumentException("unknown setting(s) " + new TreeSet<>(unknown)
+          + userFile.map(f -> " (from " + f + " or the command line)").orElse(" (from the command line)")
+          + ". HINT: see conf/reference.conf for every setting and its meaning");
+    }
+    for (Map.Entry<String, ConfigValue> e : reference.entrySet()) {
+      String key = e.getKey();
+      if (merged.getIsNull(key)) {
+        continue;
+      }
+      try {
+        switch (e.getValue().valueType()) {
+          case BOOLEAN -> merged.getBoolean(key);
+          case NUMBER -> merged.getNumber(key);
+          case STRING -> merged.getString(key);
+          default -> { }
+        }
+      } catch (ConfigException.WrongType bad) {
+        throw new IllegalArgumentException("setting influence." + key + " must be a "
+            + e.getValue().valueType().name().toLowerCase(java.util.Locale.ROOT) + ", got "
+            + merged.getValue(key).render() + " (" + merged.getValue(key).origin().description() + ")", bad);
+      }
+    }
+  }
+
+  private static boolean hasNullAncestor(Config reference, String key) {
+    int dot = key.lastIndexOf('.');
+    while (dot > 0) {
+      String parent = key.substring(0, dot);
+      if (reference.hasPathOrNull(parent) && reference.getIsNull(parent)) {
+        return true;
+      }
+      dot = parent.lastIndexOf('.');
+    }
+    return false;
+  }
+
+  /** The string at {@code path}, or empty when the setting is null. */
+  public static Optional<String> optionalString(Config c, String path) {
+    return c.getIsNull(path) ? Optional.empty() : Optional.of(c.getString(path));
+  }
+
+  /** A path setting that is required for a stage; the error says which stage needs it. */
+  public static Path requiredPath(Config c, String path, String stage) {
+    return optionalString(c, path).map(Path::of).orElseThrow(() -> new IllegalArgumentException(
+        "influence." + path + " is required for " + stage + ". HINT: set it in your settings file or pass --"
+            + path.substring(path.lastIndexOf('.') + 1)));
+  }
+}
