@@ -1,0 +1,67 @@
+package io.influence.spark.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValue;
+import java.util.Map;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Builds the Spark session from the {@code influence.spark} settings block.
+ *
+ * <p>The master from the settings applies only when the JVM was not launched by
+ * {@code spark-submit} (which sets {@code spark.master} itself), so the same jar runs embedded
+ * and on a cluster. BLAS threads: each task runs ND4J GEMMs with {@code OMP_NUM_THREADS}
+ * threads; with {@code blas-threads = auto} executors get {@code cores / concurrent tasks} (at
+ * least one) so that tasks × threads never exceeds the cores.
+ */
+public final class Sessions {
+
+  private Sessions() {}
+
+  public static SparkSession create(Config influence) {
+    Config spark = influence.getConfig("spark");
+    SparkConf conf = new SparkConf();
+    if (!conf.contains("spark.master")) {
+      conf.setMaster(spark.getString("master"));
+    }
+    conf.setAppName(spark.getString("app-name"));
+    for (Map.Entry<String, ConfigValue> e : spark.getConfig("conf").entrySet()) {
+      String key = e.getKey().replace("\"", "");
+      conf.set(key.startsWith("spark.") ? key : "spark." + key, String.valueOf(e.getValue().unwrapped()));
+    }
+    int threads = blasThreads(spark.getString("blas-threads"), conf);
+    conf.setIfMissing("spark.executorEnv.OMP_NUM_THREADS", String.valueOf(threads));
+    return SparkSession.builder().config(conf).getOrCreate();
+  }
+
+  /** Threads per task for the BLAS, given the setting ("auto" or a number) and the Spark conf. */
+  static int blasThreads(String setting, SparkConf conf) {
+    if (!"auto".equals(setting)) {
+      try {
+        int n = Integer.parseInt(setting);
+        if (n >= 1) {
+          return n;
+        }
+      } catch (NumberFormatException ignored) {
+        // fall through to the error
+      }
+      throw new IllegalArgumentException("influence.spark.blas-threads must be \"auto\" or a positive integer, got "
+          + setting);
+    }
+    String master = conf.get("spark.master", "local[*]");
+    int cores = Runtime.getRuntime().availableProcessors();
+    int executorCores = conf.getInt("spark.executor.cores", master.startsWith("local") ? localSlots(master, cores) : 1);
+    int taskCpus = conf.getInt("spark.task.cpus", 1);
+    int concurrent = Math.max(1, executorCores / taskCpus);
+    return Math.max(1, Math.min(cores, master.startsWith("local") ? cores / concurrent : taskCpus));
+  }
+
+  private static int localSlots(String master, int cores) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("local\\[(\\d+|\\*)").matcher(master);
+    if (m.find()) {
+      return "*".equals(m.group(1)) ? cores : Integer.parseInt(m.group(1));
+    }
+    return 1;
+  }
+}
