@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -145,8 +146,10 @@ class SafetensorsFuzzTest {
         return -1;
     }
 
-    /** Opens and reads everything; returns true if the file was accepted. */
-    private static boolean exercise(Path p) throws CheckpointFormatException {
+    private int fullyRead;
+
+    /** Opens and reads everything, then asks for a missing tensor (which must throw). */
+    private void exercise(Path p) throws CheckpointFormatException {
         try (SafetensorsFile f = SafetensorsFile.open(p)) {
             f.metadata().forEach((k, v) -> {
                 if (k == null || v == null) {
@@ -162,9 +165,9 @@ class SafetensorsFuzzTest {
                     f.readLongs(name);
                 }
             }
+            fullyRead++;
             f.readFloats("no such tensor " + p);
         }
-        return true;
     }
 
     @Test
@@ -192,7 +195,9 @@ class SafetensorsFuzzTest {
                 assertTrue(used - before < MEMORY_BOUND_BYTES, "case " + c + ": used heap grew by " + (used - before) + " bytes");
             }
         }
-        assertTrue(refused == SAFETENSORS_CASES);
+        assertEquals(SAFETENSORS_CASES, refused);
+        // the mutations must reach both outcomes: refused at open and accepted-then-fully-read
+        assertTrue(fullyRead > 0 && fullyRead < SAFETENSORS_CASES, "fully read " + fullyRead + " of " + SAFETENSORS_CASES);
     }
 
     @Test
