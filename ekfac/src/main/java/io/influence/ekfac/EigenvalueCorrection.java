@@ -13,10 +13,13 @@ import org.nd4j.linalg.factory.Nd4j;
  * Kronfluence's "lambda" stage), for one layer: Λ_ij = E_z[(Q_Sᵀ G(z) Q_A)_ij²] with the
  * per-example gradient G(z) = gᵀ a = Σ_t g_t a_tᵀ (dOut×dIn).
  *
- * Hot path, float32: G = gᵀa, R = Q_Sᵀ G, R = R Q_A are three Nd4j.gemm calls into
- * preallocated 'f'-ordered float32 buffers (transient; rebuilt after deserialisation). The
- * squares R∘R are added to a float64 double[] sum (column-major dOut×dIn), so rounding in the
- * sum does not grow with the number of examples.
+ * Hot path, float32, three Nd4j.gemm calls into preallocated 'f'-ordered float32 buffers
+ * (transient; rebuilt after deserialisation), in whichever order costs fewer flops:
+ *   gradient first:  G = gᵀa, R = (Q_Sᵀ G) Q_A       2·(T·dOut·dIn + dOut²·dIn + dOut·dIn²)
+ *   tokens first:    R = (g Q_S)ᵀ (a Q_A)            2·(T·dOut² + T·dIn² + T·dOut·dIn)
+ * (tokens first wins for short sequences, T below about min(dIn, dOut); its [T, ·] buffers are
+ * kept for the last T seen). The squares R∘R are added to a float64 double[] sum (column-major
+ * dOut×dIn), so rounding in the sum does not grow with the number of examples.
  *
  * Normalisation: divided by the (weighted) number of EXAMPLES, not tokens: Λ estimates the
  * Gauss-Newton matrix of the per-example summed loss averaged over examples, the same H that
@@ -45,6 +48,8 @@ public final class EigenvalueCorrection implements Serializable {
   private transient INDArray grad;
   private transient INDArray left;
   private transient INDArray rotated;
+  private transient INDArray gRot;
+  private transient INDArray aRot;
 
   /** An empty accumulator in the eigenbases of {@code factors} (from the covariance pass). */
   public EigenvalueCorrection(LayerFactors factors) {
@@ -87,12 +92,25 @@ public final class EigenvalueCorrection implements Serializable {
     Checks.requireFinite(f.a(), "a (layer input)", layer, exampleId);
     Checks.requireFinite(f.g(), "g (output gradient)", layer, exampleId);
     ensureBuffers();
-    if (f.tokens() == 0) {
+    long t = f.tokens();
+    double gradientFirst = (double) t * dOut * dIn + (double) dOut * dOut * dIn + (double) dOut * dIn * dIn;
+    double tokensFirst = (double) t * dOut * dOut + (double) t * dIn * dIn + (double) t * dOut * dIn;
+    if (t == 0) {
       grad.assign(0f);
+      rotate();
+    } else if (tokensFirst < gradientFirst) {
+      if (gRot == null || gRot.rows() != t) {
+        gRot = Nd4j.create(DataType.FLOAT, new long[] {t, dOut}, 'f');
+        aRot = Nd4j.create(DataType.FLOAT, new long[] {t, dIn}, 'f');
+      }
+      Nd4j.gemm(asFloat(f.g()), qS, gRot, false, false, 1.0, 0.0);
+      Nd4j.gemm(asFloat(f.a()), qA, aRot, false, false, 1.0, 0.0);
+      Nd4j.gemm(gRot, aRot, rotated, true, false, 1.0, 0.0);
     } else {
       Nd4j.gemm(asFloat(f.g()), asFloat(f.a()), grad, true, false, 1.0, 0.0);
+      rotate();
     }
-    accumulateRotated(weight);
+    accumulateSquares(weight);
     return this;
   }
 
@@ -110,7 +128,8 @@ public final class EigenvalueCorrection implements Serializable {
     Checks.requireFinite(gradient, "gradient", layer, exampleId);
     ensureBuffers();
     grad.assign(gradient);
-    accumulateRotated(weight);
+    rotate();
+    accumulateSquares(weight);
     return this;
   }
 
@@ -118,9 +137,13 @@ public final class EigenvalueCorrection implements Serializable {
     return x.dataType() == DataType.FLOAT ? x : x.castTo(DataType.FLOAT);
   }
 
-  private void accumulateRotated(double weight) {
+  /** rotated = Q_Sᵀ grad Q_A. */
+  private void rotate() {
     Nd4j.gemm(qS, grad, left, true, false, 1.0, 0.0);
     Nd4j.gemm(left, qA, rotated, false, false, 1.0, 0.0);
+  }
+
+  private void accumulateSquares(double weight) {
     float[] r = rotated.data().asFloat(); // 'f' order: column-major, the layout of sum
     for (int k = 0; k < sum.length; k++) {
       double v = r[k];
