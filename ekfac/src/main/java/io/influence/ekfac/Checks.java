@@ -1,6 +1,8 @@
 package io.influence.ekfac;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.BooleanIndexing;
+import org.nd4j.linalg.indexing.conditions.Conditions;
 
 /** Shared argument checks; every message names the layer (and example id when known) and says how to fix it. */
 final class Checks {
@@ -11,15 +13,17 @@ final class Checks {
     return exampleId == null ? "layer " + layer : "layer " + layer + ", example " + exampleId;
   }
 
-  /** Rejects NaN or ±Inf anywhere in {@code x} (one O(n) reduction; an overflowing sum is rejected too). */
+  /**
+   * Rejects NaN or ±Inf anywhere in {@code x}: one O(n) sum, and only when that is not finite
+   * (NaN/Inf present, or a sum that overflows) an exact element-wise check.
+   */
   static void requireFinite(INDArray x, String what, String layer, String exampleId) {
-    if (x.length() == 0) {
+    if (x.length() == 0 || Double.isFinite(x.sumNumber().doubleValue())) {
       return;
     }
-    double sum = x.sumNumber().doubleValue();
-    if (!Double.isFinite(sum)) {
-      throw new IllegalArgumentException(where(layer, exampleId) + ": " + what + " contains NaN or Inf (sum = " + sum
-          + "). HINT: check the model's loss and activations for this example (overflow in float16/bfloat16 "
+    if (BooleanIndexing.or(x, Conditions.isNan()) || BooleanIndexing.or(x, Conditions.isInfinite())) {
+      throw new IllegalArgumentException(where(layer, exampleId) + ": " + what + " contains NaN or Inf"
+          + ". HINT: check the model's loss and activations for this example (overflow in float16/bfloat16 "
           + "checkpoints, a -inf attention mask leaking into a gradient); drop or fix the example.");
     }
   }

@@ -40,18 +40,14 @@ final class SymmetricEigen {
     }
     INDArray m = Nd4j.create(sym, new long[] {n, n}, 'c').dup('f');
     INDArray values = Eigen.symmetricGeneralizedEigenvalues(m, true);
-    double[] lambda = new double[n];
-    double[] vectors = new double[sym.length];
+    double[] lambda = values.dup().data().asDouble();
     for (int j = 0; j < n; j++) {
-      double v = values.getDouble(j);
-      if (!Double.isFinite(v)) {
-        throw new IllegalStateException(what + ": LAPACK dsyev returned eigenvalue " + v);
+      if (!Double.isFinite(lambda[j])) {
+        throw new IllegalStateException(what + ": LAPACK dsyev returned eigenvalue " + lambda[j]);
       }
-      lambda[j] = Math.max(0.0, v);
-      for (int i = 0; i < n; i++) {
-        vectors[i * n + j] = m.getDouble(i, j);
-      }
+      lambda[j] = Math.max(0.0, lambda[j]);
     }
+    double[] vectors = m.dup('c').data().asDouble();
     return new Result(n, vectors, lambda);
   }
 }
