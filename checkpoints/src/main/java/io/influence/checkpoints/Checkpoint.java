@@ -157,13 +157,15 @@ public final class Checkpoint implements AutoCloseable {
                     throw new CheckpointFormatException(index, n, "is stored in two shards, " + other + " and " + s.getKey() + ".",
                             "the index and the shards are from different saves; re-save the model.");
                 }
-                if (!s.getKey().equals(tensorToShard.get(n))) {
-                    throw new CheckpointFormatException(index, n, "is stored in shard " + s.getKey()
-                            + " but the weight_map does not map it there.",
-                            "the index and the shards are from different saves; re-save the model.");
-                }
-                byTensor.put(n, s.getValue());
             }
+        }
+        for (Map.Entry<String, String> e : seen.entrySet()) {
+            if (!e.getValue().equals(tensorToShard.get(e.getKey()))) {
+                throw new CheckpointFormatException(index, e.getKey(), "is stored in shard " + e.getValue()
+                        + " but the weight_map does not map it there.",
+                        "the index and the shards are from different saves; re-save the model.");
+            }
+            byTensor.put(e.getKey(), shards.get(e.getValue()));
         }
     }
 

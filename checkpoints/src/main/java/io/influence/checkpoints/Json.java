@@ -123,7 +123,7 @@ final class Json {
     }
 
     static String abbreviate(String s) {
-        return s.length() <= 60 ? '"' + s + '"' : '"' + s.substring(0, 57) + "...\"";
+        return s.length() <= 100 ? '"' + s + '"' : '"' + s.substring(0, 97) + "...\"";
     }
 
     private static String firstLine(String s) {

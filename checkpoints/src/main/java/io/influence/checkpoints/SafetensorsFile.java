@@ -44,7 +44,9 @@ import java.util.TreeMap;
  * ended, the first at 0 and the last at the end of the file. Gaps, overlaps and trailing bytes
  * are refused, so every byte of the file is accounted for.
  *
- * <p>Reads map the tensor's bytes in windows of at most 1 GiB (files may exceed 2 GiB), convert
+ * <p>Reads go through memory maps of at most 1 GiB each (files may exceed 2 GiB): windows of
+ * 1 GiB starting every 512 MiB of the data area are mapped on first use and kept, so any tensor
+ * up to 512 MiB is a slice of one window; larger tensors are mapped piecewise. Values are converted
  * to the requested Java type (F16 and BF16 widen exactly to float32) and refuse NaN or
  * infinite values. Not thread-safe to close while reading; reads themselves are independent.
  */
@@ -53,21 +55,31 @@ public final class SafetensorsFile implements AutoCloseable {
     static final long MAX_HEADER_BYTES = 100L * 1000 * 1000;
     /** Bytes mapped at once; a multiple of every dtype size. */
     static final int WINDOW_BYTES = 1 << 30;
+    /** Cached windows start every 512 MiB and are 1 GiB long (less at the end of the file). */
+    static final long HALF_WINDOW_BYTES = 1L << 29;
     private static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
     private static final String METADATA = "__metadata__";
 
     private final Path file;
     private final FileChannel channel;
     private final long dataStart;
+    private final long dataSize;
+    private final MappedByteBuffer[] windows;
+    private final long halfWindow;
+    private final int chunk;
     private final Map<String, TensorInfo> tensors;
     private final List<String> names;
     private final Map<String, String> metadata;
 
-    private SafetensorsFile(Path file, FileChannel channel, long dataStart, Map<String, TensorInfo> tensors,
-                            Map<String, String> metadata) {
+    private SafetensorsFile(Path file, FileChannel channel, long dataStart, long dataSize, Map<String, TensorInfo> tensors,
+                            Map<String, String> metadata, long halfWindow, int chunk) {
+        this.halfWindow = halfWindow;
+        this.chunk = chunk;
         this.file = file;
         this.channel = channel;
         this.dataStart = dataStart;
+        this.dataSize = dataSize;
+        this.windows = new MappedByteBuffer[(int) ((dataSize + halfWindow - 1) / halfWindow)];
         this.tensors = tensors;
         this.names = List.copyOf(tensors.keySet());
         this.metadata = Collections.unmodifiableMap(metadata);
@@ -78,6 +90,14 @@ public final class SafetensorsFile implements AutoCloseable {
      * {@code .pth}, {@code .ckpt}) are refused without being read.
      */
     public static SafetensorsFile open(Path file) throws CheckpointFormatException {
+        return open(file, HALF_WINDOW_BYTES, WINDOW_BYTES);
+    }
+
+    /** As {@link #open(Path)} with other map sizes (tests use tiny ones); chunk must be a multiple of 8. */
+    static SafetensorsFile open(Path file, long halfWindow, int chunk) throws CheckpointFormatException {
+        if (halfWindow <= 0 || chunk <= 0 || chunk % 8 != 0 || 2 * halfWindow > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("bad map sizes " + halfWindow + ", " + chunk);
+        }
         if (PickleRefusal.isPickleName(file)) {
             throw PickleRefusal.refuse(file);
         }
@@ -94,7 +114,7 @@ public final class SafetensorsFile implements AutoCloseable {
             throw new CheckpointFormatException(file, null, "cannot be opened: " + e + ".", "check the path and permissions.", e);
         }
         try {
-            SafetensorsFile f = parse(file, channel);
+            SafetensorsFile f = parse(file, channel, halfWindow, chunk);
             channel = null;
             return f;
         } finally {
@@ -108,7 +128,8 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
-    private static SafetensorsFile parse(Path file, FileChannel channel) throws CheckpointFormatException {
+    private static SafetensorsFile parse(Path file, FileChannel channel, long halfWindow, int chunk)
+            throws CheckpointFormatException {
         long size;
         byte[] headerBytes;
         long n;
@@ -159,7 +180,8 @@ public final class SafetensorsFile implements AutoCloseable {
         for (TensorInfo t : infos) {
             byName.put(t.name(), t);
         }
-        return new SafetensorsFile(file, channel, dataStart, Collections.unmodifiableMap(byName), metadata);
+        return new SafetensorsFile(file, channel, dataStart, dataSize, Collections.unmodifiableMap(byName), metadata,
+                halfWindow, chunk);
     }
 
     private static void readMetadata(Path file, JsonNode node, Map<String, String> out) throws CheckpointFormatException {
@@ -433,11 +455,23 @@ public final class SafetensorsFile implements AutoCloseable {
         if (!channel.isOpen()) {
             throw new IllegalStateException(file + ": the safetensors file is closed.");
         }
-        long pos = dataStart + t.begin();
-        long end = dataStart + t.end();
+        long length = t.byteLength();
+        if (length == 0) {
+            return;
+        }
         try {
+            if (length <= halfWindow) {
+                // fast path: a slice of a cached window; window i covers data bytes [i*H, i*H + 2H), so it
+                // holds every tensor of at most H bytes that starts in [i*H, (i+1)*H)
+                int i = (int) (t.begin() / halfWindow);
+                ByteBuffer w = window(i);
+                consumer.accept(w.slice((int) (t.begin() - i * halfWindow), (int) length).order(ByteOrder.LITTLE_ENDIAN));
+                return;
+            }
+            long pos = dataStart + t.begin();
+            long end = dataStart + t.end();
             while (pos < end) {
-                int len = (int) Math.min(WINDOW_BYTES, end - pos);
+                int len = (int) Math.min(chunk, end - pos);
                 MappedByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY, pos, len);
                 consumer.accept(map.order(ByteOrder.LITTLE_ENDIAN));
                 pos += len;
@@ -445,6 +479,15 @@ public final class SafetensorsFile implements AutoCloseable {
         } catch (IOException e) {
             throw new CheckpointFormatException(file, t.name(), "cannot be read: " + e + ".", "check the file and the disk.", e);
         }
+    }
+
+    private synchronized ByteBuffer window(int i) throws IOException {
+        if (windows[i] == null) {
+            long from = i * halfWindow;
+            long len = Math.min(2 * halfWindow, dataSize - from);
+            windows[i] = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + from, len);
+        }
+        return windows[i];
     }
 
     private static void readFully(FileChannel channel, ByteBuffer buf, long position) throws IOException {

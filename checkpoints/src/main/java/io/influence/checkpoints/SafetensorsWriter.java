@@ -167,25 +167,41 @@ public final class SafetensorsWriter {
 
     private static void writeData(FileChannel ch, ByteBuffer buf, Entry en) throws IOException {
         int size = en.dtype().byteSize();
-        for (int i = 0; i < en.length(); i++) {
-            if (buf.remaining() < size) {
-                buf.flip();
-                writeFully(ch, buf);
-                buf.clear();
-            }
+        int perChunk = buf.capacity() / size;
+        for (int from = 0; from < en.length(); from += perChunk) {
+            int n = Math.min(perChunk, en.length() - from);
+            buf.clear();
             switch (en.dtype()) {
-                case F32 -> buf.putFloat(((float[]) en.data())[i]);
-                case F16 -> buf.putShort(HalfFloats.floatToF16(((float[]) en.data())[i]));
-                case BF16 -> buf.putShort(HalfFloats.floatToBf16(((float[]) en.data())[i]));
-                case F64 -> buf.putDouble(en.data() instanceof float[] f ? f[i] : ((double[]) en.data())[i]);
-                case I64 -> buf.putLong(((long[]) en.data())[i]);
-                case I32 -> buf.putInt(((int[]) en.data())[i]);
+                case F32 -> buf.asFloatBuffer().put((float[]) en.data(), from, n);
+                case I64 -> buf.asLongBuffer().put((long[]) en.data(), from, n);
+                case I32 -> buf.asIntBuffer().put((int[]) en.data(), from, n);
+                case F64 -> {
+                    if (en.data() instanceof double[] d) {
+                        buf.asDoubleBuffer().put(d, from, n);
+                    } else {
+                        float[] f = (float[]) en.data();
+                        for (int i = 0; i < n; i++) {
+                            buf.putDouble(i * 8, f[from + i]);
+                        }
+                    }
+                }
+                case F16 -> {
+                    float[] f = (float[]) en.data();
+                    for (int i = 0; i < n; i++) {
+                        buf.putShort(i * 2, HalfFloats.floatToF16(f[from + i]));
+                    }
+                }
+                case BF16 -> {
+                    float[] f = (float[]) en.data();
+                    for (int i = 0; i < n; i++) {
+                        buf.putShort(i * 2, HalfFloats.floatToBf16(f[from + i]));
+                    }
+                }
                 default -> throw new AssertionError(en.dtype());
             }
+            buf.limit(n * size);
+            writeFully(ch, buf);
         }
-        buf.flip();
-        writeFully(ch, buf);
-        buf.clear();
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {

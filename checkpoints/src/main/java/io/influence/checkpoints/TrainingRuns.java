@@ -78,6 +78,7 @@ public final class TrainingRuns {
                 throw new IllegalArgumentException("constant learning rate " + lr + " must be positive and finite.");
             }
         }
+        runDir = runDir.toAbsolutePath().normalize();
         if (!Files.isDirectory(runDir)) {
             throw new CheckpointFormatException(runDir, null, Files.exists(runDir) ? "is not a folder." : "does not exist.",
                     "pass the training run folder (holding " + MANIFEST + " or checkpoint-N folders).");
@@ -240,7 +241,7 @@ public final class TrainingRuns {
     // ------------------------------------------------------------------ Trainer folder
 
     private static TrainingRun readTrainerFolder(Path runDir, OptionalDouble constant) throws CheckpointFormatException {
-        Map<Long, Path> byStep = new TreeMap<>();
+        TreeMap<Long, Path> byStep = new TreeMap<>();
         List<Path> subdirs;
         try (Stream<Path> s = Files.list(runDir)) {
             subdirs = s.filter(Files::isDirectory).sorted().toList();
@@ -268,10 +269,10 @@ public final class TrainingRuns {
             throw new CheckpointFormatException(runDir, null, "holds neither " + MANIFEST + " nor any checkpoint-N folder.",
                     "point at a Hugging Face Trainer output folder, or write a manifest with TrainingRuns.writeManifest.");
         }
-        Map<Long, Double> rates = new TreeMap<>();
+        TreeMap<Long, Double> rates = new TreeMap<>();
         Path state = null;
         if (constant.isEmpty()) {
-            Path last = ((TreeMap<Long, Path>) byStep).lastEntry().getValue();
+            Path last = byStep.lastEntry().getValue();
             state = Files.isRegularFile(runDir.resolve(TRAINER_STATE)) ? runDir.resolve(TRAINER_STATE) : last.resolve(TRAINER_STATE);
             if (!Files.isRegularFile(state)) {
                 throw new CheckpointFormatException(runDir, null, "has no " + TRAINER_STATE + " (looked in the run folder and in "
@@ -288,7 +289,7 @@ public final class TrainingRuns {
             if (constant.isPresent()) {
                 lr = constant.getAsDouble();
             } else {
-                Map.Entry<Long, Double> at = ((TreeMap<Long, Double>) rates).floorEntry(step);
+                Map.Entry<Long, Double> at = rates.floorEntry(step);
                 if (at == null) {
                     throw new CheckpointFormatException(e.getValue(), null, "has no learning rate: " + state
                             + " logs none at or before step " + step + ".",
@@ -304,7 +305,7 @@ public final class TrainingRuns {
     }
 
     /** Logged learning rate per step; of several entries at one step the last one counts. */
-    private static Map<Long, Double> loggedRates(Path state) throws CheckpointFormatException {
+    private static TreeMap<Long, Double> loggedRates(Path state) throws CheckpointFormatException {
         ObjectNode root = Json.requireObject(state, Json.readFile(state, TRAINER_STATE), TRAINER_STATE);
         String hint = "the file is corrupt; pass a constant learning rate or write a manifest instead.";
         JsonNode history = root.get("log_history");

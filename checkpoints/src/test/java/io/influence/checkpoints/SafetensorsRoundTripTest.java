@@ -108,4 +108,87 @@ class SafetensorsRoundTripTest {
             assertTrue(e.getMessage().contains("HINT"), e.getMessage());
         }
     }
+
+    @Test
+    void read_tinyMapWindowsAndUnalignedOffsets_valuesIdentical() throws Exception {
+        Random r = new Random(3);
+        float[] f32 = new float[37];
+        double[] f64 = new double[11];
+        float[] half = new float[3];
+        for (int i = 0; i < f32.length; i++) {
+            f32[i] = (float) r.nextGaussian();
+        }
+        for (int i = 0; i < f64.length; i++) {
+            f64[i] = r.nextGaussian();
+        }
+        for (int i = 0; i < half.length; i++) {
+            half[i] = 0.25f * (i + 1); // exact in F16 and BF16
+        }
+        long[] i64 = {5, -6, 7};
+        int[] i32 = {1, -2, 3, -4, 5};
+        Path file = tmp.resolve("unaligned.safetensors");
+        // sorted names give offsets: a(F16,6 bytes) b(F32 at 6) c(BF16) d(F64 unaligned) e(I32) f(I64)
+        new SafetensorsWriter().put("a", DType.F16, new long[] {3}, half).put("b", new long[] {37}, f32)
+                .put("c", DType.BF16, new long[] {3}, half).put("d", new long[] {11}, f64)
+                .put("e", new long[] {5}, i32).put("f", new long[] {3}, i64).write(file);
+        long[] i32AsLong = {1, -2, 3, -4, 5};
+        for (long[] sizes : new long[][] {{16, 8}, {64, 24}, {1, 8}, {SafetensorsFile.HALF_WINDOW_BYTES, SafetensorsFile.WINDOW_BYTES}}) {
+            try (SafetensorsFile f = SafetensorsFile.open(file, sizes[0], (int) sizes[1])) {
+                assertEquals(6, f.info("b").begin());
+                assertArrayEquals(half, f.readFloats("a"));
+                assertArrayEquals(f32, f.readFloats("b"));
+                assertArrayEquals(half, f.readFloats("c"));
+                assertArrayEquals(f64, f.readDoubles("d"));
+                assertArrayEquals(i32AsLong, f.readLongs("e"));
+                assertArrayEquals(i64, f.readLongs("f"));
+            }
+        }
+    }
+
+    @Test
+    void read_tensorBeyondTwoGiBInSparseFile_valuesCorrect() throws Exception {
+        long bigBytes = 5L << 29; // 2.5 GiB of F32, never read
+        String header = "{\"big\":{\"dtype\":\"F32\",\"shape\":[" + bigBytes / 4 + "],\"data_offsets\":[0," + bigBytes + "]},"
+                + "\"tail\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[" + bigBytes + "," + (bigBytes + 16) + "]}}";
+        byte[] h = header.getBytes(StandardCharsets.UTF_8);
+        Path file = tmp.resolve("sparse.safetensors");
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            raf.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(h.length).array());
+            raf.write(h);
+            raf.seek(8 + h.length + bigBytes);
+            raf.write(ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putFloat(1.5f).putFloat(-2f).putFloat(3.25f)
+                    .putFloat(1e-7f).array());
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            assertEquals(bigBytes, f.info("tail").begin());
+            assertArrayEquals(new float[] {1.5f, -2f, 3.25f, 1e-7f}, f.readFloats("tail"));
+            assertArrayEquals(new double[] {1.5, -2, 3.25, 1e-7f}, f.readDoubles("tail"));
+        }
+    }
+
+    @Test
+    void put_badArguments_illegalArgument() {
+        SafetensorsWriter w = new SafetensorsWriter().put("a", new long[] {1}, new float[] {1});
+        assertThrows(IllegalArgumentException.class, () -> w.put("a", new long[] {1}, new float[] {1}));
+        assertThrows(IllegalArgumentException.class, () -> w.put("b", new long[] {2}, new float[] {1}));
+        assertThrows(IllegalArgumentException.class, () -> w.put("c", new long[] {-1}, new float[0]));
+        assertThrows(IllegalArgumentException.class, () -> w.put("__metadata__", new long[] {1}, new float[] {1}));
+        assertThrows(IllegalArgumentException.class, () -> w.put("d", new long[] {1}, new float[] {Float.NaN}));
+        assertThrows(IllegalArgumentException.class, () -> w.put("e", new long[] {1}, new double[] {Double.NEGATIVE_INFINITY}));
+        assertThrows(IllegalArgumentException.class, () -> w.put("f", DType.F16, new long[] {1}, new float[] {70000f}));
+        assertThrows(IllegalArgumentException.class, () -> w.put("g", DType.I32, new long[] {1}, new float[] {1}));
+    }
+
+    @Test
+    void write_existingTarget_replacedAtomicallyWithoutTemporaryFiles() throws Exception {
+        Path file = tmp.resolve("m.safetensors");
+        new SafetensorsWriter().put("old", new long[] {1}, new float[] {1}).write(file);
+        new SafetensorsWriter().put("new", new long[] {1}, new float[] {2}).write(file);
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            assertEquals(List.of("new"), f.names());
+        }
+        try (var s = Files.list(tmp)) {
+            assertEquals(List.of(file), s.toList());
+        }
+    }
 }
