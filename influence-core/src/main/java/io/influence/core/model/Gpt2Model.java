@@ -1,0 +1,318 @@
+package io.influence.core.model;
+
+import io.influence.checkpoints.Checkpoint;
+import io.influence.checkpoints.CheckpointFormatException;
+import io.influence.checkpoints.Gpt2Config;
+import io.influence.checkpoints.ModelConfig;
+import io.influence.checkpoints.TensorInfo;
+import io.influence.core.grad.TokenFactors;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * A decoder-only GPT-2 (Hugging Face parameter names and Conv1D layout) on ND4J, with per-example
+ * losses, all-parameter gradients and per-example layer gradients (token factors, full, or
+ * Kronecker-projected) from one forward/backward pass over a right-padded batch.
+ *
+ * <p>Parameter names are Hugging Face's without the {@code transformer.} prefix (it is accepted
+ * and stripped on input): {@code wte.weight [V,C]}, {@code wpe.weight [P,C]},
+ * {@code h.{i}.ln_1.{weight,bias} [C]}, {@code h.{i}.attn.c_attn.{weight [C,3C], bias [3C]}},
+ * {@code h.{i}.attn.c_proj [C,C]}, {@code h.{i}.ln_2}, {@code h.{i}.mlp.c_fc [C,4C]},
+ * {@code h.{i}.mlp.c_proj [4C,C]}, {@code ln_f.{weight,bias}}. {@code lm_head.weight} is tied to
+ * {@code wte.weight}: accepted (shape-checked) and ignored; the causal-mask buffers
+ * {@code h.{i}.attn.bias} / {@code h.{i}.attn.masked_bias} are ignored.
+ *
+ * <p>Tracked layers are named {@code h.{i}.attn.c_attn} etc. Their per-example gradient is
+ * {@code G = gᵀa}, {@code [dOut, dIn+1]}: the first {@code dIn} columns are the transpose of the
+ * Hugging Face weight gradient ({@code [dIn, dOut]}), the last column is the bias gradient.
+ *
+ * <p>Precision: the same code runs in float32 (speed) or float64 (checks), chosen by the ND4J
+ * {@link DataType} at construction. Not thread-safe (it keeps one workspace per batch shape).
+ */
+public final class Gpt2Model {
+
+  private static final Pattern MASK_BUFFER = Pattern.compile("h\\.\\d+\\.attn\\.(bias|masked_bias)");
+
+  private final Gpt2Config config;
+  private final Gpt2Params params;
+  private Gpt2Pass pass;
+
+  private Gpt2Model(Gpt2Config config, Gpt2Params params) {
+    this.config = config;
+    this.params = params;
+  }
+
+  /** Loads {@code config.json} + safetensors from a checkpoint folder (see {@link Checkpoint}). */
+  public static Gpt2Model load(Path dir, DataType dataType) throws CheckpointFormatException {
+    try (Checkpoint ckpt = Checkpoint.open(dir)) {
+      ModelConfig mc = ckpt.config();
+      if (!(mc instanceof Gpt2Config cfg)) {
+        throw new IllegalArgumentException(dir + ": model_type is " + mc.modelType()
+            + ", not gpt2; HINT: only GPT-2 checkpoints are supported by Gpt2Model");
+      }
+      Map<String, INDArray> tensors = new LinkedHashMap<>();
+      for (String name : new TreeSet<>(ckpt.tensorNames())) {
+        TensorInfo info = ckpt.info(name);
+        long[] shape = info.shape().length == 0 ? new long[] {1} : info.shape();
+        INDArray arr = dataType == DataType.DOUBLE
+            ? Nd4j.create(ckpt.readDoubles(name), shape, 'c')
+            : Nd4j.create(ckpt.readFloats(name), shape, 'c');
+        tensors.put(name, arr);
+      }
+      try {
+        return fromTensors(cfg, tensors, dataType);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(dir + ": " + e.getMessage(), e);
+      }
+    }
+  }
+
+  /** Builds a model from Hugging Face-named tensors in Hugging Face shapes (copied). */
+  public static Gpt2Model fromTensors(Gpt2Config config, Map<String, INDArray> tensors, DataType dataType) {
+    if (dataType != DataType.FLOAT && dataType != DataType.DOUBLE) {
+      throw new IllegalArgumentException("data type must be FLOAT or DOUBLE, got " + dataType);
+    }
+    String act = config.activationFunction();
+    if (!act.equals("gelu_new") && !act.equals("gelu_pytorch_tanh")) {
+      throw new IllegalArgumentException("activation_function \"" + act + "\" is not implemented; HINT: Gpt2Model "
+          + "implements gelu_new (tanh approximation), GPT-2's default");
+    }
+    Gpt2Params p = new Gpt2Params(config, dataType);
+    Map<String, INDArray> views = p.named();
+    Set<String> seen = new TreeSet<>();
+    for (Map.Entry<String, INDArray> e : tensors.entrySet()) {
+      String name = e.getKey();
+      String key = name.startsWith("transformer.") ? name.substring("transformer.".length()) : name;
+      INDArray value = e.getValue();
+      if (MASK_BUFFER.matcher(key).matches()) {
+        continue;
+      }
+      if (key.equals("lm_head.weight")) {
+        long[] expected = {config.vocabSize(), config.nEmbd()};
+        if (!Arrays.equals(value.shape(), expected)) {
+          throw new IllegalArgumentException("tensor " + name + " has shape " + Arrays.toString(value.shape())
+              + ", expected " + Arrays.toString(expected) + " (tied to wte.weight); HINT: check config.json");
+        }
+        continue;
+      }
+      INDArray target = views.get(key);
+      if (target == null) {
+        throw new IllegalArgumentException("unknown tensor " + name + " for a GPT-2 with " + config.nLayer()
+            + " layers; HINT: expected Hugging Face GPT-2 names such as h.0.attn.c_attn.weight (optionally with "
+            + "the transformer. prefix); check n_layer in config.json");
+      }
+      if (!seen.add(key)) {
+        throw new IllegalArgumentException("tensor " + key + " is given twice (with and without the transformer. prefix)");
+      }
+      if (!Arrays.equals(value.shape(), target.shape())) {
+        throw new IllegalArgumentException("tensor " + name + " has shape " + Arrays.toString(value.shape())
+            + ", expected " + Arrays.toString(target.shape()) + " from config (n_embd=" + config.nEmbd() + ", vocab_size="
+            + config.vocabSize() + ", n_positions=" + config.nPositions() + "); HINT: Conv1D weights are [in, out]; "
+            + "check config.json against the tensors");
+      }
+      double norm = Transforms.abs(value.castTo(DataType.DOUBLE), true).sumNumber().doubleValue();
+      if (!Double.isFinite(norm)) {
+        throw new IllegalArgumentException("tensor " + name + " contains NaN or Inf; HINT: the checkpoint is corrupt "
+            + "or training diverged");
+      }
+      target.assign(value.castTo(dataType));
+    }
+    List<String> missing = new ArrayList<>();
+    for (String k : views.keySet()) {
+      if (!seen.contains(k)) {
+        missing.add(k);
+      }
+    }
+    if (!missing.isEmpty()) {
+      throw new IllegalArgumentException("missing tensors " + missing + "; HINT: a GPT-2 with n_layer="
+          + config.nLayer() + " needs all of " + views.keySet().size() + " parameters");
+    }
+    return new Gpt2Model(config, p);
+  }
+
+  /** The same weights in another precision (a copy). */
+  public Gpt2Model withDataType(DataType dataType) {
+    return fromTensors(config, parameters(), dataType);
+  }
+
+  public Gpt2Config config() {
+    return config;
+  }
+
+  public DataType dataType() {
+    return params.dataType;
+  }
+
+  /** Every Conv1D inside the blocks, in forward order: the default tracked layers. */
+  public List<String> linearLayers() {
+    return List.copyOf(params.linears().keySet());
+  }
+
+  /** {@code {dOut, dIn + 1}}: the shape of a per-example gradient of {@code layer} (bias column included). */
+  public int[] linearShape(String layer) {
+    INDArray w = params.linears().get(layer);
+    if (w == null) {
+      throw new IllegalArgumentException("unknown layer " + layer + "; HINT: one of " + linearLayers());
+    }
+    return new int[] {(int) w.rows(), (int) w.columns()};
+  }
+
+  /** Number of Conv1D weights inside the blocks (biases excluded). */
+  public long linearWeightCount() {
+    long s = 0;
+    for (INDArray w : params.linears().values()) {
+      s += w.rows() * (w.columns() - 1);
+    }
+    return s;
+  }
+
+  /** Copies of all parameters under their Hugging Face names (no prefix), in Hugging Face shapes. */
+  public Map<String, INDArray> parameters() {
+    Map<String, INDArray> out = new LinkedHashMap<>();
+    params.named().forEach((k, v) -> out.put(k, v.dup('c')));
+    return out;
+  }
+
+  /**
+   * Live views of all parameters (same names and shapes as {@link #parameters()}): writing into them
+   * changes the model. For optimisers.
+   */
+  public Map<String, INDArray> parameterViews() {
+    return params.named();
+  }
+
+  /**
+   * Seeded projections for the given layers, all with the same {@code kIn, kOut}
+   * (see {@link KroneckerProjection#create}).
+   */
+  public Map<String, KroneckerProjection> projections(List<String> layers, int kIn, int kOut, long seed) {
+    Map<String, KroneckerProjection> out = new LinkedHashMap<>();
+    for (String l : layers) {
+      int[] s = linearShape(l);
+      out.put(l, KroneckerProjection.create(l, s[1], s[0], kIn, kOut, seed, dataType()));
+    }
+    return out;
+  }
+
+  /** Per-example summed masked next-token losses. */
+  public double[] losses(TokenBatch batch) {
+    check(batch);
+    return passFor(batch).forward(params, batch);
+  }
+
+  /** One forward and backward pass producing what {@code request} asks for. */
+  public BatchGradients gradients(TokenBatch batch, GradientRequest request) {
+    check(batch);
+    List<String> layers = request.trackedLayers() == null ? linearLayers() : request.trackedLayers();
+    for (String l : layers) {
+      linearShape(l);
+      KroneckerProjection pr = request.projections().get(l);
+      if (!request.projections().isEmpty() && pr == null) {
+        throw new IllegalArgumentException("layer " + l + " is tracked but has no projection; HINT: give a projection "
+            + "for every tracked layer, or track only the projected ones");
+      }
+      if (pr != null) {
+        int[] s = linearShape(l);
+        if (pr.dIn() != s[1] || pr.dOut() != s[0] || pr.dataType() != dataType()) {
+          throw new IllegalArgumentException("projection for layer " + l + " is for dIn=" + pr.dIn() + ", dOut="
+              + pr.dOut() + ", " + pr.dataType() + " but the layer has dIn=" + s[1] + ", dOut=" + s[0] + ", "
+              + dataType() + "; HINT: use Gpt2Model.projections(...)");
+        }
+      }
+    }
+    Gpt2Pass p = passFor(batch);
+    double[] losses = p.forward(params, batch);
+    Gpt2Params grads = request.parameterGradients() ? new Gpt2Params(config, dataType()) : null;
+    p.backward(params, grads);
+    int bsz = batch.size();
+    List<Map<String, TokenFactors>> tf = request.tokenFactors() ? newList(bsz) : null;
+    List<Map<String, INDArray>> full = request.fullPerExample() ? newList(bsz) : null;
+    List<Map<String, INDArray>> proj = request.projections().isEmpty() ? null : newList(bsz);
+    if (request.needsPerExample()) {
+      for (String l : layers) {
+        int dot = l.indexOf('.', 2);
+        int layer = Integer.parseInt(l.substring(2, dot));
+        INDArray[] f = p.factors(l.substring(dot + 1), layer);
+        INDArray a = f[0];
+        INDArray g = f[1];
+        KroneckerProjection pr = request.projections().get(l);
+        INDArray pa = null;
+        INDArray pg = null;
+        if (pr != null) {
+          pa = Nd4j.create(dataType(), new long[] {pr.kIn(), p.n}, 'f');
+          pg = Nd4j.create(dataType(), new long[] {pr.kOut(), p.n}, 'f');
+          Blas.gemm(pr.pInView(), false, a, false, pa, 1, 0);
+          Blas.gemm(pr.pOutView(), false, g, false, pg, 1, 0);
+        }
+        for (int b = 0; b < bsz; b++) {
+          int from = b * p.seqLen;
+          int to = from + batch.length(b);
+          INDArray ab = Gpt2Pass.cols(a, from, to);
+          INDArray gb = Gpt2Pass.cols(g, from, to);
+          if (full != null) {
+            INDArray gr = Nd4j.create(dataType(), new long[] {g.rows(), a.rows()}, 'f');
+            Blas.gemm(gb, false, ab, true, gr, 1, 0);
+            full.get(b).put(l, gr);
+          }
+          if (pr != null) {
+            INDArray out = Nd4j.create(dataType(), new long[] {pr.kOut(), pr.kIn()}, 'f');
+            Blas.gemm(Gpt2Pass.cols(pg, from, to), false, Gpt2Pass.cols(pa, from, to), true, out, 1, 0);
+            proj.get(b).put(l, out);
+          }
+          if (tf != null) {
+            tf.get(b).put(l, new TokenFactors(l, ab.transpose().dup('c'), gb.transpose().dup('c')));
+          }
+        }
+      }
+    }
+    return new BatchGradients(losses, grads == null ? null : Collections.unmodifiableMap(grads.named()),
+        tf, full, proj);
+  }
+
+  private static <T> List<Map<String, T>> newList(int n) {
+    List<Map<String, T>> out = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      out.add(new LinkedHashMap<>());
+    }
+    return out;
+  }
+
+  private void check(TokenBatch batch) {
+    for (int i = 0; i < batch.size(); i++) {
+      int[] t = batch.tokens()[i];
+      if (t.length > config.nPositions()) {
+        throw new IllegalArgumentException("example " + i + " has " + t.length + " tokens but n_positions is "
+            + config.nPositions() + "; HINT: truncate or window sequences to at most n_positions tokens");
+      }
+      for (int j = 0; j < t.length; j++) {
+        if (t[j] < 0 || t[j] >= config.vocabSize()) {
+          throw new IllegalArgumentException("example " + i + ", position " + j + ": token id " + t[j]
+              + " is outside [0, " + config.vocabSize() + "); HINT: tokenise with the checkpoint's tokenizer");
+        }
+      }
+    }
+  }
+
+  private Gpt2Pass passFor(TokenBatch batch) {
+    int b = batch.size();
+    int t = batch.maxLength();
+    if (pass == null || pass.batch != b || pass.seqLen != t) {
+      pass = null;
+      pass = new Gpt2Pass(config, dataType(), b, t);
+    }
+    return pass;
+  }
+}

@@ -1,0 +1,399 @@
+package io.influence.core.model;
+
+import io.influence.checkpoints.Gpt2Config;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * Forward and backward kernels of GPT-2 over one right-padded batch shape {@code [B, T]}, with
+ * every activation buffer allocated once and reused across calls of that shape.
+ *
+ * <p>Layout: activations are column-major {@code [features, N]} with {@code N = B·T} and token
+ * {@code n = b·T + t} in column {@code n}, so one example's tokens are a contiguous column block
+ * (a BLAS operand with no copy, see {@link Blas}). Each Conv1D input is kept augmented with a
+ * trailing row of ones ({@code [dIn + 1, N]}), so {@code s = W̃ ã} carries the bias and the
+ * per-example gradient is {@code G_b = g_b ã_bᵀ} over the example's columns: exactly the token
+ * factors {@code (a, g)} of {@link io.influence.core.grad.TokenFactors}, transposed.
+ *
+ * <p>Math (the reference is {@code torch_gpt2.py}): pre-LayerNorm blocks
+ * {@code x₂ = x + c_proj(attn(ln_1 x))}, {@code x₃ = x₂ + mlp.c_proj(gelu_new(c_fc(ln_2 x₂)))};
+ * LayerNorm with biased variance; {@code gelu_new(m) = ½m(1 + tanh(√(2/π)(m + 0.044715m³)))};
+ * causal softmax attention with scale {@code 1/√(C/H)} (future keys get {@code -1e30} before the
+ * softmax, so their probability is exactly 0); logits {@code = wte · ln_f(x)} (tied head).
+ * Attention scores of head {@code h} of example {@code b} live in slice {@code b·H+h} of a 'c'
+ * {@code [B·H, Tq, Tk]} array, whose slices seen transposed are column-major {@code [Tk, Tq]}
+ * GEMM outputs, and whose 2-D view {@code [B·H·Tq, Tk]} gets one row-wise softmax.
+ *
+ * <p>Loss and padding: column {@code n = b·T + t} predicts token {@code t+1} of example b with
+ * weight {@code w_n ∈ {0,1}} (mask, and 0 past the example's end). {@code dlogits = w ⊙ (softmax − onehot)},
+ * so padded columns get exactly zero gradient; right padding cannot influence real positions
+ * because attention is causal. Hence batch weight gradients may use all {@code N} columns, while
+ * per-example quantities use only the example's {@code len_b} columns.
+ *
+ * <p>Not thread-safe: one pass per thread.
+ */
+final class Gpt2Pass {
+
+  private static final double GELU_K = Math.sqrt(2.0 / Math.PI);
+  private static final double GELU_C = 0.044715;
+  private static final double MASKED = -1e30;
+
+  final int batch, seqLen, n;
+  private final Gpt2Config cfg;
+  private final DataType dt;
+  private final int c, heads, hd, vocab, layers;
+  private final double scale;
+
+  // forward caches
+  final INDArray[] xIn;         // [L+1] residual stream, [C, N]
+  final INDArray[] ln1Hat, ln1Rstd, ln2Hat, ln2Rstd;
+  final INDArray[] a1, y, a3, a4;  // augmented inputs of c_attn, c_proj, c_fc, mlp.c_proj
+  final INDArray[] qkv, att, x2, m, tanh;
+  final INDArray lnfHat, lnfRstd, xf, logits;
+  private final INDArray maskAdd;   // 'c' [B·H·T, T]
+  private final INDArray weights;   // [N] loss weights
+  private final int[] targets;      // [N], -1 for none
+  private final int[] ids, pos;
+  // backward buffers: output gradients of the four Conv1Ds
+  final INDArray[] gAttn, gProj, gFc, gMp;
+  private final INDArray dAtt;      // 'c' [B·H, T, T]
+  private final INDArray tmpC, tmpC2, tmp4C, dxf;
+  // cached views: [layer][b·H + h]
+  private final INDArray[][] vq, vk, vv, vy, vdq, vdk, vdv, vS, vdS;
+  private final INDArray[] vdy;
+
+  Gpt2Pass(Gpt2Config cfg, DataType dt, int batch, int seqLen) {
+    this.cfg = cfg;
+    this.dt = dt;
+    this.batch = batch;
+    this.seqLen = seqLen;
+    this.n = batch * seqLen;
+    this.c = cfg.nEmbd();
+    this.heads = cfg.nHead();
+    this.hd = c / heads;
+    this.vocab = cfg.vocabSize();
+    this.layers = cfg.nLayer();
+    this.scale = 1.0 / Math.sqrt(hd);
+    int bh = batch * heads;
+    xIn = new INDArray[layers + 1];
+    for (int l = 0; l <= layers; l++) {
+      xIn[l] = mat(c, n);
+    }
+    ln1Hat = new INDArray[layers];
+    ln1Rstd = new INDArray[layers];
+    ln2Hat = new INDArray[layers];
+    ln2Rstd = new INDArray[layers];
+    a1 = new INDArray[layers];
+    y = new INDArray[layers];
+    a3 = new INDArray[layers];
+    a4 = new INDArray[layers];
+    qkv = new INDArray[layers];
+    att = new INDArray[layers];
+    x2 = new INDArray[layers];
+    m = new INDArray[layers];
+    tanh = new INDArray[layers];
+    gAttn = new INDArray[layers];
+    gProj = new INDArray[layers];
+    gFc = new INDArray[layers];
+    gMp = new INDArray[layers];
+    vq = new INDArray[layers][bh];
+    vk = new INDArray[layers][bh];
+    vv = new INDArray[layers][bh];
+    vy = new INDArray[layers][bh];
+    vdq = new INDArray[layers][bh];
+    vdk = new INDArray[layers][bh];
+    vdv = new INDArray[layers][bh];
+    vS = new INDArray[layers][bh];
+    vdS = new INDArray[1][bh];
+    dAtt = Nd4j.create(dt, new long[] {bh, seqLen, seqLen}, 'c');
+    tmpC = mat(c, n);
+    tmpC2 = mat(c, n);
+    tmp4C = mat(4 * c, n);
+    dxf = mat(c, n);
+    vdy = new INDArray[bh];
+    for (int l = 0; l < layers; l++) {
+      ln1Hat[l] = mat(c, n);
+      ln1Rstd[l] = Nd4j.create(dt, n);
+      ln2Hat[l] = mat(c, n);
+      ln2Rstd[l] = Nd4j.create(dt, n);
+      a1[l] = aug(c);
+      y[l] = aug(c);
+      a3[l] = aug(c);
+      a4[l] = aug(4 * c);
+      qkv[l] = mat(3 * c, n);
+      att[l] = Nd4j.create(dt, new long[] {bh, seqLen, seqLen}, 'c');
+      x2[l] = mat(c, n);
+      m[l] = mat(4 * c, n);
+      tanh[l] = mat(4 * c, n);
+      gAttn[l] = mat(3 * c, n);
+      gProj[l] = mat(c, n);
+      gFc[l] = mat(4 * c, n);
+      gMp[l] = mat(c, n);
+      for (int b = 0; b < batch; b++) {
+        for (int h = 0; h < heads; h++) {
+          int i = b * heads + h;
+          vq[l][i] = block(qkv[l], h * hd, b);
+          vk[l][i] = block(qkv[l], c + h * hd, b);
+          vv[l][i] = block(qkv[l], 2 * c + h * hd, b);
+          vy[l][i] = block(y[l], h * hd, b);
+          vdq[l][i] = block(gAttn[l], h * hd, b);
+          vdk[l][i] = block(gAttn[l], c + h * hd, b);
+          vdv[l][i] = block(gAttn[l], 2 * c + h * hd, b);
+          vS[l][i] = att[l].slice(i).transpose();
+          if (l == 0) {
+            vdS[0][i] = dAtt.slice(i).transpose();
+            vdy[i] = block(tmpC, h * hd, b);
+          }
+        }
+      }
+    }
+    lnfHat = mat(c, n);
+    lnfRstd = Nd4j.create(dt, n);
+    xf = mat(c, n);
+    logits = mat(vocab, n);
+    double[] mask = new double[bh * seqLen * seqLen];
+    for (int i = 0; i < bh; i++) {
+      for (int q = 0; q < seqLen; q++) {
+        for (int k = q + 1; k < seqLen; k++) {
+          mask[(i * seqLen + q) * seqLen + k] = MASKED;
+        }
+      }
+    }
+    maskAdd = Nd4j.create(mask, new long[] {(long) bh * seqLen, seqLen}, 'c').castTo(dt);
+    weights = Nd4j.create(dt, n);
+    targets = new int[n];
+    ids = new int[n];
+    pos = new int[n];
+  }
+
+  private INDArray mat(long rows, long cols) {
+    return Nd4j.create(dt, new long[] {rows, cols}, 'f');
+  }
+
+  /** {@code [d + 1, N]} with the last row set to ones (never overwritten). */
+  private INDArray aug(int d) {
+    INDArray a = mat(d + 1, n);
+    a.get(NDArrayIndex.point(d), NDArrayIndex.all()).assign(1);
+    return a;
+  }
+
+  private INDArray block(INDArray x, int row, int b) {
+    return x.get(NDArrayIndex.interval(row, row + hd), NDArrayIndex.interval(b * seqLen, (b + 1) * seqLen));
+  }
+
+  private static INDArray col(INDArray v) {
+    return v.reshape(v.length(), 1);
+  }
+
+  static INDArray rows(INDArray x, int count) {
+    return x.get(NDArrayIndex.interval(0, count), NDArrayIndex.all());
+  }
+
+  static INDArray cols(INDArray x, int from, int to) {
+    return x.get(NDArrayIndex.all(), NDArrayIndex.interval(from, to));
+  }
+
+  /** Forward pass; returns per-example losses (float64 sums). */
+  double[] forward(Gpt2Params p, TokenBatch tb) {
+    double[] w = new double[n];
+    for (int b = 0; b < batch; b++) {
+      int len = tb.length(b);
+      for (int t = 0; t < seqLen; t++) {
+        int k = b * seqLen + t;
+        ids[k] = t < len ? tb.tokens()[b][t] : 0;
+        pos[k] = t;
+        targets[k] = tb.counts(b, t + 1) ? tb.tokens()[b][t + 1] : -1;
+        w[k] = targets[k] >= 0 ? 1 : 0;
+      }
+    }
+    weights.assign(Nd4j.create(w).castTo(dt));
+    // embeddings: x0[:, n] = wte[id_n] + wpe[t_n]
+    INDArray x0 = xIn[0];
+    x0.assign(Nd4j.pullRows(p.wte, 1, ids, 'c').transpose());
+    x0.addi(Nd4j.pullRows(p.wpe, 1, pos, 'c').transpose());
+    for (int l = 0; l < layers; l++) {
+      INDArray x = xIn[l];
+      layerNorm(x, p.ln1g[l], p.ln1b[l], ln1Hat[l], ln1Rstd[l], rows(a1[l], c));
+      Blas.gemm(p.attn[l], false, a1[l], false, qkv[l], 1, 0);
+      attentionForward(l);
+      x2[l].assign(x);
+      Blas.gemm(p.proj[l], false, y[l], false, x2[l], 1, 1);
+      layerNorm(x2[l], p.ln2g[l], p.ln2b[l], ln2Hat[l], ln2Rstd[l], rows(a3[l], c));
+      Blas.gemm(p.fc[l], false, a3[l], false, m[l], 1, 0);
+      geluForward(m[l], tanh[l], rows(a4[l], 4 * c));
+      xIn[l + 1].assign(x2[l]);
+      Blas.gemm(p.mproj[l], false, a4[l], false, xIn[l + 1], 1, 1);
+    }
+    layerNorm(xIn[layers], p.lnfg, p.lnfb, lnfHat, lnfRstd, xf);
+    Blas.gemm(p.wte.transpose(), true, xf, false, logits, 1, 0);
+    return lossAndLogitGradient(tb);
+  }
+
+  /** Turns {@link #logits} into {@code dL/dlogits} in place and returns the per-example losses. */
+  private double[] lossAndLogitGradient(TokenBatch tb) {
+    INDArray max = logits.max(0);
+    logits.subiRowVector(max);
+    double[] shifted = new double[n];
+    for (int k = 0; k < n; k++) {
+      if (targets[k] >= 0) {
+        shifted[k] = logits.getDouble(targets[k], k);
+      }
+    }
+    Transforms.exp(logits, false);
+    INDArray sum = logits.sum(0);
+    double[] sums = sum.castTo(DataType.DOUBLE).toDoubleVector();
+    double[] losses = new double[batch];
+    logits.diviRowVector(sum);
+    for (int k = 0; k < n; k++) {
+      if (targets[k] >= 0) {
+        double nll = Math.log(sums[k]) - shifted[k];
+        losses[k / seqLen] += nll;
+        logits.putScalar(targets[k], k, logits.getDouble(targets[k], k) - 1.0);
+      }
+    }
+    logits.muliRowVector(weights);
+    for (int b = 0; b < batch; b++) {
+      if (!Double.isFinite(losses[b])) {
+        throw new IllegalStateException("example " + b + ": loss is " + losses[b]
+            + "; HINT: the parameters contain NaN/Inf or overflow (check the checkpoint or the learning rate)");
+      }
+    }
+    return losses;
+  }
+
+  /**
+   * Backward pass after {@link #forward}: fills the output gradients {@code gAttn, gProj, gFc, gMp}
+   * of every layer; accumulates all parameter gradients into {@code grads} when not null.
+   */
+  void backward(Gpt2Params p, Gpt2Params grads) {
+    // logits = wteᵀ... : dxf = wte_f · dlogits, dwte_f += xf · dlogitsᵀ
+    Blas.gemm(p.wte.transpose(), false, logits, false, dxf, 1, 0);
+    if (grads != null) {
+      Blas.gemm(xf, false, logits, true, grads.wte.transpose(), 1, 1);
+    }
+    INDArray dx = gMp[layers - 1];
+    dx.assign(0);
+    layerNormBackward(dxf, p.lnfg, lnfHat, lnfRstd, grads == null ? null : grads.lnfg,
+        grads == null ? null : grads.lnfb, dx);
+    for (int l = layers - 1; l >= 0; l--) {
+      // dx is gMp[l] (gradient at this block's output = c_proj output gradient)
+      INDArray da4 = tmp4C;
+      Blas.gemm(cols(p.mproj[l], 0, 4 * c), true, gMp[l], false, da4, 1, 0);
+      geluBackward(m[l], tanh[l], da4, gFc[l]);
+      Blas.gemm(cols(p.fc[l], 0, c), true, gFc[l], false, tmpC2, 1, 0);
+      gProj[l].assign(gMp[l]);
+      layerNormBackward(tmpC2, p.ln2g[l], ln2Hat[l], ln2Rstd[l], grads == null ? null : grads.ln2g[l],
+          grads == null ? null : grads.ln2b[l], gProj[l]);
+      Blas.gemm(cols(p.proj[l], 0, c), true, gProj[l], false, tmpC, 1, 0);
+      attentionBackward(l);
+      Blas.gemm(cols(p.attn[l], 0, c), true, gAttn[l], false, tmpC2, 1, 0);
+      boolean needDx = l > 0 || grads != null;
+      if (needDx) {
+        INDArray next = l > 0 ? gMp[l - 1] : dxf;
+        next.assign(gProj[l]);
+        layerNormBackward(tmpC2, p.ln1g[l], ln1Hat[l], ln1Rstd[l], grads == null ? null : grads.ln1g[l],
+            grads == null ? null : grads.ln1b[l], next);
+      }
+      if (grads != null) {
+        Blas.gemm(gAttn[l], false, a1[l], true, grads.attn[l], 1, 1);
+        Blas.gemm(gProj[l], false, y[l], true, grads.proj[l], 1, 1);
+        Blas.gemm(gFc[l], false, a3[l], true, grads.fc[l], 1, 1);
+        Blas.gemm(gMp[l], false, a4[l], true, grads.mproj[l], 1, 1);
+      }
+    }
+    if (grads != null) {
+      // dxf now holds dL/dx0; scatter-add into the embedding rows
+      INDArray rowsMajor = dxf.transpose(); // [N, C] view
+      for (int k = 0; k < n; k++) {
+        INDArray r = rowsMajor.getRow(k);
+        grads.wte.getRow(ids[k]).addi(r);
+        grads.wpe.getRow(pos[k]).addi(r);
+      }
+    }
+  }
+
+  /** Weight-gradient factors of a tracked layer: {@code {a, g}} as [dIn+1, N] and [dOut, N]. */
+  INDArray[] factors(String kind, int l) {
+    switch (kind) {
+      case "attn.c_attn": return new INDArray[] {a1[l], gAttn[l]};
+      case "attn.c_proj": return new INDArray[] {y[l], gProj[l]};
+      case "mlp.c_fc": return new INDArray[] {a3[l], gFc[l]};
+      case "mlp.c_proj": return new INDArray[] {a4[l], gMp[l]};
+      default: throw new IllegalArgumentException("unknown layer kind " + kind);
+    }
+  }
+
+  // ------------------------------------------------------------------ kernels
+
+  private void layerNorm(INDArray x, INDArray g, INDArray b, INDArray hat, INDArray rstd, INDArray out) {
+    INDArray mean = x.mean(0);
+    hat.assign(x).subiRowVector(mean);
+    INDArray var = hat.mul(hat).mean(0);
+    rstd.assign(Transforms.pow(var.addi(cfg.layerNormEpsilon()), -0.5, false));
+    hat.muliRowVector(rstd);
+    out.assign(hat);
+    out.muliColumnVector(col(g)).addiColumnVector(col(b));
+  }
+
+  /** {@code dxAcc += dLN/dx · dy}; {@code dg += Σ dy ⊙ hat}, {@code db += Σ dy} when not null. */
+  private void layerNormBackward(INDArray dy, INDArray g, INDArray hat, INDArray rstd, INDArray dg, INDArray db,
+                                 INDArray dxAcc) {
+    if (dg != null) {
+      dg.addi(dy.mul(hat).sum(1));
+      db.addi(dy.sum(1));
+    }
+    INDArray dhat = dy.mulColumnVector(col(g));
+    INDArray m1 = dhat.mean(0);
+    INDArray m2 = dhat.mul(hat).mean(0);
+    dhat.subiRowVector(m1).subi(hat.mulRowVector(m2)).muliRowVector(rstd);
+    dxAcc.addi(dhat);
+  }
+
+  private void geluForward(INDArray mm, INDArray t, INDArray out) {
+    t.assign(mm).muli(mm).muli(mm).muli(GELU_C).addi(mm).muli(GELU_K);
+    Transforms.tanh(t, false);
+    out.assign(t.add(1.0).muli(mm).muli(0.5));
+  }
+
+  /** {@code dm = dOut ⊙ gelu'(m)}, {@code gelu' = ½(1+t) + ½m(1−t²)·√(2/π)(1 + 3·0.044715m²)}. */
+  private void geluBackward(INDArray mm, INDArray t, INDArray dOut, INDArray dm) {
+    INDArray inner = mm.mul(mm).muli(3 * GELU_C).addi(1.0).muli(GELU_K);
+    INDArray sech2 = t.mul(t).rsubi(1.0);
+    dm.assign(sech2.muli(inner).muli(mm).muli(0.5).addi(t.add(1.0).muli(0.5)));
+    dm.muli(dOut);
+  }
+
+  private void attentionForward(int l) {
+    int bh = batch * heads;
+    for (int i = 0; i < bh; i++) {
+      Blas.gemm(vk[l][i], true, vq[l][i], false, vS[l][i], scale, 0);
+    }
+    INDArray s2 = att[l].reshape('c', (long) bh * seqLen, seqLen);
+    s2.addi(maskAdd);
+    Nd4j.exec(new SoftMax(s2, s2, 1));
+    for (int i = 0; i < bh; i++) {
+      Blas.gemm(vv[l][i], false, vS[l][i], false, vy[l][i], 1, 0);
+    }
+  }
+
+  /** Reads dY from {@link #tmpC}; writes dQ, dK, dV into {@code gAttn[l]}. */
+  private void attentionBackward(int l) {
+    int bh = batch * heads;
+    for (int i = 0; i < bh; i++) {
+      Blas.gemm(vv[l][i], true, vdy[i], false, vdS[0][i], 1, 0);      // dP (as [Tk, Tq])
+      Blas.gemm(vdy[i], false, vS[l][i], true, vdv[l][i], 1, 0);     // dV = dY Pᵀ
+    }
+    INDArray p2 = att[l].reshape('c', (long) bh * seqLen, seqLen);
+    INDArray d2 = dAtt.reshape('c', (long) bh * seqLen, seqLen);
+    INDArray s = d2.mul(p2).sum(1);
+    d2.subiColumnVector(s).muli(p2);
+    for (int i = 0; i < bh; i++) {
+      Blas.gemm(vk[l][i], false, vdS[0][i], false, vdq[l][i], scale, 0);
+      Blas.gemm(vq[l][i], false, vdS[0][i], true, vdk[l][i], scale, 0);
+    }
+  }
+}
