@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
  * Missing python3, numpy, torch or the reference FAIL the calling test with a message saying
  * what to install; these checks are never skipped.
  */
-final class ReferencePython {
+public final class ReferencePython {
     private ReferencePython() {
     }
 
@@ -34,7 +34,7 @@ final class ReferencePython {
     }
 
     /** The repository root: the nearest ancestor of the working directory whose pom.xml lists modules. */
-    static Path repoRoot() throws IOException {
+    public static Path repoRoot() throws IOException {
         for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
             Path pom = p.resolve("pom.xml");
             if (Files.isRegularFile(pom) && Files.readString(pom).contains("<module>checkpoints</module>")) {
@@ -46,7 +46,7 @@ final class ReferencePython {
     }
 
     /** shared/reference/torch_gpt2.py: -Dinfluence.shared=DIR, else the first shared/ beside the repo or above it. */
-    static Path referenceScript() throws IOException {
+    public static Path referenceScript() throws IOException {
         String override = System.getProperty("influence.shared", System.getenv("INFLUENCE_SHARED"));
         if (override != null) {
             Path p = Path.of(override, "reference", "torch_gpt2.py");
