@@ -1,0 +1,287 @@
+package io.influence.core.tokenizer;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+
+/*
+ * Byte-level BPE encoder/decoder (Sennrich et al. 2016, "Neural Machine Translation of Rare
+ * Words with Subword Units"; GPT-2's byte-level variant, see ByteLevel).
+ *
+ * Encoding: the text is cut into pieces by ByteLevel.PRE_TOKENIZER; each piece's UTF-8 bytes
+ * become the ids of their byte symbols; then, as in OpenAI's encoder.py, the adjacent pair with
+ * the lowest merge rank is found and all its non-overlapping occurrences are merged left to
+ * right, until no adjacent pair has a rank. Merges never cross piece boundaries.
+ *
+ * Layout: a merge is looked up by the pair of ids packed in a long (left << 32 | right) in an
+ * open-addressing table whose value packs (rank << 32 | merged id), so the inner loop does no
+ * allocation and no string work. One merge round is a linear scan, so a piece of n bytes costs
+ * O(n * merges applied): fine for words, quadratic for a pathological run of thousands of bytes
+ * with no letter/digit/space boundary (the reference implementations behave the same way).
+ *
+ * Cache: piece -> ids in a ConcurrentHashMap of at most CACHE_LIMIT entries, cleared when full
+ * (a crude but lock-free bound; only pieces up to CACHE_MAX_PIECE chars are cached).
+ */
+final class ByteLevelBpe implements Tokenizer {
+  private static final int CACHE_LIMIT = 1 << 16;
+  private static final int CACHE_MAX_PIECE = 64;
+  private static final List<String> EOS_NAMES = List.of("<|endoftext|>", "</s>", "<eos>");
+
+  /** An added token (special or not) whose text is matched before pre-tokenisation on request. */
+  record AddedToken(int id, String content, boolean special) {}
+
+  private final Map<String, Integer> vocab;
+  private final byte[][] idToBytes;
+  private final int[] byteToId = new int[256];
+  private final MergeTable merges;
+  private final List<AddedToken> added;
+  private final boolean addPrefixSpace;
+  private final int vocabSize;
+  private final OptionalInt eos;
+  private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
+
+  /**
+   * @param vocab byte-level token string -> id
+   * @param mergePairs merges in rank order, each {left id, right id, merged id}
+   * @param added added tokens (their ids may or may not be in {@code vocab})
+   * @param byteToId id of each byte's single-symbol token
+   */
+  ByteLevelBpe(
+      Map<String, Integer> vocab,
+      List<int[]> mergePairs,
+      List<AddedToken> added,
+      int[] byteToId,
+      boolean addPrefixSpace) {
+    this.vocab = Map.copyOf(vocab);
+    int max = -1;
+    for (int id : vocab.values()) max = Math.max(max, id);
+    for (AddedToken t : added) max = Math.max(max, t.id());
+    this.vocabSize = max + 1;
+    this.idToBytes = new byte[vocabSize][];
+    for (Map.Entry<String, Integer> e : vocab.entrySet()) {
+      byte[] b = ByteLevel.toBytes(e.getKey());
+      idToBytes[e.getValue()] = b != null ? b : e.getKey().getBytes(StandardCharsets.UTF_8);
+    }
+    for (AddedToken t : added) idToBytes[t.id()] = t.content().getBytes(StandardCharsets.UTF_8);
+    System.arraycopy(byteToId, 0, this.byteToId, 0, 256);
+    this.merges = new MergeTable(mergePairs.size());
+    for (int rank = 0; rank < mergePairs.size(); rank++) {
+      int[] m = mergePairs.get(rank);
+      merges.put(m[0], m[1], rank, m[2]);
+    }
+    List<AddedToken> sorted = new ArrayList<>(added);
+    sorted.sort(Comparator.comparingInt((AddedToken t) -> -t.content().length()));
+    this.added = List.copyOf(sorted);
+    this.addPrefixSpace = addPrefixSpace;
+    OptionalInt found = OptionalInt.empty();
+    for (String name : EOS_NAMES) {
+      OptionalInt id = idOf(name);
+      if (id.isPresent()) {
+        found = id;
+        break;
+      }
+    }
+    this.eos = found;
+  }
+
+  private OptionalInt idOf(String content) {
+    for (AddedToken t : added) if (t.content().equals(content)) return OptionalInt.of(t.id());
+    Integer id = vocab.get(content);
+    return id == null ? OptionalInt.empty() : OptionalInt.of(id);
+  }
+
+  @Override
+  public int[] encode(String text) {
+    return encode(text, false);
+  }
+
+  @Override
+  public int[] encode(String text, boolean parseSpecialTokens) {
+    if (text == null) throw new IllegalArgumentException("text must not be null");
+    IntBuffer out = new IntBuffer(Math.max(16, text.length() / 3));
+    if (addPrefixSpace && !text.isEmpty() && text.charAt(0) != ' ') text = " " + text;
+    if (!parseSpecialTokens || added.isEmpty()) {
+      encodeOrdinary(text, 0, text.length(), out);
+      return out.toArray();
+    }
+    int pos = 0;
+    while (pos < text.length()) {
+      int bestAt = -1;
+      AddedToken best = null;
+      for (AddedToken t : added) { // longest first, so ties at one position keep the longest
+        int at = text.indexOf(t.content(), pos);
+        if (at >= 0 && (bestAt < 0 || at < bestAt)) {
+          bestAt = at;
+          best = t;
+        }
+      }
+      if (best == null) {
+        encodeOrdinary(text, pos, text.length(), out);
+        break;
+      }
+      encodeOrdinary(text, pos, bestAt, out);
+      out.add(best.id());
+      pos = bestAt + best.content().length();
+    }
+    return out.toArray();
+  }
+
+  private void encodeOrdinary(String text, int from, int to, IntBuffer out) {
+    if (from >= to) return;
+    Matcher m = ByteLevel.PRE_TOKENIZER.matcher(text).region(from, to);
+    while (m.find()) {
+      String piece = m.group();
+      int[] ids = piece.length() <= CACHE_MAX_PIECE ? cache.get(piece) : null;
+      if (ids == null) {
+        ids = bpe(piece);
+        if (piece.length() <= CACHE_MAX_PIECE) {
+          if (cache.size() >= CACHE_LIMIT) cache.clear();
+          cache.put(piece, ids);
+        }
+      }
+      out.addAll(ids);
+    }
+  }
+
+  /** Merges of one pre-tokenised piece, lowest rank first, as in encoder.py's bpe(). */
+  int[] bpe(String piece) {
+    byte[] bytes = piece.getBytes(StandardCharsets.UTF_8);
+    int n = bytes.length;
+    int[] s = new int[n];
+    for (int i = 0; i < n; i++) s[i] = byteToId[bytes[i] & 0xFF];
+    while (n > 1) {
+      long best = Long.MAX_VALUE;
+      int bestAt = -1;
+      for (int i = 0; i + 1 < n; i++) {
+        long v = merges.get(s[i], s[i + 1]);
+        if (v < best) { // v packs rank in the high bits, so the smallest v is the lowest rank
+          best = v;
+          bestAt = i;
+        }
+      }
+      if (bestAt < 0) break;
+      int a = s[bestAt], b = s[bestAt + 1], merged = (int) best;
+      int w = bestAt, r = bestAt;
+      while (r < n) {
+        if (r + 1 < n && s[r] == a && s[r + 1] == b) {
+          s[w++] = merged;
+          r += 2;
+        } else {
+          s[w++] = s[r++];
+        }
+      }
+      n = w;
+    }
+    return n == s.length ? s : Arrays.copyOf(s, n);
+  }
+
+  @Override
+  public String decode(int[] ids) {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream(ids.length * 4);
+    for (int i = 0; i < ids.length; i++) {
+      int id = ids[i];
+      if (id < 0 || id >= vocabSize || idToBytes[id] == null) {
+        throw new IllegalArgumentException(
+            "token id "
+                + id
+                + " at position "
+                + i
+                + " is not in the vocabulary (size "
+                + vocabSize
+                + "). HINT: decode ids produced by this tokenizer.");
+      }
+      bytes.writeBytes(idToBytes[id]);
+    }
+    return bytes.toString(StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public int vocabSize() {
+    return vocabSize;
+  }
+
+  @Override
+  public OptionalInt eosTokenId() {
+    return eos;
+  }
+
+  @Override
+  public OptionalInt tokenId(String token) {
+    return idOf(token);
+  }
+
+  /** Open-addressing map (left id, right id) -> rank << 32 | merged id; absent = MAX_VALUE. */
+  static final class MergeTable {
+    private final long[] keys;
+    private final long[] values;
+    private final int mask;
+
+    MergeTable(int expected) {
+      int cap = Integer.highestOneBit(Math.max(4, expected * 2 + 1)) << 1;
+      keys = new long[cap];
+      values = new long[cap];
+      Arrays.fill(keys, -1L);
+      mask = cap - 1;
+    }
+
+    private static long key(int left, int right) {
+      return ((long) left << 32) | (right & 0xFFFFFFFFL);
+    }
+
+    private int slot(long key) {
+      long h = key * 0x9E3779B97F4A7C15L;
+      return (int) (h ^ (h >>> 29)) & mask;
+    }
+
+    void put(int left, int right, int rank, int merged) {
+      long k = key(left, right);
+      int i = slot(k);
+      while (keys[i] != -1L && keys[i] != k) i = (i + 1) & mask;
+      keys[i] = k; // a repeated pair keeps its last rank, as dict(zip(merges, ranks)) does
+      values[i] = ((long) rank << 32) | (merged & 0xFFFFFFFFL);
+    }
+
+    long get(int left, int right) {
+      long k = key(left, right);
+      int i = slot(k);
+      while (true) {
+        long at = keys[i];
+        if (at == k) return values[i];
+        if (at == -1L) return Long.MAX_VALUE;
+        i = (i + 1) & mask;
+      }
+    }
+  }
+
+  /** Growable int list without boxing. */
+  static final class IntBuffer {
+    private int[] a;
+    private int n;
+
+    IntBuffer(int capacity) {
+      a = new int[capacity];
+    }
+
+    void add(int v) {
+      if (n == a.length) a = Arrays.copyOf(a, a.length * 2);
+      a[n++] = v;
+    }
+
+    void addAll(int[] v) {
+      if (n + v.length > a.length) a = Arrays.copyOf(a, Math.max(a.length * 2, n + v.length));
+      System.arraycopy(v, 0, a, n, v.length);
+      n += v.length;
+    }
+
+    int[] toArray() {
+      return Arrays.copyOf(a, n);
+    }
+  }
+}
