@@ -5,7 +5,7 @@
 // Usage (see influence-core/src/test/resources/tokenizer/gpt2/README.md):
 //   node gpt2_expected_ids.js <path to node_modules/gpt-3-encoder> <corpus dir> <output json>
 //
-// The list is deterministic: hand-written edge cases, every non-empty line of the corpus
+// The list is deterministic: hand-written edge cases, every non-empty line of the corpus .txt
 // files, and strings drawn with a fixed-seed generator from a mixed alphabet. Lone UTF-16
 // surrogates are excluded on purpose: TextEncoder turns them into U+FFFD while Java's
 // String.getBytes turns them into '?', so they are not a well-defined input.
@@ -42,13 +42,13 @@ const cases = [
   'a\u000bb', 'a\u000cb', '\u00a0\u00a0x', 'x\u00a0\u00a0', ' \u00a0 x',
   'x'.repeat(200), 'ab'.repeat(150), 'supercalifragilisticexpialidocious', 'Pneumonoultramicroscopicsilicovolcanoconiosis',
   'a'.repeat(1000), ' '.repeat(100) + 'x', '\n'.repeat(50), '!'.repeat(300), '9'.repeat(120), '日'.repeat(100),
-  '<|endoftext|>', 'text<|endoftext|>more', ' <|endoftext|> ', '<|endoftext', 'endoftext|>',
+  '<|endoftext|>', 'text<|endoftext|>more', 'text', 'more', ' <|endoftext|> ', '<|endoftext', 'endoftext|>',
   'def f(x):\n    return x ** 2\n', 'for (int i = 0; i < n; i++) {\n\tsum += a[i];\n}', '{"key": [1, 2, 3], "nested": {"a": null}}',
   'SELECT * FROM t WHERE x = 1;', '<html><body class="x">Hi</body></html>', '#!/bin/bash\necho "$HOME"',
   ' the', ' The', 'the', 'The', ' a', 'a ', ' ,', ', ', ' .', 'Ġ', 'Ċ', 'ĠĠ', '\u0100', '\u0120\u010a',
 ];
 
-for (const file of fs.readdirSync(corpusDir).sort()) {
+for (const file of fs.readdirSync(corpusDir).filter((f) => f.endsWith('.txt')).sort()) {
   for (const line of fs.readFileSync(path.join(corpusDir, file), 'utf-8').split('\n')) {
     if (line.trim().length > 0) cases.push(line);
   }
