@@ -37,6 +37,8 @@ import java.util.Map;
 final class TokenizerFiles {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String EOT = "<|endoftext|>";
+  /** Largest accepted token id (a sanity bound: ids index dense arrays). */
+  static final int MAX_ID = (1 << 24) - 1;
 
   private TokenizerFiles() {}
 
@@ -105,6 +107,7 @@ final class TokenizerFiles {
     }
 
     List<ByteLevelBpe.AddedToken> added = new ArrayList<>();
+    Map<Integer, String> idToToken = null;
     JsonNode addedNode = root.get("added_tokens");
     if (addedNode != null && !addedNode.isNull()) {
       if (!addedNode.isArray()) {
@@ -114,12 +117,35 @@ final class TokenizerFiles {
         JsonNode t = addedNode.get(i);
         JsonNode id = t.get("id");
         JsonNode content = t.get("content");
-        if (id == null || !id.canConvertToInt() || id.asInt() < 0 || content == null || !content.isTextual()
-            || content.asText().isEmpty()) {
+        if (id == null || !id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0 || id.asInt() > MAX_ID
+            || content == null || !content.isTextual() || content.asText().isEmpty()) {
           throw new TokenizerFormatException(
               file,
-              "added_tokens[" + i + "] is " + t + "; it needs a non-negative integer \"id\" and a non-empty \"content\".",
+              "added_tokens[" + i + "] is " + t + "; it needs an integer \"id\" in [0, " + MAX_ID
+                  + "] and a non-empty \"content\".",
               "fix or remove that entry.");
+        }
+        if (idToToken == null) {
+          idToToken = new HashMap<>();
+          for (Map.Entry<String, Integer> e : vocab.entrySet()) idToToken.put(e.getValue(), e.getKey());
+        }
+        String holder = idToToken.get(id.asInt());
+        if (holder != null && !holder.equals(content.asText())) {
+          throw new TokenizerFormatException(
+              file,
+              "added_tokens[" + i + "] \"" + content.asText() + "\" has id " + id.asInt()
+                  + ", which model.vocab already gives to \"" + holder + "\".",
+              "give the added token an unused id.");
+        }
+        idToToken.put(id.asInt(), content.asText());
+        for (ByteLevelBpe.AddedToken earlier : added) {
+          if (earlier.content().equals(content.asText())) {
+            throw new TokenizerFormatException(
+                file,
+                "added_tokens[" + i + "] repeats \"" + content.asText() + "\" (ids " + earlier.id() + " and "
+                    + id.asInt() + ").",
+                "list each added token once.");
+          }
         }
         Integer inVocab = vocab.get(content.asText());
         if (inVocab != null && inVocab != id.asInt()) {
@@ -271,10 +297,10 @@ final class TokenizerFiles {
     for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       JsonNode v = e.getValue();
-      if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() < 0) {
+      if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() < 0 || v.asInt() > MAX_ID) {
         throw new TokenizerFormatException(
             file,
-            what + " entry \"" + e.getKey() + "\" has id " + v + "; ids must be non-negative integers.",
+            what + " entry \"" + e.getKey() + "\" has id " + v + "; ids must be integers in [0, " + MAX_ID + "].",
             "fix that entry.");
       }
       String previous = byId.put(v.asInt(), e.getKey());
