@@ -22,9 +22,10 @@ import java.util.regex.Matcher;
  *
  * Layout: a merge is looked up by the pair of ids packed in a long (left << 32 | right) in an
  * open-addressing table whose value packs (rank << 32 | merged id), so the inner loop does no
- * allocation and no string work. One merge round is a linear scan, so a piece of n bytes costs
- * O(n * merges applied): fine for words, quadratic for a pathological run of thousands of bytes
- * with no letter/digit/space boundary (the reference implementations behave the same way).
+ * allocation and no string work. Pieces up to LINEAR_MAX bytes (nearly all words) run rounds of
+ * a linear scan, O(n * rounds); longer pieces (a long run with no letter/digit/space boundary,
+ * where the scan would be quadratic) use a linked list and a min-heap, O(n log n). Both give
+ * encoder.py's result, including for merge lists where two merges produce the same token.
  *
  * Cache: piece -> ids in a ConcurrentHashMap of at most CACHE_LIMIT entries, cleared when full
  * (a crude but lock-free bound; only pieces up to CACHE_MAX_PIECE chars are cached).
@@ -32,6 +33,8 @@ import java.util.regex.Matcher;
 final class ByteLevelBpe implements Tokenizer {
   private static final int CACHE_LIMIT = 1 << 16;
   private static final int CACHE_MAX_PIECE = 64;
+  /** Pieces of more bytes than this use the heap variant of the merge loop. */
+  static final int LINEAR_MAX = 64;
   private static final List<String> EOS_NAMES = List.of("<|endoftext|>", "</s>", "<eos>");
 
   /** An added token (special or not) whose text is matched before pre-tokenisation on request. */
@@ -153,9 +156,14 @@ final class ByteLevelBpe implements Tokenizer {
   /** Merges of one pre-tokenised piece, lowest rank first, as in encoder.py's bpe(). */
   int[] bpe(String piece) {
     byte[] bytes = piece.getBytes(StandardCharsets.UTF_8);
-    int n = bytes.length;
-    int[] s = new int[n];
-    for (int i = 0; i < n; i++) s[i] = byteToId[bytes[i] & 0xFF];
+    int[] s = new int[bytes.length];
+    for (int i = 0; i < s.length; i++) s[i] = byteToId[bytes[i] & 0xFF];
+    return s.length <= LINEAR_MAX ? bpeLinear(s) : bpeHeap(s);
+  }
+
+  /** Rounds of "find the lowest rank by a scan, merge all its occurrences": O(n) per round. */
+  int[] bpeLinear(int[] s) {
+    int n = s.length;
     while (n > 1) {
       long best = Long.MAX_VALUE;
       int bestAt = -1;
@@ -180,6 +188,60 @@ final class ByteLevelBpe implements Tokenizer {
       n = w;
     }
     return n == s.length ? s : Arrays.copyOf(s, n);
+  }
+
+  /**
+   * The same rounds with a linked list of symbols and a min-heap of (rank, position) keys:
+   * O(n log n) for a piece of n bytes. A round pops every entry of the lowest rank in position
+   * order and merges those still valid (the node is alive and its pair still has that rank), which
+   * is encoder.py's left-to-right, non-overlapping merge of all occurrences; pairs created by the
+   * round enter the heap only after it, as encoder.py recomputes pairs after each round.
+   */
+  int[] bpeHeap(int[] s) {
+    int n = s.length;
+    int[] next = new int[n];
+    int[] prev = new int[n];
+    for (int i = 0; i < n; i++) {
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
+    }
+    LongHeap heap = new LongHeap(n);
+    for (int i = 0; i + 1 < n; i++) {
+      long v = merges.get(s[i], s[i + 1]);
+      if (v != Long.MAX_VALUE) heap.push((v >>> 32) << 32 | i);
+    }
+    int[] touched = new int[n];
+    while (!heap.isEmpty()) {
+      long rank = heap.peek() >>> 32;
+      int nTouched = 0;
+      while (!heap.isEmpty() && heap.peek() >>> 32 == rank) {
+        int at = (int) heap.pop();
+        int right = next[at];
+        if (s[at] < 0 || right < 0) continue;
+        long v = merges.get(s[at], s[right]);
+        if (v >>> 32 != rank || v == Long.MAX_VALUE) continue; // stale entry
+        s[at] = (int) v;
+        s[right] = -1;
+        next[at] = next[right];
+        if (next[right] >= 0) prev[next[right]] = at;
+        touched[nTouched++] = at;
+      }
+      for (int k = 0; k < nTouched; k++) {
+        int at = touched[k];
+        if (s[at] < 0) continue;
+        if (prev[at] >= 0) {
+          long v = merges.get(s[prev[at]], s[at]);
+          if (v != Long.MAX_VALUE) heap.push((v >>> 32) << 32 | prev[at]);
+        }
+        if (next[at] >= 0) {
+          long v = merges.get(s[at], s[next[at]]);
+          if (v != Long.MAX_VALUE) heap.push((v >>> 32) << 32 | at);
+        }
+      }
+    }
+    int count = 0;
+    for (int i = 0; i >= 0; i = next[i]) s[count++] = s[i];
+    return Arrays.copyOf(s, count);
   }
 
   @Override
@@ -257,6 +319,52 @@ final class ByteLevelBpe implements Tokenizer {
         if (at == -1L) return Long.MAX_VALUE;
         i = (i + 1) & mask;
       }
+    }
+  }
+
+  /** Binary min-heap of longs. */
+  static final class LongHeap {
+    private long[] a;
+    private int n;
+
+    LongHeap(int capacity) {
+      a = new long[Math.max(4, capacity)];
+    }
+
+    boolean isEmpty() {
+      return n == 0;
+    }
+
+    long peek() {
+      return a[0];
+    }
+
+    void push(long v) {
+      if (n == a.length) a = Arrays.copyOf(a, n * 2);
+      int i = n++;
+      while (i > 0) {
+        int parent = (i - 1) >>> 1;
+        if (a[parent] <= v) break;
+        a[i] = a[parent];
+        i = parent;
+      }
+      a[i] = v;
+    }
+
+    long pop() {
+      long top = a[0];
+      long last = a[--n];
+      int i = 0;
+      while (true) {
+        int c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && a[c + 1] < a[c]) c++;
+        if (a[c] >= last) break;
+        a[i] = a[c];
+        i = c;
+      }
+      a[i] = last;
+      return top;
     }
   }
 
