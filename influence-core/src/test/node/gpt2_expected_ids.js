@@ -6,9 +6,8 @@
 //   node gpt2_expected_ids.js <path to node_modules/gpt-3-encoder> <corpus dir> <output json>
 //
 // The list is deterministic: hand-written edge cases, every non-empty line of the corpus .txt
-// files, and strings drawn with a fixed-seed generator from a mixed alphabet. Lone UTF-16
-// surrogates are excluded on purpose: TextEncoder turns them into U+FFFD while Java's
-// String.getBytes turns them into '?', so they are not a well-defined input.
+// files, and strings drawn with a fixed-seed generator from a mixed alphabet. A few strings hold
+// unpaired UTF-16 surrogates, which TextEncoder encodes as U+FFFD.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -45,6 +44,7 @@ const cases = [
   '<|endoftext|>', 'text<|endoftext|>more', 'text', 'more', ' <|endoftext|> ', '<|endoftext', 'endoftext|>',
   'def f(x):\n    return x ** 2\n', 'for (int i = 0; i < n; i++) {\n\tsum += a[i];\n}', '{"key": [1, 2, 3], "nested": {"a": null}}',
   'SELECT * FROM t WHERE x = 1;', '<html><body class="x">Hi</body></html>', '#!/bin/bash\necho "$HOME"',
+  'a\ud800b', '\udc00', 'x\ud83d', '\ud83d\ude00\ude00', ' \udfff ',
   ' the', ' The', 'the', 'The', ' a', 'a ', ' ,', ', ', ' .', 'Ġ', 'Ċ', 'ĠĠ', '\u0100', '\u0120\u010a',
 ];
 

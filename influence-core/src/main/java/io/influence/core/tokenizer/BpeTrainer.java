@@ -75,6 +75,7 @@ public final class BpeTrainer {
     Map<String, Long> counts = new HashMap<>();
     for (String text : texts) {
       if (text == null) throw new IllegalArgumentException("texts must not contain null");
+      text = ByteLevelBpe.replaceLoneSurrogates(text);
       int pos = 0;
       while (pos <= text.length()) {
         int next = text.length();

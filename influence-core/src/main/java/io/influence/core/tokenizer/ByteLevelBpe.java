@@ -108,6 +108,7 @@ final class ByteLevelBpe implements Tokenizer {
   @Override
   public int[] encode(String text, boolean parseSpecialTokens) {
     if (text == null) throw new IllegalArgumentException("text must not be null");
+    text = replaceLoneSurrogates(text);
     IntBuffer out = new IntBuffer(Math.max(16, text.length() / 3));
     if (addPrefixSpace && !text.isEmpty() && text.charAt(0) != ' ') text = " " + text;
     if (!parseSpecialTokens || added.isEmpty()) {
@@ -134,6 +135,25 @@ final class ByteLevelBpe implements Tokenizer {
       pos = bestAt + best.content().length();
     }
     return out.toArray();
+  }
+
+  /**
+   * Unpaired UTF-16 surrogates become U+FFFD, as JavaScript's TextEncoder does (String.getBytes
+   * would write '?'); both are "other" characters for the pre-tokeniser, so pieces do not move.
+   */
+  static String replaceLoneSurrogates(String text) {
+    StringBuilder b = null;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (!Character.isSurrogate(c)) continue;
+      if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+        i++;
+        continue;
+      }
+      if (b == null) b = new StringBuilder(text);
+      b.setCharAt(i, '\uFFFD');
+    }
+    return b == null ? text : b.toString();
   }
 
   private void encodeOrdinary(String text, int from, int to, IntBuffer out) {

