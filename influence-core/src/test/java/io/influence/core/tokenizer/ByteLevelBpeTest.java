@@ -66,7 +66,7 @@ class ByteLevelBpeTest {
 
   private void checkRandomPieces(Path vocab, Path mergesTxt, Path tokenizerJson, long seed) throws IOException {
     ByteLevelBpe t = (ByteLevelBpe) (tokenizerJson == null
-        ? Tokenizer.fromVocabAndMerges(vocab, mergesTxt) : Tokenizer.fromTokenizerJson(tokenizerJson));
+        ? TokenizerFixtures.gpt2() : Tokenizer.fromTokenizerJson(tokenizerJson));
     EncoderPy ref = tokenizerJson == null ? EncoderPy.of(vocab, mergesTxt) : EncoderPy.of(tokenizerJson);
     Random rnd = new Random(seed);
     int[] cps = ALPHABET.codePoints().toArray();
@@ -148,8 +148,32 @@ class ByteLevelBpeTest {
   }
 
   @Test
+  void encode_fromFourThreadsSharingOneTokenizer_sameIdsAsGolden() throws Exception {
+    Tokenizer t = TokenizerFixtures.gpt2();
+    List<TokenizerFixtures.GoldenCase> cases = TokenizerFixtures.goldenCases();
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+    try {
+      List<java.util.concurrent.Future<Integer>> results = new ArrayList<>();
+      for (int w = 0; w < 4; w++) {
+        int offset = w * 97;
+        results.add(pool.submit(() -> {
+          int bad = 0;
+          for (int k = 0; k < 3 * cases.size(); k++) {
+            TokenizerFixtures.GoldenCase c = cases.get((offset + k) % cases.size());
+            if (!java.util.Arrays.equals(c.ids(), t.encode(c.text()))) bad++;
+          }
+          return bad;
+        }));
+      }
+      for (java.util.concurrent.Future<Integer> r : results) assertEquals(0, r.get());
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
   void encode_200kLetterRunWithoutBoundary_roundTripsAndMatchesLinearLoop() throws IOException {
-    Tokenizer t = Tokenizer.fromVocabAndMerges(TokenizerFixtures.gpt2Vocab(), TokenizerFixtures.gpt2Merges());
+    Tokenizer t = TokenizerFixtures.gpt2();
     Random rnd = new Random(3);
     StringBuilder s = new StringBuilder();
     for (int i = 0; i < 200_000; i++) s.append((char) ('a' + rnd.nextInt(26)));

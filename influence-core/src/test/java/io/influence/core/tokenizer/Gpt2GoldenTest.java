@@ -33,7 +33,7 @@ class Gpt2GoldenTest {
 
   @BeforeAll
   static void load() throws IOException {
-    gpt2 = Tokenizer.fromVocabAndMerges(TokenizerFixtures.gpt2Vocab(), TokenizerFixtures.gpt2Merges());
+    gpt2 = TokenizerFixtures.gpt2();
     cases = TokenizerFixtures.goldenCases();
   }
 

@@ -35,6 +35,20 @@ final class TokenizerFixtures {
     return resource("gpt2/vocab.bpe");
   }
 
+  private static Tokenizer gpt2;
+
+  /** GPT-2 loaded once per test JVM from encoder.json + vocab.bpe (tokenizers are immutable). */
+  static synchronized Tokenizer gpt2() {
+    if (gpt2 == null) {
+      try {
+        gpt2 = Tokenizer.fromVocabAndMerges(gpt2Vocab(), gpt2Merges());
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    return gpt2;
+  }
+
   /** Strings and the ids npm gpt-3-encoder gave them (see gpt2/README.md). */
   static List<GoldenCase> goldenCases() {
     try {
