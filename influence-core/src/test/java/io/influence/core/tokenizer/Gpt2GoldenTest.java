@@ -22,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * GPT-2's own vocabulary and merges against the ids that the independent JavaScript encoder (npm
  * gpt-3-encoder, a port of OpenAI's encoder.py) produced for 1118 strings; see
- * src/test/resources/tokenizer/gpt2/README.md for how they were made. Comparisons are exact.
+ * src/test/resources/tokenizer/gpt2/README.md for how they were made; and, with special tokens parsed,
+ * against Hugging Face's tokenizers.js loading GPT-2's tokenizer.json. Comparisons are exact.
  */
 class Gpt2GoldenTest {
   private static final int GPT2_VOCAB_SIZE = 50257;
@@ -54,6 +55,25 @@ class Gpt2GoldenTest {
     }
     System.out.println("[Gpt2GoldenTest] " + cases.size() + " strings, " + mismatches + " mismatches vs gpt-3-encoder");
     assertEquals(0, mismatches, mismatches + " of " + cases.size() + " strings differ; first: " + first);
+  }
+
+  @Test
+  void encodeParsingSpecialTokens_tokenizersJsGoldenCases_matchExactly() throws IOException {
+    JsonNode hf = TokenizerFixtures.JSON.readTree(TokenizerFixtures.resource("gpt2/hf_js_ids.json").toFile());
+    assertEquals(cases.size(), hf.size());
+    int mismatches = 0;
+    String first = null;
+    for (JsonNode c : hf) {
+      int[] expected = new int[c.get("ids").size()];
+      for (int i = 0; i < expected.length; i++) expected[i] = c.get("ids").get(i).asInt();
+      int[] got = gpt2.encode(c.get("text").asText(), true);
+      if (!Arrays.equals(expected, got) && mismatches++ == 0) {
+        first = "text " + quote(c.get("text").asText()) + "\n expected " + Arrays.toString(expected) + "\n got      "
+            + Arrays.toString(got);
+      }
+    }
+    System.out.println("[Gpt2GoldenTest] " + hf.size() + " strings, " + mismatches + " mismatches vs tokenizers.js");
+    assertEquals(0, mismatches, mismatches + " of " + hf.size() + " strings differ; first: " + first);
   }
 
   @Test
