@@ -1,0 +1,398 @@
+package io.influence.core.tokenizer;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/*
+ * Readers and the writer of tokenizer files. Every problem becomes a TokenizerFormatException
+ * that names the file, the field / line / merge number, and a HINT.
+ *
+ * tokenizer.json (Hugging Face tokenizers): accepted when model.type is "BPE" (or absent with
+ * vocab and merges present), normalizer is null, pre_tokenizer is ByteLevel with use_regex true
+ * (add_prefix_space honoured), and the model has no continuing_subword_prefix,
+ * end_of_word_suffix, byte_fallback, ignore_merges or dropout. Anything else would tokenize
+ * differently from GPT-2's scheme, so it is rejected rather than approximated. post_processor and
+ * decoder are ignored (GPT-2's ByteLevel post-processor adds nothing; our decode is ByteLevel).
+ * Merges may be "a b" strings (tokenizers < 0.20) or ["a", "b"] pairs (>= 0.20).
+ *
+ * Vocabulary rules (both formats): ids are non-negative and distinct; all 256 byte symbols are in
+ * the vocabulary (otherwise some inputs could not be encoded); each merge's two parts and their
+ * concatenation are in the vocabulary.
+ */
+final class TokenizerFiles {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String EOT = "<|endoftext|>";
+  /** Largest accepted token id (a sanity bound: ids index dense arrays). */
+  static final int MAX_ID = (1 << 24) - 1;
+
+  private TokenizerFiles() {}
+
+  static Tokenizer readTokenizerJson(Path file) throws IOException {
+    JsonNode root = readJson(file);
+    JsonNode model = root.get("model");
+    if (model == null || !model.isObject()) {
+      throw new TokenizerFormatException(
+          file, "has no \"model\" object.", "pass a Hugging Face tokenizer.json (tokenizer.save()).");
+    }
+    JsonNode type = model.get("type");
+    if (type != null && !"BPE".equals(type.asText())) {
+      throw new TokenizerFormatException(
+          file,
+          "model.type is \"" + type.asText() + "\"; only \"BPE\" is supported.",
+          "use a byte-level BPE tokenizer (GPT-2 style) or train one with BpeTrainer.");
+    }
+    checkAbsentOrDefault(file, model, "continuing_subword_prefix", "");
+    checkAbsentOrDefault(file, model, "end_of_word_suffix", "");
+    checkAbsentOrDefault(file, model, "byte_fallback", "false");
+    checkAbsentOrDefault(file, model, "ignore_merges", "false");
+    JsonNode dropout = model.get("dropout");
+    if (dropout != null && !dropout.isNull() && dropout.asDouble() != 0.0) {
+      throw new TokenizerFormatException(
+          file, "model.dropout is " + dropout + "; BPE dropout is not supported.", "set \"dropout\": null.");
+    }
+    JsonNode normalizer = root.get("normalizer");
+    if (normalizer != null && !normalizer.isNull()) {
+      throw new TokenizerFormatException(
+          file,
+          "normalizer " + typeOf(normalizer) + " is not supported (GPT-2 style tokenizers have none).",
+          "set \"normalizer\": null or use a tokenizer without normalisation.");
+    }
+    boolean addPrefixSpace = readPreTokenizer(file, root.get("pre_tokenizer"));
+
+    JsonNode vocabNode = model.get("vocab");
+    if (vocabNode == null || !vocabNode.isObject()) {
+      throw new TokenizerFormatException(
+          file, "model.vocab is missing or not an object.", "model.vocab must map token -> id.");
+    }
+    Map<String, Integer> vocab = readVocabObject(file, vocabNode, "model.vocab");
+
+    JsonNode mergesNode = model.get("merges");
+    if (mergesNode == null || !mergesNode.isArray()) {
+      throw new TokenizerFormatException(
+          file, "model.merges is missing or not an array.", "model.merges must list merges in rank order.");
+    }
+    List<String[]> merges = new ArrayList<>();
+    for (int i = 0; i < mergesNode.size(); i++) {
+      JsonNode m = mergesNode.get(i);
+      String[] pair;
+      if (m.isTextual()) {
+        pair = m.asText().split(" ", -1);
+      } else if (m.isArray() && m.size() == 2 && m.get(0).isTextual() && m.get(1).isTextual()) {
+        pair = new String[] {m.get(0).asText(), m.get(1).asText()};
+      } else {
+        pair = null;
+      }
+      if (pair == null || pair.length != 2 || pair[0].isEmpty() || pair[1].isEmpty()) {
+        throw new TokenizerFormatException(
+            file,
+            "model.merges[" + i + "] is " + m + "; expected \"left right\" or [\"left\", \"right\"].",
+            "each merge names exactly two non-empty tokens.");
+      }
+      merges.add(pair);
+    }
+
+    List<ByteLevelBpe.AddedToken> added = new ArrayList<>();
+    Map<Integer, String> idToToken = null;
+    JsonNode addedNode = root.get("added_tokens");
+    if (addedNode != null && !addedNode.isNull()) {
+      if (!addedNode.isArray()) {
+        throw new TokenizerFormatException(file, "added_tokens is not an array.", "use [] or a list of tokens.");
+      }
+      for (int i = 0; i < addedNode.size(); i++) {
+        JsonNode t = addedNode.get(i);
+        JsonNode id = t.get("id");
+        JsonNode content = t.get("content");
+        if (id == null || !id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0 || id.asInt() > MAX_ID
+            || content == null || !content.isTextual() || content.asText().isEmpty()) {
+          throw new TokenizerFormatException(
+              file,
+              "added_tokens[" + i + "] is " + t + "; it needs an integer \"id\" in [0, " + MAX_ID
+                  + "] and a non-empty \"content\".",
+              "fix or remove that entry.");
+        }
+        if (idToToken == null) {
+          idToToken = new HashMap<>();
+          for (Map.Entry<String, Integer> e : vocab.entrySet()) idToToken.put(e.getValue(), e.getKey());
+        }
+        String holder = idToToken.get(id.asInt());
+        if (holder != null && !holder.equals(content.asText())) {
+          throw new TokenizerFormatException(
+              file,
+              "added_tokens[" + i + "] \"" + content.asText() + "\" has id " + id.asInt()
+                  + ", which model.vocab already gives to \"" + holder + "\".",
+              "give the added token an unused id.");
+        }
+        idToToken.put(id.asInt(), content.asText());
+        for (ByteLevelBpe.AddedToken earlier : added) {
+          if (earlier.content().equals(content.asText())) {
+            throw new TokenizerFormatException(
+                file,
+                "added_tokens[" + i + "] repeats \"" + content.asText() + "\" (ids " + earlier.id() + " and "
+                    + id.asInt() + ").",
+                "list each added token once.");
+          }
+        }
+        Integer inVocab = vocab.get(content.asText());
+        if (inVocab != null && inVocab != id.asInt()) {
+          throw new TokenizerFormatException(
+              file,
+              "added_tokens[" + i + "] \"" + content.asText() + "\" has id " + id.asInt()
+                  + " but model.vocab gives it id " + inVocab + ".",
+              "make the two ids agree.");
+        }
+        added.add(new ByteLevelBpe.AddedToken(id.asInt(), content.asText(), t.path("special").asBoolean(false)));
+      }
+    }
+    return build(file, vocab, merges, file, "model.merges[%d]", added, addPrefixSpace);
+  }
+
+  static Tokenizer readVocabAndMerges(Path vocabFile, Path mergesFile) throws IOException {
+    JsonNode root = readJson(vocabFile);
+    if (!root.isObject()) {
+      throw new TokenizerFormatException(
+          vocabFile, "is not a JSON object.", "pass GPT-2's encoder.json / vocab.json (token -> id).");
+    }
+    Map<String, Integer> vocab = readVocabObject(vocabFile, root, "vocabulary");
+    List<String> lines;
+    try {
+      lines = Files.readAllLines(mergesFile, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      throw new TokenizerFormatException(mergesFile, "does not exist.", "pass the path of vocab.bpe / merges.txt.");
+    }
+    List<String[]> merges = new ArrayList<>();
+    List<Integer> lineOf = new ArrayList<>();
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i);
+      if ((i == 0 && line.startsWith("#version")) || line.isEmpty()) continue;
+      String[] pair = line.split(" ", -1);
+      if (pair.length != 2 || pair[0].isEmpty() || pair[1].isEmpty()) {
+        throw new TokenizerFormatException(
+            mergesFile,
+            "line " + (i + 1) + " is \"" + line + "\"; expected two tokens separated by one space.",
+            "each line of a merges file is \"left right\"; only the first line may be \"#version ...\".");
+      }
+      merges.add(pair);
+      lineOf.add(i + 1);
+    }
+    List<ByteLevelBpe.AddedToken> added = new ArrayList<>();
+    Integer eot = vocab.get(EOT);
+    if (eot != null) added.add(new ByteLevelBpe.AddedToken(eot, EOT, true));
+    return build(vocabFile, vocab, merges, mergesFile, "line %d", added, false, lineOf);
+  }
+
+  private static Tokenizer build(
+      Path vocabFile,
+      Map<String, Integer> vocab,
+      List<String[]> merges,
+      Path mergesFile,
+      String mergeWhere,
+      List<ByteLevelBpe.AddedToken> added,
+      boolean addPrefixSpace)
+      throws TokenizerFormatException {
+    return build(vocabFile, vocab, merges, mergesFile, mergeWhere, added, addPrefixSpace, null);
+  }
+
+  private static Tokenizer build(
+      Path vocabFile,
+      Map<String, Integer> vocab,
+      List<String[]> merges,
+      Path mergesFile,
+      String mergeWhere,
+      List<ByteLevelBpe.AddedToken> added,
+      boolean addPrefixSpace,
+      List<Integer> lineOf)
+      throws TokenizerFormatException {
+    int[] byteToId = new int[256];
+    for (int b = 0; b < 256; b++) {
+      String symbol = String.valueOf(ByteLevel.BYTE_TO_CHAR[b]);
+      Integer id = vocab.get(symbol);
+      if (id == null) {
+        throw new TokenizerFormatException(
+            vocabFile,
+            "the vocabulary lacks the byte-level symbol \"" + symbol + "\" (byte 0x"
+                + String.format("%02X", b) + "), so some text could not be encoded.",
+            "a byte-level BPE vocabulary must contain all 256 byte symbols (train with the full byte"
+                + " alphabet, as BpeTrainer does).");
+      }
+      byteToId[b] = id;
+    }
+    List<int[]> pairs = new ArrayList<>(merges.size());
+    for (int i = 0; i < merges.size(); i++) {
+      String[] m = merges.get(i);
+      String where = String.format(mergeWhere, lineOf == null ? i : lineOf.get(i));
+      for (String part : new String[] {m[0], m[1], m[0] + m[1]}) {
+        if (!vocab.containsKey(part)) {
+          throw new TokenizerFormatException(
+              mergesFile,
+              "merge " + where + " \"" + m[0] + " " + m[1] + "\" needs token \"" + part
+                  + "\", which is not in the vocabulary" + (mergesFile.equals(vocabFile) ? "" : " " + vocabFile) + ".",
+              "vocabulary and merges must come from the same tokenizer.");
+        }
+      }
+      pairs.add(new int[] {vocab.get(m[0]), vocab.get(m[1]), vocab.get(m[0] + m[1])});
+    }
+    return new ByteLevelBpe(vocab, pairs, added, byteToId, addPrefixSpace);
+  }
+
+  private static boolean readPreTokenizer(Path file, JsonNode pre) throws TokenizerFormatException {
+    JsonNode byteLevel = null;
+    if (pre != null && "ByteLevel".equals(pre.path("type").asText())) {
+      byteLevel = pre;
+    } else if (pre != null
+        && "Sequence".equals(pre.path("type").asText())
+        && pre.path("pretokenizers").size() == 1
+        && "ByteLevel".equals(pre.path("pretokenizers").get(0).path("type").asText())) {
+      byteLevel = pre.path("pretokenizers").get(0);
+    }
+    if (byteLevel == null) {
+      throw new TokenizerFormatException(
+          file,
+          "pre_tokenizer is " + (pre == null || pre.isNull() ? "missing" : typeOf(pre))
+              + "; only a ByteLevel pre_tokenizer (GPT-2's regex) is supported.",
+          "use a GPT-2 style byte-level BPE tokenizer (pre_tokenizer {\"type\": \"ByteLevel\"}).");
+    }
+    if (!byteLevel.path("use_regex").asBoolean(true)) {
+      throw new TokenizerFormatException(
+          file,
+          "pre_tokenizer ByteLevel has use_regex false (a custom split, e.g. Llama 3's); not supported.",
+          "use a tokenizer whose ByteLevel pre_tokenizer applies GPT-2's regex.");
+    }
+    return byteLevel.path("add_prefix_space").asBoolean(false);
+  }
+
+  private static void checkAbsentOrDefault(Path file, JsonNode model, String field, String expected)
+      throws TokenizerFormatException {
+    JsonNode v = model.get(field);
+    if (v == null || v.isNull() || v.asText().equals(expected)) return;
+    throw new TokenizerFormatException(
+        file,
+        "model." + field + " is " + v + "; only " + (expected.isEmpty() ? "\"\"/null" : expected)
+            + " is supported by this byte-level BPE.",
+        "use a GPT-2 style byte-level BPE tokenizer.");
+  }
+
+  private static String typeOf(JsonNode node) {
+    return node.has("type") ? "\"" + node.get("type").asText() + "\"" : node.toString();
+  }
+
+  private static Map<String, Integer> readVocabObject(Path file, JsonNode node, String what)
+      throws TokenizerFormatException {
+    Map<String, Integer> vocab = new HashMap<>(node.size() * 2);
+    Map<Integer, String> byId = new HashMap<>(node.size() * 2);
+    for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      JsonNode v = e.getValue();
+      if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() < 0 || v.asInt() > MAX_ID) {
+        throw new TokenizerFormatException(
+            file,
+            what + " entry \"" + e.getKey() + "\" has id " + v + "; ids must be integers in [0, " + MAX_ID + "].",
+            "fix that entry.");
+      }
+      String previous = byId.put(v.asInt(), e.getKey());
+      if (previous != null) {
+        throw new TokenizerFormatException(
+            file,
+            what + " gives id " + v.asInt() + " to both \"" + previous + "\" and \"" + e.getKey() + "\".",
+            "every token needs its own id.");
+      }
+      vocab.put(e.getKey(), v.asInt());
+    }
+    if (vocab.isEmpty()) {
+      throw new TokenizerFormatException(file, what + " is empty.", "pass a non-empty vocabulary.");
+    }
+    return vocab;
+  }
+
+  private static JsonNode readJson(Path file) throws IOException {
+    try {
+      return JSON.readTree(file.toFile());
+    } catch (JacksonException e) {
+      throw new TokenizerFormatException(
+          file, "is not valid JSON: " + e.getOriginalMessage(), "check that the file is complete and is JSON.");
+    } catch (java.io.FileNotFoundException e) {
+      throw new TokenizerFormatException(file, "does not exist or cannot be opened.", "check the path.");
+    }
+  }
+
+  /**
+   * Writes a Hugging Face style tokenizer.json (GPT-2's layout: ByteLevel pre-tokenizer,
+   * post-processor and decoder, BPE model, merges as "a b" strings which every tokenizers
+   * version reads) atomically (temporary file + rename).
+   *
+   * @param vocab token -> id in id order
+   * @param merges merges in rank order
+   * @param special special tokens with their ids (listed as added_tokens only)
+   */
+  static void writeTokenizerJson(
+      Path file, LinkedHashMap<String, Integer> vocab, List<String[]> merges, LinkedHashMap<String, Integer> special)
+      throws IOException {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("version", "1.0");
+    root.putNull("truncation");
+    root.putNull("padding");
+    ArrayNode addedTokens = root.putArray("added_tokens");
+    for (Map.Entry<String, Integer> s : special.entrySet()) {
+      ObjectNode t = addedTokens.addObject();
+      t.put("id", s.getValue());
+      t.put("content", s.getKey());
+      t.put("single_word", false);
+      t.put("lstrip", false);
+      t.put("rstrip", false);
+      t.put("normalized", false);
+      t.put("special", true);
+    }
+    root.putNull("normalizer");
+    root.set("pre_tokenizer", byteLevel(false, true));
+    root.set("post_processor", byteLevel(true, false));
+    root.set("decoder", byteLevel(true, true));
+    ObjectNode model = root.putObject("model");
+    model.put("type", "BPE");
+    model.putNull("dropout");
+    model.putNull("unk_token");
+    model.put("continuing_subword_prefix", "");
+    model.put("end_of_word_suffix", "");
+    model.put("fuse_unk", false);
+    model.put("byte_fallback", false);
+    model.put("ignore_merges", false);
+    ObjectNode v = model.putObject("vocab");
+    vocab.forEach(v::put);
+    ArrayNode m = model.putArray("merges");
+    for (String[] pair : merges) m.add(pair[0] + " " + pair[1]);
+    Path dir = file.toAbsolutePath().getParent();
+    Files.createDirectories(dir);
+    Path tmp = dir.resolve(file.getFileName() + ".tmp-" + Long.toHexString(System.nanoTime()));
+    try {
+      try (var out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        JSON.writerWithDefaultPrettyPrinter().writeValue(out, root);
+      }
+      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  private static ObjectNode byteLevel(boolean addPrefixSpace, boolean trimOffsets) {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("type", "ByteLevel");
+    n.put("add_prefix_space", addPrefixSpace);
+    n.put("trim_offsets", trimOffsets);
+    n.put("use_regex", true);
+    return n;
+  }
+}
