@@ -2,6 +2,7 @@ package io.influence.spark.report;
 
 import java.util.List;
 import java.util.Map;
+import java.util.function.DoubleUnaryOperator;
 
 /**
  * Inline SVG charts drawn in Java: a histogram with labelled marker lines, and diverging
@@ -17,21 +18,38 @@ final class Charts {
   /** A vertical line drawn over a histogram at {@code value}, with a label. */
   record Marker(String label, double value, String cssClass) {}
 
-  private static final int HIST_W = 560;
-  private static final int HIST_H = 190;
+  private static final int HIST_W = 540;
+  private static final int HIST_H = 210;
   private static final int M_LEFT = 44;
   private static final int M_RIGHT = 14;
-  private static final int M_TOP = 22;
+  private static final int M_TOP = 40;
   private static final int M_BOTTOM = 34;
 
+  /** Bar labels longer than this are cut with an ellipsis (the full name is in the tooltip). */
+  static final int MAX_LABEL = 26;
+
   private Charts() {}
+
+  static String shorten(String s, int max) {
+    if (s.codePointCount(0, s.length()) <= max) {
+      return s;
+    }
+    return s.substring(0, s.offsetByCodePoints(0, max - 1)) + "\u2026";
+  }
 
   static int binCount(int n) {
     int rice = (int) Math.ceil(2 * Math.cbrt(n));
     return Math.max(5, Math.min(40, rice));
   }
 
-  static void histogram(StringBuilder out, double[] values, List<Marker> markers, String caption) {
+  /**
+   * A histogram of {@code values} with marker lines. {@code signed}: bars are coloured by the
+   * sign of their bin (query scores); otherwise bars are neutral and, when every value and marker
+   * is positive and they span at least two decades, bins are equal-width in log10 (the heavy
+   * right tail of self-influence scores).
+   */
+  static void histogram(
+      StringBuilder out, double[] values, List<Marker> markers, String caption, boolean signed) {
     if (values.length == 0) {
       out.append("<p class=\"empty\">No scores sampled.</p>\n");
       return;
@@ -46,15 +64,20 @@ final class Charts {
       lo = Math.min(lo, m.value());
       hi = Math.max(hi, m.value());
     }
-    if (lo == hi) {
-      lo -= 0.5;
-      hi += 0.5;
+    boolean log = !signed && lo > 0 && hi / lo >= 100;
+    DoubleUnaryOperator f = log ? Math::log10 : DoubleUnaryOperator.identity();
+    DoubleUnaryOperator g = log ? t -> Math.pow(10, t) : DoubleUnaryOperator.identity();
+    double tlo = f.applyAsDouble(lo);
+    double thi = f.applyAsDouble(hi);
+    if (tlo == thi) {
+      tlo -= 0.5;
+      thi += 0.5;
     }
     int bins = binCount(values.length);
     long[] counts = new long[bins];
-    double width = (hi - lo) / bins;
+    double width = (thi - tlo) / bins;
     for (double v : values) {
-      int b = (int) Math.floor((v - lo) / width);
+      int b = (int) Math.floor((f.applyAsDouble(v) - tlo) / width);
       counts[Math.max(0, Math.min(bins - 1, b))]++;
     }
     long maxCount = 1;
@@ -64,20 +87,21 @@ final class Charts {
     double plotW = HIST_W - M_LEFT - M_RIGHT;
     double plotH = HIST_H - M_TOP - M_BOTTOM;
     double base = M_TOP + plotH;
-    double lo0 = lo;
-    double hi0 = hi;
-    java.util.function.DoubleUnaryOperator x = v -> M_LEFT + (v - lo0) / (hi0 - lo0) * plotW;
+    double t0 = tlo;
+    double t1 = thi;
+    DoubleUnaryOperator x = v -> M_LEFT + (f.applyAsDouble(v) - t0) / (t1 - t0) * plotW;
 
     out.append("<figure class=\"chart\"><svg class=\"hist\" xmlns=\"http://www.w3.org/2000/svg\" ")
         .append("viewBox=\"0 0 ").append(HIST_W).append(' ').append(HIST_H)
         .append("\" width=\"").append(HIST_W).append("\" height=\"").append(HIST_H)
         .append("\" role=\"img\" aria-label=\"").append(Html.escape(caption)).append("\">\n");
     for (int b = 0; b < bins; b++) {
-      double a = lo + b * width;
-      double z = b == bins - 1 ? hi : lo + (b + 1) * width;
+      double a = g.applyAsDouble(tlo + b * width);
+      double z = g.applyAsDouble(b == bins - 1 ? thi : tlo + (b + 1) * width);
       double h = counts[b] * plotH / maxCount;
-      String cls = z <= 0 ? "bar n" : a >= 0 ? "bar p" : "bar m";
-      out.append("<rect class=\"").append(cls).append("\" x=\"").append(Fmt.fixed(x.applyAsDouble(a), 2))
+      String cls = !signed ? "bar s" : z <= 0 ? "bar n" : a >= 0 ? "bar p" : "bar m";
+      out.append("<rect class=\"").append(cls).append("\" x=\"")
+          .append(Fmt.fixed(M_LEFT + b * plotW / bins, 2))
           .append("\" y=\"").append(Fmt.fixed(base - h, 2))
           .append("\" width=\"").append(Fmt.fixed(Math.max(0.5, plotW / bins - 1), 2))
           .append("\" height=\"").append(Fmt.fixed(h, 2)).append("\"><title>")
@@ -85,30 +109,35 @@ final class Charts {
               + ": " + counts[b]))
           .append("</title></rect>\n");
     }
-    // axes
     out.append("<line class=\"axis\" x1=\"").append(M_LEFT).append("\" y1=\"").append(Fmt.fixed(base, 2))
-        .append("\" x2=\"").append(HIST_W - M_RIGHT).append("\" y2=\"").append(Fmt.fixed(base, 2)).append("\"/>\n");
-    if (lo < 0 && hi > 0) {
-      String zx = Fmt.fixed(x.applyAsDouble(0), 2);
-      out.append("<line class=\"zero\" x1=\"").append(zx).append("\" y1=\"").append(M_TOP)
-          .append("\" x2=\"").append(zx).append("\" y2=\"").append(Fmt.fixed(base, 2)).append("\"/>\n");
-      label(out, x.applyAsDouble(0), base + 14, "middle", "tick", "0");
+        .append("\" x2=\"").append(HIST_W - M_RIGHT).append("\" y2=\"").append(Fmt.fixed(base, 2))
+        .append("\"/>\n");
+    if (!log && lo < 0 && hi > 0) {
+      double zx = x.applyAsDouble(0);
+      out.append("<line class=\"zero\" x1=\"").append(Fmt.fixed(zx, 2)).append("\" y1=\"").append(M_TOP)
+          .append("\" x2=\"").append(Fmt.fixed(zx, 2)).append("\" y2=\"").append(Fmt.fixed(base, 2))
+          .append("\"/>\n");
+      if (zx - M_LEFT > 70 && HIST_W - M_RIGHT - zx > 70) { // keep clear of the end labels
+        label(out, zx, base + 14, "middle", "tick", "0");
+      }
     }
-    label(out, M_LEFT, base + 14, "start", "tick", Fmt.num(lo));
-    label(out, HIST_W - M_RIGHT, base + 14, "end", "tick", Fmt.num(hi));
+    label(out, M_LEFT, base + 14, "start", "tick", Fmt.num(g.applyAsDouble(tlo)));
+    label(out, HIST_W - M_RIGHT, base + 14, "end", "tick", Fmt.num(g.applyAsDouble(thi)));
     label(out, M_LEFT - 4, M_TOP + 4, "end", "tick", Long.toString(maxCount));
     label(out, M_LEFT - 4, base, "end", "tick", "0");
-    label(out, M_LEFT + plotW / 2, HIST_H - 4, "middle", "axis-label", "score (" + values.length + " sampled)");
+    label(out, M_LEFT + plotW / 2, HIST_H - 4, "middle", "axis-label",
+        "score (" + (log ? "log scale, " : "") + values.length + " sampled)");
+    int lineTop = 16 + 13 * (markers.size() - 1);
     int i = 0;
     for (Marker m : markers) {
-      String mx = Fmt.fixed(x.applyAsDouble(m.value()), 2);
-      out.append("<line class=\"marker ").append(Html.escape(m.cssClass())).append("\" x1=\"").append(mx)
-          .append("\" y1=\"").append(M_TOP - 4).append("\" x2=\"").append(mx).append("\" y2=\"")
-          .append(Fmt.fixed(base, 2)).append("\"><title>")
-          .append(Html.escape(m.label() + " = " + Fmt.exact(m.value()))).append("</title></line>\n");
       double lx = x.applyAsDouble(m.value());
+      String mx = Fmt.fixed(lx, 2);
+      out.append("<line class=\"marker ").append(Html.escape(m.cssClass())).append("\" x1=\"").append(mx)
+          .append("\" y1=\"").append(lineTop).append("\" x2=\"").append(mx).append("\" y2=\"")
+          .append(Fmt.fixed(base, 2)).append("\"><title>")
+          .append(Html.escape(m.label() + " " + Fmt.exact(m.value()))).append("</title></line>\n");
       String anchor = lx > M_LEFT + plotW * 0.6 ? "end" : "start";
-      label(out, lx + ("end".equals(anchor) ? -3 : 3), M_TOP - 8 + 11 * i, anchor,
+      label(out, lx + ("end".equals(anchor) ? -3 : 3), 12 + 13 * i, anchor,
           "marker-label " + m.cssClass(), m.label() + " " + Fmt.num(m.value()));
       i++;
     }
@@ -121,9 +150,9 @@ final class Charts {
       out.append("<p class=\"empty\">No breakdown given.</p>\n");
       return;
     }
-    int labelW = 150;
-    int valueW = 78;
-    int w = 560;
+    int labelW = 170;
+    int valueW = 74;
+    int w = 540;
     int row = 16;
     int top = 6;
     int h = top + row * values.size() + 6;
@@ -147,7 +176,7 @@ final class Charts {
       double y = top + r * row;
       double bx = v < 0 ? zero - len : zero;
       out.append("<g><title>").append(Html.escape(e.getKey() + ": " + Fmt.exact(v))).append("</title>");
-      label(out, labelW - 6, y + 11.5, "end", "bar-label", e.getKey());
+      label(out, labelW - 6, y + 11.5, "end", "bar-label", shorten(e.getKey(), MAX_LABEL));
       out.append("<rect class=\"").append(v < 0 ? "bar n" : "bar p").append("\" x=\"").append(Fmt.fixed(bx, 2))
           .append("\" y=\"").append(Fmt.fixed(y + 2, 2)).append("\" width=\"").append(Fmt.fixed(len, 2))
           .append("\" height=\"").append(row - 4).append("\"/>");

@@ -48,7 +48,7 @@ final class Css {
       svg .tick{fill:var(--muted)}
       svg .axis,svg .zero{stroke:#8c959f;stroke-width:1}
       svg .zero{stroke-dasharray:3 3}
-      svg .bar.p{fill:var(--pos)}svg .bar.n{fill:var(--neg)}svg .bar.m{fill:#8c959f}
+      svg .bar.p{fill:var(--pos)}svg .bar.n{fill:var(--neg)}svg .bar.m{fill:#8c959f}svg .bar.s{fill:#57606a}
       svg .marker{stroke-width:1.5;stroke-dasharray:4 2}
       svg .marker.top{stroke:#0b3d73}svg .marker.bottom{stroke:#6b0d18}svg .marker.flag{stroke:#bf5b00}
       svg .marker-label.top{fill:#0b3d73}svg .marker-label.bottom{fill:#6b0d18}svg .marker-label.flag{fill:#bf5b00}
@@ -61,7 +61,7 @@ final class Css {
       .score{font-weight:600;font-variant-numeric:tabular-nums}.score.pos{color:var(--pos)}.score.neg{color:var(--neg)}
       .meta{color:var(--muted);font-size:12px}
       .tokens{white-space:pre-wrap;overflow-wrap:anywhere;line-height:1.75}
-      .tok{border-radius:2px;padding:1px 0}
+      .tok{border-radius:2px;padding:1px 0;box-shadow:inset -1px 0 rgba(255,255,255,.85)}
       .tok.d{color:#fff}
       .empty-tok{color:var(--muted)}
       .empty{color:var(--muted);font-style:italic}

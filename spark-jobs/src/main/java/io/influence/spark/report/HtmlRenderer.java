@@ -170,7 +170,7 @@ final class HtmlRenderer {
       markers.add(new Charts.Marker("bottom-" + q.bottom().size() + " ≤", maxScore(q.bottom()), "bottom"));
     }
     Charts.histogram(out, q.allScoresSample(), markers,
-        "Scores of sampled training sequences for query " + q.queryId());
+        "Scores of sampled training sequences for query " + q.queryId(), true);
     a("</div>\n<div><h3>Per-layer breakdown</h3>\n");
     Charts.bars(out, q.perLayer(), "Query-level score per layer");
     a("</div>\n</div>\n");
@@ -273,7 +273,7 @@ final class HtmlRenderer {
     if (threshold != Double.POSITIVE_INFINITY) {
       markers.add(new Charts.Marker("flagged ≥", threshold, "flag"));
     }
-    Charts.histogram(out, s.histogramScores(), markers, "Self-influence scores of sampled training sequences");
+    Charts.histogram(out, s.histogramScores(), markers, "Self-influence scores of sampled training sequences", false);
     a("<table class=\"grid self\"><thead><tr><th>#</th><th>Training id</th><th>Score</th><th>Quantile</th>"
         + "<th>Flag</th><th>Text</th></tr></thead><tbody>\n");
     int i = 1;
