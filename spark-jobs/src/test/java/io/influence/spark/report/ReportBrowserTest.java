@@ -90,8 +90,12 @@ class ReportBrowserTest {
   }
 
   private String dumpDom(Report report) throws Exception {
-    Path html = dir.resolve("report.html");
-    ReportWriter.write(report, html);
+    return dumpDom(ReportWriter.render(report));
+  }
+
+  private String dumpDom(String document) throws Exception {
+    Path html = dir.resolve("report-" + System.nanoTime() + ".html");
+    Files.writeString(html, document, StandardCharsets.UTF_8);
     Path profile = Files.createDirectory(dir.resolve("profile-" + System.nanoTime()));
     List<String> command = new ArrayList<>(List.of(chromium().toString(), "--headless", "--no-sandbox",
         "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update",
@@ -127,6 +131,17 @@ class ReportBrowserTest {
     assertTrue(dom.contains("id=\"legend\""));
     assertTrue(dom.contains("<em>lowers</em> the query loss"));
     assertEquals(SampleReports.tokenCount(report), count(dom, "<span class=\"tok "));
+  }
+
+  @Test
+  void dumpDom_scriptInjectedPastTheEscaper_blockedByContentSecurityPolicy() throws Exception {
+    String injection = "<script>document.title='PWNED'</script>";
+    String html = ReportWriter.render(SampleReports.realistic());
+    String injected = html.replace("<body>\n", "<body>\n" + injection);
+    assertFalse(dumpDom(injected).contains("<title>PWNED</title>"));
+    // control: the same injection without the policy does run, so the check above can fail
+    String withoutPolicy = injected.replaceFirst("<meta http-equiv=\"Content-Security-Policy\"[^>]*>", "");
+    assertTrue(dumpDom(withoutPolicy).contains("<title>PWNED</title>"));
   }
 
   @Test
