@@ -150,9 +150,9 @@ final class Charts {
       out.append("<p class=\"empty\">No breakdown given.</p>\n");
       return;
     }
-    int labelW = 170;
+    int labelW = 160;
     int valueW = 74;
-    int w = 540;
+    int w = 500;
     int row = 16;
     int top = 6;
     int h = top + row * values.size() + 6;
