@@ -1,0 +1,74 @@
+package io.influence.spark.report;
+
+/** The report's inline style sheet: system fonts only, no external resources. */
+final class Css {
+
+  private Css() {}
+
+  static final String TEXT =
+      """
+      :root{--pos:rgb(33,102,172);--neg:rgb(178,24,43);--ink:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;}
+      *{box-sizing:border-box}
+      body{margin:0 auto;max-width:1180px;padding:24px 28px 48px;color:var(--ink);background:#fff;
+        font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue","DejaVu Sans",Arial,sans-serif}
+      code,.tokens,.text,.hash{font-family:ui-monospace,"SFMono-Regular","DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12.5px}
+      h1{font-size:24px;margin:0 0 4px}
+      h2{font-size:19px;margin:32px 0 10px;padding-bottom:4px;border-bottom:1px solid var(--line)}
+      h3{font-size:14px;margin:16px 0 6px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
+      h4{font-size:13px;margin:8px 0 4px;color:var(--muted)}
+      .sub{color:var(--muted);margin:0 0 8px}
+      nav ol{margin:0;padding-left:20px;columns:2}
+      a{color:var(--pos)}
+      .legend{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:4px 16px 8px;margin-top:20px}
+      .legend h2{border:0;margin-top:12px}
+      .scales{display:flex;gap:28px;flex-wrap:wrap}
+      .scale{display:flex;align-items:center;gap:2px}
+      .swatch{display:inline-block;width:18px;height:14px;border:1px solid #fff}
+      .swatch-label{font-size:12px;color:var(--muted);margin:0 6px}
+      .pos-text{color:var(--pos);font-weight:600}.neg-text{color:var(--neg);font-weight:600}
+      .tok-demo{font-family:monospace;background:rgba(33,102,172,.25);padding:0 2px}
+      table{border-collapse:collapse}
+      .kv th{text-align:left;font-weight:600;padding:3px 16px 3px 0;vertical-align:top;white-space:nowrap}
+      .kv td{padding:3px 0}
+      .grid th,.grid td{border-bottom:1px solid var(--line);padding:4px 10px;text-align:left;vertical-align:top}
+      .grid th{background:var(--bg)}
+      .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+      .pre,.text{white-space:pre-wrap;overflow-wrap:anywhere}
+      .hash{font-size:11.5px;word-break:break-all}
+      details>summary{cursor:pointer;color:var(--muted);margin:6px 0}
+      .badge{font-size:12px;font-weight:500;background:var(--bg);border:1px solid var(--line);border-radius:10px;padding:1px 8px;vertical-align:middle}
+      .query{margin-top:8px}
+      .qa{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+      .qa .text{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:8px 10px;max-height:16em;overflow:auto}
+      .completion .text{border-left:3px solid var(--pos)}
+      .charts{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
+      .chart{margin:0}
+      figcaption{font-size:12px;color:var(--muted)}
+      svg text{font:11px system-ui,"DejaVu Sans",sans-serif;fill:var(--ink)}
+      svg .tick{fill:var(--muted)}
+      svg .axis,svg .zero{stroke:#8c959f;stroke-width:1}
+      svg .zero{stroke-dasharray:3 3}
+      svg .bar.p{fill:var(--pos)}svg .bar.n{fill:var(--neg)}svg .bar.m{fill:#8c959f}svg .bar.s{fill:#57606a}
+      svg .marker{stroke-width:1.5;stroke-dasharray:4 2}
+      svg .marker.top{stroke:#0b3d73}svg .marker.bottom{stroke:#6b0d18}svg .marker.flag{stroke:#bf5b00}
+      svg .marker-label.top{fill:#0b3d73}svg .marker-label.bottom{fill:#6b0d18}svg .marker-label.flag{fill:#bf5b00}
+      svg .bar-value{fill:var(--muted);font-variant-numeric:tabular-nums}
+      .seqs{margin-top:8px}
+      .seq{border:1px solid var(--line);border-radius:6px;padding:8px 12px;margin:8px 0}
+      .seqs.top .seq{border-left:4px solid var(--pos)}.seqs.bottom .seq{border-left:4px solid var(--neg)}
+      .seq-head{display:flex;gap:12px;align-items:baseline;flex-wrap:wrap;margin-bottom:6px}
+      .rank{font-weight:700}
+      .score{font-weight:600;font-variant-numeric:tabular-nums}.score.pos{color:var(--pos)}.score.neg{color:var(--neg)}
+      .meta{color:var(--muted);font-size:12px}
+      .tokens{white-space:pre-wrap;overflow-wrap:anywhere;line-height:1.75}
+      .tok{border-radius:2px;padding:1px 0;box-shadow:inset -1px 0 rgba(255,255,255,.85)}
+      .tok.d{color:#fff}
+      .empty-tok{color:var(--muted)}
+      .empty{color:var(--muted);font-style:italic}
+      .self td .snippet{max-height:7.5em;overflow:auto;max-width:560px}
+      tr.flagged td{background:#fff4e5}
+      .flag{color:#bf5b00;font-weight:700;white-space:nowrap}
+      footer{margin-top:40px;color:var(--muted);font-size:12px;border-top:1px solid var(--line);padding-top:8px}
+      @media (max-width:900px){.qa{grid-template-columns:1fr}}
+      """;
+}

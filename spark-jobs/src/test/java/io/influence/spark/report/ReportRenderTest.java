@@ -1,0 +1,193 @@
+package io.influence.spark.report;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ReportRenderTest {
+
+  private static final Set<String> ALLOWED_TAGS = Set.of("html", "head", "meta", "title", "style", "body",
+      "header", "h1", "h2", "h3", "h4", "p", "nav", "ol", "li", "a", "code", "section", "div", "span", "b", "sub",
+      "sup", "em", "table", "thead", "tbody", "tr", "th", "td", "details", "summary", "article", "figure",
+      "figcaption", "svg", "rect", "line", "text", "g", "footer");
+  private static final Set<String> ALLOWED_ATTRIBUTES = Set.of("lang", "charset", "http-equiv", "content", "name",
+      "class", "id", "href", "style", "title", "viewBox", "xmlns", "width", "height", "role", "aria-label", "x", "y",
+      "x1", "y1", "x2", "y2", "text-anchor");
+  private static final Pattern TOKEN_STYLE = Pattern.compile("background:rgba\\((33,102,172|178,24,43),[01]\\.\\d{3}\\)");
+
+  @TempDir Path dir;
+
+  private static int count(String haystack, String needle) {
+    int n = 0;
+    for (int i = haystack.indexOf(needle); i >= 0; i = haystack.indexOf(needle, i + 1)) {
+      n++;
+    }
+    return n;
+  }
+
+  @Test
+  void render_hostileText_emitsNoScriptAndOnlyKnownMarkup() {
+    String html = ReportWriter.render(SampleReports.hostile("Report"));
+    assertEquals(0, count(html.toLowerCase(Locale.ROOT), "<script"));
+    assertEquals(1, count(html.toLowerCase(Locale.ROOT), "</style"));
+    assertEquals(0, count(html.toLowerCase(Locale.ROOT), "<img"));
+    for (Markup.Tag tag : Markup.tags(html)) {
+      assertTrue(ALLOWED_TAGS.contains(tag.name()), () -> "unexpected tag " + tag);
+      for (Map.Entry<String, String> a : tag.attributes().entrySet()) {
+        assertTrue(ALLOWED_ATTRIBUTES.contains(a.getKey()), () -> "unexpected attribute in " + tag);
+        if (a.getKey().equals("href")) {
+          assertTrue(a.getValue().matches("#[a-z0-9-]+"), () -> "non-local link " + tag);
+        }
+        if (a.getKey().equals("style") && tag.name().equals("span")) {
+          assertTrue(TOKEN_STYLE.matcher(a.getValue()).matches(), () -> "unexpected style " + tag);
+        }
+      }
+    }
+  }
+
+  @Test
+  void render_hostileText_appearsEscapedEverywhere() {
+    String html = ReportWriter.render(SampleReports.hostile("Report"));
+    assertTrue(html.contains("&lt;script&gt;document.title=&#39;PWNED&#39;&lt;/script&gt;"));
+    assertTrue(html.contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"));
+    assertTrue(html.contains("&lt;/style&gt;&lt;style&gt;body{display:none}&lt;/style&gt;"));
+    assertTrue(html.contains("&amp;amp; &amp;lt;b&amp;gt; &amp;#39;"));
+    assertTrue(html.contains("it&#39;s &quot;quoted&quot; id"));
+    assertTrue(html.contains("nul\u2400bell\u2407del\u2421c1\uFFFDend"));
+    assertTrue(html.contains("lone\uFFFDhigh and \uFFFDlow"));
+    // a token that is a line break is shown as a visible marker inside its span
+    assertTrue(html.contains("(0.0% of max)\">\u21B5\n</span>"));
+  }
+
+  @Test
+  void render_hostileText_isValidUtf8() throws CharacterCodingException {
+    String html = ReportWriter.render(SampleReports.hostile("Report"));
+    StandardCharsets.UTF_8.newEncoder().onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT).encode(CharBuffer.wrap(html));
+  }
+
+  @Test
+  void render_anyReport_cspMetaComesFirstInHead() {
+    String html = ReportWriter.render(SampleReports.realistic());
+    int csp = html.indexOf("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src &#39;none&#39;;"
+        + " style-src &#39;unsafe-inline&#39;; img-src data:; base-uri &#39;none&#39;; form-action &#39;none&#39;\">");
+    assertTrue(csp > 0);
+    assertTrue(csp < html.indexOf("<title>"));
+    assertTrue(csp < html.indexOf("<style>"));
+    assertTrue(html.indexOf("<meta charset=\"utf-8\">") < csp);
+  }
+
+  @Test
+  void render_sameInputTwice_identicalBytes() throws Exception {
+    Path a = dir.resolve("a.html");
+    Path b = dir.resolve("b.html");
+    ReportWriter.write(SampleReports.realistic(), a);
+    ReportWriter.write(SampleReports.realistic(), b);
+    assertEquals(-1, Files.mismatch(a, b));
+    assertEquals(ReportWriter.render(SampleReports.hostile("t")), ReportWriter.render(SampleReports.hostile("t")));
+  }
+
+  @Test
+  void render_otherDefaultLocale_identicalOutput() {
+    Locale saved = Locale.getDefault();
+    String root = ReportWriter.render(SampleReports.realistic());
+    try {
+      Locale.setDefault(Locale.GERMANY);
+      assertEquals(root, ReportWriter.render(SampleReports.realistic()));
+    } finally {
+      Locale.setDefault(saved);
+    }
+  }
+
+  @Test
+  void render_realistic_allSectionsAndSequencesPresent() {
+    Report report = SampleReports.realistic();
+    String html = ReportWriter.render(report);
+    for (String id : List.of("legend", "provenance", "q1", "q2", "q1-top", "q1-bottom", "q2-top", "q2-bottom",
+        "self-influence")) {
+      assertEquals(1, count(html, " id=\"" + id + "\""), id);
+    }
+    assertEquals(12, count(html, "<article class=\"seq\">"));
+    assertEquals(SampleReports.tokenCount(report), count(html, "<span class=\"tok "));
+    assertEquals(3, count(html, "<tr class=\"flagged\">"));
+    // one histogram per query plus the self-influence one; bars: 2 query-level + 12 x (layers + checkpoints)
+    assertEquals(3, count(html, "<svg class=\"hist\""));
+    assertEquals(2 + 12 * 2, count(html, "<svg class=\"bars\""));
+    for (String step : List.of("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "<td class=\"num\">2000</td>")) {
+      assertTrue(html.contains(step), step);
+    }
+    assertTrue(html.contains("/data/corpus &amp; co/&lt;train&gt;.arrow"));
+    assertTrue(html.contains("lowers</em> the query loss"));
+  }
+
+  @Test
+  void render_realistic_scoresShownWithFourDigitsAndExactTooltip() {
+    String html = ReportWriter.render(SampleReports.realistic());
+    assertTrue(html.contains("title=\"score = 0.0123456\">score +0.01235</span>"));
+    assertTrue(html.contains("title=\"score = 3.2E-5\">score +3.200e-05</span>"));
+    assertTrue(html.contains("title=\"score = -0.5\">score -0.5000</span>"));
+    assertTrue(html.contains("title=\"812.5\">812.5</td>"));
+    assertTrue(html.contains(">99.95%</td>"));
+    assertTrue(html.contains("flags 0.30% of the corpus"));
+  }
+
+  @Test
+  void render_tokens_intensityProportionalToLargestAbsoluteContribution() {
+    // contributions 0.25, -0.5, ..., alternating signs: max |c| = 9 * 0.25
+    String html = ReportWriter.render(SampleReports.hostile("t"));
+    Matcher m = Pattern.compile("<span class=\"tok ([pnz])( d)?\"(?: style=\"background:rgba\\(([0-9,]+),([0-9.]+)\\)\")?"
+        + " title=\"([^\"]*)\">").matcher(html);
+    int seen = 0;
+    while (m.find() && seen < 18) {
+      int i = seen / 2;
+      if (seen % 2 == 1) {
+        assertEquals("z", m.group(1));
+      } else {
+        double c = (i % 2 == 0 ? 1 : -1) * 0.25 * (2 * i + 1);
+        assertEquals(c > 0 ? "p" : "n", m.group(1));
+        assertEquals(c > 0 ? "33,102,172" : "178,24,43", m.group(3));
+        double expectedAlpha = Math.abs(c) / (0.25 * 17);
+        assertEquals(expectedAlpha, Double.parseDouble(m.group(4)), 5e-4);
+        assertEquals(expectedAlpha > 0.55, m.group(2) != null);
+        assertTrue(m.group(5).startsWith(Double.toString(c) + " ("), m.group(5));
+      }
+      seen++;
+    }
+    assertEquals(18, seen);
+  }
+
+  @Test
+  void render_noSelfInfluence_sectionAbsent() {
+    Report r = SampleReports.realistic();
+    String html = ReportWriter.render(new Report(r.title(), r.provenance(), r.queries(), null));
+    assertFalse(html.contains("id=\"self-influence\""));
+    assertTrue(html.contains("id=\"q2\""));
+  }
+
+  @Test
+  void constructor_nanScore_namesSequenceWithHint() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> new RankedSequence(1, "train-42", Double.NaN, List.of(), Map.of(), Map.of()));
+    assertTrue(e.getMessage().contains("train-42") && e.getMessage().contains("HINT"), e.getMessage());
+    IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class,
+        () -> new QueryResult("q7", "p", "c", "m", List.of(), List.of(), new double[] {1, Double.POSITIVE_INFINITY},
+            Map.of()));
+    assertTrue(e2.getMessage().contains("q7") && e2.getMessage().contains("[1]"), e2.getMessage());
+  }
+}
