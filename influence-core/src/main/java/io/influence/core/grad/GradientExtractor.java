@@ -1,0 +1,71 @@
+package io.influence.core.grad;
+
+import io.influence.core.model.BatchGradients;
+import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.GradientRequest;
+import io.influence.core.model.KroneckerProjection;
+import io.influence.core.model.TokenBatch;
+import io.influence.core.tracin.ExampleGradient;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Per-example layer gradients of many sequences, computed in batches: full {@code [dOut, dIn+1]}
+ * matrices, or Kronecker-projected {@code [kOut, kIn]} ones when projections are given. The one
+ * routine behind TracIn checks, the extract stage and the benches, so all of them batch alike.
+ */
+public final class GradientExtractor {
+
+  private final Gpt2Model model;
+  private final Map<String, KroneckerProjection> projections;
+  private final int batchSize;
+
+  /** @param projections per tracked layer; empty for full gradients of every linear layer */
+  public GradientExtractor(Gpt2Model model, Map<String, KroneckerProjection> projections, int batchSize) {
+    if (batchSize < 1) {
+      throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+    }
+    this.model = model;
+    this.projections = Map.copyOf(projections);
+    this.batchSize = batchSize;
+  }
+
+  /**
+   * Gradients of each sequence's summed loss; {@code masks} (nullable, or null entries) restrict the
+   * loss to chosen target positions, as in {@link TokenBatch}.
+   */
+  public List<ExampleGradient> extract(List<String> ids, List<int[]> tokens, List<int[]> masks) {
+    if (ids.size() != tokens.size() || (masks != null && masks.size() != tokens.size())) {
+      throw new IllegalArgumentException("ids, tokens and masks must have one entry per sequence, got " + ids.size()
+          + ", " + tokens.size() + (masks == null ? "" : ", " + masks.size()));
+    }
+    GradientRequest request = projections.isEmpty() ? GradientRequest.perExampleFull()
+        : GradientRequest.perExampleProjected(projections);
+    List<ExampleGradient> out = new ArrayList<>(ids.size());
+    for (int start = 0; start < ids.size(); start += batchSize) {
+      int end = Math.min(ids.size(), start + batchSize);
+      int[][] batch = tokens.subList(start, end).toArray(new int[0][]);
+      int[][] mask = masks == null ? null : masks.subList(start, end).toArray(new int[0][]);
+      if (mask != null) {
+        if (java.util.Arrays.stream(mask).allMatch(java.util.Objects::isNull)) {
+          mask = null;
+        } else {
+          for (int i = 0; i < mask.length; i++) {
+            if (mask[i] == null) {
+              mask[i] = new int[batch[i].length];
+              java.util.Arrays.fill(mask[i], 1);
+            }
+          }
+        }
+      }
+      BatchGradients g = model.gradients(new TokenBatch(batch, mask), request);
+      List<Map<String, org.nd4j.linalg.api.ndarray.INDArray>> perExample =
+          projections.isEmpty() ? g.fullPerExample() : g.projectedPerExample();
+      for (int i = start; i < end; i++) {
+        out.add(new ExampleGradient(ids.get(i), perExample.get(i - start)));
+      }
+    }
+    return out;
+  }
+}
