@@ -66,6 +66,24 @@ final class Gpt2Pass {
   private final INDArray[][] vq, vk, vv, vy, vdq, vdk, vdv, vS, vdS;
   private final INDArray[] vdy;
 
+  /** Seconds spent per phase since the last {@link #resetTimes()} (cheap wall-clock timers). */
+  final java.util.Map<String, Double> times = new java.util.LinkedHashMap<>();
+  private long mark;
+
+  private void tick() {
+    mark = System.nanoTime();
+  }
+
+  private void tock(String phase) {
+    long now = System.nanoTime();
+    times.merge(phase, (now - mark) / 1e9, Double::sum);
+    mark = now;
+  }
+
+  void resetTimes() {
+    times.clear();
+  }
+
   Gpt2Pass(Gpt2Config cfg, DataType dt, int batch, int seqLen) {
     this.cfg = cfg;
     this.dt = dt;
@@ -210,27 +228,41 @@ final class Gpt2Pass {
         w[k] = targets[k] >= 0 ? 1 : 0;
       }
     }
+    tick();
     weights.assign(Nd4j.create(w).castTo(dt));
     // embeddings: x0[:, n] = wte[id_n] + wpe[t_n]
     INDArray x0 = xIn[0];
     x0.assign(Nd4j.pullRows(p.wte, 1, ids, 'c').transpose());
     x0.addi(Nd4j.pullRows(p.wpe, 1, pos, 'c').transpose());
+    tock("fwd.embed");
     for (int l = 0; l < layers; l++) {
       INDArray x = xIn[l];
       layerNorm(x, p.ln1g[l], p.ln1b[l], ln1Hat[l], ln1Rstd[l], rows(a1[l], c));
+      tock("fwd.layernorm");
       Blas.gemm(p.attn[l], false, a1[l], false, qkv[l], 1, 0);
+      tock("fwd.linear");
       attentionForward(l);
+      tock("fwd.attention");
       x2[l].assign(x);
       Blas.gemm(p.proj[l], false, y[l], false, x2[l], 1, 1);
+      tock("fwd.linear");
       layerNorm(x2[l], p.ln2g[l], p.ln2b[l], ln2Hat[l], ln2Rstd[l], rows(a3[l], c));
+      tock("fwd.layernorm");
       Blas.gemm(p.fc[l], false, a3[l], false, m[l], 1, 0);
+      tock("fwd.linear");
       geluForward(m[l], tanh[l], rows(a4[l], 4 * c));
+      tock("fwd.gelu");
       xIn[l + 1].assign(x2[l]);
       Blas.gemm(p.mproj[l], false, a4[l], false, xIn[l + 1], 1, 1);
+      tock("fwd.linear");
     }
     layerNorm(xIn[layers], p.lnfg, p.lnfb, lnfHat, lnfRstd, xf);
+    tock("fwd.layernorm");
     Blas.gemm(p.wte.transpose(), true, xf, false, logits, 1, 0);
-    return lossAndLogitGradient(tb);
+    tock("fwd.lm_head");
+    double[] losses = lossAndLogitGradient(tb);
+    tock("fwd.softmax_loss");
+    return losses;
   }
 
   /** Turns {@link #logits} into {@code dL/dlogits} in place and returns the per-example losses. */
@@ -270,27 +302,36 @@ final class Gpt2Pass {
    * of every layer; accumulates all parameter gradients into {@code grads} when not null.
    */
   void backward(Gpt2Params p, Gpt2Params grads) {
-    // logits = wteᵀ... : dxf = wte_f · dlogits, dwte_f += xf · dlogitsᵀ
+    tick();
     Blas.gemm(p.wte.transpose(), false, logits, false, dxf, 1, 0);
     if (grads != null) {
       Blas.gemm(xf, false, logits, true, grads.wte.transpose(), 1, 1);
     }
+    tock("bwd.lm_head");
     INDArray dx = gMp[layers - 1];
     dx.assign(0);
     layerNormBackward(dxf, p.lnfg, lnfHat, lnfRstd, grads == null ? null : grads.lnfg,
         grads == null ? null : grads.lnfb, dx);
+    tock("bwd.layernorm");
     for (int l = layers - 1; l >= 0; l--) {
-      // dx is gMp[l] (gradient at this block's output = c_proj output gradient)
+      // gMp[l] is the gradient at this block's output = the mlp.c_proj output gradient
       INDArray da4 = tmp4C;
       Blas.gemm(cols(p.mproj[l], 0, 4 * c), true, gMp[l], false, da4, 1, 0);
+      tock("bwd.linear");
       geluBackward(m[l], tanh[l], da4, gFc[l]);
+      tock("bwd.gelu");
       Blas.gemm(cols(p.fc[l], 0, c), true, gFc[l], false, tmpC2, 1, 0);
+      tock("bwd.linear");
       gProj[l].assign(gMp[l]);
       layerNormBackward(tmpC2, p.ln2g[l], ln2Hat[l], ln2Rstd[l], grads == null ? null : grads.ln2g[l],
           grads == null ? null : grads.ln2b[l], gProj[l]);
+      tock("bwd.layernorm");
       Blas.gemm(cols(p.proj[l], 0, c), true, gProj[l], false, tmpC, 1, 0);
+      tock("bwd.linear");
       attentionBackward(l);
+      tock("bwd.attention");
       Blas.gemm(cols(p.attn[l], 0, c), true, gAttn[l], false, tmpC2, 1, 0);
+      tock("bwd.linear");
       boolean needDx = l > 0 || grads != null;
       if (needDx) {
         INDArray next = l > 0 ? gMp[l - 1] : dxf;
@@ -298,11 +339,13 @@ final class Gpt2Pass {
         layerNormBackward(tmpC2, p.ln1g[l], ln1Hat[l], ln1Rstd[l], grads == null ? null : grads.ln1g[l],
             grads == null ? null : grads.ln1b[l], next);
       }
+      tock("bwd.layernorm");
       if (grads != null) {
         Blas.gemm(gAttn[l], false, a1[l], true, grads.attn[l], 1, 1);
         Blas.gemm(gProj[l], false, y[l], true, grads.proj[l], 1, 1);
         Blas.gemm(gFc[l], false, a3[l], true, grads.fc[l], 1, 1);
         Blas.gemm(gMp[l], false, a4[l], true, grads.mproj[l], 1, 1);
+        tock("bwd.weight_grads");
       }
     }
     if (grads != null) {
@@ -313,6 +356,7 @@ final class Gpt2Pass {
         grads.wte.getRow(ids[k]).addi(r);
         grads.wpe.getRow(pos[k]).addi(r);
       }
+      tock("bwd.embed");
     }
   }
 
