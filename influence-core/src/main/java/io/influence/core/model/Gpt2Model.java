@@ -264,7 +264,7 @@ public final class Gpt2Model {
           INDArray ab = Gpt2Pass.cols(a, from, to);
           INDArray gb = Gpt2Pass.cols(g, from, to);
           if (full != null) {
-            INDArray gr = Nd4j.create(dataType(), new long[] {g.rows(), a.rows()}, 'f');
+            INDArray gr = p.perExampleOut(l, (int) g.rows(), (int) a.rows(), b);
             Blas.gemm(gb, false, ab, true, gr, 1, 0);
             full.get(b).put(l, gr);
           }

@@ -61,7 +61,7 @@ final class Gpt2Pass {
   // backward buffers: output gradients of the four Conv1Ds
   final INDArray[] gAttn, gProj, gFc, gMp;
   private final INDArray dAtt;      // 'c' [B·H, T, T]
-  private final INDArray tmpC, tmpC2, tmp4C, dxf;
+  private final INDArray tmpC, tmpC2, tmp4C, tmp4C2, dxf;
   // cached views: [layer][b·H + h]
   private final INDArray[][] vq, vk, vv, vy, vdq, vdk, vdv, vS, vdS;
   private final INDArray[] vdy;
@@ -131,6 +131,7 @@ final class Gpt2Pass {
     tmpC = mat(c, n);
     tmpC2 = mat(c, n);
     tmp4C = mat(4 * c, n);
+    tmp4C2 = mat(4 * c, n);
     dxf = mat(c, n);
     vdy = new INDArray[bh];
     for (int l = 0; l < layers; l++) {
@@ -267,8 +268,9 @@ final class Gpt2Pass {
 
   /** Turns {@link #logits} into {@code dL/dlogits} in place and returns the per-example losses. */
   private double[] lossAndLogitGradient(TokenBatch tb) {
-    INDArray max = logits.max(0);
-    logits.subiRowVector(max);
+    INDArray lt = logits.transpose();   // 'c' [N, V]: one position per contiguous row
+    INDArray max = lt.max(1);
+    lt.subiColumnVector(col(max));
     double[] shifted = new double[n];
     for (int k = 0; k < n; k++) {
       if (targets[k] >= 0) {
@@ -276,10 +278,10 @@ final class Gpt2Pass {
       }
     }
     Transforms.exp(logits, false);
-    INDArray sum = logits.sum(0);
+    INDArray sum = lt.sum(1);
     double[] sums = sum.castTo(DataType.DOUBLE).toDoubleVector();
     double[] losses = new double[batch];
-    logits.diviRowVector(sum);
+    lt.diviColumnVector(col(sum));
     for (int k = 0; k < n; k++) {
       if (targets[k] >= 0) {
         double nll = Math.log(sums[k]) - shifted[k];
@@ -287,7 +289,7 @@ final class Gpt2Pass {
         logits.putScalar(targets[k], k, logits.getDouble(targets[k], k) - 1.0);
       }
     }
-    logits.muliRowVector(weights);
+    lt.muliColumnVector(col(weights));
     for (int b = 0; b < batch; b++) {
       if (!Double.isFinite(losses[b])) {
         throw new IllegalStateException("example " + b + ": loss is " + losses[b]
@@ -360,6 +362,18 @@ final class Gpt2Pass {
     }
   }
 
+  private final java.util.Map<String, INDArray> perExample = new java.util.HashMap<>();
+
+  /**
+   * Example {@code b}'s {@code [dOut, dIn]} block of the reusable per-example gradient buffer of
+   * {@code layer} ('f' {@code [dOut, dIn·B]}, allocated on first use): per-example gradients are
+   * large (B × the layer size), so they are not reallocated on every call.
+   */
+  INDArray perExampleOut(String layer, int dOut, int dIn, int b) {
+    INDArray buf = perExample.computeIfAbsent(layer, k -> mat(dOut, (long) dIn * batch));
+    return cols(buf, b * dIn, (b + 1) * dIn);
+  }
+
   /** Weight-gradient factors of a tracked layer: {@code {a, g}} as [dIn+1, N] and [dOut, N]. */
   INDArray[] factors(String kind, int l) {
     switch (kind) {
@@ -373,42 +387,52 @@ final class Gpt2Pass {
 
   // ------------------------------------------------------------------ kernels
 
+  // LayerNorm works on the transposed views ('c' [N, C]: one token per contiguous row), so that
+  // every reduction and broadcast runs along contiguous rows (ND4J's fast path).
+
   private void layerNorm(INDArray x, INDArray g, INDArray b, INDArray hat, INDArray rstd, INDArray out) {
-    INDArray mean = x.mean(0);
-    hat.assign(x).subiRowVector(mean);
-    INDArray var = hat.mul(hat).mean(0);
+    INDArray xt = x.transpose();
+    INDArray ht = hat.transpose();
+    INDArray mean = xt.mean(1);
+    INDArray var = xt.var(false, 1);
     rstd.assign(Transforms.pow(var.addi(cfg.layerNormEpsilon()), -0.5, false));
-    hat.muliRowVector(rstd);
-    out.assign(hat);
-    out.muliColumnVector(col(g)).addiColumnVector(col(b));
+    ht.assign(xt).subiColumnVector(col(mean)).muliColumnVector(col(rstd));
+    INDArray ot = out.transpose();
+    ot.assign(ht);
+    ot.muliRowVector(g).addiRowVector(b);
   }
 
   /** {@code dxAcc += dLN/dx · dy}; {@code dg += Σ dy ⊙ hat}, {@code db += Σ dy} when not null. */
   private void layerNormBackward(INDArray dy, INDArray g, INDArray hat, INDArray rstd, INDArray dg, INDArray db,
                                  INDArray dxAcc) {
+    INDArray dyt = dy.transpose();
+    INDArray ht = hat.transpose();
     if (dg != null) {
-      dg.addi(dy.mul(hat).sum(1));
-      db.addi(dy.sum(1));
+      dg.addi(dyt.mul(ht).sum(0));
+      db.addi(dyt.sum(0));
     }
-    INDArray dhat = dy.mulColumnVector(col(g));
-    INDArray m1 = dhat.mean(0);
-    INDArray m2 = dhat.mul(hat).mean(0);
-    dhat.subiRowVector(m1).subi(hat.mulRowVector(m2)).muliRowVector(rstd);
-    dxAcc.addi(dhat);
+    INDArray dhat = dyt.mulRowVector(g);
+    INDArray m1 = dhat.mean(1);
+    INDArray m2 = dhat.mul(ht).mean(1);
+    dhat.subiColumnVector(col(m1)).subi(ht.mulColumnVector(col(m2))).muliColumnVector(col(rstd));
+    dxAcc.transpose().addi(dhat);
   }
 
+  /** {@code out = ½m(1 + t)}, {@code t = tanh(√(2/π)(m + 0.044715m³))} kept for the backward pass. */
   private void geluForward(INDArray mm, INDArray t, INDArray out) {
     t.assign(mm).muli(mm).muli(mm).muli(GELU_C).addi(mm).muli(GELU_K);
     Transforms.tanh(t, false);
-    out.assign(t.add(1.0).muli(mm).muli(0.5));
+    tmp4C2.assign(t).addi(1.0).muli(mm).muli(0.5);
+    out.assign(tmp4C2);
   }
 
   /** {@code dm = dOut ⊙ gelu'(m)}, {@code gelu' = ½(1+t) + ½m(1−t²)·√(2/π)(1 + 3·0.044715m²)}. */
   private void geluBackward(INDArray mm, INDArray t, INDArray dOut, INDArray dm) {
-    INDArray inner = mm.mul(mm).muli(3 * GELU_C).addi(1.0).muli(GELU_K);
-    INDArray sech2 = t.mul(t).rsubi(1.0);
-    dm.assign(sech2.muli(inner).muli(mm).muli(0.5).addi(t.add(1.0).muli(0.5)));
-    dm.muli(dOut);
+    dm.assign(mm).muli(mm).muli(3 * GELU_C).addi(1.0).muli(GELU_K);
+    tmp4C2.assign(t).muli(t).rsubi(1.0);
+    dm.muli(tmp4C2).muli(mm).muli(0.5);
+    tmp4C2.assign(t).addi(1.0).muli(0.5);
+    dm.addi(tmp4C2).muli(dOut);
   }
 
   private void attentionForward(int l) {
