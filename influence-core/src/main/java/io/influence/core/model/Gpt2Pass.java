@@ -38,8 +38,6 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  */
 final class Gpt2Pass {
 
-  private static final double GELU_K = Math.sqrt(2.0 / Math.PI);
-  private static final double GELU_C = 0.044715;
   private static final double MASKED = -1e30;
 
   final int batch, seqLen, n;
@@ -47,6 +45,7 @@ final class Gpt2Pass {
   private final DataType dt;
   private final int c, heads, hd, vocab, layers;
   private final double scale;
+  private final double eps;
 
   // forward caches
   final INDArray[] xIn;         // [L+1] residual stream, [C, N]
@@ -96,6 +95,7 @@ final class Gpt2Pass {
     this.vocab = cfg.vocabSize();
     this.layers = cfg.nLayer();
     this.scale = 1.0 / Math.sqrt(hd);
+    this.eps = cfg.layerNormEpsilon();
     int bh = batch * heads;
     xIn = new INDArray[layers + 1];
     for (int l = 0; l <= layers; l++) {
@@ -238,7 +238,7 @@ final class Gpt2Pass {
     tock("fwd.embed");
     for (int l = 0; l < layers; l++) {
       INDArray x = xIn[l];
-      layerNorm(x, p.ln1g[l], p.ln1b[l], ln1Hat[l], ln1Rstd[l], rows(a1[l], c));
+      Elementwise.layerNorm(x, p.ln1g[l], p.ln1b[l], eps, ln1Hat[l], ln1Rstd[l], rows(a1[l], c));
       tock("fwd.layernorm");
       Blas.gemm(p.attn[l], false, a1[l], false, qkv[l], 1, 0);
       tock("fwd.linear");
@@ -247,17 +247,17 @@ final class Gpt2Pass {
       x2[l].assign(x);
       Blas.gemm(p.proj[l], false, y[l], false, x2[l], 1, 1);
       tock("fwd.linear");
-      layerNorm(x2[l], p.ln2g[l], p.ln2b[l], ln2Hat[l], ln2Rstd[l], rows(a3[l], c));
+      Elementwise.layerNorm(x2[l], p.ln2g[l], p.ln2b[l], eps, ln2Hat[l], ln2Rstd[l], rows(a3[l], c));
       tock("fwd.layernorm");
       Blas.gemm(p.fc[l], false, a3[l], false, m[l], 1, 0);
       tock("fwd.linear");
-      geluForward(m[l], tanh[l], rows(a4[l], 4 * c));
+      Elementwise.gelu(m[l], tanh[l], rows(a4[l], 4 * c));
       tock("fwd.gelu");
       xIn[l + 1].assign(x2[l]);
       Blas.gemm(p.mproj[l], false, a4[l], false, xIn[l + 1], 1, 1);
       tock("fwd.linear");
     }
-    layerNorm(xIn[layers], p.lnfg, p.lnfb, lnfHat, lnfRstd, xf);
+    Elementwise.layerNorm(xIn[layers], p.lnfg, p.lnfb, eps, lnfHat, lnfRstd, xf);
     tock("fwd.layernorm");
     Blas.gemm(p.wte.transpose(), true, xf, false, logits, 1, 0);
     tock("fwd.lm_head");
@@ -312,7 +312,7 @@ final class Gpt2Pass {
     tock("bwd.lm_head");
     INDArray dx = gMp[layers - 1];
     dx.assign(0);
-    layerNormBackward(dxf, p.lnfg, lnfHat, lnfRstd, grads == null ? null : grads.lnfg,
+    Elementwise.layerNormBackward(dxf, p.lnfg, lnfHat, lnfRstd, grads == null ? null : grads.lnfg,
         grads == null ? null : grads.lnfb, dx);
     tock("bwd.layernorm");
     for (int l = layers - 1; l >= 0; l--) {
@@ -320,12 +320,12 @@ final class Gpt2Pass {
       INDArray da4 = tmp4C;
       Blas.gemm(cols(p.mproj[l], 0, 4 * c), true, gMp[l], false, da4, 1, 0);
       tock("bwd.linear");
-      geluBackward(m[l], tanh[l], da4, gFc[l]);
+      Elementwise.geluBackward(m[l], tanh[l], da4, gFc[l]);
       tock("bwd.gelu");
       Blas.gemm(cols(p.fc[l], 0, c), true, gFc[l], false, tmpC2, 1, 0);
       tock("bwd.linear");
       gProj[l].assign(gMp[l]);
-      layerNormBackward(tmpC2, p.ln2g[l], ln2Hat[l], ln2Rstd[l], grads == null ? null : grads.ln2g[l],
+      Elementwise.layerNormBackward(tmpC2, p.ln2g[l], ln2Hat[l], ln2Rstd[l], grads == null ? null : grads.ln2g[l],
           grads == null ? null : grads.ln2b[l], gProj[l]);
       tock("bwd.layernorm");
       Blas.gemm(cols(p.proj[l], 0, c), true, gProj[l], false, tmpC, 1, 0);
@@ -338,7 +338,7 @@ final class Gpt2Pass {
       if (needDx) {
         INDArray next = l > 0 ? gMp[l - 1] : dxf;
         next.assign(gProj[l]);
-        layerNormBackward(tmpC2, p.ln1g[l], ln1Hat[l], ln1Rstd[l], grads == null ? null : grads.ln1g[l],
+        Elementwise.layerNormBackward(tmpC2, p.ln1g[l], ln1Hat[l], ln1Rstd[l], grads == null ? null : grads.ln1g[l],
             grads == null ? null : grads.ln1b[l], next);
       }
       tock("bwd.layernorm");
@@ -386,54 +386,6 @@ final class Gpt2Pass {
   }
 
   // ------------------------------------------------------------------ kernels
-
-  // LayerNorm works on the transposed views ('c' [N, C]: one token per contiguous row), so that
-  // every reduction and broadcast runs along contiguous rows (ND4J's fast path).
-
-  private void layerNorm(INDArray x, INDArray g, INDArray b, INDArray hat, INDArray rstd, INDArray out) {
-    INDArray xt = x.transpose();
-    INDArray ht = hat.transpose();
-    INDArray mean = xt.mean(1);
-    INDArray var = xt.var(false, 1);
-    rstd.assign(Transforms.pow(var.addi(cfg.layerNormEpsilon()), -0.5, false));
-    ht.assign(xt).subiColumnVector(col(mean)).muliColumnVector(col(rstd));
-    INDArray ot = out.transpose();
-    ot.assign(ht);
-    ot.muliRowVector(g).addiRowVector(b);
-  }
-
-  /** {@code dxAcc += dLN/dx · dy}; {@code dg += Σ dy ⊙ hat}, {@code db += Σ dy} when not null. */
-  private void layerNormBackward(INDArray dy, INDArray g, INDArray hat, INDArray rstd, INDArray dg, INDArray db,
-                                 INDArray dxAcc) {
-    INDArray dyt = dy.transpose();
-    INDArray ht = hat.transpose();
-    if (dg != null) {
-      dg.addi(dyt.mul(ht).sum(0));
-      db.addi(dyt.sum(0));
-    }
-    INDArray dhat = dyt.mulRowVector(g);
-    INDArray m1 = dhat.mean(1);
-    INDArray m2 = dhat.mul(ht).mean(1);
-    dhat.subiColumnVector(col(m1)).subi(ht.mulColumnVector(col(m2))).muliColumnVector(col(rstd));
-    dxAcc.transpose().addi(dhat);
-  }
-
-  /** {@code out = ½m(1 + t)}, {@code t = tanh(√(2/π)(m + 0.044715m³))} kept for the backward pass. */
-  private void geluForward(INDArray mm, INDArray t, INDArray out) {
-    t.assign(mm).muli(mm).muli(mm).muli(GELU_C).addi(mm).muli(GELU_K);
-    Transforms.tanh(t, false);
-    tmp4C2.assign(t).addi(1.0).muli(mm).muli(0.5);
-    out.assign(tmp4C2);
-  }
-
-  /** {@code dm = dOut ⊙ gelu'(m)}, {@code gelu' = ½(1+t) + ½m(1−t²)·√(2/π)(1 + 3·0.044715m²)}. */
-  private void geluBackward(INDArray mm, INDArray t, INDArray dOut, INDArray dm) {
-    dm.assign(mm).muli(mm).muli(3 * GELU_C).addi(1.0).muli(GELU_K);
-    tmp4C2.assign(t).muli(t).rsubi(1.0);
-    dm.muli(tmp4C2).muli(mm).muli(0.5);
-    tmp4C2.assign(t).addi(1.0).muli(0.5);
-    dm.addi(tmp4C2).muli(dOut);
-  }
 
   private void attentionForward(int l) {
     int bh = batch * heads;
