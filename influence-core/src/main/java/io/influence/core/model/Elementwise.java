@@ -148,12 +148,19 @@ final class Elementwise {
    */
   static void layerNormBackward(INDArray dy, INDArray g, INDArray hat, INDArray rstd, INDArray dg, INDArray db,
                                 INDArray dxAcc) {
+    layerNormBackward(dy, g, hat, rstd, dg, db, dxAcc, dxAcc);
+  }
+
+  /** As above with {@code dx = base + ∂LN/∂x · dy} ({@code base} may be {@code dx} itself). */
+  static void layerNormBackward(INDArray dy, INDArray g, INDArray hat, INDArray rstd, INDArray dg, INDArray db,
+                                INDArray base, INDArray dxAcc) {
     int c = (int) dy.rows();
     int n = (int) dy.columns();
     Vec vdy = of(dy);
     Vec vh = of(hat);
     Vec vr = of(rstd);
     Vec vdx = of(dxAcc);
+    Vec vb = of(base);
     double[] gg = of1(g, c);
     double[] sg = dg == null ? null : new double[c];
     double[] sb = dg == null ? null : new double[c];
@@ -179,8 +186,9 @@ final class Elementwise {
       m2 /= c;
       double r = vr.get(j);
       int ox = j * vdx.ld;
+      int ob = j * vb.ld;
       for (int i = 0; i < c; i++) {
-        vdx.set(ox + i, vdx.get(ox + i) + (dh[i] - m1 - vh.get(oh + i) * m2) * r);
+        vdx.set(ox + i, vb.get(ob + i) + (dh[i] - m1 - vh.get(oh + i) * m2) * r);
       }
     }
     if (sg != null) {
@@ -228,6 +236,75 @@ final class Elementwise {
         double th = vt.get(ot + i);
         double deriv = 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * GELU_K * (1.0 + 3.0 * GELU_C * x * x);
         vo.set(oo + i, vd.get(od + i) * deriv);
+      }
+    }
+  }
+
+  /** Accessor over a whole contiguous array (any rank), indexed by its linear 'c' position. */
+  static Vec flat(INDArray a) {
+    if (a.isView() || a.ordering() != 'c') {
+      throw new IllegalArgumentException("expected a whole 'c'-ordered array, got a view or 'f' order");
+    }
+    java.nio.ByteBuffer bb = a.data().asNio().order(ByteOrder.nativeOrder());
+    if (a.dataType() == DataType.FLOAT) {
+      return new F(bb.asFloatBuffer(), 0);
+    } else if (a.dataType() == DataType.DOUBLE) {
+      return new D(bb.asDoubleBuffer(), 0);
+    }
+    throw new IllegalArgumentException("FLOAT or DOUBLE expected, got " + a.dataType());
+  }
+
+  /**
+   * Causal softmax in place over the last axis of 'c' {@code [heads, Tq, Tk]} scores (already
+   * scaled): row {@code q} keeps keys {@code k <= q}; future keys get probability exactly 0.
+   */
+  static void causalSoftmax(INDArray att) {
+    int rows = (int) (att.size(0) * att.size(1));
+    int t = (int) att.size(2);
+    int tq = (int) att.size(1);
+    Vec v = flat(att);
+    for (int r = 0; r < rows; r++) {
+      int q = r % tq;
+      int o = r * t;
+      double max = Double.NEGATIVE_INFINITY;
+      for (int k = 0; k <= q; k++) {
+        max = Math.max(max, v.get(o + k));
+      }
+      double sum = 0;
+      for (int k = 0; k <= q; k++) {
+        double e = Math.exp(v.get(o + k) - max);
+        v.set(o + k, e);
+        sum += e;
+      }
+      double inv = 1.0 / sum;
+      for (int k = 0; k <= q; k++) {
+        v.set(o + k, v.get(o + k) * inv);
+      }
+      for (int k = q + 1; k < t; k++) {
+        v.set(o + k, 0.0);
+      }
+    }
+  }
+
+  /** Softmax backward in place: {@code dS = P ⊙ (dP − Σ_k dP ⊙ P)} per row (same layout as {@link #causalSoftmax}). */
+  static void softmaxBackward(INDArray p, INDArray dp) {
+    int rows = (int) (p.size(0) * p.size(1));
+    int t = (int) p.size(2);
+    int tq = (int) p.size(1);
+    Vec vp = flat(p);
+    Vec vd = flat(dp);
+    for (int r = 0; r < rows; r++) {
+      int q = r % tq;
+      int o = r * t;
+      double s = 0;
+      for (int k = 0; k <= q; k++) {
+        s += vd.get(o + k) * vp.get(o + k);
+      }
+      for (int k = 0; k <= q; k++) {
+        vd.set(o + k, vp.get(o + k) * (vd.get(o + k) - s));
+      }
+      for (int k = q + 1; k < t; k++) {
+        vd.set(o + k, 0.0);
       }
     }
   }

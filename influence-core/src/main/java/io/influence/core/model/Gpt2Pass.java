@@ -3,7 +3,6 @@ package io.influence.core.model;
 import io.influence.checkpoints.Gpt2Config;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -22,11 +21,12 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * <p>Math (the reference is {@code torch_gpt2.py}): pre-LayerNorm blocks
  * {@code x₂ = x + c_proj(attn(ln_1 x))}, {@code x₃ = x₂ + mlp.c_proj(gelu_new(c_fc(ln_2 x₂)))};
  * LayerNorm with biased variance; {@code gelu_new(m) = ½m(1 + tanh(√(2/π)(m + 0.044715m³)))};
- * causal softmax attention with scale {@code 1/√(C/H)} (future keys get {@code -1e30} before the
- * softmax, so their probability is exactly 0); logits {@code = wte · ln_f(x)} (tied head).
+ * causal softmax attention with scale {@code 1/√(C/H)} (future keys are skipped by the softmax,
+ * so their probability is exactly 0); logits {@code = wte · ln_f(x)} (tied head).
  * Attention scores of head {@code h} of example {@code b} live in slice {@code b·H+h} of a 'c'
  * {@code [B·H, Tq, Tk]} array, whose slices seen transposed are column-major {@code [Tk, Tq]}
- * GEMM outputs, and whose 2-D view {@code [B·H·Tq, Tk]} gets one row-wise softmax.
+ * GEMM outputs; the softmax and its backward run row-wise in {@link Elementwise}. The
+ * element-wise parts (LayerNorm, gelu, softmax) are fused kernels there; GEMMs go to {@link Blas}.
  *
  * <p>Loss and padding: column {@code n = b·T + t} predicts token {@code t+1} of example b with
  * weight {@code w_n ∈ {0,1}} (mask, and 0 past the example's end). {@code dlogits = w ⊙ (softmax − onehot)},
@@ -38,7 +38,6 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  */
 final class Gpt2Pass {
 
-  private static final double MASKED = -1e30;
 
   final int batch, seqLen, n;
   private final Gpt2Config cfg;
@@ -53,14 +52,13 @@ final class Gpt2Pass {
   final INDArray[] a1, y, a3, a4;  // augmented inputs of c_attn, c_proj, c_fc, mlp.c_proj
   final INDArray[] qkv, att, x2, m, tanh;
   final INDArray lnfHat, lnfRstd, xf, logits;
-  private final INDArray maskAdd;   // 'c' [B·H·T, T]
   private final INDArray weights;   // [N] loss weights
   private final int[] targets;      // [N], -1 for none
   private final int[] ids, pos;
   // backward buffers: output gradients of the four Conv1Ds
   final INDArray[] gAttn, gProj, gFc, gMp;
   private final INDArray dAtt;      // 'c' [B·H, T, T]
-  private final INDArray tmpC, tmpC2, tmp4C, tmp4C2, dxf;
+  private final INDArray tmpC, tmpC2, tmp4C, dxf;
   // cached views: [layer][b·H + h]
   private final INDArray[][] vq, vk, vv, vy, vdq, vdk, vdv, vS, vdS;
   private final INDArray[] vdy;
@@ -131,7 +129,6 @@ final class Gpt2Pass {
     tmpC = mat(c, n);
     tmpC2 = mat(c, n);
     tmp4C = mat(4 * c, n);
-    tmp4C2 = mat(4 * c, n);
     dxf = mat(c, n);
     vdy = new INDArray[bh];
     for (int l = 0; l < layers; l++) {
@@ -174,15 +171,6 @@ final class Gpt2Pass {
     lnfRstd = Nd4j.create(dt, n);
     xf = mat(c, n);
     logits = mat(vocab, n);
-    double[] mask = new double[bh * seqLen * seqLen];
-    for (int i = 0; i < bh; i++) {
-      for (int q = 0; q < seqLen; q++) {
-        for (int k = q + 1; k < seqLen; k++) {
-          mask[(i * seqLen + q) * seqLen + k] = MASKED;
-        }
-      }
-    }
-    maskAdd = Nd4j.create(mask, new long[] {(long) bh * seqLen, seqLen}, 'c').castTo(dt);
     weights = Nd4j.create(dt, n);
     targets = new int[n];
     ids = new int[n];
@@ -324,9 +312,8 @@ final class Gpt2Pass {
       tock("bwd.gelu");
       Blas.gemm(cols(p.fc[l], 0, c), true, gFc[l], false, tmpC2, 1, 0);
       tock("bwd.linear");
-      gProj[l].assign(gMp[l]);
       Elementwise.layerNormBackward(tmpC2, p.ln2g[l], ln2Hat[l], ln2Rstd[l], grads == null ? null : grads.ln2g[l],
-          grads == null ? null : grads.ln2b[l], gProj[l]);
+          grads == null ? null : grads.ln2b[l], gMp[l], gProj[l]);
       tock("bwd.layernorm");
       Blas.gemm(cols(p.proj[l], 0, c), true, gProj[l], false, tmpC, 1, 0);
       tock("bwd.linear");
@@ -337,9 +324,8 @@ final class Gpt2Pass {
       boolean needDx = l > 0 || grads != null;
       if (needDx) {
         INDArray next = l > 0 ? gMp[l - 1] : dxf;
-        next.assign(gProj[l]);
         Elementwise.layerNormBackward(tmpC2, p.ln1g[l], ln1Hat[l], ln1Rstd[l], grads == null ? null : grads.ln1g[l],
-            grads == null ? null : grads.ln1b[l], next);
+            grads == null ? null : grads.ln1b[l], gProj[l], next);
       }
       tock("bwd.layernorm");
       if (grads != null) {
@@ -392,9 +378,7 @@ final class Gpt2Pass {
     for (int i = 0; i < bh; i++) {
       Blas.gemm(vk[l][i], true, vq[l][i], false, vS[l][i], scale, 0);
     }
-    INDArray s2 = att[l].reshape('c', (long) bh * seqLen, seqLen);
-    s2.addi(maskAdd);
-    Nd4j.exec(new SoftMax(s2, s2, 1));
+    Elementwise.causalSoftmax(att[l]);
     for (int i = 0; i < bh; i++) {
       Blas.gemm(vv[l][i], false, vS[l][i], false, vy[l][i], 1, 0);
     }
@@ -407,10 +391,7 @@ final class Gpt2Pass {
       Blas.gemm(vv[l][i], true, vdy[i], false, vdS[0][i], 1, 0);      // dP (as [Tk, Tq])
       Blas.gemm(vdy[i], false, vS[l][i], true, vdv[l][i], 1, 0);     // dV = dY Pᵀ
     }
-    INDArray p2 = att[l].reshape('c', (long) bh * seqLen, seqLen);
-    INDArray d2 = dAtt.reshape('c', (long) bh * seqLen, seqLen);
-    INDArray s = d2.mul(p2).sum(1);
-    d2.subiColumnVector(s).muli(p2);
+    Elementwise.softmaxBackward(att[l], dAtt);
     for (int i = 0; i < bh; i++) {
       Blas.gemm(vk[l][i], false, vdS[0][i], false, vdq[l][i], scale, 0);
       Blas.gemm(vq[l][i], false, vdS[0][i], true, vdk[l][i], scale, 0);
