@@ -52,7 +52,6 @@ final class Gpt2Pass {
   final INDArray[] a1, y, a3, a4;  // augmented inputs of c_attn, c_proj, c_fc, mlp.c_proj
   final INDArray[] qkv, att, x2, m, tanh;
   final INDArray lnfHat, lnfRstd, xf, logits;
-  private final INDArray weights;   // [N] loss weights
   private final int[] targets;      // [N], -1 for none
   private final int[] ids, pos;
   // backward buffers: output gradients of the four Conv1Ds
@@ -171,7 +170,6 @@ final class Gpt2Pass {
     lnfRstd = Nd4j.create(dt, n);
     xf = mat(c, n);
     logits = mat(vocab, n);
-    weights = Nd4j.create(dt, n);
     targets = new int[n];
     ids = new int[n];
     pos = new int[n];
@@ -206,7 +204,6 @@ final class Gpt2Pass {
 
   /** Forward pass; returns per-example losses (float64 sums). */
   double[] forward(Gpt2Params p, TokenBatch tb) {
-    double[] w = new double[n];
     for (int b = 0; b < batch; b++) {
       int len = tb.length(b);
       for (int t = 0; t < seqLen; t++) {
@@ -214,11 +211,9 @@ final class Gpt2Pass {
         ids[k] = t < len ? tb.tokens()[b][t] : 0;
         pos[k] = t;
         targets[k] = tb.counts(b, t + 1) ? tb.tokens()[b][t + 1] : -1;
-        w[k] = targets[k] >= 0 ? 1 : 0;
       }
     }
     tick();
-    weights.assign(Nd4j.create(w).castTo(dt));
     // embeddings: x0[:, n] = wte[id_n] + wpe[t_n]
     INDArray x0 = xIn[0];
     x0.assign(Nd4j.pullRows(p.wte, 1, ids, 'c').transpose());
@@ -256,28 +251,11 @@ final class Gpt2Pass {
 
   /** Turns {@link #logits} into {@code dL/dlogits} in place and returns the per-example losses. */
   private double[] lossAndLogitGradient(TokenBatch tb) {
-    INDArray lt = logits.transpose();   // 'c' [N, V]: one position per contiguous row
-    INDArray max = lt.max(1);
-    lt.subiColumnVector(col(max));
-    double[] shifted = new double[n];
-    for (int k = 0; k < n; k++) {
-      if (targets[k] >= 0) {
-        shifted[k] = logits.getDouble(targets[k], k);
-      }
-    }
-    Transforms.exp(logits, false);
-    INDArray sum = lt.sum(1);
-    double[] sums = sum.castTo(DataType.DOUBLE).toDoubleVector();
+    double[] nll = Elementwise.crossEntropy(logits, targets);
     double[] losses = new double[batch];
-    lt.diviColumnVector(col(sum));
     for (int k = 0; k < n; k++) {
-      if (targets[k] >= 0) {
-        double nll = Math.log(sums[k]) - shifted[k];
-        losses[k / seqLen] += nll;
-        logits.putScalar(targets[k], k, logits.getDouble(targets[k], k) - 1.0);
-      }
+      losses[k / seqLen] += nll[k];
     }
-    lt.muliColumnVector(col(weights));
     for (int b = 0; b < batch; b++) {
       if (!Double.isFinite(losses[b])) {
         throw new IllegalStateException("example " + b + ": loss is " + losses[b]
