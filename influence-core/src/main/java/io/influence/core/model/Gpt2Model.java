@@ -241,6 +241,7 @@ public final class Gpt2Model {
     List<Map<String, TokenFactors>> tf = request.tokenFactors() ? newList(bsz) : null;
     List<Map<String, INDArray>> full = request.fullPerExample() ? newList(bsz) : null;
     List<Map<String, INDArray>> proj = request.projections().isEmpty() ? null : newList(bsz);
+    long t0 = System.nanoTime();
     if (request.needsPerExample()) {
       for (String l : layers) {
         int dot = l.indexOf('.', 2);
@@ -263,7 +264,7 @@ public final class Gpt2Model {
           INDArray ab = Gpt2Pass.cols(a, from, to);
           INDArray gb = Gpt2Pass.cols(g, from, to);
           if (full != null) {
-            INDArray gr = Nd4j.create(dataType(), new long[] {g.rows(), a.rows()}, 'f');
+            INDArray gr = p.perExampleOut(l, (int) g.rows(), (int) a.rows(), b);
             Blas.gemm(gb, false, ab, true, gr, 1, 0);
             full.get(b).put(l, gr);
           }
@@ -278,8 +279,23 @@ public final class Gpt2Model {
         }
       }
     }
+    p.times.merge("per_example", (System.nanoTime() - t0) / 1e9, Double::sum);
     return new BatchGradients(losses, grads == null ? null : Collections.unmodifiableMap(grads.named()),
         tf, full, proj);
+  }
+
+  /**
+   * Wall-clock seconds per phase (forward/backward kernels, per-example GEMMs) accumulated by
+   * calls on the current batch shape since {@link #resetTimings()}; for profiling.
+   */
+  public Map<String, Double> timings() {
+    return pass == null ? Map.of() : Map.copyOf(pass.times);
+  }
+
+  public void resetTimings() {
+    if (pass != null) {
+      pass.resetTimes();
+    }
   }
 
   private static <T> List<Map<String, T>> newList(int n) {

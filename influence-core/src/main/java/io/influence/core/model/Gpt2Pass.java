@@ -3,7 +3,6 @@ package io.influence.core.model;
 import io.influence.checkpoints.Gpt2Config;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -22,11 +21,12 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * <p>Math (the reference is {@code torch_gpt2.py}): pre-LayerNorm blocks
  * {@code x₂ = x + c_proj(attn(ln_1 x))}, {@code x₃ = x₂ + mlp.c_proj(gelu_new(c_fc(ln_2 x₂)))};
  * LayerNorm with biased variance; {@code gelu_new(m) = ½m(1 + tanh(√(2/π)(m + 0.044715m³)))};
- * causal softmax attention with scale {@code 1/√(C/H)} (future keys get {@code -1e30} before the
- * softmax, so their probability is exactly 0); logits {@code = wte · ln_f(x)} (tied head).
+ * causal softmax attention with scale {@code 1/√(C/H)} (future keys are skipped by the softmax,
+ * so their probability is exactly 0); logits {@code = wte · ln_f(x)} (tied head).
  * Attention scores of head {@code h} of example {@code b} live in slice {@code b·H+h} of a 'c'
  * {@code [B·H, Tq, Tk]} array, whose slices seen transposed are column-major {@code [Tk, Tq]}
- * GEMM outputs, and whose 2-D view {@code [B·H·Tq, Tk]} gets one row-wise softmax.
+ * GEMM outputs; the softmax and its backward run row-wise in {@link Elementwise}. The
+ * element-wise parts (LayerNorm, gelu, softmax) are fused kernels there; GEMMs go to {@link Blas}.
  *
  * <p>Loss and padding: column {@code n = b·T + t} predicts token {@code t+1} of example b with
  * weight {@code w_n ∈ {0,1}} (mask, and 0 past the example's end). {@code dlogits = w ⊙ (softmax − onehot)},
@@ -38,15 +38,13 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  */
 final class Gpt2Pass {
 
-  private static final double GELU_K = Math.sqrt(2.0 / Math.PI);
-  private static final double GELU_C = 0.044715;
-  private static final double MASKED = -1e30;
 
   final int batch, seqLen, n;
   private final Gpt2Config cfg;
   private final DataType dt;
   private final int c, heads, hd, vocab, layers;
   private final double scale;
+  private final double eps;
 
   // forward caches
   final INDArray[] xIn;         // [L+1] residual stream, [C, N]
@@ -54,8 +52,6 @@ final class Gpt2Pass {
   final INDArray[] a1, y, a3, a4;  // augmented inputs of c_attn, c_proj, c_fc, mlp.c_proj
   final INDArray[] qkv, att, x2, m, tanh;
   final INDArray lnfHat, lnfRstd, xf, logits;
-  private final INDArray maskAdd;   // 'c' [B·H·T, T]
-  private final INDArray weights;   // [N] loss weights
   private final int[] targets;      // [N], -1 for none
   private final int[] ids, pos;
   // backward buffers: output gradients of the four Conv1Ds
@@ -65,6 +61,24 @@ final class Gpt2Pass {
   // cached views: [layer][b·H + h]
   private final INDArray[][] vq, vk, vv, vy, vdq, vdk, vdv, vS, vdS;
   private final INDArray[] vdy;
+
+  /** Seconds spent per phase since the last {@link #resetTimes()} (cheap wall-clock timers). */
+  final java.util.Map<String, Double> times = new java.util.LinkedHashMap<>();
+  private long mark;
+
+  private void tick() {
+    mark = System.nanoTime();
+  }
+
+  private void tock(String phase) {
+    long now = System.nanoTime();
+    times.merge(phase, (now - mark) / 1e9, Double::sum);
+    mark = now;
+  }
+
+  void resetTimes() {
+    times.clear();
+  }
 
   Gpt2Pass(Gpt2Config cfg, DataType dt, int batch, int seqLen) {
     this.cfg = cfg;
@@ -78,6 +92,7 @@ final class Gpt2Pass {
     this.vocab = cfg.vocabSize();
     this.layers = cfg.nLayer();
     this.scale = 1.0 / Math.sqrt(hd);
+    this.eps = cfg.layerNormEpsilon();
     int bh = batch * heads;
     xIn = new INDArray[layers + 1];
     for (int l = 0; l <= layers; l++) {
@@ -155,16 +170,6 @@ final class Gpt2Pass {
     lnfRstd = Nd4j.create(dt, n);
     xf = mat(c, n);
     logits = mat(vocab, n);
-    double[] mask = new double[bh * seqLen * seqLen];
-    for (int i = 0; i < bh; i++) {
-      for (int q = 0; q < seqLen; q++) {
-        for (int k = q + 1; k < seqLen; k++) {
-          mask[(i * seqLen + q) * seqLen + k] = MASKED;
-        }
-      }
-    }
-    maskAdd = Nd4j.create(mask, new long[] {(long) bh * seqLen, seqLen}, 'c').castTo(dt);
-    weights = Nd4j.create(dt, n);
     targets = new int[n];
     ids = new int[n];
     pos = new int[n];
@@ -199,7 +204,6 @@ final class Gpt2Pass {
 
   /** Forward pass; returns per-example losses (float64 sums). */
   double[] forward(Gpt2Params p, TokenBatch tb) {
-    double[] w = new double[n];
     for (int b = 0; b < batch; b++) {
       int len = tb.length(b);
       for (int t = 0; t < seqLen; t++) {
@@ -207,55 +211,51 @@ final class Gpt2Pass {
         ids[k] = t < len ? tb.tokens()[b][t] : 0;
         pos[k] = t;
         targets[k] = tb.counts(b, t + 1) ? tb.tokens()[b][t + 1] : -1;
-        w[k] = targets[k] >= 0 ? 1 : 0;
       }
     }
-    weights.assign(Nd4j.create(w).castTo(dt));
+    tick();
     // embeddings: x0[:, n] = wte[id_n] + wpe[t_n]
     INDArray x0 = xIn[0];
     x0.assign(Nd4j.pullRows(p.wte, 1, ids, 'c').transpose());
     x0.addi(Nd4j.pullRows(p.wpe, 1, pos, 'c').transpose());
+    tock("fwd.embed");
     for (int l = 0; l < layers; l++) {
       INDArray x = xIn[l];
-      layerNorm(x, p.ln1g[l], p.ln1b[l], ln1Hat[l], ln1Rstd[l], rows(a1[l], c));
+      Elementwise.layerNorm(x, p.ln1g[l], p.ln1b[l], eps, ln1Hat[l], ln1Rstd[l], rows(a1[l], c));
+      tock("fwd.layernorm");
       Blas.gemm(p.attn[l], false, a1[l], false, qkv[l], 1, 0);
+      tock("fwd.linear");
       attentionForward(l);
+      tock("fwd.attention");
       x2[l].assign(x);
       Blas.gemm(p.proj[l], false, y[l], false, x2[l], 1, 1);
-      layerNorm(x2[l], p.ln2g[l], p.ln2b[l], ln2Hat[l], ln2Rstd[l], rows(a3[l], c));
+      tock("fwd.linear");
+      Elementwise.layerNorm(x2[l], p.ln2g[l], p.ln2b[l], eps, ln2Hat[l], ln2Rstd[l], rows(a3[l], c));
+      tock("fwd.layernorm");
       Blas.gemm(p.fc[l], false, a3[l], false, m[l], 1, 0);
-      geluForward(m[l], tanh[l], rows(a4[l], 4 * c));
+      tock("fwd.linear");
+      Elementwise.gelu(m[l], tanh[l], rows(a4[l], 4 * c));
+      tock("fwd.gelu");
       xIn[l + 1].assign(x2[l]);
       Blas.gemm(p.mproj[l], false, a4[l], false, xIn[l + 1], 1, 1);
+      tock("fwd.linear");
     }
-    layerNorm(xIn[layers], p.lnfg, p.lnfb, lnfHat, lnfRstd, xf);
+    Elementwise.layerNorm(xIn[layers], p.lnfg, p.lnfb, eps, lnfHat, lnfRstd, xf);
+    tock("fwd.layernorm");
     Blas.gemm(p.wte.transpose(), true, xf, false, logits, 1, 0);
-    return lossAndLogitGradient(tb);
+    tock("fwd.lm_head");
+    double[] losses = lossAndLogitGradient(tb);
+    tock("fwd.softmax_loss");
+    return losses;
   }
 
   /** Turns {@link #logits} into {@code dL/dlogits} in place and returns the per-example losses. */
   private double[] lossAndLogitGradient(TokenBatch tb) {
-    INDArray max = logits.max(0);
-    logits.subiRowVector(max);
-    double[] shifted = new double[n];
-    for (int k = 0; k < n; k++) {
-      if (targets[k] >= 0) {
-        shifted[k] = logits.getDouble(targets[k], k);
-      }
-    }
-    Transforms.exp(logits, false);
-    INDArray sum = logits.sum(0);
-    double[] sums = sum.castTo(DataType.DOUBLE).toDoubleVector();
+    double[] nll = Elementwise.crossEntropy(logits, targets);
     double[] losses = new double[batch];
-    logits.diviRowVector(sum);
     for (int k = 0; k < n; k++) {
-      if (targets[k] >= 0) {
-        double nll = Math.log(sums[k]) - shifted[k];
-        losses[k / seqLen] += nll;
-        logits.putScalar(targets[k], k, logits.getDouble(targets[k], k) - 1.0);
-      }
+      losses[k / seqLen] += nll[k];
     }
-    logits.muliRowVector(weights);
     for (int b = 0; b < batch; b++) {
       if (!Double.isFinite(losses[b])) {
         throw new IllegalStateException("example " + b + ": loss is " + losses[b]
@@ -270,39 +270,48 @@ final class Gpt2Pass {
    * of every layer; accumulates all parameter gradients into {@code grads} when not null.
    */
   void backward(Gpt2Params p, Gpt2Params grads) {
-    // logits = wteᵀ... : dxf = wte_f · dlogits, dwte_f += xf · dlogitsᵀ
+    tick();
     Blas.gemm(p.wte.transpose(), false, logits, false, dxf, 1, 0);
     if (grads != null) {
       Blas.gemm(xf, false, logits, true, grads.wte.transpose(), 1, 1);
     }
+    tock("bwd.lm_head");
     INDArray dx = gMp[layers - 1];
     dx.assign(0);
-    layerNormBackward(dxf, p.lnfg, lnfHat, lnfRstd, grads == null ? null : grads.lnfg,
+    Elementwise.layerNormBackward(dxf, p.lnfg, lnfHat, lnfRstd, grads == null ? null : grads.lnfg,
         grads == null ? null : grads.lnfb, dx);
+    tock("bwd.layernorm");
     for (int l = layers - 1; l >= 0; l--) {
-      // dx is gMp[l] (gradient at this block's output = c_proj output gradient)
+      // gMp[l] is the gradient at this block's output = the mlp.c_proj output gradient
       INDArray da4 = tmp4C;
       Blas.gemm(cols(p.mproj[l], 0, 4 * c), true, gMp[l], false, da4, 1, 0);
-      geluBackward(m[l], tanh[l], da4, gFc[l]);
+      tock("bwd.linear");
+      Elementwise.geluBackward(m[l], tanh[l], da4, gFc[l]);
+      tock("bwd.gelu");
       Blas.gemm(cols(p.fc[l], 0, c), true, gFc[l], false, tmpC2, 1, 0);
-      gProj[l].assign(gMp[l]);
-      layerNormBackward(tmpC2, p.ln2g[l], ln2Hat[l], ln2Rstd[l], grads == null ? null : grads.ln2g[l],
-          grads == null ? null : grads.ln2b[l], gProj[l]);
+      tock("bwd.linear");
+      Elementwise.layerNormBackward(tmpC2, p.ln2g[l], ln2Hat[l], ln2Rstd[l], grads == null ? null : grads.ln2g[l],
+          grads == null ? null : grads.ln2b[l], gMp[l], gProj[l]);
+      tock("bwd.layernorm");
       Blas.gemm(cols(p.proj[l], 0, c), true, gProj[l], false, tmpC, 1, 0);
+      tock("bwd.linear");
       attentionBackward(l);
+      tock("bwd.attention");
       Blas.gemm(cols(p.attn[l], 0, c), true, gAttn[l], false, tmpC2, 1, 0);
+      tock("bwd.linear");
       boolean needDx = l > 0 || grads != null;
       if (needDx) {
         INDArray next = l > 0 ? gMp[l - 1] : dxf;
-        next.assign(gProj[l]);
-        layerNormBackward(tmpC2, p.ln1g[l], ln1Hat[l], ln1Rstd[l], grads == null ? null : grads.ln1g[l],
-            grads == null ? null : grads.ln1b[l], next);
+        Elementwise.layerNormBackward(tmpC2, p.ln1g[l], ln1Hat[l], ln1Rstd[l], grads == null ? null : grads.ln1g[l],
+            grads == null ? null : grads.ln1b[l], gProj[l], next);
       }
+      tock("bwd.layernorm");
       if (grads != null) {
         Blas.gemm(gAttn[l], false, a1[l], true, grads.attn[l], 1, 1);
         Blas.gemm(gProj[l], false, y[l], true, grads.proj[l], 1, 1);
         Blas.gemm(gFc[l], false, a3[l], true, grads.fc[l], 1, 1);
         Blas.gemm(gMp[l], false, a4[l], true, grads.mproj[l], 1, 1);
+        tock("bwd.weight_grads");
       }
     }
     if (grads != null) {
@@ -313,7 +322,20 @@ final class Gpt2Pass {
         grads.wte.getRow(ids[k]).addi(r);
         grads.wpe.getRow(pos[k]).addi(r);
       }
+      tock("bwd.embed");
     }
+  }
+
+  private final java.util.Map<String, INDArray> perExample = new java.util.HashMap<>();
+
+  /**
+   * Example {@code b}'s {@code [dOut, dIn]} block of the reusable per-example gradient buffer of
+   * {@code layer} ('f' {@code [dOut, dIn·B]}, allocated on first use): per-example gradients are
+   * large (B × the layer size), so they are not reallocated on every call.
+   */
+  INDArray perExampleOut(String layer, int dOut, int dIn, int b) {
+    INDArray buf = perExample.computeIfAbsent(layer, k -> mat(dOut, (long) dIn * batch));
+    return cols(buf, b * dIn, (b + 1) * dIn);
   }
 
   /** Weight-gradient factors of a tracked layer: {@code {a, g}} as [dIn+1, N] and [dOut, N]. */
@@ -329,52 +351,12 @@ final class Gpt2Pass {
 
   // ------------------------------------------------------------------ kernels
 
-  private void layerNorm(INDArray x, INDArray g, INDArray b, INDArray hat, INDArray rstd, INDArray out) {
-    INDArray mean = x.mean(0);
-    hat.assign(x).subiRowVector(mean);
-    INDArray var = hat.mul(hat).mean(0);
-    rstd.assign(Transforms.pow(var.addi(cfg.layerNormEpsilon()), -0.5, false));
-    hat.muliRowVector(rstd);
-    out.assign(hat);
-    out.muliColumnVector(col(g)).addiColumnVector(col(b));
-  }
-
-  /** {@code dxAcc += dLN/dx · dy}; {@code dg += Σ dy ⊙ hat}, {@code db += Σ dy} when not null. */
-  private void layerNormBackward(INDArray dy, INDArray g, INDArray hat, INDArray rstd, INDArray dg, INDArray db,
-                                 INDArray dxAcc) {
-    if (dg != null) {
-      dg.addi(dy.mul(hat).sum(1));
-      db.addi(dy.sum(1));
-    }
-    INDArray dhat = dy.mulColumnVector(col(g));
-    INDArray m1 = dhat.mean(0);
-    INDArray m2 = dhat.mul(hat).mean(0);
-    dhat.subiRowVector(m1).subi(hat.mulRowVector(m2)).muliRowVector(rstd);
-    dxAcc.addi(dhat);
-  }
-
-  private void geluForward(INDArray mm, INDArray t, INDArray out) {
-    t.assign(mm).muli(mm).muli(mm).muli(GELU_C).addi(mm).muli(GELU_K);
-    Transforms.tanh(t, false);
-    out.assign(t.add(1.0).muli(mm).muli(0.5));
-  }
-
-  /** {@code dm = dOut ⊙ gelu'(m)}, {@code gelu' = ½(1+t) + ½m(1−t²)·√(2/π)(1 + 3·0.044715m²)}. */
-  private void geluBackward(INDArray mm, INDArray t, INDArray dOut, INDArray dm) {
-    INDArray inner = mm.mul(mm).muli(3 * GELU_C).addi(1.0).muli(GELU_K);
-    INDArray sech2 = t.mul(t).rsubi(1.0);
-    dm.assign(sech2.muli(inner).muli(mm).muli(0.5).addi(t.add(1.0).muli(0.5)));
-    dm.muli(dOut);
-  }
-
   private void attentionForward(int l) {
     int bh = batch * heads;
     for (int i = 0; i < bh; i++) {
       Blas.gemm(vk[l][i], true, vq[l][i], false, vS[l][i], scale, 0);
     }
-    INDArray s2 = att[l].reshape('c', (long) bh * seqLen, seqLen);
-    s2.addi(maskAdd);
-    Nd4j.exec(new SoftMax(s2, s2, 1));
+    Elementwise.causalSoftmax(att[l]);
     for (int i = 0; i < bh; i++) {
       Blas.gemm(vv[l][i], false, vS[l][i], false, vy[l][i], 1, 0);
     }
@@ -387,10 +369,7 @@ final class Gpt2Pass {
       Blas.gemm(vv[l][i], true, vdy[i], false, vdS[0][i], 1, 0);      // dP (as [Tk, Tq])
       Blas.gemm(vdy[i], false, vS[l][i], true, vdv[l][i], 1, 0);     // dV = dY Pᵀ
     }
-    INDArray p2 = att[l].reshape('c', (long) bh * seqLen, seqLen);
-    INDArray d2 = dAtt.reshape('c', (long) bh * seqLen, seqLen);
-    INDArray s = d2.mul(p2).sum(1);
-    d2.subiColumnVector(s).muli(p2);
+    Elementwise.softmaxBackward(att[l], dAtt);
     for (int i = 0; i < bh; i++) {
       Blas.gemm(vk[l][i], false, vdS[0][i], false, vdq[l][i], scale, 0);
       Blas.gemm(vq[l][i], false, vdS[0][i], true, vdk[l][i], scale, 0);
