@@ -216,8 +216,7 @@ final class Gpt2Pass {
     tick();
     // embeddings: x0[:, n] = wte[id_n] + wpe[t_n]
     INDArray x0 = xIn[0];
-    x0.assign(Nd4j.pullRows(p.wte, 1, ids, 'c').transpose());
-    x0.addi(Nd4j.pullRows(p.wpe, 1, pos, 'c').transpose());
+    Elementwise.embed(p.wte, p.wpe, ids, pos, x0);
     tock("fwd.embed");
     for (int l = 0; l < layers; l++) {
       INDArray x = xIn[l];
@@ -227,7 +226,7 @@ final class Gpt2Pass {
       tock("fwd.linear");
       attentionForward(l);
       tock("fwd.attention");
-      x2[l].assign(x);
+      Elementwise.copy(x, x2[l]);
       Blas.gemm(p.proj[l], false, y[l], false, x2[l], 1, 1);
       tock("fwd.linear");
       Elementwise.layerNorm(x2[l], p.ln2g[l], p.ln2b[l], eps, ln2Hat[l], ln2Rstd[l], rows(a3[l], c));
@@ -236,7 +235,7 @@ final class Gpt2Pass {
       tock("fwd.linear");
       Elementwise.gelu(m[l], tanh[l], rows(a4[l], 4 * c));
       tock("fwd.gelu");
-      xIn[l + 1].assign(x2[l]);
+      Elementwise.copy(x2[l], xIn[l + 1]);
       Blas.gemm(p.mproj[l], false, a4[l], false, xIn[l + 1], 1, 1);
       tock("fwd.linear");
     }

@@ -30,7 +30,8 @@ class PerExampleGradientsTest {
       {5, 17, 96, 0, 42, 42, 3, 88, 61, 7, 19, 4, 4},
       {64, 2, 9, 33, 71},
       {11, 95, 23, 50, 8, 8, 77, 1},
-      {3, 9}};
+      {3, 9},
+      {1, 4, 9, 16, 25, 36, 49, 64, 81, 3, 24, 47, 72, 2, 31, 62, 95, 33, 70, 12}};  // T=20: B·T >= 64 runs the kernels multi-threaded
 
   @BeforeAll
   static void load() throws Exception {
@@ -68,6 +69,19 @@ class PerExampleGradientsTest {
         assertClose(fa.a(), fb.a(), "a of example " + i + " " + layer);
         assertClose(fa.g(), fb.g(), "g of example " + i + " " + layer);
       }
+    }
+  }
+
+  @Test
+  void parameterGradients_paddedBatch_equalSumOfSingleExampleGradients() {
+    BatchGradients batch = model.gradients(new TokenBatch(SEQS, null), GradientRequest.allParameters());
+    for (String name : batch.parameterGradients().keySet()) {
+      INDArray sum = null;
+      for (int[] seq : SEQS) {
+        INDArray g = model.gradients(TokenBatch.of(seq), GradientRequest.allParameters()).parameterGradients().get(name);
+        sum = sum == null ? g.dup() : sum.addi(g);
+      }
+      assertClose(sum, batch.parameterGradients().get(name), name);
     }
   }
 
