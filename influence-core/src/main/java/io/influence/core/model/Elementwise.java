@@ -64,8 +64,8 @@ final class Elementwise {
         || src.ordering() != dst.ordering()) {
       throw new IllegalArgumentException("copy needs two whole arrays of the same length, type and order");
     }
-    java.nio.ByteBuffer from = src.data().asNio();
-    java.nio.ByteBuffer to = dst.data().asNio();
+    java.nio.ByteBuffer from = src.data().asNio().duplicate();
+    java.nio.ByteBuffer to = dst.data().asNio().duplicate();
     long bytes = src.length() * src.dataType().width();
     from.limit((int) bytes).position(0);
     to.position(0);
