@@ -391,49 +391,6 @@ final class Elementwise {
     });
   }
 
-  /**
-   * Cross-entropy over the columns of {@code logits} ({@code [V, N]}, column-major), in place:
-   * column {@code n} becomes {@code w_n (softmax − onehot(target_n))} = dL/dlogits, where
-   * {@code w_n = 1} if {@code target_n >= 0} and 0 otherwise; returns {@code −log p(target_n)} per
-   * column (0 where there is no target), computed as {@code logsumexp − logit} in float64.
-   */
-  static double[] crossEntropy(INDArray logits, int[] targets) {
-    int v = (int) logits.rows();
-    int n = (int) logits.columns();
-    Vec x = of(logits);
-    double[] nll = new double[n];
-    parallel(n, (from, to) -> {
-    for (int j = from; j < to; j++) {
-      int o = j * x.ld;
-      int tgt = targets[j];
-      if (tgt < 0) {
-        for (int i = 0; i < v; i++) {
-          x.set(o + i, 0.0);
-        }
-        continue;
-      }
-      double max = Double.NEGATIVE_INFINITY;
-      for (int i = 0; i < v; i++) {
-        max = Math.max(max, x.get(o + i));
-      }
-      double target = x.get(o + tgt) - max;
-      double sum = 0;
-      for (int i = 0; i < v; i++) {
-        double e = Math.exp(x.get(o + i) - max);
-        x.set(o + i, e);
-        sum += e;
-      }
-      double inv = 1.0 / sum;
-      for (int i = 0; i < v; i++) {
-        x.set(o + i, x.get(o + i) * inv);
-      }
-      x.set(o + tgt, x.get(o + tgt) - 1.0);
-      nll[j] = Math.log(sum) - target;
-    }
-    });
-    return nll;
-  }
-
   private static double[] of1(INDArray v, int c) {
     Vec a = of(v);
     double[] out = new double[c];

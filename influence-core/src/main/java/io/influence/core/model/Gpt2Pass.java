@@ -53,6 +53,7 @@ final class Gpt2Pass {
   final INDArray[] qkv, att, x2, m, tanh;
   final INDArray lnfHat, lnfRstd, xf, logits;
   private final int[] targets;      // [N], -1 for none
+  private final INDArray weights;   // [N], 1 where a target counts
   private final int[] ids, pos;
   // backward buffers: output gradients of the four Conv1Ds
   final INDArray[] gAttn, gProj, gFc, gMp;
@@ -171,6 +172,7 @@ final class Gpt2Pass {
     xf = mat(c, n);
     logits = mat(vocab, n);
     targets = new int[n];
+    weights = Nd4j.create(dt, n);
     ids = new int[n];
     pos = new int[n];
   }
@@ -204,6 +206,7 @@ final class Gpt2Pass {
 
   /** Forward pass; returns per-example losses (float64 sums). */
   double[] forward(Gpt2Params p, TokenBatch tb) {
+    double[] w = new double[n];
     for (int b = 0; b < batch; b++) {
       int len = tb.length(b);
       for (int t = 0; t < seqLen; t++) {
@@ -211,9 +214,11 @@ final class Gpt2Pass {
         ids[k] = t < len ? tb.tokens()[b][t] : 0;
         pos[k] = t;
         targets[k] = tb.counts(b, t + 1) ? tb.tokens()[b][t + 1] : -1;
+        w[k] = targets[k] >= 0 ? 1 : 0;
       }
     }
     tick();
+    weights.assign(Nd4j.create(w).castTo(dt));
     // embeddings: x0[:, n] = wte[id_n] + wpe[t_n]
     INDArray x0 = xIn[0];
     Elementwise.embed(p.wte, p.wpe, ids, pos, x0);
@@ -250,11 +255,29 @@ final class Gpt2Pass {
 
   /** Turns {@link #logits} into {@code dL/dlogits} in place and returns the per-example losses. */
   private double[] lossAndLogitGradient(TokenBatch tb) {
-    double[] nll = Elementwise.crossEntropy(logits, targets);
+    // ND4J's vectorised exp beats a scalar Java loop here (V·N exponentials); rows of the
+    // transposed view ('c' [N, V]) are contiguous, so reductions and broadcasts run row-wise.
+    INDArray lt = logits.transpose();
+    INDArray max = lt.max(1);
+    lt.subiColumnVector(col(max));
+    double[] shifted = new double[n];
+    for (int k = 0; k < n; k++) {
+      if (targets[k] >= 0) {
+        shifted[k] = logits.getDouble(targets[k], k);
+      }
+    }
+    Transforms.exp(logits, false);
+    INDArray sum = lt.sum(1);
+    double[] sums = sum.castTo(DataType.DOUBLE).toDoubleVector();
+    lt.diviColumnVector(col(sum));
     double[] losses = new double[batch];
     for (int k = 0; k < n; k++) {
-      losses[k / seqLen] += nll[k];
+      if (targets[k] >= 0) {
+        losses[k / seqLen] += Math.log(sums[k]) - shifted[k];
+        logits.putScalar(targets[k], k, logits.getDouble(targets[k], k) - 1.0);
+      }
     }
+    lt.muliColumnVector(col(weights));
     for (int b = 0; b < batch; b++) {
       if (!Double.isFinite(losses[b])) {
         throw new IllegalStateException("example " + b + ": loss is " + losses[b]
