@@ -8,12 +8,18 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Fused element-wise kernels of GPT-2 (LayerNorm forward/backward, gelu_new forward/backward)
- * over column-major {@code [features, N]} matrices, one token per column.
+ * Fused element-wise kernels of GPT-2 (LayerNorm forward/backward, gelu_new forward/backward,
+ * causal softmax forward/backward, embedding gather, residual copy) over column-major
+ * {@code [features, N]} matrices, one token per column (attention scores: 'c' {@code [heads, Tq, Tk]}).
+ * Work is split into contiguous column (or row) ranges over {@code OMP_NUM_THREADS} threads
+ * (the caller plus the common fork-join pool); LayerNorm parameter-gradient sums are per-thread
+ * then merged.
  *
  * <p>Why not ND4J ops: each ND4J op is a separate pass over memory with its own OpenMP region
  * and often a temporary array; LayerNorm needs about ten of them and gelu about eight. On two
- * shared cores the OpenMP barriers of many short ops dominated the step time. Here each kernel
+ * shared cores the OpenMP barriers of many short ops dominated the step time (measured: gelu
+ * 3-8x faster here under load). The exception is the vocabulary softmax of the loss, which stays
+ * on ND4J: its vectorised exp over V·N entries measured ~1.7x faster than a scalar Java loop. Here each kernel
  * is one or two passes, with no temporaries, reading and writing the arrays' native memory in
  * place through {@link java.nio} views ({@code INDArray.data().asNio()}).
  *
