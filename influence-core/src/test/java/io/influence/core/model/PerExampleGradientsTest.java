@@ -129,6 +129,27 @@ class PerExampleGradientsTest {
   }
 
   @Test
+  void projections_perLayerSizesOnSubsetOfLayers_onlyThoseLayersWithTheirShapes() {
+    Map<String, int[]> sizes = new java.util.LinkedHashMap<>();
+    sizes.put("h.1.mlp.c_fc", new int[] {3, 11});
+    sizes.put("h.0.attn.c_proj", new int[] {6, 2});
+    Map<String, KroneckerProjection> proj = model.projections(sizes, 9L);
+    BatchGradients g = model.gradients(new TokenBatch(SEQS, null),
+        GradientRequest.perExampleProjected(proj).withFullPerExample(true));
+    for (int i = 0; i < SEQS.length; i++) {
+      assertEquals(sizes.keySet(), new java.util.HashSet<>(g.projectedPerExample().get(i).keySet()));
+      assertEquals(sizes.keySet(), new java.util.HashSet<>(g.fullPerExample().get(i).keySet()));
+      for (String layer : sizes.keySet()) {
+        INDArray got = g.projectedPerExample().get(i).get(layer);
+        assertEquals(sizes.get(layer)[1], got.rows());
+        assertEquals(sizes.get(layer)[0], got.columns());
+        KroneckerProjection p = proj.get(layer);
+        assertClose(p.pOut().mmul(g.fullPerExample().get(i).get(layer)).mmul(p.pIn().transpose()), got, layer);
+      }
+    }
+  }
+
+  @Test
   void kroneckerProjection_sameSeedAndLayer_identicalAcrossInstancesAndScaledOneOverK() {
     KroneckerProjection a = KroneckerProjection.create("h.0.mlp.c_fc", 257, 1024, 32, 32, 7L, DataType.FLOAT);
     KroneckerProjection b = KroneckerProjection.create("h.0.mlp.c_fc", 257, 1024, 32, 32, 7L, DataType.FLOAT);
