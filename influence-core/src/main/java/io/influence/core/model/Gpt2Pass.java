@@ -319,10 +319,10 @@ final class Gpt2Pass {
       tock("bwd.linear");
       attentionBackward(l);
       tock("bwd.attention");
-      Blas.gemm(cols(p.attn[l], 0, c), true, gAttn[l], false, tmpC2, 1, 0);
-      tock("bwd.linear");
-      boolean needDx = l > 0 || grads != null;
+      boolean needDx = l > 0 || grads != null;   // below layer 0 only the embeddings need dL/dx
       if (needDx) {
+        Blas.gemm(cols(p.attn[l], 0, c), true, gAttn[l], false, tmpC2, 1, 0);
+        tock("bwd.linear");
         INDArray next = l > 0 ? gMp[l - 1] : dxf;
         Elementwise.layerNormBackward(tmpC2, p.ln1g[l], ln1Hat[l], ln1Rstd[l], grads == null ? null : grads.ln1g[l],
             grads == null ? null : grads.ln1b[l], gProj[l], next);
