@@ -24,6 +24,8 @@ class PerExampleGradientsTest {
 
   /** Relative tolerance (to the max |value| of the compared tensor) for float64 identities. */
   private static final double TOL = 1e-11;
+  /** The same for float32 (padding changes BLAS blocking, hence the rounding order). */
+  private static final double TOL_F32 = 1e-5;
 
   private static Gpt2Model model;
   private static final int[][] SEQS = {
@@ -83,6 +85,25 @@ class PerExampleGradientsTest {
         sum = sum == null ? g.dup() : sum.addi(g);
       }
       assertClose(sum, batch.parameterGradients().get(name), name);
+    }
+  }
+
+  @Test
+  void perExampleGradients_float32PaddedBatch_equalSingleExampleGradientsWithinRounding() {
+    Gpt2Model f32 = model.withDataType(DataType.FLOAT);
+    BatchGradients batch = f32.gradients(new TokenBatch(SEQS, null), GradientRequest.perExampleFull());
+    List<Map<String, INDArray>> inBatch = new java.util.ArrayList<>();
+    for (Map<String, INDArray> m : batch.fullPerExample()) {
+      Map<String, INDArray> copy = new java.util.LinkedHashMap<>();
+      m.forEach((k, v) -> copy.put(k, v.dup()));   // the batch's buffers are reused by the next call
+      inBatch.add(copy);
+    }
+    for (int i = 0; i < SEQS.length; i++) {
+      BatchGradients alone = f32.gradients(TokenBatch.of(SEQS[i]), GradientRequest.perExampleFull());
+      for (String layer : f32.linearLayers()) {
+        double r = relDiff(alone.fullPerExample().get(0).get(layer), inBatch.get(i).get(layer));
+        assertTrue(r <= TOL_F32, "example " + i + " " + layer + ": relative difference " + r);
+      }
     }
   }
 
