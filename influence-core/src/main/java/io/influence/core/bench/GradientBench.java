@@ -19,7 +19,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * reference's {@code torch_gpt2.py bench} (4 layers, width 256, 4 heads, vocab 4096, sequence
  * 128, batch 8; 2 warm-up and 5 timed steps), in two modes: full per-example gradients of every
  * Conv1D, and rank-32-per-side Kronecker-projected ones. It also measures float32 GEMM peak in the
- * same process ({@code Nd4j.gemm} 1024² into a preallocated 'f' output) and prints, per mode, the
+ * same process ({@code Nd4j.gemm} 1024² into a preallocated 'f' output, best of 8 × 5 calls, at the
+ * start and again right before each mode) and prints, per mode, the
  * time per phase; the last line is one JSON object. {@code linear_gflops_per_s} follows the
  * reference's definition: {@code 6 × (Conv1D weights in the blocks) × tokens / s}.
  *
@@ -68,8 +69,10 @@ public final class GradientBench {
     json.put("batch", batch);
     json.put("seq", seq);
     json.put("gemm_peak_gflops", round(peak));
-    json.put("full", run("full", model, tb, GradientRequest.perExampleFull(), warmup, steps, peak));
-    json.put("projected", run("projected rank " + rank, model, tb, GradientRequest.perExampleProjected(proj), warmup, steps, peak));
+    // the machine may be shared: measure the peak again right before each mode, under the same load
+    json.put("full", run("full", model, tb, GradientRequest.perExampleFull(), warmup, steps, gemmPeak()));
+    json.put("projected", run("projected rank " + rank, model, tb, GradientRequest.perExampleProjected(proj), warmup, steps,
+        gemmPeak()));
     json.put("rank", rank);
     System.out.println(toJson(json));
   }
@@ -89,6 +92,7 @@ public final class GradientBench {
     long tokens = (long) tb.size() * tb.maxLength() * steps;
     double tps = tokens / s;
     double gflops = 6.0 * model.linearWeightCount() * tokens / s / 1e9;
+    System.out.printf(Locale.ROOT, "%s: GEMM peak just before: %.1f GFLOP/s%n", name, peak);
     System.out.printf(Locale.ROOT, "%s: %.1f tokens/s, %.1f linear GFLOP/s (%.0f%% of peak), %.1f ms/step (checksum %.3g)%n",
         name, tps, gflops, 100 * gflops / peak, 1000 * s / steps, sink);
     model.timings().entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed())

@@ -207,6 +207,23 @@ public final class Gpt2Model {
     return out;
   }
 
+  /**
+   * Seeded projections with sizes per layer: {@code sizes.get(layer) = {kIn, kOut}}
+   * (see {@link KroneckerProjection#create}); the map's keys are the layers.
+   */
+  public Map<String, KroneckerProjection> projections(Map<String, int[]> sizes, long seed) {
+    Map<String, KroneckerProjection> out = new LinkedHashMap<>();
+    for (Map.Entry<String, int[]> e : sizes.entrySet()) {
+      int[] k = e.getValue();
+      if (k == null || k.length != 2) {
+        throw new IllegalArgumentException("layer " + e.getKey() + ": sizes must be {kIn, kOut}");
+      }
+      int[] s = linearShape(e.getKey());
+      out.put(e.getKey(), KroneckerProjection.create(e.getKey(), s[1], s[0], k[0], k[1], seed, dataType()));
+    }
+    return out;
+  }
+
   /** Per-example summed masked next-token losses. */
   public double[] losses(TokenBatch batch) {
     check(batch);

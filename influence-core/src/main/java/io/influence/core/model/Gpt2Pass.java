@@ -53,6 +53,7 @@ final class Gpt2Pass {
   final INDArray[] qkv, att, x2, m, tanh;
   final INDArray lnfHat, lnfRstd, xf, logits;
   private final int[] targets;      // [N], -1 for none
+  private final INDArray weights;   // [N], 1 where a target counts
   private final int[] ids, pos;
   // backward buffers: output gradients of the four Conv1Ds
   final INDArray[] gAttn, gProj, gFc, gMp;
@@ -171,6 +172,7 @@ final class Gpt2Pass {
     xf = mat(c, n);
     logits = mat(vocab, n);
     targets = new int[n];
+    weights = Nd4j.create(dt, n);
     ids = new int[n];
     pos = new int[n];
   }
@@ -204,6 +206,7 @@ final class Gpt2Pass {
 
   /** Forward pass; returns per-example losses (float64 sums). */
   double[] forward(Gpt2Params p, TokenBatch tb) {
+    double[] w = new double[n];
     for (int b = 0; b < batch; b++) {
       int len = tb.length(b);
       for (int t = 0; t < seqLen; t++) {
@@ -211,13 +214,14 @@ final class Gpt2Pass {
         ids[k] = t < len ? tb.tokens()[b][t] : 0;
         pos[k] = t;
         targets[k] = tb.counts(b, t + 1) ? tb.tokens()[b][t + 1] : -1;
+        w[k] = targets[k] >= 0 ? 1 : 0;
       }
     }
     tick();
+    weights.assign(Nd4j.create(w).castTo(dt));
     // embeddings: x0[:, n] = wte[id_n] + wpe[t_n]
     INDArray x0 = xIn[0];
-    x0.assign(Nd4j.pullRows(p.wte, 1, ids, 'c').transpose());
-    x0.addi(Nd4j.pullRows(p.wpe, 1, pos, 'c').transpose());
+    Elementwise.embed(p.wte, p.wpe, ids, pos, x0);
     tock("fwd.embed");
     for (int l = 0; l < layers; l++) {
       INDArray x = xIn[l];
@@ -227,7 +231,7 @@ final class Gpt2Pass {
       tock("fwd.linear");
       attentionForward(l);
       tock("fwd.attention");
-      x2[l].assign(x);
+      Elementwise.copy(x, x2[l]);
       Blas.gemm(p.proj[l], false, y[l], false, x2[l], 1, 1);
       tock("fwd.linear");
       Elementwise.layerNorm(x2[l], p.ln2g[l], p.ln2b[l], eps, ln2Hat[l], ln2Rstd[l], rows(a3[l], c));
@@ -236,7 +240,7 @@ final class Gpt2Pass {
       tock("fwd.linear");
       Elementwise.gelu(m[l], tanh[l], rows(a4[l], 4 * c));
       tock("fwd.gelu");
-      xIn[l + 1].assign(x2[l]);
+      Elementwise.copy(x2[l], xIn[l + 1]);
       Blas.gemm(p.mproj[l], false, a4[l], false, xIn[l + 1], 1, 1);
       tock("fwd.linear");
     }
@@ -251,11 +255,29 @@ final class Gpt2Pass {
 
   /** Turns {@link #logits} into {@code dL/dlogits} in place and returns the per-example losses. */
   private double[] lossAndLogitGradient(TokenBatch tb) {
-    double[] nll = Elementwise.crossEntropy(logits, targets);
+    // ND4J's vectorised exp beats a scalar Java loop here (V·N exponentials); rows of the
+    // transposed view ('c' [N, V]) are contiguous, so reductions and broadcasts run row-wise.
+    INDArray lt = logits.transpose();
+    INDArray max = lt.max(1);
+    lt.subiColumnVector(col(max));
+    double[] shifted = new double[n];
+    for (int k = 0; k < n; k++) {
+      if (targets[k] >= 0) {
+        shifted[k] = logits.getDouble(targets[k], k);
+      }
+    }
+    Transforms.exp(logits, false);
+    INDArray sum = lt.sum(1);
+    double[] sums = sum.castTo(DataType.DOUBLE).toDoubleVector();
+    lt.diviColumnVector(col(sum));
     double[] losses = new double[batch];
     for (int k = 0; k < n; k++) {
-      losses[k / seqLen] += nll[k];
+      if (targets[k] >= 0) {
+        losses[k / seqLen] += Math.log(sums[k]) - shifted[k];
+        logits.putScalar(targets[k], k, logits.getDouble(targets[k], k) - 1.0);
+      }
     }
+    lt.muliColumnVector(col(weights));
     for (int b = 0; b < batch; b++) {
       if (!Double.isFinite(losses[b])) {
         throw new IllegalStateException("example " + b + ": loss is " + losses[b]
@@ -297,10 +319,10 @@ final class Gpt2Pass {
       tock("bwd.linear");
       attentionBackward(l);
       tock("bwd.attention");
-      Blas.gemm(cols(p.attn[l], 0, c), true, gAttn[l], false, tmpC2, 1, 0);
-      tock("bwd.linear");
-      boolean needDx = l > 0 || grads != null;
+      boolean needDx = l > 0 || grads != null;   // below layer 0 only the embeddings need dL/dx
       if (needDx) {
+        Blas.gemm(cols(p.attn[l], 0, c), true, gAttn[l], false, tmpC2, 1, 0);
+        tock("bwd.linear");
         INDArray next = l > 0 ? gMp[l - 1] : dxf;
         Elementwise.layerNormBackward(tmpC2, p.ln1g[l], ln1Hat[l], ln1Rstd[l], grads == null ? null : grads.ln1g[l],
             grads == null ? null : grads.ln1b[l], gProj[l], next);

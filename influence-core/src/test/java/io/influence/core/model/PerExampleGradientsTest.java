@@ -24,13 +24,16 @@ class PerExampleGradientsTest {
 
   /** Relative tolerance (to the max |value| of the compared tensor) for float64 identities. */
   private static final double TOL = 1e-11;
+  /** The same for float32 (padding changes BLAS blocking, hence the rounding order). */
+  private static final double TOL_F32 = 1e-5;
 
   private static Gpt2Model model;
   private static final int[][] SEQS = {
       {5, 17, 96, 0, 42, 42, 3, 88, 61, 7, 19, 4, 4},
       {64, 2, 9, 33, 71},
       {11, 95, 23, 50, 8, 8, 77, 1},
-      {3, 9}};
+      {3, 9},
+      {1, 4, 9, 16, 25, 36, 49, 64, 81, 3, 24, 47, 72, 2, 31, 62, 95, 33, 70, 12}};  // T=20: B·T >= 64 runs the kernels multi-threaded
 
   @BeforeAll
   static void load() throws Exception {
@@ -49,6 +52,7 @@ class PerExampleGradientsTest {
   }
 
   private static void assertClose(INDArray want, INDArray got, String what) {
+    assertTrue(want.castTo(DataType.DOUBLE).amaxNumber().doubleValue() > 0, what + ": expected a non-zero tensor");
     double r = relDiff(want, got);
     assertTrue(r <= TOL, what + ": relative difference " + r + " > " + TOL);
   }
@@ -67,6 +71,38 @@ class PerExampleGradientsTest {
         assertEquals(SEQS[i].length, fb.tokens());
         assertClose(fa.a(), fb.a(), "a of example " + i + " " + layer);
         assertClose(fa.g(), fb.g(), "g of example " + i + " " + layer);
+      }
+    }
+  }
+
+  @Test
+  void parameterGradients_paddedBatch_equalSumOfSingleExampleGradients() {
+    BatchGradients batch = model.gradients(new TokenBatch(SEQS, null), GradientRequest.allParameters());
+    for (String name : batch.parameterGradients().keySet()) {
+      INDArray sum = null;
+      for (int[] seq : SEQS) {
+        INDArray g = model.gradients(TokenBatch.of(seq), GradientRequest.allParameters()).parameterGradients().get(name);
+        sum = sum == null ? g.dup() : sum.addi(g);
+      }
+      assertClose(sum, batch.parameterGradients().get(name), name);
+    }
+  }
+
+  @Test
+  void perExampleGradients_float32PaddedBatch_equalSingleExampleGradientsWithinRounding() {
+    Gpt2Model f32 = model.withDataType(DataType.FLOAT);
+    BatchGradients batch = f32.gradients(new TokenBatch(SEQS, null), GradientRequest.perExampleFull());
+    List<Map<String, INDArray>> inBatch = new java.util.ArrayList<>();
+    for (Map<String, INDArray> m : batch.fullPerExample()) {
+      Map<String, INDArray> copy = new java.util.LinkedHashMap<>();
+      m.forEach((k, v) -> copy.put(k, v.dup()));   // the batch's buffers are reused by the next call
+      inBatch.add(copy);
+    }
+    for (int i = 0; i < SEQS.length; i++) {
+      BatchGradients alone = f32.gradients(TokenBatch.of(SEQS[i]), GradientRequest.perExampleFull());
+      for (String layer : f32.linearLayers()) {
+        double r = relDiff(alone.fullPerExample().get(0).get(layer), inBatch.get(i).get(layer));
+        assertTrue(r <= TOL_F32, "example " + i + " " + layer + ": relative difference " + r);
       }
     }
   }
@@ -109,6 +145,27 @@ class PerExampleGradientsTest {
         assertClose(want, got, "example " + i + " " + layer);
         assertClose(want, p.project(g.tokenFactors().get(i).get(layer)), "project(TokenFactors) " + layer);
         assertClose(want, p.projectGradient(full), "projectGradient " + layer);
+      }
+    }
+  }
+
+  @Test
+  void projections_perLayerSizesOnSubsetOfLayers_onlyThoseLayersWithTheirShapes() {
+    Map<String, int[]> sizes = new java.util.LinkedHashMap<>();
+    sizes.put("h.1.mlp.c_fc", new int[] {3, 11});
+    sizes.put("h.0.attn.c_proj", new int[] {6, 2});
+    Map<String, KroneckerProjection> proj = model.projections(sizes, 9L);
+    BatchGradients g = model.gradients(new TokenBatch(SEQS, null),
+        GradientRequest.perExampleProjected(proj).withFullPerExample(true));
+    for (int i = 0; i < SEQS.length; i++) {
+      assertEquals(sizes.keySet(), new java.util.HashSet<>(g.projectedPerExample().get(i).keySet()));
+      assertEquals(sizes.keySet(), new java.util.HashSet<>(g.fullPerExample().get(i).keySet()));
+      for (String layer : sizes.keySet()) {
+        INDArray got = g.projectedPerExample().get(i).get(layer);
+        assertEquals(sizes.get(layer)[1], got.rows());
+        assertEquals(sizes.get(layer)[0], got.columns());
+        KroneckerProjection p = proj.get(layer);
+        assertClose(p.pOut().mmul(g.fullPerExample().get(i).get(layer)).mmul(p.pIn().transpose()), got, layer);
       }
     }
   }
