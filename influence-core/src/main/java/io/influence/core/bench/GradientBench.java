@@ -51,6 +51,7 @@ public final class GradientBench {
     }
     Gpt2Config cfg = new Gpt2Config(4096, seq, 256, 4, 4, 1e-5, "gelu_new");
     Gpt2Model model = randomModel(cfg, 0L);
+    model.reusePerExampleBuffers(true); // each batch is consumed (checksummed) before the next
     Random rnd = new Random(0);
     int[][] tokens = new int[batch][seq];
     for (int[] t : tokens) {

@@ -9,10 +9,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * What one forward/backward pass over a {@link TokenBatch} produced (see {@link GradientRequest}).
  * Lists are indexed by example; maps by tracked-layer name (or by Hugging Face parameter name,
  * without the {@code transformer.} prefix, for {@code parameterGradients}). Parts that were not
- * requested are {@code null}. All arrays are owned by the caller, EXCEPT {@code fullPerExample}:
- * those are views into a buffer that the model reuses on its next {@code gradients} call with the
- * same batch shape (per-example gradients are large; reallocating them every batch costs more
- * than computing them). Consume them or {@code dup()} them before the next call.
+ * requested are {@code null}. All arrays are owned by the caller (unless the caller opted into
+ * {@link Gpt2Model#reusePerExampleBuffers(boolean)}, which makes {@code fullPerExample} views that
+ * the next call overwrites).
  *
  * @param losses              per-example summed, masked next-token loss (accumulated in float64)
  * @param parameterGradients  gradient of {@code Σ_i L(z_i)} for every parameter, in the Hugging Face shape

@@ -49,6 +49,7 @@ public final class Gpt2Model {
   private final Gpt2Config config;
   private final Gpt2Params params;
   private Gpt2Pass pass;
+  private boolean reusePerExampleBuffers;
 
   private Gpt2Model(Gpt2Config config, Gpt2Params params) {
     this.config = config;
@@ -224,6 +225,16 @@ public final class Gpt2Model {
     return out;
   }
 
+  /**
+   * For callers that consume each batch's full per-example gradients before the next call
+   * (benchmarks): when on, {@code fullPerExample} arrays are views into one buffer per layer that
+   * the next call with the same batch shape overwrites, which saves allocating
+   * {@code B × layer size} floats per batch. Off by default: results then belong to the caller.
+   */
+  public void reusePerExampleBuffers(boolean on) {
+    this.reusePerExampleBuffers = on;
+  }
+
   /** Per-example summed masked next-token losses. */
   public double[] losses(TokenBatch batch) {
     check(batch);
@@ -259,6 +270,9 @@ public final class Gpt2Model {
     List<Map<String, INDArray>> full = request.fullPerExample() ? newList(bsz) : null;
     List<Map<String, INDArray>> proj = request.projections().isEmpty() ? null : newList(bsz);
     long t0 = System.nanoTime();
+    if (!reusePerExampleBuffers) {
+      p.releasePerExampleBuffers();
+    }
     if (request.needsPerExample()) {
       for (String l : layers) {
         int dot = l.indexOf('.', 2);

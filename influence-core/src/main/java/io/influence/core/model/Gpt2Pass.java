@@ -351,10 +351,15 @@ final class Gpt2Pass {
   private final java.util.Map<String, INDArray> perExample = new java.util.HashMap<>();
 
   /**
-   * Example {@code b}'s {@code [dOut, dIn]} block of the reusable per-example gradient buffer of
-   * {@code layer} ('f' {@code [dOut, dIn·B]}, allocated on first use): per-example gradients are
-   * large (B × the layer size), so they are not reallocated on every call.
+   * Example {@code b}'s {@code [dOut, dIn]} block of the per-example gradient buffer of
+   * {@code layer} ('f' {@code [dOut, dIn·B]}): one allocation per layer and call rather than one
+   * per example. The buffers are handed to the caller, so {@link #releasePerExampleBuffers()} runs
+   * before each call that fills them again, unless the caller opted into reuse.
    */
+  void releasePerExampleBuffers() {
+    perExample.clear();
+  }
+
   INDArray perExampleOut(String layer, int dOut, int dIn, int b) {
     INDArray buf = perExample.computeIfAbsent(layer, k -> mat(dOut, (long) dIn * batch));
     return cols(buf, b * dIn, (b + 1) * dIn);
