@@ -96,12 +96,16 @@ public final class ScoreJob {
             + ", so it is not a complete score output. HINT: delete it or choose another output folder.");
       }
     }
+    List<StoreMetadata> metas = new ArrayList<>();
+    for (String name : spec.checkpoints()) {
+      metas.add(GradientStore.metadata(spark, spec.store(), name));
+    }
+    int d = metas.get(0).dim();
+    float[] raw = queryMatrix(spec, metas, d); // checks the queries before any distributed work
     GradientTable table = GradientStore.table(spark, spec.store(), spec.checkpoints());
-    List<StoreMetadata> metas = table.checkpoints();
+    metas = table.checkpoints();
     int nq = spec.queries().size();
-    int d = table.dim();
     int width = table.width();
-    float[] raw = queryMatrix(spec, metas, d);
     float[] weighted = raw.clone();
     for (int q = 0; q < nq; q++) {
       for (int i = 0; i < metas.size(); i++) {

@@ -191,32 +191,28 @@ public final class GradientStore {
       Dataset<Row> part = read(spark, store, name).select(cols.toArray(new Column[0]));
       joined = joined == null ? part : joined.join(part, "id");
     }
-    if (checkpoints.size() > 1) {
-      checkSameIds(spark, store, checkpoints);
-    }
+    checkSameIds(spark, store, checkpoints);
     return new GradientTable(metas, joined);
   }
 
+  /** One aggregation over the ids of all checkpoints: every id must occur exactly once per checkpoint. */
   private static void checkSameIds(SparkSession spark, java.nio.file.Path store, List<String> checkpoints) {
-    Dataset<Row> first = read(spark, store, checkpoints.get(0)).select("id");
-    long n0 = first.count();
-    for (int i = 1; i < checkpoints.size(); i++) {
-      Dataset<Row> other = read(spark, store, checkpoints.get(i)).select("id");
-      List<Row> missing = first.join(other, first.col("id").equalTo(other.col("id")), "full_outer")
-          .filter(first.col("id").isNull().or(other.col("id").isNull()))
-          .select(functions_coalesce(first.col("id"), other.col("id")).as("id")).orderBy("id").limit(5).collectAsList();
-      long n = other.count();
-      if (!missing.isEmpty() || n != n0) {
-        throw new IllegalArgumentException("checkpoints '" + checkpoints.get(0) + "' (" + n0 + " rows) and '"
-            + checkpoints.get(i) + "' (" + n + " rows) of " + store + " hold different example ids, e.g. "
-            + missing.stream().map(r -> r.getString(0)).toList()
-            + ". HINT: extract every checkpoint over the same training examples (ids must be unique).");
-      }
+    Dataset<Row> ids = null;
+    for (int i = 0; i < checkpoints.size(); i++) {
+      Dataset<Row> part = read(spark, store, checkpoints.get(i)).select(col("id"), lit(i).as("c"));
+      ids = ids == null ? part : ids.unionAll(part);
     }
-  }
-
-  private static Column functions_coalesce(Column a, Column b) {
-    return org.apache.spark.sql.functions.coalesce(a, b);
+    List<Row> bad = ids.groupBy("id").agg(org.apache.spark.sql.functions.count(lit(1)).as("n"),
+            org.apache.spark.sql.functions.countDistinct(col("c")).as("k"))
+        .filter(col("n").notEqual(checkpoints.size()).or(col("k").notEqual(checkpoints.size())))
+        .orderBy("id").limit(5).collectAsList();
+    if (!bad.isEmpty()) {
+      List<String> where = bad.stream().map(r -> r.getString(0) + " (" + r.getLong(1) + " rows in " + r.getLong(2)
+          + " of " + checkpoints.size() + " checkpoints)").toList();
+      throw new IllegalArgumentException("checkpoints " + checkpoints + " of " + store + " do not hold the same example"
+          + " ids once each, e.g. " + where + ". HINT: extract every checkpoint over the same training examples"
+          + " (ids must be unique).");
+    }
   }
 
   private static boolean isComplete(FileSystem fs, Path folder) {
