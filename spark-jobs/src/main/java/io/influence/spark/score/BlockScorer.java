@@ -115,30 +115,30 @@ final class BlockScorer {
     }
     Nd4j.gemm(query, train, out, false, false, 1.0, 0.0);
     out.data().asNioFloat().get(scores, 0, nq * b);
-    for (int q = 0; q < nq; q++) {
-      double tt = topThreshold[q];
-      double bt = bottomThreshold[q];
-      TopK tq = top[q];
-      TopK bq = bottom[q];
-      for (int r = 0; r < b; r++) {
-        float s = scores[r * nq + q]; // column-major [nQ, b]
+    // row by row over the column-major [nQ, b] output: contiguous reads; thresholds stay fixed for the block
+    for (int r = 0; r < b; r++) {
+      int base = r * nq;
+      for (int q = 0; q < nq; q++) {
+        float s = scores[base + q];
         if (!Float.isFinite(s)) {
           throw new IllegalArgumentException("training example '" + blockIds[r] + "' scores " + s + " against query '"
               + queryIds[q] + "'. HINT: its stored gradient holds NaN/Inf, or the query gradient overflowed;"
               + " re-extract that example.");
         }
-        if (s >= tt) {
-          tq.offer(blockIds[r], s);
+        if (s >= topThreshold[q]) {
+          top[q].offer(blockIds[r], s);
         }
-        if (s <= bt) {
-          bq.offer(blockIds[r], s);
+        if (s <= bottomThreshold[q]) {
+          bottom[q].offer(blockIds[r], s);
         }
       }
-      if (tq.size() == tq.k()) {
-        topThreshold[q] = tq.result().get(tq.k() - 1).score();
+    }
+    for (int q = 0; q < nq; q++) {
+      if (top[q].size() == top[q].k()) {
+        topThreshold[q] = top[q].result().get(top[q].k() - 1).score();
       }
-      if (bq.size() == bq.k()) {
-        bottomThreshold[q] = bq.result().get(bq.k() - 1).score();
+      if (bottom[q].size() == bottom[q].k()) {
+        bottomThreshold[q] = bottom[q].result().get(bottom[q].k() - 1).score();
       }
     }
     rowsScored += b;
