@@ -1,6 +1,8 @@
 package io.influence.spark.score;
 
 import io.influence.spark.store.GradientStore;
+import io.influence.spark.store.GradientTable;
+import io.influence.spark.store.RowGather;
 import io.influence.spark.store.StoreMetadata;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,6 +22,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -31,7 +34,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * same run (not a test). Writes a synthetic gradient store (seeded random float32 rows), then times
  * {@link ScoreJob#run} end to end (Parquet read, GEMM, top-k, contributions pass) and the bare
  * kernel {@link ScoreJob#rank} on the same sizes in memory, and prints one JSON line:
- * {@code scores_per_s, gflops, gemm_peak_gflops, ratio, kernel_gflops, kernel_ratio, ...}.
+ * {@code scores_per_s, gflops, gemm_peak_gflops, ratio} for the whole job, {@code gemm_pass_*} for its
+ * first pass alone (Parquet read, block GEMMs, heaps; what grows with nQuery × nTrain), {@code read_only_seconds}
+ * for a pass that only reads and copies the rows, and {@code kernel_*} for the in-memory kernel.
  *
  * <p>Peak: {@code Nd4j.gemm} 1024³ into a preallocated 'f' output, run concurrently in as many threads
  * as Spark has task slots (so it sees the same core and BLAS-thread oversubscription as the job), best
@@ -103,15 +108,45 @@ public final class ScoreBench {
       double seconds = (System.nanoTime() - t0) / 1e9;
       double flops = 2.0 * nQuery * (double) nTrain * d;
 
+      // the GEMM pass alone (Parquet read + block GEMMs + heaps), and a read-only pass over the same rows
+      GradientTable table = GradientStore.table(spark, store, List.of("step-1"));
+      float[] weighted = new float[nQuery * d];
+      for (int q = 0; q < nQuery; q++) {
+        System.arraycopy(qFlat[q], 0, weighted, q * d, d);
+      }
+      JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+      String[] qIds = queries.stream().map(QueryGradient::id).toArray(String[]::new);
+      long t1 = System.nanoTime();
+      ScoreJob.gemmPass(jsc, table, qIds, weighted, k, block);
+      double passSeconds = (System.nanoTime() - t1) / 1e9;
+      RowGather gather = table.gather();
+      long t2 = System.nanoTime();
+      long copied = table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
+        float[] buf = new float[gather.width()];
+        long n = 0;
+        while (it.hasNext()) {
+          InternalRow row = it.next();
+          gather.copy(row, gather.id(row), buf, 0);
+          n++;
+        }
+        return List.of(n).iterator();
+      }).reduce(Long::sum);
+      double readSeconds = (System.nanoTime() - t2) / 1e9;
+      if (copied != nTrain) {
+        throw new IllegalStateException("read " + copied + " rows, expected " + nTrain);
+      }
+
       // the bare kernel on the same sizes, in memory, one thread per slot on its share of the rows
       double kernelSeconds = kernel(slots, qFlat, nTrain, d, k, block);
 
       System.out.println(String.format(Locale.ROOT, "{\"bench\":\"score\",\"provisional\":true,\"master\":\"%s\","
               + "\"omp_num_threads\":\"%s\",\"n_train\":%d,\"n_query\":%d,\"dim\":%d,\"block_rows\":%d,\"k\":%d,"
               + "\"rows_out\":%d,\"seconds\":%.3f,\"scores_per_s\":%.4g,\"gflops\":%.2f,\"gemm_peak_gflops\":%.2f,"
-              + "\"ratio\":%.3f,\"kernel_seconds\":%.3f,\"kernel_gflops\":%.2f,\"kernel_ratio\":%.3f}",
+              + "\"ratio\":%.3f,\"gemm_pass_seconds\":%.3f,\"gemm_pass_gflops\":%.2f,\"gemm_pass_ratio\":%.3f,"
+              + "\"read_only_seconds\":%.3f,\"kernel_seconds\":%.3f,\"kernel_gflops\":%.2f,\"kernel_ratio\":%.3f}",
           master, System.getenv("OMP_NUM_THREADS"), nTrain, nQuery, d, block, k, outRows, seconds,
           nQuery * (double) nTrain / seconds, flops / seconds / 1e9, peak, flops / seconds / 1e9 / peak,
+          passSeconds, flops / passSeconds / 1e9, flops / passSeconds / 1e9 / peak, readSeconds,
           kernelSeconds, flops / kernelSeconds / 1e9, flops / kernelSeconds / 1e9 / peak));
     } finally {
       spark.stop();

@@ -75,6 +75,7 @@ public final class ScoreJob {
       .add("checkpoint_sha256", DataTypes.createArrayType(DataTypes.StringType, true), false)
       .add("engine_version", DataTypes.StringType, false);
 
+  private static final long MAX_BLOCK_BYTES = 256L << 20;
   private static final Logger LOG = LoggerFactory.getLogger(ScoreJob.class);
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -96,6 +97,7 @@ public final class ScoreJob {
             + ", so it is not a complete score output. HINT: delete it or choose another output folder.");
       }
     }
+    long t0 = System.nanoTime();
     List<StoreMetadata> metas = new ArrayList<>();
     for (String name : spec.checkpoints()) {
       metas.add(GradientStore.metadata(spark, spec.store(), name));
@@ -104,6 +106,7 @@ public final class ScoreJob {
     float[] raw = queryMatrix(spec, metas, d); // checks the queries before any distributed work
     GradientTable table = GradientStore.table(spark, spec.store(), spec.checkpoints());
     metas = table.checkpoints();
+    long t1 = System.nanoTime();
     int nq = spec.queries().size();
     int width = table.width();
     float[] weighted = raw.clone();
@@ -117,23 +120,11 @@ public final class ScoreJob {
     }
     String[] queryIds = spec.queries().stream().map(QueryGradient::id).toArray(String[]::new);
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-    RowGather gather = table.gather();
     int k = spec.k();
-    int blockRows = spec.blockRows();
-    Broadcast<float[]> qb = jsc.broadcast(weighted);
-    JavaRDD<InternalRow> rows = table.rows().queryExecution().toRdd().toJavaRDD();
-    Heaps heaps = rows.mapPartitions(it -> {
-      BlockScorer scorer = new BlockScorer(queryIds, qb.value(), width, k, blockRows);
-      while (it.hasNext()) {
-        InternalRow r = it.next();
-        String id = gather.id(r);
-        int off = scorer.beginRow(id);
-        gather.copy(r, id, scorer.buffer(), off);
-      }
-      return List.of(scorer.finish()).iterator();
-    }).treeReduce(Heaps::merge);
-    qb.destroy();
-    LOG.info("scored {} training rows against {} queries", heaps.rows(), nq);
+    // cap the two block buffers (heap + off-heap) at about 256 MiB each for wide (full-gradient) rows
+    int blockRows = (int) Math.max(1, Math.min(spec.blockRows(), MAX_BLOCK_BYTES / (4L * width)));
+    Heaps heaps = gemmPass(jsc, table, queryIds, weighted, k, blockRows);
+    long t2 = System.nanoTime();
 
     Map<String, List<Integer>> selected = new HashMap<>();
     for (int q = 0; q < nq; q++) {
@@ -146,7 +137,11 @@ public final class ScoreJob {
         }
       }
     }
-    Map<String, Detail> details = details(jsc, table, gather, raw, spec.weights(), metas.get(0), selected);
+    Map<String, Detail> details = details(jsc, table, table.gather(), raw, spec.weights(), metas.get(0), selected);
+    long t3 = System.nanoTime();
+    LOG.info("scored {} training rows against {} queries: checks {} ms, GEMM pass {} ms, contributions pass over {}"
+        + " selected rows {} ms", heaps.rows(), nq, (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, selected.size(),
+        (t3 - t2) / 1_000_000);
 
     List<Row> out1 = new ArrayList<>();
     List<String> names = table.checkpointNames();
@@ -194,6 +189,30 @@ public final class ScoreJob {
     writeAtomically(fs, out, result);
     return spark.read().parquet(new Path(out, SCORES_FOLDER).toString())
         .orderBy(col("query_id"), col("direction").desc(), col("rank"));
+  }
+
+  /**
+   * Pass 1: every wide row of {@code table} scored against {@code weighted} ({@code [nQ, width]} row-major) with
+   * one GEMM per block of {@code blockRows} rows in each partition; per-partition heaps merged with treeReduce.
+   */
+  static Heaps gemmPass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted, int k,
+      int blockRows) {
+    RowGather gather = table.gather();
+    int width = table.width();
+    Broadcast<float[]> qb = jsc.broadcast(weighted);
+    JavaRDD<InternalRow> rows = table.rows().queryExecution().toRdd().toJavaRDD();
+    Heaps heaps = rows.mapPartitions(it -> {
+      BlockScorer scorer = new BlockScorer(queryIds, qb.value(), width, k, blockRows);
+      while (it.hasNext()) {
+        InternalRow r = it.next();
+        String id = gather.id(r);
+        int off = scorer.beginRow(id);
+        gather.copy(r, id, scorer.buffer(), off);
+      }
+      return List.of(scorer.finish()).iterator();
+    }).treeReduce(Heaps::merge);
+    qb.destroy();
+    return heaps;
   }
 
   /**

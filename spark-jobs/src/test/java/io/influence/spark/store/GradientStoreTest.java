@@ -197,6 +197,17 @@ class GradientStoreTest {
   }
 
   @Test
+  void table_duplicateIdInOneCheckpoint_failsNamingId() {
+    Path store = dir.resolve("store");
+    Dataset<Row> df = spark.createDataFrame(List.of(RowFactory.create("twice", new float[12], new float[10], new float[3]),
+        RowFactory.create("twice", new float[12], new float[10], new float[3]),
+        RowFactory.create("once", new float[12], new float[10], new float[3])), SyntheticGradients.schema());
+    GradientStore.write(spark, df, store, SyntheticGradients.meta("step-100", 100, 0.01));
+    var e = assertThrows(IllegalArgumentException.class, () -> GradientStore.table(spark, store, List.of("step-100")));
+    assertTrue(e.getMessage().contains("twice (2 rows") && !e.getMessage().contains("once"), e.getMessage());
+  }
+
+  @Test
   void table_twoCheckpoints_joinsRowsById() {
     Path store = dir.resolve("store");
     SyntheticGradients g = new SyntheticGradients(9, 2, 8, false);
