@@ -1,0 +1,405 @@
+package io.influence.spark.score;
+
+import static org.apache.spark.sql.functions.col;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.influence.core.score.TopK;
+import io.influence.spark.io.Corpus;
+import io.influence.spark.store.AtomicOutput;
+import io.influence.spark.store.GradientStore;
+import io.influence.spark.store.GradientTable;
+import io.influence.spark.store.RowGather;
+import io.influence.spark.store.StoreMetadata;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The score stage: ranks the training examples of a gradient store for each query and keeps the
+ * top-k and bottom-k, with their per-checkpoint and per-layer contributions, provenance and text.
+ *
+ * <p>Pass 1 (all rows): the checkpoints are joined on id into wide rows; each partition scores its
+ * rows B at a time with one float32 GEMM against the broadcast query matrix (BlockScorer) and keeps
+ * per-query heaps (TopK), merged with treeReduce. Pass 2 (only the selected rows): each selected
+ * (query, train) pair's contributions {@code w_i ⟨q_i, g_i⟩} per checkpoint and {@code Σ_i w_i ⟨q_i,l, g_i,l⟩}
+ * per layer are recomputed in float64 on the executors. {@code score} is the float32 GEMM value that
+ * ranked the pair; {@code Σ contributions} equals it up to float32 rounding.
+ *
+ * <p>Output rows ({@link #SCHEMA} plus {@code text}, {@code input_ids} from the corpus): one per
+ * (query, direction, rank), rank 1 = highest score for "top", lowest for "bottom"; ordered by query_id,
+ * direction ("top" first), rank. Written, when {@code spec.output()} is set, as
+ * <pre>
+ *   output/scores.parquet/part-*.parquet    the rows
+ *   output/summary.jsonl                    the same rows, one JSON object per line
+ * </pre>
+ * atomically (a {@code _tmp-*} sibling renamed when complete); an output that is already complete is
+ * not recomputed (the stored rows are returned).
+ */
+public final class ScoreJob {
+
+  public static final String SCORES_FOLDER = "scores.parquet";
+  public static final String SUMMARY_FILE = "summary.jsonl";
+  public static final String ENGINE_VERSION = engineVersion();
+
+  /** Columns of a score row before the corpus columns {@code text string, input_ids array<int>}. */
+  public static final StructType SCHEMA = new StructType()
+      .add("query_id", DataTypes.StringType, false)
+      .add("direction", DataTypes.StringType, false)
+      .add("rank", DataTypes.IntegerType, false)
+      .add("train_id", DataTypes.StringType, false)
+      .add("score", DataTypes.DoubleType, false)
+      .add("checkpoints", DataTypes.createArrayType(DataTypes.StringType, false), false)
+      .add("contributions", DataTypes.createArrayType(DataTypes.DoubleType, false), false)
+      .add("layer_scores", DataTypes.createMapType(DataTypes.StringType, DataTypes.DoubleType, false), false)
+      .add("method", DataTypes.StringType, false)
+      .add("damping", DataTypes.DoubleType, true)
+      .add("projection", DataTypes.StringType, false)
+      .add("checkpoint_sha256", DataTypes.createArrayType(DataTypes.StringType, true), false)
+      .add("engine_version", DataTypes.StringType, false);
+
+  private static final long MAX_BLOCK_BYTES = 256L << 20;
+  private static final Logger LOG = LoggerFactory.getLogger(ScoreJob.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private ScoreJob() {}
+
+  /** Runs the score stage described by {@code spec}; see the class comment for the rows returned. */
+  public static Dataset<Row> run(SparkSession spark, ScoreSpec spec) {
+    FileSystem fs = null;
+    Path out = null;
+    if (spec.output() != null) {
+      out = AtomicOutput.hadoopPath(spec.output());
+      fs = AtomicOutput.fs(out, spark.sparkContext().hadoopConfiguration());
+      if (AtomicOutput.isComplete(fs, out, SUMMARY_FILE)) {
+        LOG.info("scores in {} are already complete; skipping", spec.output());
+        return spark.read().parquet(new Path(out, SCORES_FOLDER).toString());
+      }
+      if (exists(fs, out)) {
+        throw new IllegalStateException(spec.output() + " exists but holds no " + SUMMARY_FILE
+            + ", so it is not a complete score output. HINT: delete it or choose another output folder.");
+      }
+    }
+    long t0 = System.nanoTime();
+    List<StoreMetadata> metas = new ArrayList<>();
+    for (String name : spec.checkpoints()) {
+      metas.add(GradientStore.metadata(spark, spec.store(), name));
+    }
+    int d = metas.get(0).dim();
+    float[] raw = queryMatrix(spec, metas, d); // checks the queries before any distributed work
+    GradientTable table = GradientStore.table(spark, spec.store(), spec.checkpoints());
+    metas = table.checkpoints();
+    long t1 = System.nanoTime();
+    int nq = spec.queries().size();
+    int width = table.width();
+    float[] weighted = raw.clone();
+    for (int q = 0; q < nq; q++) {
+      for (int i = 0; i < metas.size(); i++) {
+        float w = (float) (double) spec.weights().get(i);
+        for (int j = 0; j < d; j++) {
+          weighted[q * width + i * d + j] *= w;
+        }
+      }
+    }
+    String[] queryIds = spec.queries().stream().map(QueryGradient::id).toArray(String[]::new);
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    int k = spec.k();
+    // cap the two block buffers (heap + off-heap) at about 256 MiB each for wide (full-gradient) rows
+    int blockRows = (int) Math.max(1, Math.min(spec.blockRows(), MAX_BLOCK_BYTES / (4L * width)));
+    Heaps heaps = gemmPass(jsc, table, queryIds, weighted, k, blockRows);
+    long t2 = System.nanoTime();
+
+    Map<String, List<Integer>> selected = new HashMap<>();
+    for (int q = 0; q < nq; q++) {
+      for (TopK h : List.of(heaps.top()[q], heaps.bottom()[q])) {
+        for (TopK.Scored s : h.result()) {
+          List<Integer> qs = selected.computeIfAbsent(s.id(), x -> new ArrayList<>());
+          if (!qs.contains(q)) {
+            qs.add(q);
+          }
+        }
+      }
+    }
+    Map<String, Detail> details = details(jsc, table, table.gather(), raw, spec.weights(), metas.get(0), selected);
+    long t3 = System.nanoTime();
+    LOG.info("scored {} training rows against {} queries: checks {} ms, GEMM pass {} ms, contributions pass over {}"
+        + " selected rows {} ms", heaps.rows(), nq, (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, selected.size(),
+        (t3 - t2) / 1_000_000);
+
+    List<Row> out1 = new ArrayList<>();
+    List<String> names = table.checkpointNames();
+    List<String> shas = metas.stream().map(StoreMetadata::sha256).toList();
+    String projection = metas.get(0).projectionDescription();
+    List<String> layers = metas.get(0).layerNames();
+    for (int q = 0; q < nq; q++) {
+      for (String direction : List.of("top", "bottom")) {
+        List<TopK.Scored> kept = (direction.equals("top") ? heaps.top() : heaps.bottom())[q].result();
+        for (int r = 0; r < kept.size(); r++) {
+          TopK.Scored s = kept.get(r);
+          Detail det = details.get(q + "\u0000" + s.id());
+          if (det == null) {
+            throw new IllegalStateException("no contributions computed for query '" + queryIds[q] + "', train '" + s.id()
+                + "'");
+          }
+          Map<String, Double> perLayer = new LinkedHashMap<>();
+          for (int l = 0; l < layers.size(); l++) {
+            perLayer.put(layers.get(l), det.perLayer()[l]);
+          }
+          out1.add(RowFactory.create(queryIds[q], direction, r + 1, s.id(), s.score(),
+              scala.jdk.javaapi.CollectionConverters.asScala(names).toSeq(),
+              scala.jdk.javaapi.CollectionConverters.asScala(boxed(det.perCheckpoint())).toSeq(),
+              scala.jdk.javaapi.CollectionConverters.asScala(perLayer),
+              spec.method(), spec.damping(), projection,
+              scala.jdk.javaapi.CollectionConverters.asScala(shas).toSeq(), ENGINE_VERSION));
+        }
+      }
+    }
+    Dataset<Row> scored = spark.createDataFrame(out1, SCHEMA);
+    Dataset<Row> withText;
+    if (spec.corpus() != null) {
+      Dataset<Row> corpus = Corpus.read(spark, spec.corpus()).withColumnRenamed("id", "train_id");
+      withText = scored.join(corpus, scored.col("train_id").equalTo(corpus.col("train_id")), "left")
+          .drop(corpus.col("train_id"));
+    } else {
+      withText = scored.withColumn("text", org.apache.spark.sql.functions.lit(null).cast(DataTypes.StringType))
+          .withColumn("input_ids", org.apache.spark.sql.functions.lit(null)
+              .cast(DataTypes.createArrayType(DataTypes.IntegerType)));
+    }
+    Dataset<Row> result = withText.orderBy(col("query_id"), col("direction").desc(), col("rank"));
+    if (out == null) {
+      return result;
+    }
+    writeAtomically(fs, out, result);
+    return spark.read().parquet(new Path(out, SCORES_FOLDER).toString())
+        .orderBy(col("query_id"), col("direction").desc(), col("rank"));
+  }
+
+  /**
+   * Pass 1: every wide row of {@code table} scored against {@code weighted} ({@code [nQ, width]} row-major) with
+   * one GEMM per block of {@code blockRows} rows in each partition; per-partition heaps merged with treeReduce.
+   */
+  static Heaps gemmPass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted, int k,
+      int blockRows) {
+    RowGather gather = table.gather();
+    int width = table.width();
+    Broadcast<float[]> qb = jsc.broadcast(weighted);
+    JavaRDD<InternalRow> rows = table.rows().queryExecution().toRdd().toJavaRDD();
+    Heaps heaps = rows.mapPartitions(it -> {
+      BlockScorer scorer = new BlockScorer(queryIds, qb.value(), width, k, blockRows);
+      while (it.hasNext()) {
+        InternalRow r = it.next();
+        String id = gather.id(r);
+        int off = scorer.beginRow(id);
+        gather.copy(r, id, scorer.buffer(), off);
+      }
+      return List.of(scorer.finish()).iterator();
+    }).treeReduce(Heaps::merge);
+    qb.destroy();
+    return heaps;
+  }
+
+  /**
+   * The pure scoring kernel on one machine, as each partition runs it: {@code queries[q]} and {@code train[t]}
+   * are flat rows of one width (weights already folded into the queries); returns the top-k and bottom-k per query
+   * (ties by id), scoring {@code blockRows} training rows per GEMM.
+   */
+  public static Ranking rank(List<String> queryIds, float[][] queries, List<String> trainIds, float[][] train, int k,
+      int blockRows) {
+    if (queryIds.size() != queries.length || trainIds.size() != train.length || queries.length == 0) {
+      throw new IllegalArgumentException("need one id per row and at least one query, got " + queryIds.size() + " ids for "
+          + queries.length + " queries and " + trainIds.size() + " ids for " + train.length + " training rows");
+    }
+    int width = queries[0].length;
+    float[] q = new float[queries.length * width];
+    for (int i = 0; i < queries.length; i++) {
+      if (queries[i].length != width) {
+        throw new IllegalArgumentException("query '" + queryIds.get(i) + "' has " + queries[i].length + " values, expected "
+            + width);
+      }
+      System.arraycopy(queries[i], 0, q, i * width, width);
+    }
+    BlockScorer scorer = new BlockScorer(queryIds.toArray(new String[0]), q, width, k, blockRows);
+    for (int t = 0; t < train.length; t++) {
+      if (train[t].length != width) {
+        throw new IllegalArgumentException("training row '" + trainIds.get(t) + "' has " + train[t].length
+            + " values, expected " + width);
+      }
+      int off = scorer.beginRow(trainIds.get(t));
+      System.arraycopy(train[t], 0, scorer.buffer(), off, width);
+    }
+    Heaps h = scorer.finish();
+    Map<String, List<TopK.Scored>> top = new LinkedHashMap<>();
+    Map<String, List<TopK.Scored>> bottom = new LinkedHashMap<>();
+    for (int i = 0; i < queries.length; i++) {
+      top.put(queryIds.get(i), h.top()[i].result());
+      bottom.put(queryIds.get(i), h.bottom()[i].result());
+    }
+    return new Ranking(top, bottom, h.rows());
+  }
+
+  /** Unweighted query matrix [nQ, C·D] row-major; checks every query against the store's layers and shapes. */
+  private static float[] queryMatrix(ScoreSpec spec, List<StoreMetadata> metas, int d) {
+    int c = metas.size();
+    int width = c * d;
+    float[] out = new float[Math.multiplyExact(spec.queries().size(), width)];
+    for (int q = 0; q < spec.queries().size(); q++) {
+      QueryGradient query = spec.queries().get(q);
+      for (int i = 0; i < c; i++) {
+        StoreMetadata m = metas.get(i);
+        Map<String, float[]> g = query.perCheckpoint().get(i);
+        String file = GradientStore.folder(spec.store(), m.checkpoint()).resolve(GradientStore.METADATA_FILE).toString();
+        if (!g.keySet().equals(new java.util.HashSet<>(m.layerNames()))) {
+          throw new IllegalArgumentException("query '" + query.id() + "' at checkpoint '" + m.checkpoint() + "' has layers "
+              + new java.util.TreeSet<>(g.keySet()) + " but " + file + " stores " + m.layerNames()
+              + ". HINT: compute query gradients for the same tracked layers as the store.");
+        }
+        int off = q * width + i * d;
+        for (StoreMetadata.Layer l : m.layers()) {
+          float[] v = g.get(l.name());
+          if (v.length != l.size()) {
+            throw new IllegalArgumentException("query '" + query.id() + "' at checkpoint '" + m.checkpoint() + "', layer '"
+                + l.name() + "': " + v.length + " values but " + file + " stores [" + l.rows() + ", " + l.cols()
+                + "] (" + m.projectionDescription() + "). HINT: project the query with the store's projection.");
+          }
+          for (int j = 0; j < v.length; j++) {
+            if (!Float.isFinite(v[j])) {
+              throw new IllegalArgumentException("query '" + query.id() + "' at checkpoint '" + m.checkpoint()
+                  + "', layer '" + l.name() + "' holds " + v[j] + " at index " + j
+                  + ". HINT: the query loss or its preconditioning overflowed; check damping.");
+            }
+          }
+          System.arraycopy(v, 0, out, off, v.length);
+          off += v.length;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Float64 per-checkpoint and per-layer contributions of the selected pairs, keyed by {@code q + '\0' + trainId}. */
+  private static Map<String, Detail> details(JavaSparkContext jsc, GradientTable table, RowGather gather, float[] raw,
+      List<Double> weights, StoreMetadata meta, Map<String, List<Integer>> selected) {
+    int c = table.checkpoints().size();
+    int d = table.dim();
+    int width = table.width();
+    double[] w = weights.stream().mapToDouble(Double::doubleValue).toArray();
+    int nLayers = meta.layers().size();
+    int[] layerOff = new int[nLayers + 1];
+    for (int l = 0; l < nLayers; l++) {
+      layerOff[l + 1] = layerOff[l] + meta.layers().get(l).size();
+    }
+    Broadcast<float[]> qb = jsc.broadcast(raw);
+    Broadcast<Map<String, List<Integer>>> sb = jsc.broadcast(new HashMap<>(selected));
+    Dataset<Row> picked = table.rows().filter(col("id").isin(selected.keySet().toArray()));
+    List<Detail> all = picked.queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
+      float[] row = new float[width];
+      float[] q = qb.value();
+      List<Detail> out = new ArrayList<>();
+      while (it.hasNext()) {
+        InternalRow r = it.next();
+        String id = gather.id(r);
+        gather.copy(r, id, row, 0);
+        for (int qi : sb.value().get(id)) {
+          double[] perCkpt = new double[c];
+          double[] perLayer = new double[nLayers];
+          for (int i = 0; i < c; i++) {
+            for (int l = 0; l < nLayers; l++) {
+              double s = 0;
+              int base = i * d;
+              for (int j = base + layerOff[l]; j < base + layerOff[l + 1]; j++) {
+                s += (double) q[qi * width + j] * row[j];
+              }
+              perCkpt[i] += w[i] * s;
+              perLayer[l] += w[i] * s;
+            }
+          }
+          out.add(new Detail(qi, id, perCkpt, perLayer));
+        }
+      }
+      return out.iterator();
+    }).collect();
+    qb.destroy();
+    sb.destroy();
+    Map<String, Detail> byKey = new HashMap<>();
+    for (Detail det : all) {
+      byKey.put(det.query() + "\u0000" + det.trainId(), det);
+    }
+    return byKey;
+  }
+
+  private static void writeAtomically(FileSystem fs, Path out, Dataset<Row> result) {
+    Path tmp = AtomicOutput.newTemporary(out.getParent());
+    try {
+      result.coalesce(1).write().parquet(new Path(tmp, SCORES_FOLDER).toString());
+      StringBuilder lines = new StringBuilder();
+      for (Row r : result.collectAsList()) {
+        lines.append(json(r)).append('\n');
+      }
+      AtomicOutput.writeString(fs, new Path(tmp, SUMMARY_FILE), lines.toString());
+      AtomicOutput.publish(fs, tmp, out);
+    } catch (RuntimeException e) {
+      AtomicOutput.deleteQuietly(fs, tmp);
+      throw e;
+    }
+  }
+
+  /** One row as a JSON object (arrays as lists, maps as objects). */
+  static String json(Row r) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    for (int i = 0; i < r.size(); i++) {
+      Object v = r.get(i);
+      if (v instanceof scala.collection.Seq<?> s) {
+        v = scala.jdk.javaapi.CollectionConverters.asJava(s);
+      } else if (v instanceof scala.collection.Map<?, ?> mm) {
+        v = scala.jdk.javaapi.CollectionConverters.asJava(mm);
+      }
+      m.put(r.schema().fieldNames()[i], v);
+    }
+    try {
+      return JSON.writeValueAsString(m);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot write a summary line: " + e.getMessage(), e);
+    }
+  }
+
+  private static boolean exists(FileSystem fs, Path p) {
+    try {
+      return fs.exists(p);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static List<Double> boxed(double[] v) {
+    List<Double> out = new ArrayList<>(v.length);
+    for (double x : v) {
+      out.add(x);
+    }
+    return out;
+  }
+
+  private static String engineVersion() {
+    String v = ScoreJob.class.getPackage().getImplementationVersion();
+    return v != null ? v : "0.1.0-SNAPSHOT";
+  }
+
+  /** Float64 contributions of one selected (query, train) pair. */
+  record Detail(int query, String trainId, double[] perCheckpoint, double[] perLayer) implements Serializable {}
+}

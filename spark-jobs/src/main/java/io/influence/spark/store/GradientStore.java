@@ -1,0 +1,327 @@
+package io.influence.spark.store;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.concat;
+import static org.apache.spark.sql.functions.expr;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.raise_error;
+import static org.apache.spark.sql.functions.size;
+import static org.apache.spark.sql.functions.when;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.Metadata;
+import org.apache.spark.sql.types.MetadataBuilder;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Per-example gradients as Parquet, one folder per checkpoint:
+ * <pre>
+ *   store/
+ *     checkpoint=step-100/          visible only when complete (written as _tmp-uuid, then renamed)
+ *       _store.json                 StoreMetadata (layers, shapes, projection, loss convention, checkpoint)
+ *       _SUCCESS                    Spark's commit marker
+ *       part-*.parquet              rows (id string, checkpoint string, one array&lt;float&gt; column per layer)
+ *     _tmp-1b2c.../                 a crashed write; ignored by readers, deleted by the next write
+ * </pre>
+ * A layer's column is its name with '.' replaced by "__" ({@link StoreMetadata#columnOf}); each
+ * array is the layer's {@code [rows, cols]} matrix flattened row-major, the order of
+ * {@link io.influence.core.score.LayerLayout}. The metadata JSON is also in the Parquet footer (field
+ * metadata {@value StoreMetadata#PARQUET_KEY} of {@code id}); reading checks that both agree with
+ * the Parquet schema. Writing the same checkpoint again is a no-op when the existing folder was
+ * written with the same gradient space, and an error otherwise.
+ */
+public final class GradientStore {
+
+  public static final String METADATA_FILE = "_store.json";
+  public static final String SUCCESS_FILE = "_SUCCESS";
+  public static final String FOLDER_PREFIX = "checkpoint=";
+
+  private static final Logger LOG = LoggerFactory.getLogger(GradientStore.class);
+
+  private GradientStore() {}
+
+  /** The folder of one checkpoint inside a store. */
+  public static java.nio.file.Path folder(java.nio.file.Path store, String checkpoint) {
+    return store.resolve(FOLDER_PREFIX + checkpoint);
+  }
+
+  /**
+   * Writes {@code rows} (an {@code id} string column and one numeric-array column per layer of {@code meta},
+   * named {@link StoreMetadata.Layer#column()}; an optional {@code checkpoint} column is replaced) as the
+   * checkpoint {@code meta.checkpoint()} of {@code store}. Returns false, writing nothing, when that checkpoint is
+   * already complete with the same gradient space. Every row's arrays are checked (length = rows·cols, no null,
+   * NaN or Inf) while writing; a bad row fails the write naming its id, and nothing becomes visible.
+   */
+  public static boolean write(SparkSession spark, Dataset<Row> rows, java.nio.file.Path store, StoreMetadata meta) {
+    Configuration conf = spark.sparkContext().hadoopConfiguration();
+    Path root = AtomicOutput.hadoopPath(store);
+    FileSystem fs = AtomicOutput.fs(root, conf);
+    Path target = new Path(root, FOLDER_PREFIX + meta.checkpoint());
+    if (isComplete(fs, target)) {
+      StoreMetadata existing = readMetadata(fs, target);
+      if (!existing.sameGradientSpace(meta)) {
+        throw new IllegalStateException(new Path(target, METADATA_FILE) + " was written with " + existing.toJson()
+            + " but this run writes " + meta.toJson() + ". HINT: write to a new store, or delete " + target
+            + " to re-extract it.");
+      }
+      LOG.info("checkpoint '{}' is already complete in {}; skipping the write", meta.checkpoint(), store);
+      return false;
+    }
+    int cleaned = AtomicOutput.cleanTemporaries(fs, root);
+    if (cleaned > 0) {
+      LOG.info("deleted {} unfinished temporary folder(s) under {}", cleaned, store);
+    }
+    Dataset<Row> checked = shapeForWrite(rows, meta);
+    Path tmp = AtomicOutput.newTemporary(root);
+    try {
+      checked.write().parquet(tmp.toString());
+      AtomicOutput.writeString(fs, new Path(tmp, METADATA_FILE), meta.toJson());
+      AtomicOutput.publish(fs, tmp, target);
+    } catch (RuntimeException e) {
+      AtomicOutput.deleteQuietly(fs, tmp);
+      throw e;
+    }
+    LOG.info("wrote checkpoint '{}' to {}", meta.checkpoint(), target);
+    return true;
+  }
+
+  /**
+   * The rows of one complete checkpoint: {@code id}, {@code checkpoint} and the layer columns in metadata order.
+   * Throws IllegalArgumentException naming the file when the folder is missing or incomplete, or when its
+   * {@code _store.json}, Parquet footer and Parquet schema disagree.
+   */
+  public static Dataset<Row> read(SparkSession spark, java.nio.file.Path store, String checkpoint) {
+    Configuration conf = spark.sparkContext().hadoopConfiguration();
+    Path root = AtomicOutput.hadoopPath(store);
+    FileSystem fs = AtomicOutput.fs(root, conf);
+    Path folder = requireComplete(fs, root, checkpoint);
+    Path metaFile = new Path(folder, METADATA_FILE);
+    StoreMetadata meta = readMetadata(fs, folder);
+    Dataset<Row> data = spark.read().parquet(folder.toString());
+    checkSchema(data.schema(), meta, metaFile);
+    List<Column> cols = new ArrayList<>();
+    cols.add(col("id"));
+    cols.add(col("checkpoint"));
+    for (StoreMetadata.Layer l : meta.layers()) {
+      cols.add(col(l.column()));
+    }
+    return data.select(cols.toArray(new Column[0]));
+  }
+
+  /** The metadata of one complete checkpoint ({@code _store.json}). */
+  public static StoreMetadata metadata(SparkSession spark, java.nio.file.Path store, String checkpoint) {
+    Path root = AtomicOutput.hadoopPath(store);
+    FileSystem fs = AtomicOutput.fs(root, spark.sparkContext().hadoopConfiguration());
+    return readMetadata(fs, requireComplete(fs, root, checkpoint));
+  }
+
+  /** Names of the complete checkpoints of a store, by step then name (empty when the store does not exist). */
+  public static List<String> checkpoints(java.nio.file.Path store) {
+    return checkpoints(store, new Configuration());
+  }
+
+  /** {@link #checkpoints(java.nio.file.Path)} with a given Hadoop configuration. */
+  public static List<String> checkpoints(java.nio.file.Path store, Configuration conf) {
+    Path root = AtomicOutput.hadoopPath(store);
+    FileSystem fs = AtomicOutput.fs(root, conf);
+    List<StoreMetadata> found = new ArrayList<>();
+    try {
+      if (!fs.exists(root)) {
+        return List.of();
+      }
+      for (FileStatus s : fs.listStatus(root)) {
+        String name = s.getPath().getName();
+        if (s.isDirectory() && name.startsWith(FOLDER_PREFIX) && isComplete(fs, s.getPath())) {
+          found.add(readMetadata(fs, s.getPath()));
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list " + root + ": " + e.getMessage(), e);
+    }
+    found.sort(Comparator.comparingLong(StoreMetadata::step).thenComparing(StoreMetadata::checkpoint));
+    return found.stream().map(StoreMetadata::checkpoint).toList();
+  }
+
+  /**
+   * Several checkpoints of one store side by side, joined on {@code id}: see {@link GradientTable}. All must
+   * share one gradient space (layers, shapes, projection) and hold the same ids.
+   */
+  public static GradientTable table(SparkSession spark, java.nio.file.Path store, List<String> checkpoints) {
+    if (checkpoints.isEmpty()) {
+      throw new IllegalArgumentException("no checkpoints given for " + store + "; it has " + checkpoints(store,
+          spark.sparkContext().hadoopConfiguration()) + ". HINT: name at least one.");
+    }
+    List<StoreMetadata> metas = new ArrayList<>();
+    Dataset<Row> joined = null;
+    for (int i = 0; i < checkpoints.size(); i++) {
+      String name = checkpoints.get(i);
+      StoreMetadata m = metadata(spark, store, name);
+      if (!metas.isEmpty() && !metas.get(0).sameGradientSpace(m)) {
+        throw new IllegalArgumentException(folder(store, name).resolve(METADATA_FILE) + " describes " + m.layers() + " "
+            + m.projectionDescription() + " but " + folder(store, checkpoints.get(0)).resolve(METADATA_FILE)
+            + " describes " + metas.get(0).layers() + " " + metas.get(0).projectionDescription()
+            + ". HINT: extract every checkpoint with the same layers and projection.");
+      }
+      metas.add(m);
+      List<Column> cols = new ArrayList<>();
+      cols.add(col("id"));
+      for (StoreMetadata.Layer l : m.layers()) {
+        cols.add(col(l.column()).as(GradientTable.column(i, l)));
+      }
+      Dataset<Row> part = read(spark, store, name).select(cols.toArray(new Column[0]));
+      joined = joined == null ? part : joined.join(part, "id");
+    }
+    checkSameIds(spark, store, checkpoints);
+    return new GradientTable(metas, joined);
+  }
+
+  /** One aggregation over the ids of all checkpoints: every id must occur exactly once per checkpoint. */
+  private static void checkSameIds(SparkSession spark, java.nio.file.Path store, List<String> checkpoints) {
+    Dataset<Row> ids = null;
+    for (int i = 0; i < checkpoints.size(); i++) {
+      Dataset<Row> part = read(spark, store, checkpoints.get(i)).select(col("id"), lit(i).as("c"));
+      ids = ids == null ? part : ids.unionAll(part);
+    }
+    List<Row> bad = ids.groupBy("id").agg(org.apache.spark.sql.functions.count(lit(1)).as("n"),
+            org.apache.spark.sql.functions.countDistinct(col("c")).as("k"))
+        .filter(col("n").notEqual(checkpoints.size()).or(col("k").notEqual(checkpoints.size())))
+        .orderBy("id").limit(5).collectAsList();
+    if (!bad.isEmpty()) {
+      List<String> where = bad.stream().map(r -> r.getString(0) + " (" + r.getLong(1) + " rows in " + r.getLong(2)
+          + " of " + checkpoints.size() + " checkpoints)").toList();
+      throw new IllegalArgumentException("checkpoints " + checkpoints + " of " + store + " do not hold the same example"
+          + " ids once each, e.g. " + where + ". HINT: extract every checkpoint over the same training examples"
+          + " (ids must be unique).");
+    }
+  }
+
+  private static boolean isComplete(FileSystem fs, Path folder) {
+    return AtomicOutput.isComplete(fs, folder, SUCCESS_FILE) && AtomicOutput.isComplete(fs, folder, METADATA_FILE);
+  }
+
+  private static Path requireComplete(FileSystem fs, Path root, String checkpoint) {
+    Path folder = new Path(root, FOLDER_PREFIX + checkpoint);
+    if (!isComplete(fs, folder)) {
+      throw new IllegalArgumentException(folder + " is not a complete checkpoint folder (it needs " + METADATA_FILE
+          + " and " + SUCCESS_FILE + "); complete checkpoints in this store: "
+          + checkpoints(java.nio.file.Path.of(root.toUri()), fs.getConf())
+          + ". HINT: run the extract stage for checkpoint '" + checkpoint + "'.");
+    }
+    return folder;
+  }
+
+  private static StoreMetadata readMetadata(FileSystem fs, Path folder) {
+    Path file = new Path(folder, METADATA_FILE);
+    StoreMetadata m = StoreMetadata.fromJson(AtomicOutput.readString(fs, file), file.toString());
+    String expected = FOLDER_PREFIX + m.checkpoint();
+    if (!folder.getName().equals(expected)) {
+      throw new IllegalArgumentException(file + " is for checkpoint '" + m.checkpoint() + "' but lies in folder '"
+          + folder.getName() + "'. HINT: do not rename checkpoint folders; re-extract instead.");
+    }
+    return m;
+  }
+
+  private static void checkSchema(StructType schema, StoreMetadata meta, Path metaFile) {
+    List<String> expected = new ArrayList<>(List.of("id", "checkpoint"));
+    for (StoreMetadata.Layer l : meta.layers()) {
+      expected.add(l.column());
+    }
+    List<String> found = Arrays.asList(schema.fieldNames());
+    if (!new java.util.HashSet<>(found).equals(new java.util.HashSet<>(expected))) {
+      List<String> missing = new ArrayList<>(expected);
+      missing.removeAll(found);
+      List<String> extra = new ArrayList<>(found);
+      extra.removeAll(expected);
+      throw new IllegalArgumentException(metaFile + " lists layers " + meta.layerNames() + " but the Parquet files next"
+          + " to it have columns " + found + " (missing " + missing + ", unexpected " + extra
+          + "). HINT: the folder was modified after writing; delete it and re-extract this checkpoint.");
+    }
+    for (StoreMetadata.Layer l : meta.layers()) {
+      DataType t = schema.apply(l.column()).dataType();
+      if (!(t instanceof ArrayType a) || a.elementType() != DataTypes.FloatType) {
+        throw new IllegalArgumentException(metaFile + ": column `" + l.column() + "` (layer '" + l.name()
+            + "') must be array<float>, found " + t.simpleString() + ". HINT: re-extract this checkpoint.");
+      }
+    }
+    Metadata idMeta = schema.apply("id").metadata();
+    if (idMeta.contains(StoreMetadata.PARQUET_KEY)) {
+      StoreMetadata footer = StoreMetadata.fromJson(idMeta.getString(StoreMetadata.PARQUET_KEY), metaFile.getParent()
+          + " (Parquet footer)");
+      if (!footer.equals(meta)) {
+        throw new IllegalArgumentException(metaFile + " says " + meta.toJson() + " but the Parquet footer of the files"
+            + " next to it says " + footer.toJson() + ". HINT: the folder was modified after writing; delete it and"
+            + " re-extract this checkpoint.");
+      }
+    }
+  }
+
+  /** Validates the input schema on the driver and adds the per-row checks (length, null, NaN/Inf). */
+  private static Dataset<Row> shapeForWrite(Dataset<Row> rows, StoreMetadata meta) {
+    StructType schema = rows.schema();
+    List<String> names = Arrays.asList(schema.fieldNames());
+    if (!names.contains("id") || schema.apply("id").dataType() != DataTypes.StringType) {
+      throw new IllegalArgumentException("gradient rows for checkpoint '" + meta.checkpoint()
+          + "' need a string `id` column; columns: " + schema.simpleString());
+    }
+    List<String> allowed = new ArrayList<>(List.of("id", "checkpoint"));
+    for (StoreMetadata.Layer l : meta.layers()) {
+      allowed.add(l.column());
+      if (!names.contains(l.column())) {
+        throw new IllegalArgumentException("gradient rows for checkpoint '" + meta.checkpoint() + "' have no column `"
+            + l.column() + "` for layer '" + l.name() + "'; columns: " + names
+            + ". HINT: name each layer's column StoreMetadata.columnOf(layer).");
+      }
+      DataType t = schema.apply(l.column()).dataType();
+      if (!(t instanceof ArrayType a) || !(a.elementType() instanceof NumericType)) {
+        throw new IllegalArgumentException("gradient rows for checkpoint '" + meta.checkpoint() + "': column `"
+            + l.column() + "` must be an array of numbers, found " + t.simpleString());
+      }
+    }
+    List<String> extra = new ArrayList<>(names);
+    extra.removeAll(allowed);
+    if (!extra.isEmpty()) {
+      throw new IllegalArgumentException("gradient rows for checkpoint '" + meta.checkpoint() + "' have columns " + extra
+          + " that are not layers of the metadata " + meta.layerNames() + ". HINT: drop them or add the layers.");
+    }
+    Metadata idMeta = new MetadataBuilder().putString(StoreMetadata.PARQUET_KEY, meta.toJson()).build();
+    List<Column> out = new ArrayList<>();
+    out.add(when(col("id").isNull(), raise_error(lit("gradient store: a row of checkpoint '" + meta.checkpoint()
+        + "' has no id. HINT: every example needs a unique id."))).otherwise(col("id")).as("id", idMeta));
+    out.add(lit(meta.checkpoint()).as("checkpoint"));
+    for (StoreMetadata.Layer l : meta.layers()) {
+      String c = "`" + l.column() + "`";
+      Column arr = col(l.column()).cast(DataTypes.createArrayType(DataTypes.FloatType, false));
+      Column where = concat(lit("gradient store, checkpoint '" + meta.checkpoint() + "', layer '" + l.name()
+          + "', example '"), col("id"), lit("': "));
+      Column bad = when(col(l.column()).isNull(), raise_error(concat(where, lit("no gradient (null)."))))
+          .when(size(col(l.column())).notEqual(l.size()), raise_error(concat(where, lit("array has "),
+              size(col(l.column())).cast("string"), lit(" values but [" + l.rows() + ", " + l.cols() + "] needs "
+                  + l.size() + ". HINT: flatten the matrix row-major."))))
+          .when(expr("exists(" + c + ", x -> x IS NULL OR isnan(x) OR abs(x) = double('inf'))"),
+              raise_error(concat(where, lit("gradient holds NaN, Inf or null. HINT: the loss overflowed for this"
+                  + " example at this checkpoint; check the checkpoint and the example's tokens, or drop it."))));
+      out.add(bad.otherwise(arr).as(l.column()));
+    }
+    return rows.select(out.toArray(new Column[0]));
+  }
+}

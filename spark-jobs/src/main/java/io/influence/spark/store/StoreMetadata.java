@@ -1,0 +1,200 @@
+package io.influence.spark.store;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.influence.core.score.LayerLayout;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * What one checkpoint folder of a gradient store holds, written as {@code _store.json} next to the
+ * Parquet files and, as the same JSON, into the Parquet footer (Spark's row metadata, field
+ * metadata key {@value #PARQUET_KEY} of the {@code id} column).
+ *
+ * <p>Example {@code _store.json}:
+ * <pre>{@code
+ * {"format":"influence-gradient-store","formatVersion":1,"checkpoint":"step-100","step":100,
+ *  "learningRate":0.001,"sha256":"9f2c...","layers":[{"name":"h.0.attn.c_attn","rows":32,"cols":16}],
+ *  "projection":"kronecker-gaussian","projectionSeed":42,"lossConvention":"sum over completion tokens",
+ *  "dtype":"float32","engineVersion":"0.1.0-SNAPSHOT"}
+ * }</pre>
+ * {@code rows, cols} are {@code [dOut, dIn]} for full gradients ({@code projection = "full"},
+ * {@code projectionSeed = null}) or {@code [kOut, kIn]} for projected ones; each stored array is
+ * that matrix flattened row-major. Column name of a layer: {@link Layer#column()}.
+ */
+@JsonInclude(JsonInclude.Include.ALWAYS)
+public record StoreMetadata(String format, int formatVersion, String checkpoint, long step, double learningRate,
+    String sha256, List<Layer> layers, String projection, Long projectionSeed, String lossConvention, String dtype,
+    String engineVersion) implements Serializable {
+
+  public static final String FORMAT = "influence-gradient-store";
+  public static final int FORMAT_VERSION = 1;
+  public static final String LOSS_SUM_OVER_COMPLETION = "sum over completion tokens";
+  public static final String FLOAT32 = "float32";
+  public static final String FULL = "full";
+  /** Key of the JSON in the {@code id} column's Spark field metadata (kept in the Parquet footer). */
+  public static final String PARQUET_KEY = "influence.store";
+
+  private static final long serialVersionUID = 1L;
+  private static final Pattern CHECKPOINT_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]*");
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+  /**
+   * One stored layer: its name (as the model names it, e.g. {@code transformer.h.0.mlp.c_fc}) and the
+   * {@code [rows, cols]} of its stored matrix.
+   */
+  public record Layer(String name, int rows, int cols) implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    public Layer {
+      Objects.requireNonNull(name, "layer name");
+      if (name.isEmpty() || name.contains("__") || name.startsWith("_") || name.contains("`")) {
+        throw new IllegalArgumentException("layer name '" + name + "' cannot be stored: it must be non-empty, not start"
+            + " with '_' and contain neither '__' nor '`'. HINT: use the model's parameter prefix, e.g. 'h.0.mlp.c_fc'.");
+      }
+      if (rows < 1 || cols < 1) {
+        throw new IllegalArgumentException("layer '" + name + "' needs rows, cols >= 1, got [" + rows + ", " + cols + "]");
+      }
+    }
+
+    /** The Parquet column of this layer: the name with every '.' replaced by "__". */
+    @JsonIgnore
+    public String column() {
+      return columnOf(name);
+    }
+
+    @JsonIgnore
+    public int size() {
+      return Math.multiplyExact(rows, cols);
+    }
+  }
+
+  public StoreMetadata {
+    if (!FORMAT.equals(format)) {
+      throw new IllegalArgumentException("format must be '" + FORMAT + "', got '" + format + "'");
+    }
+    if (formatVersion != FORMAT_VERSION) {
+      throw new IllegalArgumentException("this engine reads gradient store format version " + FORMAT_VERSION
+          + ", got " + formatVersion + ". HINT: re-extract the gradients with this engine version.");
+    }
+    Objects.requireNonNull(checkpoint, "checkpoint");
+    if (!CHECKPOINT_NAME.matcher(checkpoint).matches()) {
+      throw new IllegalArgumentException("checkpoint name '" + checkpoint + "' must match " + CHECKPOINT_NAME
+          + " (it becomes a folder name). HINT: use e.g. 'step-100'.");
+    }
+    if (!Double.isFinite(learningRate) || learningRate < 0) {
+      throw new IllegalArgumentException("checkpoint '" + checkpoint + "': learning rate must be finite and >= 0, got "
+          + learningRate);
+    }
+    layers = List.copyOf(Objects.requireNonNull(layers, "layers"));
+    if (layers.isEmpty()) {
+      throw new IllegalArgumentException("checkpoint '" + checkpoint + "': a gradient store needs at least one layer");
+    }
+    Set<String> seen = new HashSet<>();
+    for (Layer l : layers) {
+      if (!seen.add(l.column())) {
+        throw new IllegalArgumentException("checkpoint '" + checkpoint + "': layer '" + l.name()
+            + "' appears twice (or two layers map to column '" + l.column() + "')");
+      }
+    }
+    Objects.requireNonNull(projection, "projection");
+    if (FULL.equals(projection) && projectionSeed != null) {
+      throw new IllegalArgumentException("full gradients have no projection seed, got " + projectionSeed);
+    }
+    if (!FULL.equals(projection) && projectionSeed == null) {
+      throw new IllegalArgumentException("projection '" + projection + "' needs its seed. HINT: record the seed used"
+          + " to draw P_in and P_out so that queries can be projected the same way.");
+    }
+    Objects.requireNonNull(lossConvention, "lossConvention");
+    if (!FLOAT32.equals(dtype)) {
+      throw new IllegalArgumentException("stored gradients are float32, got dtype '" + dtype + "'");
+    }
+    Objects.requireNonNull(engineVersion, "engineVersion");
+  }
+
+  /** Metadata of the current format version, float32, loss summed over completion tokens. */
+  public static StoreMetadata of(String checkpoint, long step, double learningRate, String sha256, List<Layer> layers,
+      String projection, Long projectionSeed, String engineVersion) {
+    return new StoreMetadata(FORMAT, FORMAT_VERSION, checkpoint, step, learningRate, sha256, layers, projection,
+        projectionSeed, LOSS_SUM_OVER_COMPLETION, FLOAT32, engineVersion);
+  }
+
+  /** The column name of a layer name: '.' becomes "__" (e.g. {@code h.0.mlp.c_fc} → {@code h__0__mlp__c_fc}). */
+  public static String columnOf(String layer) {
+    return layer.replace(".", "__");
+  }
+
+  /** Layer names in stored order. */
+  @JsonIgnore
+  public List<String> layerNames() {
+    List<String> out = new ArrayList<>();
+    for (Layer l : layers) {
+      out.add(l.name());
+    }
+    return out;
+  }
+
+  /** Number of floats per row (Σ rows·cols). */
+  @JsonIgnore
+  public int dim() {
+    int d = 0;
+    for (Layer l : layers) {
+      d = Math.addExact(d, l.size());
+    }
+    return d;
+  }
+
+  /** The influence-core layout with the same layer order and shapes (row-major flattening, same offsets). */
+  public LayerLayout layout() {
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    for (Layer l : layers) {
+      shapes.put(l.name(), new long[] {l.rows(), l.cols()});
+    }
+    return LayerLayout.of(layerNames(), shapes);
+  }
+
+  /** "full", or e.g. "kronecker-gaussian(seed=42)"; the shapes are in {@link #layers()}. */
+  public String projectionDescription() {
+    return FULL.equals(projection) ? FULL : projection + "(seed=" + projectionSeed + ")";
+  }
+
+  /** True when both describe the same stored vectors: layers, shapes, projection, loss convention and dtype. */
+  public boolean sameGradientSpace(StoreMetadata other) {
+    return layers.equals(other.layers) && projection.equals(other.projection)
+        && Objects.equals(projectionSeed, other.projectionSeed) && lossConvention.equals(other.lossConvention)
+        && dtype.equals(other.dtype);
+  }
+
+  public String toJson() {
+    try {
+      return JSON.writeValueAsString(this);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot write store metadata as JSON: " + e.getMessage(), e);
+    }
+  }
+
+  /** Parses {@code _store.json} content; {@code source} (a file name) is named in errors. */
+  public static StoreMetadata fromJson(String json, String source) {
+    try {
+      return JSON.readValue(json, StoreMetadata.class);
+    } catch (JsonProcessingException | IllegalArgumentException e) {
+      Throwable root = e;
+      while (root.getCause() != null && root.getCause() != root) {
+        root = root.getCause();
+      }
+      throw new IllegalArgumentException(source + ": not valid gradient store metadata: " + root.getMessage()
+          + ". HINT: this file is written by the extract stage; re-run it for this checkpoint.", e);
+    }
+  }
+}

@@ -1,0 +1,30 @@
+package io.influence.spark.score;
+
+import io.influence.core.score.TopK;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/** Reference ranking: a full sort of every score (float64), best first, ties by id ascending. */
+final class BruteForce {
+
+  private BruteForce() {}
+
+  static double dot(float[] a, float[] b) {
+    double s = 0;
+    for (int j = 0; j < a.length; j++) {
+      s += (double) a[j] * b[j];
+    }
+    return s;
+  }
+
+  static List<TopK.Scored> sorted(List<String> ids, double[] scores, boolean largest, int k) {
+    List<TopK.Scored> all = new ArrayList<>();
+    for (int t = 0; t < ids.size(); t++) {
+      all.add(new TopK.Scored(ids.get(t), scores[t]));
+    }
+    Comparator<TopK.Scored> byScore = Comparator.comparingDouble(TopK.Scored::score);
+    all.sort((largest ? byScore.reversed() : byScore).thenComparing(TopK.Scored::id));
+    return all.subList(0, Math.min(k, all.size()));
+  }
+}

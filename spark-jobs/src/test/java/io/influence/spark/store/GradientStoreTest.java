@@ -1,0 +1,231 @@
+package io.influence.spark.store;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.influence.spark.testing.LocalSpark;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class GradientStoreTest {
+
+  private final SparkSession spark = LocalSpark.get();
+
+  @TempDir Path dir;
+
+  private static String messages(Throwable e) {
+    StringBuilder b = new StringBuilder();
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      b.append(t.getMessage()).append(" | ");
+    }
+    return b.toString();
+  }
+
+  @Test
+  void writeThenRead_syntheticRows_roundTripsExactly() throws Exception {
+    SyntheticGradients g = new SyntheticGradients(1, 1, 25, false);
+    Path store = dir.resolve("store");
+    StoreMetadata meta = SyntheticGradients.meta("step-100", 100, 0.01);
+    assertTrue(GradientStore.write(spark, g.rows(spark, 0, 3), store, meta));
+
+    List<Row> rows = GradientStore.read(spark, store, "step-100").collectAsList();
+    assertEquals(g.ids.size(), rows.size());
+    for (Row r : rows) {
+      String id = r.getString(0);
+      assertEquals("step-100", r.getString(1));
+      for (int l = 0; l < SyntheticGradients.LAYERS.size(); l++) {
+        List<Float> got = r.getList(2 + l);
+        float[] want = g.grads.get(0).get(id).get(SyntheticGradients.LAYERS.get(l).name());
+        float[] gotArr = new float[got.size()];
+        for (int i = 0; i < gotArr.length; i++) {
+          gotArr[i] = got.get(i);
+        }
+        assertArrayEquals(want, gotArr, 0f, "example " + id + " layer " + l);
+      }
+    }
+    Path folder = GradientStore.folder(store, "step-100");
+    assertEquals(meta, StoreMetadata.fromJson(Files.readString(folder.resolve("_store.json")), "test"));
+    assertEquals(meta, GradientStore.metadata(spark, store, "step-100"));
+    String footer = spark.read().parquet(folder.toString()).schema().apply("id").metadata()
+        .getString(StoreMetadata.PARQUET_KEY);
+    assertEquals(meta, StoreMetadata.fromJson(footer, "footer"));
+    assertEquals(List.of("step-100"), GradientStore.checkpoints(store));
+  }
+
+  @Test
+  void metadataJson_roundTrip_keepsEveryField() {
+    StoreMetadata m = SyntheticGradients.meta("step-7", 7, 3e-4);
+    assertEquals(m, StoreMetadata.fromJson(m.toJson(), "x"));
+    StoreMetadata full = StoreMetadata.of("s", 1, 1.0, null, SyntheticGradients.LAYERS, StoreMetadata.FULL, null, "v");
+    assertEquals(full, StoreMetadata.fromJson(full.toJson(), "x"));
+    assertEquals("full", full.projectionDescription());
+    assertEquals("h__0__mlp__c_fc", StoreMetadata.columnOf("h.0.mlp.c_fc"));
+  }
+
+  @Test
+  void write_checkpointAlreadyComplete_isNoOp() throws Exception {
+    SyntheticGradients g = new SyntheticGradients(2, 1, 10, false);
+    Path store = dir.resolve("store");
+    StoreMetadata meta = SyntheticGradients.meta("step-100", 100, 0.01);
+    assertTrue(GradientStore.write(spark, g.rows(spark, 0, 2), store, meta));
+    Path folder = GradientStore.folder(store, "step-100");
+    List<String> before = listing(folder);
+    long stamp = Files.getLastModifiedTime(folder.resolve("_store.json")).toMillis();
+    SyntheticGradients other = new SyntheticGradients(99, 1, 4, false);
+    assertFalse(GradientStore.write(spark, other.rows(spark, 0, 2), store, meta));
+    assertEquals(before, listing(folder));
+    assertEquals(stamp, Files.getLastModifiedTime(folder.resolve("_store.json")).toMillis());
+    assertEquals(10, GradientStore.read(spark, store, "step-100").count());
+  }
+
+  @Test
+  void write_completeCheckpointWithOtherLayers_failsNamingFile() {
+    SyntheticGradients g = new SyntheticGradients(3, 1, 5, false);
+    Path store = dir.resolve("store");
+    GradientStore.write(spark, g.rows(spark, 0, 1), store, SyntheticGradients.meta("step-100", 100, 0.01));
+    StoreMetadata other = StoreMetadata.of("step-100", 100, 0.01, "sha", List.of(new StoreMetadata.Layer("x", 2, 2)),
+        "kronecker-gaussian", 42L, "test");
+    var e = assertThrows(IllegalStateException.class, () -> GradientStore.write(spark, g.rows(spark, 0, 1), store,
+        other));
+    assertTrue(e.getMessage().contains("_store.json") && e.getMessage().contains("HINT"), e.getMessage());
+  }
+
+  @Test
+  void checkpointsAndRead_halfWrittenTemporary_ignoredThenCleanedByNextWrite() throws Exception {
+    Path store = dir.resolve("store");
+    Path tmp = store.resolve("_tmp-crashed");
+    Files.createDirectories(tmp);
+    Files.writeString(tmp.resolve("part-00000.parquet"), "half a file");
+    Path incomplete = GradientStore.folder(store, "step-200");
+    Files.createDirectories(incomplete);
+    Files.writeString(incomplete.resolve("part-00000.parquet"), "no marker");
+    assertEquals(List.of(), GradientStore.checkpoints(store));
+    var e = assertThrows(IllegalArgumentException.class, () -> GradientStore.read(spark, store, "step-200"));
+    assertTrue(e.getMessage().contains("checkpoint=step-200") && e.getMessage().contains("HINT"), e.getMessage());
+
+    SyntheticGradients g = new SyntheticGradients(4, 1, 6, false);
+    assertTrue(GradientStore.write(spark, g.rows(spark, 0, 2), store, SyntheticGradients.meta("step-100", 100, 0.01)));
+    assertFalse(Files.exists(tmp));
+    assertEquals(List.of("step-100"), GradientStore.checkpoints(store));
+    assertEquals(6, GradientStore.read(spark, store, "step-100").count());
+  }
+
+  @Test
+  void read_storeJsonLayersDifferFromParquet_failsNamingFile() throws Exception {
+    SyntheticGradients g = new SyntheticGradients(5, 1, 5, false);
+    Path store = dir.resolve("store");
+    GradientStore.write(spark, g.rows(spark, 0, 1), store, SyntheticGradients.meta("step-100", 100, 0.01));
+    Path json = GradientStore.folder(store, "step-100").resolve("_store.json");
+    Files.writeString(json, Files.readString(json).replace("\"lm_head\"", "\"lm_head2\""));
+    var e = assertThrows(IllegalArgumentException.class, () -> GradientStore.read(spark, store, "step-100"));
+    assertTrue(e.getMessage().contains(json.getFileName().toString()) && e.getMessage().contains("lm_head2")
+        && e.getMessage().contains("HINT"), e.getMessage());
+  }
+
+  @Test
+  void read_storeJsonShapeDiffersFromFooter_failsNamingFile() throws Exception {
+    SyntheticGradients g = new SyntheticGradients(6, 1, 5, false);
+    Path store = dir.resolve("store");
+    GradientStore.write(spark, g.rows(spark, 0, 1), store, SyntheticGradients.meta("step-100", 100, 0.01));
+    Path json = GradientStore.folder(store, "step-100").resolve("_store.json");
+    Files.writeString(json, Files.readString(json).replace("\"rows\":1,\"cols\":3", "\"rows\":3,\"cols\":1"));
+    var e = assertThrows(IllegalArgumentException.class, () -> GradientStore.read(spark, store, "step-100"));
+    assertTrue(e.getMessage().contains("_store.json") && e.getMessage().contains("footer"), e.getMessage());
+  }
+
+  @Test
+  void write_arrayOfWrongLength_failsNamingExampleAndLeavesNothingVisible() {
+    Path store = dir.resolve("store");
+    List<Row> rows = new ArrayList<>();
+    rows.add(RowFactory.create("good", new float[12], new float[10], new float[3]));
+    rows.add(RowFactory.create("short-one", new float[12], new float[9], new float[3]));
+    Dataset<Row> df = spark.createDataFrame(rows, SyntheticGradients.schema());
+    var e = assertThrows(Exception.class, () -> GradientStore.write(spark, df, store,
+        SyntheticGradients.meta("step-100", 100, 0.01)));
+    String m = messages(e);
+    assertTrue(m.contains("short-one") && m.contains("h.0.mlp.c_fc") && m.contains("needs 10"), m);
+    assertEquals(List.of(), GradientStore.checkpoints(store));
+    assertFalse(Files.exists(GradientStore.folder(store, "step-100")));
+  }
+
+  @Test
+  void write_nanGradient_failsNamingExample() {
+    Path store = dir.resolve("store");
+    float[] bad = new float[3];
+    bad[1] = Float.NaN;
+    Dataset<Row> df = spark.createDataFrame(List.of(RowFactory.create("nan-row", new float[12], new float[10], bad)),
+        SyntheticGradients.schema());
+    var e = assertThrows(Exception.class, () -> GradientStore.write(spark, df, store,
+        SyntheticGradients.meta("step-100", 100, 0.01)));
+    String m = messages(e);
+    assertTrue(m.contains("nan-row") && m.contains("lm_head") && m.contains("NaN"), m);
+  }
+
+  @Test
+  void write_missingLayerColumn_failsBeforeAnyWork() {
+    Dataset<Row> df = spark.createDataFrame(List.of(RowFactory.create("a", new float[12], new float[10], new float[3])),
+        SyntheticGradients.schema()).drop("lm_head");
+    var e = assertThrows(IllegalArgumentException.class, () -> GradientStore.write(spark, df, dir.resolve("s"),
+        SyntheticGradients.meta("step-100", 100, 0.01)));
+    assertTrue(e.getMessage().contains("lm_head") && e.getMessage().contains("HINT"), e.getMessage());
+  }
+
+  @Test
+  void table_checkpointsWithDifferentIds_failsNamingIds() {
+    Path store = dir.resolve("store");
+    SyntheticGradients a = new SyntheticGradients(7, 1, 4, false);
+    SyntheticGradients b = new SyntheticGradients(8, 1, 5, false);
+    GradientStore.write(spark, a.rows(spark, 0, 1), store, SyntheticGradients.meta("step-100", 100, 0.01));
+    GradientStore.write(spark, b.rows(spark, 0, 1), store, SyntheticGradients.meta("step-200", 200, 0.01));
+    assertEquals(List.of("step-100", "step-200"), GradientStore.checkpoints(store));
+    var e = assertThrows(IllegalArgumentException.class, () -> GradientStore.table(spark, store,
+        List.of("step-100", "step-200")));
+    assertTrue(e.getMessage().contains(b.ids.get(4)) && e.getMessage().contains("HINT"), e.getMessage());
+  }
+
+  @Test
+  void table_duplicateIdInOneCheckpoint_failsNamingId() {
+    Path store = dir.resolve("store");
+    Dataset<Row> df = spark.createDataFrame(List.of(RowFactory.create("twice", new float[12], new float[10], new float[3]),
+        RowFactory.create("twice", new float[12], new float[10], new float[3]),
+        RowFactory.create("once", new float[12], new float[10], new float[3])), SyntheticGradients.schema());
+    GradientStore.write(spark, df, store, SyntheticGradients.meta("step-100", 100, 0.01));
+    var e = assertThrows(IllegalArgumentException.class, () -> GradientStore.table(spark, store, List.of("step-100")));
+    assertTrue(e.getMessage().contains("twice (2 rows") && !e.getMessage().contains("once"), e.getMessage());
+  }
+
+  @Test
+  void table_twoCheckpoints_joinsRowsById() {
+    Path store = dir.resolve("store");
+    SyntheticGradients g = new SyntheticGradients(9, 2, 8, false);
+    g.writeAll(spark, store, 2);
+    GradientTable t = GradientStore.table(spark, store, g.checkpoints);
+    assertEquals(8, t.rows().count());
+    assertEquals(2 * 25, t.width());
+    Row r = t.rows().filter("id = '" + g.ids.get(3) + "'").first();
+    List<Float> got = r.getList(r.fieldIndex("c1__lm_head"));
+    float[] want = g.grads.get(1).get(g.ids.get(3)).get("lm_head");
+    for (int i = 0; i < want.length; i++) {
+      assertEquals(want[i], got.get(i), 0f);
+    }
+  }
+
+  private static List<String> listing(Path folder) throws Exception {
+    try (Stream<Path> s = Files.list(folder)) {
+      return s.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+  }
+}
