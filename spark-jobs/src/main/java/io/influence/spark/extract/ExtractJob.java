@@ -1,0 +1,169 @@
+package io.influence.spark.extract;
+
+import static org.apache.spark.sql.functions.col;
+
+import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.GradientExtractor;
+import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.KroneckerProjection;
+import io.influence.core.tracin.ExampleGradient;
+import io.influence.spark.store.GradientStore;
+import io.influence.spark.store.StoreMetadata;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The extract stage: per-example gradients of every training sequence at every checkpoint of a
+ * run, written to the Parquet gradient store (one folder per checkpoint).
+ *
+ * <p>Driver: tokenises and checks every row once ({@link TokenizedCorpus}), reports bad rows, then
+ * for each checkpoint not yet complete in the store runs one Spark job whose tasks load the
+ * checkpoint once per executor JVM ({@link ExecutorModels}), batch their sequences and compute
+ * Kronecker-projected (default) or full per-example gradients of each tracked layer. A finished
+ * checkpoint is skipped on re-run; an unfinished one is redone from scratch (the store publishes
+ * a checkpoint folder only when it is complete).
+ */
+public final class ExtractJob {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ExtractJob.class);
+
+  private ExtractJob() {}
+
+  /** What happened: checkpoints written and skipped, and the bad rows found. */
+  public record Result(List<String> written, List<String> skipped, TokenizedCorpus.BadRows badRows) {}
+
+  public static Result run(SparkSession spark, ExtractSpec spec) {
+    TokenizedCorpus corpus = TokenizedCorpus.prepare(spark, spec.corpus(), spec.run().checkpoints().get(0),
+        spec.badRows());
+    List<String> written = new ArrayList<>();
+    List<String> skipped = new ArrayList<>();
+    try {
+      for (RunCheckpoint c : spec.run().checkpoints()) {
+        String name = checkpointName(c);
+        StoreMetadata meta = metadata(spec, c, name);
+        if (GradientStore.checkpoints(spec.store()).contains(name)
+            && GradientStore.metadata(spark, spec.store(), name).sameGradientSpace(meta)) {
+          LOG.info("checkpoint {} is already extracted in {}; skipping", name, spec.store());
+          skipped.add(name);
+          continue;
+        }
+        StructType schema = new StructType().add("id", DataTypes.StringType, false);
+        for (StoreMetadata.Layer l : meta.layers()) {
+          schema = schema.add(l.column(), DataTypes.createArrayType(DataTypes.FloatType, false), false);
+        }
+        Dataset<Row> rows = corpus.rows().mapPartitions(
+            new GradientsOfPartition(c.dir().toString(), c.sha256(), spec.projection(), spec.layers(),
+                spec.batchSize()), Encoders.row(schema));
+        if (GradientStore.write(spark, rows, spec.store(), meta)) {
+          written.add(name);
+        } else {
+          skipped.add(name);
+        }
+      }
+    } finally {
+      corpus.release();
+    }
+    return new Result(written, skipped, corpus.badRows());
+  }
+
+  /** Store name of a checkpoint: {@code step-N}. */
+  public static String checkpointName(RunCheckpoint c) {
+    return "step-" + c.step();
+  }
+
+  static StoreMetadata metadata(ExtractSpec spec, RunCheckpoint c, String name) {
+    Gpt2Model model = ExecutorModels.model(c.dir().toString(), c.sha256());
+    List<String> layers = spec.layers() == null ? model.linearLayers() : spec.layers();
+    List<StoreMetadata.Layer> out = new ArrayList<>();
+    for (String layer : layers) {
+      int[] shape = model.linearShape(layer);
+      out.add(spec.projection() == null ? new StoreMetadata.Layer(layer, shape[0], shape[1])
+          : new StoreMetadata.Layer(layer, spec.projection().kOut(), spec.projection().kIn()));
+    }
+    return StoreMetadata.of(name, c.step(), c.learningRate(), c.sha256(), out,
+        spec.projection() == null ? StoreMetadata.FULL : spec.projection().description(),
+        spec.projection() == null ? null : spec.projection().seed(), EngineVersion.VALUE);
+  }
+
+  /** One task: load the checkpoint (cached per JVM), batch the partition's sequences, emit gradient rows. */
+  static final class GradientsOfPartition implements MapPartitionsFunction<Row, Row> {
+    private final String dir;
+    private final String sha256;
+    private final ExtractSpec.Projection projection;
+    private final List<String> layers;
+    private final int batchSize;
+
+    GradientsOfPartition(String dir, String sha256, ExtractSpec.Projection projection, List<String> layers,
+                         int batchSize) {
+      this.dir = dir;
+      this.sha256 = sha256;
+      this.projection = projection;
+      this.layers = layers == null ? null : List.copyOf(layers);
+      this.batchSize = batchSize;
+    }
+
+    @Override
+    public Iterator<Row> call(Iterator<Row> input) {
+      Gpt2Model model = ExecutorModels.model(dir, sha256);
+      List<String> tracked = layers == null ? model.linearLayers() : layers;
+      Map<String, KroneckerProjection> projections = projection == null ? Map.of()
+          : model.projections(tracked, projection.kIn(), projection.kOut(), projection.seed());
+      GradientExtractor extractor = new GradientExtractor(model, projections, batchSize);
+      return new Iterator<>() {
+        private Iterator<Row> ready = java.util.Collections.emptyIterator();
+
+        @Override
+        public boolean hasNext() {
+          while (!ready.hasNext() && input.hasNext()) {
+            ready = nextBatch().iterator();
+          }
+          return ready.hasNext();
+        }
+
+        @Override
+        public Row next() {
+          if (!hasNext()) {
+            throw new java.util.NoSuchElementException();
+          }
+          return ready.next();
+        }
+
+        private List<Row> nextBatch() {
+          List<String> ids = new ArrayList<>();
+          List<int[]> tokens = new ArrayList<>();
+          while (ids.size() < batchSize && input.hasNext()) {
+            Row r = input.next();
+            ids.add(r.getString(0));
+            List<Integer> t = r.getList(1);
+            tokens.add(t.stream().mapToInt(Integer::intValue).toArray());
+          }
+          List<ExampleGradient> grads = extractor.extract(ids, tokens, null);
+          List<Row> out = new ArrayList<>(grads.size());
+          for (ExampleGradient g : grads) {
+            Object[] values = new Object[1 + tracked.size()];
+            values[0] = g.id();
+            for (int l = 0; l < tracked.size(); l++) {
+              INDArray m = g.layers().get(tracked.get(l));
+              values[l + 1] = m.dup('c').data().asFloat();
+            }
+            out.add(RowFactory.create(values));
+          }
+          return out;
+        }
+      };
+    }
+  }
+}
