@@ -21,16 +21,21 @@ import java.util.TreeMap;
  */
 public final class OutputGuard {
 
-  public static final String FILE = "_settings.conf";
+  /** The settings file of {@code stage} inside an output folder. */
+  public static String file(String stage) {
+    return "_settings." + stage + ".conf";
+  }
 
   private OutputGuard() {}
 
   /**
-   * Claims {@code dir} for a stage run with {@code settings}. Returns true when the folder was
-   * already written with the same settings (the stage may skip finished work).
+   * Claims {@code dir/stage} for a stage run with {@code settings}, saved as
+   * {@code dir/_settings.<stage>.conf}. Returns true when it was already written with the same
+   * settings (the stage may then skip finished work). With {@code overwrite}, an output written
+   * with other settings is deleted first.
    */
-  public static boolean claim(Path dir, Config settings, boolean overwrite) {
-    Path file = dir.resolve(FILE);
+  public static boolean claim(Path dir, String stage, Config settings, boolean overwrite) {
+    Path file = dir.resolve(file(stage));
     try {
       Files.createDirectories(dir);
       if (Files.exists(file)) {
@@ -40,16 +45,28 @@ public final class OutputGuard {
           return true;
         }
         if (!overwrite) {
-          throw new IllegalStateException(dir + " was written with different settings: " + differences
+          throw new IllegalStateException(dir.resolve(stage) + " was written with different settings: " + differences
               + ". HINT: choose another output folder, or pass --overwrite to replace it");
         }
+        deleteRecursively(dir.resolve(stage));
       }
-      Path tmp = Files.createTempFile(dir, FILE, ".tmp");
+      Path tmp = Files.createTempFile(dir, file(stage), ".tmp");
       Files.writeString(tmp, settings.root().render(ConfigRenderOptions.concise().setFormatted(true).setJson(false)));
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       return false;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + file, e);
+    }
+  }
+
+  private static void deleteRecursively(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (var walk = Files.walk(p)) {
+      for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(q);
+      }
     }
   }
 

@@ -95,7 +95,7 @@ public final class ExtractJob {
     }
     return StoreMetadata.of(name, c.step(), c.learningRate(), c.sha256(), out,
         spec.projection() == null ? StoreMetadata.FULL : spec.projection().description(),
-        spec.projection() == null ? null : spec.projection().seed(), EngineVersion.VALUE);
+        spec.projection() == null ? null : spec.projection().seed(), io.influence.spark.score.ScoreJob.ENGINE_VERSION);
   }
 
   /** One task: load the checkpoint (cached per JVM), batch the partition's sequences, emit gradient rows. */

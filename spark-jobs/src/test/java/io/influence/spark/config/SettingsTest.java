@@ -67,15 +67,18 @@ class SettingsTest {
   }
 
   @Test
-  void claim_sameSettingsTwice_reportsReuse_differentSettingsRefused() {
+  void claim_sameSettingsTwice_reportsReuse_differentSettingsRefused() throws Exception {
     Config a = Settings.load(Optional.empty(), Map.of("output.dir", "x"));
     Config b = Settings.load(Optional.empty(), Map.of("output.dir", "y"));
-    Path out = dir.resolve("stage");
-    assertFalse(OutputGuard.claim(out, a, false));
-    assertTrue(OutputGuard.claim(out, a, false));
-    var e = assertThrows(IllegalStateException.class, () -> OutputGuard.claim(out, b, false));
+    Path out = dir.resolve("out");
+    assertFalse(OutputGuard.claim(out, "extract", a, false));
+    assertTrue(OutputGuard.claim(out, "extract", a, false));
+    var e = assertThrows(IllegalStateException.class, () -> OutputGuard.claim(out, "extract", b, false));
     assertTrue(e.getMessage().contains("output.dir was \"x\", now \"y\""), e.getMessage());
-    assertFalse(OutputGuard.claim(out, b, true));
-    assertTrue(OutputGuard.claim(out, b, false));
+    assertFalse(OutputGuard.claim(out, "score", b, false), "each stage has its own settings file");
+    java.nio.file.Files.createDirectories(out.resolve("extract").resolve("old"));
+    assertFalse(OutputGuard.claim(out, "extract", b, true));
+    assertFalse(java.nio.file.Files.exists(out.resolve("extract")), "overwrite deletes the old stage output");
+    assertTrue(OutputGuard.claim(out, "extract", b, false));
   }
 }

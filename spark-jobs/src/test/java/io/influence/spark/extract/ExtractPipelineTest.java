@@ -5,36 +5,29 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.influence.checkpoints.Gpt2Config;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.score.LayerLayout;
-import io.influence.core.tokenizer.BpeTrainer;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.core.tracin.CheckpointGradients;
 import io.influence.core.tracin.CheckpointSource;
 import io.influence.core.tracin.ExampleGradient;
 import io.influence.core.tracin.SelfInfluence;
 import io.influence.core.tracin.TracInCp;
-import io.influence.core.train.Initialization;
-import io.influence.core.train.LearningRateSchedule;
-import io.influence.core.train.Optimizer;
-import io.influence.core.train.Trainer;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.selfinf.SelfInfluenceJob;
 import io.influence.spark.selfinf.SelfInfluenceSpec;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.testing.LocalSpark;
+import io.influence.spark.testing.TinyRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.Random;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -62,28 +55,11 @@ class ExtractPipelineTest {
 
   @BeforeAll
   static void trainTinyModel() throws Exception {
-    Random random = new Random(3);
-    String[] words = {"red", "green", "blue", "cat", "dog", "bird", "runs", "sleeps", "sings", "the", "a", "quietly"};
-    texts = new ArrayList<>();
-    ids = new ArrayList<>();
-    for (int i = 0; i < 40; i++) {
-      StringBuilder s = new StringBuilder();
-      int n = 4 + random.nextInt(6);
-      for (int w = 0; w < n; w++) {
-        s.append(w == 0 ? "" : " ").append(words[random.nextInt(words.length)]);
-      }
-      texts.add(s.append('.').toString());
-      ids.add("doc-" + i);
-    }
-    Path tok = Files.createDirectories(dir.resolve("tok"));
-    tokenizer = BpeTrainer.train(texts, 280, tok.resolve("tokenizer.json"));
-    List<int[]> encoded = texts.stream().map(tokenizer::encode).toList();
-    Gpt2Config config = new Gpt2Config(tokenizer.vocabSize(), 32, 16, 2, 2, 1e-5, "gelu_new");
-    Gpt2Model model = Initialization.gpt2(config, 4, DataType.FLOAT);
-    var settings = new Trainer.Settings(Optimizer.adamW(0.9, 0.95, 1e-8, 0.0), LearningRateSchedule.constant(3e-3),
-        6, 8, 3, 0, 1);
-    run = Trainer.train(model, encoded, settings, dir.resolve("run"), Optional.of(tok.resolve("tokenizer.json")),
-        s -> { });
+    TinyRun tiny = TinyRun.create(dir);
+    run = tiny.run();
+    tokenizer = tiny.tokenizer();
+    ids = tiny.ids();
+    texts = tiny.texts();
   }
 
   private Dataset<Row> corpus(int partitions, List<String> extraLines) throws Exception {

@@ -1,0 +1,103 @@
+package io.influence.spark.cli;
+
+import com.typesafe.config.Config;
+import io.influence.spark.config.Sessions;
+import io.influence.spark.extract.ExtractJob;
+import io.influence.spark.pipeline.Stages;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+/** The pipeline's subcommands: each loads the settings, starts Spark, calls one function of {@link Stages}. */
+final class StageCommands {
+
+  private StageCommands() {}
+
+  abstract static class StageCommand implements Callable<Integer> {
+    @Mixin SettingsOptions options;
+
+    @Override
+    public Integer call() {
+      Config settings = options.load();
+      SparkSession spark = Sessions.create(settings);
+      try {
+        run(spark, settings, settings.getBoolean("output.overwrite"));
+        return 0;
+      } finally {
+        spark.stop();
+      }
+    }
+
+    abstract void run(SparkSession spark, Config settings, boolean overwrite);
+  }
+
+  @Command(name = "extract", mixinStandardHelpOptions = true,
+      description = "Per-example gradients of the corpus at every checkpoint, as Parquet shards.")
+  static final class Extract extends StageCommand {
+    @Override
+    void run(SparkSession spark, Config s, boolean overwrite) {
+      printExtract(Stages.extract(spark, s, overwrite));
+    }
+  }
+
+  @Command(name = "self-influence", mixinStandardHelpOptions = true,
+      description = "TracIn self-influence of every training sequence; flags the top fraction.")
+  static final class SelfInfluence extends StageCommand {
+    @Override
+    void run(SparkSession spark, Config s, boolean overwrite) {
+      printSelfInfluence(Stages.selfInfluence(spark, s, overwrite).limit(10).collectAsList());
+    }
+  }
+
+  @Command(name = "score", mixinStandardHelpOptions = true,
+      description = "Top-k and bottom-k training sequences of each query (TracIn), joined to their text.")
+  static final class Score extends StageCommand {
+    @Override
+    void run(SparkSession spark, Config s, boolean overwrite) {
+      printScores(Stages.score(spark, s, overwrite).collectAsList(), 3);
+    }
+  }
+
+  @Command(name = "run", mixinStandardHelpOptions = true,
+      description = "The whole pipeline: extract, self-influence, score.")
+  static final class Run extends StageCommand {
+    @Override
+    void run(SparkSession spark, Config s, boolean overwrite) {
+      printExtract(Stages.extract(spark, s, overwrite));
+      printSelfInfluence(Stages.selfInfluence(spark, s, overwrite).limit(10).collectAsList());
+      if (!s.getIsNull("input.queries")) {
+        printScores(Stages.score(spark, s, overwrite).collectAsList(), 3);
+      }
+      System.out.println("outputs in " + s.getString("output.dir"));
+    }
+  }
+
+  static void printExtract(ExtractJob.Result r) {
+    System.out.println("extract: wrote " + r.written() + ", already done " + r.skipped()
+        + (r.badRows().count() > 0 ? ", skipped " + r.badRows().count() + " bad rows, e.g. " + r.badRows().examples()
+        : ""));
+  }
+
+  static void printSelfInfluence(List<Row> top) {
+    System.out.println("self-influence, highest first:");
+    for (Row r : top) {
+      System.out.printf("  %-24s %12.5g  quantile %.3f%s%n", r.getString(0), r.getDouble(1), r.getDouble(2),
+          r.getBoolean(3) ? "  FLAGGED" : "");
+    }
+  }
+
+  static void printScores(List<Row> rows, int perQuery) {
+    rows.stream().filter(r -> "top".equals(r.getAs("direction")) && (int) r.getAs("rank") <= perQuery)
+        .sorted(java.util.Comparator.comparing((Row r) -> (String) r.getAs("query_id"))
+            .thenComparing(r -> (int) r.getAs("rank")))
+        .forEach(r -> {
+          String text = r.getAs("text");
+          System.out.printf("  %-16s #%d %-20s %12.5g  %s  %s%n", (String) r.getAs("query_id"), (int) r.getAs("rank"),
+              (String) r.getAs("train_id"), (double) r.getAs("score"), (String) r.getAs("method"),
+              text == null ? "" : text.replace('\n', ' ').substring(0, Math.min(70, text.length())));
+        });
+  }
+}
