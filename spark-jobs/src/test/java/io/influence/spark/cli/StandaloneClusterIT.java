@@ -1,29 +1,44 @@
 package io.influence.spark.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.influence.spark.pipeline.Stages;
+import io.influence.spark.score.ScoreJob;
+import io.influence.spark.store.GradientStore;
 import io.influence.spark.testing.LocalSpark;
 import io.influence.spark.testing.StandaloneCluster;
+import io.influence.spark.testing.TinyRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.apache.spark.sql.Row;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /**
- * Submits the shaded application jar to a real standalone cluster (a Master and two Workers on
- * loopback) and checks that it computes what local mode computes.
+ * The shaded application jar on a real standalone cluster (a Master and two Workers on
+ * loopback, each its own JVM, started from the Maven jars): the same results as local mode, also
+ * when an executor is killed in the middle of extraction.
  */
 class StandaloneClusterIT {
 
   @TempDir Path dir;
 
+  private static Path appJar() {
+    Path jar = Path.of("target", "influence-engine.jar").toAbsolutePath();
+    assertTrue(Files.isRegularFile(jar), "the application jar " + jar + " is built by `mvn package`");
+    return jar;
+  }
+
   @Test
   void inspect_onStandaloneCluster_matchesLocalMode() throws Exception {
-    Path appJar = Path.of("target", "influence-engine.jar").toAbsolutePath();
-    assertTrue(Files.isRegularFile(appJar), "the application jar " + appJar + " is built by `mvn package`");
     Path corpus = dir.resolve("corpus.jsonl");
     StringBuilder lines = new StringBuilder();
     for (int i = 0; i < 500; i++) {
@@ -32,17 +47,102 @@ class StandaloneClusterIT {
     }
     Files.writeString(corpus, lines);
     String expected = InspectCommand.summary(LocalSpark.get(), corpus);
-
     try (StandaloneCluster cluster = StandaloneCluster.start(2, 1, "1g")) {
-      Path log = dir.resolve("submit.log");
-      Process p = cluster.submit(appJar, log, List.of("--class", InfluenceCommand.class.getName(),
-          "--conf", "spark.executor.memory=512m", appJar.toString(), "inspect", "--corpus", corpus.toString()));
-      assertTrue(p.waitFor(180, TimeUnit.SECONDS), "spark-submit did not finish; log: " + log);
-      String out = Files.readString(log);
-      assertEquals(0, p.exitValue(), out);
+      String out = submit(cluster, List.of("inspect", "--corpus", corpus.toString()), null);
       String line = out.lines().filter(l -> l.startsWith("{\"corpus\"")).findFirst().orElse("<none>\n" + out);
       assertEquals(expected, line);
       assertTrue(expected.contains("\"rows\":500"), expected);
     }
+  }
+
+  @Test
+  void run_onClusterWithAnExecutorKilledDuringExtract_givesLocalModeResults() throws Exception {
+    TinyRun tiny = TinyRun.create(dir);
+    // A larger corpus (the same sentences under many ids) so extraction lasts long enough to be interrupted.
+    Path corpus = dir.resolve("big.jsonl");
+    StringBuilder lines = new StringBuilder();
+    for (int copy = 0; copy < 40; copy++) {
+      for (int i = 0; i < tiny.texts().size(); i++) {
+        lines.append("{\"id\": \"c").append(copy).append("-").append(i).append("\", \"text\": \"")
+            .append(tiny.texts().get(i)).append("\"}\n");
+      }
+    }
+    Files.writeString(corpus, lines);
+    Path queries = dir.resolve("queries.jsonl");
+    Files.writeString(queries, "{\"id\": \"q1\", \"prompt\": \"the red\", \"completion\": \" cat sleeps.\"}\n");
+    List<String> common = List.of("--corpus", corpus.toString(), "--run", dir.resolve("run").toString(),
+        "--queries", queries.toString(), "-D", "score.top-k=10", "-D", "extract.projection.enabled=false",
+        "-D", "extract.batch-size=4", "-D", "spark.conf.\"spark.sql.files.maxPartitionBytes\"=16384");
+
+    Path localOut = dir.resolve("local");
+    List<String> local = new ArrayList<>(List.of("run", "--master", "local[2]", "--out", localOut.toString()));
+    local.addAll(common);
+    assertEquals(0, new CommandLine(new InfluenceCommand()).execute(local.toArray(new String[0])));
+
+    Path clusterOut = dir.resolve("cluster");
+    List<String> args = new ArrayList<>(List.of("run", "--out", clusterOut.toString()));
+    args.addAll(common);
+    try (StandaloneCluster cluster = StandaloneCluster.start(2, 1, "1500m")) {
+      Path store = clusterOut.resolve(Stages.GRADIENTS);
+      boolean[] killed = {false};
+      String log = submit(cluster, args, () -> {
+        // Kill one executor once the first checkpoint's extraction is writing, before it is published.
+        if (!killed[0] && hasTemporary(store) && GradientStore.checkpoints(store).isEmpty()) {
+          List<ProcessHandle> executors = cluster.executors();
+          if (!executors.isEmpty()) {
+            executors.get(0).destroyForcibly();
+            killed[0] = true;
+          }
+        }
+      });
+      assertTrue(killed[0], "the test must kill an executor during extraction; log:\n" + log);
+      assertTrue(log.contains("extract: wrote"), log);
+    }
+    assertEquals(ranked(localOut), ranked(clusterOut));
+    assertEquals(LocalSpark.get().read().parquet(localOut.resolve(Stages.GRADIENTS).resolve("checkpoint=step-6")
+        .toString()).count(), LocalSpark.get().read().parquet(clusterOut.resolve(Stages.GRADIENTS)
+        .resolve("checkpoint=step-6").toString()).count());
+    assertFalse(hasTemporary(clusterOut.resolve(Stages.GRADIENTS)), "no temporary folder may be left behind");
+  }
+
+  private static List<String> ranked(Path out) {
+    List<Row> rows = LocalSpark.get().read().parquet(out.resolve(Stages.SCORES).resolve(ScoreJob.SCORES_FOLDER)
+        .toString()).collectAsList();
+    return rows.stream().sorted(Comparator.comparing((Row r) -> (String) r.getAs("direction"))
+            .thenComparing(r -> (int) r.getAs("rank")))
+        .map(r -> r.getAs("direction") + " " + r.getAs("rank") + " " + r.getAs("train_id")
+            + String.format(" %.4e", (double) r.getAs("score")))
+        .toList();
+  }
+
+  private static boolean hasTemporary(Path store) {
+    if (!Files.isDirectory(store)) {
+      return false;
+    }
+    try (Stream<Path> s = Files.list(store)) {
+      return s.anyMatch(p -> p.getFileName().toString().startsWith("_tmp-"));
+    } catch (java.io.IOException e) {
+      return false;
+    }
+  }
+
+  /** Submits the app jar, polling {@code watch} while it runs; returns the log after a zero exit. */
+  private String submit(StandaloneCluster cluster, List<String> arguments, Runnable watch) throws Exception {
+    Path log = Files.createTempFile(dir, "submit", ".log");
+    List<String> all = new ArrayList<>(List.of("--class", InfluenceCommand.class.getName(),
+        "--conf", "spark.executor.memory=1g", appJar().toString()));
+    all.addAll(arguments);
+    Process p = cluster.submit(appJar(), log, all);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+    while (p.isAlive() && System.nanoTime() < deadline) {
+      if (watch != null) {
+        watch.run();
+      }
+      Thread.sleep(50);
+    }
+    assertFalse(p.isAlive(), "spark-submit did not finish in 300 s; log: " + log);
+    String out = Files.readString(log);
+    assertEquals(0, p.exitValue(), out);
+    return out;
   }
 }
