@@ -65,7 +65,8 @@ public final class ScoreBench {
     int cols = Integer.parseInt(a.getOrDefault("cols", "16"));
     int k = Integer.parseInt(a.getOrDefault("k", "10"));
     int block = Integer.parseInt(a.getOrDefault("block", "2048"));
-    String master = a.getOrDefault("master", "local[2]");
+    // under spark-submit the master comes from its configuration unless --master is given
+    String master = a.getOrDefault("master", new org.apache.spark.SparkConf().get("spark.master", "local[2]"));
     Path dir = a.containsKey("dir") ? Path.of(a.get("dir")) : Files.createTempDirectory("score-bench");
 
     SparkSession spark = SparkSession.builder().master(master).appName("score-bench")
