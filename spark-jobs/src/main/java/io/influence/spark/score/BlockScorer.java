@@ -17,8 +17,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * see DESIGN.md for why allocation and layout decide a 2-20x factor. Scores are read back with one
  * bulk copy and offered to a top-k and a bottom-k heap per query (io.influence.core.score.TopK:
  * ties by id, mergeable across partitions). A per-query threshold (the worst kept score at the
- * start of the block, which only tightens) skips offers that cannot enter a full heap; a score
- * equal to the threshold is still offered so ties resolve by id. Every score is checked to be
+ * start of the block, which only tightens) skips offers that cannot enter a full heap; while a
+ * heap is not yet full, the block's own k-th best score (quickselect) bounds what can enter instead.
+ * A score equal to the threshold is still offered so ties resolve by id. Every score is checked to be
  * finite; a NaN/Inf names the training example (a NaN/Inf gradient upstream).
  */
 final class BlockScorer {
@@ -34,6 +35,7 @@ final class BlockScorer {
   private final double[] bottomThreshold;
   private final float[] block;
   private final String[] blockIds;
+  private final float[] column;
   private int filled;
   private INDArray fullTrain;
   private INDArray fullOut;
@@ -66,6 +68,7 @@ final class BlockScorer {
     }
     this.block = new float[Math.multiplyExact(blockRows, width)];
     this.blockIds = new String[blockRows];
+    this.column = new float[blockRows];
   }
 
   /** The heap buffer rows are written into; row {@code r} of the current block starts at {@code r · width}. */
@@ -86,6 +89,46 @@ final class BlockScorer {
   Heaps finish() {
     flush();
     return new Heaps(top, bottom, rowsScored);
+  }
+
+  private IllegalArgumentException notFinite(int r, int q, float s) {
+    return new IllegalArgumentException("training example '" + blockIds[r] + "' scores " + s + " against query '"
+        + queryIds[q] + "'. HINT: its stored gradient holds NaN/Inf, or the query gradient overflowed;"
+        + " re-extract that example.");
+  }
+
+  /** The value of rank {@code index} (0-based, ascending) among {@code a[0, n)}; reorders {@code a} (quickselect). */
+  static float select(float[] a, int n, int index) {
+    int lo = 0;
+    int hi = n - 1;
+    while (lo < hi) {
+      float pivot = a[(lo + hi) >>> 1];
+      int i = lo;
+      int j = hi;
+      while (i <= j) {
+        while (a[i] < pivot) {
+          i++;
+        }
+        while (a[j] > pivot) {
+          j--;
+        }
+        if (i <= j) {
+          float t = a[i];
+          a[i] = a[j];
+          a[j] = t;
+          i++;
+          j--;
+        }
+      }
+      if (index <= j) {
+        hi = j;
+      } else if (index >= i) {
+        lo = i;
+      } else {
+        return a[index];
+      }
+    }
+    return a[lo];
   }
 
   private void flush() {
@@ -115,20 +158,39 @@ final class BlockScorer {
     }
     Nd4j.gemm(query, train, out, false, false, 1.0, 0.0);
     out.data().asNioFloat().get(scores, 0, nq * b);
+    // a heap that is not yet full would take every score of this block; only the block's own k best (worst)
+    // can enter, so its k-th best (worst) score is a valid threshold for this block (ties still offered)
+    double[] tt = topThreshold.clone();
+    double[] bt = bottomThreshold.clone();
+    int k = top[0].k();
+    if (b > k) {
+      for (int q = 0; q < nq; q++) {
+        if (top[q].size() < k || bottom[q].size() < k) {
+          for (int r = 0; r < b; r++) {
+            column[r] = scores[r * nq + q];
+            if (!Float.isFinite(column[r])) {
+              throw notFinite(r, q, column[r]);
+            }
+          }
+          float kthLargest = select(column, b, b - k);
+          float kthSmallest = select(column, b, k - 1);
+          tt[q] = Math.max(tt[q], kthLargest);
+          bt[q] = Math.min(bt[q], kthSmallest);
+        }
+      }
+    }
     // row by row over the column-major [nQ, b] output: contiguous reads; thresholds stay fixed for the block
     for (int r = 0; r < b; r++) {
       int base = r * nq;
       for (int q = 0; q < nq; q++) {
         float s = scores[base + q];
         if (!Float.isFinite(s)) {
-          throw new IllegalArgumentException("training example '" + blockIds[r] + "' scores " + s + " against query '"
-              + queryIds[q] + "'. HINT: its stored gradient holds NaN/Inf, or the query gradient overflowed;"
-              + " re-extract that example.");
+          throw notFinite(r, q, s);
         }
-        if (s >= topThreshold[q]) {
+        if (s >= tt[q]) {
           top[q].offer(blockIds[r], s);
         }
-        if (s <= bottomThreshold[q]) {
+        if (s <= bt[q]) {
           bottom[q].offer(blockIds[r], s);
         }
       }

@@ -65,7 +65,8 @@ public final class ScoreBench {
     int cols = Integer.parseInt(a.getOrDefault("cols", "16"));
     int k = Integer.parseInt(a.getOrDefault("k", "10"));
     int block = Integer.parseInt(a.getOrDefault("block", "2048"));
-    String master = a.getOrDefault("master", "local[2]");
+    // under spark-submit the master comes from its configuration unless --master is given
+    String master = a.getOrDefault("master", new org.apache.spark.SparkConf().get("spark.master", "local[2]"));
     Path dir = a.containsKey("dir") ? Path.of(a.get("dir")) : Files.createTempDirectory("score-bench");
 
     SparkSession spark = SparkSession.builder().master(master).appName("score-bench")
@@ -103,9 +104,13 @@ public final class ScoreBench {
       ScoreSpec spec = new ScoreSpec(store, List.of("step-1"), List.of(1.0), queries, k, block, "bench", null, null,
           null);
       ScoreJob.run(spark, spec).count(); // warm-up: JIT, Parquet, ND4J
-      long t0 = System.nanoTime();
-      long outRows = ScoreJob.run(spark, spec).count();
-      double seconds = (System.nanoTime() - t0) / 1e9;
+      double seconds = Double.MAX_VALUE;
+      long outRows = 0;
+      for (int round = 0; round < 2; round++) { // best of 2: the machine is shared
+        long t0 = System.nanoTime();
+        outRows = ScoreJob.run(spark, spec).count();
+        seconds = Math.min(seconds, (System.nanoTime() - t0) / 1e9);
+      }
       double flops = 2.0 * nQuery * (double) nTrain * d;
 
       // the GEMM pass alone (Parquet read + block GEMMs + heaps), and a read-only pass over the same rows
@@ -116,9 +121,12 @@ public final class ScoreBench {
       }
       JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
       String[] qIds = queries.stream().map(QueryGradient::id).toArray(String[]::new);
-      long t1 = System.nanoTime();
-      ScoreJob.gemmPass(jsc, table, qIds, weighted, k, block);
-      double passSeconds = (System.nanoTime() - t1) / 1e9;
+      double passSeconds = Double.MAX_VALUE;
+      for (int round = 0; round < 2; round++) {
+        long t1 = System.nanoTime();
+        ScoreJob.gemmPass(jsc, table, qIds, weighted, k, block);
+        passSeconds = Math.min(passSeconds, (System.nanoTime() - t1) / 1e9);
+      }
       RowGather gather = table.gather();
       long t2 = System.nanoTime();
       long copied = table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {

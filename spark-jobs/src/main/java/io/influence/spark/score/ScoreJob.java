@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Pass 1 (all rows): the checkpoints are joined on id into wide rows; each partition scores its
  * rows B at a time with one float32 GEMM against the broadcast query matrix (BlockScorer) and keeps
- * per-query heaps (TopK), merged with treeReduce. Pass 2 (only the selected rows): each selected
+ * per-query heaps (TopK), merged with treeReduce. Pass 2 (all rows read, only the selected copied): each selected
  * (query, train) pair's contributions {@code w_i ⟨q_i, g_i⟩} per checkpoint and {@code Σ_i w_i ⟨q_i,l, g_i,l⟩}
  * per layer are recomputed in float64 on the executors. {@code score} is the float32 GEMM value that
  * ranked the pair; {@code Σ contributions} equals it up to float32 rounding.
@@ -307,16 +307,20 @@ public final class ScoreJob {
     }
     Broadcast<float[]> qb = jsc.broadcast(raw);
     Broadcast<Map<String, List<Integer>>> sb = jsc.broadcast(new HashMap<>(selected));
-    Dataset<Row> picked = table.rows().filter(col("id").isin(selected.keySet().toArray()));
-    List<Detail> all = picked.queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
+    // no Spark filter: an IN over thousands of ids costs more than reading the rows and skipping by hash lookup
+    List<Detail> all = table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
       float[] row = new float[width];
       float[] q = qb.value();
       List<Detail> out = new ArrayList<>();
       while (it.hasNext()) {
         InternalRow r = it.next();
         String id = gather.id(r);
+        List<Integer> wanted = sb.value().get(id);
+        if (wanted == null) {
+          continue;
+        }
         gather.copy(r, id, row, 0);
-        for (int qi : sb.value().get(id)) {
+        for (int qi : wanted) {
           double[] perCkpt = new double[c];
           double[] perLayer = new double[nLayers];
           for (int i = 0; i < c; i++) {

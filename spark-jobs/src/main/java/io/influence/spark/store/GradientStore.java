@@ -87,6 +87,16 @@ public final class GradientStore {
       LOG.info("checkpoint '{}' is already complete in {}; skipping the write", meta.checkpoint(), store);
       return false;
     }
+    try {
+      if (fs.exists(target)) {
+        // never left by this protocol on a file system with atomic rename; on one without (object stores) a
+        // crash during the rename can leave it: it has no markers, so it is incomplete and safe to replace
+        LOG.warn("deleting incomplete checkpoint folder {} (no {} or {})", target, METADATA_FILE, SUCCESS_FILE);
+        fs.delete(target, true);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot delete incomplete folder " + target + ": " + e.getMessage(), e);
+    }
     int cleaned = AtomicOutput.cleanTemporaries(fs, root);
     if (cleaned > 0) {
       LOG.info("deleted {} unfinished temporary folder(s) under {}", cleaned, store);

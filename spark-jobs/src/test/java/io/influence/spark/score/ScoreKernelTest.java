@@ -101,6 +101,24 @@ class ScoreKernelTest {
   }
 
   @Test
+  void select_randomAndTiedValues_equalsSortedArrayAtEveryIndex() {
+    SplittableRandom r = new SplittableRandom(14);
+    for (int n : new int[] {1, 2, 7, 64, 301}) {
+      for (boolean ties : new boolean[] {false, true}) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+          v[i] = ties ? r.nextInt(0, 4) : (float) r.nextGaussian();
+        }
+        float[] sorted = v.clone();
+        java.util.Arrays.sort(sorted);
+        for (int index = 0; index < n; index++) {
+          assertEquals(sorted[index], BlockScorer.select(v.clone(), n, index), "n=" + n + " index=" + index);
+        }
+      }
+    }
+  }
+
+  @Test
   void rank_nanTrainingRow_failsNamingExample() {
     float[][] q = {{1, 1}};
     float[][] t = {{1, 2}, {Float.NaN, 0}};

@@ -142,6 +142,7 @@ class SelfInfluenceJobTest {
   @Test
   void run_partitionsOneAndSeven_sameRows() {
     List<List<Row>> results = new ArrayList<>();
+    String before = spark.conf().get("spark.sql.shuffle.partitions");
     for (String p : List.of("1", "7")) {
       spark.conf().set("spark.sql.shuffle.partitions", p);
       spark.conf().set("spark.sql.adaptive.enabled", "false");
@@ -149,7 +150,7 @@ class SelfInfluenceJobTest {
         results.add(SelfInfluenceJob.run(spark, SelfInfluenceSpec.tracIn(store, grads.checkpoints, lr(), null))
             .collectAsList());
       } finally {
-        spark.conf().set("spark.sql.shuffle.partitions", "4");
+        spark.conf().set("spark.sql.shuffle.partitions", before);
         spark.conf().unset("spark.sql.adaptive.enabled");
       }
     }

@@ -104,7 +104,7 @@ class GradientStoreTest {
   }
 
   @Test
-  void checkpointsAndRead_halfWrittenTemporary_ignoredThenCleanedByNextWrite() throws Exception {
+  void checkpointsAndRead_halfWrittenFolders_ignoredThenCleanedByNextWrite() throws Exception {
     Path store = dir.resolve("store");
     Path tmp = store.resolve("_tmp-crashed");
     Files.createDirectories(tmp);
@@ -121,6 +121,11 @@ class GradientStoreTest {
     assertFalse(Files.exists(tmp));
     assertEquals(List.of("step-100"), GradientStore.checkpoints(store));
     assertEquals(6, GradientStore.read(spark, store, "step-100").count());
+
+    assertTrue(GradientStore.write(spark, g.rows(spark, 0, 2), store, SyntheticGradients.meta("step-200", 200, 0.01)));
+    assertFalse(Files.exists(incomplete.resolve("part-00000.parquet")));
+    assertEquals(List.of("step-100", "step-200"), GradientStore.checkpoints(store));
+    assertEquals(6, GradientStore.read(spark, store, "step-200").count());
   }
 
   @Test
@@ -204,7 +209,7 @@ class GradientStoreTest {
         RowFactory.create("once", new float[12], new float[10], new float[3])), SyntheticGradients.schema());
     GradientStore.write(spark, df, store, SyntheticGradients.meta("step-100", 100, 0.01));
     var e = assertThrows(IllegalArgumentException.class, () -> GradientStore.table(spark, store, List.of("step-100")));
-    assertTrue(e.getMessage().contains("twice (2 rows") && !e.getMessage().contains("once"), e.getMessage());
+    assertTrue(e.getMessage().contains("twice (2 rows") && !e.getMessage().contains("once ("), e.getMessage());
   }
 
   @Test
