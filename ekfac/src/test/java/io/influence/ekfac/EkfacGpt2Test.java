@@ -30,7 +30,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * the training sequences, {@code F_l = (1/N) Σ_n vec(G_n) vec(G_n)ᵀ} (observed next tokens as
  * labels, the same curvature our EK-FAC fit estimates), damped by the same {@code λ_l} EK-FAC
  * uses, and inverted exactly with the Woodbury identity
- * {@code (F + λI)⁻¹ v = (v − Gᵀ (NλI + GGᵀ)⁻¹ G v) / λ} (an N×N float64 solve). Scores
+ * {@code (F + λI)⁻¹ v = (v − Gᵀ (NλI + GGᵀ)⁻¹ G v) / λ} (an N×N float64 Cholesky solve). Scores
  * {@code Σ_l q_lᵀ (F_l + λ_l I)⁻¹ g_l} of every query × train pair are compared with EK-FAC's.
  * The issue sets no bar here; the test prints the Pearson correlation and requires EK-FAC to be
  * closer to the truth than the unpreconditioned (TracIn-style) inner product.
@@ -140,7 +140,7 @@ class EkfacGpt2Test {
     for (int i = 0; i < n; i++) {
       gv[i] = dot(rows[i], v);
     }
-    double[] y = choleskySolve(k, gv);
+    double[] y = io.influence.core.loo.DenseMath.solve(k, 0, gv);
     double[] out = v.clone();
     for (int i = 0; i < n; i++) {
       for (int d = 0; d < out.length; d++) {
@@ -151,37 +151,6 @@ class EkfacGpt2Test {
       out[d] /= lambda;
     }
     return out;
-  }
-
-  private static double[] choleskySolve(double[][] a, double[] b) {
-    int n = b.length;
-    double[][] l = new double[n][n];
-    for (int i = 0; i < n; i++) {
-      for (int j = 0; j <= i; j++) {
-        double s = a[i][j];
-        for (int k = 0; k < j; k++) {
-          s -= l[i][k] * l[j][k];
-        }
-        l[i][j] = i == j ? Math.sqrt(s) : s / l[j][j];
-      }
-    }
-    double[] y = new double[n];
-    for (int i = 0; i < n; i++) {
-      double s = b[i];
-      for (int k = 0; k < i; k++) {
-        s -= l[i][k] * y[k];
-      }
-      y[i] = s / l[i][i];
-    }
-    double[] x = new double[n];
-    for (int i = n - 1; i >= 0; i--) {
-      double s = y[i];
-      for (int k = i + 1; k < n; k++) {
-        s -= l[k][i] * x[k];
-      }
-      x[i] = s / l[i][i];
-    }
-    return x;
   }
 
   private static double[] flat(INDArray m) {

@@ -28,26 +28,10 @@ public record ScoreSpec(Path store, List<String> checkpoints, List<Double> weigh
     int blockRows, String method, Double damping, Path corpus, Path output) {
 
   public ScoreSpec {
-    Objects.requireNonNull(store, "store");
-    checkpoints = List.copyOf(Objects.requireNonNull(checkpoints, "checkpoints"));
-    weights = List.copyOf(Objects.requireNonNull(weights, "weights"));
+    io.influence.spark.store.CheckpointWeights.check(store, checkpoints, weights);
+    checkpoints = List.copyOf(checkpoints);
+    weights = List.copyOf(weights);
     queries = List.copyOf(Objects.requireNonNull(queries, "queries"));
-    if (checkpoints.isEmpty()) {
-      throw new IllegalArgumentException("name at least one checkpoint of " + store);
-    }
-    if (Set.copyOf(checkpoints).size() != checkpoints.size()) {
-      throw new IllegalArgumentException("checkpoints repeat: " + checkpoints);
-    }
-    if (weights.size() != checkpoints.size()) {
-      throw new IllegalArgumentException(checkpoints.size() + " checkpoints but " + weights.size() + " weights."
-          + " HINT: give one learning rate per checkpoint (1.0 for a single preconditioned checkpoint).");
-    }
-    for (int i = 0; i < weights.size(); i++) {
-      if (weights.get(i) == null || !Double.isFinite(weights.get(i))) {
-        throw new IllegalArgumentException("weight of checkpoint '" + checkpoints.get(i) + "' must be finite, got "
-            + weights.get(i));
-      }
-    }
     if (queries.isEmpty()) {
       throw new IllegalArgumentException("no queries to score");
     }

@@ -2,8 +2,6 @@ package io.influence.spark.selfinf;
 
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Objects;
-import java.util.Set;
 
 /**
  * What {@link SelfInfluenceJob#run} computes: per training example
@@ -24,25 +22,9 @@ public record SelfInfluenceSpec(Path store, List<String> checkpoints, List<Doubl
   public static final double DEFAULT_FLAG_FRACTION = 0.05;
 
   public SelfInfluenceSpec {
-    Objects.requireNonNull(store, "store");
-    checkpoints = List.copyOf(Objects.requireNonNull(checkpoints, "checkpoints"));
-    weights = List.copyOf(Objects.requireNonNull(weights, "weights"));
-    if (checkpoints.isEmpty()) {
-      throw new IllegalArgumentException("name at least one checkpoint of " + store);
-    }
-    if (Set.copyOf(checkpoints).size() != checkpoints.size()) {
-      throw new IllegalArgumentException("checkpoints repeat: " + checkpoints);
-    }
-    if (weights.size() != checkpoints.size()) {
-      throw new IllegalArgumentException(checkpoints.size() + " checkpoints but " + weights.size() + " weights."
-          + " HINT: give one learning rate per checkpoint.");
-    }
-    for (int i = 0; i < weights.size(); i++) {
-      if (weights.get(i) == null || !Double.isFinite(weights.get(i))) {
-        throw new IllegalArgumentException("weight of checkpoint '" + checkpoints.get(i) + "' must be finite, got "
-            + weights.get(i));
-      }
-    }
+    io.influence.spark.store.CheckpointWeights.check(store, checkpoints, weights);
+    checkpoints = List.copyOf(checkpoints);
+    weights = List.copyOf(weights);
     if (!(flagFraction >= 0 && flagFraction <= 1)) {
       throw new IllegalArgumentException("flagFraction must be in [0, 1], got " + flagFraction);
     }
