@@ -7,6 +7,7 @@ import io.influence.core.grad.GradientExtractor;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.tracin.ExampleGradient;
+import io.influence.spark.progress.Progress;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.StoreMetadata;
 import java.util.ArrayList;
@@ -21,6 +22,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.LongAccumulator;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -64,13 +66,15 @@ public final class ExtractJob {
         for (StoreMetadata.Layer l : meta.layers()) {
           schema = schema.add(l.column(), DataTypes.createArrayType(DataTypes.FloatType, false), false);
         }
-        Dataset<Row> rows = corpus.rows().mapPartitions(
-            new GradientsOfPartition(c.dir().toString(), c.sha256(), spec.projection(), spec.layers(),
-                spec.batchSize()), Encoders.row(schema));
-        if (GradientStore.write(spark, rows, spec.store(), meta)) {
-          written.add(name);
-        } else {
-          skipped.add(name);
+        try (Progress progress = Progress.start(spark.sparkContext(), "extract " + name, corpus.size())) {
+          Dataset<Row> rows = corpus.rows().mapPartitions(
+              new GradientsOfPartition(c.dir().toString(), c.sha256(), spec.projection(), spec.layers(),
+                  spec.batchSize(), progress.counter()), Encoders.row(schema));
+          if (GradientStore.write(spark, rows, spec.store(), meta)) {
+            written.add(name);
+          } else {
+            skipped.add(name);
+          }
         }
       }
     } finally {
@@ -105,14 +109,16 @@ public final class ExtractJob {
     private final ExtractSpec.Projection projection;
     private final List<String> layers;
     private final int batchSize;
+    private final LongAccumulator done;
 
     GradientsOfPartition(String dir, String sha256, ExtractSpec.Projection projection, List<String> layers,
-                         int batchSize) {
+                         int batchSize, LongAccumulator done) {
       this.dir = dir;
       this.sha256 = sha256;
       this.projection = projection;
       this.layers = layers == null ? null : List.copyOf(layers);
       this.batchSize = batchSize;
+      this.done = done;
     }
 
     @Override
@@ -151,6 +157,7 @@ public final class ExtractJob {
             tokens.add(t.stream().mapToInt(Integer::intValue).toArray());
           }
           List<ExampleGradient> grads = extractor.extract(ids, tokens, null);
+          done.add(grads.size());
           List<Row> out = new ArrayList<>(grads.size());
           for (ExampleGradient g : grads) {
             Object[] values = new Object[1 + tracked.size()];

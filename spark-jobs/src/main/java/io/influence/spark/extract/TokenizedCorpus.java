@@ -41,11 +41,13 @@ public final class TokenizedCorpus {
   private final Dataset<Row> good;
   private final Dataset<Row> all;
   private final BadRows bad;
+  private final long size;
 
-  private TokenizedCorpus(Dataset<Row> all, Dataset<Row> good, BadRows bad) {
+  private TokenizedCorpus(Dataset<Row> all, Dataset<Row> good, BadRows bad, long size) {
     this.all = all;
     this.good = good;
     this.bad = bad;
+    this.size = size;
   }
 
   static TokenizedCorpus prepare(SparkSession spark, Dataset<Row> corpus, RunCheckpoint first,
@@ -74,12 +76,18 @@ public final class TokenizedCorpus {
           + ". HINT: fix them, or set influence.input.bad-rows = skip to leave them out (they are then listed in"
           + " the stage summary)");
     }
-    return new TokenizedCorpus(all, all.filter(col("problem").isNull()).select("id", "tokens"), bad);
+    Dataset<Row> good = all.filter(col("problem").isNull()).select("id", "tokens");
+    return new TokenizedCorpus(all, good, bad, good.count());
   }
 
   /** Usable rows: {@code (id, tokens)}. */
   Dataset<Row> rows() {
     return good;
+  }
+
+  /** Number of usable rows. */
+  long size() {
+    return size;
   }
 
   BadRows badRows() {
