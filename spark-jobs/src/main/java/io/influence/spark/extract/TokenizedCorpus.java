@@ -48,7 +48,7 @@ public final class TokenizedCorpus {
     this.bad = bad;
   }
 
-  static TokenizedCorpus prepare(SparkSession spark, Dataset<Row> corpus, RunCheckpoint first,
+  public static TokenizedCorpus prepare(SparkSession spark, Dataset<Row> corpus, RunCheckpoint first,
                                  ExtractSpec.BadRowPolicy policy) {
     Path checkpoint = first.dir();
     Gpt2Model model = ExecutorModels.model(checkpoint.toString(), first.sha256());
@@ -78,15 +78,16 @@ public final class TokenizedCorpus {
   }
 
   /** Usable rows: {@code (id, tokens)}. */
-  Dataset<Row> rows() {
+  public Dataset<Row> rows() {
     return good;
   }
 
-  BadRows badRows() {
+  public BadRows badRows() {
     return bad;
   }
 
-  void release() {
+  /** Drops the cached tokenised rows. */
+  public void release() {
     all.unpersist();
   }
 
