@@ -61,12 +61,28 @@ final class StageCommands {
     }
   }
 
+  @Command(name = "fit-ekfac", mixinStandardHelpOptions = true,
+      description = "EK-FAC factors per checkpoint and layer, in the gradient store's space (needs extract).")
+  static final class FitEkfac extends StageCommand {
+    @Override
+    void run(SparkSession spark, Config s, boolean overwrite) {
+      printFitEkfac(Stages.fitEkfac(spark, s, overwrite));
+    }
+
+    static void printFitEkfac(io.influence.spark.ekfac.FitEkfacJob.Result r) {
+      System.out.println("fit-ekfac: wrote " + r.written() + ", already done " + r.skipped());
+    }
+  }
+
   @Command(name = "run", mixinStandardHelpOptions = true,
-      description = "The whole pipeline: extract, self-influence, score.")
+      description = "The whole pipeline: extract, fit-ekfac (when a method is ekfac), self-influence, score.")
   static final class Run extends StageCommand {
     @Override
     void run(SparkSession spark, Config s, boolean overwrite) {
       printExtract(Stages.extract(spark, s, overwrite));
+      if (Stages.usesEkfac(s, "self-influence") || (!s.getIsNull("input.queries") && Stages.usesEkfac(s, "score"))) {
+        FitEkfac.printFitEkfac(Stages.fitEkfac(spark, s, overwrite));
+      }
       printSelfInfluence(Stages.selfInfluence(spark, s, overwrite).limit(10).collectAsList());
       if (!s.getIsNull("input.queries")) {
         printScores(Stages.score(spark, s, overwrite).collectAsList(), 3);
