@@ -123,6 +123,12 @@ public final class FitEkfacJob {
       EigenvalueCorrection e = lambda.byLayer().get(l.name());
       out.put(l.name(), eigen.get(l.name()).withCorrection(e.finish(), e.examples()));
     }
+    LayerFactors first = out.values().iterator().next();
+    if (first.examples() != first.correctionExamples()) {
+      LOG.warn("checkpoint {}: the covariance pass saw {} corpus rows but the store holds {} gradients; the corpus or"
+          + " the bad-row policy differs from extract's", meta.checkpoint(), first.examples(),
+          first.correctionExamples());
+    }
     return out;
   }
 }
