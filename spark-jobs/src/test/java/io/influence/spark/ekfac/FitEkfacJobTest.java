@@ -2,6 +2,7 @@ package io.influence.spark.ekfac;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.checkpoints.RunCheckpoint;
@@ -53,8 +54,13 @@ class FitEkfacJobTest {
     tiny = TinyRun.create(dir);
   }
 
-  private Path extract(String name, ExtractSpec.Projection projection) {
-    Path store = dir.resolve(name).resolve("gradients");
+  /** The class's gradient store of {@code kind} ("projected" 5×6, seed 42, or "full"), extracted on first use. */
+  private Path store(String kind) {
+    Path store = dir.resolve("store-" + kind).resolve("gradients");
+    if (Files.exists(store)) {
+      return store;
+    }
+    ExtractSpec.Projection projection = kind.equals("full") ? null : new ExtractSpec.Projection(6, 5, 42);
     ExtractJob.run(spark, new ExtractSpec(Corpus.read(spark, tiny.corpus()), tiny.run(), store, projection, null, 8,
         ExtractSpec.BadRowPolicy.FAIL));
     return store;
@@ -85,11 +91,7 @@ class FitEkfacJobTest {
   @ParameterizedTest(name = "{0} store, {1} partition(s)")
   @CsvSource({"projected, 1", "projected, 3", "full, 3"})
   void run_localSpark_equalsOneMachineFactors(String kind, int partitions) throws Exception {
-    ExtractSpec.Projection projection = kind.equals("full") ? null : new ExtractSpec.Projection(6, 5, 42);
-    Path store = dir.resolve("store-" + kind).resolve("gradients");
-    if (!Files.exists(store)) {
-      store = extract("store-" + kind, projection);
-    }
+    Path store = store(kind);
     Path factors = dir.resolve("factors-" + kind + "-" + partitions);
     FitEkfacJob.Result r = fit(store, factors, partitions);
     assertEquals(List.of("step-3", "step-6"), r.written());
@@ -128,7 +130,7 @@ class FitEkfacJobTest {
 
   @Test
   void run_again_isNoOp_andCrashedFitIsRedone() throws Exception {
-    Path store = extract("rerun", new ExtractSpec.Projection(6, 5, 42));
+    Path store = store("projected");
     Path factors = dir.resolve("rerun").resolve("factors");
     assertEquals(List.of("step-3", "step-6"), fit(store, factors, 2).written());
     Path marker3 = FactorStore.folder(factors, "step-3").resolve(FactorStore.MARKER);
@@ -163,6 +165,32 @@ class FitEkfacJobTest {
       INDArray x = Nd4j.rand(DataType.DOUBLE, before.get(layer).dOut(), before.get(layer).dIn());
       assertClose(precondition(before.get(layer), x, true), precondition(after.get(layer), x, true), layer);
     }
+  }
+
+  @Test
+  void run_badCheckpointsOrFactors_failNamingThemWithHint() throws Exception {
+    Path projected = store("projected");
+    Path full = store("full");
+    Path factors = dir.resolve("errors").resolve("factors");
+    StoreMetadata fullMeta = GradientStore.metadata(spark, full, "step-3");
+
+    var notInRun = assertThrows(IllegalArgumentException.class, () -> FitEkfacJob.run(spark, new FitEkfacSpec(
+        Corpus.read(spark, tiny.corpus()), tiny.run(), List.of("step-9"), projected, factors, 8, 0,
+        ExtractSpec.BadRowPolicy.FAIL)));
+    assertTrue(notInRun.getMessage().contains("step-9") && notInRun.getMessage().contains("HINT"), notInRun.getMessage());
+    var notExtracted = assertThrows(IllegalStateException.class, () -> FitEkfacJob.run(spark, new FitEkfacSpec(
+        Corpus.read(spark, tiny.corpus()), tiny.run(), List.of("step-3"), dir.resolve("no-store"), factors, 8, 0,
+        ExtractSpec.BadRowPolicy.FAIL)));
+    assertTrue(notExtracted.getMessage().contains("influence extract"), notExtracted.getMessage());
+    var notFitted = assertThrows(IllegalStateException.class, () -> FactorStore.read(factors, fullMeta));
+    assertTrue(notFitted.getMessage().contains("fit-ekfac"), notFitted.getMessage());
+
+    fit(projected, factors, 1);
+    var otherSpace = assertThrows(IllegalStateException.class, () -> FactorStore.read(factors, fullMeta));
+    assertTrue(otherSpace.getMessage().contains("full") && otherSpace.getMessage().contains("HINT"),
+        otherSpace.getMessage());
+    var refit = assertThrows(IllegalStateException.class, () -> fit(full, factors, 1));
+    assertTrue(refit.getMessage().contains("--overwrite"), refit.getMessage());
   }
 
   private static double[] precondition(LayerFactors f, INDArray x, boolean corrected) {
