@@ -70,7 +70,9 @@ final class StageCommands {
     }
 
     static void printFitEkfac(io.influence.spark.ekfac.FitEkfacJob.Result r) {
-      System.out.println("fit-ekfac: wrote " + r.written() + ", already done " + r.skipped());
+      System.out.println("fit-ekfac: wrote " + r.written() + ", already done " + r.skipped()
+          + (r.badRows() != null && r.badRows().count() > 0 ? ", left out " + r.badRows().count() + " bad rows, e.g. "
+          + r.badRows().examples() : ""));
     }
   }
 
@@ -79,8 +81,10 @@ final class StageCommands {
   static final class Run extends StageCommand {
     @Override
     void run(SparkSession spark, Config s, boolean overwrite) {
+      boolean selfEkfac = Stages.usesEkfac(s, "self-influence"); // both methods checked before any work
+      boolean scoreEkfac = Stages.usesEkfac(s, "score") && !s.getIsNull("input.queries");
       printExtract(Stages.extract(spark, s, overwrite));
-      if (Stages.usesEkfac(s, "self-influence") || (!s.getIsNull("input.queries") && Stages.usesEkfac(s, "score"))) {
+      if (selfEkfac || scoreEkfac) {
         FitEkfac.printFitEkfac(Stages.fitEkfac(spark, s, overwrite));
       }
       printSelfInfluence(Stages.selfInfluence(spark, s, overwrite).limit(10).collectAsList());
