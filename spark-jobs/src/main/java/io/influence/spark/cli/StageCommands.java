@@ -53,7 +53,7 @@ final class StageCommands {
   }
 
   @Command(name = "score", mixinStandardHelpOptions = true,
-      description = "Top-k and bottom-k training sequences of each query (TracIn), joined to their text.")
+      description = "Top-k and bottom-k training sequences of each query (TracIn or EK-FAC), joined to their text.")
   static final class Score extends StageCommand {
     @Override
     void run(SparkSession spark, Config s, boolean overwrite) {
@@ -61,12 +61,32 @@ final class StageCommands {
     }
   }
 
+  @Command(name = "fit-ekfac", mixinStandardHelpOptions = true,
+      description = "EK-FAC factors per checkpoint and layer, in the gradient store's space (needs extract).")
+  static final class FitEkfac extends StageCommand {
+    @Override
+    void run(SparkSession spark, Config s, boolean overwrite) {
+      printFitEkfac(Stages.fitEkfac(spark, s, overwrite));
+    }
+
+    static void printFitEkfac(io.influence.spark.ekfac.FitEkfacJob.Result r) {
+      System.out.println("fit-ekfac: wrote " + r.written() + ", already done " + r.skipped()
+          + (r.badRows() != null && r.badRows().count() > 0 ? ", left out " + r.badRows().count() + " bad rows, e.g. "
+          + r.badRows().examples() : ""));
+    }
+  }
+
   @Command(name = "run", mixinStandardHelpOptions = true,
-      description = "The whole pipeline: extract, self-influence, score.")
+      description = "The whole pipeline: extract, fit-ekfac (when a method is ekfac), self-influence, score.")
   static final class Run extends StageCommand {
     @Override
     void run(SparkSession spark, Config s, boolean overwrite) {
+      boolean selfEkfac = Stages.usesEkfac(s, "self-influence"); // both methods checked before any work
+      boolean scoreEkfac = Stages.usesEkfac(s, "score") && !s.getIsNull("input.queries");
       printExtract(Stages.extract(spark, s, overwrite));
+      if (selfEkfac || scoreEkfac) {
+        FitEkfac.printFitEkfac(Stages.fitEkfac(spark, s, overwrite));
+      }
       printSelfInfluence(Stages.selfInfluence(spark, s, overwrite).limit(10).collectAsList());
       if (!s.getIsNull("input.queries")) {
         printScores(Stages.score(spark, s, overwrite).collectAsList(), 3);

@@ -19,14 +19,15 @@ import org.nd4j.linalg.api.buffer.DataType;
  * model, loaded once per thread and checkpoint; the key includes the checkpoint's content hash,
  * so a checkpoint rewritten in place is reloaded.
  */
-final class ExecutorModels {
+public final class ExecutorModels {
 
   private static final ThreadLocal<Map<String, Gpt2Model>> MODELS = ThreadLocal.withInitial(ConcurrentHashMap::new);
   private static final Map<String, Optional<Tokenizer>> TOKENIZERS = new ConcurrentHashMap<>();
 
   private ExecutorModels() {}
 
-  static Gpt2Model model(String dir, String sha256) {
+  /** This thread's model of checkpoint {@code dir} (content hash {@code sha256}), loaded on first use. */
+  public static Gpt2Model model(String dir, String sha256) {
     return MODELS.get().computeIfAbsent(dir + "#" + sha256, k -> {
       try {
         return Gpt2Model.load(Path.of(dir), DataType.FLOAT);

@@ -50,7 +50,7 @@ public final class TokenizedCorpus {
     this.size = size;
   }
 
-  static TokenizedCorpus prepare(SparkSession spark, Dataset<Row> corpus, RunCheckpoint first,
+  public static TokenizedCorpus prepare(SparkSession spark, Dataset<Row> corpus, RunCheckpoint first,
                                  ExtractSpec.BadRowPolicy policy) {
     Path checkpoint = first.dir();
     Gpt2Model model = ExecutorModels.model(checkpoint.toString(), first.sha256());
@@ -81,20 +81,21 @@ public final class TokenizedCorpus {
   }
 
   /** Usable rows: {@code (id, tokens)}. */
-  Dataset<Row> rows() {
+  public Dataset<Row> rows() {
     return good;
   }
 
   /** Number of usable rows. */
-  long size() {
+  public long size() {
     return size;
   }
 
-  BadRows badRows() {
+  public BadRows badRows() {
     return bad;
   }
 
-  void release() {
+  /** Drops the cached tokenised rows. */
+  public void release() {
     all.unpersist();
   }
 

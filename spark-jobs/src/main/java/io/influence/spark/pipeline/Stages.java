@@ -12,6 +12,10 @@ import io.influence.core.tokenizer.Tokenizer;
 import io.influence.core.tracin.ExampleGradient;
 import io.influence.spark.config.OutputGuard;
 import io.influence.spark.config.Settings;
+import io.influence.spark.ekfac.EkfacSettings;
+import io.influence.spark.ekfac.FactorStore;
+import io.influence.spark.ekfac.FitEkfacJob;
+import io.influence.spark.ekfac.FitEkfacSpec;
 import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.extract.ExtractSpec;
 import io.influence.spark.io.Corpus;
@@ -41,7 +45,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * The pipeline's stages as functions of {@code (SparkSession, settings)}: what each
  * {@code influence} subcommand calls, and what tests call. Every stage writes under
- * {@code influence.output.dir}: {@code gradients/}, {@code self-influence/}, {@code scores/}, with
+ * {@code influence.output.dir}: {@code gradients/}, {@code factors/}, {@code self-influence/}, {@code scores/}, with
  * the settings it ran with saved beside them (an output written with other settings is refused
  * unless {@code overwrite}).
  */
@@ -50,6 +54,7 @@ public final class Stages {
   public static final String GRADIENTS = "gradients";
   public static final String SELF_INFLUENCE = "self-influence";
   public static final String SCORES = "scores";
+  public static final String FACTORS = "factors";
 
   private Stages() {}
 
@@ -64,35 +69,82 @@ public final class Stages {
         ? new ExtractSpec.Projection(e.getInt("projection.k-in"), e.getInt("projection.k-out"),
             e.getLong("projection.seed")) : null;
     List<String> layers = e.getStringList("layers");
-    ExtractSpec.BadRowPolicy policy = switch (s.getString("input.bad-rows")) {
-      case "fail" -> ExtractSpec.BadRowPolicy.FAIL;
-      case "skip" -> ExtractSpec.BadRowPolicy.SKIP;
-      default -> throw new IllegalArgumentException("influence.input.bad-rows must be \"fail\" or \"skip\", got "
-          + s.getString("input.bad-rows"));
-    };
+    ExtractSpec.BadRowPolicy policy = badRows(s);
     return ExtractJob.run(spark, new ExtractSpec(corpus, run(s, "extract"), out.resolve(GRADIENTS), projection,
         layers.isEmpty() ? null : layers, e.getInt("batch-size"), policy));
   }
 
-  /** TracIn self-influence of every training sequence over the extracted checkpoints. */
+  /**
+   * EK-FAC factors of the extracted checkpoints ({@code ekfac.checkpoints}: all or the last), in the gradient
+   * store's space, under {@code factors/step-N/}; finished checkpoints are skipped.
+   */
+  public static FitEkfacJob.Result fitEkfac(SparkSession spark, Config s, boolean overwrite) {
+    Path out = Path.of(s.getString("output.dir"));
+    Path store = out.resolve(GRADIENTS);
+    EkfacSettings ek = EkfacSettings.from(s);
+    OutputGuard.claim(out, FACTORS, s.withOnlyPath("input").withFallback(s.withOnlyPath("extract")), overwrite);
+    List<String> names = ek.select(extracted(spark, store));
+    return FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, Settings.requiredPath(s, "input.corpus",
+        "fit-ekfac")), run(s, "fit-ekfac"), names, store, out.resolve(FACTORS), ek.batchSize(), ek.partitions(),
+        badRows(s)));
+  }
+
+  /** True when {@code stage}'s {@code method} setting ("tracin" or "ekfac") asks for EK-FAC. */
+  public static boolean usesEkfac(Config s, String stage) {
+    String m = s.getString(stage + ".method");
+    return switch (m) {
+      case "tracin" -> false;
+      case "ekfac" -> true;
+      default -> throw new IllegalArgumentException("influence." + stage + ".method must be \"tracin\" or \"ekfac\","
+          + " got \"" + m + "\"");
+    };
+  }
+
+  /** The settings a stage's output depends on: its own block and the input, plus the ekfac block when it uses EK-FAC. */
+  private static Config stageSettings(Config s, String stage) {
+    Config c = s.withOnlyPath(stage).withFallback(s.withOnlyPath("input"));
+    return usesEkfac(s, stage) ? c.withFallback(s.withOnlyPath("ekfac")) : c;
+  }
+
+  /**
+   * Self-influence of every training sequence over the extracted checkpoints: TracIn {@code Σ_i η_i ‖g_i‖²}, or
+   * with {@code self-influence.method = ekfac} {@code Σ_i ⟨g_i, (H_i + λI)⁻¹ g_i⟩} (weight 1 per checkpoint).
+   */
   public static Dataset<Row> selfInfluence(SparkSession spark, Config s, boolean overwrite) {
     Path out = Path.of(s.getString("output.dir"));
     Path store = out.resolve(GRADIENTS);
-    OutputGuard.claim(out, SELF_INFLUENCE, s.withOnlyPath("self-influence").withFallback(s.withOnlyPath("input")),
-        overwrite);
+    OutputGuard.claim(out, SELF_INFLUENCE, stageSettings(s, "self-influence"), overwrite);
     List<String> names = extracted(spark, store);
-    List<Double> rates = names.stream().map(n -> GradientStore.metadata(spark, store, n).learningRate()).toList();
+    List<Double> rates;
+    io.influence.spark.selfinf.SelfPreconditioner p = null;
+    if (usesEkfac(s, "self-influence")) {
+      EkfacSettings ek = EkfacSettings.from(s);
+      names = ek.select(names);
+      rates = names.stream().map(n -> 1.0).toList();
+      p = FactorStore.selfPreconditioner(out.resolve(FACTORS),
+          names.stream().map(n -> GradientStore.metadata(spark, store, n)).toList(), ek.damping());
+    } else {
+      rates = names.stream().map(n -> GradientStore.metadata(spark, store, n).learningRate()).toList();
+    }
     return SelfInfluenceJob.run(spark, new SelfInfluenceSpec(store, names, rates,
-        s.getDouble("self-influence.flag-fraction"), null, out.resolve(SELF_INFLUENCE)));
+        s.getDouble("self-influence.flag-fraction"), p, out.resolve(SELF_INFLUENCE)));
   }
 
-  /** TracIn scores of every query against every training sequence; top-k and bottom-k joined to the text. */
+  /**
+   * Scores of every query against every training sequence; top-k and bottom-k joined to the text. TracIn, or with
+   * {@code score.method = ekfac} each query gradient preconditioned by its checkpoint's EK-FAC
+   * {@code (H_i + λI)⁻¹} and the checkpoints summed with weight 1 each ({@code ekfac.checkpoints}).
+   */
   public static Dataset<Row> score(SparkSession spark, Config s, boolean overwrite) {
     Path out = Path.of(s.getString("output.dir"));
     Path store = out.resolve(GRADIENTS);
-    OutputGuard.claim(out, SCORES, s.withOnlyPath("score").withFallback(s.withOnlyPath("input")), overwrite);
+    OutputGuard.claim(out, SCORES, stageSettings(s, "score"), overwrite);
     List<Queries.Query> queries = Queries.read(spark, Settings.requiredPath(s, "input.queries", "score"));
     List<String> names = extracted(spark, store);
+    EkfacSettings ek = usesEkfac(s, "score") ? EkfacSettings.from(s) : null;
+    if (ek != null) {
+      names = ek.select(names);
+    }
     Map<String, RunCheckpoint> byName = new HashMap<>();
     for (RunCheckpoint c : run(s, "score").checkpoints()) {
       byName.put(ExtractJob.checkpointName(c), c);
@@ -106,10 +158,13 @@ public final class Stages {
         throw new IllegalStateException("the gradient store has checkpoint " + name + " but the run "
             + s.getString("input.run") + " does not. HINT: extract again for this run (--overwrite)");
       }
-      rates.add(c.learningRate());
-      List<ExampleGradient> g = queryGradients(queries, c, GradientStore.metadata(spark, store, name));
+      rates.add(ek == null ? c.learningRate() : 1.0);
+      StoreMetadata meta = GradientStore.metadata(spark, store, name);
+      List<ExampleGradient> g = queryGradients(queries, c, meta);
+      io.influence.core.grad.Preconditioner p = ek == null ? null
+          : FactorStore.preconditioner(out.resolve(FACTORS), meta, ek.damping());
       for (int i = 0; i < g.size(); i++) {
-        perQuery.get(i).add(g.get(i).layers());
+        perQuery.get(i).add(p == null ? g.get(i).layers() : p.apply(g.get(i).layers()));
       }
     }
     List<QueryGradient> qs = new ArrayList<>();
@@ -117,7 +172,8 @@ public final class Stages {
       qs.add(QueryGradient.ofArrays(queries.get(i).id(), perQuery.get(i)));
     }
     return ScoreJob.run(spark, new ScoreSpec(store, names, rates, qs, s.getInt("score.top-k"),
-        s.getInt("score.block-rows"), "tracin", null, Settings.requiredPath(s, "input.corpus", "score"),
+        s.getInt("score.block-rows"), ek == null ? "tracin" : "ekfac", ek == null ? null : ek.damping().value(),
+        Settings.requiredPath(s, "input.corpus", "score"),
         out.resolve(SCORES)));
   }
 
@@ -164,6 +220,15 @@ public final class Stages {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the tokenizer of " + c.dir() + ": " + e.getMessage(), e);
     }
+  }
+
+  private static ExtractSpec.BadRowPolicy badRows(Config s) {
+    return switch (s.getString("input.bad-rows")) {
+      case "fail" -> ExtractSpec.BadRowPolicy.FAIL;
+      case "skip" -> ExtractSpec.BadRowPolicy.SKIP;
+      default -> throw new IllegalArgumentException("influence.input.bad-rows must be \"fail\" or \"skip\", got "
+          + s.getString("input.bad-rows"));
+    };
   }
 
   private static TrainingRun run(Config s, String stage) {

@@ -1,0 +1,47 @@
+package io.influence.spark.ekfac;
+
+import io.influence.core.grad.Preconditioner;
+import io.influence.ekfac.Damping;
+import io.influence.ekfac.KroneckerPreconditioners;
+import io.influence.spark.selfinf.SelfPreconditioner;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * {@code (H + λI)⁻¹} of EK-FAC per checkpoint on the executors: ships only the factor folder and each checkpoint's
+ * fit id; the factors are read once per JVM (keyed by folder, fit id and damping, so a re-fit is reloaded) and the
+ * thread-safe preconditioner is shared by the JVM's tasks.
+ */
+final class EkfacSelfPreconditioner implements SelfPreconditioner {
+
+  private static final long serialVersionUID = 1L;
+  private static final Map<String, Preconditioner> LOADED = new ConcurrentHashMap<>();
+
+  private final String root;
+  private final Map<String, String> fitIds;
+  private final String dampingMode;
+  private final double dampingValue;
+
+  EkfacSelfPreconditioner(String root, Map<String, String> fitIds, String dampingMode, double dampingValue) {
+    this.root = root;
+    this.fitIds = Map.copyOf(fitIds);
+    this.dampingMode = dampingMode;
+    this.dampingValue = dampingValue;
+  }
+
+  @Override
+  public Map<String, INDArray> apply(String checkpoint, Map<String, INDArray> gradient) {
+    String fitId = fitIds.get(checkpoint);
+    if (fitId == null) {
+      throw new IllegalArgumentException("no EK-FAC factors were prepared for checkpoint '" + checkpoint + "' (have "
+          + fitIds.keySet() + ")");
+    }
+    Preconditioner p = LOADED.computeIfAbsent(root + "#" + checkpoint + "#" + fitId + "#" + dampingMode + "#"
+        + dampingValue, k -> KroneckerPreconditioners.ekfac(
+            FactorStore.readFolder(FactorStore.folder(Path.of(root), checkpoint)),
+            new Damping(Damping.Mode.valueOf(dampingMode), dampingValue)));
+    return p.apply(gradient);
+  }
+}

@@ -1,0 +1,44 @@
+package io.influence.spark.ekfac;
+
+import io.influence.checkpoints.TrainingRun;
+import io.influence.spark.extract.ExtractSpec;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+
+/**
+ * What {@link FitEkfacJob#run} computes: EK-FAC factors for the named checkpoints of {@code run}, in the space of
+ * the gradient {@code store} (which must hold those checkpoints, extracted from the same corpus).
+ *
+ * @param corpus      rows {@code (id, text, input_ids)} as {@link io.influence.spark.io.Corpus} reads them
+ * @param run         the training run (checkpoint folders and content hashes)
+ * @param checkpoints store names ({@code step-N}) to fit, at least one
+ * @param store       gradient store folder
+ * @param factors     factor folder ({@link FactorStore})
+ * @param batchSize   sequences per forward/backward pass in the covariance pass
+ * @param partitions  partitions of both passes; 0 keeps the input's partitioning
+ * @param badRows     bad corpus rows: fail, or leave out (as extract did)
+ */
+public record FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> checkpoints, Path store, Path factors,
+                           int batchSize, int partitions, ExtractSpec.BadRowPolicy badRows) {
+
+  public FitEkfacSpec {
+    Objects.requireNonNull(corpus, "corpus");
+    Objects.requireNonNull(run, "run");
+    checkpoints = List.copyOf(checkpoints);
+    if (checkpoints.isEmpty()) {
+      throw new IllegalArgumentException("name at least one checkpoint to fit EK-FAC factors for");
+    }
+    Objects.requireNonNull(store, "store");
+    Objects.requireNonNull(factors, "factors");
+    Objects.requireNonNull(badRows, "badRows");
+    if (batchSize < 1) {
+      throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+    }
+    if (partitions < 0) {
+      throw new IllegalArgumentException("partitions must be >= 0, got " + partitions);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+package io.influence.spark.ekfac;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.influence.ekfac.Damping;
+import io.influence.spark.config.Settings;
+import io.influence.spark.pipeline.Stages;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/** The {@code ekfac} settings block and the stages' {@code method} switches, read from the layered settings. */
+class EkfacSettingsTest {
+
+  @Test
+  void from_defaults_relativeDampingPointOneAndAllCheckpoints() {
+    EkfacSettings e = EkfacSettings.from(Settings.load(Optional.empty(), Map.of()));
+    assertEquals(Damping.relativeToMean(0.1), e.damping());
+    assertEquals(List.of("step-3", "step-6"), e.select(List.of("step-3", "step-6")));
+    assertEquals(false, Stages.usesEkfac(Settings.load(Optional.empty(), Map.of()), "score"));
+  }
+
+  @Test
+  void from_absoluteAndLast_usesLambdaAndLastCheckpointOnly() {
+    EkfacSettings e = EkfacSettings.from(Settings.load(Optional.empty(), Map.of("ekfac.damping.mode", "absolute",
+        "ekfac.damping.value", "0.5", "ekfac.checkpoints", "last")));
+    assertEquals(Damping.absolute(0.5), e.damping());
+    assertEquals(List.of("step-6"), e.select(List.of("step-3", "step-6")));
+  }
+
+  @Test
+  void from_unknownValues_failNamingTheSetting() {
+    var mode = assertThrows(IllegalArgumentException.class, () -> EkfacSettings.from(
+        Settings.load(Optional.empty(), Map.of("ekfac.damping.mode", "relatve"))));
+    assertTrue(mode.getMessage().contains("influence.ekfac.damping.mode"), mode.getMessage());
+    var which = assertThrows(IllegalArgumentException.class, () -> EkfacSettings.from(
+        Settings.load(Optional.empty(), Map.of("ekfac.checkpoints", "first"))));
+    assertTrue(which.getMessage().contains("influence.ekfac.checkpoints"), which.getMessage());
+    var negative = assertThrows(IllegalArgumentException.class, () -> EkfacSettings.from(
+        Settings.load(Optional.empty(), Map.of("ekfac.damping.value", "-1"))));
+    assertTrue(negative.getMessage().contains("damping"), negative.getMessage());
+    var method = assertThrows(IllegalArgumentException.class, () -> Stages.usesEkfac(
+        Settings.load(Optional.empty(), Map.of("score.method", "kfac")), "score"));
+    assertTrue(method.getMessage().contains("influence.score.method"), method.getMessage());
+  }
+}

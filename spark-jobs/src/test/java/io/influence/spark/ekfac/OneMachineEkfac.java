@@ -1,0 +1,62 @@
+package io.influence.spark.ekfac;
+
+import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.TokenFactors;
+import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.GradientRequest;
+import io.influence.core.model.KroneckerProjection;
+import io.influence.core.model.TokenBatch;
+import io.influence.ekfac.CovarianceAccumulator;
+import io.influence.ekfac.EigenvalueCorrection;
+import io.influence.ekfac.LayerFactors;
+import io.influence.spark.store.StoreMetadata;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * EK-FAC factors fitted on one machine with the ekfac classes directly: one example at a time through the model
+ * (no batching, no Spark), token factors projected with the model's own projections and ND4J's mmul, covariances
+ * accumulated in corpus order, the correction over the given per-example gradients in id order.
+ */
+final class OneMachineEkfac {
+
+  private OneMachineEkfac() {}
+
+  static Map<String, LayerFactors> fit(RunCheckpoint c, List<int[]> corpus, StoreMetadata meta,
+      Map<String, Map<String, INDArray>> gradients) throws Exception {
+    Gpt2Model model = Gpt2Model.load(c.dir(), DataType.FLOAT);
+    List<String> names = meta.layerNames();
+    Map<String, KroneckerProjection> projections = meta.projectionSeed() == null ? Map.of()
+        : model.projections(names, meta.layers().get(0).cols(), meta.layers().get(0).rows(), meta.projectionSeed());
+    Map<String, CovarianceAccumulator> cov = new LinkedHashMap<>();
+    for (StoreMetadata.Layer l : meta.layers()) {
+      cov.put(l.name(), new CovarianceAccumulator(l.name(), l.cols(), l.rows()));
+    }
+    GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(names);
+    for (int[] tokens : corpus) {
+      Map<String, TokenFactors> f = model.gradients(TokenBatch.of(tokens), request).tokenFactors().get(0);
+      for (String l : names) {
+        TokenFactors t = f.get(l);
+        KroneckerProjection p = projections.get(l);
+        if (p != null) {
+          t = new TokenFactors(l, t.a().mmul(p.pIn().transpose()), t.g().mmul(p.pOut().transpose()));
+        }
+        cov.get(l).add(t);
+      }
+    }
+    Map<String, LayerFactors> out = new LinkedHashMap<>();
+    for (String l : names) {
+      LayerFactors f = LayerFactors.fromCovariances(cov.get(l).finish());
+      EigenvalueCorrection e = new EigenvalueCorrection(f);
+      for (Map.Entry<String, Map<String, INDArray>> g : new TreeMap<>(gradients).entrySet()) {
+        e.addGradient(g.getValue().get(l), 1.0, g.getKey());
+      }
+      out.put(l, f.withCorrection(e.finish(), e.examples()));
+    }
+    return out;
+  }
+}
