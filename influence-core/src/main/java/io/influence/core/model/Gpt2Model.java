@@ -316,6 +316,46 @@ public final class Gpt2Model {
   }
 
   /**
+   * The logits of every position, {@code [B, T, V]} 'c' in the model's data type, {@code T =
+   * batch.maxLength()}: row {@code t} of example {@code b} scores the token at {@code t + 1}. Rows
+   * at or past an example's length are padding (defined, but meaningless). A copy.
+   */
+  public INDArray logits(TokenBatch batch) {
+    check(batch);
+    Gpt2Pass p = passFor(batch);
+    p.forwardLogits(params, batch);
+    return p.logits.transpose().dup('c').reshape('c', batch.size(), p.seqLen, config.vocabSize());
+  }
+
+  /**
+   * Backpropagates an arbitrary logits gradient {@code u = dLogits} ({@code [B, T, V]} as returned by
+   * {@link #logits}) to every parameter: the vector-Jacobian product {@code Jᵀu}, i.e. the gradient
+   * of {@code Σ_{b,t,v} u[b,t,v]·logits[b,t,v]}, summed over the batch, under Hugging Face names and
+   * shapes (as {@link BatchGradients#parameterGradients()}). Rows at or past an example's length are
+   * ignored (treated as zero). With {@code u = w ⊙ (softmax − onehot)} this is the loss gradient.
+   */
+  public Map<String, INDArray> parameterGradientsFromLogitGradients(TokenBatch batch, INDArray dLogits) {
+    check(batch);
+    long[] want = {batch.size(), batch.maxLength(), config.vocabSize()};
+    if (dLogits == null || !Arrays.equals(dLogits.shape(), want)) {
+      throw new IllegalArgumentException("dLogits has shape " + (dLogits == null ? "null" : Arrays.toString(dLogits.shape()))
+          + " but the batch needs " + Arrays.toString(want) + "; HINT: [batch size, longest sequence, vocab_size], "
+          + "the shape Gpt2Model.logits returns");
+    }
+    double sumAbs = Transforms.abs(dLogits.castTo(DataType.DOUBLE), true).sumNumber().doubleValue();
+    if (!Double.isFinite(sumAbs)) {
+      throw new IllegalArgumentException("dLogits contains NaN or Inf; HINT: check the computation of the logits "
+          + "gradient (e.g. a softmax of overflowing logits)");
+    }
+    Gpt2Pass p = passFor(batch);
+    p.forwardLogits(params, batch);
+    p.setLogitGradient(dLogits, batch);
+    Gpt2Params grads = new Gpt2Params(config, dataType());
+    p.backward(params, grads);
+    return Collections.unmodifiableMap(grads.named());
+  }
+
+  /**
    * Wall-clock seconds per phase (forward/backward kernels, per-example GEMMs) accumulated by
    * calls on the current batch shape since {@link #resetTimings()}; for profiling.
    */

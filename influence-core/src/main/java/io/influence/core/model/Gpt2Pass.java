@@ -206,6 +206,30 @@ final class Gpt2Pass {
 
   /** Forward pass; returns per-example losses (float64 sums). */
   double[] forward(Gpt2Params p, TokenBatch tb) {
+    forwardLogits(p, tb);
+    tick();
+    double[] losses = lossAndLogitGradient(tb);
+    tock("fwd.softmax_loss");
+    return losses;
+  }
+
+  /**
+   * After {@link #forwardLogits}: puts {@code dLogits} ({@code [B, T, V]}, any float type) in place of
+   * the logits as {@code dL/dlogits} for {@link #backward}, with the columns past each example's end
+   * set to zero (causal attention would otherwise carry them back into real positions).
+   */
+  void setLogitGradient(INDArray dLogits, TokenBatch tb) {
+    logits.transpose().assign(dLogits.reshape('c', n, vocab).castTo(dt));
+    for (int b = 0; b < batch; b++) {
+      int len = tb.length(b);
+      if (len < seqLen) {
+        cols(logits, b * seqLen + len, (b + 1) * seqLen).assign(0);
+      }
+    }
+  }
+
+  /** Forward pass up to the logits ({@link #logits}, {@code [V, N]}); sets targets and weights. */
+  void forwardLogits(Gpt2Params p, TokenBatch tb) {
     double[] w = new double[n];
     for (int b = 0; b < batch; b++) {
       int len = tb.length(b);
@@ -248,9 +272,6 @@ final class Gpt2Pass {
     tock("fwd.layernorm");
     Blas.gemm(p.wte.transpose(), true, xf, false, logits, 1, 0);
     tock("fwd.lm_head");
-    double[] losses = lossAndLogitGradient(tb);
-    tock("fwd.softmax_loss");
-    return losses;
   }
 
   /** Turns {@link #logits} into {@code dL/dlogits} in place and returns the per-example losses. */
