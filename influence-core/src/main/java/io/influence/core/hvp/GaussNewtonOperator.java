@@ -5,9 +5,6 @@ import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.TokenBatch;
 import io.influence.core.score.LayerLayout;
 import java.util.List;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /*
  * Generalised Gauss-Newton (GGN) products of the mean training loss w.r.t. the parameters θ_S of
@@ -29,11 +26,11 @@ import org.nd4j.linalg.factory.Nd4j;
  *      PyTorch's exact product, see HvpReferenceTest);
  *   2. r = H_out u row by row: r = w ⊙ (p ⊙ u − p (pᵀu)) with p from z(θ), in float64;
  *   3. Jᵀ r exactly, by the model's backward pass seeded with r instead of p − onehot
- *      (Gpt2Model.parameterGradientsFromLogitGradients).
+ *      (Gpt2Model.parameterGradientsFromLogits: steps 2-3 share the forward pass at θ).
  * Steps 2–3 are exact, so G v = Jᵀ H_out (J v + e) with ‖e‖ the step-1 error: vᵀGv is ≥ 0 up to
  * that error, and the operator is symmetric to the same accuracy.
  *
- * Cost per batch: 3 forward passes + 1 forward/backward pass. Memory: logits of one batch
+ * Cost per batch: 2 forward passes + 1 forward/backward pass. Memory: logits of one batch
  * (B·T·V float64) three times. The model is moved through parameterViews() and θ_S is restored
  * bit for bit before apply() returns (also on error). Not thread-safe.
  */
@@ -93,41 +90,11 @@ public final class GaussNewtonOperator implements LinearOperator {
         subset.setShifted(v, -eps);
         double[] minus = model.logits(b).data().asDouble();
         subset.restore();
-        INDArray z = model.logits(b);
-        double[] z0 = z.data().asDouble();
-        int seqLen = (int) z.size(1);
-        int vocab = (int) z.size(2);
-        double[] r = new double[z0.length];
-        double[] p = new double[vocab];
-        for (int i = 0; i < b.size(); i++) {
-          for (int t = 0; t < seqLen; t++) {
-            if (!b.counts(i, t + 1)) {
-              continue;
-            }
-            int base = (i * seqLen + t) * vocab;
-            double max = Double.NEGATIVE_INFINITY;
-            for (int k = 0; k < vocab; k++) {
-              max = Math.max(max, z0[base + k]);
-            }
-            double sum = 0;
-            for (int k = 0; k < vocab; k++) {
-              p[k] = Math.exp(z0[base + k] - max);
-              sum += p[k];
-            }
-            double pu = 0;
-            for (int k = 0; k < vocab; k++) {
-              p[k] /= sum;
-              double u = (plus[base + k] - minus[base + k]) / (2 * eps);
-              r[base + k] = u;
-              pu += p[k] * u;
-            }
-            for (int k = 0; k < vocab; k++) {
-              r[base + k] = p[k] * (r[base + k] - pu);
-            }
-          }
+        double[] u = new double[plus.length];
+        for (int k = 0; k < u.length; k++) {
+          u[k] = (plus[k] - minus[k]) / (2 * eps);
         }
-        INDArray dLogits = Nd4j.create(r, new long[] {b.size(), seqLen, vocab}, 'c').castTo(DataType.DOUBLE);
-        subset.accumulate(model.parameterGradientsFromLogitGradients(b, dLogits), scale, out);
+        subset.accumulate(model.parameterGradientsFromLogits(b, z -> OutputCurvature.gaussNewton(z, u, b)), scale, out);
       }
     } finally {
       subset.restore();

@@ -1,9 +1,7 @@
 package io.influence.core.hvp;
 
 import io.influence.core.linalg.LinearOperator;
-import io.influence.core.model.BatchGradients;
 import io.influence.core.model.Gpt2Model;
-import io.influence.core.model.GradientRequest;
 import io.influence.core.model.TokenBatch;
 import io.influence.core.score.LayerLayout;
 import java.util.List;
@@ -18,8 +16,10 @@ import java.util.List;
  *
  *     H v ≈ D(ε) = (∇L(θ + εv) − ∇L(θ − εv)) / 2ε,
  *
- * each gradient being an exact float64 backward pass over the N sequences in batches
- * (GradientRequest.allParameters(), batch-summed). The step makes the perturbation a fixed
+ * each gradient being an exact float64 backward pass over the N sequences in batches: the
+ * model's backward seeded with ∂L/∂logits = w ⊙ (softmax − onehot) computed here in float64
+ * (Gpt2Model.parameterGradientsFromLogits; the same gradient as GradientRequest.allParameters(),
+ * without the model's ND4J loss kernel, whose many small ops dominated at these sizes). The step makes the perturbation a fixed
  * fraction of the parameters: ε‖v‖ = h = relativeStep · max(‖θ_S‖, 1), relativeStep = 1e-5 by default.
  *
  * Error bound. With v̂ = v/‖v‖, Taylor's theorem with the remainder in integral form gives
@@ -116,8 +116,7 @@ public final class HessianOperator implements LinearOperator {
   private void accumulateMeanGradient(double scale, double[] out) {
     double s = scale / data.size();
     for (TokenBatch b : batches) {
-      BatchGradients g = subset.model().gradients(b, GradientRequest.allParameters());
-      subset.accumulate(g.parameterGradients(), s, out);
+      subset.accumulate(subset.model().parameterGradientsFromLogits(b, z -> OutputCurvature.lossGradient(z, b)), s, out);
     }
   }
 }

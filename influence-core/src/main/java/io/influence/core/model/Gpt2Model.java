@@ -335,7 +335,21 @@ public final class Gpt2Model {
    * ignored (treated as zero). With {@code u = w ⊙ (softmax − onehot)} this is the loss gradient.
    */
   public Map<String, INDArray> parameterGradientsFromLogitGradients(TokenBatch batch, INDArray dLogits) {
+    return parameterGradientsFromLogits(batch, logits -> dLogits);
+  }
+
+  /**
+   * As {@link #parameterGradientsFromLogitGradients}, with the logits gradient computed from the
+   * logits of the same forward pass: {@code logitGradient} receives the logits ({@code [B, T, V]}, a
+   * copy, as {@link #logits} returns) and returns {@code u}; one forward pass instead of two.
+   */
+  public Map<String, INDArray> parameterGradientsFromLogits(TokenBatch batch,
+                                                            java.util.function.UnaryOperator<INDArray> logitGradient) {
     check(batch);
+    Gpt2Pass p = passFor(batch);
+    p.forwardLogits(params, batch);
+    INDArray dLogits = logitGradient.apply(
+        p.logits.transpose().dup('c').reshape('c', batch.size(), p.seqLen, config.vocabSize()));
     long[] want = {batch.size(), batch.maxLength(), config.vocabSize()};
     if (dLogits == null || !Arrays.equals(dLogits.shape(), want)) {
       throw new IllegalArgumentException("dLogits has shape " + (dLogits == null ? "null" : Arrays.toString(dLogits.shape()))
@@ -347,8 +361,6 @@ public final class Gpt2Model {
       throw new IllegalArgumentException("dLogits contains NaN or Inf; HINT: check the computation of the logits "
           + "gradient (e.g. a softmax of overflowing logits)");
     }
-    Gpt2Pass p = passFor(batch);
-    p.forwardLogits(params, batch);
     p.setLogitGradient(dLogits, batch);
     Gpt2Params grads = new Gpt2Params(config, dataType());
     p.backward(params, grads);

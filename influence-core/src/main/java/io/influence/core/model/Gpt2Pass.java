@@ -281,10 +281,11 @@ final class Gpt2Pass {
     INDArray lt = logits.transpose();
     INDArray max = lt.max(1);
     lt.subiColumnVector(col(max));
+    Elementwise.Vec vl = Elementwise.of(logits);   // (v, k) at v + k·ld: no per-element JNI calls
     double[] shifted = new double[n];
     for (int k = 0; k < n; k++) {
       if (targets[k] >= 0) {
-        shifted[k] = logits.getDouble(targets[k], k);
+        shifted[k] = vl.get(targets[k] + k * vl.ld);
       }
     }
     Transforms.exp(logits, false);
@@ -295,7 +296,8 @@ final class Gpt2Pass {
     for (int k = 0; k < n; k++) {
       if (targets[k] >= 0) {
         losses[k / seqLen] += Math.log(sums[k]) - shifted[k];
-        logits.putScalar(targets[k], k, logits.getDouble(targets[k], k) - 1.0);
+        int at = targets[k] + k * vl.ld;
+        vl.set(at, vl.get(at) - 1.0);
       }
     }
     lt.muliColumnVector(col(weights));
@@ -359,12 +361,7 @@ final class Gpt2Pass {
     }
     if (grads != null) {
       // dxf now holds dL/dx0; scatter-add into the embedding rows
-      INDArray rowsMajor = dxf.transpose(); // [N, C] view
-      for (int k = 0; k < n; k++) {
-        INDArray r = rowsMajor.getRow(k);
-        grads.wte.getRow(ids[k]).addi(r);
-        grads.wpe.getRow(pos[k]).addi(r);
-      }
+      Elementwise.embedBackward(dxf, ids, pos, grads.wte, grads.wpe);
       tock("bwd.embed");
     }
   }
