@@ -328,6 +328,42 @@ public final class Gpt2Model {
   }
 
   /**
+   * The exact directional derivative of the logits (forward mode, a Jacobian-vector product
+   * {@code J v}) when the given tracked layers move along {@code tangents}: per layer a
+   * {@code [dOut, dIn+1]} matrix in the per-example gradient orientation (first {@code dIn} columns =
+   * transpose of the Hugging Face weight direction, last column = bias direction); every other
+   * parameter is fixed. Returns {@code [B, T, V]} like {@link #logits} (rows past an example's
+   * length are padding).
+   */
+  public INDArray logitTangents(TokenBatch batch, Map<String, INDArray> tangents) {
+    check(batch);
+    int layers = config.nLayer();
+    INDArray[][] kinds = new INDArray[4][layers];
+    for (Map.Entry<String, INDArray> e : tangents.entrySet()) {
+      String l = e.getKey();
+      int[] s = linearShape(l);
+      INDArray t = e.getValue();
+      if (t == null || t.rank() != 2 || t.size(0) != s[0] || t.size(1) != s[1]) {
+        throw new IllegalArgumentException("tangent of layer " + l + " has shape "
+            + (t == null ? "null" : Arrays.toString(t.shape())) + ", expected " + Arrays.toString(s)
+            + "; HINT: [dOut, dIn+1], the per-example gradient orientation with the bias last");
+      }
+      double sumAbs = Transforms.abs(t.castTo(DataType.DOUBLE), true).sumNumber().doubleValue();
+      if (!Double.isFinite(sumAbs)) {
+        throw new IllegalArgumentException("tangent of layer " + l + " contains NaN or Inf");
+      }
+      int dot = l.indexOf('.', 2);
+      int layer = Integer.parseInt(l.substring(2, dot));
+      int kind = Arrays.asList(Gpt2Params.LINEARS).indexOf(l.substring(dot + 1));
+      kinds[kind][layer] = t.castTo(dataType()).dup('f');
+    }
+    Gpt2Pass p = passFor(batch);
+    p.forwardLogits(params, batch);
+    INDArray dz = Gpt2Tangent.logits(config, p, params, kinds[0], kinds[1], kinds[2], kinds[3]);
+    return dz.transpose().dup('c').reshape('c', batch.size(), p.seqLen, config.vocabSize());
+  }
+
+  /**
    * Backpropagates an arbitrary logits gradient {@code u = dLogits} ({@code [B, T, V]} as returned by
    * {@link #logits}) to every parameter: the vector-Jacobian product {@code Jᵀu}, i.e. the gradient
    * of {@code Σ_{b,t,v} u[b,t,v]·logits[b,t,v]}, summed over the batch, under Hugging Face names and
