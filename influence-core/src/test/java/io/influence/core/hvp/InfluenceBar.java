@@ -134,6 +134,7 @@ final class InfluenceBar {
   /** Pearson of the solver's scores against the exact ones; prints both solvers' numbers. */
   static double pearson(String what, double[] exact, IhvpSolver solver, LinearOperator op, InfluenceBar bar,
                         double minPearson) {
+    long t0 = System.nanoTime();
     int[] steps = new int[1];
     double[] worstResidual = new double[1];
     double[] got = bar.scores(g -> {
@@ -143,8 +144,8 @@ final class InfluenceBar {
       return r.x();
     });
     double p = Stats.pearson(exact, got);
-    System.out.printf("%s %s: %d scores, Pearson vs exact solve %.7f, %d products, worst relative residual %.2e%n",
-        what, solver.method(), exact.length, p, steps[0], worstResidual[0]);
+    System.out.printf("%s %s: %d scores, Pearson vs exact solve %.9f, %d products, worst relative residual %.2e, %.1f s%n",
+        what, solver.method(), exact.length, p, steps[0], worstResidual[0], (System.nanoTime() - t0) / 1e9);
     assertTrue(p >= minPearson, what + " " + solver.method() + ": Pearson " + p + " < " + minPearson);
     return p;
   }
