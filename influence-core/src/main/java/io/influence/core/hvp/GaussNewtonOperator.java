@@ -41,6 +41,7 @@ public final class GaussNewtonOperator implements LinearOperator {
   private final List<TokenBatch> batches;
 
   private GaussNewtonOperator(ParameterSubset subset, TrainingSequences data) {
+    data.validate(subset.model());
     this.subset = subset;
     this.data = data;
     this.batches = data.batches();

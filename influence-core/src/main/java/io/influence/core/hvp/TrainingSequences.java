@@ -32,6 +32,31 @@ public record TrainingSequences(List<int[]> tokens, List<int[]> lossMasks, int b
     lossMasks = lossMasks == null ? null : java.util.Collections.unmodifiableList(new ArrayList<>(lossMasks));
   }
 
+  /**
+   * Checks every sequence against the model's vocabulary and context; throws
+   * IllegalArgumentException naming the sequence index and how to fix it.
+   */
+  void validate(io.influence.core.model.Gpt2Model model) {
+    int vocab = model.config().vocabSize();
+    int ctx = model.config().nPositions();
+    for (int n = 0; n < tokens.size(); n++) {
+      int[] t = tokens.get(n);
+      if (t == null || t.length == 0) {
+        throw new IllegalArgumentException("training sequence " + n + " is empty; HINT: drop empty sequences");
+      }
+      if (t.length > ctx) {
+        throw new IllegalArgumentException("training sequence " + n + " has " + t.length + " tokens but n_positions is "
+            + ctx + "; HINT: truncate or window sequences to at most n_positions tokens");
+      }
+      for (int j = 0; j < t.length; j++) {
+        if (t[j] < 0 || t[j] >= vocab) {
+          throw new IllegalArgumentException("training sequence " + n + ", position " + j + ": token id " + t[j]
+              + " is outside [0, " + vocab + "); HINT: tokenise with the checkpoint's tokenizer");
+        }
+      }
+    }
+  }
+
   /** Every position {@code t >= 1} of every sequence counts. */
   public static TrainingSequences of(List<int[]> tokens, int batchSize) {
     return new TrainingSequences(tokens, null, batchSize);
@@ -62,8 +87,8 @@ public record TrainingSequences(List<int[]> tokens, List<int[]> lossMasks, int b
       try {
         out.add(new TokenBatch(t, m));
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("training sequences " + start + ".." + (end - 1) + " (batch-relative index "
-            + "in the message): " + e.getMessage(), e);
+        throw new IllegalArgumentException("training sequences " + start + ".." + (end - 1) + " (\"example i\" below is "
+            + "sequence " + start + " + i): " + e.getMessage(), e);
       }
     }
     return out;

@@ -28,6 +28,8 @@ class HvpReferenceTest {
   /** The gradient is exact float64 arithmetic in both. */
   private static final double TOL_GRADIENT = 1e-10;
   private static final int PROBES = 3;
+  /** Quadratic truncation predicts 100 for a 10× smaller step; rounding may eat some of it. */
+  private static final double MIN_ERROR_RATIO = 30;
 
   private static HvpFixture fx;
 
@@ -54,6 +56,23 @@ class HvpReferenceTest {
   @Test
   void gaussNewtonProducts_forwardModeJv_matchPytorchJvpThenVjp() throws Exception {
     compare(GaussNewtonOperator.create(fx.model, fx.layers, fx.data(4)), "gv", "Gauss-Newton", TOL_GGN);
+  }
+
+  @Test
+  void hessianProducts_tenfoldSmallerStep_errorShrinksAboutQuadratically() throws Exception {
+    // the stated bound: truncation (h²/6)·M₄ dominates at these steps, so 10× smaller h gives ~100× less error
+    try (SafetensorsFile ref = SafetensorsFile.open(HvpFixture.DIR.resolve("hvp.safetensors"))) {
+      double[] v = ref.readDoubles("v.0");
+      double[] want = ref.readDoubles("hv.0");
+      double[] coarse = new double[v.length];
+      double[] fine = new double[v.length];
+      HessianOperator.create(fx.model, fx.layers, fx.data(6), 1e-4).apply(v, coarse);
+      HessianOperator.create(fx.model, fx.layers, fx.data(6), 1e-5).apply(v, fine);
+      double ec = relativeError(want, coarse);
+      double ef = relativeError(want, fine);
+      System.out.printf("Hessian step 1e-4: error %.3g; step 1e-5: error %.3g; ratio %.1f%n", ec, ef, ec / ef);
+      assertTrue(ec / ef >= MIN_ERROR_RATIO, "error ratio " + ec / ef + " for a 10x smaller step");
+    }
   }
 
   @Test
