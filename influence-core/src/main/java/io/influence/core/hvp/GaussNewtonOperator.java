@@ -30,6 +30,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * So G is linear in v, symmetric and PSD up to rounding (measured against PyTorch's exact
  * jvp-then-vjp product: about 1e-15 relative, see HvpReferenceTest).
  *
+ * Precision: the model's (float64 for checks; float32 works too, with float32 rounding in J v and
+ * Jᵀ r), while softmax, H_out and the sums over batches are float64.
+ *
  * Cost per batch: 2 forward passes, 1 tangent pass and 1 backward pass; memory: the logits of
  * one batch (B·T·V float64) a few times. The model's parameters are never modified. Not
  * thread-safe (nor is the model).
@@ -47,9 +50,12 @@ public final class GaussNewtonOperator implements LinearOperator {
     this.batches = data.batches();
   }
 
-  /** The GGN of the mean loss of {@code data} w.r.t. {@code layers} of a float64 {@code model}. */
+  /**
+   * The GGN of the mean loss of {@code data} w.r.t. {@code layers} of {@code model}: exact in float64;
+   * a float32 model gives float32-accurate products (the softmax and H_out are float64 either way).
+   */
   public static GaussNewtonOperator create(Gpt2Model model, List<String> layers, TrainingSequences data) {
-    return new GaussNewtonOperator(new ParameterSubset(model, layers), data);
+    return new GaussNewtonOperator(new ParameterSubset(model, layers, false), data);
   }
 
   /** The flat layout of vectors (the chosen layers, {@code [dOut, dIn+1]} each, row-major). */

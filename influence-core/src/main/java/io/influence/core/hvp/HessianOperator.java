@@ -69,7 +69,7 @@ public final class HessianOperator implements LinearOperator {
     if (!(relativeStep > 0 && relativeStep < 1)) {
       throw new IllegalArgumentException("relative step must be in (0, 1), got " + relativeStep);
     }
-    return new HessianOperator(new ParameterSubset(model, layers), data, relativeStep);
+    return new HessianOperator(new ParameterSubset(model, layers, true), data, relativeStep);
   }
 
   /** The flat layout of vectors (the chosen layers, {@code [dOut, dIn+1]} each, row-major). */

@@ -30,8 +30,8 @@ final class ParameterSubset {
   private final List<double[]> savedValues = new ArrayList<>();
   private double norm;
 
-  ParameterSubset(Gpt2Model model, List<String> layers) {
-    if (model.dataType() != DataType.DOUBLE) {
+  ParameterSubset(Gpt2Model model, List<String> layers, boolean requireDouble) {
+    if (requireDouble && model.dataType() != DataType.DOUBLE) {
       throw new IllegalArgumentException("Hessian-vector products by differences need a float64 model, got "
           + model.dataType() + "; HINT: use model.withDataType(DataType.DOUBLE)");
     }

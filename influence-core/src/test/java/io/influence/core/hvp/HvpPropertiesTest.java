@@ -187,7 +187,7 @@ class HvpPropertiesTest {
   void create_badInput_failsWithHint() {
     Gpt2Model f32 = fx.model.withDataType(DataType.FLOAT);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> HessianOperator.create(f32, fx.layers, fx.data(4)));
+        () -> HessianOperator.create(f32, fx.layers, fx.data(4)));   // differences need float64
     assertTrue(e.getMessage().contains("float64") && e.getMessage().contains("HINT"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class,
         () -> GaussNewtonOperator.create(fx.model, List.of("h.9.attn.c_proj"), fx.data(4)));
@@ -201,6 +201,9 @@ class HvpPropertiesTest {
         () -> fx.model.parameterGradientsFromLogitGradients(TokenBatch.of(new int[] {1, 2, 3}),
             org.nd4j.linalg.factory.Nd4j.zeros(DataType.DOUBLE, 1, 2, 13)));
     assertTrue(e.getMessage().contains("[1, 3, 13]"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> HessianOperator.create(fx.model, fx.layers, TrainingSequences.of(List.of(new int[] {1, 2}, new int[] {3, 13}), 4)));
+    assertTrue(e.getMessage().contains("training sequence 1, position 1") && e.getMessage().contains("HINT"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class,
         () -> new TrainingSequences(List.of(new int[] {1, 2}), List.of(), 4));
     assertTrue(e.getMessage().contains("HINT"), e.getMessage());

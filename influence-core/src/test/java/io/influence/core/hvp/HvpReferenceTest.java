@@ -25,6 +25,8 @@ class HvpReferenceTest {
   private static final double TOL_HESSIAN = 1e-6;
   /** GGN: the same with rounding only. */
   private static final double TOL_GGN = 1e-12;
+  /** GGN of the float32 model: float32 rounding through the passes. */
+  private static final double TOL_GGN_F32 = 1e-5;
   /** The gradient is exact float64 arithmetic in both. */
   private static final double TOL_GRADIENT = 1e-10;
   private static final int PROBES = 3;
@@ -56,6 +58,13 @@ class HvpReferenceTest {
   @Test
   void gaussNewtonProducts_forwardModeJv_matchPytorchJvpThenVjp() throws Exception {
     compare(GaussNewtonOperator.create(fx.model, fx.layers, fx.data(4)), "gv", "Gauss-Newton", TOL_GGN);
+  }
+
+  @Test
+  void gaussNewtonProducts_float32Model_matchPytorchToFloat32Rounding() throws Exception {
+    GaussNewtonOperator g = GaussNewtonOperator.create(fx.model.withDataType(org.nd4j.linalg.api.buffer.DataType.FLOAT),
+        fx.layers, fx.data(4));
+    compare(g, "gv", "Gauss-Newton (float32 model)", TOL_GGN_F32);
   }
 
   @Test
