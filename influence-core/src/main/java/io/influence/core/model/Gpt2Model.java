@@ -359,7 +359,10 @@ public final class Gpt2Model {
     }
     Gpt2Pass p = passFor(batch);
     p.forwardLogits(params, batch);
-    INDArray dz = Gpt2Tangent.logits(config, p, params, kinds[0], kinds[1], kinds[2], kinds[3]);
+    if (p.tangent == null) {
+      p.tangent = new Gpt2Tangent(config, p, dataType());
+    }
+    INDArray dz = p.tangent.logits(params, kinds[0], kinds[1], kinds[2], kinds[3]);
     return dz.transpose().dup('c').reshape('c', batch.size(), p.seqLen, config.vocabSize());
   }
 

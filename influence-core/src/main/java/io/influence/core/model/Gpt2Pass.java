@@ -63,6 +63,9 @@ final class Gpt2Pass {
   private final INDArray[][] vq, vk, vv, vy, vdq, vdk, vdv, vS, vdS;
   private final INDArray[] vdy;
 
+  /** Forward-mode buffers for {@link Gpt2Model#logitTangents}, created on first use. */
+  Gpt2Tangent tangent;
+
   /** Seconds spent per phase since the last {@link #resetTimes()} (cheap wall-clock timers). */
   final java.util.Map<String, Double> times = new java.util.LinkedHashMap<>();
   private long mark;

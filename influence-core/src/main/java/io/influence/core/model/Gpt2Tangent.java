@@ -21,147 +21,166 @@ import org.nd4j.linalg.factory.Nd4j;
  *       {@code Ṗ = P ⊙ (Ṡ − Σ_s P Ṡ)}, {@code ẏ = Σ_s Ṗ v + P v̇};
  *   <li>tied head: {@code ż = wte ẋ_f}.
  * </ul>
- * Linear parts go to {@link Blas}; the element-wise parts and attention are float64 Java loops over
- * copies (this serves the float64 curvature operators; it is not a hot training path).
+ * Linear parts go to {@link Blas}; the element-wise parts and attention are Java loops computing in
+ * float64 over the arrays' native memory ({@link Elementwise.Vec}), single-threaded. The tangent
+ * buffers are allocated once per pass shape (like the pass's own), so repeated products allocate
+ * no activation-sized arrays; the returned {@code ż} is a view of one of them, valid until the next call.
  */
 final class Gpt2Tangent {
 
   private static final double GELU_K = Math.sqrt(2.0 / Math.PI);
   private static final double GELU_C = 0.044715;
 
-  private Gpt2Tangent() {}
+  private final Gpt2Config cfg;
+  private final Gpt2Pass pass;
+  private final INDArray dx, dx2, da, dqkv, dy, dm, da4, dz;   // 'f' [features, N]
+
+  Gpt2Tangent(Gpt2Config cfg, Gpt2Pass pass, DataType dt) {
+    this.cfg = cfg;
+    this.pass = pass;
+    int c = cfg.nEmbd();
+    long n = pass.n;
+    dx = Nd4j.create(dt, new long[] {c, n}, 'f');
+    dx2 = Nd4j.create(dt, new long[] {c, n}, 'f');
+    da = Nd4j.create(dt, new long[] {c, n}, 'f');
+    dqkv = Nd4j.create(dt, new long[] {3L * c, n}, 'f');
+    dy = Nd4j.create(dt, new long[] {c, n}, 'f');
+    dm = Nd4j.create(dt, new long[] {4L * c, n}, 'f');
+    da4 = Nd4j.create(dt, new long[] {4L * c, n}, 'f');
+    dz = Nd4j.create(dt, new long[] {cfg.vocabSize(), n}, 'f');
+  }
 
   /**
-   * {@code dAttn[l]} etc. are the tangents of block {@code l}'s four Conv1Ds ('f' {@code [dOut, dIn+1]}
-   * in the model's type), {@code null} for zero. Returns {@code ż} as 'f' {@code [V, N]}.
+   * After {@link Gpt2Pass#forwardLogits} of the same pass: {@code dAttn[l]} etc. are the tangents of
+   * block {@code l}'s four Conv1Ds ('f' {@code [dOut, dIn+1]} in the model's type), {@code null} for
+   * zero. Returns {@code ż} as 'f' {@code [V, N]} (an internal buffer).
    */
-  static INDArray logits(Gpt2Config cfg, Gpt2Pass pass, Gpt2Params p, INDArray[] dAttn, INDArray[] dProj,
-                         INDArray[] dFc, INDArray[] dMp) {
-    DataType dt = p.dataType;
+  INDArray logits(Gpt2Params p, INDArray[] dAttn, INDArray[] dProj, INDArray[] dFc, INDArray[] dMp) {
     int c = cfg.nEmbd();
-    int n = pass.n;
-    INDArray dx = Nd4j.create(dt, new long[] {c, n}, 'f');
+    dx.assign(0);   // embeddings are fixed
     for (int l = 0; l < cfg.nLayer(); l++) {
-      INDArray da1 = layerNorm(dx, pass.ln1Hat[l], pass.ln1Rstd[l], p.ln1g[l], dt);
-      INDArray dqkv = Nd4j.create(dt, new long[] {3L * c, n}, 'f');
-      Blas.gemm(Gpt2Pass.cols(p.attn[l], 0, c), false, da1, false, dqkv, 1, 0);
+      layerNorm(dx, pass.ln1Hat[l], pass.ln1Rstd[l], p.ln1g[l], da);
+      Blas.gemm(Gpt2Pass.cols(p.attn[l], 0, c), false, da, false, dqkv, 1, 0);
       if (dAttn[l] != null) {
         Blas.gemm(dAttn[l], false, pass.a1[l], false, dqkv, 1, 1);
       }
-      INDArray dy = attention(cfg, pass, l, dqkv, dt);
-      INDArray dx2 = dx.dup('f');
+      attention(l);
+      Elementwise.copy(dx, dx2);
       Blas.gemm(Gpt2Pass.cols(p.proj[l], 0, c), false, dy, false, dx2, 1, 1);
       if (dProj[l] != null) {
         Blas.gemm(dProj[l], false, pass.y[l], false, dx2, 1, 1);
       }
-      INDArray da3 = layerNorm(dx2, pass.ln2Hat[l], pass.ln2Rstd[l], p.ln2g[l], dt);
-      INDArray dm = Nd4j.create(dt, new long[] {4L * c, n}, 'f');
-      Blas.gemm(Gpt2Pass.cols(p.fc[l], 0, c), false, da3, false, dm, 1, 0);
+      layerNorm(dx2, pass.ln2Hat[l], pass.ln2Rstd[l], p.ln2g[l], da);
+      Blas.gemm(Gpt2Pass.cols(p.fc[l], 0, c), false, da, false, dm, 1, 0);
       if (dFc[l] != null) {
         Blas.gemm(dFc[l], false, pass.a3[l], false, dm, 1, 1);
       }
-      INDArray da4 = gelu(pass.m[l], pass.tanh[l], dm, dt);
-      INDArray dx3 = dx2.dup('f');
-      Blas.gemm(Gpt2Pass.cols(p.mproj[l], 0, 4 * c), false, da4, false, dx3, 1, 1);
+      gelu(pass.m[l], pass.tanh[l], dm, da4);
+      Elementwise.copy(dx2, dx);
+      Blas.gemm(Gpt2Pass.cols(p.mproj[l], 0, 4 * c), false, da4, false, dx, 1, 1);
       if (dMp[l] != null) {
-        Blas.gemm(dMp[l], false, pass.a4[l], false, dx3, 1, 1);
+        Blas.gemm(dMp[l], false, pass.a4[l], false, dx, 1, 1);
       }
-      dx = dx3;
     }
-    INDArray dxf = layerNorm(dx, pass.lnfHat, pass.lnfRstd, p.lnfg, dt);
-    INDArray dz = Nd4j.create(dt, new long[] {cfg.vocabSize(), n}, 'f');
-    Blas.gemm(p.wte.transpose(), true, dxf, false, dz, 1, 0);
+    layerNorm(dx, pass.lnfHat, pass.lnfRstd, p.lnfg, da);
+    Blas.gemm(p.wte.transpose(), true, da, false, dz, 1, 0);
     return dz;
   }
 
-  /** Column-major values of a whole 'f' matrix, or of a row block view, as float64. */
-  private static double[] values(INDArray a) {
-    return a.dup('f').castTo(DataType.DOUBLE).data().asDouble();
-  }
-
-  private static INDArray matrix(double[] v, int rows, int cols, DataType dt) {
-    return Nd4j.create(v, new long[] {cols, rows}, 'c').transpose().dup('f').castTo(dt);
-  }
-
-  private static INDArray layerNorm(INDArray dx, INDArray hat, INDArray rstd, INDArray gamma, DataType dt) {
+  private static void layerNorm(INDArray dx, INDArray hat, INDArray rstd, INDArray gamma, INDArray out) {
     int c = (int) dx.rows();
     int n = (int) dx.columns();
-    double[] d = values(dx);
-    double[] h = values(hat);
-    double[] r = rstd.castTo(DataType.DOUBLE).toDoubleVector();
+    Elementwise.Vec d = Elementwise.of(dx);
+    Elementwise.Vec h = Elementwise.of(hat);
+    Elementwise.Vec r = Elementwise.of(rstd);
+    Elementwise.Vec o = Elementwise.of(out);
     double[] g = gamma.castTo(DataType.DOUBLE).toDoubleVector();
-    double[] out = new double[c * n];
     for (int j = 0; j < n; j++) {
-      int o = j * c;
+      int od = j * d.ld;
+      int oh = j * h.ld;
+      int oo = j * o.ld;
       double md = 0;
       double mhd = 0;
       for (int i = 0; i < c; i++) {
-        md += d[o + i];
-        mhd += h[o + i] * d[o + i];
+        double x = d.get(od + i);
+        md += x;
+        mhd += h.get(oh + i) * x;
       }
       md /= c;
       mhd /= c;
+      double rj = r.get(j);
       for (int i = 0; i < c; i++) {
-        out[o + i] = g[i] * r[j] * (d[o + i] - md - h[o + i] * mhd);
+        o.set(oo + i, g[i] * rj * (d.get(od + i) - md - h.get(oh + i) * mhd));
       }
     }
-    return matrix(out, c, n, dt);
   }
 
-  private static INDArray gelu(INDArray m, INDArray t, INDArray dm, DataType dt) {
+  private static void gelu(INDArray m, INDArray t, INDArray dm, INDArray out) {
     int rows = (int) m.rows();
     int n = (int) m.columns();
-    double[] mv = values(m);
-    double[] tv = values(t);
-    double[] d = values(dm);
-    double[] out = new double[rows * n];
-    for (int k = 0; k < out.length; k++) {
-      double x = mv[k];
-      double th = tv[k];
-      out[k] = d[k] * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * GELU_K * (1 + 3 * GELU_C * x * x));
+    Elementwise.Vec vm = Elementwise.of(m);
+    Elementwise.Vec vt = Elementwise.of(t);
+    Elementwise.Vec vd = Elementwise.of(dm);
+    Elementwise.Vec vo = Elementwise.of(out);
+    for (int j = 0; j < n; j++) {
+      for (int i = 0; i < rows; i++) {
+        double x = vm.get(j * vm.ld + i);
+        double th = vt.get(j * vt.ld + i);
+        double g = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * GELU_K * (1 + 3 * GELU_C * x * x);
+        vo.set(j * vo.ld + i, vd.get(j * vd.ld + i) * g);
+      }
     }
-    return matrix(out, rows, n, dt);
   }
 
-  private static INDArray attention(Gpt2Config cfg, Gpt2Pass pass, int l, INDArray dqkv, DataType dt) {
+  /** {@code dy} from {@code dqkv}, the cached q, k, v ({@code qkv[l]}) and probabilities ({@code att[l]}). */
+  private void attention(int l) {
     int c = cfg.nEmbd();
     int heads = cfg.nHead();
     int hd = c / heads;
     int len = pass.seqLen;
-    int c3 = 3 * c;
     double scale = 1.0 / Math.sqrt(hd);
-    double[] qkv = values(pass.qkv[l]);
-    double[] dq = values(dqkv);
-    double[] att = pass.att[l].dup('c').castTo(DataType.DOUBLE).data().asDouble();
-    double[] out = new double[c * pass.n];
+    Elementwise.Vec qkv = Elementwise.of(pass.qkv[l]);
+    Elementwise.Vec dq = Elementwise.of(dqkv);
+    Elementwise.Vec att = Elementwise.flat(pass.att[l]);
+    Elementwise.Vec out = Elementwise.of(dy);
     double[] ds = new double[len];
+    double[] acc = new double[hd];
     for (int b = 0; b < pass.batch; b++) {
       for (int h = 0; h < heads; h++) {
         int slice = (b * heads + h) * len * len;
         for (int t = 0; t < len; t++) {
-          int qt = (b * len + t) * c3 + h * hd;
+          int colT = b * len + t;
+          int qa = colT * qkv.ld + h * hd;
+          int qd = colT * dq.ld + h * hd;
           double mean = 0;
           for (int s = 0; s <= t; s++) {
-            int ks = (b * len + s) * c3 + c + h * hd;
+            int colS = b * len + s;
+            int ka = colS * qkv.ld + c + h * hd;
+            int kd = colS * dq.ld + c + h * hd;
             double sum = 0;
             for (int e = 0; e < hd; e++) {
-              sum += dq[qt + e] * qkv[ks + e] + qkv[qt + e] * dq[ks + e];
+              sum += dq.get(qd + e) * qkv.get(ka + e) + qkv.get(qa + e) * dq.get(kd + e);
             }
             ds[s] = scale * sum;
-            mean += att[slice + t * len + s] * ds[s];
+            mean += att.get(slice + t * len + s) * ds[s];
           }
-          int yt = (b * len + t) * c + h * hd;
+          java.util.Arrays.fill(acc, 0);
           for (int s = 0; s <= t; s++) {
-            double pr = att[slice + t * len + s];
+            int colS = b * len + s;
+            double pr = att.get(slice + t * len + s);
             double dp = pr * (ds[s] - mean);
-            int vs = (b * len + s) * c3 + 2 * c + h * hd;
+            int va = colS * qkv.ld + 2 * c + h * hd;
+            int vd = colS * dq.ld + 2 * c + h * hd;
             for (int e = 0; e < hd; e++) {
-              out[yt + e] += dp * qkv[vs + e] + pr * dq[vs + e];
+              acc[e] += dp * qkv.get(va + e) + pr * dq.get(vd + e);
             }
+          }
+          int yo = colT * out.ld + h * hd;
+          for (int e = 0; e < hd; e++) {
+            out.set(yo + e, acc[e]);
           }
         }
       }
     }
-    return matrix(out, c, pass.n, dt);
   }
 }
