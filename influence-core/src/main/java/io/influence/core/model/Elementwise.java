@@ -96,6 +96,29 @@ final class Elementwise {
     });
   }
 
+  /**
+   * Embedding backward: {@code dwte[ids[j]] += dx[:, j]}, {@code dwpe[pos[j]] += dx[:, j]} for every
+   * column {@code j} of {@code dx} ({@code [C, N]} column-major), in column order on one thread (rows
+   * repeat, so the scatter is sequential); {@code dwte}, {@code dwpe} are whole 'c' arrays.
+   */
+  static void embedBackward(INDArray dx, int[] ids, int[] pos, INDArray dwte, INDArray dwpe) {
+    int c = (int) dx.rows();
+    Vec vd = of(dx);
+    Vec ve = flat(dwte);
+    Vec vp = flat(dwpe);
+    int n = (int) dx.columns();
+    for (int j = 0; j < n; j++) {
+      int od = j * vd.ld;
+      int oe = ids[j] * c;
+      int op = pos[j] * c;
+      for (int i = 0; i < c; i++) {
+        double r = vd.get(od + i);
+        ve.set(oe + i, ve.get(oe + i) + r);
+        vp.set(op + i, vp.get(op + i) + r);
+      }
+    }
+  }
+
   /** Element accessor over an array's native memory: {@code (row, col) -> base + row + col·ld}. */
   abstract static class Vec {
     final int ld;

@@ -316,6 +316,97 @@ public final class Gpt2Model {
   }
 
   /**
+   * The logits of every position, {@code [B, T, V]} 'c' in the model's data type, {@code T =
+   * batch.maxLength()}: row {@code t} of example {@code b} scores the token at {@code t + 1}. Rows
+   * at or past an example's length are padding (defined, but meaningless). A copy.
+   */
+  public INDArray logits(TokenBatch batch) {
+    check(batch);
+    Gpt2Pass p = passFor(batch);
+    p.forwardLogits(params, batch);
+    return p.logits.transpose().dup('c').reshape('c', batch.size(), p.seqLen, config.vocabSize());
+  }
+
+  /**
+   * The exact directional derivative of the logits (forward mode, a Jacobian-vector product
+   * {@code J v}) when the given tracked layers move along {@code tangents}: per layer a
+   * {@code [dOut, dIn+1]} matrix in the per-example gradient orientation (first {@code dIn} columns =
+   * transpose of the Hugging Face weight direction, last column = bias direction); every other
+   * parameter is fixed. Returns {@code [B, T, V]} like {@link #logits} (rows past an example's
+   * length are padding).
+   */
+  public INDArray logitTangents(TokenBatch batch, Map<String, INDArray> tangents) {
+    check(batch);
+    int layers = config.nLayer();
+    INDArray[][] kinds = new INDArray[4][layers];
+    for (Map.Entry<String, INDArray> e : tangents.entrySet()) {
+      String l = e.getKey();
+      int[] s = linearShape(l);
+      INDArray t = e.getValue();
+      if (t == null || t.rank() != 2 || t.size(0) != s[0] || t.size(1) != s[1]) {
+        throw new IllegalArgumentException("tangent of layer " + l + " has shape "
+            + (t == null ? "null" : Arrays.toString(t.shape())) + ", expected " + Arrays.toString(s)
+            + "; HINT: [dOut, dIn+1], the per-example gradient orientation with the bias last");
+      }
+      double sumAbs = Transforms.abs(t.castTo(DataType.DOUBLE), true).sumNumber().doubleValue();
+      if (!Double.isFinite(sumAbs)) {
+        throw new IllegalArgumentException("tangent of layer " + l + " contains NaN or Inf");
+      }
+      int dot = l.indexOf('.', 2);
+      int layer = Integer.parseInt(l.substring(2, dot));
+      int kind = Arrays.asList(Gpt2Params.LINEARS).indexOf(l.substring(dot + 1));
+      kinds[kind][layer] = t.castTo(dataType()).dup('f');
+    }
+    Gpt2Pass p = passFor(batch);
+    p.forwardLogits(params, batch);
+    if (p.tangent == null) {
+      p.tangent = new Gpt2Tangent(config, p, dataType());
+    }
+    INDArray dz = p.tangent.logits(params, kinds[0], kinds[1], kinds[2], kinds[3]);
+    return dz.transpose().dup('c').reshape('c', batch.size(), p.seqLen, config.vocabSize());
+  }
+
+  /**
+   * Backpropagates an arbitrary logits gradient {@code u = dLogits} ({@code [B, T, V]} as returned by
+   * {@link #logits}) to every parameter: the vector-Jacobian product {@code Jᵀu}, i.e. the gradient
+   * of {@code Σ_{b,t,v} u[b,t,v]·logits[b,t,v]}, summed over the batch, under Hugging Face names and
+   * shapes (as {@link BatchGradients#parameterGradients()}). Rows at or past an example's length are
+   * ignored (treated as zero). With {@code u = w ⊙ (softmax − onehot)} this is the loss gradient.
+   */
+  public Map<String, INDArray> parameterGradientsFromLogitGradients(TokenBatch batch, INDArray dLogits) {
+    return parameterGradientsFromLogits(batch, logits -> dLogits);
+  }
+
+  /**
+   * As {@link #parameterGradientsFromLogitGradients}, with the logits gradient computed from the
+   * logits of the same forward pass: {@code logitGradient} receives the logits ({@code [B, T, V]}, a
+   * copy, as {@link #logits} returns) and returns {@code u}; one forward pass instead of two.
+   */
+  public Map<String, INDArray> parameterGradientsFromLogits(TokenBatch batch,
+                                                            java.util.function.UnaryOperator<INDArray> logitGradient) {
+    check(batch);
+    Gpt2Pass p = passFor(batch);
+    p.forwardLogits(params, batch);
+    INDArray dLogits = logitGradient.apply(
+        p.logits.transpose().dup('c').reshape('c', batch.size(), p.seqLen, config.vocabSize()));
+    long[] want = {batch.size(), batch.maxLength(), config.vocabSize()};
+    if (dLogits == null || !Arrays.equals(dLogits.shape(), want)) {
+      throw new IllegalArgumentException("dLogits has shape " + (dLogits == null ? "null" : Arrays.toString(dLogits.shape()))
+          + " but the batch needs " + Arrays.toString(want) + "; HINT: [batch size, longest sequence, vocab_size], "
+          + "the shape Gpt2Model.logits returns");
+    }
+    double sumAbs = Transforms.abs(dLogits.castTo(DataType.DOUBLE), true).sumNumber().doubleValue();
+    if (!Double.isFinite(sumAbs)) {
+      throw new IllegalArgumentException("dLogits contains NaN or Inf; HINT: check the computation of the logits "
+          + "gradient (e.g. a softmax of overflowing logits)");
+    }
+    p.setLogitGradient(dLogits, batch);
+    Gpt2Params grads = new Gpt2Params(config, dataType());
+    p.backward(params, grads);
+    return Collections.unmodifiableMap(grads.named());
+  }
+
+  /**
    * Wall-clock seconds per phase (forward/backward kernels, per-example GEMMs) accumulated by
    * calls on the current batch shape since {@link #resetTimings()}; for profiling.
    */

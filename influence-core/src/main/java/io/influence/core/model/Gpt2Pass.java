@@ -63,6 +63,9 @@ final class Gpt2Pass {
   private final INDArray[][] vq, vk, vv, vy, vdq, vdk, vdv, vS, vdS;
   private final INDArray[] vdy;
 
+  /** Forward-mode buffers for {@link Gpt2Model#logitTangents}, created on first use. */
+  Gpt2Tangent tangent;
+
   /** Seconds spent per phase since the last {@link #resetTimes()} (cheap wall-clock timers). */
   final java.util.Map<String, Double> times = new java.util.LinkedHashMap<>();
   private long mark;
@@ -206,6 +209,30 @@ final class Gpt2Pass {
 
   /** Forward pass; returns per-example losses (float64 sums). */
   double[] forward(Gpt2Params p, TokenBatch tb) {
+    forwardLogits(p, tb);
+    tick();
+    double[] losses = lossAndLogitGradient(tb);
+    tock("fwd.softmax_loss");
+    return losses;
+  }
+
+  /**
+   * After {@link #forwardLogits}: puts {@code dLogits} ({@code [B, T, V]}, any float type) in place of
+   * the logits as {@code dL/dlogits} for {@link #backward}, with the columns past each example's end
+   * set to zero (causal attention would otherwise carry them back into real positions).
+   */
+  void setLogitGradient(INDArray dLogits, TokenBatch tb) {
+    logits.transpose().assign(dLogits.reshape('c', n, vocab).castTo(dt));
+    for (int b = 0; b < batch; b++) {
+      int len = tb.length(b);
+      if (len < seqLen) {
+        cols(logits, b * seqLen + len, (b + 1) * seqLen).assign(0);
+      }
+    }
+  }
+
+  /** Forward pass up to the logits ({@link #logits}, {@code [V, N]}); sets targets and weights. */
+  void forwardLogits(Gpt2Params p, TokenBatch tb) {
     double[] w = new double[n];
     for (int b = 0; b < batch; b++) {
       int len = tb.length(b);
@@ -248,9 +275,6 @@ final class Gpt2Pass {
     tock("fwd.layernorm");
     Blas.gemm(p.wte.transpose(), true, xf, false, logits, 1, 0);
     tock("fwd.lm_head");
-    double[] losses = lossAndLogitGradient(tb);
-    tock("fwd.softmax_loss");
-    return losses;
   }
 
   /** Turns {@link #logits} into {@code dL/dlogits} in place and returns the per-example losses. */
@@ -260,10 +284,11 @@ final class Gpt2Pass {
     INDArray lt = logits.transpose();
     INDArray max = lt.max(1);
     lt.subiColumnVector(col(max));
+    Elementwise.Vec vl = Elementwise.of(logits);   // (v, k) at v + k·ld: no per-element JNI calls
     double[] shifted = new double[n];
     for (int k = 0; k < n; k++) {
       if (targets[k] >= 0) {
-        shifted[k] = logits.getDouble(targets[k], k);
+        shifted[k] = vl.get(targets[k] + k * vl.ld);
       }
     }
     Transforms.exp(logits, false);
@@ -274,7 +299,8 @@ final class Gpt2Pass {
     for (int k = 0; k < n; k++) {
       if (targets[k] >= 0) {
         losses[k / seqLen] += Math.log(sums[k]) - shifted[k];
-        logits.putScalar(targets[k], k, logits.getDouble(targets[k], k) - 1.0);
+        int at = targets[k] + k * vl.ld;
+        vl.set(at, vl.get(at) - 1.0);
       }
     }
     lt.muliColumnVector(col(weights));
@@ -338,12 +364,7 @@ final class Gpt2Pass {
     }
     if (grads != null) {
       // dxf now holds dL/dx0; scatter-add into the embedding rows
-      INDArray rowsMajor = dxf.transpose(); // [N, C] view
-      for (int k = 0; k < n; k++) {
-        INDArray r = rowsMajor.getRow(k);
-        grads.wte.getRow(ids[k]).addi(r);
-        grads.wpe.getRow(pos[k]).addi(r);
-      }
+      Elementwise.embedBackward(dxf, ids, pos, grads.wte, grads.wpe);
       tock("bwd.embed");
     }
   }

@@ -1,0 +1,168 @@
+package io.influence.core.hvp;
+
+import io.influence.core.model.Gpt2Model;
+import io.influence.core.score.LayerLayout;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/*
+ * The parameters θ_S of a chosen set of tracked linear layers of a float64 Gpt2Model, as one flat
+ * vector in LayerLayout order: per layer the augmented matrix G [dOut, dIn+1] row-major, whose first
+ * dIn columns are the transpose of the Hugging Face Conv1D weight W [dIn, dOut] and whose last
+ * column is the bias b [dOut]:  flat[off + o·(dIn+1) + i] = W[i][o],  flat[off + o·(dIn+1) + dIn] = b[o].
+ * This is the space of per-example gradients, so the operators built on it act on flattened gradients.
+ *
+ * It moves the model to θ_S + s·v through Gpt2Model.parameterViews() (the sum is formed in float64
+ * from a saved copy of θ_S, so nothing accumulates) and restores the saved copy bit for bit.
+ */
+final class ParameterSubset {
+
+  private final Gpt2Model model;
+  private final List<String> layers;
+  private final LayerLayout layout;
+  private final List<INDArray> views = new ArrayList<>();     // weight, bias per layer (live)
+  private final List<INDArray> saved = new ArrayList<>();     // copies
+  private final List<double[]> savedValues = new ArrayList<>();
+  private double norm;
+
+  ParameterSubset(Gpt2Model model, List<String> layers, boolean requireDouble) {
+    if (requireDouble && model.dataType() != DataType.DOUBLE) {
+      throw new IllegalArgumentException("Hessian-vector products by differences need a float64 model, got "
+          + model.dataType() + "; HINT: use model.withDataType(DataType.DOUBLE)");
+    }
+    if (layers == null || layers.isEmpty()) {
+      throw new IllegalArgumentException("no layers chosen; HINT: pick tracked layers such as "
+          + model.linearLayers().get(0));
+    }
+    this.model = model;
+    this.layers = List.copyOf(layers);
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    Map<String, INDArray> pv = model.parameterViews();
+    for (String l : this.layers) {
+      int[] s = model.linearShape(l);   // throws with a hint for unknown layers
+      shapes.put(l, new long[] {s[0], s[1]});
+      views.add(pv.get(l + ".weight"));
+      views.add(pv.get(l + ".bias"));
+    }
+    this.layout = LayerLayout.of(this.layers, shapes);
+    capture();
+  }
+
+  /** Saves the current θ_S (the point every later product is taken at, until the next capture). */
+  void capture() {
+    saved.clear();
+    savedValues.clear();
+    double ss = 0;
+    for (INDArray v : views) {
+      INDArray copy = v.dup('c');
+      saved.add(copy);
+      double[] values = copy.data().asDouble();
+      savedValues.add(values);
+      for (double x : values) {
+        ss += x * x;
+      }
+    }
+    norm = Math.sqrt(ss);
+  }
+
+  LayerLayout layout() {
+    return layout;
+  }
+
+  int dim() {
+    return layout.dim();
+  }
+
+  /** ‖θ_S‖ (Euclidean, float64) at the last capture. */
+  double norm() {
+    return norm;
+  }
+
+  /** Sets the model's chosen layers to {@code θ_S + s·v}. */
+  void setShifted(double[] v, double s) {
+    for (int k = 0; k < layers.size(); k++) {
+      String l = layers.get(k);
+      int off = layout.offset(l);
+      int cols = (int) layout.shape(l)[1];
+      int dIn = cols - 1;
+      int dOut = (int) layout.shape(l)[0];
+      double[] w = savedValues.get(2 * k).clone();
+      double[] b = savedValues.get(2 * k + 1).clone();
+      for (int o = 0; o < dOut; o++) {
+        int row = off + o * cols;
+        for (int i = 0; i < dIn; i++) {
+          w[i * dOut + o] += s * v[row + i];
+        }
+        b[o] += s * v[row + dIn];
+      }
+      views.get(2 * k).assign(Nd4j.create(w, new long[] {dIn, dOut}, 'c'));
+      views.get(2 * k + 1).assign(Nd4j.create(b, new long[] {dOut}, 'c'));
+    }
+  }
+
+  /** Puts the saved θ_S back (bit-identical). */
+  void restore() {
+    for (int k = 0; k < views.size(); k++) {
+      views.get(k).assign(saved.get(k));
+    }
+  }
+
+  /** Adds {@code scale ·} (the chosen layers' part of a Hugging Face-named gradient map) to {@code out}. */
+  void accumulate(Map<String, INDArray> gradients, double scale, double[] out) {
+    for (String l : layers) {
+      int off = layout.offset(l);
+      int cols = (int) layout.shape(l)[1];
+      int dIn = cols - 1;
+      int dOut = (int) layout.shape(l)[0];
+      double[] w = gradients.get(l + ".weight").dup('c').castTo(DataType.DOUBLE).data().asDouble();
+      double[] b = gradients.get(l + ".bias").dup('c').castTo(DataType.DOUBLE).data().asDouble();
+      for (int o = 0; o < dOut; o++) {
+        int row = off + o * cols;
+        for (int i = 0; i < dIn; i++) {
+          out[row + i] += scale * w[i * dOut + o];
+        }
+        out[row + dIn] += scale * b[o];
+      }
+    }
+  }
+
+  /**
+   * The finite-difference step {@code ε} for direction {@code v}: {@code ε‖v‖ = relativeStep · max(‖θ_S‖, 1)},
+   * so the perturbation is a fixed fraction of the parameters whatever the scale of {@code v}.
+   */
+  double step(double[] v, double relativeStep) {
+    double ss = 0;
+    for (double x : v) {
+      if (!Double.isFinite(x)) {
+        throw new IllegalArgumentException("the vector holds " + x + "; HINT: Hessian-vector products need finite input");
+      }
+      ss += x * x;
+    }
+    return ss == 0 ? 0 : relativeStep * Math.max(norm, 1.0) / Math.sqrt(ss);
+  }
+
+  Gpt2Model model() {
+    return model;
+  }
+
+  void checkDim(double[] v, double[] out) {
+    if (v.length != dim() || out.length != dim()) {
+      throw new IllegalArgumentException("vectors have lengths " + v.length + " and " + out.length + " but the operator over "
+          + layers + " has dimension " + dim() + "; HINT: flatten with the operator's layout()");
+    }
+  }
+
+  static void checkFinite(double[] out, String what) {
+    for (int i = 0; i < out.length; i++) {
+      if (!Double.isFinite(out[i])) {
+        throw new IllegalStateException(what + " holds " + out[i] + " at index " + i
+            + "; HINT: the loss overflows near θ (check the checkpoint) or the step is too large");
+      }
+    }
+  }
+}
