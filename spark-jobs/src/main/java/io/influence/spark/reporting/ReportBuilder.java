@@ -108,27 +108,18 @@ public final class ReportBuilder {
       throw new IllegalStateException("no extracted gradients in " + store + ". HINT: run `influence extract` first");
     }
 
+    Tokenizer tokenizer = tokenizer(ats.get(ats.size() - 1).checkpoint().dir());
     Map<String, int[]> sequences = new HashMap<>();
     Map<String, Set<String>> pairs = new LinkedHashMap<>();
     Map<String, Map<String, Double>> rowScores = new LinkedHashMap<>();
     for (JsonNode r : rows) {
       String q = r.get("query_id").asText();
       String id = r.get("train_id").asText();
-      JsonNode ids = r.get("input_ids");
-      if (ids == null || !ids.isArray()) {
-        throw new IllegalStateException(summary + ": row (" + q + ", " + id + ") has no input_ids. HINT: score with "
-            + "the corpus so the rows carry their tokens");
-      }
-      int[] t = new int[ids.size()];
-      for (int i = 0; i < t.length; i++) {
-        t[i] = ids.get(i).asInt();
-      }
-      sequences.put(id, t);
+      sequences.put(id, tokens(r, tokenizer, summary));
       pairs.computeIfAbsent(q, k -> new LinkedHashSet<>()).add(id);
       rowScores.computeIfAbsent(q, k -> new LinkedHashMap<>()).put(id, r.get("score").asDouble());
     }
     Map<String, Map<String, double[]>> contributions = TokenContributions.compute(queries, ats, sequences, pairs);
-    Tokenizer tokenizer = tokenizer(ats.get(ats.size() - 1).checkpoint().dir());
 
     List<QueryResult> results = new ArrayList<>();
     Set<String> methods = new LinkedHashSet<>();
@@ -181,6 +172,25 @@ public final class ReportBuilder {
     Report report = new Report("Influence report: " + out.toAbsolutePath().normalize().getFileName(), provenance,
         results, self);
     return new Built(report, contributions, rowScores);
+  }
+
+  /** The row's {@code input_ids}, or its {@code text} encoded as the extract stage encodes it. */
+  private static int[] tokens(JsonNode r, Tokenizer tokenizer, Path summary) {
+    JsonNode ids = r.get("input_ids");
+    if (ids != null && ids.isArray()) {
+      int[] t = new int[ids.size()];
+      for (int i = 0; i < t.length; i++) {
+        t[i] = ids.get(i).asInt();
+      }
+      return t;
+    }
+    JsonNode text = r.get("text");
+    if (text == null || !text.isTextual()) {
+      throw new IllegalStateException(summary + ": row (" + r.get("query_id").asText() + ", "
+          + r.get("train_id").asText() + ") has neither input_ids nor text. HINT: score with the corpus so the rows "
+          + "carry their tokens");
+    }
+    return tokenizer.encode(text.asText());
   }
 
   private static SelfInfluenceSection selfInfluence(SparkSession spark, Path out, Path corpus, double flagFraction) {
