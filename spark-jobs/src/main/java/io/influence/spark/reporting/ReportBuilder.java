@@ -54,14 +54,19 @@ import org.apache.spark.sql.functions;
  * {@code input.queries}, {@code input.corpus}) are taken from the settings the score stage saved
  * in the output folder.
  *
- * <p>The score histogram of a query shows the kept rows only (top-k and bottom-k); the
- * self-influence histogram shows every training sequence.
+ * <p>The score histogram of a query shows every training sequence when the store has at most
+ * {@link #MAX_SAMPLED} rows, otherwise a fixed id-hash sample of about that many (scores
+ * recomputed on the driver from the stored gradients, so this reads the sampled rows once per
+ * checkpoint); the self-influence histogram shows every training sequence.
  */
 public final class ReportBuilder {
 
   /** The report and, per query and kept train id, the token contributions it shows. */
   public record Built(Report report, Map<String, Map<String, double[]>> contributions,
-                      Map<String, Map<String, Double>> rowScores) {}
+                      Map<String, Map<String, Double>> rowScores, Map<String, Map<String, Double>> sampledScores) {}
+
+  /** Training sequences scored for each query's histogram (all of them when the corpus is this small or smaller). */
+  public static final int MAX_SAMPLED = 5000;
 
   public static final int SELF_INFLUENCE_SHOWN = 20;
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -120,6 +125,7 @@ public final class ReportBuilder {
       rowScores.computeIfAbsent(q, k -> new LinkedHashMap<>()).put(id, r.get("score").asDouble());
     }
     Map<String, Map<String, double[]>> contributions = TokenContributions.compute(queries, ats, sequences, pairs);
+    Map<String, Map<String, Double>> sampled = sampleScores(spark, store, queries, ats, MAX_SAMPLED);
 
     List<QueryResult> results = new ArrayList<>();
     Set<String> methods = new LinkedHashSet<>();
@@ -159,8 +165,9 @@ public final class ReportBuilder {
         ("top".equals(r.get("direction").asText()) ? top : bottom).add(seq);
         sample.add(score);
       }
+      double[] all = sampled.get(query.id()).values().stream().mapToDouble(Double::doubleValue).toArray();
       results.add(new QueryResult(query.id(), query.prompt(), query.completion(), method, top, bottom,
-          sample.stream().mapToDouble(Double::doubleValue).toArray(), new LinkedHashMap<>()));
+          all.length > 0 ? all : sample.stream().mapToDouble(Double::doubleValue).toArray(), new LinkedHashMap<>()));
     }
     Map<String, String> shown = new TreeMap<>();
     for (Map.Entry<String, ConfigValue> e : saved.entrySet()) {
@@ -171,7 +178,53 @@ public final class ReportBuilder {
     SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.getDouble("self-influence.flag-fraction"));
     Report report = new Report("Influence report: " + out.toAbsolutePath().normalize().getFileName(), provenance,
         results, self);
-    return new Built(report, contributions, rowScores);
+    return new Built(report, contributions, rowScores, sampled);
+  }
+
+  /**
+   * TracIn scores of every query against a sample of the training sequences (all of them when the
+   * store has at most {@code max} rows; otherwise the rows whose id hash falls in a fixed fraction,
+   * the same rows at every checkpoint), summed in float64 on the driver from the stored gradients.
+   */
+  static Map<String, Map<String, Double>> sampleScores(SparkSession spark, Path store, List<Queries.Query> queries,
+                                                       List<TokenContributions.At> ats, int max) {
+    Map<String, Map<String, Double>> out = new LinkedHashMap<>();
+    queries.forEach(q -> out.put(q.id(), new TreeMap<>()));
+    long count = GradientStore.read(spark, store, ats.get(0).meta().checkpoint()).count();
+    long keepPerMillion = count <= max ? 1_000_000 : Math.max(1, 1_000_000L * max / count);
+    for (TokenContributions.At at : ats) {
+      StoreMetadata meta = at.meta();
+      List<io.influence.core.tracin.ExampleGradient> q = Stages.queryGradients(queries, at.checkpoint(), meta);
+      List<float[][]> flat = new ArrayList<>();
+      for (io.influence.core.tracin.ExampleGradient g : q) {
+        float[][] layers = new float[meta.layers().size()][];
+        for (int l = 0; l < layers.length; l++) {
+          layers[l] = g.layers().get(meta.layers().get(l).name()).castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT)
+              .dup('c').data().asFloat();
+        }
+        flat.add(layers);
+      }
+      org.apache.spark.sql.Dataset<Row> rows = GradientStore.read(spark, store, meta.checkpoint());
+      if (keepPerMillion < 1_000_000) {
+        rows = rows.where(functions.pmod(functions.hash(functions.col("id")), functions.lit(1_000_000))
+            .lt(keepPerMillion));
+      }
+      for (Row r : rows.collectAsList()) {
+        String id = r.getString(0);
+        for (int qi = 0; qi < queries.size(); qi++) {
+          double dot = 0;
+          for (int l = 0; l < flat.get(qi).length; l++) {
+            List<Object> stored = r.getList(l + 2);
+            float[] ql = flat.get(qi)[l];
+            for (int k = 0; k < ql.length; k++) {
+              dot += (double) ql[k] * ((Number) stored.get(k)).doubleValue();
+            }
+          }
+          out.get(queries.get(qi).id()).merge(id, meta.learningRate() * dot, Double::sum);
+        }
+      }
+    }
+    return out;
   }
 
   /** The row's {@code input_ids}, or its {@code text} encoded as the extract stage encodes it. */

@@ -51,6 +51,22 @@ class ReportBuilderTest {
   }
 
   @Test
+  void build_smallCorpus_histogramSampleIsEveryRowAndItsExtremesAreTheKeptTopAndBottom() throws Exception {
+    ReportBuilder.Built built = pipeline(true);
+    for (var q : built.report().queries()) {
+      double[] all = q.allScoresSample();
+      assertEquals(20, all.length, "every training sequence of the 20-row corpus is scored");
+      double max = java.util.Arrays.stream(all).max().orElseThrow();
+      double min = java.util.Arrays.stream(all).min().orElseThrow();
+      double scale = Math.max(Math.abs(max), Math.abs(min));
+      assertEquals(q.top().get(0).score(), max, REL * scale, "top-1 of " + q.queryId());
+      assertEquals(q.bottom().get(0).score(), min, REL * scale, "bottom-1 of " + q.queryId());
+      assertEquals(q.top().get(0).score(), built.sampledScores().get(q.queryId()).get(q.top().get(0).trainId()),
+          REL * scale, "the top-1 row's own sampled score, " + q.queryId());
+    }
+  }
+
+  @Test
   void render_corpusWithHtml_textIsEscapedAndEveryQueryIsShown() throws Exception {
     Report report = pipeline(true).report();
     String html = ReportWriter.render(report);
