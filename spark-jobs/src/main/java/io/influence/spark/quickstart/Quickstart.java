@@ -59,6 +59,7 @@ public final class Quickstart {
     Path runDir = out.resolve("run");
     TrainJob.Result trained = TrainJob.run(example.corpus(), runDir, train, print);
     checkFits(example.corpus(), trained, train.context());
+    long tTrained = System.nanoTime();
     print.accept(String.format("trained %d steps: loss %.3f -> %.3f; %d checkpoints in %s", train.steps(),
         trained.firstLoss(), trained.lastLoss(), trained.run().checkpoints().size(), runDir));
 
@@ -71,6 +72,7 @@ public final class Quickstart {
     Map<String, List<String>> top3 = new LinkedHashMap<>();
     Path reportFile = out.resolve("report").resolve("index.html");
     List<String> lines = new ArrayList<>();
+    long[] tPipeline = {0};
     try {
       Stages.extract(spark, s, false);
       Stages.selfInfluence(spark, s, false);
@@ -86,6 +88,7 @@ public final class Quickstart {
         lines.add(String.format("  #%d %-13s %11.4g  %-6s %s %s", (int) r.getAs("rank"), tid, (double) r.getAs("score"),
             r.getAs("method"), planted ? "PLANTED" : "       ", shorten(text, 80)));
       }
+      tPipeline[0] = System.nanoTime();
       ReportWriter.write(ReportBuilder.build(spark, s).report(), reportFile);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the report " + reportFile + ": " + e.getMessage(), e);
@@ -113,14 +116,16 @@ public final class Quickstart {
     }
     double hitAt1 = (double) hits / example.planted().size();
     double recallAt3 = (double) found / plantedTotal;
-    double seconds = (System.nanoTime() - t0) / 1e9;
+    long tEnd = System.nanoTime();
+    double seconds = (tEnd - t0) / 1e9;
     print.accept(String.format("planted facts: %d of %d queries have a planted sequence first (hit@1 %.2f); "
         + "%d of %d planted sequences are in their query's top 3 (recall@3 %.2f)%s", hits, example.planted().size(),
         hitAt1, found, plantedTotal, recallAt3, hits < example.planted().size()
             ? ". Where a planted sequence is not first, TracIn preferred other text for that query." : "."));
     print.accept("outputs: " + out + " (example/, run/, gradients/, self-influence/, scores/summary.jsonl)");
     print.accept("report:  " + reportFile);
-    print.accept(String.format("took %.1f s", seconds));
+    print.accept(String.format("took %.1f s (example and training %.1f s, extract + self-influence + score %.1f s, "
+        + "report %.1f s)", seconds, (tTrained - t0) / 1e9, (tPipeline[0] - tTrained) / 1e9, (tEnd - tPipeline[0]) / 1e9));
     return new Result(out, reportFile, top3, example.planted(), hitAt1, recallAt3, seconds);
   }
 
