@@ -38,21 +38,34 @@ class ReportBuilderTest {
   @TempDir
   Path dir;
 
+  @TempDir
+  static Path shared;
+
+  private static ReportBuilder.Built projectedRun;
+
+  /** The projected pipeline, run once for the tests that only read it. */
+  private static synchronized ReportBuilder.Built projected() throws Exception {
+    if (projectedRun == null) {
+      projectedRun = pipeline(shared, true);
+    }
+    return projectedRun;
+  }
+
   @Test
   void build_projectedStore_tokenContributionsSumToEachRowScore() throws Exception {
-    ReportBuilder.Built built = pipeline(true);
+    ReportBuilder.Built built = projected();
     assertContributionsSumToScores(built);
   }
 
   @Test
   void build_fullGradientStore_tokenContributionsSumToEachRowScore() throws Exception {
-    ReportBuilder.Built built = pipeline(false);
+    ReportBuilder.Built built = pipeline(dir, false);
     assertContributionsSumToScores(built);
   }
 
   @Test
   void build_smallCorpus_histogramSampleIsEveryRowAndItsExtremesAreTheKeptTopAndBottom() throws Exception {
-    ReportBuilder.Built built = pipeline(true);
+    ReportBuilder.Built built = projected();
     for (var q : built.report().queries()) {
       double[] all = q.allScoresSample();
       assertEquals(20, all.length, "every training sequence of the 20-row corpus is scored");
@@ -68,7 +81,7 @@ class ReportBuilderTest {
 
   @Test
   void render_corpusWithHtml_textIsEscapedAndEveryQueryIsShown() throws Exception {
-    Report report = pipeline(true).report();
+    Report report = projected().report();
     String html = ReportWriter.render(report);
     assertFalse(html.contains("<script"), "a corpus <script> reached the HTML unescaped");
     assertTrue(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot; &#39;x&#39;"),
@@ -102,7 +115,7 @@ class ReportBuilderTest {
     assertEquals(2 * 6, checked, "2 queries x (top 3 + bottom 3) rows");
   }
 
-  private ReportBuilder.Built pipeline(boolean projected) throws Exception {
+  private static ReportBuilder.Built pipeline(Path dir, boolean projected) throws Exception {
     String[] words = {"the", "river", "runs", "north", "south", "quietly", "past", "old", "mills", "and", "towns"};
     java.util.Random random = new java.util.Random(5);
     StringBuilder corpus = new StringBuilder();
