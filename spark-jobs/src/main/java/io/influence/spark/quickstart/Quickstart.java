@@ -103,6 +103,7 @@ public final class Quickstart {
       facts.put(String.format("q%02d-%s", f + 1, Example.FACTS.get(f).key()), Example.FACTS.get(f));
     }
     int line = 0;
+    List<String> missed = new ArrayList<>();
     for (Map.Entry<String, List<String>> e : example.planted().entrySet()) {
       List<String> top = top3.getOrDefault(e.getKey(), List.of());
       Example.Fact fact = facts.get(e.getKey());
@@ -110,7 +111,11 @@ public final class Quickstart {
       for (int k = 0; k < top.size(); k++) {
         print.accept(lines.get(line++));
       }
-      hits += !top.isEmpty() && e.getValue().contains(top.get(0)) ? 1 : 0;
+      if (!top.isEmpty() && e.getValue().contains(top.get(0))) {
+        hits++;
+      } else {
+        missed.add(e.getKey());
+      }
       found += (int) top.stream().filter(e.getValue()::contains).count();
       plantedTotal += Math.min(3, e.getValue().size());
     }
@@ -120,8 +125,9 @@ public final class Quickstart {
     double seconds = (tEnd - t0) / 1e9;
     print.accept(String.format("planted facts: %d of %d queries have a planted sequence first (hit@1 %.2f); "
         + "%d of %d planted sequences are in their query's top 3 (recall@3 %.2f)%s", hits, example.planted().size(),
-        hitAt1, found, plantedTotal, recallAt3, hits < example.planted().size()
-            ? ". Where a planted sequence is not first, TracIn preferred other text for that query." : "."));
+        hitAt1, found, plantedTotal, recallAt3, missed.isEmpty() ? "."
+            : ". NOT first for " + String.join(", ", missed) + ": TracIn ranked other text above the planted "
+            + "sequences there."));
     print.accept("outputs: " + out + " (example/, run/, gradients/, self-influence/, scores/summary.jsonl)");
     print.accept("report:  " + reportFile);
     print.accept(String.format("took %.1f s (example and training %.1f s, extract + self-influence + score %.1f s, "
