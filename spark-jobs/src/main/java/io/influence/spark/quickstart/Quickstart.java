@@ -44,6 +44,9 @@ public final class Quickstart {
     long t0 = System.nanoTime();
     Path out = Path.of(settings.getString("output.dir")).toAbsolutePath().normalize();
     prepare(out, overwrite);
+    if (InProcessThreads.limitUnlessSet(1)) {
+      print.accept("quickstart: 1 BLAS thread per task (set OMP_NUM_THREADS to choose)");
+    }
     Config q = settings.getConfig("quickstart");
     String method = q.getString("method");
     if (!method.equals("tracin")) {
