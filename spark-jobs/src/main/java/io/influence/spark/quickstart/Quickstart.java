@@ -41,12 +41,18 @@ public final class Quickstart {
   private Quickstart() {}
 
   public static Result run(Config settings, boolean overwrite, Consumer<String> print) {
+    try (InProcessThreads.Limit limit = InProcessThreads.limitUnlessSet(1)) {
+      if (limit.applied()) {
+        print.accept("quickstart: 1 BLAS thread per task (set OMP_NUM_THREADS to choose)");
+      }
+      return runWithThreads(settings, overwrite, print);
+    }
+  }
+
+  private static Result runWithThreads(Config settings, boolean overwrite, Consumer<String> print) {
     long t0 = System.nanoTime();
     Path out = Path.of(settings.getString("output.dir")).toAbsolutePath().normalize();
     prepare(out, overwrite);
-    if (InProcessThreads.limitUnlessSet(1)) {
-      print.accept("quickstart: 1 BLAS thread per task (set OMP_NUM_THREADS to choose)");
-    }
     Config q = settings.getConfig("quickstart");
     String method = q.getString("method");
     if (!method.equals("tracin")) {
