@@ -10,8 +10,9 @@ import picocli.CommandLine.Command;
 @Command(name = "influence", mixinStandardHelpOptions = true, version = "influence 0.1.0-SNAPSHOT",
     description = "Training-data influence for language models on Apache Spark.",
     subcommands = {StageCommands.Run.class, StageCommands.Extract.class, StageCommands.SelfInfluence.class,
-        StageCommands.Score.class, InspectCommand.class, CommandLine.HelpCommand.class,
-        StageCommands.FitEkfac.class})
+        StageCommands.Score.class, StageCommands.FitEkfac.class, StageCommands.Train.class,
+        StageCommands.Report.class, StageCommands.Quickstart.class, InspectCommand.class,
+        CommandLine.HelpCommand.class})
 public final class InfluenceCommand implements Runnable {
 
   @CommandLine.Spec

@@ -95,6 +95,61 @@ final class StageCommands {
     }
   }
 
+  @Command(name = "train", mixinStandardHelpOptions = true,
+      description = "Train a byte-level BPE and a small GPT-2 on --corpus; checkpoints and manifest into --out.")
+  static final class Train implements Callable<Integer> {
+    @Mixin SettingsOptions options;
+
+    @Override
+    public Integer call() {
+      Config s = options.load();
+      if (options.corpus == null || options.out == null) {
+        throw new IllegalArgumentException("train needs --corpus FILE and --out RUN_DIR");
+      }
+      var r = io.influence.spark.quickstart.TrainJob.run(java.nio.file.Path.of(options.corpus),
+          java.nio.file.Path.of(options.out), io.influence.spark.quickstart.TrainSettings.from(s), System.out::println);
+      System.out.printf("trained on %d sequences: loss %.3f -> %.3f; run in %s (use it as --run)%n", r.sequences(),
+          r.firstLoss(), r.lastLoss(), options.out);
+      return 0;
+    }
+  }
+
+  @Command(name = "report", mixinStandardHelpOptions = true,
+      description = "The HTML report of an output folder (scores, self-influence, token contributions) -> OUT/report/index.html.")
+  static final class Report extends StageCommand {
+    @Override
+    void run(SparkSession spark, Config s, boolean overwrite) {
+      java.nio.file.Path file = java.nio.file.Path.of(s.getString("output.dir"), "report", "index.html");
+      try {
+        io.influence.spark.report.ReportWriter.write(
+            io.influence.spark.reporting.ReportBuilder.build(spark, s).report(), file);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException("cannot write " + file, e);
+      }
+      System.out.println("report: " + file.toAbsolutePath());
+    }
+  }
+
+  @Command(name = "quickstart", mixinStandardHelpOptions = true,
+      description = "Train a small model on an embedded example with planted facts, run the pipeline, write the report.")
+  static final class Quickstart implements Callable<Integer> {
+    @Mixin SettingsOptions options;
+
+    @Override
+    public Integer call() {
+      if (options.out == null) {
+        options.out = "quickstart-out";
+      }
+      // 32 x 32 projections per layer: measured on the default quickstart, planted facts first for 12 of 12
+      // queries (recall@3 0.75); with 16 x 16, 11 of 12 (0.58)
+      options.overrides.putIfAbsent("extract.projection.k-in", "32");
+      options.overrides.putIfAbsent("extract.projection.k-out", "32");
+      Config s = options.load();
+      io.influence.spark.quickstart.Quickstart.run(s, s.getBoolean("output.overwrite"), System.out::println);
+      return 0;
+    }
+  }
+
   static void printExtract(ExtractJob.Result r) {
     System.out.println("extract: wrote " + r.written() + ", already done " + r.skipped()
         + (r.badRows().count() > 0 ? ", skipped " + r.badRows().count() + " bad rows, e.g. " + r.badRows().examples()

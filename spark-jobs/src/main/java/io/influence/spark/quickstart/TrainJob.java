@@ -1,0 +1,120 @@
+package io.influence.spark.quickstart;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.influence.checkpoints.TrainingRun;
+import io.influence.core.model.Gpt2Model;
+import io.influence.core.tokenizer.BpeTrainer;
+import io.influence.core.tokenizer.Tokenizer;
+import io.influence.core.train.Initialization;
+import io.influence.core.train.Trainer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+import org.nd4j.linalg.api.buffer.DataType;
+
+/**
+ * The {@code train} subcommand: a byte-level BPE trained on the corpus text, then a small GPT-2
+ * trained from scratch by {@link Trainer} on the tokenised corpus, each text cut into sequences of
+ * at most the context length (pieces shorter than 2 tokens are dropped: nothing to predict).
+ * Writes {@code runDir/tokenizer.json}, {@code runDir/checkpoint-N/} (config, weights, tokenizer)
+ * and the manifest {@code runDir/influence-run.json}, which the pipeline reads as {@code --run}.
+ *
+ * <p>Corpus: JSON Lines with a {@code text} field per line (the pipeline's corpus format), or any
+ * other file read as one UTF-8 text.
+ */
+public final class TrainJob {
+
+  /** What a training run produced. */
+  public record Result(TrainingRun run, Path tokenizerJson, int sequences, double firstLoss, double lastLoss) {}
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private TrainJob() {}
+
+  public static Result run(Path corpus, Path runDir, TrainSettings s, Consumer<String> log) {
+    List<String> texts = readTexts(corpus);
+    try {
+      Files.createDirectories(runDir);
+      Path tokenizerJson = runDir.resolve("tokenizer.json");
+      Tokenizer tokenizer = BpeTrainer.train(texts, s.vocabSize(), tokenizerJson);
+      List<int[]> sequences = new ArrayList<>();
+      for (String text : texts) {
+        int[] ids = tokenizer.encode(text);
+        for (int start = 0; start < ids.length; start += s.context()) {
+          int[] piece = Arrays.copyOfRange(ids, start, Math.min(ids.length, start + s.context()));
+          if (piece.length >= 2) {
+            sequences.add(piece);
+          }
+        }
+      }
+      if (sequences.isEmpty()) {
+        throw new IllegalArgumentException("corpus " + corpus + " gives no sequence of 2 or more tokens. HINT: "
+            + "give it some text");
+      }
+      log.accept("train: " + texts.size() + " texts -> " + sequences.size() + " sequences of <= " + s.context()
+          + " tokens, vocabulary " + tokenizer.vocabSize());
+      Gpt2Model model = Initialization.gpt2(s.modelConfig(tokenizer.vocabSize()), s.seed(), DataType.FLOAT);
+      double[] losses = {Double.NaN, Double.NaN};
+      int every = Math.max(1, s.steps() / 10);
+      TrainingRun run = Trainer.train(model, sequences, s.trainer(), runDir, Optional.of(tokenizerJson), step -> {
+        if (step.step() == 1) {
+          losses[0] = step.meanTokenLoss();
+        }
+        losses[1] = step.meanTokenLoss();
+        if (step.step() % every == 0 || step.step() == 1) {
+          log.accept(String.format("  step %5d  lr %.2e  loss %.4f", step.step(), step.learningRate(),
+              step.meanTokenLoss()));
+        }
+      });
+      return new Result(run, tokenizerJson, sequences.size(), losses[0], losses[1]);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the training run " + runDir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The texts of a JSON Lines corpus (field {@code text}), or the whole file as one text. */
+  static List<String> readTexts(Path corpus) {
+    if (!Files.isRegularFile(corpus)) {
+      throw new IllegalArgumentException("corpus " + corpus + " is not a file. HINT: pass --corpus FILE (JSON Lines "
+          + "with a text field, or plain text)");
+    }
+    try {
+      List<String> lines = Files.readAllLines(corpus, StandardCharsets.UTF_8);
+      boolean jsonLines = corpus.getFileName().toString().endsWith(".jsonl")
+          || corpus.getFileName().toString().endsWith(".json");
+      if (!jsonLines) {
+        return List.of(String.join("\n", lines));
+      }
+      List<String> texts = new ArrayList<>();
+      for (int i = 0; i < lines.size(); i++) {
+        if (lines.get(i).isBlank()) {
+          continue;
+        }
+        JsonNode row;
+        try {
+          row = JSON.readTree(lines.get(i));
+        } catch (IOException e) {
+          throw new IllegalArgumentException(corpus + " line " + (i + 1) + " is not JSON: " + e.getMessage()
+              + ". HINT: one JSON object per line", e);
+        }
+        JsonNode text = row.get("text");
+        if (text == null || !text.isTextual()) {
+          throw new IllegalArgumentException(corpus + " line " + (i + 1) + " has no string field \"text\". HINT: "
+              + "train needs text (rows with only input_ids cannot train a tokenizer)");
+        }
+        texts.add(text.asText());
+      }
+      return texts;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read corpus " + corpus + ": " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,59 @@
+package io.influence.spark.quickstart;
+
+import com.typesafe.config.Config;
+import io.influence.checkpoints.Gpt2Config;
+import io.influence.core.train.LearningRateSchedule;
+import io.influence.core.train.Optimizer;
+import io.influence.core.train.Trainer;
+
+/**
+ * The {@code influence.train} settings block: a byte-level BPE vocabulary and a small GPT-2
+ * trained from scratch with AdamW. See {@code conf/reference.conf} for each key's meaning.
+ */
+public record TrainSettings(int vocabSize, int context, int width, int layers, int heads, int steps, int batchSize,
+                            double learningRate, double minLearningRate, String schedule, int warmupSteps,
+                            double weightDecay, double clipNorm, int checkpoints, long seed) {
+
+  public TrainSettings {
+    if (vocabSize < 257) {
+      throw new IllegalArgumentException("influence.train.vocab-size is " + vocabSize
+          + ". HINT: a byte-level BPE needs at least 257 tokens (256 bytes + end of text)");
+    }
+    if (context < 4 || width < 1 || layers < 1 || heads < 1 || width % heads != 0) {
+      throw new IllegalArgumentException("influence.train: need context >= 4, width, layers, heads >= 1 and width "
+          + "divisible by heads, got context=" + context + " width=" + width + " layers=" + layers + " heads=" + heads);
+    }
+    if (checkpoints < 1 || checkpoints > steps) {
+      throw new IllegalArgumentException("influence.train.checkpoints is " + checkpoints + " with " + steps
+          + " steps. HINT: save between 1 and steps checkpoints");
+    }
+    if (!schedule.equals("cosine") && !schedule.equals("constant")) {
+      throw new IllegalArgumentException("influence.train.schedule must be \"cosine\" or \"constant\", got \""
+          + schedule + "\"");
+    }
+  }
+
+  public static TrainSettings from(Config s) {
+    Config t = s.getConfig("train");
+    return new TrainSettings(t.getInt("vocab-size"), t.getInt("context"), t.getInt("width"), t.getInt("layers"),
+        t.getInt("heads"), t.getInt("steps"), t.getInt("batch-size"), t.getDouble("learning-rate"),
+        t.getDouble("min-learning-rate"), t.getString("schedule"), t.getInt("warmup-steps"),
+        t.getDouble("weight-decay"), t.getDouble("clip-norm"), t.getInt("checkpoints"), t.getLong("seed"));
+  }
+
+  Gpt2Config modelConfig(int actualVocab) {
+    return new Gpt2Config(actualVocab, context, width, layers, heads, 1e-5, "gelu_new");
+  }
+
+  LearningRateSchedule learningRateSchedule() {
+    int warmup = Math.min(warmupSteps, steps);
+    return schedule.equals("cosine") ? LearningRateSchedule.cosine(learningRate, minLearningRate, warmup, steps)
+        : new LearningRateSchedule(LearningRateSchedule.Shape.CONSTANT, learningRate, learningRate, warmup, steps);
+  }
+
+  Trainer.Settings trainer() {
+    int every = Math.max(1, steps / checkpoints);
+    return new Trainer.Settings(Optimizer.adamW(0.9, 0.95, 1e-8, weightDecay), learningRateSchedule(), steps,
+        batchSize, every, clipNorm, seed);
+  }
+}

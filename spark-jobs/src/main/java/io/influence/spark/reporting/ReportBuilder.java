@@ -1,0 +1,317 @@
+package io.influence.spark.reporting;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValue;
+import io.influence.checkpoints.CheckpointFormatException;
+import io.influence.checkpoints.RunCheckpoint;
+import io.influence.checkpoints.TrainingRuns;
+import io.influence.core.tokenizer.Tokenizer;
+import io.influence.spark.config.OutputGuard;
+import io.influence.spark.extract.ExtractJob;
+import io.influence.spark.io.Corpus;
+import io.influence.spark.io.Queries;
+import io.influence.spark.pipeline.Stages;
+import io.influence.spark.report.CheckpointInfo;
+import io.influence.spark.report.FlaggedSequence;
+import io.influence.spark.report.Provenance;
+import io.influence.spark.report.QueryResult;
+import io.influence.spark.report.RankedSequence;
+import io.influence.spark.report.Report;
+import io.influence.spark.report.SelfInfluenceSection;
+import io.influence.spark.report.TokenContribution;
+import io.influence.spark.score.ScoreJob;
+import io.influence.spark.selfinf.SelfInfluenceJob;
+import io.influence.spark.store.GradientStore;
+import io.influence.spark.store.StoreMetadata;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalDouble;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+
+/**
+ * Builds the HTML {@link Report} from a pipeline output folder: {@code scores/summary.jsonl} (the
+ * kept top-k and bottom-k rows with their per-checkpoint and per-layer parts),
+ * {@code self-influence/summary.jsonl}, the gradient store's metadata (checkpoints, learning rates,
+ * projection) and the run's checkpoints, from which each kept row's token contributions are
+ * recomputed ({@link TokenContributions}). Inputs not given in the settings ({@code input.run},
+ * {@code input.queries}, {@code input.corpus}) are taken from the settings the score stage saved
+ * in the output folder.
+ *
+ * <p>The score histogram of a query shows every training sequence when the store has at most
+ * {@link #MAX_SAMPLED} rows, otherwise a fixed id-hash sample of about that many (scores
+ * recomputed on the driver from the stored gradients, so this reads the sampled rows once per
+ * checkpoint); the self-influence histogram shows every training sequence.
+ */
+public final class ReportBuilder {
+
+  /** The report and, per query and kept train id, the token contributions it shows. */
+  public record Built(Report report, Map<String, Map<String, double[]>> contributions,
+                      Map<String, Map<String, Double>> rowScores, Map<String, Map<String, Double>> sampledScores) {}
+
+  /** Training sequences scored for each query's histogram (all of them when the corpus is this small or smaller). */
+  public static final int MAX_SAMPLED = 5000;
+
+  public static final int SELF_INFLUENCE_SHOWN = 20;
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private ReportBuilder() {}
+
+  public static Built build(SparkSession spark, Config s) {
+    Path out = Path.of(s.getString("output.dir"));
+    Path summary = out.resolve(Stages.SCORES).resolve(ScoreJob.SUMMARY_FILE);
+    if (!Files.isRegularFile(summary)) {
+      throw new IllegalStateException("no scores in " + out + " (" + summary + " is missing). HINT: run `influence "
+          + "score` (or `run` with --queries) into this folder first");
+    }
+    Config saved = savedScoreSettings(out);
+    Path runDir = Path.of(input(s, saved, "input.run"));
+    Path queriesFile = Path.of(input(s, saved, "input.queries"));
+    Path corpusFile = Path.of(input(s, saved, "input.corpus"));
+    List<Queries.Query> queries = Queries.read(spark, queriesFile);
+    List<JsonNode> rows = readJsonLines(summary);
+
+    Path store = out.resolve(Stages.GRADIENTS);
+    List<String> names = GradientStore.checkpoints(store);
+    Map<String, RunCheckpoint> byName = new HashMap<>();
+    try {
+      for (RunCheckpoint c : TrainingRuns.read(runDir, OptionalDouble.empty()).checkpoints()) {
+        byName.put(ExtractJob.checkpointName(c), c);
+      }
+    } catch (CheckpointFormatException e) {
+      throw new IllegalArgumentException("cannot read the training run " + runDir + ": " + e.getMessage(), e);
+    }
+    List<TokenContributions.At> ats = new ArrayList<>();
+    List<CheckpointInfo> infos = new ArrayList<>();
+    for (String name : names) {
+      StoreMetadata meta = GradientStore.metadata(spark, store, name);
+      RunCheckpoint c = byName.get(name);
+      if (c == null) {
+        throw new IllegalStateException("the gradient store " + store + " has checkpoint " + name + " but the run "
+            + runDir + " does not. HINT: build the report with the run the gradients were extracted from");
+      }
+      ats.add(new TokenContributions.At(c, meta));
+      infos.add(new CheckpointInfo(meta.step(), meta.learningRate(), meta.sha256() == null ? "" : meta.sha256()));
+    }
+    if (ats.isEmpty()) {
+      throw new IllegalStateException("no extracted gradients in " + store + ". HINT: run `influence extract` first");
+    }
+
+    Tokenizer tokenizer = tokenizer(ats.get(ats.size() - 1).checkpoint().dir());
+    Map<String, int[]> sequences = new HashMap<>();
+    Map<String, Set<String>> pairs = new LinkedHashMap<>();
+    Map<String, Map<String, Double>> rowScores = new LinkedHashMap<>();
+    for (JsonNode r : rows) {
+      String q = r.get("query_id").asText();
+      String id = r.get("train_id").asText();
+      sequences.put(id, tokens(r, tokenizer, summary));
+      pairs.computeIfAbsent(q, k -> new LinkedHashSet<>()).add(id);
+      rowScores.computeIfAbsent(q, k -> new LinkedHashMap<>()).put(id, r.get("score").asDouble());
+    }
+    Map<String, Map<String, double[]>> contributions = TokenContributions.compute(queries, ats, sequences, pairs);
+    Map<String, Map<String, Double>> sampled = sampleScores(spark, store, queries, ats, MAX_SAMPLED);
+
+    List<QueryResult> results = new ArrayList<>();
+    Set<String> methods = new LinkedHashSet<>();
+    String projection = ats.get(0).meta().projectionDescription();
+    String engine = ScoreJob.ENGINE_VERSION;
+    Double damping = null;
+    for (Queries.Query query : queries) {
+      List<RankedSequence> top = new ArrayList<>();
+      List<RankedSequence> bottom = new ArrayList<>();
+      List<Double> sample = new ArrayList<>();
+      String method = "tracin";
+      for (JsonNode r : rows) {
+        if (!r.get("query_id").asText().equals(query.id())) {
+          continue;
+        }
+        method = r.get("method").asText();
+        methods.add(method);
+        engine = r.get("engine_version").asText();
+        if (r.hasNonNull("damping")) {
+          damping = r.get("damping").asDouble();
+        }
+        String id = r.get("train_id").asText();
+        double score = r.get("score").asDouble();
+        int[] tokens = sequences.get(id);
+        double[] c = contributions.get(query.id()).get(id);
+        List<TokenContribution> tc = new ArrayList<>();
+        for (int t = 0; t < tokens.length; t++) {
+          tc.add(new TokenContribution(tokenizer.decode(new int[] {tokens[t]}), c[t]));
+        }
+        Map<String, Double> perLayer = new LinkedHashMap<>();
+        r.get("layer_scores").fields().forEachRemaining(f -> perLayer.put(f.getKey(), f.getValue().asDouble()));
+        Map<String, Double> perCheckpoint = new LinkedHashMap<>();
+        for (int i = 0; i < r.get("checkpoints").size(); i++) {
+          perCheckpoint.put(r.get("checkpoints").get(i).asText(), r.get("contributions").get(i).asDouble());
+        }
+        RankedSequence seq = new RankedSequence(r.get("rank").asInt(), id, score, tc, perLayer, perCheckpoint);
+        ("top".equals(r.get("direction").asText()) ? top : bottom).add(seq);
+        sample.add(score);
+      }
+      double[] all = sampled.get(query.id()).values().stream().mapToDouble(Double::doubleValue).toArray();
+      results.add(new QueryResult(query.id(), query.prompt(), query.completion(), method, top, bottom,
+          all.length > 0 ? all : sample.stream().mapToDouble(Double::doubleValue).toArray(), new LinkedHashMap<>()));
+    }
+    Map<String, String> shown = new TreeMap<>();
+    for (Map.Entry<String, ConfigValue> e : saved.entrySet()) {
+      shown.put(e.getKey(), e.getValue().unwrapped() == null ? "null" : String.valueOf(e.getValue().unwrapped()));
+    }
+    Provenance provenance = new Provenance(engine, methods.isEmpty() ? "tracin" : String.join(", ", methods), damping,
+        projection, infos, Instant.now().toString(), shown);
+    SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.getDouble("self-influence.flag-fraction"));
+    Report report = new Report("Influence report: " + out.toAbsolutePath().normalize().getFileName(), provenance,
+        results, self);
+    return new Built(report, contributions, rowScores, sampled);
+  }
+
+  /**
+   * TracIn scores of every query against a sample of the training sequences (all of them when the
+   * store has at most {@code max} rows; otherwise the rows whose id hash falls in a fixed fraction,
+   * the same rows at every checkpoint), summed in float64 on the driver from the stored gradients.
+   */
+  static Map<String, Map<String, Double>> sampleScores(SparkSession spark, Path store, List<Queries.Query> queries,
+                                                       List<TokenContributions.At> ats, int max) {
+    Map<String, Map<String, Double>> out = new LinkedHashMap<>();
+    queries.forEach(q -> out.put(q.id(), new TreeMap<>()));
+    long count = GradientStore.read(spark, store, ats.get(0).meta().checkpoint()).count();
+    long keepPerMillion = count <= max ? 1_000_000 : Math.max(1, 1_000_000L * max / count);
+    for (TokenContributions.At at : ats) {
+      StoreMetadata meta = at.meta();
+      List<io.influence.core.tracin.ExampleGradient> q = Stages.queryGradients(queries, at.checkpoint(), meta);
+      List<float[][]> flat = new ArrayList<>();
+      for (io.influence.core.tracin.ExampleGradient g : q) {
+        float[][] layers = new float[meta.layers().size()][];
+        for (int l = 0; l < layers.length; l++) {
+          layers[l] = g.layers().get(meta.layers().get(l).name()).castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT)
+              .dup('c').data().asFloat();
+        }
+        flat.add(layers);
+      }
+      org.apache.spark.sql.Dataset<Row> rows = GradientStore.read(spark, store, meta.checkpoint());
+      if (keepPerMillion < 1_000_000) {
+        rows = rows.where(functions.pmod(functions.hash(functions.col("id")), functions.lit(1_000_000))
+            .lt(keepPerMillion));
+      }
+      for (Row r : rows.collectAsList()) {
+        String id = r.getString(0);
+        for (int qi = 0; qi < queries.size(); qi++) {
+          double dot = 0;
+          for (int l = 0; l < flat.get(qi).length; l++) {
+            List<Object> stored = r.getList(l + 2);
+            float[] ql = flat.get(qi)[l];
+            for (int k = 0; k < ql.length; k++) {
+              dot += (double) ql[k] * ((Number) stored.get(k)).doubleValue();
+            }
+          }
+          out.get(queries.get(qi).id()).merge(id, meta.learningRate() * dot, Double::sum);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The row's {@code input_ids}, or its {@code text} encoded as the extract stage encodes it. */
+  private static int[] tokens(JsonNode r, Tokenizer tokenizer, Path summary) {
+    JsonNode ids = r.get("input_ids");
+    if (ids != null && ids.isArray()) {
+      int[] t = new int[ids.size()];
+      for (int i = 0; i < t.length; i++) {
+        t[i] = ids.get(i).asInt();
+      }
+      return t;
+    }
+    JsonNode text = r.get("text");
+    if (text == null || !text.isTextual()) {
+      throw new IllegalStateException(summary + ": row (" + r.get("query_id").asText() + ", "
+          + r.get("train_id").asText() + ") has neither input_ids nor text. HINT: score with the corpus so the rows "
+          + "carry their tokens");
+    }
+    return tokenizer.encode(text.asText());
+  }
+
+  private static SelfInfluenceSection selfInfluence(SparkSession spark, Path out, Path corpus, double flagFraction) {
+    Path file = out.resolve(Stages.SELF_INFLUENCE).resolve(SelfInfluenceJob.SUMMARY_FILE);
+    if (!Files.isRegularFile(file)) {
+      return null;
+    }
+    List<JsonNode> rows = readJsonLines(file);
+    double[] all = rows.stream().mapToDouble(r -> r.get("score").asDouble()).toArray();
+    List<JsonNode> shown = rows.stream()
+        .sorted((a, b) -> Double.compare(b.get("score").asDouble(), a.get("score").asDouble()))
+        .limit(SELF_INFLUENCE_SHOWN).toList();
+    List<String> ids = shown.stream().map(r -> r.get("train_id").asText()).toList();
+    Map<String, String> texts = new HashMap<>();
+    for (Row r : Corpus.read(spark, corpus).where(functions.col("id").isin(ids.toArray())).select("id", "text")
+        .collectAsList()) {
+      texts.put(r.getString(0), r.isNullAt(1) ? "" : r.getString(1));
+    }
+    List<FlaggedSequence> top = new ArrayList<>();
+    for (JsonNode r : shown) {
+      String id = r.get("train_id").asText();
+      top.add(new FlaggedSequence(id, r.get("score").asDouble(), r.get("quantile").asDouble(),
+          r.get("flagged").asBoolean(), texts.getOrDefault(id, "")));
+    }
+    return new SelfInfluenceSection(top, all, flagFraction);
+  }
+
+  private static Config savedScoreSettings(Path out) {
+    Path file = out.resolve(OutputGuard.file(Stages.SCORES));
+    return Files.isRegularFile(file) ? ConfigFactory.parseFile(file.toFile()) : ConfigFactory.empty();
+  }
+
+  private static String input(Config s, Config saved, String key) {
+    if (!s.getIsNull(key)) {
+      return s.getString(key);
+    }
+    if (saved.hasPath(key)) {
+      return saved.getString(key);
+    }
+    throw new IllegalArgumentException("the report needs " + key + " and neither the settings nor the score stage's "
+        + "saved settings give it. HINT: pass --" + key.substring("input.".length()));
+  }
+
+  private static Tokenizer tokenizer(Path checkpoint) {
+    try {
+      return Tokenizer.fromTokenizerJson(checkpoint.resolve("tokenizer.json"));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + checkpoint.resolve("tokenizer.json") + " to decode tokens: "
+          + e.getMessage() + ". HINT: keep tokenizer.json in each checkpoint folder", e);
+    }
+  }
+
+  static List<JsonNode> readJsonLines(Path file) {
+    try {
+      List<JsonNode> rows = new ArrayList<>();
+      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+      for (int i = 0; i < lines.size(); i++) {
+        if (!lines.get(i).isBlank()) {
+          try {
+            rows.add(JSON.readTree(lines.get(i)));
+          } catch (IOException e) {
+            throw new IllegalStateException(file + " line " + (i + 1) + " is not JSON: " + e.getMessage(), e);
+          }
+        }
+      }
+      return rows;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+    }
+  }
+}

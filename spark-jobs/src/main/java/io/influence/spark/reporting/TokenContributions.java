@@ -1,0 +1,125 @@
+package io.influence.spark.reporting;
+
+import io.influence.checkpoints.CheckpointFormatException;
+import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.TokenFactors;
+import io.influence.core.model.GradientRequest;
+import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.KroneckerProjection;
+import io.influence.core.model.TokenBatch;
+import io.influence.core.tracin.ExampleGradient;
+import io.influence.spark.io.Queries;
+import io.influence.spark.pipeline.Stages;
+import io.influence.spark.store.StoreMetadata;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Token-level TracIn contributions of a training sequence to a query's score, recomputed on the
+ * driver.
+ *
+ * <p>A tracked linear layer's per-example gradient is {@code G = Σ_t g_t a_tᵀ} over the sequence's
+ * positions t ({@code a_t} the layer input with a trailing 1 for the bias, {@code g_t} the gradient
+ * of the sequence loss with respect to the layer output at t). In the store's projected space
+ * {@code P_out G P_inᵀ = Σ_t (P_out g_t)(P_in a_t)ᵀ}, so the TracIn score
+ * {@code Σ_i η_i Σ_l ⟨Q_il, P_out G_il P_inᵀ⟩} splits exactly into per-position terms
+ * <pre>  c_t = Σ_i η_i Σ_l (P_out g_t)ᵀ Q_il (P_in a_t)</pre>
+ * with {@code Σ_t c_t = score} (up to the float32 rounding of the stored gradients). Position t is
+ * shown on token {@code x_t}, the input at that position (its row of the token factors); the term
+ * mixes the prediction of {@code x_{t+1}} with what later positions read from t through attention.
+ * Without a projection ({@code P = I}) the same formula uses {@code g_t} and {@code a_t}.
+ *
+ * <p>Numerics: the model runs in float32 like the extract stage (the factors then agree with the
+ * stored gradients to float32 rounding); the products and the sums over layers and checkpoints
+ * are done in float64.
+ */
+public final class TokenContributions {
+
+  /** A checkpoint of the gradient store: where its weights are and the store's metadata for it. */
+  public record At(RunCheckpoint checkpoint, StoreMetadata meta) {}
+
+  private TokenContributions() {}
+
+  /**
+   * @param sequences training sequences by id (their token ids, as the extract stage used them)
+   * @param pairs     per query id, the training ids whose contributions are wanted
+   * @return per query id, per training id, one contribution per token
+   */
+  public static Map<String, Map<String, double[]>> compute(List<Queries.Query> queries, List<At> checkpoints,
+                                                           Map<String, int[]> sequences,
+                                                           Map<String, Set<String>> pairs) {
+    Map<String, Map<String, double[]>> out = new LinkedHashMap<>();
+    for (Queries.Query q : queries) {
+      Map<String, double[]> row = new LinkedHashMap<>();
+      for (String id : pairs.getOrDefault(q.id(), Set.of())) {
+        int[] tokens = sequences.get(id);
+        if (tokens == null) {
+          throw new IllegalArgumentException("no tokens for training sequence " + id + " (wanted by query " + q.id()
+              + "). HINT: pass every kept training sequence's input_ids");
+        }
+        row.put(id, new double[tokens.length]);
+      }
+      out.put(q.id(), row);
+    }
+    for (At at : checkpoints) {
+      accumulate(queries, at, sequences, out);
+    }
+    return out;
+  }
+
+  private static void accumulate(List<Queries.Query> queries, At at, Map<String, int[]> sequences,
+                                 Map<String, Map<String, double[]>> out) {
+    StoreMetadata meta = at.meta();
+    Gpt2Model model;
+    try {
+      model = Gpt2Model.load(at.checkpoint().dir(), DataType.FLOAT);
+    } catch (CheckpointFormatException e) {
+      throw new IllegalStateException("cannot load checkpoint " + at.checkpoint().dir() + ": " + e.getMessage(), e);
+    }
+    List<String> layers = meta.layerNames();
+    Map<String, INDArray[]> projections = new HashMap<>();  // layer -> {P_in [kIn,dIn], P_out [kOut,dOut]} (float64)
+    if (meta.projectionSeed() != null) {
+      for (StoreMetadata.Layer l : meta.layers()) {
+        int[] shape = model.linearShape(l.name());
+        KroneckerProjection p = KroneckerProjection.create(l.name(), shape[1], shape[0], l.cols(), l.rows(),
+            meta.projectionSeed(), DataType.FLOAT);
+        projections.put(l.name(), new INDArray[] {p.pIn().castTo(DataType.DOUBLE), p.pOut().castTo(DataType.DOUBLE)});
+      }
+    }
+    List<ExampleGradient> q = Stages.queryGradients(queries, at.checkpoint(), meta);
+    Map<String, List<Integer>> wantedBy = new LinkedHashMap<>();
+    for (int i = 0; i < queries.size(); i++) {
+      for (String id : out.get(queries.get(i).id()).keySet()) {
+        wantedBy.computeIfAbsent(id, k -> new ArrayList<>()).add(i);
+      }
+    }
+    GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(layers);
+    double rate = meta.learningRate();
+    for (Map.Entry<String, List<Integer>> e : wantedBy.entrySet()) {
+      int[] tokens = sequences.get(e.getKey());
+      Map<String, TokenFactors> factors = model.gradients(TokenBatch.of(tokens), request).tokenFactors().get(0);
+      for (String layer : layers) {
+        TokenFactors f = factors.get(layer);
+        INDArray a = f.a().castTo(DataType.DOUBLE);  // [T, dIn]
+        INDArray g = f.g().castTo(DataType.DOUBLE);  // [T, dOut]
+        INDArray[] p = projections.get(layer);
+        INDArray pa = p == null ? a : a.mmul(p[0].transpose());  // [T, kIn]
+        INDArray pg = p == null ? g : g.mmul(p[1].transpose());  // [T, kOut]
+        for (int qi : e.getValue()) {
+          INDArray ql = q.get(qi).layers().get(layer).castTo(DataType.DOUBLE);  // [kOut, kIn]
+          double[] perToken = pg.mmul(ql).muli(pa).sum(1).toDoubleVector();
+          double[] target = out.get(queries.get(qi).id()).get(e.getKey());
+          for (int t = 0; t < target.length; t++) {
+            target[t] += rate * perToken[t];
+          }
+        }
+      }
+    }
+  }
+}
