@@ -48,8 +48,8 @@ public final class ExtractJob {
   public record Result(List<String> written, List<String> skipped, TokenizedCorpus.BadRows badRows) {}
 
   public static Result run(SparkSession spark, ExtractSpec spec) {
-    TokenizedCorpus corpus = TokenizedCorpus.prepare(spark, spec.corpus(), spec.run().checkpoints().get(0),
-        spec.badRows());
+    TokenizedCorpus corpus = TokenizedCorpus.prepare(spark, spreadOverCores(spark, spec.corpus()),
+        spec.run().checkpoints().get(0), spec.badRows());
     List<String> written = new ArrayList<>();
     List<String> skipped = new ArrayList<>();
     try {
@@ -81,6 +81,15 @@ public final class ExtractJob {
       corpus.release();
     }
     return new Result(written, skipped, corpus.badRows());
+  }
+
+  /**
+   * A small input file arrives as one partition, which would leave all but one core idle during
+   * the (compute-bound) extraction: spread it over at least the default parallelism.
+   */
+  static Dataset<Row> spreadOverCores(SparkSession spark, Dataset<Row> corpus) {
+    int cores = spark.sparkContext().defaultParallelism();
+    return corpus.rdd().getNumPartitions() < cores ? corpus.repartition(cores) : corpus;
   }
 
   /** Store name of a checkpoint: {@code step-N}. */
