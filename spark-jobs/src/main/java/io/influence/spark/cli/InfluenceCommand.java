@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
     description = "Training-data influence for language models on Apache Spark.",
     subcommands = {StageCommands.Run.class, StageCommands.Extract.class, StageCommands.SelfInfluence.class,
         StageCommands.Score.class, StageCommands.FitEkfac.class, StageCommands.Train.class,
-        StageCommands.Report.class, StageCommands.Quickstart.class, InspectCommand.class,
+        StageCommands.Report.class, StageCommands.Quickstart.class, InspectCommand.class, BenchCommand.class,
         CommandLine.HelpCommand.class})
 public final class InfluenceCommand implements Runnable {
 

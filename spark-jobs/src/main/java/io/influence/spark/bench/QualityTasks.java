@@ -1,0 +1,13 @@
+package io.influence.spark.bench;
+
+import java.util.List;
+
+/** The quality tasks of {@code influence bench} (exactness, leave-one-out/LDS, planted facts, data cleaning). */
+final class QualityTasks {
+
+  private QualityTasks() {}
+
+  static List<BenchTask> all() {
+    return List.of();
+  }
+}
