@@ -138,7 +138,8 @@ public final class Stages {
   public static Dataset<Row> score(SparkSession spark, Config s, boolean overwrite) {
     Path out = Path.of(s.getString("output.dir"));
     Path store = out.resolve(GRADIENTS);
-    OutputGuard.claim(out, SCORES, stageSettings(s, "score"), overwrite);
+    String folder = scoreFolder(s);
+    OutputGuard.claim(out, folder, stageSettings(s, "score"), overwrite);
     List<Queries.Query> queries = Queries.read(spark, Settings.requiredPath(s, "input.queries", "score"));
     List<String> names = extracted(spark, store);
     EkfacSettings ek = usesEkfac(s, "score") ? EkfacSettings.from(s) : null;
@@ -174,7 +175,21 @@ public final class Stages {
     return ScoreJob.run(spark, new ScoreSpec(store, names, rates, qs, s.getInt("score.top-k"),
         s.getInt("score.block-rows"), ek == null ? "tracin" : "ekfac", ek == null ? null : ek.damping().value(),
         Settings.requiredPath(s, "input.corpus", "score"),
-        out.resolve(SCORES)));
+        out.resolve(folder)));
+  }
+
+  /**
+   * The score stage's output folder under {@code output.dir} ({@code score.folder}): a plain name, not
+   * one of the other stages' folders, so several scorings (e.g. TracIn and EK-FAC) can sit side by side.
+   */
+  public static String scoreFolder(Config s) {
+    String f = s.getString("score.folder");
+    if (!f.matches("[A-Za-z0-9][A-Za-z0-9._-]*") || List.of(GRADIENTS, FACTORS, SELF_INFLUENCE, "report").contains(f)) {
+      throw new IllegalArgumentException("influence.score.folder = \"" + f + "\" must be a plain folder name (letters, "
+          + "digits, . _ -) other than " + GRADIENTS + ", " + FACTORS + ", " + SELF_INFLUENCE + " and report. HINT: "
+          + "e.g. scores-ekfac");
+    }
+    return f;
   }
 
   /**

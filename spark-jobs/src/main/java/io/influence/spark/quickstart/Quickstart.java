@@ -22,21 +22,27 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * The one-command quickstart: writes the embedded example ({@link Example}), trains a small GPT-2
- * on it ({@link TrainJob}), runs the pipeline (extract, self-influence, score), builds the HTML
- * report, and prints each query's top 3 training sequences, whether the planted ones came out on
- * top, and where everything is. Layout under the output folder: {@code example/} (corpus and
- * queries), {@code run/} (tokenizer, checkpoints, manifest), {@code gradients/},
- * {@code self-influence/}, {@code scores/}, {@code report/index.html}.
+ * on it ({@link TrainJob}), runs the pipeline (extract, fit-ekfac, self-influence, then score with
+ * each of {@code quickstart.methods}: TracIn and EK-FAC by default), builds the HTML report with
+ * both methods side by side, and prints each query's top 3 training sequences per method, whether
+ * the planted ones came out on top, and where everything is. Layout under the output folder:
+ * {@code example/} (corpus and queries), {@code run/} (tokenizer, checkpoints, manifest),
+ * {@code gradients/}, {@code factors/}, {@code self-influence/}, {@code scores/} (the first
+ * method), {@code scores-ekfac/} (the second), {@code report/index.html}.
  */
 public final class Quickstart {
 
   /**
-   * What a quickstart produced. {@code hitAt1}: fraction of queries whose top training sequence is
-   * one of its planted ones; {@code recallAt3}: fraction of planted sequences (3 per query) found
-   * in their query's top 3.
+   * One scoring method's outcome. {@code hitAt1}: fraction of queries whose top training sequence
+   * is one of its planted ones; {@code recallAt3}: fraction of planted sequences (3 per query)
+   * found in their query's top 3.
    */
-  public record Result(Path out, Path report, Map<String, List<String>> top3, Map<String, List<String>> planted,
-                       double hitAt1, double recallAt3, double seconds) {}
+  public record MethodResult(String method, String folder, Map<String, List<String>> top3, double hitAt1,
+                             double recallAt3) {}
+
+  /** What a quickstart produced: per scoring method (in the order run), its top 3 and recall. */
+  public record Result(Path out, Path report, Map<String, MethodResult> methods, Map<String, List<String>> planted,
+                       double seconds) {}
 
   private Quickstart() {}
 
@@ -49,16 +55,22 @@ public final class Quickstart {
     }
   }
 
+  /** The score folder of the {@code i}-th method: {@code scores} for the first, {@code scores-<method>} after. */
+  static String folder(List<String> methods, int i) {
+    return i == 0 ? Stages.SCORES : Stages.SCORES + "-" + methods.get(i);
+  }
+
   private static Result runWithThreads(Config settings, boolean overwrite, Consumer<String> print) {
     long t0 = System.nanoTime();
     Path out = Path.of(settings.getString("output.dir")).toAbsolutePath().normalize();
-    prepare(out, overwrite);
     Config q = settings.getConfig("quickstart");
-    String method = q.getString("method");
-    if (!method.equals("tracin")) {
-      throw new IllegalArgumentException("influence.quickstart.method = \"" + method + "\" is not available: the "
-          + "score stage of this build runs \"tracin\". HINT: use -D quickstart.method=tracin");
+    List<String> methods = q.getStringList("methods");
+    if (methods.isEmpty() || methods.stream().distinct().count() != methods.size()
+        || !methods.stream().allMatch(m -> m.equals("tracin") || m.equals("ekfac"))) {
+      throw new IllegalArgumentException("influence.quickstart.methods = " + methods + " must list \"tracin\" and/or "
+          + "\"ekfac\", each once. HINT: -D quickstart.methods=[tracin,ekfac]");
     }
+    prepare(out, overwrite);
     TrainSettings train = TrainSettings.from(settings);
     Example.Written example = Example.write(out.resolve("example"), q.getInt("fortunes"), q.getInt("max-chars"),
         train.seed());
@@ -72,30 +84,34 @@ public final class Quickstart {
     print.accept(String.format("trained %d steps: loss %.3f -> %.3f; %d checkpoints in %s", train.steps(),
         trained.firstLoss(), trained.lastLoss(), trained.run().checkpoints().size(), runDir));
 
+    List<String> folders = new ArrayList<>();
+    for (int i = 0; i < methods.size(); i++) {
+      folders.add(folder(methods, i));
+    }
     Config s = settings
         .withValue("input.corpus", ConfigValueFactory.fromAnyRef(example.corpus().toString()))
         .withValue("input.queries", ConfigValueFactory.fromAnyRef(example.queries().toString()))
         .withValue("input.run", ConfigValueFactory.fromAnyRef(runDir.toString()))
-        .withValue("output.dir", ConfigValueFactory.fromAnyRef(out.toString()));
+        .withValue("output.dir", ConfigValueFactory.fromAnyRef(out.toString()))
+        .withValue("report.scores", ConfigValueFactory.fromIterable(folders));
     SparkSession spark = Sessions.create(s);
-    Map<String, List<String>> top3 = new LinkedHashMap<>();
+    Map<String, List<Row>> kept = new LinkedHashMap<>();
     Path reportFile = out.resolve("report").resolve("index.html");
-    List<String> lines = new ArrayList<>();
     long[] tPipeline = {0};
     try {
       Stages.extract(spark, s, false);
+      if (methods.contains("ekfac")) {
+        Stages.fitEkfac(spark, s, false);
+      }
       Stages.selfInfluence(spark, s, false);
-      List<Row> rows = new ArrayList<>(Stages.score(spark, s, false).collectAsList());
-      rows.removeIf(r -> !"top".equals(r.getAs("direction")) || (int) r.getAs("rank") > 3);
-      rows.sort(Comparator.comparing((Row r) -> (String) r.getAs("query_id")).thenComparing(r -> (int) r.getAs("rank")));
-      for (Row r : rows) {
-        String qid = r.getAs("query_id");
-        String tid = r.getAs("train_id");
-        top3.computeIfAbsent(qid, k -> new ArrayList<>()).add(tid);
-        String text = r.getAs("text");
-        boolean planted = example.planted().getOrDefault(qid, List.of()).contains(tid);
-        lines.add(String.format("  #%d %-13s %11.4g  %-6s %s %s", (int) r.getAs("rank"), tid, (double) r.getAs("score"),
-            r.getAs("method"), planted ? "PLANTED" : "       ", shorten(text, 80)));
+      for (int i = 0; i < methods.size(); i++) {
+        Config m = s.withValue("score.method", ConfigValueFactory.fromAnyRef(methods.get(i)))
+            .withValue("score.folder", ConfigValueFactory.fromAnyRef(folders.get(i)));
+        List<Row> rows = new ArrayList<>(Stages.score(spark, m, false).collectAsList());
+        rows.removeIf(r -> !"top".equals(r.getAs("direction")) || (int) r.getAs("rank") > 3);
+        rows.sort(Comparator.comparing((Row r) -> (String) r.getAs("query_id"))
+            .thenComparing(r -> (int) r.getAs("rank")));
+        kept.put(methods.get(i), rows);
       }
       tPipeline[0] = System.nanoTime();
       ReportWriter.write(ReportBuilder.build(spark, s).report(), reportFile);
@@ -104,44 +120,74 @@ public final class Quickstart {
     } finally {
       spark.stop();
     }
-    int hits = 0;
-    int found = 0;
-    int plantedTotal = 0;
     Map<String, Example.Fact> facts = new LinkedHashMap<>();
     for (int f = 0; f < Example.FACTS.size(); f++) {
       facts.put(String.format("q%02d-%s", f + 1, Example.FACTS.get(f).key()), Example.FACTS.get(f));
     }
-    int line = 0;
-    List<String> missed = new ArrayList<>();
+    Map<String, MethodResult> results = new LinkedHashMap<>();
+    Map<String, Map<String, List<String>>> lines = new LinkedHashMap<>();
+    for (int i = 0; i < methods.size(); i++) {
+      Map<String, List<String>> top3 = new LinkedHashMap<>();
+      Map<String, List<String>> printed = new LinkedHashMap<>();
+      for (Row r : kept.get(methods.get(i))) {
+        String qid = r.getAs("query_id");
+        String tid = r.getAs("train_id");
+        top3.computeIfAbsent(qid, k -> new ArrayList<>()).add(tid);
+        boolean planted = example.planted().getOrDefault(qid, List.of()).contains(tid);
+        printed.computeIfAbsent(qid, k -> new ArrayList<>()).add(String.format("  #%d %-13s %11.4g  %-6s %s %s",
+            (int) r.getAs("rank"), tid, (double) r.getAs("score"), r.getAs("method"), planted ? "PLANTED" : "       ",
+            shorten(r.getAs("text"), 76)));
+      }
+      results.put(methods.get(i), recall(methods.get(i), folders.get(i), top3, example.planted()));
+      lines.put(methods.get(i), printed);
+    }
     for (Map.Entry<String, List<String>> e : example.planted().entrySet()) {
-      List<String> top = top3.getOrDefault(e.getKey(), List.of());
       Example.Fact fact = facts.get(e.getKey());
       print.accept(e.getKey() + ": \"" + fact.prompt() + "\" -> \"" + fact.completion() + "\"");
-      for (int k = 0; k < top.size(); k++) {
-        print.accept(lines.get(line++));
+      for (String method : methods) {
+        lines.get(method).getOrDefault(e.getKey(), List.of()).forEach(print);
       }
+    }
+    for (MethodResult m : results.values()) {
+      List<String> missed = new ArrayList<>();
+      example.planted().forEach((qid, ids) -> {
+        List<String> top = m.top3().getOrDefault(qid, List.of());
+        if (top.isEmpty() || !ids.contains(top.get(0))) {
+          missed.add(qid);
+        }
+      });
+      int queries = example.planted().size();
+      print.accept(String.format("planted facts, %s: %d of %d queries have a planted sequence first (hit@1 %.2f); "
+          + "planted sequences in their query's top 3: recall@3 %.2f%s", m.method(),
+          Math.round(m.hitAt1() * queries), queries, m.hitAt1(), m.recallAt3(), missed.isEmpty() ? "."
+              : ". NOT first for " + String.join(", ", missed) + ": " + m.method() + " ranked other text above the "
+              + "planted sequences there."));
+    }
+    long tEnd = System.nanoTime();
+    double seconds = (tEnd - t0) / 1e9;
+    print.accept("outputs: " + out + " (example/, run/, gradients/, " + (methods.contains("ekfac") ? "factors/, " : "")
+        + "self-influence/, " + String.join("/, ", folders) + "/; each with summary.jsonl)");
+    print.accept("report:  " + reportFile);
+    print.accept(String.format("took %.1f s (example and training %.1f s, extract + %sself-influence + score %.1f s, "
+        + "report %.1f s)", seconds, (tTrained - t0) / 1e9, methods.contains("ekfac") ? "fit-ekfac + " : "",
+        (tPipeline[0] - tTrained) / 1e9, (tEnd - tPipeline[0]) / 1e9));
+    return new Result(out, reportFile, results, example.planted(), seconds);
+  }
+
+  private static MethodResult recall(String method, String folder, Map<String, List<String>> top3,
+                                     Map<String, List<String>> planted) {
+    int hits = 0;
+    int found = 0;
+    int plantedTotal = 0;
+    for (Map.Entry<String, List<String>> e : planted.entrySet()) {
+      List<String> top = top3.getOrDefault(e.getKey(), List.of());
       if (!top.isEmpty() && e.getValue().contains(top.get(0))) {
         hits++;
-      } else {
-        missed.add(e.getKey());
       }
       found += (int) top.stream().filter(e.getValue()::contains).count();
       plantedTotal += Math.min(3, e.getValue().size());
     }
-    double hitAt1 = (double) hits / example.planted().size();
-    double recallAt3 = (double) found / plantedTotal;
-    long tEnd = System.nanoTime();
-    double seconds = (tEnd - t0) / 1e9;
-    print.accept(String.format("planted facts: %d of %d queries have a planted sequence first (hit@1 %.2f); "
-        + "%d of %d planted sequences are in their query's top 3 (recall@3 %.2f)%s", hits, example.planted().size(),
-        hitAt1, found, plantedTotal, recallAt3, missed.isEmpty() ? "."
-            : ". NOT first for " + String.join(", ", missed) + ": TracIn ranked other text above the planted "
-            + "sequences there."));
-    print.accept("outputs: " + out + " (example/, run/, gradients/, self-influence/, scores/summary.jsonl)");
-    print.accept("report:  " + reportFile);
-    print.accept(String.format("took %.1f s (example and training %.1f s, extract + self-influence + score %.1f s, "
-        + "report %.1f s)", seconds, (tTrained - t0) / 1e9, (tPipeline[0] - tTrained) / 1e9, (tEnd - tPipeline[0]) / 1e9));
-    return new Result(out, reportFile, top3, example.planted(), hitAt1, recallAt3, seconds);
+    return new MethodResult(method, folder, top3, (double) hits / planted.size(), (double) found / plantedTotal);
   }
 
   private static void checkFits(Path corpus, TrainJob.Result trained, int context) {

@@ -22,6 +22,7 @@ import io.influence.spark.report.RankedSequence;
 import io.influence.spark.report.Report;
 import io.influence.spark.report.SelfInfluenceSection;
 import io.influence.spark.report.TokenContribution;
+import io.influence.spark.score.QueryGradientFile;
 import io.influence.spark.score.ScoreJob;
 import io.influence.spark.selfinf.SelfInfluenceJob;
 import io.influence.spark.store.GradientStore;
@@ -61,9 +62,28 @@ import org.apache.spark.sql.functions;
  */
 public final class ReportBuilder {
 
-  /** The report and, per query and kept train id, the token contributions it shows. */
-  public record Built(Report report, Map<String, Map<String, double[]>> contributions,
-                      Map<String, Map<String, Double>> rowScores, Map<String, Map<String, Double>> sampledScores) {}
+  /**
+   * The report and, for each score folder shown ({@link Part}), per query and kept train id, the token
+   * contributions, the stage's row scores and the histogram's scores.
+   */
+  public record Built(Report report, List<Part> parts) {
+    /** The first (or only) score folder's token contributions: query id → train id → per-token values. */
+    public Map<String, Map<String, double[]>> contributions() {
+      return parts.get(0).contributions();
+    }
+
+    public Map<String, Map<String, Double>> rowScores() {
+      return parts.get(0).rowScores();
+    }
+
+    public Map<String, Map<String, Double>> sampledScores() {
+      return parts.get(0).sampledScores();
+    }
+  }
+
+  /** One score folder of the report: its method and, per query, the figures computed from it. */
+  public record Part(String folder, String method, Map<String, Map<String, double[]>> contributions,
+                     Map<String, Map<String, Double>> rowScores, Map<String, Map<String, Double>> sampledScores) {}
 
   /** Training sequences scored for each query's histogram (all of them when the corpus is this small or smaller). */
   public static final int MAX_SAMPLED = 5000;
@@ -73,22 +93,24 @@ public final class ReportBuilder {
 
   private ReportBuilder() {}
 
+  /**
+   * The report of the score folders named by {@code report.scores} (default: the score stage's
+   * {@code score.folder}), each query shown once per folder (so TracIn and EK-FAC scores of the same
+   * queries sit side by side), plus the self-influence section.
+   */
   public static Built build(SparkSession spark, Config s) {
     Path out = Path.of(s.getString("output.dir"));
-    Path summary = out.resolve(Stages.SCORES).resolve(ScoreJob.SUMMARY_FILE);
-    if (!Files.isRegularFile(summary)) {
-      throw new IllegalStateException("no scores in " + out + " (" + summary + " is missing). HINT: run `influence "
-          + "score` (or `run` with --queries) into this folder first");
+    List<String> folders = s.getStringList("report.scores");
+    if (folders.isEmpty()) {
+      folders = List.of(s.getString("score.folder"));
     }
-    Config saved = savedScoreSettings(out);
+    Config saved = savedScoreSettings(out, folders.get(0));
     Path runDir = Path.of(input(s, saved, "input.run"));
     Path queriesFile = Path.of(input(s, saved, "input.queries"));
     Path corpusFile = Path.of(input(s, saved, "input.corpus"));
     List<Queries.Query> queries = Queries.read(spark, queriesFile);
-    List<JsonNode> rows = readJsonLines(summary);
 
     Path store = out.resolve(Stages.GRADIENTS);
-    List<String> names = GradientStore.checkpoints(store);
     Map<String, RunCheckpoint> byName = new HashMap<>();
     try {
       for (RunCheckpoint c : TrainingRuns.read(runDir, OptionalDouble.empty()).checkpoints()) {
@@ -97,23 +119,71 @@ public final class ReportBuilder {
     } catch (CheckpointFormatException e) {
       throw new IllegalArgumentException("cannot read the training run " + runDir + ": " + e.getMessage(), e);
     }
-    List<TokenContributions.At> ats = new ArrayList<>();
+    Map<String, TokenContributions.At> atByName = new LinkedHashMap<>();
     List<CheckpointInfo> infos = new ArrayList<>();
-    for (String name : names) {
+    for (String name : GradientStore.checkpoints(store)) {
       StoreMetadata meta = GradientStore.metadata(spark, store, name);
       RunCheckpoint c = byName.get(name);
       if (c == null) {
         throw new IllegalStateException("the gradient store " + store + " has checkpoint " + name + " but the run "
             + runDir + " does not. HINT: build the report with the run the gradients were extracted from");
       }
-      ats.add(new TokenContributions.At(c, meta));
+      atByName.put(name, new TokenContributions.At(c, meta));
       infos.add(new CheckpointInfo(meta.step(), meta.learningRate(), meta.sha256() == null ? "" : meta.sha256()));
     }
-    if (ats.isEmpty()) {
+    if (atByName.isEmpty()) {
       throw new IllegalStateException("no extracted gradients in " + store + ". HINT: run `influence extract` first");
     }
+    List<TokenContributions.At> allAts = new ArrayList<>(atByName.values());
+    Tokenizer tokenizer = tokenizer(allAts.get(allAts.size() - 1).checkpoint().dir());
+    String projection = allAts.get(0).meta().projectionDescription();
 
-    Tokenizer tokenizer = tokenizer(ats.get(ats.size() - 1).checkpoint().dir());
+    Map<String, List<QueryResult>> perQuery = new LinkedHashMap<>();
+    queries.forEach(q -> perQuery.put(q.id(), new ArrayList<>()));
+    List<Part> parts = new ArrayList<>();
+    Set<String> methods = new LinkedHashSet<>();
+    String[] engine = {ScoreJob.ENGINE_VERSION};
+    Double[] damping = {null};
+    for (String folder : folders) {
+      parts.add(scoreFolder(spark, out, folder, store, queries, atByName, tokenizer, perQuery, methods, engine,
+          damping));
+    }
+    List<QueryResult> results = new ArrayList<>();
+    perQuery.values().forEach(results::addAll);
+    Map<String, String> shown = new TreeMap<>();
+    for (Map.Entry<String, ConfigValue> e : saved.entrySet()) {
+      shown.put(e.getKey(), e.getValue().unwrapped() == null ? "null" : String.valueOf(e.getValue().unwrapped()));
+    }
+    Provenance provenance = new Provenance(engine[0], methods.isEmpty() ? "tracin" : String.join(", ", methods),
+        damping[0], projection, infos, Instant.now().toString(), shown);
+    SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.getDouble("self-influence.flag-fraction"));
+    Report report = new Report("Influence report: " + out.toAbsolutePath().normalize().getFileName(), provenance,
+        results, self);
+    return new Built(report, parts);
+  }
+
+  /** Reads one score folder and adds one QueryResult per query to {@code perQuery}. */
+  private static Part scoreFolder(SparkSession spark, Path out, String folder, Path store, List<Queries.Query> queries,
+                                  Map<String, TokenContributions.At> atByName, Tokenizer tokenizer,
+                                  Map<String, List<QueryResult>> perQuery, Set<String> methods, String[] engine,
+                                  Double[] damping) {
+    Path dir = out.resolve(folder);
+    Path summary = dir.resolve(ScoreJob.SUMMARY_FILE);
+    if (!Files.isRegularFile(summary)) {
+      throw new IllegalStateException("no scores in " + dir + " (" + summary + " is missing). HINT: run `influence "
+          + "score` (or `run` with --queries) into this folder first, or fix report.scores");
+    }
+    List<JsonNode> rows = readJsonLines(summary);
+    QueryGradientFile.Scored scored = QueryGradientFile.read(dir);
+    List<TokenContributions.At> ats = new ArrayList<>();
+    for (String name : scored.checkpoints()) {
+      TokenContributions.At at = atByName.get(name);
+      if (at == null) {
+        throw new IllegalStateException(dir + " scored checkpoint " + name + " which the gradient store " + store
+            + " does not hold. HINT: score again with this store");
+      }
+      ats.add(at);
+    }
     Map<String, int[]> sequences = new HashMap<>();
     Map<String, Set<String>> pairs = new LinkedHashMap<>();
     Map<String, Map<String, Double>> rowScores = new LinkedHashMap<>();
@@ -124,28 +194,24 @@ public final class ReportBuilder {
       pairs.computeIfAbsent(q, k -> new LinkedHashSet<>()).add(id);
       rowScores.computeIfAbsent(q, k -> new LinkedHashMap<>()).put(id, r.get("score").asDouble());
     }
-    Map<String, Map<String, double[]>> contributions = TokenContributions.compute(queries, ats, sequences, pairs);
-    Map<String, Map<String, Double>> sampled = sampleScores(spark, store, queries, ats, MAX_SAMPLED);
-
-    List<QueryResult> results = new ArrayList<>();
-    Set<String> methods = new LinkedHashSet<>();
-    String projection = ats.get(0).meta().projectionDescription();
-    String engine = ScoreJob.ENGINE_VERSION;
-    Double damping = null;
+    Map<String, Map<String, double[]>> contributions = TokenContributions.compute(queries, ats, scored, sequences,
+        pairs);
+    Map<String, Map<String, Double>> sampled = sampleScores(spark, store, queries, ats, scored, MAX_SAMPLED);
+    String folderMethod = scored.method();
     for (Queries.Query query : queries) {
       List<RankedSequence> top = new ArrayList<>();
       List<RankedSequence> bottom = new ArrayList<>();
       List<Double> sample = new ArrayList<>();
-      String method = "tracin";
+      String method = folderMethod;
       for (JsonNode r : rows) {
         if (!r.get("query_id").asText().equals(query.id())) {
           continue;
         }
         method = r.get("method").asText();
         methods.add(method);
-        engine = r.get("engine_version").asText();
+        engine[0] = r.get("engine_version").asText();
         if (r.hasNonNull("damping")) {
-          damping = r.get("damping").asDouble();
+          damping[0] = r.get("damping").asDouble();
         }
         String id = r.get("train_id").asText();
         double score = r.get("score").asDouble();
@@ -166,44 +232,37 @@ public final class ReportBuilder {
         sample.add(score);
       }
       double[] all = sampled.get(query.id()).values().stream().mapToDouble(Double::doubleValue).toArray();
-      results.add(new QueryResult(query.id(), query.prompt(), query.completion(), method, top, bottom,
-          all.length > 0 ? all : sample.stream().mapToDouble(Double::doubleValue).toArray(), new LinkedHashMap<>()));
+      perQuery.get(query.id()).add(new QueryResult(query.id(), query.prompt(), query.completion(), method, top,
+          bottom, all.length > 0 ? all : sample.stream().mapToDouble(Double::doubleValue).toArray(),
+          new LinkedHashMap<>()));
     }
-    Map<String, String> shown = new TreeMap<>();
-    for (Map.Entry<String, ConfigValue> e : saved.entrySet()) {
-      shown.put(e.getKey(), e.getValue().unwrapped() == null ? "null" : String.valueOf(e.getValue().unwrapped()));
-    }
-    Provenance provenance = new Provenance(engine, methods.isEmpty() ? "tracin" : String.join(", ", methods), damping,
-        projection, infos, Instant.now().toString(), shown);
-    SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.getDouble("self-influence.flag-fraction"));
-    Report report = new Report("Influence report: " + out.toAbsolutePath().normalize().getFileName(), provenance,
-        results, self);
-    return new Built(report, contributions, rowScores, sampled);
+    return new Part(folder, folderMethod, contributions, rowScores, sampled);
   }
 
   /**
-   * TracIn scores of every query against a sample of the training sequences (all of them when the
-   * store has at most {@code max} rows; otherwise the rows whose id hash falls in a fixed fraction,
-   * the same rows at every checkpoint), summed in float64 on the driver from the stored gradients.
+   * Scores of every query against a sample of the training sequences (all of them when the store has
+   * at most {@code max} rows; otherwise the rows whose id hash falls in a fixed fraction, the same rows
+   * at every checkpoint), from the query gradients and weights the score stage used, summed in float64
+   * on the driver from the stored gradients.
    */
   static Map<String, Map<String, Double>> sampleScores(SparkSession spark, Path store, List<Queries.Query> queries,
-                                                       List<TokenContributions.At> ats, int max) {
+                                                       List<TokenContributions.At> ats,
+                                                       QueryGradientFile.Scored scored, int max) {
     Map<String, Map<String, Double>> out = new LinkedHashMap<>();
     queries.forEach(q -> out.put(q.id(), new TreeMap<>()));
     long count = GradientStore.read(spark, store, ats.get(0).meta().checkpoint()).count();
     long keepPerMillion = count <= max ? 1_000_000 : Math.max(1, 1_000_000L * max / count);
     for (TokenContributions.At at : ats) {
       StoreMetadata meta = at.meta();
-      List<io.influence.core.tracin.ExampleGradient> q = Stages.queryGradients(queries, at.checkpoint(), meta);
       List<float[][]> flat = new ArrayList<>();
-      for (io.influence.core.tracin.ExampleGradient g : q) {
+      for (Queries.Query q : queries) {
         float[][] layers = new float[meta.layers().size()][];
         for (int l = 0; l < layers.length; l++) {
-          layers[l] = g.layers().get(meta.layers().get(l).name()).castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT)
-              .dup('c').data().asFloat();
+          layers[l] = scored.gradient(q.id(), meta.checkpoint(), meta.layers().get(l).name());
         }
         flat.add(layers);
       }
+      double weight = scored.weight(meta.checkpoint());
       org.apache.spark.sql.Dataset<Row> rows = GradientStore.read(spark, store, meta.checkpoint());
       if (keepPerMillion < 1_000_000) {
         rows = rows.where(functions.pmod(functions.hash(functions.col("id")), functions.lit(1_000_000))
@@ -220,7 +279,7 @@ public final class ReportBuilder {
               dot += (double) ql[k] * ((Number) stored.get(k)).doubleValue();
             }
           }
-          out.get(queries.get(qi).id()).merge(id, meta.learningRate() * dot, Double::sum);
+          out.get(queries.get(qi).id()).merge(id, weight * dot, Double::sum);
         }
       }
     }
@@ -271,8 +330,8 @@ public final class ReportBuilder {
     return new SelfInfluenceSection(top, all, flagFraction);
   }
 
-  private static Config savedScoreSettings(Path out) {
-    Path file = out.resolve(OutputGuard.file(Stages.SCORES));
+  private static Config savedScoreSettings(Path out, String folder) {
+    Path file = out.resolve(OutputGuard.file(folder));
     return Files.isRegularFile(file) ? ConfigFactory.parseFile(file.toFile()) : ConfigFactory.empty();
   }
 

@@ -7,9 +7,8 @@ import io.influence.core.model.GradientRequest;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.model.TokenBatch;
-import io.influence.core.tracin.ExampleGradient;
 import io.influence.spark.io.Queries;
-import io.influence.spark.pipeline.Stages;
+import io.influence.spark.score.QueryGradientFile;
 import io.influence.spark.store.StoreMetadata;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -19,17 +18,21 @@ import java.util.Map;
 import java.util.Set;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Token-level TracIn contributions of a training sequence to a query's score, recomputed on the
- * driver.
+ * Token-level contributions of a training sequence to a query's score, recomputed on the driver
+ * from the query gradients the score stage saved ({@link QueryGradientFile}: preconditioned by its
+ * method, with its checkpoint weights), so they hold for TracIn, EK-FAC, CG and LiSSA alike.
  *
  * <p>A tracked linear layer's per-example gradient is {@code G = Σ_t g_t a_tᵀ} over the sequence's
  * positions t ({@code a_t} the layer input with a trailing 1 for the bias, {@code g_t} the gradient
  * of the sequence loss with respect to the layer output at t). In the store's projected space
- * {@code P_out G P_inᵀ = Σ_t (P_out g_t)(P_in a_t)ᵀ}, so the TracIn score
- * {@code Σ_i η_i Σ_l ⟨Q_il, P_out G_il P_inᵀ⟩} splits exactly into per-position terms
- * <pre>  c_t = Σ_i η_i Σ_l (P_out g_t)ᵀ Q_il (P_in a_t)</pre>
+ * {@code P_out G P_inᵀ = Σ_t (P_out g_t)(P_in a_t)ᵀ}, so the score
+ * {@code Σ_i w_i Σ_l ⟨Q_il, P_out G_il P_inᵀ⟩} ({@code Q_il} the scored, preconditioned query
+ * gradient; {@code w_i} the learning rate for TracIn, 1 for the influence-function methods) splits
+ * exactly into per-position terms
+ * <pre>  c_t = Σ_i w_i Σ_l (P_out g_t)ᵀ Q_il (P_in a_t)</pre>
  * with {@code Σ_t c_t = score} (up to the float32 rounding of the stored gradients). Position t is
  * shown on token {@code x_t}, the input at that position (its row of the token factors); the term
  * mixes the prediction of {@code x_{t+1}} with what later positions read from t through attention.
@@ -52,6 +55,7 @@ public final class TokenContributions {
    * @return per query id, per training id, one contribution per token
    */
   public static Map<String, Map<String, double[]>> compute(List<Queries.Query> queries, List<At> checkpoints,
+                                                           QueryGradientFile.Scored scored,
                                                            Map<String, int[]> sequences,
                                                            Map<String, Set<String>> pairs) {
     Map<String, Map<String, double[]>> out = new LinkedHashMap<>();
@@ -68,13 +72,13 @@ public final class TokenContributions {
       out.put(q.id(), row);
     }
     for (At at : checkpoints) {
-      accumulate(queries, at, sequences, out);
+      accumulate(queries, at, scored, sequences, out);
     }
     return out;
   }
 
-  private static void accumulate(List<Queries.Query> queries, At at, Map<String, int[]> sequences,
-                                 Map<String, Map<String, double[]>> out) {
+  private static void accumulate(List<Queries.Query> queries, At at, QueryGradientFile.Scored scored,
+                                 Map<String, int[]> sequences, Map<String, Map<String, double[]>> out) {
     StoreMetadata meta = at.meta();
     Gpt2Model model;
     try {
@@ -92,7 +96,6 @@ public final class TokenContributions {
         projections.put(l.name(), new INDArray[] {p.pIn().castTo(DataType.DOUBLE), p.pOut().castTo(DataType.DOUBLE)});
       }
     }
-    List<ExampleGradient> q = Stages.queryGradients(queries, at.checkpoint(), meta);
     Map<String, List<Integer>> wantedBy = new LinkedHashMap<>();
     for (int i = 0; i < queries.size(); i++) {
       for (String id : out.get(queries.get(i).id()).keySet()) {
@@ -100,7 +103,11 @@ public final class TokenContributions {
       }
     }
     GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(layers);
-    double rate = meta.learningRate();
+    double rate = scored.weight(meta.checkpoint());
+    Map<String, Integer> layerIndex = new HashMap<>();
+    for (int l = 0; l < meta.layers().size(); l++) {
+      layerIndex.put(meta.layers().get(l).name(), l);
+    }
     for (Map.Entry<String, List<Integer>> e : wantedBy.entrySet()) {
       int[] tokens = sequences.get(e.getKey());
       Map<String, TokenFactors> factors = model.gradients(TokenBatch.of(tokens), request).tokenFactors().get(0);
@@ -112,7 +119,9 @@ public final class TokenContributions {
         INDArray pa = p == null ? a : a.mmul(p[0].transpose());  // [T, kIn]
         INDArray pg = p == null ? g : g.mmul(p[1].transpose());  // [T, kOut]
         for (int qi : e.getValue()) {
-          INDArray ql = q.get(qi).layers().get(layer).castTo(DataType.DOUBLE);  // [kOut, kIn]
+          StoreMetadata.Layer shape = meta.layers().get(layerIndex.get(layer));
+          float[] flat = scored.gradient(queries.get(qi).id(), meta.checkpoint(), layer);
+          INDArray ql = Nd4j.createFromArray(flat).reshape(shape.rows(), shape.cols()).castTo(DataType.DOUBLE);
           double[] perToken = pg.mmul(ql).muli(pa).sum(1).toDoubleVector();
           double[] target = out.get(queries.get(qi).id()).get(e.getKey());
           for (int t = 0; t < target.length; t++) {

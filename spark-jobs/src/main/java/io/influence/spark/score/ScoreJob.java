@@ -186,7 +186,7 @@ public final class ScoreJob {
     if (out == null) {
       return result;
     }
-    writeAtomically(fs, out, result);
+    writeAtomically(fs, out, result, spec);
     return spark.read().parquet(new Path(out, SCORES_FOLDER).toString())
         .orderBy(col("query_id"), col("direction").desc(), col("rank"));
   }
@@ -348,10 +348,11 @@ public final class ScoreJob {
     return byKey;
   }
 
-  private static void writeAtomically(FileSystem fs, Path out, Dataset<Row> result) {
+  private static void writeAtomically(FileSystem fs, Path out, Dataset<Row> result, ScoreSpec spec) {
     Path tmp = AtomicOutput.newTemporary(out.getParent());
     try {
       result.coalesce(1).write().parquet(new Path(tmp, SCORES_FOLDER).toString());
+      QueryGradientFile.write(fs, tmp, spec);
       StringBuilder lines = new StringBuilder();
       for (Row r : result.collectAsList()) {
         lines.append(json(r)).append('\n');

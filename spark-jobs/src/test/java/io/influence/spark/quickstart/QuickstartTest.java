@@ -54,8 +54,8 @@ class QuickstartTest {
     Path out = r.out();
     for (String f : List.of("example/corpus.jsonl", "example/queries.jsonl", "run/influence-run.json",
         "run/checkpoint-6/tokenizer.json", "run/checkpoint-12/model.safetensors", "scores/summary.jsonl",
-        "self-influence/summary.jsonl", "report/index.html")) {
-      assertTrue(Files.isRegularFile(out.resolve(f)), f + " missing");
+        "scores-ekfac/summary.jsonl", "factors", "self-influence/summary.jsonl", "report/index.html")) {
+      assertTrue(Files.exists(out.resolve(f)), f + " missing");
     }
     String html = Files.readString(r.report());
     assertTrue(html.contains("q01-zorbia-capital") && html.contains("Quellhaven"), "the report lacks the first query");
@@ -65,24 +65,31 @@ class QuickstartTest {
     assertEquals(40 + 3 * Example.FACTS.size(), corpus.size());
     assertEquals(Example.FACTS.size(), r.planted().size());
 
-    // top 3 and recall recomputed from the summary file
-    Map<String, List<String>> top3 = new TreeMap<>();
-    for (JsonNode row : lines(out.resolve("scores/summary.jsonl"))) {
-      if (row.get("direction").asText().equals("top") && row.get("rank").asInt() <= 3) {
-        top3.computeIfAbsent(row.get("query_id").asText(), k -> new ArrayList<>(List.of("", "", "")))
-            .set(row.get("rank").asInt() - 1, row.get("train_id").asText());
+    // per method (TracIn into scores/, EK-FAC into scores-ekfac/): top 3 and recall recomputed from its summary file
+    assertEquals(List.of("tracin", "ekfac"), List.copyOf(r.methods().keySet()));
+    for (Quickstart.MethodResult m : r.methods().values()) {
+      Map<String, List<String>> top3 = new TreeMap<>();
+      for (JsonNode row : lines(out.resolve(m.folder()).resolve("summary.jsonl"))) {
+        assertEquals(m.method(), row.get("method").asText(), m.folder() + " holds another method's rows");
+        if (row.get("direction").asText().equals("top") && row.get("rank").asInt() <= 3) {
+          top3.computeIfAbsent(row.get("query_id").asText(), k -> new ArrayList<>(List.of("", "", "")))
+              .set(row.get("rank").asInt() - 1, row.get("train_id").asText());
+        }
       }
+      assertEquals(top3, new TreeMap<>(m.top3()), m.method());
+      int hits = 0;
+      int found = 0;
+      for (Map.Entry<String, List<String>> e : top3.entrySet()) {
+        String fact = e.getKey().substring(1, 3);  // qNN-... states fact NN, planted as planted-NN-x
+        hits += e.getValue().get(0).startsWith("planted-" + fact + "-") ? 1 : 0;
+        found += (int) e.getValue().stream().filter(id -> id.startsWith("planted-" + fact + "-")).count();
+      }
+      assertEquals(hits / (double) top3.size(), m.hitAt1(), 1e-12, m.method());
+      assertEquals(found / (3.0 * top3.size()), m.recallAt3(), 1e-12, m.method());
+      assertTrue(printed.stream().anyMatch(l -> l.startsWith("planted facts, " + m.method() + ":")), m.method());
     }
-    assertEquals(top3, new TreeMap<>(r.top3()));
-    int hits = 0;
-    int found = 0;
-    for (Map.Entry<String, List<String>> e : top3.entrySet()) {
-      String fact = e.getKey().substring(1, 3);  // qNN-... states fact NN, planted as planted-NN-x
-      hits += e.getValue().get(0).startsWith("planted-" + fact + "-") ? 1 : 0;
-      found += (int) e.getValue().stream().filter(id -> id.startsWith("planted-" + fact + "-")).count();
-    }
-    assertEquals(hits / (double) top3.size(), r.hitAt1(), 1e-12);
-    assertEquals(found / (3.0 * top3.size()), r.recallAt3(), 1e-12);
+    assertTrue(Files.isRegularFile(out.resolve("scores-ekfac/query-gradients.safetensors")), "EK-FAC scores missing");
+    assertTrue(html.contains("ekfac") && html.contains("tracin"), "the report does not show both methods");
     assertTrue(printed.stream().anyMatch(l -> l.startsWith("report:  ") && l.endsWith("index.html")), "no report path");
     assertTrue(printed.stream().anyMatch(l -> l.contains("#1 ")), "no top-3 lines printed");
 

@@ -15,6 +15,7 @@ import io.influence.spark.testing.LocalSpark;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.spark.sql.SparkSession;
@@ -46,7 +47,7 @@ class ReportBuilderTest {
   /** The projected pipeline, run once for the tests that only read it. */
   private static synchronized ReportBuilder.Built projected() throws Exception {
     if (projectedRun == null) {
-      projectedRun = pipeline(shared, true);
+      projectedRun = pipeline(shared, true, false);
     }
     return projectedRun;
   }
@@ -59,7 +60,7 @@ class ReportBuilderTest {
 
   @Test
   void build_fullGradientStore_tokenContributionsSumToEachRowScore() throws Exception {
-    ReportBuilder.Built built = pipeline(dir, false);
+    ReportBuilder.Built built = pipeline(dir, false, false);
     assertContributionsSumToScores(built);
   }
 
@@ -97,25 +98,52 @@ class ReportBuilderTest {
     assertEquals(html, Files.readString(file));
   }
 
+  @Test
+  void build_tracinAndEkfacFolders_eachMethodsContributionsAndHistogramMatchItsOwnScores() throws Exception {
+    ReportBuilder.Built built = pipeline(dir, true, true);
+    assertEquals(List.of("tracin", "ekfac"), built.parts().stream().map(ReportBuilder.Part::method).toList());
+    assertEquals(4, built.report().queries().size(), "each query once per method");
+    for (ReportBuilder.Part part : built.parts()) {
+      assertContributionsSumToScores(part);
+      for (Map.Entry<String, Map<String, Double>> q : part.rowScores().entrySet()) {
+        double scale = q.getValue().values().stream().mapToDouble(Math::abs).max().orElseThrow();
+        for (Map.Entry<String, Double> row : q.getValue().entrySet()) {
+          assertEquals(row.getValue(), part.sampledScores().get(q.getKey()).get(row.getKey()), REL * scale,
+              part.method() + " histogram score of " + q.getKey() + "/" + row.getKey());
+        }
+      }
+    }
+    // the two methods rank differently: EK-FAC's scores are not a rescaling of TracIn's
+    Map<String, Double> tracin = built.parts().get(0).rowScores().get("q-mills");
+    Map<String, Double> ekfac = built.parts().get(1).rowScores().get("q-mills");
+    assertFalse(java.util.Arrays.equals(tracin.values().stream().mapToDouble(Double::doubleValue).toArray(),
+        ekfac.values().stream().mapToDouble(Double::doubleValue).toArray()), "EK-FAC rows equal TracIn rows");
+  }
+
   private static void assertContributionsSumToScores(ReportBuilder.Built built) {
+    assertContributionsSumToScores(built.parts().get(0));
+  }
+
+  private static void assertContributionsSumToScores(ReportBuilder.Part part) {
     int checked = 0;
-    for (Map.Entry<String, Map<String, Double>> q : built.rowScores().entrySet()) {
+    for (Map.Entry<String, Map<String, Double>> q : part.rowScores().entrySet()) {
       double scale = q.getValue().values().stream().mapToDouble(Math::abs).max().orElseThrow();
       assertTrue(scale > 0, "query " + q.getKey() + " has only zero scores");
       for (Map.Entry<String, Double> row : q.getValue().entrySet()) {
-        double[] c = built.contributions().get(q.getKey()).get(row.getKey());
+        double[] c = part.contributions().get(q.getKey()).get(row.getKey());
         double sum = 0;
         for (double x : c) {
           sum += x;
         }
-        assertEquals(row.getValue(), sum, REL * scale, "query " + q.getKey() + ", train " + row.getKey());
+        assertEquals(row.getValue(), sum, REL * scale, part.method() + ": query " + q.getKey() + ", train "
+            + row.getKey());
         checked++;
       }
     }
     assertEquals(2 * 6, checked, "2 queries x (top 3 + bottom 3) rows");
   }
 
-  private static ReportBuilder.Built pipeline(Path dir, boolean projected) throws Exception {
+  private static ReportBuilder.Built pipeline(Path dir, boolean projected, boolean ekfac) throws Exception {
     String[] words = {"the", "river", "runs", "north", "south", "quietly", "past", "old", "mills", "and", "towns"};
     java.util.Random random = new java.util.Random(5);
     StringBuilder corpus = new StringBuilder();
@@ -156,6 +184,14 @@ class ReportBuilderTest {
     Stages.extract(spark, s, false);
     Stages.selfInfluence(spark, s, false);
     Stages.score(spark, s, false).collectAsList();
+    if (ekfac) {
+      Config e = s.withValue("score.method", com.typesafe.config.ConfigValueFactory.fromAnyRef("ekfac"))
+          .withValue("score.folder", com.typesafe.config.ConfigValueFactory.fromAnyRef("scores-ekfac"));
+      Stages.fitEkfac(spark, e, false);
+      Stages.score(spark, e, false).collectAsList();
+      s = s.withValue("report.scores", com.typesafe.config.ConfigValueFactory.fromIterable(
+          List.of("scores", "scores-ekfac")));
+    }
     return ReportBuilder.build(spark, s);
   }
 }

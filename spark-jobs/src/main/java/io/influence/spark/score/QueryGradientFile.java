@@ -1,0 +1,156 @@
+package io.influence.spark.score;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.influence.checkpoints.CheckpointFormatException;
+import io.influence.checkpoints.SafetensorsFile;
+import io.influence.checkpoints.SafetensorsWriter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * The query gradients a score stage scored with, as it used them: preconditioned by the stage's method
+ * (TracIn: raw; EK-FAC, CG, LiSSA: {@code (H + λI)⁻¹ g}), in the store's space, with each checkpoint's
+ * weight. Saved as {@code query-gradients.safetensors} next to the scores so that later readers (the
+ * report's token-level attribution and score histograms) reproduce the stage's scores exactly,
+ * whatever the method, without solving again.
+ *
+ * <p>Layout: one float32 tensor per (query, checkpoint, layer), named {@code q<i>/<checkpoint>/<layer>}
+ * with {@code i} the query's position, flattened row-major (shape {@code [rows·cols]}, the store's
+ * layer shape); the metadata holds {@code query_ids}, {@code checkpoints} and {@code weights} (JSON
+ * arrays) and {@code method}.
+ */
+public final class QueryGradientFile {
+
+  public static final String FILE = "query-gradients.safetensors";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** What a score stage scored with. */
+  public record Scored(String method, List<String> queryIds, List<String> checkpoints, List<Double> weights,
+                       Map<String, List<Map<String, float[]>>> gradients) {
+
+    /** The preconditioned gradient of {@code queryId} at checkpoint {@code name}, layer {@code layer} (row-major). */
+    public float[] gradient(String queryId, String checkpoint, String layer) {
+      List<Map<String, float[]>> perCheckpoint = gradients.get(queryId);
+      int i = checkpoints.indexOf(checkpoint);
+      if (perCheckpoint == null || i < 0 || !perCheckpoint.get(i).containsKey(layer)) {
+        throw new IllegalArgumentException(FILE + " has no gradient for query '" + queryId + "' at " + checkpoint
+            + " layer " + layer + ". HINT: score again; the scores and the gradient store must come from the same run");
+      }
+      return perCheckpoint.get(i).get(layer);
+    }
+
+    /** The weight of checkpoint {@code name} in the scores (a learning rate for TracIn, 1 otherwise). */
+    public double weight(String checkpoint) {
+      int i = checkpoints.indexOf(checkpoint);
+      if (i < 0) {
+        throw new IllegalArgumentException(FILE + " scored no checkpoint " + checkpoint + "; it scored " + checkpoints);
+      }
+      return weights.get(i);
+    }
+  }
+
+  private QueryGradientFile() {}
+
+  /** Writes {@code spec}'s query gradients into {@code dir/}{@value #FILE} on {@code fs}. */
+  static void write(FileSystem fs, Path dir, ScoreSpec spec) {
+    SafetensorsWriter w = new SafetensorsWriter();
+    List<String> ids = new ArrayList<>();
+    for (int q = 0; q < spec.queries().size(); q++) {
+      QueryGradient g = spec.queries().get(q);
+      ids.add(g.id());
+      for (int i = 0; i < spec.checkpoints().size(); i++) {
+        for (Map.Entry<String, float[]> e : new java.util.TreeMap<>(g.perCheckpoint().get(i)).entrySet()) {
+          w.put("q" + q + "/" + spec.checkpoints().get(i) + "/" + e.getKey(), new long[] {e.getValue().length},
+              e.getValue());
+        }
+      }
+    }
+    java.nio.file.Path local = null;
+    try {
+      w.metadata("method", spec.method());
+      w.metadata("query_ids", JSON.writeValueAsString(ids));
+      w.metadata("checkpoints", JSON.writeValueAsString(spec.checkpoints()));
+      w.metadata("weights", JSON.writeValueAsString(spec.weights()));
+      local = Files.createTempFile("query-gradients", ".safetensors");
+      w.write(local);
+      fs.copyFromLocalFile(true, true, new Path(local.toUri()), new Path(dir, FILE));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + new Path(dir, FILE) + ": " + e.getMessage(), e);
+    } finally {
+      if (local != null) {
+        try {
+          Files.deleteIfExists(local);
+        } catch (IOException ignored) {
+          // the copy moved it already
+        }
+      }
+    }
+  }
+
+  /** Reads {@code scoresDir/}{@value #FILE}; a missing or malformed file is an error naming it. */
+  public static Scored read(java.nio.file.Path scoresDir) {
+    java.nio.file.Path file = scoresDir.resolve(FILE);
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalStateException(file + " is missing: these scores were written by an older engine. HINT: run "
+          + "`influence score --overwrite` to score again");
+    }
+    try (SafetensorsFile f = SafetensorsFile.open(file)) {
+      Map<String, String> meta = f.metadata();
+      List<String> ids = list(meta, "query_ids", file, new TypeReference<List<String>>() {});
+      List<String> checkpoints = list(meta, "checkpoints", file, new TypeReference<List<String>>() {});
+      List<Double> weights = list(meta, "weights", file, new TypeReference<List<Double>>() {});
+      if (weights.size() != checkpoints.size()) {
+        throw new IllegalStateException(file + ": " + weights.size() + " weights for " + checkpoints.size()
+            + " checkpoints. HINT: score again");
+      }
+      Map<String, List<Map<String, float[]>>> gradients = new LinkedHashMap<>();
+      for (int q = 0; q < ids.size(); q++) {
+        List<Map<String, float[]>> perCheckpoint = new ArrayList<>();
+        for (String c : checkpoints) {
+          perCheckpoint.add(new LinkedHashMap<>());
+        }
+        gradients.put(ids.get(q), perCheckpoint);
+      }
+      for (String name : f.names()) {
+        String[] parts = name.split("/", 3);
+        int q = parts.length == 3 && parts[0].startsWith("q") ? parseIndex(parts[0].substring(1)) : -1;
+        int c = parts.length == 3 ? checkpoints.indexOf(parts[1]) : -1;
+        if (q < 0 || q >= ids.size() || c < 0) {
+          throw new IllegalStateException(file + ": unexpected tensor '" + name + "'. HINT: score again");
+        }
+        gradients.get(ids.get(q)).get(c).put(parts[2], f.readFloats(name));
+      }
+      return new Scored(meta.getOrDefault("method", ""), ids, checkpoints, weights, gradients);
+    } catch (CheckpointFormatException e) {
+      throw new IllegalStateException("cannot read " + file + ": " + e.getMessage() + ". HINT: score again", e);
+    }
+  }
+
+  private static int parseIndex(String s) {
+    try {
+      return Integer.parseInt(s);
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  private static <T> T list(Map<String, String> meta, String key, java.nio.file.Path file, TypeReference<T> type) {
+    String v = meta.get(key);
+    if (v == null) {
+      throw new IllegalStateException(file + " has no '" + key + "' metadata. HINT: score again");
+    }
+    try {
+      return JSON.readValue(v, type);
+    } catch (IOException e) {
+      throw new IllegalStateException(file + ": metadata '" + key + "' is not valid JSON: " + e.getMessage(), e);
+    }
+  }
+}
