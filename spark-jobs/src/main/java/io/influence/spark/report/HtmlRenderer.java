@@ -78,9 +78,14 @@ final class HtmlRenderer {
         .a(" · created ").e(p.createdAt()).a("</p>\n");
     a("<nav><ol>\n<li><a href=\"#legend\">How to read</a></li>\n<li><a href=\"#provenance\">Provenance</a></li>\n");
     int q = 1;
+    boolean severalMethods = report.queries().stream().map(QueryResult::method).distinct().count() > 1;
     for (QueryResult query : report.queries()) {
       a("<li><a href=\"#q").a(Integer.toString(q)).a("\">Query ").a(Integer.toString(q)).a(": <code>")
-          .e(query.queryId()).a("</code></a></li>\n");
+          .e(query.queryId()).a("</code>");
+      if (severalMethods) {
+        a(" · ").e(query.method());
+      }
+      a("</a></li>\n");
       q++;
     }
     if (report.selfInfluence() != null) {
