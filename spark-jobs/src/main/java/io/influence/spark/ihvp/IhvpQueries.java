@@ -57,7 +57,9 @@ public final class IhvpQueries {
   /**
    * The rows of {@code good} ({@code id, tokens}) the curvature uses: all of them, or with {@code sample-rows > 0} the
    * {@code sample-rows} rows with the smallest {@code xxhash64(sample-seed, id)} (ties by id), a choice that does not
-   * depend on the partitioning; repartitioned when {@code partitions > 0}; persisted.
+   * depend on the partitioning; repartitioned when {@code partitions > 0}, else spread over at least the default
+   * parallelism (a small corpus file arrives as one partition, which would leave all but one core idle during
+   * every product); persisted.
    */
   public static HvpCorpus corpus(Dataset<Row> good, IhvpSettings settings) {
     Dataset<Row> rows = good;
@@ -67,6 +69,9 @@ public final class IhvpQueries {
     }
     if (settings.partitions() > 0) {
       rows = rows.repartition(settings.partitions());
+    } else {
+      int cores = rows.sparkSession().sparkContext().defaultParallelism();
+      rows = rows.rdd().getNumPartitions() < cores ? rows.repartition(cores) : rows;
     }
     JavaRDD<int[]> tokens = rows.select("tokens").javaRDD().map(r -> {
       List<Integer> t = r.getList(0);
@@ -122,11 +127,23 @@ public final class IhvpQueries {
     LOG.info("{} ({} curvature, damping {}) at {}: {} queries over {} training sequences, {} Spark jobs ({} products)"
         + " in {} ms, at most {} iterations", method, settings.curvature(), settings.damping(), meta.checkpoint(),
         queries.size(), corpus.rows(), op.products(), op.vectors(), ms, worst);
+    List<String> diverged = new ArrayList<>();
     List<String> failed = new ArrayList<>();
     for (SolveReport r : reports) {
+      // LiSSA past its radius grows geometrically; CG's residual is not monotone, so only a non-finite one counts
+      if (!Double.isFinite(r.relativeResidual()) || (method.equals("lissa") && r.relativeResidual() > 1)) {
+        diverged.add(r.query() + " (relative residual " + r.relativeResidual() + " after " + r.iterations()
+            + " iterations)");
+      }
       if (!r.converged()) {
         failed.add(r.query() + " (" + r.iterations() + " iterations, relative residual " + r.relativeResidual() + ")");
       }
+    }
+    if (!diverged.isEmpty()) {   // nothing worth scoring, whatever require-convergence says
+      throw new IllegalStateException(method + " diverged at " + meta.checkpoint() + " for " + diverged + " ("
+          + solver + "). HINT: " + (method.equals("lissa") ? "make influence.ihvp.lissa.scale exceed the curvature's"
+          + " largest eigenvalue plus influence.ihvp.damping (" + settings.damping() + ")"
+          : "raise influence.ihvp.damping (the curvature is not positive definite: try curvature = \"ggn\")"));
     }
     if (!failed.isEmpty()) {
       String msg = method + " did not converge at " + meta.checkpoint() + " for " + failed.size() + " of "

@@ -15,7 +15,6 @@ import io.influence.spark.extract.TokenizedCorpus;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.testing.LocalSpark;
 import io.influence.spark.testing.TinyRun;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -24,7 +23,6 @@ import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -42,14 +40,13 @@ class CorpusHvpTest {
   /** Central differences over partitions vs the whole corpus: rounding of gradient differences amplified by 1/ε. */
   private static final double HESSIAN_TOLERANCE = 1e-7;
 
-  @TempDir static Path dir;
   private static TinyRun tiny;
   private static TokenizedCorpus corpus;
   private final SparkSession spark = LocalSpark.get();
 
   @BeforeAll
   static void trainTinyModel() throws Exception {
-    tiny = TinyRun.create(dir);
+    tiny = SharedTinyRun.get();
     corpus = TokenizedCorpus.prepare(LocalSpark.get(), Corpus.read(LocalSpark.get(), tiny.corpus()),
         tiny.run().checkpoints().get(0), ExtractSpec.BadRowPolicy.FAIL);
   }
