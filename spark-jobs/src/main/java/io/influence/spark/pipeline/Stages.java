@@ -7,10 +7,10 @@ import io.influence.checkpoints.TrainingRun;
 import io.influence.checkpoints.TrainingRuns;
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.model.BatchGradients;
-import io.influence.core.model.GradientRequest;
-import io.influence.core.model.TokenBatch;
 import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
+import io.influence.core.model.TokenBatch;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.core.tracin.ExampleGradient;
 import io.influence.spark.config.OutputGuard;
@@ -241,7 +241,12 @@ public final class Stages {
     for (int i = 0; i < queries.size(); i++) {
       qs.add(QueryGradient.ofArrays(queries.get(i).id(), perQuery.get(i)));
     }
-    Double damping = ek != null ? ek.damping().value() : ih != null ? ih.damping() : null;
+    Double damping = null;
+    if (ek != null) {
+      damping = ek.damping().value();
+    } else if (ih != null) {
+      damping = ih.damping();
+    }
     Map<String, String> solver = ih == null ? null
         : IhvpQueries.solverColumn(method, ih, hvpCorpus.rows(), reports);
     return ScoreJob.run(spark, new ScoreSpec(store, names, rates, qs, s.getInt("score.top-k"),
