@@ -1,6 +1,9 @@
 package io.influence.core.solve;
 
+import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.linalg.LinearOperator;
+import java.util.ArrayList;
+import java.util.List;
 
 /*
  * Conjugate gradients (Hestenes and Stiefel 1952) on A = H + λI, started at x = 0, in float64.
@@ -85,6 +88,94 @@ final class ConjugateGradient implements IhvpSolver {
     }
     double residual = Vectors.relativeResidual(h, damping, x, b, METHOD, it + 1);
     return new SolveResult(x, it, residual, converged);
+  }
+
+  @Override
+  public List<SolveResult> solveAll(BlockLinearOperator h, List<double[]> bs) {
+    Vectors.requireBlock(h, bs, METHOD);
+    int k = bs.size();
+    int n = h.dim();
+    double[][] x = new double[k][n];
+    double[][] r = new double[k][];
+    double[][] p = new double[k][];
+    double[][] ap = new double[k][n];
+    double[] rr = new double[k];
+    double[] bNorm = new double[k];
+    int[] it = new int[k];
+    boolean[] running = new boolean[k];
+    boolean[] converged = new boolean[k];
+    for (int j = 0; j < k; j++) {
+      bNorm[j] = Vectors.norm(bs.get(j));
+      r[j] = bs.get(j).clone();
+      p[j] = bs.get(j).clone();
+      rr[j] = Vectors.dot(r[j], r[j]);
+      running[j] = bNorm[j] != 0;
+      converged[j] = bNorm[j] == 0;
+    }
+    while (true) {
+      List<Integer> block = new ArrayList<>();
+      for (int j = 0; j < k; j++) {
+        if (running[j]) {
+          block.add(j);
+        }
+      }
+      if (block.isEmpty()) {
+        break;
+      }
+      int m = block.size();
+      double[][] vs = new double[m][];
+      double[][] outs = new double[m][];
+      int[] systems = new int[m];
+      int[] its = new int[m];
+      for (int i = 0; i < m; i++) {
+        int j = block.get(i);
+        it[j]++;
+        vs[i] = p[j];
+        outs[i] = ap[j];
+        systems[i] = j;
+        its[i] = it[j];
+      }
+      Vectors.applyBlock(h, vs, outs, METHOD, systems, its);
+      for (int j : block) {
+        double[] pj = p[j];
+        double[] apj = ap[j];
+        double[] xj = x[j];
+        double[] rj = r[j];
+        for (int i = 0; i < n; i++) {
+          apj[i] += damping * pj[i];
+        }
+        double pap = Vectors.dot(pj, apj);
+        if (!(pap > 0)) {
+          running[j] = false;
+          continue;
+        }
+        double alpha = rr[j] / pap;
+        for (int i = 0; i < n; i++) {
+          xj[i] += alpha * pj[i];
+          rj[i] -= alpha * apj[i];
+        }
+        double rrNew = Vectors.dot(rj, rj);
+        if (Math.sqrt(rrNew) / bNorm[j] <= tolerance) {
+          converged[j] = true;
+          running[j] = false;
+          continue;
+        }
+        double beta = rrNew / rr[j];
+        for (int i = 0; i < n; i++) {
+          pj[i] = rj[i] + beta * pj[i];
+        }
+        rr[j] = rrNew;
+        if (it[j] >= maxIterations) {
+          running[j] = false;
+        }
+      }
+    }
+    double[] residuals = Vectors.relativeResiduals(h, damping, x, bs, METHOD, it);
+    List<SolveResult> out = new ArrayList<>(k);
+    for (int j = 0; j < k; j++) {
+      out.add(new SolveResult(x[j], it[j], residuals[j], converged[j]));
+    }
+    return out;
   }
 
   @Override

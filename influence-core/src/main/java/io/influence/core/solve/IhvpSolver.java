@@ -1,6 +1,8 @@
 package io.influence.core.solve;
 
+import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.linalg.LinearOperator;
+import java.util.List;
 
 /**
  * Solves {@code (H + λI) x = b} for a symmetric positive semi-definite {@code H} given only through
@@ -21,6 +23,16 @@ public interface IhvpSolver {
 
   /** Solves {@code (H + λI) x = b}; {@code b.length} must equal {@code h.dim()}. {@code b} is not modified. */
   SolveResult solve(LinearOperator h, double[] b);
+
+  /**
+   * Solves k independent systems {@code (H + λI) x_j = bs[j]} together: each iteration applies {@code h} once
+   * to the block of the systems still running (a system leaves the block when it stops), and the final
+   * residuals take one more block product. Result {@code j} equals {@code solve(h, bs[j])} (same arithmetic
+   * and stopping rule, so the same iterates bit for bit) when {@code h}'s product of a vector does not depend
+   * on the rest of the block. The number of block products is that of the slowest system, plus one.
+   * Non-finite input or products throw IllegalStateException naming the system and the iteration.
+   */
+  List<SolveResult> solveAll(BlockLinearOperator h, List<double[]> bs);
 
   /**
    * Conjugate gradients from {@code x = 0}, stopping when {@code ‖r‖/‖b‖ <= tolerance} (recursive

@@ -1,6 +1,9 @@
 package io.influence.core.solve;
 
+import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.linalg.LinearOperator;
+import java.util.ArrayList;
+import java.util.List;
 
 /*
  * LiSSA: the Neumann-series estimator of (H + λI)⁻¹ b (Agarwal, Bullins and Hazan 2017, as used
@@ -12,6 +15,10 @@ import io.influence.core.linalg.LinearOperator;
  * once ‖h_j − h_{j−1}‖ <= tolerance · ‖h_j‖; the result is converged only if every repetition
  * stopped that way. With an exact operator all repetitions are identical; repetitions matter
  * when the operator is a stochastic (mini-batch) estimate of H.
+ *
+ * solveAll runs the recursion of k right-hand sides in lockstep: per step one block product over
+ * the systems still running (each may be in a different repetition), the update of each system
+ * exactly as solve() does it; a system leaves the block after its last repetition.
  */
 final class Lissa implements IhvpSolver {
 
@@ -102,6 +109,95 @@ final class Lissa implements IhvpSolver {
     }
     double residual = Vectors.relativeResidual(h, damping, x, b, METHOD, steps + 1);
     return new SolveResult(x, steps, residual, allConverged);
+  }
+
+  @Override
+  public List<SolveResult> solveAll(BlockLinearOperator h, List<double[]> bs) {
+    Vectors.requireBlock(h, bs, METHOD);
+    int k = bs.size();
+    int n = h.dim();
+    double[][] sum = new double[k][n];
+    double[][] cur = new double[k][];
+    double[][] next = new double[k][n];
+    double[][] hv = new double[k][n];
+    int[] rep = new int[k];
+    int[] step = new int[k];      // steps within the current repetition
+    int[] steps = new int[k];     // steps over all repetitions
+    boolean[] allConverged = new boolean[k];
+    double keep = 1 - damping / scale;
+    for (int j = 0; j < k; j++) {
+      cur[j] = bs.get(j).clone();
+      allConverged[j] = true;
+    }
+    while (true) {
+      List<Integer> block = new ArrayList<>();
+      for (int j = 0; j < k; j++) {
+        if (rep[j] < repetitions) {
+          block.add(j);
+        }
+      }
+      if (block.isEmpty()) {
+        break;
+      }
+      int m = block.size();
+      double[][] vs = new double[m][];
+      double[][] outs = new double[m][];
+      int[] systems = new int[m];
+      int[] its = new int[m];
+      for (int i = 0; i < m; i++) {
+        int j = block.get(i);
+        steps[j]++;
+        step[j]++;
+        vs[i] = cur[j];
+        outs[i] = hv[j];
+        systems[i] = j;
+        its[i] = steps[j];
+      }
+      Vectors.applyBlock(h, vs, outs, METHOD, systems, its);
+      for (int j : block) {
+        double[] b = bs.get(j);
+        double[] c = cur[j];
+        double[] nx = next[j];
+        double[] hj = hv[j];
+        double diff = 0;
+        double size = 0;
+        for (int i = 0; i < n; i++) {
+          double v = b[i] + keep * c[i] - hj[i] / scale;
+          double d = v - c[i];
+          diff += d * d;
+          size += v * v;
+          nx[i] = v;
+        }
+        Vectors.requireFinite(nx, METHOD, "the iterate of system " + j, steps[j]);
+        cur[j] = nx;
+        next[j] = c;
+        boolean converged = Math.sqrt(diff) <= tolerance * Math.sqrt(size);
+        if (converged || step[j] >= depth) {
+          allConverged[j] &= converged;
+          double[] sj = sum[j];
+          for (int i = 0; i < n; i++) {
+            sj[i] += cur[j][i];
+          }
+          rep[j]++;
+          step[j] = 0;
+          if (rep[j] < repetitions) {
+            System.arraycopy(b, 0, cur[j], 0, n);
+          }
+        }
+      }
+    }
+    double[][] x = new double[k][n];
+    for (int j = 0; j < k; j++) {
+      for (int i = 0; i < n; i++) {
+        x[j][i] = sum[j][i] / (scale * repetitions);
+      }
+    }
+    double[] residuals = Vectors.relativeResiduals(h, damping, x, bs, METHOD, steps);
+    List<SolveResult> out = new ArrayList<>(k);
+    for (int j = 0; j < k; j++) {
+      out.add(new SolveResult(x[j], steps[j], residuals[j], allConverged[j]));
+    }
+    return out;
   }
 
   @Override

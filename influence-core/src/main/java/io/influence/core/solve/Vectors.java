@@ -1,6 +1,8 @@
 package io.influence.core.solve;
 
+import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.linalg.LinearOperator;
+import java.util.List;
 
 /** Small float64 vector helpers shared by the solvers; all loops are over plain arrays. */
 final class Vectors {
@@ -64,5 +66,67 @@ final class Vectors {
       s += d * d;
     }
     return Math.sqrt(s) / bNorm;
+  }
+
+  /** Checks the right-hand sides of a block solve (lengths, finiteness); names the system on failure. */
+  static void requireBlock(BlockLinearOperator h, List<double[]> bs, String method) {
+    if (bs.isEmpty()) {
+      throw new IllegalArgumentException(method + ": no right-hand sides to solve");
+    }
+    for (int j = 0; j < bs.size(); j++) {
+      double[] b = bs.get(j);
+      if (b.length != h.dim()) {
+        throw new IllegalArgumentException(method + ": right-hand side " + j + " has length " + b.length
+            + " but the operator has dimension " + h.dim()
+            + ". HINT: flatten the gradient in the same layer order the operator was built with.");
+      }
+      requireFinite(b, method, "right-hand side " + j, 0);
+    }
+  }
+
+  /** {@code outs[j] = H vs[j]} for the block, each product checked for NaN/Inf (no damping added). */
+  static void applyBlock(BlockLinearOperator h, double[][] vs, double[][] outs, String method, int[] systems,
+      int[] iterations) {
+    h.apply(vs, outs);
+    for (int j = 0; j < vs.length; j++) {
+      requireFinite(outs[j], method, "the Hessian-vector product of system " + systems[j], iterations[j]);
+    }
+  }
+
+  /**
+   * {@code ‖b_j − (H + λI) x_j‖ / ‖b_j‖} for every system (0 when {@code b_j = 0} and {@code x_j = 0}), with one
+   * block product over the systems whose {@code b_j} is non-zero.
+   */
+  static double[] relativeResiduals(BlockLinearOperator h, double damping, double[][] xs, List<double[]> bs,
+      String method, int[] iterations) {
+    int k = bs.size();
+    double[] out = new double[k];
+    int[] live = java.util.stream.IntStream.range(0, k).filter(j -> norm(bs.get(j)) != 0).toArray();
+    for (int j = 0; j < k; j++) {
+      if (norm(bs.get(j)) == 0) {
+        out[j] = norm(xs[j]) == 0 ? 0 : Double.POSITIVE_INFINITY;
+      }
+    }
+    if (live.length == 0) {
+      return out;
+    }
+    double[][] vs = new double[live.length][];
+    double[][] ax = new double[live.length][h.dim()];
+    int[] its = new int[live.length];
+    for (int i = 0; i < live.length; i++) {
+      vs[i] = xs[live[i]];
+      its[i] = iterations[live[i]] + 1;
+    }
+    applyBlock(h, vs, ax, method, live, its);
+    for (int i = 0; i < live.length; i++) {
+      double[] b = bs.get(live[i]);
+      double s = 0;
+      for (int n = 0; n < b.length; n++) {
+        double d = b[n] - (ax[i][n] + damping * vs[i][n]);
+        s += d * d;
+      }
+      out[live[i]] = Math.sqrt(s) / norm(b);
+    }
+    return out;
   }
 }

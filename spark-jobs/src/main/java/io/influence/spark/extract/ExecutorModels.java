@@ -26,11 +26,17 @@ public final class ExecutorModels {
 
   private ExecutorModels() {}
 
-  /** This thread's model of checkpoint {@code dir} (content hash {@code sha256}), loaded on first use. */
+  /** This thread's float32 model of checkpoint {@code dir} (content hash {@code sha256}), loaded on first use. */
   public static Gpt2Model model(String dir, String sha256) {
-    return MODELS.get().computeIfAbsent(dir + "#" + sha256, k -> {
+    return model(dir, sha256, DataType.FLOAT);
+  }
+
+  /** As {@link #model(String, String)} in {@code dataType} (FLOAT, or DOUBLE for exact curvature products). */
+  public static Gpt2Model model(String dir, String sha256, DataType dataType) {
+    String key = dir + "#" + sha256 + (dataType == DataType.FLOAT ? "" : "#" + dataType);
+    return MODELS.get().computeIfAbsent(key, k -> {
       try {
-        return Gpt2Model.load(Path.of(dir), DataType.FLOAT);
+        return Gpt2Model.load(Path.of(dir), dataType);
       } catch (CheckpointFormatException e) {
         throw new IllegalStateException("cannot load checkpoint " + dir + ": " + e.getMessage(), e);
       }

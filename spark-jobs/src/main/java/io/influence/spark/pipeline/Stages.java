@@ -6,8 +6,11 @@ import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.checkpoints.TrainingRuns;
 import io.influence.core.grad.GradientExtractor;
+import io.influence.core.model.BatchGradients;
 import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
+import io.influence.core.model.TokenBatch;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.core.tracin.ExampleGradient;
 import io.influence.spark.config.OutputGuard;
@@ -18,6 +21,10 @@ import io.influence.spark.ekfac.FitEkfacJob;
 import io.influence.spark.ekfac.FitEkfacSpec;
 import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.extract.ExtractSpec;
+import io.influence.spark.extract.TokenizedCorpus;
+import io.influence.spark.ihvp.IhvpQueries;
+import io.influence.spark.ihvp.IhvpSettings;
+import io.influence.spark.ihvp.SolveReport;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.io.Queries;
 import io.influence.spark.score.QueryGradient;
@@ -56,6 +63,8 @@ public final class Stages {
   public static final String SCORES = "scores";
   public static final String FACTORS = "factors";
 
+  private static final int QUERY_BATCH = 16;
+
   private Stages() {}
 
   /** Per-example gradients of the corpus at every checkpoint of the run. */
@@ -89,21 +98,48 @@ public final class Stages {
         badRows(s)));
   }
 
-  /** True when {@code stage}'s {@code method} setting ("tracin" or "ekfac") asks for EK-FAC. */
+  /**
+   * True when {@code stage}'s {@code method} setting asks for EK-FAC. Checks the method: "tracin" or "ekfac" for
+   * every stage, also "cg" and "lissa" (iterative inverse-HVP solves, see {@link #usesIhvp}) for score.
+   */
   public static boolean usesEkfac(Config s, String stage) {
+    return method(s, stage).equals("ekfac");
+  }
+
+  /** True when {@code stage}'s method is "cg" or "lissa" (only the score stage offers them). */
+  public static boolean usesIhvp(Config s, String stage) {
+    String m = method(s, stage);
+    return m.equals("cg") || m.equals("lissa");
+  }
+
+  private static String method(Config s, String stage) {
     String m = s.getString(stage + ".method");
+    boolean score = stage.equals("score");
     return switch (m) {
-      case "tracin" -> false;
-      case "ekfac" -> true;
-      default -> throw new IllegalArgumentException("influence." + stage + ".method must be \"tracin\" or \"ekfac\","
-          + " got \"" + m + "\"");
+      case "tracin", "ekfac" -> m;
+      case "cg", "lissa" -> {
+        if (!score) {
+          throw new IllegalArgumentException("influence." + stage + ".method must be \"tracin\" or \"ekfac\", got \""
+              + m + "\". HINT: the iterative solvers (cg, lissa) are offered by score.method only");
+        }
+        yield m;
+      }
+      default -> throw new IllegalArgumentException("influence." + stage + ".method must be "
+          + (score ? "\"tracin\", \"ekfac\", \"cg\" or \"lissa\"" : "\"tracin\" or \"ekfac\"") + ", got \"" + m
+          + "\"");
     };
   }
 
-  /** The settings a stage's output depends on: its own block and the input, plus the ekfac block when it uses EK-FAC. */
+  /**
+   * The settings a stage's output depends on: its own block and the input, plus the ekfac block when it uses EK-FAC
+   * and the ihvp block when it uses CG or LiSSA.
+   */
   private static Config stageSettings(Config s, String stage) {
     Config c = s.withOnlyPath(stage).withFallback(s.withOnlyPath("input"));
-    return usesEkfac(s, stage) ? c.withFallback(s.withOnlyPath("ekfac")) : c;
+    if (usesEkfac(s, stage)) {
+      return c.withFallback(s.withOnlyPath("ekfac"));
+    }
+    return usesIhvp(s, stage) ? c.withFallback(s.withOnlyPath("ihvp")) : c;
   }
 
   /**
@@ -131,51 +167,92 @@ public final class Stages {
   }
 
   /**
-   * Scores of every query against every training sequence; top-k and bottom-k joined to the text. TracIn, or with
-   * {@code score.method = ekfac} each query gradient preconditioned by its checkpoint's EK-FAC
-   * {@code (H_i + λI)⁻¹} and the checkpoints summed with weight 1 each ({@code ekfac.checkpoints}).
+   * Scores of every query against every training sequence; top-k and bottom-k joined to the text. TracIn; with
+   * {@code score.method = ekfac} each query gradient preconditioned by its checkpoint's EK-FAC {@code (H_i + λI)⁻¹};
+   * with {@code cg} or {@code lissa} solved with {@code (H_i + λI)⁻¹} by the iterative solver, the curvature-vector
+   * products aggregated over the corpus by Spark ({@link IhvpQueries}). Influence methods sum the checkpoints
+   * ({@code ekfac.checkpoints} / {@code ihvp.checkpoints}) with weight 1 each.
    */
   public static Dataset<Row> score(SparkSession spark, Config s, boolean overwrite) {
     Path out = Path.of(s.getString("output.dir"));
     Path store = out.resolve(GRADIENTS);
     String folder = scoreFolder(s);
+    String method = method(s, "score");
+    IhvpSettings ih = usesIhvp(s, "score") ? IhvpSettings.from(s) : null;   // checked before any work
     OutputGuard.claim(out, folder, stageSettings(s, "score"), overwrite);
     List<Queries.Query> queries = Queries.read(spark, Settings.requiredPath(s, "input.queries", "score"));
     List<String> names = extracted(spark, store);
-    EkfacSettings ek = usesEkfac(s, "score") ? EkfacSettings.from(s) : null;
+    EkfacSettings ek = method.equals("ekfac") ? EkfacSettings.from(s) : null;
     if (ek != null) {
       names = ek.select(names);
     }
+    if (ih != null) {
+      names = ih.select(names);
+    }
     Map<String, RunCheckpoint> byName = new HashMap<>();
-    for (RunCheckpoint c : run(s, "score").checkpoints()) {
+    TrainingRun run = run(s, "score");
+    for (RunCheckpoint c : run.checkpoints()) {
       byName.put(ExtractJob.checkpointName(c), c);
     }
     List<List<Map<String, INDArray>>> perQuery = new ArrayList<>();
     queries.forEach(q -> perQuery.add(new ArrayList<>()));
     List<Double> rates = new ArrayList<>();
-    for (String name : names) {
-      RunCheckpoint c = byName.get(name);
-      if (c == null) {
-        throw new IllegalStateException("the gradient store has checkpoint " + name + " but the run "
-            + s.getString("input.run") + " does not. HINT: extract again for this run (--overwrite)");
+    List<SolveReport> reports = new ArrayList<>();
+    TokenizedCorpus tokenized = null;
+    IhvpQueries.HvpCorpus hvpCorpus = null;
+    try {
+      if (ih != null) {
+        tokenized = TokenizedCorpus.prepare(spark, Corpus.read(spark, Settings.requiredPath(s, "input.corpus", "score")),
+            run.checkpoints().get(0), badRows(s));
+        hvpCorpus = IhvpQueries.corpus(tokenized.rows(), ih);
       }
-      rates.add(ek == null ? c.learningRate() : 1.0);
-      StoreMetadata meta = GradientStore.metadata(spark, store, name);
-      List<ExampleGradient> g = queryGradients(queries, c, meta);
-      io.influence.core.grad.Preconditioner p = ek == null ? null
-          : FactorStore.preconditioner(out.resolve(FACTORS), meta, ek.damping());
-      for (int i = 0; i < g.size(); i++) {
-        perQuery.get(i).add(p == null ? g.get(i).layers() : p.apply(g.get(i).layers()));
+      for (String name : names) {
+        RunCheckpoint c = byName.get(name);
+        if (c == null) {
+          throw new IllegalStateException("the gradient store has checkpoint " + name + " but the run "
+              + s.getString("input.run") + " does not. HINT: extract again for this run (--overwrite)");
+        }
+        rates.add(method.equals("tracin") ? c.learningRate() : 1.0);
+        StoreMetadata meta = GradientStore.metadata(spark, store, name);
+        if (ih != null) {
+          IhvpQueries.Solved solved = IhvpQueries.precondition(hvpCorpus, c, meta, ih, method,
+              fullQueryGradients(queries, c, meta.layerNames()));
+          for (int i = 0; i < queries.size(); i++) {
+            perQuery.get(i).add(solved.preconditioned().get(i));
+          }
+          reports.addAll(solved.reports());
+          continue;
+        }
+        List<ExampleGradient> g = queryGradients(queries, c, meta);
+        io.influence.core.grad.Preconditioner p = ek == null ? null
+            : FactorStore.preconditioner(out.resolve(FACTORS), meta, ek.damping());
+        for (int i = 0; i < g.size(); i++) {
+          perQuery.get(i).add(p == null ? g.get(i).layers() : p.apply(g.get(i).layers()));
+        }
+      }
+    } finally {
+      if (hvpCorpus != null) {
+        hvpCorpus.release();
+      }
+      if (tokenized != null) {
+        tokenized.release();
       }
     }
     List<QueryGradient> qs = new ArrayList<>();
     for (int i = 0; i < queries.size(); i++) {
       qs.add(QueryGradient.ofArrays(queries.get(i).id(), perQuery.get(i)));
     }
+    Double damping = null;
+    if (ek != null) {
+      damping = ek.damping().value();
+    } else if (ih != null) {
+      damping = ih.damping();
+    }
+    Map<String, String> solver = ih == null ? null
+        : IhvpQueries.solverColumn(method, ih, hvpCorpus.rows(), reports);
     return ScoreJob.run(spark, new ScoreSpec(store, names, rates, qs, s.getInt("score.top-k"),
-        s.getInt("score.block-rows"), ek == null ? "tracin" : "ekfac", ek == null ? null : ek.damping().value(),
-        Settings.requiredPath(s, "input.corpus", "score"),
-        out.resolve(folder)));
+        s.getInt("score.block-rows"), method, damping, Settings.requiredPath(s, "input.corpus", "score"),
+        out.resolve(folder), solver));
   }
 
   /**
@@ -190,6 +267,38 @@ public final class Stages {
           + "e.g. scores-ekfac");
     }
     return f;
+  }
+
+  /**
+   * Full float64 gradients ({@code [dOut, dIn+1]} per layer, bias last: the layout of the curvature operators) of
+   * each query's completion tokens w.r.t. {@code layers}, from the float64 model of checkpoint {@code c}.
+   */
+  public static List<ExampleGradient> fullQueryGradients(List<Queries.Query> queries, RunCheckpoint c,
+      List<String> layers) {
+    try {
+      Gpt2Model model = Gpt2Model.load(c.dir(), DataType.DOUBLE);
+      Tokenizer tokenizer = Tokenizer.fromTokenizerJson(c.dir().resolve("tokenizer.json"));
+      QueryTokens t = tokenize(queries, model, tokenizer);
+      GradientRequest request = GradientRequest.perExampleFull().withTrackedLayers(layers);
+      List<ExampleGradient> out = new ArrayList<>();
+      for (int start = 0; start < queries.size(); start += QUERY_BATCH) {
+        int end = Math.min(queries.size(), start + QUERY_BATCH);
+        BatchGradients g = model.gradients(new TokenBatch(t.tokens().subList(start, end).toArray(new int[0][]),
+            t.masks().subList(start, end).toArray(new int[0][])), request);
+        for (int i = start; i < end; i++) {
+          Map<String, INDArray> layerMap = new LinkedHashMap<>();
+          for (String l : layers) {
+            layerMap.put(l, g.fullPerExample().get(i - start).get(l));
+          }
+          out.add(new ExampleGradient(t.ids().get(i), layerMap));
+        }
+      }
+      return out;
+    } catch (CheckpointFormatException e) {
+      throw new IllegalStateException("cannot load checkpoint " + c.dir() + ": " + e.getMessage(), e);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the tokenizer of " + c.dir() + ": " + e.getMessage(), e);
+    }
   }
 
   /**
@@ -208,33 +317,41 @@ public final class Stages {
               meta.projectionSeed(), DataType.FLOAT));
         }
       }
-      List<String> ids = new ArrayList<>();
-      List<int[]> tokens = new ArrayList<>();
-      List<int[]> masks = new ArrayList<>();
-      for (Queries.Query q : queries) {
-        int[] p = tokenizer.encode(q.prompt());
-        int[] r = tokenizer.encode(q.completion());
-        int[] t = new int[p.length + r.length];
-        int[] m = new int[t.length];
-        System.arraycopy(p, 0, t, 0, p.length);
-        System.arraycopy(r, 0, t, p.length, r.length);
-        for (int i = Math.max(1, p.length); i < t.length; i++) {
-          m[i] = 1;
-        }
-        if (t.length > model.config().nPositions()) {
-          throw new IllegalArgumentException("query " + q.id() + " has " + t.length + " tokens, over the model's context of "
-              + model.config().nPositions());
-        }
-        ids.add(q.id());
-        tokens.add(t);
-        masks.add(m);
-      }
-      return new GradientExtractor(model, projections, 16).extract(ids, tokens, masks);
+      QueryTokens t = tokenize(queries, model, tokenizer);
+      return new GradientExtractor(model, projections, QUERY_BATCH).extract(t.ids(), t.tokens(), t.masks());
     } catch (CheckpointFormatException e) {
       throw new IllegalStateException("cannot load checkpoint " + c.dir() + ": " + e.getMessage(), e);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the tokenizer of " + c.dir() + ": " + e.getMessage(), e);
     }
+  }
+
+  private record QueryTokens(List<String> ids, List<int[]> tokens, List<int[]> masks) {}
+
+  /** Prompt and completion tokenised separately and concatenated; the loss mask covers the completion. */
+  private static QueryTokens tokenize(List<Queries.Query> queries, Gpt2Model model, Tokenizer tokenizer) {
+    List<String> ids = new ArrayList<>();
+    List<int[]> tokens = new ArrayList<>();
+    List<int[]> masks = new ArrayList<>();
+    for (Queries.Query q : queries) {
+      int[] p = tokenizer.encode(q.prompt());
+      int[] r = tokenizer.encode(q.completion());
+      int[] t = new int[p.length + r.length];
+      int[] m = new int[t.length];
+      System.arraycopy(p, 0, t, 0, p.length);
+      System.arraycopy(r, 0, t, p.length, r.length);
+      for (int i = Math.max(1, p.length); i < t.length; i++) {
+        m[i] = 1;
+      }
+      if (t.length > model.config().nPositions()) {
+        throw new IllegalArgumentException("query " + q.id() + " has " + t.length + " tokens, over the model's context of "
+            + model.config().nPositions());
+      }
+      ids.add(q.id());
+      tokens.add(t);
+      masks.add(m);
+    }
+    return new QueryTokens(ids, tokens, masks);
   }
 
   private static ExtractSpec.BadRowPolicy badRows(Config s) {

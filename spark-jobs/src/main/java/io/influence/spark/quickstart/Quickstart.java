@@ -66,9 +66,9 @@ public final class Quickstart {
     Config q = settings.getConfig("quickstart");
     List<String> methods = q.getStringList("methods");
     if (methods.isEmpty() || methods.stream().distinct().count() != methods.size()
-        || !methods.stream().allMatch(m -> m.equals("tracin") || m.equals("ekfac"))) {
-      throw new IllegalArgumentException("influence.quickstart.methods = " + methods + " must list \"tracin\" and/or "
-          + "\"ekfac\", each once. HINT: -D quickstart.methods=[tracin,ekfac]");
+        || !methods.stream().allMatch(m -> List.of("tracin", "ekfac", "cg", "lissa").contains(m))) {
+      throw new IllegalArgumentException("influence.quickstart.methods = " + methods + " must list methods among "
+          + "tracin, ekfac, cg and lissa, each once. HINT: -D quickstart.methods=[tracin,ekfac]");
     }
     prepare(out, overwrite);
     TrainSettings train = TrainSettings.from(settings);

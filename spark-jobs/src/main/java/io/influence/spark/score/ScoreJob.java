@@ -73,7 +73,8 @@ public final class ScoreJob {
       .add("damping", DataTypes.DoubleType, true)
       .add("projection", DataTypes.StringType, false)
       .add("checkpoint_sha256", DataTypes.createArrayType(DataTypes.StringType, true), false)
-      .add("engine_version", DataTypes.StringType, false);
+      .add("engine_version", DataTypes.StringType, false)
+      .add("solver", DataTypes.StringType, true);
 
   private static final long MAX_BLOCK_BYTES = 256L << 20;
   private static final Logger LOG = LoggerFactory.getLogger(ScoreJob.class);
@@ -167,7 +168,8 @@ public final class ScoreJob {
               scala.jdk.javaapi.CollectionConverters.asScala(boxed(det.perCheckpoint())).toSeq(),
               scala.jdk.javaapi.CollectionConverters.asScala(perLayer),
               spec.method(), spec.damping(), projection,
-              scala.jdk.javaapi.CollectionConverters.asScala(shas).toSeq(), ENGINE_VERSION));
+              scala.jdk.javaapi.CollectionConverters.asScala(shas).toSeq(), ENGINE_VERSION,
+              spec.solver() == null ? null : spec.solver().get(queryIds[q])));
         }
       }
     }

@@ -3,6 +3,7 @@ package io.influence.spark.score;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
@@ -23,9 +24,18 @@ import java.util.Set;
  * @param damping     provenance: the damping λ used for the queries, or null
  * @param corpus      corpus to join the training text from (io.influence.spark.io.Corpus), or null
  * @param output      folder for the Parquet rows and {@code summary.jsonl}, or null to write nothing
+ * @param solver      provenance: per query id, a JSON object describing how its preconditioned gradient was
+ *                    solved (iterative methods: iterations, residual, converged per checkpoint), written in the
+ *                    {@code solver} column of that query's rows; null (or a missing id) writes null
  */
 public record ScoreSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> queries, int k,
-    int blockRows, String method, Double damping, Path corpus, Path output) {
+    int blockRows, String method, Double damping, Path corpus, Path output, Map<String, String> solver) {
+
+  /** A spec without solver reports (TracIn, EK-FAC). */
+  public ScoreSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> queries, int k,
+      int blockRows, String method, Double damping, Path corpus, Path output) {
+    this(store, checkpoints, weights, queries, k, blockRows, method, damping, corpus, output, null);
+  }
 
   public ScoreSpec {
     io.influence.spark.store.CheckpointWeights.check(store, checkpoints, weights);
@@ -57,5 +67,6 @@ public record ScoreSpec(Path store, List<String> checkpoints, List<Double> weigh
     if (damping != null && (!Double.isFinite(damping) || damping < 0)) {
       throw new IllegalArgumentException("damping must be finite and >= 0 (or null), got " + damping);
     }
+    solver = solver == null ? null : Map.copyOf(solver);
   }
 }

@@ -1,0 +1,211 @@
+package io.influence.spark.ihvp;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.xxhash64;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.KroneckerProjection;
+import io.influence.core.score.LayerLayout;
+import io.influence.core.solve.IhvpSolver;
+import io.influence.core.solve.SolveResult;
+import io.influence.core.tracin.ExampleGradient;
+import io.influence.spark.extract.ExecutorModels;
+import io.influence.spark.store.StoreMetadata;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.storage.StorageLevel;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Influence-function query gradients with iterative solvers over a Spark-held corpus (score.method "cg" or
+ * "lissa"): per checkpoint, every query's full float64 gradient {@code b_q} ({@code [dOut, dIn+1]} per tracked
+ * layer) is solved as {@code x_q = (H + λI)⁻¹ b_q} with one block solve ({@link IhvpSolver#solveAll}) on the
+ * {@link CorpusHvp} of that checkpoint, so each solver iteration is one Spark job for all queries; then {@code x_q}
+ * is mapped into the gradient store's space: projected with the store's own seeded
+ * {@link KroneckerProjection} ({@code P_out X P_inᵀ}) when the store is projected, as is when it is full.
+ * Scoring then takes {@code ⟨x_q, g(z)⟩} against the stored per-example gradients.
+ */
+public final class IhvpQueries {
+
+  private static final Logger LOG = LoggerFactory.getLogger(IhvpQueries.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private IhvpQueries() {}
+
+  /** The training sequences the curvature averages over, persisted, and their count; {@link #release()} when done. */
+  public record HvpCorpus(JavaRDD<int[]> tokens, long rows) {
+    public void release() {
+      tokens.unpersist(false);
+    }
+  }
+
+  /** Per query (in input order) the preconditioned gradient in the store's space, and the solver reports. */
+  public record Solved(List<Map<String, INDArray>> preconditioned, List<SolveReport> reports) {}
+
+  /**
+   * The rows of {@code good} ({@code id, tokens}) the curvature uses: all of them, or with {@code sample-rows > 0} the
+   * {@code sample-rows} rows with the smallest {@code xxhash64(sample-seed, id)} (ties by id), a choice that does not
+   * depend on the partitioning; repartitioned when {@code partitions > 0}, else spread over at least the default
+   * parallelism (a small corpus file arrives as one partition, which would leave all but one core idle during
+   * every product); persisted.
+   */
+  public static HvpCorpus corpus(Dataset<Row> good, IhvpSettings settings) {
+    Dataset<Row> rows = good;
+    if (settings.sampleRows() > 0) {
+      rows = rows.orderBy(xxhash64(lit(settings.sampleSeed()), col("id")), col("id"))
+          .limit((int) Math.min(Integer.MAX_VALUE, settings.sampleRows()));
+    }
+    if (settings.partitions() > 0) {
+      rows = rows.repartition(settings.partitions());
+    } else {
+      int cores = rows.sparkSession().sparkContext().defaultParallelism();
+      rows = rows.rdd().getNumPartitions() < cores ? rows.repartition(cores) : rows;
+    }
+    JavaRDD<int[]> tokens = rows.select("tokens").javaRDD().map(r -> {
+      List<Integer> t = r.getList(0);
+      int[] out = new int[t.size()];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = t.get(i);
+      }
+      return out;
+    }).persist(StorageLevel.MEMORY_AND_DISK());
+    long n = tokens.count();
+    if (n == 0) {
+      tokens.unpersist(false);
+      throw new IllegalArgumentException("the corpus has no usable rows for the curvature. HINT: check input.corpus and"
+          + " the bad-row report");
+    }
+    return new HvpCorpus(tokens, n);
+  }
+
+  /**
+   * Solves every query at checkpoint {@code c}: {@code queries} are full float64 gradients of the store's layers
+   * (one per query, in order), {@code meta} the store's metadata of that checkpoint.
+   */
+  public static Solved precondition(HvpCorpus corpus, RunCheckpoint c, StoreMetadata meta, IhvpSettings settings,
+      String method, List<ExampleGradient> queries) {
+    IhvpSolver solver = settings.solver(method);
+    CorpusHvp op = new CorpusHvp(corpus.tokens(), corpus.rows(), c, meta.layerNames(), settings.curvature(),
+        settings.batchSize());
+    LayerLayout layout = op.layout();
+    Gpt2Model model = ExecutorModels.model(c.dir().toString(), c.sha256());
+    Map<String, KroneckerProjection> projections = projections(model, meta, layout);
+    List<double[]> bs = new ArrayList<>();
+    for (ExampleGradient q : queries) {
+      bs.add(layout.toVector("checkpoint '" + meta.checkpoint() + "'", q.id(), q.layers()));
+    }
+    long t0 = System.nanoTime();
+    List<SolveResult> results = solver.solveAll(op, bs);
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    List<Map<String, INDArray>> out = new ArrayList<>();
+    List<SolveReport> reports = new ArrayList<>();
+    for (int i = 0; i < queries.size(); i++) {
+      SolveResult r = results.get(i);
+      Map<String, INDArray> x = layout.fromVector(r.x(), DataType.DOUBLE);
+      Map<String, INDArray> mapped = new LinkedHashMap<>();
+      for (StoreMetadata.Layer l : meta.layers()) {
+        KroneckerProjection p = projections.get(l.name());
+        mapped.put(l.name(), p == null ? x.get(l.name()) : p.projectGradient(x.get(l.name())));
+      }
+      out.add(mapped);
+      reports.add(new SolveReport(queries.get(i).id(), meta.checkpoint(), r.iterations(), r.relativeResidual(),
+          r.converged()));
+    }
+    int worst = results.stream().mapToInt(SolveResult::iterations).max().orElse(0);
+    LOG.info("{} ({} curvature, damping {}) at {}: {} queries over {} training sequences, {} Spark jobs ({} products)"
+        + " in {} ms, at most {} iterations", method, settings.curvature(), settings.damping(), meta.checkpoint(),
+        queries.size(), corpus.rows(), op.products(), op.vectors(), ms, worst);
+    List<String> diverged = new ArrayList<>();
+    List<String> failed = new ArrayList<>();
+    for (SolveReport r : reports) {
+      // LiSSA past its radius grows geometrically; CG's residual is not monotone, so only a non-finite one counts
+      if (!Double.isFinite(r.relativeResidual()) || (method.equals("lissa") && r.relativeResidual() > 1)) {
+        diverged.add(r.query() + " (relative residual " + r.relativeResidual() + " after " + r.iterations()
+            + " iterations)");
+      }
+      if (!r.converged()) {
+        failed.add(r.query() + " (" + r.iterations() + " iterations, relative residual " + r.relativeResidual() + ")");
+      }
+    }
+    if (!diverged.isEmpty()) {   // nothing worth scoring, whatever require-convergence says
+      throw new IllegalStateException(method + " diverged at " + meta.checkpoint() + " for " + diverged + " ("
+          + solver + "). HINT: " + (method.equals("lissa") ? "make influence.ihvp.lissa.scale exceed the curvature's"
+          + " largest eigenvalue plus influence.ihvp.damping (" + settings.damping() + ")"
+          : "raise influence.ihvp.damping (the curvature is not positive definite: try curvature = \"ggn\")"));
+    }
+    if (!failed.isEmpty()) {
+      String msg = method + " did not converge at " + meta.checkpoint() + " for " + failed.size() + " of "
+          + queries.size() + " queries: " + failed + " (" + solver + "). HINT: raise influence.ihvp."
+          + (method.equals("cg") ? "cg.max-iterations" : "lissa.depth") + " or influence.ihvp.damping"
+          + (method.equals("lissa") ? ", and make influence.ihvp.lissa.scale exceed the curvature's largest eigenvalue"
+          + " plus the damping" : "");
+      if (settings.requireConvergence()) {
+        throw new IllegalStateException(msg + " (influence.ihvp.require-convergence = true)");
+      }
+      LOG.warn("{}; the unconverged estimates are scored and marked converged=false in the solver column", msg);
+    }
+    return new Solved(out, reports);
+  }
+
+  /** The store's projections of each layer (float64 copies of the same seeded matrices), none for a full store. */
+  private static Map<String, KroneckerProjection> projections(Gpt2Model model, StoreMetadata meta, LayerLayout layout) {
+    Map<String, KroneckerProjection> out = new LinkedHashMap<>();
+    for (StoreMetadata.Layer l : meta.layers()) {
+      long[] shape = layout.shape(l.name());
+      if (meta.projectionSeed() != null) {
+        out.put(l.name(), KroneckerProjection.create(l.name(), (int) shape[1], (int) shape[0], l.cols(), l.rows(),
+            meta.projectionSeed(), DataType.DOUBLE));
+      } else if (shape[0] != l.rows() || shape[1] != l.cols()) {
+        throw new IllegalStateException("layer '" + l.name() + "' of checkpoint " + meta.checkpoint() + " has gradients "
+            + java.util.Arrays.toString(shape) + " but the store holds [" + l.rows() + ", " + l.cols()
+            + "]. HINT: the store was extracted from another model; re-extract");
+      }
+    }
+    return out;
+  }
+
+  /**
+   * One JSON object per query for the score rows' {@code solver} column: method, curvature, damping, the number of
+   * training sequences, and per checkpoint iterations, relative residual and convergence.
+   */
+  public static Map<String, String> solverColumn(String method, IhvpSettings settings, long rows,
+      List<SolveReport> reports) {
+    Map<String, List<Map<String, Object>>> byQuery = new LinkedHashMap<>();
+    for (SolveReport r : reports) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("checkpoint", r.checkpoint());
+      m.put("iterations", r.iterations());
+      m.put("relative_residual", r.relativeResidual());
+      m.put("converged", r.converged());
+      byQuery.computeIfAbsent(r.query(), q -> new ArrayList<>()).add(m);
+    }
+    Map<String, String> out = new LinkedHashMap<>();
+    for (Map.Entry<String, List<Map<String, Object>>> e : byQuery.entrySet()) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("method", method);
+      m.put("curvature", settings.curvature());
+      m.put("damping", settings.damping());
+      m.put("training_sequences", rows);
+      m.put("converged", e.getValue().stream().allMatch(x -> (Boolean) x.get("converged")));
+      m.put("checkpoints", e.getValue());
+      try {
+        out.put(e.getKey(), JSON.writeValueAsString(m));
+      } catch (JsonProcessingException ex) {
+        throw new IllegalStateException("cannot write the solver report of query " + e.getKey(), ex);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,302 @@
+package io.influence.spark.ihvp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.Config;
+import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.GradientExtractor;
+import io.influence.core.hvp.GaussNewtonOperator;
+import io.influence.core.hvp.TrainingSequences;
+import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.KroneckerProjection;
+import io.influence.core.solve.IhvpSolver;
+import io.influence.core.solve.InverseHvpPreconditioner;
+import io.influence.core.tracin.ExampleGradient;
+import io.influence.spark.cli.InfluenceCommand;
+import io.influence.spark.config.Settings;
+import io.influence.spark.pipeline.Stages;
+import io.influence.spark.score.ScoreJob;
+import io.influence.spark.testing.LocalSpark;
+import io.influence.spark.testing.TinyRun;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.IntStream;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import picocli.CommandLine;
+
+/**
+ * The score stage with {@code score.method = cg / lissa} on {@code local[2]} against a one-machine brute force:
+ * the float64 model of the last checkpoint, {@link GaussNewtonOperator} over the whole corpus,
+ * {@link InverseHvpPreconditioner} with the solver, each query's full gradient solved, dotted with every
+ * training sequence's full per-example gradient (projected store: the solution and the gradients projected with
+ * the store's seeded projection); top-5 and bottom-5 ids and scores compared, solver reports checked.
+ */
+class IhvpPipelineTest {
+
+  /** Relative to the query's largest |score|: float32 stored gradients and scoring GEMM (measured 2e-7 to 3e-7). */
+  private static final double TOLERANCE = 1e-5;
+  /** LiSSA (stopped at its own step tolerance, 1e-6) against the exact solve (measured 3e-7 to 6e-7). */
+  private static final double LISSA_TOLERANCE = 1e-4;
+  private static final int K = 5;
+  private static final double DAMPING = 0.03;
+  /** Two tracked layers (the store's): the solves run over [64, 17] + [48, 17] = 1,904 parameters. */
+  private static final List<String> LAYERS = List.of("h.0.mlp.c_fc", "h.1.attn.c_attn");
+
+  @TempDir static Path dir;
+  private static TinyRun tiny;
+  private static Path runDir;
+  private static Path queries;
+  private static Path layersFile;
+  private static final List<String[]> QUERIES = List.of(new String[] {"q1", "the red", " cat sleeps."},
+      new String[] {"q2", "a blue bird", " sings quietly."});
+
+  private final SparkSession spark = LocalSpark.get();
+
+  @BeforeAll
+  static void trainTinyModel() throws Exception {
+    tiny = SharedTinyRun.get();
+    runDir = SharedTinyRun.dir().resolve("run");
+    queries = dir.resolve("queries.jsonl");
+    StringBuilder b = new StringBuilder();
+    for (String[] q : QUERIES) {
+      b.append("{\"id\": \"").append(q[0]).append("\", \"prompt\": \"").append(q[1]).append("\", \"completion\": \"")
+          .append(q[2]).append("\"}\n");
+    }
+    Files.writeString(queries, b);
+    layersFile = dir.resolve("layers.conf");
+    Files.writeString(layersFile, "influence.extract.layers = [\"" + String.join("\", \"", LAYERS) + "\"]\n");
+  }
+
+  /**
+   * Settings for the output folder {@code out}: a full or projected (6 × 5, seed 42) store of {@link #LAYERS}, top-5,
+   * damping {@link #DAMPING}, 20 sequences per HVP batch, and {@code extra}.
+   */
+  private Config settings(String out, boolean projected, Map<String, String> extra) {
+    Map<String, String> m = new HashMap<>(Map.of("input.corpus", tiny.corpus().toString(),
+        "input.run", runDir.toString(), "input.queries", queries.toString(),
+        "output.dir", dir.resolve(out).toString(), "score.top-k", "" + K,
+        "extract.projection.enabled", "" + projected, "extract.projection.k-in", "6",
+        "extract.projection.k-out", "5", "ihvp.damping", "" + DAMPING));
+    m.put("ihvp.batch-size", "20");
+    m.putAll(extra);
+    return Settings.load(Optional.of(layersFile), m);
+  }
+
+  @Test
+  void score_cgOnFullStoreWithThreePartitions_equalsOneMachineBruteForce() {
+    Config s = settings("full", false, Map.of("score.method", "cg", "ihvp.partitions", "3",
+        "ihvp.cg.tolerance", "1e-9", "ihvp.cg.max-iterations", "200"));
+    Stages.extract(spark, s, false);
+    List<Row> rows = Stages.score(spark, s, true).collectAsList();
+    double[][] expected = bruteForce(IhvpSolver.conjugateGradient(DAMPING, 1e-9, 200), false);
+    compare(rows, expected, TOLERANCE, "cg");
+    checkSolverColumn(rows, "cg");
+  }
+
+  @Test
+  void score_lissaOnFullStore_equalsExactSolve() {
+    // λ_max of this GGN is about 0.07 (power iteration); scale 0.2 and damping 0.1 contract by <= 0.5 per step
+    Config s = settings("full", false, Map.of("score.method", "lissa", "ihvp.damping", "0.1",
+        "ihvp.lissa.scale", "0.2", "ihvp.lissa.depth", "100", "ihvp.lissa.tolerance", "1e-6"));
+    Stages.extract(spark, s, false);
+    List<Row> rows = Stages.score(spark, s, true).collectAsList();
+    double[][] expected = bruteForce(IhvpSolver.conjugateGradient(0.1, 1e-12, 500), false);
+    compare(rows, expected, LISSA_TOLERANCE, "lissa");
+    checkSolverColumn(rows, "lissa");
+  }
+
+  @Test
+  void run_cgOnProjectedStore_equalsBruteForceInProjectedSpace_andChangedDampingIsRefused() throws Exception {
+    Path out = dir.resolve("projected");
+    String[] args = {"run", "--corpus", tiny.corpus().toString(), "--run", runDir.toString(),
+        "--queries", queries.toString(), "--out", out.toString(), "--master", "local[2]",
+        "-D", "score.top-k=" + K, "-D", "extract.projection.k-in=6", "-D", "extract.projection.k-out=5",
+        "-D", "score.method=cg", "-D", "ihvp.damping=" + DAMPING, "-D", "ihvp.cg.tolerance=1e-9",
+        "-D", "ihvp.cg.max-iterations=200", "-D", "ihvp.partitions=1", "-D", "ihvp.batch-size=20",
+        "--config", layersFile.toString()};
+    assertEquals(0, new CommandLine(new InfluenceCommand()).execute(args));
+    List<Row> rows = LocalSpark.get().read().parquet(out.resolve(Stages.SCORES).resolve(ScoreJob.SCORES_FOLDER)
+        .toString()).collectAsList();
+    compare(rows, bruteForce(IhvpSolver.conjugateGradient(DAMPING, 1e-9, 200), true), TOLERANCE, "cg projected");
+    checkSolverColumn(rows, "cg");
+    List<String> summary = Files.readAllLines(out.resolve(Stages.SCORES).resolve(ScoreJob.SUMMARY_FILE));
+    assertEquals(2 * K * QUERIES.size(), summary.size());
+    JsonNode line = new ObjectMapper().readTree(summary.get(0));
+    assertEquals("cg", line.get("method").asText());
+    assertTrue(line.get("projection").asText().contains("5"), line.toString());
+    assertTrue(new ObjectMapper().readTree(line.get("solver").asText()).get("converged").asBoolean(), line.toString());
+
+    var refused = assertThrows(IllegalStateException.class, () -> Stages.score(spark, settings("projected", true,
+        Map.of("score.method", "cg", "ihvp.damping", "0.02", "ihvp.cg.tolerance", "1e-9", "ihvp.cg.max-iterations",
+            "200", "ihvp.partitions", "1", "ihvp.batch-size", "20")), false));
+    assertTrue(refused.getMessage().contains("ihvp.damping"), refused.getMessage());
+  }
+
+  @Test
+  void score_cgTooFewIterations_reportsNonConvergence_orFailsWhenRequired_lissaDivergenceFails() throws Exception {
+    Map<String, String> few = new HashMap<>(Map.of("score.method", "cg", "ihvp.cg.max-iterations", "2",
+        "ihvp.cg.tolerance", "1e-12"));
+    Config s = settings("full", false, few);
+    Stages.extract(spark, s, false);
+    List<Row> rows = Stages.score(spark, s, true).collectAsList();
+    for (Row r : rows) {
+      JsonNode solver = new ObjectMapper().readTree((String) r.getAs("solver"));
+      assertEquals(false, solver.get("converged").asBoolean(), solver.toString());
+      assertEquals(2, solver.get("checkpoints").get(0).get("iterations").asInt(), solver.toString());
+    }
+    few.put("ihvp.require-convergence", "true");
+    var e = assertThrows(IllegalStateException.class, () -> Stages.score(spark, settings("full", false, few), true));
+    assertTrue(e.getMessage().contains("did not converge") && e.getMessage().contains("ihvp.cg.max-iterations")
+        && e.getMessage().contains("q1"), e.getMessage());
+    // scale below half of λ_max + λ: the Neumann series grows by about 1.6 per step
+    var diverged = assertThrows(IllegalStateException.class, () -> Stages.score(spark, settings("full", false,
+        Map.of("score.method", "lissa", "ihvp.damping", "0.01", "ihvp.lissa.scale", "0.03", "ihvp.lissa.depth", "10")),
+        true));
+    assertTrue(diverged.getMessage().contains("diverged") && diverged.getMessage().contains("ihvp.lissa.scale"),
+        diverged.getMessage());
+  }
+
+  /**
+   * One-machine scores {@code [query][train]}: the last checkpoint's float64 GGN over the corpus (in corpus order),
+   * the query's full gradient solved by {@code solver}, dotted with the full (or projected) float32 training
+   * gradients in float64.
+   */
+  private double[][] bruteForce(IhvpSolver solver, boolean projected) {
+    try {
+      RunCheckpoint last = tiny.run().checkpoints().get(tiny.run().checkpoints().size() - 1);
+      Gpt2Model m64 = Gpt2Model.load(last.dir(), DataType.DOUBLE);
+      Gpt2Model m32 = Gpt2Model.load(last.dir(), DataType.FLOAT);
+      List<String> layers = LAYERS;
+      List<int[]> corpus = tiny.texts().stream().map(tiny.tokenizer()::encode).toList();
+      GaussNewtonOperator g = GaussNewtonOperator.create(m64, layers, TrainingSequences.of(corpus, 8));
+      InverseHvpPreconditioner p = InverseHvpPreconditioner.of(solver, g, g.layout(), true);
+      List<String> ids = new ArrayList<>();
+      List<int[]> tokens = new ArrayList<>();
+      List<int[]> masks = new ArrayList<>();
+      for (String[] q : QUERIES) {
+        int[] a = tiny.tokenizer().encode(q[1]);
+        int[] b = tiny.tokenizer().encode(q[2]);
+        int[] t = IntStream.concat(Arrays.stream(a), Arrays.stream(b)).toArray();
+        int[] m = new int[t.length];
+        Arrays.fill(m, a.length, t.length, 1);
+        ids.add(q[0]);
+        tokens.add(t);
+        masks.add(m);
+      }
+      List<ExampleGradient> query = only(new GradientExtractor(m64, Map.of(), 1).extract(ids, tokens, masks));
+      Map<String, KroneckerProjection> proj64 = projected ? m64.projections(layers, 6, 5, 42) : Map.of();
+      List<ExampleGradient> train = only(new GradientExtractor(m32, projected ? m32.projections(layers, 6, 5, 42)
+          : Map.of(), 1).extract(tiny.ids(), corpus, null));
+      double[][] scores = new double[QUERIES.size()][train.size()];
+      for (int q = 0; q < QUERIES.size(); q++) {
+        Map<String, INDArray> x = new LinkedHashMap<>(p.apply(query.get(q).layers()));
+        if (projected) {
+          x.replaceAll((l, v) -> proj64.get(l).projectGradient(v));
+        }
+        for (int i = 0; i < train.size(); i++) {
+          scores[q][i] = dot(x, train.get(i).layers());
+        }
+      }
+      return scores;
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The gradients restricted to {@link #LAYERS} (full extraction returns every linear layer). */
+  private static List<ExampleGradient> only(List<ExampleGradient> all) {
+    List<ExampleGradient> out = new ArrayList<>();
+    for (ExampleGradient g : all) {
+      Map<String, INDArray> m = new LinkedHashMap<>();
+      LAYERS.forEach(l -> m.put(l, g.layers().get(l)));
+      out.add(new ExampleGradient(g.id(), m));
+    }
+    return out;
+  }
+
+  private void compare(List<Row> rows, double[][] expected, double tolerance, String what) {
+    int n = tiny.ids().size();
+    for (int q = 0; q < QUERIES.size(); q++) {
+      String qid = QUERIES.get(q)[0];
+      double[] s = expected[q];
+      double scale = Arrays.stream(s).map(Math::abs).max().orElseThrow();
+      List<Integer> order = IntStream.range(0, n).boxed()
+          .sorted(Comparator.comparingDouble((Integer i) -> -s[i]).thenComparing(i -> tiny.ids().get(i))).toList();
+      double worst = 0;
+      for (int rank = 1; rank <= K; rank++) {
+        int i = order.get(rank - 1);
+        Row top = find(rows, qid, "top", rank);
+        assertEquals(tiny.ids().get(i), top.getAs("train_id"), what + " " + qid + " top rank " + rank);
+        assertEquals(s[i], (double) top.getAs("score"), tolerance * scale, what + " " + qid + " top score " + rank);
+        assertEquals(what.split(" ")[0], top.getAs("method"));
+        int j = order.get(n - rank);
+        Row bottom = find(rows, qid, "bottom", rank);
+        assertEquals(tiny.ids().get(j), bottom.getAs("train_id"), what + " " + qid + " bottom rank " + rank);
+        assertEquals(s[j], (double) bottom.getAs("score"), tolerance * scale, what + " " + qid + " bottom score " + rank);
+        worst = Math.max(worst, Math.max(Math.abs(s[i] - (double) top.getAs("score")),
+            Math.abs(s[j] - (double) bottom.getAs("score"))) / scale);
+      }
+      System.out.printf("IhvpPipelineTest %s %s: worst relative score difference %.2e (scale %.3e)%n", what, qid, worst,
+          scale);
+    }
+  }
+
+  private static void checkSolverColumn(List<Row> rows, String method) {
+    for (Row r : rows) {
+      try {
+        JsonNode solver = new ObjectMapper().readTree((String) r.getAs("solver"));
+        if ((int) r.getAs("rank") == 1 && "top".equals(r.getAs("direction"))) {
+          System.out.println("IhvpPipelineTest solver column of " + r.getAs("query_id") + ": " + solver);
+        }
+        assertEquals(method, solver.get("method").asText());
+        assertEquals("ggn", solver.get("curvature").asText());
+        assertEquals(tiny.ids().size(), solver.get("training_sequences").asInt());
+        assertTrue(solver.get("converged").asBoolean(), solver.toString());
+        JsonNode c = solver.get("checkpoints");
+        assertEquals(1, c.size(), "ihvp.checkpoints = last");
+        assertEquals("step-6", c.get(0).get("checkpoint").asText());
+        assertTrue(c.get(0).get("iterations").asInt() > 0 && c.get(0).get("relative_residual").asDouble() < 1e-5,
+            solver.toString());
+        assertEquals(solver.get("damping").asDouble(), (double) r.getAs("damping"), 0.0);
+      } catch (java.io.IOException e) {
+        throw new AssertionError(e);
+      }
+    }
+  }
+
+  private static double dot(Map<String, INDArray> a, Map<String, INDArray> b) {
+    double s = 0;
+    for (Map.Entry<String, INDArray> e : a.entrySet()) {
+      double[] x = e.getValue().castTo(DataType.DOUBLE).dup('c').data().asDouble();
+      double[] y = b.get(e.getKey()).castTo(DataType.DOUBLE).dup('c').data().asDouble();
+      for (int i = 0; i < x.length; i++) {
+        s += x[i] * y[i];
+      }
+    }
+    return s;
+  }
+
+  private static Row find(List<Row> rows, String query, String direction, int rank) {
+    return rows.stream().filter(r -> query.equals(r.getAs("query_id")) && direction.equals(r.getAs("direction"))
+        && rank == (int) r.getAs("rank")).findFirst().orElseThrow(() -> new AssertionError(
+            "no row for " + query + " " + direction + " " + rank));
+  }
+}

@@ -1,0 +1,78 @@
+package io.influence.spark.ihvp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.influence.spark.config.Settings;
+import io.influence.spark.pipeline.Stages;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The {@code ihvp} settings block and the score method switch, read from the layered settings. */
+class IhvpSettingsTest {
+
+  private static IhvpSettings read(Map<String, String> overrides) {
+    return IhvpSettings.from(Settings.load(Optional.empty(), overrides));
+  }
+
+  @Test
+  void from_defaults_ggnLastCheckpointWholeCorpus() {
+    IhvpSettings s = read(Map.of());
+    assertEquals("ggn", s.curvature());
+    assertEquals(0.01, s.damping());
+    assertEquals(List.of("step-6"), s.select(List.of("step-3", "step-6")));
+    assertEquals(0, s.sampleRows());
+    assertFalse(s.requireConvergence());
+    assertEquals("cg", s.solver("cg").method());
+    assertEquals(0.01, s.solver("lissa").damping());
+    assertEquals(List.of("step-3", "step-6"), read(Map.of("ihvp.checkpoints", "all")).select(List.of("step-3", "step-6")));
+  }
+
+  @Test
+  void scoreMethod_cgAndLissa_areIterativeSolvesNotEkfac() {
+    for (String m : List.of("cg", "lissa")) {
+      var s = Settings.load(Optional.empty(), Map.of("score.method", m));
+      assertTrue(Stages.usesIhvp(s, "score"), m);
+      assertFalse(Stages.usesEkfac(s, "score"), m);
+    }
+    assertFalse(Stages.usesIhvp(Settings.load(Optional.empty(), Map.of()), "score"));
+  }
+
+  @ParameterizedTest(name = "{0} = {1}")
+  @CsvSource({
+      "ihvp.curvature, gauss, influence.ihvp.curvature",
+      "ihvp.damping, -1, influence.ihvp.damping",
+      "ihvp.damping, abc, ihvp.damping",
+      "ihvp.checkpoints, first, influence.ihvp.checkpoints",
+      "ihvp.batch-size, 0, influence.ihvp.batch-size",
+      "ihvp.sample-rows, -5, influence.ihvp.sample-rows",
+      "ihvp.partitions, -1, influence.ihvp.partitions",
+      "ihvp.cg.max-iterations, 0, influence.ihvp.cg.max-iterations",
+      "ihvp.cg.tolerance, -1e-6, influence.ihvp.cg.tolerance",
+      "ihvp.lissa.scale, 0.005, influence.ihvp.lissa.scale",
+      "ihvp.lissa.depth, 0, influence.ihvp.lissa.depth",
+      "ihvp.lissa.repetitions, 0, influence.ihvp.lissa.repetitions",
+      "ihvp.require-convergence, maybe, ihvp.require-convergence"})
+  void from_badValue_failsNamingTheSetting(String key, String value, String named) {
+    var e = assertThrows(IllegalArgumentException.class, () -> read(Map.of(key, value)));
+    assertTrue(e.getMessage().contains(named), e.getMessage());
+  }
+
+  @Test
+  void method_unknownOrIterativeOutsideScore_failsNamingTheChoices() {
+    var unknown = assertThrows(IllegalArgumentException.class, () -> Stages.usesEkfac(
+        Settings.load(Optional.empty(), Map.of("score.method", "newton")), "score"));
+    assertTrue(unknown.getMessage().contains("influence.score.method") && unknown.getMessage().contains("\"lissa\""),
+        unknown.getMessage());
+    var self = assertThrows(IllegalArgumentException.class, () -> Stages.usesEkfac(
+        Settings.load(Optional.empty(), Map.of("self-influence.method", "cg")), "self-influence"));
+    assertTrue(self.getMessage().contains("influence.self-influence.method") && self.getMessage().contains("score"),
+        self.getMessage());
+  }
+}
