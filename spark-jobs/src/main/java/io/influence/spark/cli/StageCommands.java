@@ -53,7 +53,7 @@ final class StageCommands {
   }
 
   @Command(name = "score", mixinStandardHelpOptions = true,
-      description = "Top-k and bottom-k training sequences of each query (TracIn or EK-FAC), joined to their text.")
+      description = "Top-k and bottom-k training sequences of each query (TracIn, EK-FAC, CG or LiSSA), joined to their text.")
   static final class Score extends StageCommand {
     @Override
     void run(SparkSession spark, Config s, boolean overwrite) {
