@@ -74,6 +74,11 @@ public final class MultinomialLogisticRegression {
 
   /** {@code softmax(W x̃)} with a max shift. */
   public double[] probabilities(double[] w, double[] xi) {
+    return softmax(w, classes, xi);
+  }
+
+  /** {@code softmax(W x̃)} for a row-major {@code W [classes, xi.length]}, with a max shift. */
+  public static double[] softmax(double[] w, int classes, double[] xi) {
     int d = xi.length;
     double[] s = new double[classes];
     double max = Double.NEGATIVE_INFINITY;

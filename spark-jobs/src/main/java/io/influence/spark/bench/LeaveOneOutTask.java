@@ -82,10 +82,12 @@ final class LeaveOneOutTask implements BenchTask {
   @Override
   public BenchResult run(BenchOptions o) {
     BenchResult.Builder b = BenchResult.of(name());
-    Split split = split(o);
-    leaveOneOut(o, b, split);
-    logisticLds(o, b, split);
-    gpt2Lds(o, b);
+    try (OneThread one = new OneThread()) {
+      Split split = split(o);
+      leaveOneOut(o, b, split);
+      logisticLds(o, b, split);
+      gpt2Lds(o, b);
+    }
     return b.build();
   }
 
@@ -218,7 +220,7 @@ final class LeaveOneOutTask implements BenchTask {
 
   private static void gpt2Lds(BenchOptions o, BenchResult.Builder b) {
     long t0 = System.nanoTime();
-    TinyLm lm = TinyLm.from(o, "loo.gpt2", 100, 300);
+    TinyLm lm = TinyLm.from(o, "loo.gpt2", 100, 300, 1, 1);
     int n = o.intParam("loo.gpt2.train", 64, 128);
     int queries = o.intParam("loo.gpt2.queries", 8, 16);
     int models = o.intParam("loo.gpt2.models", 6, 30);

@@ -34,9 +34,9 @@ record TinyLm(int vocab, int seq, int width, int layers, int topics, int branchi
               int batch, double learningRate) {
 
   /** Sizes from {@code -P prefix.key} flags over the given defaults (quick and full share them). */
-  static TinyLm from(BenchOptions o, String prefix, int quickSteps, int fullSteps) {
+  static TinyLm from(BenchOptions o, String prefix, int quickSteps, int fullSteps, int quickLayers, int fullLayers) {
     return new TinyLm(o.intParam(prefix + ".vocab", 24, 24), o.intParam(prefix + ".seq", 16, 16),
-        o.intParam(prefix + ".width", 16, 16), o.intParam(prefix + ".layers", 1, 1), o.intParam(prefix + ".topics", 4, 4),
+        o.intParam(prefix + ".width", 16, 16), o.intParam(prefix + ".layers", quickLayers, fullLayers), o.intParam(prefix + ".topics", 4, 4),
         o.intParam(prefix + ".branching", 2, 2), o.doubleParam(prefix + ".noise", 0.1, 0.1),
         o.intParam(prefix + ".steps", quickSteps, fullSteps), o.intParam(prefix + ".batch", 16, 16),
         o.doubleParam(prefix + ".lr", 0.01, 0.01));
