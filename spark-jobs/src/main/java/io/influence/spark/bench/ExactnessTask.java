@@ -55,6 +55,12 @@ import org.nd4j.linalg.factory.Nd4j;
  *    No bar here (the issue sets none): block-diagonal Kronecker factors of a transformer are an
  *    approximation, reported as measured. "identity" (the plain gradient inner product, TracIn at one
  *    checkpoint) is the baseline a preconditioner should beat.
+ *
+ * Flags (-P key=value; quick/full defaults): exactness.train (50/100) and exactness.queries (5/5) scored pairs;
+ * exactness.damping (0.1, × mean eigenvalue); exactness.lr.{n (400), features (6), classes (4), signal (0.1),
+ * alpha (1e-3), lissa-depth (20000)}; exactness.gpt2.{sequences (50/100: the curvature's training set), track
+ * (h.0.attn.c_proj / h.0.attn.c_proj,h.1.attn.c_proj), lissa-depth (200/400), hessian (0/1),
+ * hessian-lissa-depth (700)} and the TinyLm keys under exactness.gpt2 (layers 1/2, steps 100/200).
  */
 final class ExactnessTask implements BenchTask {
 
@@ -278,7 +284,7 @@ final class ExactnessTask implements BenchTask {
 
     // the true Hessian (indefinite): damped above |λ_min|
     String hessian = "";
-    int hessianDepth = o.intParam("exactness.gpt2.hessian-lissa-depth", 1000, 1000);
+    int hessianDepth = o.intParam("exactness.gpt2.hessian-lissa-depth", 700, 700);
     if (o.intParam("exactness.gpt2.hessian", o.quick() ? 0 : 1, 1) != 0) {
       HessianOperator hop = HessianOperator.create(model, layers, TrainingSequences.of(data, n));
       double[][] mh = DenseMath.matrix(hop);

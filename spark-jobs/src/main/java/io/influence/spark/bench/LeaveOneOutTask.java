@@ -57,6 +57,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *    training set, all tracked layers, the engine's default damping 0.1 × mean eigenvalue) and from TracInCP
  *    over the checkpoints of the full run. A stochastically trained network has no single optimum, so this
  *    LDS is far below the convex model's; no bar, reported as measured.
+ *
+ * Flags (-P key=value; quick/full defaults): loo.train (300 digits rows; the rest are held out), loo.alpha
+ * (1e-2), loo.removed (40), loo.points (1/3); loo.lds.{models (30/50), fraction (0.5), points (10/20)};
+ * loo.gpt2.{train (64/128), queries (8/16), models (6/30), fraction (0.5), checkpoints (4/5)} and the TinyLm
+ * keys under loo.gpt2 (steps 100/300).
  */
 final class LeaveOneOutTask implements BenchTask {
 

@@ -27,8 +27,8 @@ import org.nd4j.linalg.api.buffer.DataType;
  * with the engine's {@link Trainer} (AdamW, constant rate, batch {@code batch}, clipping at 1), from a seeded
  * initialisation; the same seeds give the same model.
  *
- * <p>Parameters ({@code -P prefix.key=value}): vocab, seq, width, layers, topics, branching, noise, steps, batch,
- * lr.
+ * <p>Parameters ({@code -P prefix.key=value}, defaults): vocab (24), seq (16), width (16), layers, topics (4),
+ * branching (2), noise (0.1), steps, batch (16), lr (0.01); each task gives its own layers and steps.
  */
 record TinyLm(int vocab, int seq, int width, int layers, int topics, int branching, double noise, int steps,
               int batch, double learningRate) {
