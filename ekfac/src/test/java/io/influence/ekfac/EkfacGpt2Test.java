@@ -140,7 +140,7 @@ class EkfacGpt2Test {
     for (int i = 0; i < n; i++) {
       gv[i] = dot(rows[i], v);
     }
-    double[] y = io.influence.core.loo.DenseMath.solve(k, 0, gv);
+    double[] y = io.influence.core.truth.DenseMath.solve(k, 0, gv);
     double[] out = v.clone();
     for (int i = 0; i < n; i++) {
       for (int d = 0; d < out.length; d++) {

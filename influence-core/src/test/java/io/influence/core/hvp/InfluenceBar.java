@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.linalg.LinearOperator;
-import io.influence.core.loo.DenseMath;
+import io.influence.core.truth.DenseMath;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.score.LayerLayout;
 import io.influence.core.score.Stats;

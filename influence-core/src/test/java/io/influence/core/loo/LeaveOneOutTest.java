@@ -9,10 +9,9 @@ import io.influence.core.score.PairwiseScores;
 import io.influence.core.score.Stats;
 import io.influence.core.solve.IhvpSolver;
 import io.influence.core.solve.InverseHvpPreconditioner;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
+import io.influence.core.truth.DenseMath;
+import io.influence.core.truth.Digits;
+import io.influence.core.truth.LogisticRegression;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -23,7 +22,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Influence functions against leave-one-out retraining (Koh and Liang 2017, Fig. 2) on real data:
- * L2-regularised logistic regression, handwritten digits 1 vs 7 (resources/digits, UCI via scikit-learn).
+ * L2-regularised logistic regression, handwritten digits 1 vs 7 (influence-core main resources/digits, UCI via scikit-learn; {@link Digits}).
  *
  * <p>Convention. The model minimises {@code R(w) = (1/N) Σ_i ℓ_i(w) + (α/2)‖w‖²}. Removing training point j
  * while keeping N and α fixed is the upweighting {@code R + ε ℓ_j} at {@code ε = −1/N}; to first order
@@ -43,33 +42,9 @@ class LeaveOneOutTest {
   private static final int REMOVED = 40;
   private static final double NEWTON_TOLERANCE = 1e-10;
 
-  private record Digits(double[][] x, double[] y) {}
-
-  /** Reads the CSV: 64 pixel counts (scaled by 1/16) plus a bias 1; label 1 for a seven, 0 for a one. */
-  private static Digits load() throws IOException {
-    List<double[]> xs = new ArrayList<>();
-    List<Double> ys = new ArrayList<>();
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(
-        LeaveOneOutTest.class.getResourceAsStream("/digits/digits-1-vs-7.csv"), StandardCharsets.US_ASCII))) {
-      String header = r.readLine();
-      assertTrue(header.startsWith("p0,"), header);
-      for (String line = r.readLine(); line != null; line = r.readLine()) {
-        String[] f = line.split(",");
-        double[] x = new double[65];
-        for (int j = 0; j < 64; j++) {
-          x[j] = Integer.parseInt(f[j]) / 16.0;
-        }
-        x[64] = 1;
-        xs.add(x);
-        ys.add(Integer.parseInt(f[64]) == 7 ? 1.0 : 0.0);
-      }
-    }
-    return new Digits(xs.toArray(new double[0][]), ys.stream().mapToDouble(Double::doubleValue).toArray());
-  }
-
   @Test
-  void influenceFunction_digitsLogisticRegression_predictsLeaveOneOutRetraining() throws IOException {
-    Digits all = load();
+  void influenceFunction_digitsLogisticRegression_predictsLeaveOneOutRetraining() {
+    Digits all = Digits.oneVsSeven();
     assertEquals(361, all.x().length);
     double[][] trainX = java.util.Arrays.copyOfRange(all.x(), 0, TRAIN);
     double[] trainY = java.util.Arrays.copyOfRange(all.y(), 0, TRAIN);

@@ -2,6 +2,8 @@ package io.influence.core.loo;
 
 import io.influence.core.linalg.LinearOperator;
 import io.influence.core.score.LayerLayout;
+import io.influence.core.truth.DenseMath;
+import io.influence.core.truth.LogisticRegression;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

@@ -2,6 +2,8 @@ package io.influence.core.loo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.influence.core.truth.DenseMath;
+import io.influence.core.truth.LogisticRegression;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 

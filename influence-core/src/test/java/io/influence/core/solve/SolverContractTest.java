@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.core.linalg.LinearOperator;
-import io.influence.core.loo.DenseMath;
+import io.influence.core.truth.DenseMath;
 import io.influence.core.score.LayerLayout;
 import java.util.LinkedHashMap;
 import java.util.List;

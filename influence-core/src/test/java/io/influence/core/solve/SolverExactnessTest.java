@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.core.linalg.LinearOperator;
-import io.influence.core.loo.DenseMath;
-import io.influence.core.loo.LogisticRegression;
+import io.influence.core.truth.DenseMath;
+import io.influence.core.truth.LogisticRegression;
 import io.influence.core.loo.TinyMlp;
 import io.influence.core.score.LayerLayout;
 import io.influence.core.score.PairwiseScores;

@@ -1,8 +1,16 @@
-package io.influence.core.loo;
+package io.influence.core.truth;
 
 import io.influence.core.linalg.LinearOperator;
+import java.util.Arrays;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.eigen.Eigen;
+import org.nd4j.linalg.factory.Nd4j;
 
-/** Float64 dense linear algebra for test truths: matrices from operators, Cholesky solves. Test code only. */
+/**
+ * Float64 dense linear algebra for exact references (tests and {@code influence bench}): the matrix of an
+ * operator formed column by column from its products, Cholesky solves, eigenvalues. O(n³) scalar loops,
+ * meant for the few hundred dimensions where an exact solve is affordable; never on a hot path.
+ */
 public final class DenseMath {
 
   private DenseMath() {}
@@ -81,6 +89,16 @@ public final class DenseMath {
       best = Math.max(best, s);
     }
     return best;
+  }
+
+  /**
+   * The eigenvalues of a symmetric matrix in ascending order (ND4J's LAPACK {@code dsyev} on a float64 copy;
+   * the input is not modified).
+   */
+  public static double[] eigenvalues(double[][] m) {
+    double[] e = Eigen.symmetricGeneralizedEigenvalues(Nd4j.create(m).castTo(DataType.DOUBLE), false).toDoubleVector();
+    Arrays.sort(e);
+    return e;
   }
 
   public static double dot(double[] a, double[] b) {

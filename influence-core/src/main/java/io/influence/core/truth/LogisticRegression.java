@@ -1,4 +1,4 @@
-package io.influence.core.loo;
+package io.influence.core.truth;
 
 import io.influence.core.linalg.LinearOperator;
 import java.util.Map;
@@ -7,7 +7,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Binary L2-regularised logistic regression in float64 with exact gradients and Hessians. Test code only.
+ * Binary L2-regularised logistic regression in float64 with exact gradients and Hessians.
  *
  * <p>Rows of {@code x} already hold a trailing 1 for the bias. Per-example loss
  * {@code ℓ_i(w) = log(1 + e^{z}) − y z}, {@code z = x_i·w}; training objective
@@ -41,7 +41,8 @@ public final class LogisticRegression {
     return alpha;
   }
 
-  static double sigmoid(double z) {
+  /** The logistic function, without overflow for large |z|. */
+  public static double sigmoid(double z) {
     return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
   }
 
