@@ -8,6 +8,6 @@ final class QualityTasks {
   private QualityTasks() {}
 
   static List<BenchTask> all() {
-    return List.of();
+    return List.of(new PlantedFactsTask(), new CleaningTask());
   }
 }
