@@ -13,8 +13,8 @@ import java.util.Map;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * Data cleaning: a fraction of the corpus (5% by default) is corrupted, half by shuffling a fortune's words and
- * half by statements that contradict a planted fact ({@link BenchCorpus}); the model is trained on the corrupted
+ * Data cleaning: a fraction of the corpus (5% by default) is corrupted, half by shuffling a fortune's BPE tokens
+ * and half by statements that contradict a planted fact ({@link BenchCorpus}); the model is trained on the corrupted
  * corpus, and every sequence is ranked by self-influence (TracIn {@code Σ_i η_i ‖g_i‖²} and EK-FAC
  * {@code Σ_i ⟨g_i, (H_i + λI)⁻¹ g_i⟩}, the real pipeline on local Spark). Figures per method, overall and per
  * kind of corruption: the fraction of corrupted sequences found in the top 10% and top 20% of the ranking, and
@@ -40,7 +40,7 @@ final class CleaningTask implements BenchTask {
 
   @Override
   public String description() {
-    return "corrupted sequences (shuffled words, statements contradicting planted facts) found by self-influence: "
+    return "corrupted sequences (shuffled tokens, statements contradicting planted facts) found by self-influence: "
         + "share in the top 10% / 20% and AUC, TracIn and EK-FAC";
   }
 
@@ -129,7 +129,7 @@ final class CleaningTask implements BenchTask {
 
     long shuffled = data.corrupted().values().stream().filter(BenchCorpus.SHUFFLED::equals).count();
     result.note(String.format(Locale.ROOT, "corpus: %d sequences (fortunes + planted statements of %d facts), %d "
-            + "corrupted (%.1f%%): %d fortunes with shuffled words, %d statements contradicting a planted fact; seed %d",
+            + "corrupted (%.1f%%): %d fortunes with shuffled BPE tokens, %d statements contradicting a planted fact; seed %d",
         data.texts().size(), data.facts().size(), data.corrupted().size(),
         100.0 * data.corrupted().size() / data.texts().size(), shuffled, data.corrupted().size() - shuffled, o.seed()));
     result.note(BenchPipeline.describe(s, trained));
