@@ -8,6 +8,6 @@ final class QualityTasks {
   private QualityTasks() {}
 
   static List<BenchTask> all() {
-    return List.of(new ExactnessTask(), new LeaveOneOutTask());
+    return List.of(new ExactnessTask(), new LeaveOneOutTask(), new PlantedFactsTask(), new CleaningTask());
   }
 }
