@@ -7,6 +7,7 @@ import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.model.TokenBatch;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
@@ -25,9 +26,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * reference's definition: {@code 6 × (Conv1D weights in the blocks) × tokens / s}.
  *
  * <p>Run from the repository root: {@code bin/bench-gradients} (sets OMP_NUM_THREADS=2).
- * Options: {@code --steps N --warmup N --rank R --batch B --seq T}. {@code influence bench gradients}
- * runs the same measurement through {@link #create}, {@link #full} and {@link #projected}, next to the
- * PyTorch reference.
+ * Options: {@code --steps N --warmup N --rank R --batch B --seq T --peak-n N --peak-rounds N
+ * --mode full|projected|both}. {@code influence bench gradients} runs this main in a child JVM (so that
+ * {@code OMP_NUM_THREADS}, which the element-wise kernels read once, is the thread count it states), next
+ * to the PyTorch reference.
  */
 public final class GradientBench {
 
@@ -116,10 +118,21 @@ public final class GradientBench {
     int rank = d.rank();
     int batch = d.batch();
     int seq = d.seq();
+    int peakN = 1024;
+    int peakRounds = 8;
+    String mode = "both";
+    String hint = "; HINT: --steps N --warmup N --rank R --batch B --seq T --peak-n N --peak-rounds N"
+        + " --mode full|projected|both";
     for (int i = 0; i < args.length; i += 2) {
       if (i + 1 >= args.length) {
-        throw new IllegalArgumentException("option " + args[i] + " needs a value; HINT: --steps N --warmup N --rank R"
-            + " --batch B --seq T");
+        throw new IllegalArgumentException("option " + args[i] + " needs a value" + hint);
+      }
+      if (args[i].equals("--mode")) {
+        mode = args[i + 1];
+        if (!List.of("full", "projected", "both").contains(mode)) {
+          throw new IllegalArgumentException("--mode is full, projected or both, got " + mode + hint);
+        }
+        continue;
       }
       int v = Integer.parseInt(args[i + 1]);
       switch (args[i]) {
@@ -128,23 +141,29 @@ public final class GradientBench {
         case "--rank" -> rank = v;
         case "--batch" -> batch = v;
         case "--seq" -> seq = v;
-        default -> throw new IllegalArgumentException("unknown option " + args[i]
-            + "; HINT: --steps N --warmup N --rank R --batch B --seq T");
+        case "--peak-n" -> peakN = v;
+        case "--peak-rounds" -> peakRounds = v;
+        default -> throw new IllegalArgumentException("unknown option " + args[i] + hint);
       }
     }
     GradientBench bench = create(new Sizes(batch, seq, rank, warmup, steps));
-    double peak = gemmPeak();
-    System.out.printf(Locale.ROOT, "float32 GEMM peak (Nd4j.gemm 1024^2, preallocated 'f'): %.1f GFLOP/s, OMP_NUM_THREADS=%s%n",
-        peak, System.getenv("OMP_NUM_THREADS"));
+    double peak = gemmPeak(peakN, peakRounds);
+    System.out.printf(Locale.ROOT, "float32 GEMM peak (Nd4j.gemm %d^2, preallocated 'f'): %.1f GFLOP/s, OMP_NUM_THREADS=%s%n",
+        peakN, peak, System.getenv("OMP_NUM_THREADS"));
     Map<String, Object> json = new LinkedHashMap<>();
     json.put("impl", "nd4j");
+    json.put("omp_num_threads", String.valueOf(System.getenv("OMP_NUM_THREADS")));
     json.put("linear_params", bench.linearParams());
     json.put("batch", batch);
     json.put("seq", seq);
     json.put("gemm_peak_gflops", round(peak));
     // the machine may be shared: the peak is measured again right before each mode, under the same load
-    json.put("full", print("full", bench.full()));
-    json.put("projected", print("projected rank " + rank, bench.projected()));
+    if (!mode.equals("projected")) {
+      json.put("full", print("full", bench.full(peakN, peakRounds)));
+    }
+    if (!mode.equals("full")) {
+      json.put("projected", print("projected rank " + rank, bench.projected(peakN, peakRounds)));
+    }
     json.put("rank", rank);
     System.out.println(toJson(json));
   }
@@ -161,6 +180,10 @@ public final class GradientBench {
     m.put("linear_gflops_per_s", round(r.linearGflops()));
     m.put("gemm_peak_gflops", round(r.gemmPeakGflops()));
     m.put("fraction_of_peak", Math.round(1000 * r.fractionOfPeak()) / 1000.0);
+    m.put("ms_per_step", round(r.msPerStep()));
+    Map<String, Object> phases = new LinkedHashMap<>();
+    r.phaseMsPerStep().forEach((k, v) -> phases.put(k, round(v)));
+    m.put("phase_ms_per_step", phases);
     return m;
   }
 
@@ -250,7 +273,7 @@ public final class GradientBench {
   }
 
   private static double round(double v) {
-    return Math.round(v * 10) / 10.0;
+    return Math.round(v * 1000) / 1000.0;
   }
 
   private static String toJson(Map<String, Object> m) {

@@ -10,18 +10,31 @@ import io.influence.core.train.Trainer;
 import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.extract.ExtractSpec;
 import io.influence.spark.io.Corpus;
+import io.influence.core.grad.GradientExtractor;
 import java.io.BufferedWriter;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.scheduler.StageInfo;
 import org.apache.spark.sql.SparkSession;
 import org.nd4j.linalg.api.buffer.DataType;
 
@@ -50,8 +63,14 @@ final class ExtractBench {
     }
   }
 
-  /** One timed extraction: wall seconds, rows, and the summed run time of its Spark tasks. */
-  record Timing(double seconds, long rows, double taskSeconds, int tasks) {
+  /**
+   * One timed extraction: wall seconds, rows, the summed run time of its Spark tasks, and the stage that did the
+   * most work (the gradient stage): its wall seconds, tasks, and longest and mean task run time; and the time this
+   * JVM's garbage collectors reported meanwhile (in local mode, the tasks' collections).
+   */
+  record Timing(double seconds, long rows, double taskSeconds, int tasks, double mainStageSeconds,
+                int mainStageTasks, double mainStageMaxTaskSeconds, double mainStageMeanTaskSeconds,
+                double gcSeconds) {
     double rowsPerS() {
       return rows / seconds;
     }
@@ -59,6 +78,11 @@ final class ExtractBench {
     /** Summed task time over (wall time × slots): 1 when every slot computed all the time. */
     double busyFraction(int slots) {
       return taskSeconds / (seconds * slots);
+    }
+
+    /** Wall time outside the gradient stage: driver work, the tokenising and checking jobs, the store commit. */
+    double outsideMainStageSeconds() {
+      return seconds - mainStageSeconds;
     }
   }
 
@@ -92,6 +116,55 @@ final class ExtractBench {
     return file;
   }
 
+  /**
+   * The extraction kernel without Spark: {@code threads} threads, each with its own model loaded from {@code run}'s
+   * checkpoint, each extracting {@code rowsPerThread} random sequences (batches of 16, projection {@code k × k}) after
+   * one warm-up batch; returns rows per second over all threads. What Spark's scaling is compared with.
+   */
+  static double kernelRowsPerS(TrainingRun run, ModelSize m, int k, int threads, int rowsPerThread, long seed)
+      throws Exception {
+    RunCheckpoint c = run.checkpoints().get(0);
+    List<Callable<Void>> work = new ArrayList<>();
+    CyclicBarrier start = new CyclicBarrier(threads + 1);
+    for (int t = 0; t < threads; t++) {
+      Random random = new Random(seed + t);
+      List<String> ids = new ArrayList<>();
+      List<int[]> tokens = new ArrayList<>();
+      for (int i = 0; i < rowsPerThread; i++) {
+        ids.add("r" + i);
+        tokens.add(random.ints(m.seq(), 0, m.vocab()).toArray());
+      }
+      work.add(() -> {
+        Gpt2Model model = Gpt2Model.load(c.dir(), DataType.FLOAT);
+        GradientExtractor extractor = new GradientExtractor(model,
+            model.projections(model.linearLayers(), k, k, 42), 16);
+        int warm = Math.min(16, rowsPerThread);
+        extractor.extract(ids.subList(0, warm), tokens.subList(0, warm), null);
+        start.await();
+        for (int i = 0; i < rowsPerThread; i += 16) {
+          int end = Math.min(rowsPerThread, i + 16);
+          extractor.extract(ids.subList(i, end), tokens.subList(i, end), null);
+        }
+        return null;
+      });
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<Void>> done = new ArrayList<>();
+      for (Callable<Void> w : work) {
+        done.add(pool.submit(w));
+      }
+      start.await();
+      long t0 = System.nanoTime();
+      for (Future<Void> f : done) {
+        f.get();
+      }
+      return threads * (double) rowsPerThread / ((System.nanoTime() - t0) / 1e9);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
   /** Runs the extract stage (projection {@code k × k}, batches of 16) into a new store; returns its timing. */
   static Timing extract(SparkSession spark, Path corpus, TrainingRun run, Path store, int k, long rows) {
     TaskTime listener = new TaskTime();
@@ -99,6 +172,7 @@ final class ExtractBench {
     try {
       var spec = new ExtractSpec(Corpus.read(spark, corpus), run, store, new ExtractSpec.Projection(k, k, 42), null, 16,
           ExtractSpec.BadRowPolicy.FAIL);
+      long gc0 = gcMillis();
       long t0 = System.nanoTime();
       ExtractJob.Result r = ExtractJob.run(spark, spec);
       double seconds = (System.nanoTime() - t0) / 1e9;
@@ -107,23 +181,50 @@ final class ExtractBench {
             + "; expected one new checkpoint");
       }
       listener.settle();
-      return new Timing(seconds, rows, listener.runMillis.get() / 1e3, listener.tasks.get());
+      return listener.timing(seconds, rows, (gcMillis() - gc0) / 1e3);
     } finally {
       spark.sparkContext().removeSparkListener(listener);
     }
   }
 
-  /** Sums the executor run time of finished tasks (events arrive asynchronously; {@link #settle} waits briefly). */
+  private static long gcMillis() {
+    long sum = 0;
+    for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+      sum += Math.max(0, gc.getCollectionTime());
+    }
+    return sum;
+  }
+
+  /**
+   * Sums the executor run time of finished tasks, overall and per stage, and keeps each stage's wall time (events
+   * arrive asynchronously; {@link #settle} waits briefly for the last ones).
+   */
   private static final class TaskTime extends SparkListener {
-    final AtomicLong runMillis = new AtomicLong();
-    final AtomicInteger tasks = new AtomicInteger();
+    private final Map<Integer, long[]> perStage = new ConcurrentHashMap<>(); // run ms sum, max, count
+    private final Map<Integer, Long> stageWallMillis = new ConcurrentHashMap<>();
+    private final AtomicLong runMillis = new AtomicLong();
+    private final AtomicInteger tasks = new AtomicInteger();
 
     @Override
     public void onTaskEnd(SparkListenerTaskEnd end) {
-      if (end.taskMetrics() != null) {
-        runMillis.addAndGet(end.taskMetrics().executorRunTime());
-      }
+      long ms = end.taskMetrics() == null ? 0 : end.taskMetrics().executorRunTime();
+      runMillis.addAndGet(ms);
+      perStage.compute(end.stageId(), (k, v) -> {
+        long[] x = v == null ? new long[3] : v;
+        x[0] += ms;
+        x[1] = Math.max(x[1], ms);
+        x[2]++;
+        return x;
+      });
       tasks.incrementAndGet();
+    }
+
+    @Override
+    public void onStageCompleted(SparkListenerStageCompleted done) {
+      StageInfo info = done.stageInfo();
+      if (info.submissionTime().isDefined() && info.completionTime().isDefined()) {
+        stageWallMillis.put(info.stageId(), (Long) info.completionTime().get() - (Long) info.submissionTime().get());
+      }
     }
 
     void settle() {
@@ -137,6 +238,20 @@ final class ExtractBench {
           return;
         }
       }
+    }
+
+    Timing timing(double seconds, long rows, double gcSeconds) {
+      int main = -1;
+      long[] best = {0, 0, 1};
+      for (Map.Entry<Integer, long[]> e : perStage.entrySet()) {
+        if (main < 0 || e.getValue()[0] > best[0]) {
+          main = e.getKey();
+          best = e.getValue();
+        }
+      }
+      double mainWall = stageWallMillis.getOrDefault(main, 0L) / 1e3;
+      return new Timing(seconds, rows, runMillis.get() / 1e3, tasks.get(), mainWall, (int) best[2], best[1] / 1e3,
+          best[0] / 1e3 / Math.max(1, best[2]), gcSeconds);
     }
   }
 }

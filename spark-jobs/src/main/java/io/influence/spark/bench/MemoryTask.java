@@ -6,9 +6,9 @@ import java.util.Locale;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * Heap as the corpus grows 1×, 4×, 16×: the extract stage on {@code local[2]} with a {@link HeapSampler}
- * forcing a collection every {@code period} ms and recording the heap used right after it (the live
- * set), plus the plain peak of heap used for comparison. In local mode the driver and the executor's
+ * Heap as the corpus grows 1×, 4×, 16×: the extract stage on {@code local[2]} (a fresh session per size)
+ * with a {@link HeapSampler} forcing a collection every {@code period} ms and recording the heap used right
+ * after it (the live set), plus the plain peak of heap used for comparison. In local mode the driver and the executor's
  * tasks share this JVM, so the live figure bounds the driver's from above: flat here means the driver
  * holds nothing per row (the rows stream from the corpus through the tasks into Parquet).
  *
@@ -47,13 +47,14 @@ final class MemoryTask implements BenchTask {
         + " ms; -Xmx %.0f MiB; driver and executor share the JVM in local mode", m.describe(), rows, k, k, period,
         HeapSampler.maxHeapMiB()));
     double[] live = new double[SCALES.length];
-    SparkSession spark = BenchSpark.session("local[2]");
-    try (BlasThreads t = BlasThreads.set(1)) {
-      ExtractBench.extract(spark, ExtractBench.corpus(o.workDir(), 32, m, o.seed() + 99), run,
-          o.workDir().resolve("warm"), k, 32); // load models and classes before the first sample
-      for (int i = 0; i < SCALES.length; i++) {
-        int n = rows * SCALES[i];
-        Path corpus = ExtractBench.corpus(o.workDir(), n, m, o.seed() + SCALES[i]);
+    Path warm = ExtractBench.corpus(o.workDir(), 32, m, o.seed() + 99);
+    for (int i = 0; i < SCALES.length; i++) {
+      int n = rows * SCALES[i];
+      Path corpus = ExtractBench.corpus(o.workDir(), n, m, o.seed() + SCALES[i]);
+      // a fresh session per size, as a separate run of the job would have; warmed up before the first sample
+      SparkSession spark = BenchSpark.session("local[2]");
+      try (BlasThreads t = BlasThreads.set(1)) {
+        ExtractBench.extract(spark, warm, run, o.workDir().resolve("warm-" + SCALES[i] + "x"), k, 32);
         ExtractBench.Timing timing;
         double peak;
         int samples;
@@ -67,9 +68,9 @@ final class MemoryTask implements BenchTask {
         b.metric("peak_used_heap_mib_" + SCALES[i] + "x", peak);
         b.note(String.format(Locale.ROOT, "%dx: %d rows in %.1f s, %d heap samples", SCALES[i], n, timing.seconds(),
             samples));
+      } finally {
+        spark.stop();
       }
-    } finally {
-      spark.stop();
     }
     b.atMost("live_heap_16x_over_1x", live[SCALES.length - 1] / live[0], 1.25);
     b.note("target: flat live heap (16x corpus within 25% of 1x); the plain peak of heap used is shown for"

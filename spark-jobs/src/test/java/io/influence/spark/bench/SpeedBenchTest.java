@@ -26,7 +26,7 @@ class SpeedBenchTest {
   void speedTasks_tinySizes_figuresFinitePositiveAndConsistent(@TempDir Path dir) throws Exception {
     Map<String, String> params = Map.ofEntries(
         Map.entry("batch", "1"), Map.entry("seq", "16"), Map.entry("rank", "8"), Map.entry("steps", "1"),
-        Map.entry("warmup", "0"), Map.entry("reference", dir.resolve("no-such-reference.py").toString()),
+        Map.entry("warmup", "0"), Map.entry("threads", "1"), Map.entry("reference", dir.resolve("no-such-reference.py").toString()),
         Map.entry("train", "256"), Map.entry("queries", "16"), Map.entry("grad-layers", "1"),
         Map.entry("grad-rows", "8"), Map.entry("grad-cols", "8"), Map.entry("topk", "3"), Map.entry("block", "64"),
         Map.entry("rows", "24"), Map.entry("rounds", "1"), Map.entry("proj", "4"), Map.entry("vocab", "64"),
