@@ -8,6 +8,6 @@ final class SpeedTasks {
   private SpeedTasks() {}
 
   static List<BenchTask> all() {
-    return List.of();
+    return List.of(new GradientsTask(), new ScoringTask(), new EkfacFitTask(), new ScalingTask(), new MemoryTask());
   }
 }

@@ -49,6 +49,52 @@ public final class ScoreBench {
 
   private ScoreBench() {}
 
+  /**
+   * Sizes of one measurement: training rows, queries, layers of {@code rows × cols} projected gradients (so
+   * {@code D = layers × rows × cols}), top-k and the GEMM block size in training rows.
+   */
+  public record Sizes(int train, int queries, int layers, int rows, int cols, int k, int block) {
+    public Sizes {
+      if (train < 1 || queries < 1 || layers < 1 || rows < 1 || cols < 1 || k < 1 || block < 1) {
+        throw new IllegalArgumentException("score bench sizes must all be >= 1, got " + train + " train, " + queries
+            + " queries, " + layers + " layers of " + rows + "x" + cols + ", k=" + k + ", block=" + block);
+      }
+    }
+
+    public int dim() {
+      return layers * rows * cols;
+    }
+
+    /** Multiply-adds × 2 of one scoring pass: {@code 2 · queries · train · D}. */
+    public double flops() {
+      return 2.0 * queries * (double) train * dim();
+    }
+  }
+
+  /**
+   * What one run measured, in seconds (best of the timed rounds) and against the GEMM peak of as many concurrent
+   * threads as Spark has task slots: the whole {@link ScoreJob#run}, its GEMM pass alone, a pass that only reads
+   * the rows, and the in-memory kernel {@link ScoreJob#rank}.
+   */
+  public record Result(Sizes sizes, int slots, long rowsOut, double gemmPeakGflops, double jobSeconds,
+                       double gemmPassSeconds, double readOnlySeconds, double kernelSeconds) {
+    public double jobGflops() {
+      return sizes.flops() / jobSeconds / 1e9;
+    }
+
+    public double gemmPassGflops() {
+      return sizes.flops() / gemmPassSeconds / 1e9;
+    }
+
+    public double kernelGflops() {
+      return sizes.flops() / kernelSeconds / 1e9;
+    }
+
+    public double scoresPerS() {
+      return sizes.queries() * (double) sizes.train() / jobSeconds;
+    }
+  }
+
   public static void main(String[] args) throws Exception {
     Map<String, String> a = new HashMap<>();
     for (String arg : args) {
@@ -58,13 +104,10 @@ public final class ScoreBench {
       }
       a.put(kv[0], kv[1]);
     }
-    int nTrain = Integer.parseInt(a.getOrDefault("train", "16384"));
-    int nQuery = Integer.parseInt(a.getOrDefault("queries", "2048"));
-    int nLayers = Integer.parseInt(a.getOrDefault("layers", "4"));
-    int rows = Integer.parseInt(a.getOrDefault("rows", "64"));
-    int cols = Integer.parseInt(a.getOrDefault("cols", "16"));
-    int k = Integer.parseInt(a.getOrDefault("k", "10"));
-    int block = Integer.parseInt(a.getOrDefault("block", "2048"));
+    Sizes sizes = new Sizes(Integer.parseInt(a.getOrDefault("train", "16384")),
+        Integer.parseInt(a.getOrDefault("queries", "2048")), Integer.parseInt(a.getOrDefault("layers", "4")),
+        Integer.parseInt(a.getOrDefault("rows", "64")), Integer.parseInt(a.getOrDefault("cols", "16")),
+        Integer.parseInt(a.getOrDefault("k", "10")), Integer.parseInt(a.getOrDefault("block", "2048")));
     // under spark-submit the master comes from its configuration unless --master is given
     String master = a.getOrDefault("master", new org.apache.spark.SparkConf().get("spark.master", "local[2]"));
     Path dir = a.containsKey("dir") ? Path.of(a.get("dir")) : Files.createTempDirectory("score-bench");
@@ -73,92 +116,105 @@ public final class ScoreBench {
         .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1").getOrCreate();
     try {
-      int slots = spark.sparkContext().defaultParallelism();
-      double peak = gemmPeak(slots);
-
-      List<StoreMetadata.Layer> layers = new ArrayList<>();
-      for (int l = 0; l < nLayers; l++) {
-        layers.add(new StoreMetadata.Layer("h." + l + ".mlp.c_fc", rows, cols));
-      }
-      StoreMetadata meta = StoreMetadata.of("step-1", 1, 1.0, null, layers, "kronecker-gaussian", 7L, "bench");
-      int d = meta.dim();
-      Path store = dir.resolve("store");
-      writeStore(spark, store, meta, nTrain, Math.max(slots * 2, 4));
-
-      SplittableRandom r = new SplittableRandom(5);
-      List<QueryGradient> queries = new ArrayList<>();
-      float[][] qFlat = new float[nQuery][];
-      for (int q = 0; q < nQuery; q++) {
-        Map<String, float[]> m = new HashMap<>();
-        float[] flat = new float[d];
-        int off = 0;
-        for (StoreMetadata.Layer l : layers) {
-          float[] v = random(r, l.size());
-          m.put(l.name(), v);
-          System.arraycopy(v, 0, flat, off, v.length);
-          off += v.length;
-        }
-        qFlat[q] = flat;
-        queries.add(new QueryGradient("q" + q, List.of(m)));
-      }
-      ScoreSpec spec = new ScoreSpec(store, List.of("step-1"), List.of(1.0), queries, k, block, "bench", null, null,
-          null);
-      ScoreJob.run(spark, spec).count(); // warm-up: JIT, Parquet, ND4J
-      double seconds = Double.MAX_VALUE;
-      long outRows = 0;
-      for (int round = 0; round < 2; round++) { // best of 2: the machine is shared
-        long t0 = System.nanoTime();
-        outRows = ScoreJob.run(spark, spec).count();
-        seconds = Math.min(seconds, (System.nanoTime() - t0) / 1e9);
-      }
-      double flops = 2.0 * nQuery * (double) nTrain * d;
-
-      // the GEMM pass alone (Parquet read + block GEMMs + heaps), and a read-only pass over the same rows
-      GradientTable table = GradientStore.table(spark, store, List.of("step-1"));
-      float[] weighted = new float[nQuery * d];
-      for (int q = 0; q < nQuery; q++) {
-        System.arraycopy(qFlat[q], 0, weighted, q * d, d);
-      }
-      JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-      String[] qIds = queries.stream().map(QueryGradient::id).toArray(String[]::new);
-      double passSeconds = Double.MAX_VALUE;
-      for (int round = 0; round < 2; round++) {
-        long t1 = System.nanoTime();
-        ScoreJob.gemmPass(jsc, table, qIds, weighted, k, block);
-        passSeconds = Math.min(passSeconds, (System.nanoTime() - t1) / 1e9);
-      }
-      RowGather gather = table.gather();
-      long t2 = System.nanoTime();
-      long copied = table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
-        float[] buf = new float[gather.width()];
-        long n = 0;
-        while (it.hasNext()) {
-          InternalRow row = it.next();
-          gather.copy(row, gather.id(row), buf, 0);
-          n++;
-        }
-        return List.of(n).iterator();
-      }).reduce(Long::sum);
-      double readSeconds = (System.nanoTime() - t2) / 1e9;
-      if (copied != nTrain) {
-        throw new IllegalStateException("read " + copied + " rows, expected " + nTrain);
-      }
-
-      // the bare kernel on the same sizes, in memory, one thread per slot on its share of the rows
-      double kernelSeconds = kernel(slots, qFlat, nTrain, d, k, block);
-
+      Result r = measure(spark, sizes, dir);
+      double peak = r.gemmPeakGflops();
       System.out.println(String.format(Locale.ROOT, "{\"bench\":\"score\",\"provisional\":true,\"master\":\"%s\","
               + "\"omp_num_threads\":\"%s\",\"n_train\":%d,\"n_query\":%d,\"dim\":%d,\"block_rows\":%d,\"k\":%d,"
               + "\"rows_out\":%d,\"seconds\":%.3f,\"scores_per_s\":%.4g,\"gflops\":%.2f,\"gemm_peak_gflops\":%.2f,"
               + "\"ratio\":%.3f,\"gemm_pass_seconds\":%.3f,\"gemm_pass_gflops\":%.2f,\"gemm_pass_ratio\":%.3f,"
               + "\"read_only_seconds\":%.3f,\"kernel_seconds\":%.3f,\"kernel_gflops\":%.2f,\"kernel_ratio\":%.3f}",
-          master, System.getenv("OMP_NUM_THREADS"), nTrain, nQuery, d, block, k, outRows, seconds,
-          nQuery * (double) nTrain / seconds, flops / seconds / 1e9, peak, flops / seconds / 1e9 / peak,
-          passSeconds, flops / passSeconds / 1e9, flops / passSeconds / 1e9 / peak, readSeconds,
-          kernelSeconds, flops / kernelSeconds / 1e9, flops / kernelSeconds / 1e9 / peak));
+          master, System.getenv("OMP_NUM_THREADS"), sizes.train(), sizes.queries(), sizes.dim(), sizes.block(),
+          sizes.k(), r.rowsOut(), r.jobSeconds(), r.scoresPerS(), r.jobGflops(), peak, r.jobGflops() / peak,
+          r.gemmPassSeconds(), r.gemmPassGflops(), r.gemmPassGflops() / peak, r.readOnlySeconds(),
+          r.kernelSeconds(), r.kernelGflops(), r.kernelGflops() / peak));
     } finally {
       spark.stop();
     }
+  }
+
+  /**
+   * Writes a seeded synthetic store of projected gradients under {@code dir} (reused when already there), then
+   * measures the GEMM peak, the whole job (after one warm-up run), the GEMM pass, a read-only pass and the
+   * in-memory kernel, each on {@code spark}'s task slots.
+   */
+  public static Result measure(SparkSession spark, Sizes sizes, Path dir) throws Exception {
+    int nTrain = sizes.train();
+    int nQuery = sizes.queries();
+    int k = sizes.k();
+    int block = sizes.block();
+    int slots = spark.sparkContext().defaultParallelism();
+    double peak = gemmPeak(slots);
+
+    List<StoreMetadata.Layer> layers = new ArrayList<>();
+    for (int l = 0; l < sizes.layers(); l++) {
+      layers.add(new StoreMetadata.Layer("h." + l + ".mlp.c_fc", sizes.rows(), sizes.cols()));
+    }
+    StoreMetadata meta = StoreMetadata.of("step-1", 1, 1.0, null, layers, "kronecker-gaussian", 7L, "bench");
+    int d = meta.dim();
+    Path store = dir.resolve("store");
+    writeStore(spark, store, meta, nTrain, Math.max(slots * 2, 4));
+
+    SplittableRandom r = new SplittableRandom(5);
+    List<QueryGradient> queries = new ArrayList<>();
+    float[][] qFlat = new float[nQuery][];
+    for (int q = 0; q < nQuery; q++) {
+      Map<String, float[]> m = new HashMap<>();
+      float[] flat = new float[d];
+      int off = 0;
+      for (StoreMetadata.Layer l : layers) {
+        float[] v = random(r, l.size());
+        m.put(l.name(), v);
+        System.arraycopy(v, 0, flat, off, v.length);
+        off += v.length;
+      }
+      qFlat[q] = flat;
+      queries.add(new QueryGradient("q" + q, List.of(m)));
+    }
+    ScoreSpec spec = new ScoreSpec(store, List.of("step-1"), List.of(1.0), queries, k, block, "bench", null, null,
+        null);
+    ScoreJob.run(spark, spec).count(); // warm-up: JIT, Parquet, ND4J
+    double seconds = Double.MAX_VALUE;
+    long outRows = 0;
+    for (int round = 0; round < 2; round++) { // best of 2: the machine is shared
+      long t0 = System.nanoTime();
+      outRows = ScoreJob.run(spark, spec).count();
+      seconds = Math.min(seconds, (System.nanoTime() - t0) / 1e9);
+    }
+
+    // the GEMM pass alone (Parquet read + block GEMMs + heaps), and a read-only pass over the same rows
+    GradientTable table = GradientStore.table(spark, store, List.of("step-1"));
+    float[] weighted = new float[nQuery * d];
+    for (int q = 0; q < nQuery; q++) {
+      System.arraycopy(qFlat[q], 0, weighted, q * d, d);
+    }
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    String[] qIds = queries.stream().map(QueryGradient::id).toArray(String[]::new);
+    double passSeconds = Double.MAX_VALUE;
+    for (int round = 0; round < 2; round++) {
+      long t1 = System.nanoTime();
+      ScoreJob.gemmPass(jsc, table, qIds, weighted, k, block);
+      passSeconds = Math.min(passSeconds, (System.nanoTime() - t1) / 1e9);
+    }
+    RowGather gather = table.gather();
+    long t2 = System.nanoTime();
+    long copied = table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
+      float[] buf = new float[gather.width()];
+      long n = 0;
+      while (it.hasNext()) {
+        InternalRow row = it.next();
+        gather.copy(row, gather.id(row), buf, 0);
+        n++;
+      }
+      return List.of(n).iterator();
+    }).reduce(Long::sum);
+    double readSeconds = (System.nanoTime() - t2) / 1e9;
+    if (copied != nTrain) {
+      throw new IllegalStateException("read " + copied + " rows, expected " + nTrain);
+    }
+
+    // the bare kernel on the same sizes, in memory, one thread per slot on its share of the rows
+    double kernelSeconds = kernel(slots, qFlat, nTrain, d, k, block);
+    return new Result(sizes, slots, outRows, peak, seconds, passSeconds, readSeconds, kernelSeconds);
   }
 
   private static float[] random(SplittableRandom r, int n) {
@@ -193,7 +249,7 @@ public final class ScoreBench {
   }
 
   /** Aggregate GFLOP/s of {@code threads} concurrent 1024³ float32 GEMMs into preallocated 'f' outputs. */
-  static double gemmPeak(int threads) throws Exception {
+  public static double gemmPeak(int threads) throws Exception {
     int n = 1024;
     ExecutorService pool = Executors.newFixedThreadPool(threads);
     try {

@@ -104,7 +104,10 @@ public final class GradientStore {
     Dataset<Row> checked = shapeForWrite(rows, meta);
     Path tmp = AtomicOutput.newTemporary(root);
     try {
-      checked.write().parquet(tmp.toString());
+      // Gradients are dense floats with few repeats: a dictionary never pays, but Parquet's writer would keep a
+      // hash map of every distinct float of each column chunk (tens of MB per task, growing with the rows until it
+      // gives up) and spend a hash insert per float. Measured with `influence bench memory`.
+      checked.write().option("parquet.enable.dictionary", "false").parquet(tmp.toString());
       AtomicOutput.writeString(fs, new Path(tmp, METADATA_FILE), meta.toJson());
       AtomicOutput.publish(fs, tmp, target);
     } catch (RuntimeException e) {
