@@ -1,5 +1,7 @@
 package io.influence.spark.bench;
 
+import io.influence.spark.config.BlasThreads;
+
 import com.typesafe.config.Config;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.config.Sessions;
@@ -46,7 +48,7 @@ final class CleaningTask implements BenchTask {
 
   @Override
   public BenchResult run(BenchOptions o) throws Exception {
-    try (BenchThreads threads = BenchThreads.limit(o)) {
+    try (BlasThreads threads = BlasThreads.set(o.intParam("threads", 1, 1))) {
       return measure(o);
     }
   }

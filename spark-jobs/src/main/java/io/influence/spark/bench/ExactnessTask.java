@@ -1,5 +1,7 @@
 package io.influence.spark.bench;
 
+import io.influence.spark.config.BlasThreads;
+
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.grad.Preconditioner;
 import io.influence.core.grad.TokenFactors;
@@ -114,7 +116,7 @@ final class ExactnessTask implements BenchTask {
           + "exactness.damping > 0; got " + train + ", " + queries + ", " + fraction);
     }
     BenchResult.Builder b = BenchResult.of(name());
-    try (OneThread one = new OneThread()) {
+    try (BlasThreads one = BlasThreads.set(1)) {
       logistic(o, b, train, queries, fraction);
       gpt2(o, b, train, queries, fraction);
     }

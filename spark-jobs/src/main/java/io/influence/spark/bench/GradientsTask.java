@@ -1,5 +1,7 @@
 package io.influence.spark.bench;
 
+import io.influence.spark.config.BlasThreads;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.core.bench.GradientBench;

@@ -1,5 +1,7 @@
 package io.influence.spark.bench;
 
+import io.influence.spark.config.BlasThreads;
+
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.grad.GradientExtractor;
@@ -87,7 +89,7 @@ final class LeaveOneOutTask implements BenchTask {
   @Override
   public BenchResult run(BenchOptions o) {
     BenchResult.Builder b = BenchResult.of(name());
-    try (OneThread one = new OneThread()) {
+    try (BlasThreads one = BlasThreads.set(1)) {
       Split split = split(o);
       leaveOneOut(o, b, split);
       logisticLds(o, b, split);

@@ -1,5 +1,7 @@
 package io.influence.spark.bench;
 
+import io.influence.spark.config.BlasThreads;
+
 import io.influence.checkpoints.TrainingRun;
 import java.nio.file.Path;
 import java.util.Locale;

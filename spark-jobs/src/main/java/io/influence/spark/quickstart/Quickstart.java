@@ -3,6 +3,7 @@ package io.influence.spark.quickstart;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;
 import io.influence.core.tokenizer.Tokenizer;
+import io.influence.spark.config.BlasThreads;
 import io.influence.spark.config.Sessions;
 import io.influence.spark.pipeline.Stages;
 import io.influence.spark.report.ReportWriter;
@@ -47,7 +48,7 @@ public final class Quickstart {
   private Quickstart() {}
 
   public static Result run(Config settings, boolean overwrite, Consumer<String> print) {
-    try (InProcessThreads.Limit limit = InProcessThreads.limitUnlessSet(1)) {
+    try (BlasThreads limit = BlasThreads.setUnlessEnvironmentSays(1)) {
       if (limit.applied()) {
         print.accept("quickstart: 1 BLAS thread per task (set OMP_NUM_THREADS to choose)");
       }
