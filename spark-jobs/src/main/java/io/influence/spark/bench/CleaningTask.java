@@ -140,8 +140,9 @@ final class CleaningTask implements BenchTask {
         + s.getDouble("ekfac.damping.value") + ")");
     result.note("found@topX%: share of the corrupted sequences (of that kind) among the X% of the corpus with the "
         + "highest self-influence; auc: ROC AUC of those corrupted against the clean sequences");
-    result.note("METHOD-per-token rows: a diagnostic, not the pipeline's output: self-influence / the sequence's "
-        + "token count (the loss is summed over tokens, so self-influence grows with length)");
+    result.note("METHOD-per-token rows: self-influence / the sequence's token count, computed here from the summed "
+        + "scores (the loss is summed over tokens, so self-influence grows with length); the pipeline's "
+        + "self-influence.normalize = per-token divides by the predicted tokens (count - 1) instead");
     return result.build();
   }
 

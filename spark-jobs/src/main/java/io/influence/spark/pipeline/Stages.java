@@ -46,6 +46,7 @@ import java.util.OptionalDouble;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -144,11 +145,17 @@ public final class Stages {
 
   /**
    * Self-influence of every training sequence over the extracted checkpoints: TracIn {@code Σ_i η_i ‖g_i‖²}, or
-   * with {@code self-influence.method = ekfac} {@code Σ_i ⟨g_i, (H_i + λI)⁻¹ g_i⟩} (weight 1 per checkpoint).
+   * with {@code self-influence.method = ekfac} {@code Σ_i ⟨g_i, (H_i + λI)⁻¹ g_i⟩} (weight 1 per checkpoint);
+   * with {@code self-influence.normalize = per-token} each divided by the sequence's predicted tokens.
    */
   public static Dataset<Row> selfInfluence(SparkSession spark, Config s, boolean overwrite) {
     Path out = Path.of(s.getString("output.dir"));
     Path store = out.resolve(GRADIENTS);
+    String normalize = s.getString("self-influence.normalize");
+    if (!normalize.equals("sum") && !normalize.equals("per-token")) {  // checked before any work
+      throw new IllegalArgumentException("influence.self-influence.normalize must be \"sum\" or \"per-token\", got \""
+          + normalize + "\"");
+    }
     OutputGuard.claim(out, SELF_INFLUENCE, stageSettings(s, "self-influence"), overwrite);
     List<String> names = extracted(spark, store);
     List<Double> rates;
@@ -162,8 +169,22 @@ public final class Stages {
     } else {
       rates = names.stream().map(n -> GradientStore.metadata(spark, store, n).learningRate()).toList();
     }
-    return SelfInfluenceJob.run(spark, new SelfInfluenceSpec(store, names, rates,
-        s.getDouble("self-influence.flag-fraction"), p, out.resolve(SELF_INFLUENCE)));
+    Dataset<Row> lossTokens = null;
+    TokenizedCorpus tokenized = null;
+    if (normalize.equals("per-token")) {
+      tokenized = TokenizedCorpus.prepare(spark, Corpus.read(spark, Settings.requiredPath(s, "input.corpus",
+          "self-influence")), run(s, "self-influence").checkpoints().get(0), badRows(s));
+      lossTokens = tokenized.rows().select(functions.col("id"), functions.size(functions.col("tokens")).minus(1)
+          .as("n"));
+    }
+    try {
+      return SelfInfluenceJob.run(spark, new SelfInfluenceSpec(store, names, rates,
+          s.getDouble("self-influence.flag-fraction"), p, out.resolve(SELF_INFLUENCE), lossTokens));
+    } finally {
+      if (tokenized != null) {
+        tokenized.release();
+      }
+    }
   }
 
   /**

@@ -60,6 +60,23 @@ public final class SelfInfluenceJob {
       .add("quantile", DataTypes.DoubleType, false)
       .add("flagged", DataTypes.BooleanType, false);
 
+  /**
+   * Divides each score by its example's number of predicted tokens; an id without a count, or with a count
+   * below 1, is an error naming it (nothing is dropped).
+   */
+  private static Dataset<Row> perToken(Dataset<Row> perExample, Dataset<Row> lossTokens) {
+    Dataset<Row> joined = perExample.join(lossTokens.select(col("id").as("train_id"), col("n")), "train_id", "left")
+        .localCheckpoint();
+    List<Row> bad = joined.filter(col("n").isNull().or(col("n").lt(1))).select("train_id", "n").orderBy("train_id")
+        .limit(5).collectAsList();
+    if (!bad.isEmpty()) {
+      throw new IllegalStateException("per-token self-influence needs each training example's token count, but "
+          + bad.size() + "+ stored example(s) have none or fewer than 1 predicted token, e.g. " + bad
+          + ". HINT: extract again from this corpus, or set influence.self-influence.normalize = sum");
+    }
+    return joined.select(col("train_id"), col("score").divide(col("n")).as("score")).localCheckpoint();
+  }
+
   private static final Logger LOG = LoggerFactory.getLogger(SelfInfluenceJob.class);
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -119,6 +136,9 @@ public final class SelfInfluenceJob {
     StructType scored = new StructType().add("train_id", DataTypes.StringType, false)
         .add("score", DataTypes.DoubleType, false);
     Dataset<Row> perExample = spark.createDataFrame(scores, scored).localCheckpoint();
+    if (spec.lossTokens() != null) {
+      perExample = perToken(perExample, spec.lossTokens());
+    }
     long n = perExample.count();
     long flaggedCount = (long) Math.ceil(spec.flagFraction() * n - 1e-9);
     long firstFlagged = n - flaggedCount;

@@ -2,6 +2,8 @@ package io.influence.spark.selfinf;
 
 import java.nio.file.Path;
 import java.util.List;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
 
 /**
  * What {@link SelfInfluenceJob#run} computes: per training example
@@ -15,9 +17,18 @@ import java.util.List;
  * @param flagFraction  fraction of examples flagged, in [0, 1] (default {@value #DEFAULT_FLAG_FRACTION})
  * @param preconditioner applied to each train gradient, or null for the identity
  * @param output        folder for Parquet rows and {@code summary.jsonl}, or null to write nothing
+ * @param lossTokens    null (scores of the summed sequence loss), or {@code (id: string, n: int)} rows giving each
+ *                      training example's number of predicted tokens: each score is then divided by its {@code n}
+ *                      (per-token self-influence); every scored id must have a row with {@code n >= 1}
  */
 public record SelfInfluenceSpec(Path store, List<String> checkpoints, List<Double> weights, double flagFraction,
-    SelfPreconditioner preconditioner, Path output) {
+    SelfPreconditioner preconditioner, Path output, Dataset<Row> lossTokens) {
+
+  /** Self-influence of the summed sequence loss (no per-token normalisation). */
+  public SelfInfluenceSpec(Path store, List<String> checkpoints, List<Double> weights, double flagFraction,
+                           SelfPreconditioner preconditioner, Path output) {
+    this(store, checkpoints, weights, flagFraction, preconditioner, output, null);
+  }
 
   public static final double DEFAULT_FLAG_FRACTION = 0.05;
 
