@@ -1,9 +1,8 @@
 package io.influence.spark.bench;
 
-import io.influence.spark.config.BlasThreads;
-
 import com.typesafe.config.Config;
-import io.influence.core.tokenizer.Tokenizer;
+import com.typesafe.config.ConfigValueFactory;
+import io.influence.spark.config.BlasThreads;
 import io.influence.spark.config.Sessions;
 import io.influence.spark.pipeline.Stages;
 import io.influence.spark.quickstart.TrainJob;
@@ -77,14 +76,27 @@ final class CleaningTask implements BenchTask {
       Stages.extract(spark, s, false);
       stageSeconds.put("extract", seconds(t));
       t = System.nanoTime();
-      self.put("tracin", BenchPipeline.selfInfluence(spark, s, "tracin"));
+      Map<String, Double> tracin = BenchPipeline.selfInfluence(spark, s, "tracin");
       stageSeconds.put("self-influence-tracin", seconds(t));
       t = System.nanoTime();
       Stages.fitEkfac(spark, s, false);
       stageSeconds.put("fit-ekfac", seconds(t));
+      // both methods per predicted token too (self-influence.normalize = per-token): the summed loss makes
+      // self-influence grow with length, which hides short corrupted sequences. Run before the summed EK-FAC
+      // pass so that the stage's output folder ends with the summed EK-FAC scores.
+      Config perToken = s.withValue("self-influence.normalize", ConfigValueFactory.fromAnyRef("per-token"));
+      Map<String, Map<String, Double>> perTokenScores = new LinkedHashMap<>();
+      for (String method : List.of("tracin", "ekfac")) {
+        t = System.nanoTime();
+        perTokenScores.put(method + "-per-token", BenchPipeline.selfInfluence(spark, perToken, method));
+        stageSeconds.put("self-influence-" + method + "-per-token", seconds(t));
+      }
       t = System.nanoTime();
-      self.put("ekfac", BenchPipeline.selfInfluence(spark, s, "ekfac"));
+      Map<String, Double> ekfac = BenchPipeline.selfInfluence(spark, s, "ekfac");
       stageSeconds.put("self-influence-ekfac", seconds(t));
+      self.put("tracin", tracin);
+      self.put("ekfac", ekfac);
+      self.putAll(perTokenScores);
     } finally {
       spark.stop();
     }
@@ -111,21 +123,6 @@ final class CleaningTask implements BenchTask {
         result.metric(prefix + "auc", RankingMetrics.auc(m.getValue(), positives, clean));
       }
     }
-    // Diagnostic, not the pipeline's output: self-influence divided by the sequence's token count, which shows how
-    // much of the ranking above is sequence length (the loss is summed over tokens, so ‖g‖² grows with length).
-    Tokenizer tokenizer = Tokenizer.fromTokenizerJson(trained.tokenizerJson());
-    for (Map.Entry<String, Map<String, Double>> m : self.entrySet()) {
-      Map<String, Double> perToken = new LinkedHashMap<>();
-      m.getValue().forEach((id, v) -> perToken.put(id, v / tokenizer.encode(data.texts().get(id)).length));
-      List<String> ranking = RankingMetrics.ranking(perToken);
-      String prefix = m.getKey() + "-per-token.";
-      result.metric(prefix + "all.found@top10%", RankingMetrics.foundInTop(ranking, data.corrupted().keySet(), 0.10));
-      for (String kind : List.of("all", BenchCorpus.SHUFFLED, BenchCorpus.CONTRADICTION)) {
-        List<String> positives = data.corrupted().entrySet().stream()
-            .filter(e -> kind.equals("all") || e.getValue().equals(kind)).map(Map.Entry::getKey).toList();
-        result.metric(prefix + kind + ".auc", RankingMetrics.auc(perToken, positives, clean));
-      }
-    }
     result.metric("seconds.train", trainSeconds);
     stageSeconds.forEach((k, v) -> result.metric("seconds." + k, v));
 
@@ -140,9 +137,8 @@ final class CleaningTask implements BenchTask {
         + s.getDouble("ekfac.damping.value") + ")");
     result.note("found@topX%: share of the corrupted sequences (of that kind) among the X% of the corpus with the "
         + "highest self-influence; auc: ROC AUC of those corrupted against the clean sequences");
-    result.note("METHOD-per-token rows: self-influence / the sequence's token count, computed here from the summed "
-        + "scores (the loss is summed over tokens, so self-influence grows with length); the pipeline's "
-        + "self-influence.normalize = per-token divides by the predicted tokens (count - 1) instead");
+    result.note("METHOD-per-token rows: the pipeline's self-influence.normalize = per-token (self-influence divided by "
+        + "the sequence's predicted tokens); the others use the summed loss, which grows with length");
     return result.build();
   }
 

@@ -1,8 +1,7 @@
 package io.influence.spark.bench;
 
-import io.influence.spark.config.BlasThreads;
-
 import io.influence.checkpoints.TrainingRun;
+import io.influence.spark.config.BlasThreads;
 import io.influence.spark.ekfac.FitEkfacJob;
 import io.influence.spark.ekfac.FitEkfacSpec;
 import io.influence.spark.extract.ExtractSpec;

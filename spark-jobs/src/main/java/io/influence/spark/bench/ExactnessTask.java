@@ -1,7 +1,5 @@
 package io.influence.spark.bench;
 
-import io.influence.spark.config.BlasThreads;
-
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.grad.Preconditioner;
 import io.influence.core.grad.TokenFactors;
@@ -22,6 +20,7 @@ import io.influence.ekfac.Damping;
 import io.influence.ekfac.EigenvalueCorrection;
 import io.influence.ekfac.KroneckerPreconditioners;
 import io.influence.ekfac.LayerFactors;
+import io.influence.spark.config.BlasThreads;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;

@@ -1,10 +1,9 @@
 package io.influence.spark.bench;
 
-import io.influence.spark.config.BlasThreads;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.core.bench.GradientBench;
+import io.influence.spark.config.BlasThreads;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,7 +1,5 @@
 package io.influence.spark.bench;
 
-import io.influence.spark.config.BlasThreads;
-
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.grad.GradientExtractor;
@@ -23,6 +21,7 @@ import io.influence.core.truth.Digits;
 import io.influence.core.truth.LogisticRegression;
 import io.influence.ekfac.Damping;
 import io.influence.ekfac.KroneckerPreconditioners;
+import io.influence.spark.config.BlasThreads;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;

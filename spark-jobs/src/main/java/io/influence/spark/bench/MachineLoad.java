@@ -1,7 +1,6 @@
 package io.influence.spark.bench;
 
 import io.influence.spark.config.BlasThreads;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,11 +1,10 @@
 package io.influence.spark.bench;
 
-import io.influence.spark.config.BlasThreads;
-
 import com.typesafe.config.Config;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.tokenizer.Tokenizer;
+import io.influence.spark.config.BlasThreads;
 import io.influence.spark.config.Sessions;
 import io.influence.spark.io.Queries;
 import io.influence.spark.pipeline.Stages;

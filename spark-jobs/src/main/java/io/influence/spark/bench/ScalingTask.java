@@ -1,8 +1,7 @@
 package io.influence.spark.bench;
 
-import io.influence.spark.config.BlasThreads;
-
 import io.influence.checkpoints.TrainingRun;
+import io.influence.spark.config.BlasThreads;
 import java.nio.file.Path;
 import java.util.Locale;
 import org.apache.spark.sql.SparkSession;

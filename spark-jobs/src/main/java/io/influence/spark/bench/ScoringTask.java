@@ -1,7 +1,6 @@
 package io.influence.spark.bench;
 
 import io.influence.spark.config.BlasThreads;
-
 import io.influence.spark.score.ScoreBench;
 import java.util.Locale;
 import org.apache.spark.sql.SparkSession;
