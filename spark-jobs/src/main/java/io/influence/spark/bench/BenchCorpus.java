@@ -4,10 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.core.tokenizer.BpeTrainer;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.io.Queries;
+import io.influence.spark.quickstart.Example;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -55,22 +54,7 @@ final class BenchCorpus {
 
   /** The fortunes of the quickstart resource, whitespace-collapsed, in file order. */
   static List<String> fortunes() {
-    try (InputStream in = BenchCorpus.class.getResourceAsStream("/quickstart/fortunes.txt")) {
-      if (in == null) {
-        throw new IllegalStateException("the text quickstart/fortunes.txt is missing from the classpath. HINT: "
-            + "rebuild the application jar (mvn package)");
-      }
-      List<String> out = new ArrayList<>();
-      for (String block : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("(?m)^%\\s*$")) {
-        String text = block.strip().replaceAll("\\s+", " ");
-        if (!text.isEmpty()) {
-          out.add(text);
-        }
-      }
-      return out;
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read quickstart/fortunes.txt: " + e.getMessage(), e);
-    }
+    return Example.fortunes();
   }
 
   /**

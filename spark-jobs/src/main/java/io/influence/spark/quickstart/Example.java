@@ -87,7 +87,7 @@ public final class Example {
   private Example() {}
 
   /** The fortunes of the embedded file, whitespace-collapsed, in file order. */
-  static List<String> fortunes() {
+  public static List<String> fortunes() {
     try (InputStream in = Example.class.getResourceAsStream("/quickstart/fortunes.txt")) {
       if (in == null) {
         throw new IllegalStateException("the quickstart text quickstart/fortunes.txt is missing from the classpath. "
