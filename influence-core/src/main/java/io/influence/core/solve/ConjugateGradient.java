@@ -122,20 +122,10 @@ final class ConjugateGradient implements IhvpSolver {
       if (block.isEmpty()) {
         break;
       }
-      int m = block.size();
-      double[][] vs = new double[m][];
-      double[][] outs = new double[m][];
-      int[] systems = new int[m];
-      int[] its = new int[m];
-      for (int i = 0; i < m; i++) {
-        int j = block.get(i);
+      for (int j : block) {
         it[j]++;
-        vs[i] = p[j];
-        outs[i] = ap[j];
-        systems[i] = j;
-        its[i] = it[j];
       }
-      Vectors.applyBlock(h, vs, outs, METHOD, systems, its);
+      Vectors.applyActive(h, block, p, ap, METHOD, it);
       for (int j : block) {
         double[] pj = p[j];
         double[] apj = ap[j];

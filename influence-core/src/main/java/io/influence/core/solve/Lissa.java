@@ -139,21 +139,11 @@ final class Lissa implements IhvpSolver {
       if (block.isEmpty()) {
         break;
       }
-      int m = block.size();
-      double[][] vs = new double[m][];
-      double[][] outs = new double[m][];
-      int[] systems = new int[m];
-      int[] its = new int[m];
-      for (int i = 0; i < m; i++) {
-        int j = block.get(i);
+      for (int j : block) {
         steps[j]++;
         step[j]++;
-        vs[i] = cur[j];
-        outs[i] = hv[j];
-        systems[i] = j;
-        its[i] = steps[j];
       }
-      Vectors.applyBlock(h, vs, outs, METHOD, systems, its);
+      Vectors.applyActive(h, block, cur, hv, METHOD, steps);
       for (int j : block) {
         double[] b = bs.get(j);
         double[] c = cur[j];

@@ -85,6 +85,27 @@ final class Vectors {
   }
 
   /** {@code outs[j] = H vs[j]} for the block, each product checked for NaN/Inf (no damping added). */
+  /**
+   * One block product for the systems in {@code active}: {@code out[j] = H in[j]} for each {@code j} in it, checked
+   * finite (a failure names system {@code j} at {@code iterations[j]}).
+   */
+  static void applyActive(BlockLinearOperator h, List<Integer> active, double[][] in, double[][] out, String method,
+      int[] iterations) {
+    int m = active.size();
+    double[][] vs = new double[m][];
+    double[][] outs = new double[m][];
+    int[] systems = new int[m];
+    int[] its = new int[m];
+    for (int i = 0; i < m; i++) {
+      int j = active.get(i);
+      vs[i] = in[j];
+      outs[i] = out[j];
+      systems[i] = j;
+      its[i] = iterations[j];
+    }
+    applyBlock(h, vs, outs, method, systems, its);
+  }
+
   static void applyBlock(BlockLinearOperator h, double[][] vs, double[][] outs, String method, int[] systems,
       int[] iterations) {
     h.apply(vs, outs);
