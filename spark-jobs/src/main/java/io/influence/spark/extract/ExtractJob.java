@@ -7,6 +7,7 @@ import io.influence.core.grad.GradientExtractor;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.tracin.ExampleGradient;
+import io.influence.spark.io.Corpus;
 import io.influence.spark.progress.Progress;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.StoreMetadata;
@@ -48,7 +49,7 @@ public final class ExtractJob {
   public record Result(List<String> written, List<String> skipped, TokenizedCorpus.BadRows badRows) {}
 
   public static Result run(SparkSession spark, ExtractSpec spec) {
-    TokenizedCorpus corpus = TokenizedCorpus.prepare(spark, spreadOverCores(spark, spec.corpus()),
+    TokenizedCorpus corpus = TokenizedCorpus.prepare(spark, Corpus.spreadOverCores(spec.corpus()),
         spec.run().checkpoints().get(0), spec.badRows());
     List<String> written = new ArrayList<>();
     List<String> skipped = new ArrayList<>();
@@ -81,15 +82,6 @@ public final class ExtractJob {
       corpus.release();
     }
     return new Result(written, skipped, corpus.badRows());
-  }
-
-  /**
-   * A small input file arrives as one partition, which would leave all but one core idle during
-   * the (compute-bound) extraction: spread it over at least the default parallelism.
-   */
-  static Dataset<Row> spreadOverCores(SparkSession spark, Dataset<Row> corpus) {
-    int cores = spark.sparkContext().defaultParallelism();
-    return corpus.rdd().getNumPartitions() < cores ? corpus.repartition(cores) : corpus;
   }
 
   /** Store name of a checkpoint: {@code step-N}. */

@@ -14,6 +14,7 @@ import io.influence.core.solve.IhvpSolver;
 import io.influence.core.solve.SolveResult;
 import io.influence.core.tracin.ExampleGradient;
 import io.influence.spark.extract.ExecutorModels;
+import io.influence.spark.io.Corpus;
 import io.influence.spark.store.StoreMetadata;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -67,12 +68,7 @@ public final class IhvpQueries {
       rows = rows.orderBy(xxhash64(lit(settings.sampleSeed()), col("id")), col("id"))
           .limit((int) Math.min(Integer.MAX_VALUE, settings.sampleRows()));
     }
-    if (settings.partitions() > 0) {
-      rows = rows.repartition(settings.partitions());
-    } else {
-      int cores = rows.sparkSession().sparkContext().defaultParallelism();
-      rows = rows.rdd().getNumPartitions() < cores ? rows.repartition(cores) : rows;
-    }
+    rows = settings.partitions() > 0 ? rows.repartition(settings.partitions()) : Corpus.spreadOverCores(rows);
     JavaRDD<int[]> tokens = rows.select("tokens").javaRDD().map(r -> {
       List<Integer> t = r.getList(0);
       int[] out = new int[t.size()];

@@ -102,4 +102,13 @@ public final class Corpus {
           + duplicates.stream().map(r -> r.getString(0) + " (" + r.getLong(1) + "×)").toList());
     }
   }
+
+  /**
+   * {@code rows} spread over at least the default parallelism: a small input file arrives as one partition,
+   * which would leave all but one core idle during compute-bound work (extraction, curvature products).
+   */
+  public static Dataset<Row> spreadOverCores(Dataset<Row> rows) {
+    int cores = rows.sparkSession().sparkContext().defaultParallelism();
+    return rows.rdd().getNumPartitions() < cores ? rows.repartition(cores) : rows;
+  }
 }
