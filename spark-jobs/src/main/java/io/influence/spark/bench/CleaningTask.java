@@ -5,7 +5,7 @@ import com.typesafe.config.ConfigValueFactory;
 import io.influence.spark.config.BlasThreads;
 import io.influence.spark.config.Sessions;
 import io.influence.spark.pipeline.Stages;
-import io.influence.spark.quickstart.TrainJob;
+import io.influence.spark.train.TrainJob;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;

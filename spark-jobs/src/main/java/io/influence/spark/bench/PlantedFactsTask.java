@@ -8,7 +8,7 @@ import io.influence.spark.config.BlasThreads;
 import io.influence.spark.config.Sessions;
 import io.influence.spark.io.Queries;
 import io.influence.spark.pipeline.Stages;
-import io.influence.spark.quickstart.TrainJob;
+import io.influence.spark.train.TrainJob;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;

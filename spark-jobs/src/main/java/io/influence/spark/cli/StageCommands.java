@@ -106,8 +106,8 @@ final class StageCommands {
       if (options.corpus == null || options.out == null) {
         throw new IllegalArgumentException("train needs --corpus FILE and --out RUN_DIR");
       }
-      var r = io.influence.spark.quickstart.TrainJob.run(java.nio.file.Path.of(options.corpus),
-          java.nio.file.Path.of(options.out), io.influence.spark.quickstart.TrainSettings.from(s), System.out::println);
+      var r = io.influence.spark.train.TrainJob.run(java.nio.file.Path.of(options.corpus),
+          java.nio.file.Path.of(options.out), io.influence.spark.train.TrainSettings.from(s), System.out::println);
       System.out.printf("trained on %d sequences: loss %.3f -> %.3f; run in %s (use it as --run)%n", r.sequences(),
           r.firstLoss(), r.lastLoss(), options.out);
       return 0;
@@ -121,8 +121,8 @@ final class StageCommands {
     void run(SparkSession spark, Config s, boolean overwrite) {
       java.nio.file.Path file = java.nio.file.Path.of(s.getString("output.dir"), "report", "index.html");
       try {
-        io.influence.spark.report.ReportWriter.write(
-            io.influence.spark.reporting.ReportBuilder.build(spark, s).report(), file);
+        io.influence.spark.report.html.ReportWriter.write(
+            io.influence.spark.report.ReportBuilder.build(spark, s).report(), file);
       } catch (java.io.IOException e) {
         throw new java.io.UncheckedIOException("cannot write " + file, e);
       }

@@ -1,13 +1,15 @@
 package io.influence.spark.quickstart;
 
+import io.influence.spark.train.TrainJob;
+import io.influence.spark.train.TrainSettings;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.config.BlasThreads;
 import io.influence.spark.config.Sessions;
 import io.influence.spark.pipeline.Stages;
-import io.influence.spark.report.ReportWriter;
-import io.influence.spark.reporting.ReportBuilder;
+import io.influence.spark.report.html.ReportWriter;
+import io.influence.spark.report.ReportBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

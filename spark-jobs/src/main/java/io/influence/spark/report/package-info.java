@@ -1,5 +1,7 @@
 /**
- * The engine's self-contained HTML report.
+ * The report: what a person reads. {@link io.influence.spark.report.ReportBuilder} gathers an output
+ * folder (scores, self-influence, token contributions) into the data model; the {@code html}
+ * subpackage renders it.
  *
  * <p>Public surface: the data model ({@link io.influence.spark.report.Report},
  * {@link io.influence.spark.report.Provenance}, {@link io.influence.spark.report.CheckpointInfo},
@@ -8,7 +10,7 @@
  * {@link io.influence.spark.report.SelfInfluenceSection},
  * {@link io.influence.spark.report.FlaggedSequence}) — records that validate in their compact
  * constructors (non-null, finite numbers; IllegalArgumentException with a HINT) — and
- * {@link io.influence.spark.report.ReportWriter} ({@code render} to a string, {@code write}
+ * {@link io.influence.spark.report.html.ReportWriter} ({@code render} to a string, {@code write}
  * atomically to a file).
  *
  * <p>The document is one UTF-8 file that opens offline from {@code file://}: inline CSS, inline

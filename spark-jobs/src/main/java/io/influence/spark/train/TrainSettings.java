@@ -1,4 +1,4 @@
-package io.influence.spark.quickstart;
+package io.influence.spark.train;
 
 import com.typesafe.config.Config;
 import io.influence.checkpoints.Gpt2Config;

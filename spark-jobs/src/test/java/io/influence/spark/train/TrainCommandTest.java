@@ -1,4 +1,4 @@
-package io.influence.spark.quickstart;
+package io.influence.spark.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

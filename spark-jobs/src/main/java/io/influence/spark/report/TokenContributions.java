@@ -1,4 +1,4 @@
-package io.influence.spark.reporting;
+package io.influence.spark.report;
 
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;

@@ -1,4 +1,4 @@
-package io.influence.spark.report;
+package io.influence.spark.report.html;
 
 /**
  * HTML escaping for text content and double-quoted attribute values (the same rules serve both,

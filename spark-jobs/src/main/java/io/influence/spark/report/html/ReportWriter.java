@@ -1,4 +1,6 @@
-package io.influence.spark.report;
+package io.influence.spark.report.html;
+
+import io.influence.spark.report.Report;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +20,7 @@ public final class ReportWriter {
 
   /** The report as an HTML document; the same report always gives the same string. */
   public static String render(Report report) {
-    Checks.notNull(report, "report");
+    java.util.Objects.requireNonNull(report, "report");
     return HtmlRenderer.render(report);
   }
 
@@ -28,7 +30,7 @@ public final class ReportWriter {
    * Missing parent folders are created.
    */
   public static void write(Report report, Path file) throws IOException {
-    Checks.notNull(file, "report file");
+    java.util.Objects.requireNonNull(file, "report file");
     byte[] bytes = render(report).getBytes(StandardCharsets.UTF_8);
     Path target = file.toAbsolutePath();
     Path dir = target.getParent();

@@ -1,4 +1,8 @@
-package io.influence.spark.report;
+package io.influence.spark.report.html;
+
+import io.influence.spark.report.Report;
+import io.influence.spark.report.QueryResult;
+import io.influence.spark.report.RankedSequence;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

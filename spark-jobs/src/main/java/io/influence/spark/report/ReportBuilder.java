@@ -1,4 +1,4 @@
-package io.influence.spark.reporting;
+package io.influence.spark.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

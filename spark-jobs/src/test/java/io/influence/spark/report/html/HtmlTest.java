@@ -1,4 +1,4 @@
-package io.influence.spark.report;
+package io.influence.spark.report.html;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

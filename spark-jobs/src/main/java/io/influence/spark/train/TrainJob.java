@@ -1,4 +1,4 @@
-package io.influence.spark.quickstart;
+package io.influence.spark.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -81,7 +81,7 @@ public final class TrainJob {
   }
 
   /** The texts of a JSON Lines corpus (field {@code text}), or the whole file as one text. */
-  static List<String> readTexts(Path corpus) {
+  public static List<String> readTexts(Path corpus) {
     if (!Files.isRegularFile(corpus)) {
       throw new IllegalArgumentException("corpus " + corpus + " is not a file. HINT: pass --corpus FILE (JSON Lines "
           + "with a text field, or plain text)");

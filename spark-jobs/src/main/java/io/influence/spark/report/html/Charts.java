@@ -1,4 +1,4 @@
-package io.influence.spark.report;
+package io.influence.spark.report.html;
 
 import java.util.List;
 import java.util.Map;

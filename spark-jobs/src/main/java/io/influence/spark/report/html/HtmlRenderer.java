@@ -1,4 +1,13 @@
-package io.influence.spark.report;
+package io.influence.spark.report.html;
+
+import io.influence.spark.report.Report;
+import io.influence.spark.report.Provenance;
+import io.influence.spark.report.QueryResult;
+import io.influence.spark.report.RankedSequence;
+import io.influence.spark.report.SelfInfluenceSection;
+import io.influence.spark.report.FlaggedSequence;
+import io.influence.spark.report.TokenContribution;
+import io.influence.spark.report.CheckpointInfo;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,4 +1,4 @@
-package io.influence.spark.reporting;
+package io.influence.spark.report;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -7,10 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.typesafe.config.Config;
 import io.influence.spark.config.Settings;
 import io.influence.spark.pipeline.Stages;
-import io.influence.spark.quickstart.TrainJob;
-import io.influence.spark.quickstart.TrainSettings;
+import io.influence.spark.train.TrainJob;
+import io.influence.spark.train.TrainSettings;
 import io.influence.spark.report.Report;
-import io.influence.spark.report.ReportWriter;
+import io.influence.spark.report.html.ReportWriter;
 import io.influence.spark.testing.LocalSpark;
 import java.nio.file.Files;
 import java.nio.file.Path;

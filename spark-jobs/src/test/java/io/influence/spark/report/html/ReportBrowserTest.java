@@ -1,4 +1,6 @@
-package io.influence.spark.report;
+package io.influence.spark.report.html;
+
+import io.influence.spark.report.Report;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,4 +1,4 @@
-package io.influence.spark.report;
+package io.influence.spark.report.html;
 
 /** The report's inline style sheet: system fonts only, no external resources. */
 final class Css {
