@@ -5,7 +5,7 @@ package io.influence.ekfac;
  * either an absolute value, or {@code factor × mean(Λ)} of that layer's eigenvalues (Grosse et
  * al. 2023 and Kronfluence's default heuristic use factor 0.1).
  */
-public record Damping(Mode mode, double value) {
+public record Damping(Mode mode, double value) implements java.io.Serializable {
 
   public enum Mode { ABSOLUTE, RELATIVE_TO_MEAN }
 

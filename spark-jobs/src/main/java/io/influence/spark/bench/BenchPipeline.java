@@ -1,11 +1,10 @@
 package io.influence.spark.bench;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigValueFactory;
+import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Settings;
+import io.influence.spark.config.TrainSettings;
 import io.influence.spark.pipeline.Stages;
 import io.influence.spark.train.TrainJob;
-import io.influence.spark.train.TrainSettings;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,7 +30,7 @@ final class BenchPipeline {
   private BenchPipeline() {}
 
   /** The settings of a bench run writing under {@code out}. */
-  static Config settings(BenchOptions o, Sizes quick, Sizes full, Path out, BenchCorpus.Written data) {
+  static InfluenceSettings settings(BenchOptions o, Sizes quick, Sizes full, Path out, BenchCorpus.Written data) {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("output.dir", out.toString());
     m.put("input.corpus", data.corpus().toString());
@@ -59,16 +58,16 @@ final class BenchPipeline {
   }
 
   /** Trains the model of {@code s} on its corpus into {@code input.run}. */
-  static TrainJob.Result train(Config s, Consumer<String> log) {
-    return TrainJob.run(Path.of(s.getString("input.corpus")), Path.of(s.getString("input.run")), TrainSettings.from(s),
-        log);
+  static TrainJob.Result train(InfluenceSettings s, Consumer<String> log) {
+    return TrainJob.run(s.input().corpus("train"), s.input().run("train"), s.train(), log);
   }
 
   /** Every query's score of every training sequence with {@code method} ("tracin" or "ekfac"): query → train → score. */
-  static Map<String, Map<String, Double>> scores(org.apache.spark.sql.SparkSession spark, Config s, String method) {
-    Config c = s.withValue("score.method", ConfigValueFactory.fromAnyRef(method));
+  static Map<String, Map<String, Double>> scores(org.apache.spark.sql.SparkSession spark, InfluenceSettings s,
+      String method) {
+    InfluenceSettings c = s.with("score.method", method).with("output.overwrite", true);
     Map<String, Map<String, Double>> out = new LinkedHashMap<>();
-    List<Row> rows = Stages.score(spark, c, true).collectAsList();
+    List<Row> rows = Stages.score(spark, c).collectAsList();
     for (Row r : rows) {
       if ("top".equals(r.getAs("direction"))) {
         out.computeIfAbsent(r.getAs("query_id"), k -> new LinkedHashMap<>()).put(r.getAs("train_id"), r.getAs("score"));
@@ -78,22 +77,22 @@ final class BenchPipeline {
   }
 
   /** Self-influence of every training sequence with {@code method} ("tracin" or "ekfac"): train id → score. */
-  static Map<String, Double> selfInfluence(org.apache.spark.sql.SparkSession spark, Config s, String method) {
-    Config c = s.withValue("self-influence.method", ConfigValueFactory.fromAnyRef(method));
+  static Map<String, Double> selfInfluence(org.apache.spark.sql.SparkSession spark, InfluenceSettings s,
+      String method) {
+    InfluenceSettings c = s.with("self-influence.method", method).with("output.overwrite", true);
     Map<String, Double> out = new LinkedHashMap<>();
-    for (Row r : Stages.selfInfluence(spark, c, true).collectAsList()) {
+    for (Row r : Stages.selfInfluence(spark, c).collectAsList()) {
       out.put(r.getAs("train_id"), r.getAs("score"));
     }
     return out;
   }
 
   /** A one-line summary of the model trained, for the notes. */
-  static String describe(Config s, TrainJob.Result t) {
-    Config c = s.getConfig("train");
+  static String describe(InfluenceSettings s, TrainJob.Result t) {
+    TrainSettings c = s.train();
     return String.format(java.util.Locale.ROOT, "model: GPT-2 %d layers x width %d, BPE %d, %d steps (loss %.3f -> %.3f), "
-            + "%d checkpoints; gradients projected %s", c.getInt("layers"), c.getInt("width"), c.getInt("vocab-size"),
-        c.getInt("steps"), t.firstLoss(), t.lastLoss(), t.run().checkpoints().size(),
-        s.getBoolean("extract.projection.enabled") ? s.getInt("extract.projection.k-out") + "x"
-            + s.getInt("extract.projection.k-in") + " per layer" : "off (full)");
+            + "%d checkpoints; gradients projected %s", c.layers(), c.width(), c.vocabSize(),
+        c.steps(), t.firstLoss(), t.lastLoss(), t.run().checkpoints().size(),
+        s.extract().projection().map(p -> p.kOut() + "x" + p.kIn() + " per layer").orElse("off (full)"));
   }
 }

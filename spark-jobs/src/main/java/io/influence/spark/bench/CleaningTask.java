@@ -1,7 +1,6 @@
 package io.influence.spark.bench;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigValueFactory;
+import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.BlasThreads;
 import io.influence.spark.config.Sessions;
 import io.influence.spark.pipeline.Stages;
@@ -63,28 +62,28 @@ final class CleaningTask implements BenchTask {
           + data.texts().size() + "; HINT: raise -P corrupt or -P fortunes so that each kind gets one");
     }
     Path out = o.workDir().resolve("out");
-    Config s = BenchPipeline.settings(o, QUICK, FULL, out, data);
+    InfluenceSettings s = BenchPipeline.settings(o, QUICK, FULL, out, data);
     long t0 = System.nanoTime();
     TrainJob.Result trained = BenchPipeline.train(s, line -> System.err.println("[cleaning] " + line));
     double trainSeconds = seconds(t0);
 
     Map<String, Map<String, Double>> self = new LinkedHashMap<>();
     Map<String, Double> stageSeconds = new LinkedHashMap<>();
-    SparkSession spark = Sessions.create(s);
+    SparkSession spark = Sessions.create(s.spark());
     try {
       long t = System.nanoTime();
-      Stages.extract(spark, s, false);
+      Stages.extract(spark, s);
       stageSeconds.put("extract", seconds(t));
       t = System.nanoTime();
       Map<String, Double> tracin = BenchPipeline.selfInfluence(spark, s, "tracin");
       stageSeconds.put("self-influence-tracin", seconds(t));
       t = System.nanoTime();
-      Stages.fitEkfac(spark, s, false);
+      Stages.fitEkfac(spark, s);
       stageSeconds.put("fit-ekfac", seconds(t));
       // both methods per predicted token too (self-influence.normalize = per-token): the summed loss makes
       // self-influence grow with length, which hides short corrupted sequences. Run before the summed EK-FAC
       // pass so that the stage's output folder ends with the summed EK-FAC scores.
-      Config perToken = s.withValue("self-influence.normalize", ConfigValueFactory.fromAnyRef("per-token"));
+      InfluenceSettings perToken = s.with("self-influence.normalize", "per-token");
       Map<String, Map<String, Double>> perTokenScores = new LinkedHashMap<>();
       for (String method : List.of("tracin", "ekfac")) {
         t = System.nanoTime();
@@ -133,8 +132,7 @@ final class CleaningTask implements BenchTask {
         100.0 * data.corrupted().size() / data.texts().size(), shuffled, data.corrupted().size() - shuffled, o.seed()));
     result.note(BenchPipeline.describe(s, trained));
     result.note("self-influence: the Spark pipeline's self-influence stage, tracin (Σ_i η_i ‖g_i‖²) and ekfac "
-        + "(⟨g_i, (H_i + λI)⁻¹ g_i⟩ summed over checkpoints, damping " + s.getString("ekfac.damping.mode") + " "
-        + s.getDouble("ekfac.damping.value") + ")");
+        + "(⟨g_i, (H_i + λI)⁻¹ g_i⟩ summed over checkpoints, damping " + s.ekfac().dampingWords() + ")");
     result.note("found@topX%: share of the corrupted sequences (of that kind) among the X% of the corpus with the "
         + "highest self-influence; auc: ROC AUC of those corrupted against the clean sequences");
     result.note("METHOD-per-token rows: the pipeline's self-influence.normalize = per-token (self-influence divided by "

@@ -1,5 +1,6 @@
 package io.influence.spark.bench;
 
+import io.influence.spark.config.BadRows;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.spark.config.BlasThreads;
 import io.influence.spark.ekfac.FitEkfacJob;
@@ -56,7 +57,7 @@ final class EkfacFitTask implements BenchTask {
           o.workDir().resolve("warm"), k, 64);
       ExtractBench.Timing extract = ExtractBench.extract(spark, corpus, run, store, k, rows);
       FitEkfacSpec spec = new FitEkfacSpec(Corpus.read(spark, corpus), run, List.of("step-1"), store,
-          o.workDir().resolve("factors"), 16, 0, ExtractSpec.BadRowPolicy.FAIL);
+          o.workDir().resolve("factors"), 16, 0, BadRows.FAIL);
       long t0 = System.nanoTime();
       FitEkfacJob.Result fit = FitEkfacJob.run(spark, spec);
       double fitSeconds = (System.nanoTime() - t0) / 1e9;

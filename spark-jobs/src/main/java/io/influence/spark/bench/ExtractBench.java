@@ -1,5 +1,7 @@
 package io.influence.spark.bench;
 
+import io.influence.spark.config.ExtractSettings.Projection;
+import io.influence.spark.config.BadRows;
 import io.influence.checkpoints.Gpt2Config;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.TrainingRun;
@@ -170,8 +172,8 @@ final class ExtractBench {
     TaskTime listener = new TaskTime();
     spark.sparkContext().addSparkListener(listener);
     try {
-      var spec = new ExtractSpec(Corpus.read(spark, corpus), run, store, new ExtractSpec.Projection(k, k, 42), null, 16,
-          ExtractSpec.BadRowPolicy.FAIL);
+      var spec = new ExtractSpec(Corpus.read(spark, corpus), run, store, new Projection(k, k, 42), null, 16,
+          BadRows.FAIL);
       long gc0 = gcMillis();
       long t0 = System.nanoTime();
       ExtractJob.Result r = ExtractJob.run(spark, spec);

@@ -1,8 +1,10 @@
 package io.influence.spark.bench;
 
-import com.typesafe.config.Config;
+import io.influence.spark.config.Choices;
+import io.influence.spark.config.InfluenceSettings;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.model.Gpt2Model;
+import io.influence.core.tokenizer.PromptCompletion;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.config.BlasThreads;
 import io.influence.spark.config.Sessions;
@@ -74,23 +76,23 @@ final class PlantedFactsTask implements BenchTask {
         o.intParam("facts", BenchFacts.ALL.size(), BenchFacts.ALL.size()), 0,
         o.intParam("vocab", QUICK.vocab(), FULL.vocab()), o.seed());
     Path out = o.workDir().resolve("out");
-    Config s = BenchPipeline.settings(o, QUICK, FULL, out, data);
+    InfluenceSettings s = BenchPipeline.settings(o, QUICK, FULL, out, data);
     long t0 = System.nanoTime();
     TrainJob.Result trained = BenchPipeline.train(s, line -> System.err.println("[planted-facts] " + line));
     double trainSeconds = seconds(t0);
 
     Map<String, Map<String, Map<String, Double>>> scores = new LinkedHashMap<>();
     Map<String, Double> stageSeconds = new LinkedHashMap<>();
-    SparkSession spark = Sessions.create(s);
+    SparkSession spark = Sessions.create(s.spark());
     try {
       long t = System.nanoTime();
-      Stages.extract(spark, s, false);
+      Stages.extract(spark, s);
       stageSeconds.put("extract", seconds(t));
       t = System.nanoTime();
       scores.put("tracin", BenchPipeline.scores(spark, s, "tracin"));
       stageSeconds.put("score-tracin", seconds(t));
       t = System.nanoTime();
-      Stages.fitEkfac(spark, s, false);
+      Stages.fitEkfac(spark, s);
       stageSeconds.put("fit-ekfac", seconds(t));
       t = System.nanoTime();
       scores.put("ekfac", BenchPipeline.scores(spark, s, "ekfac"));
@@ -165,8 +167,7 @@ final class PlantedFactsTask implements BenchTask {
         ids.size(), ids.size() - planted, planted, data.facts().size(), data.planted().size(), o.seed()));
     result.note(BenchPipeline.describe(s, trained));
     result.note("tracin, ekfac: the Spark pipeline (extract, fit-ekfac, score) on local Spark, ekfac with "
-        + "ekfac.checkpoints = " + s.getString("ekfac.checkpoints") + ", damping " + s.getString("ekfac.damping.mode")
-        + " " + s.getDouble("ekfac.damping.value") + "");
+        + "ekfac.checkpoints = " + Choices.word(s.ekfac().checkpoints()) + ", damping " + s.ekfac().dampingWords());
     ihvpNotes.forEach(result::note);
     result.note("bm25: our Okapi BM25 (k1 1.2, b 0.75, Lucene idf) over lower-cased letter/digit runs, no stemming "
         + "or stop words; query text = prompt + completion");
@@ -176,7 +177,7 @@ final class PlantedFactsTask implements BenchTask {
   }
 
   /** CG and LiSSA scores on one machine at the final checkpoint, added to {@code scores}; returns the notes. */
-  private static List<String> ihvp(BenchOptions o, Config s, TrainJob.Result trained, BenchCorpus.Written data,
+  private static List<String> ihvp(BenchOptions o, InfluenceSettings s, TrainJob.Result trained, BenchCorpus.Written data,
                                    Map<String, Map<String, Map<String, Double>>> scores) throws Exception {
     List<RunCheckpoint> cps = trained.run().checkpoints();
     Path dir = cps.get(cps.size() - 1).dir();
@@ -186,16 +187,9 @@ final class PlantedFactsTask implements BenchTask {
     List<int[]> tokens = data.texts().values().stream().map(tokenizer::encode).toList();
     List<OneMachineIhvp.Query> queries = new ArrayList<>();
     for (Queries.Query q : data.queryList()) {
-      int[] p = tokenizer.encode(q.prompt());
-      int[] r = tokenizer.encode(q.completion());
-      int[] t = new int[p.length + r.length];
-      int[] mask = new int[t.length];
-      System.arraycopy(p, 0, t, 0, p.length);
-      System.arraycopy(r, 0, t, p.length, r.length);
-      for (int i = Math.max(1, p.length); i < t.length; i++) {
-        mask[i] = 1;
-      }
-      queries.add(new OneMachineIhvp.Query(q.id(), t, mask));
+      PromptCompletion e = PromptCompletion.encode(tokenizer, q.id(), q.prompt(), q.completion(),
+          model.config().nPositions());
+      queries.add(new OneMachineIhvp.Query(q.id(), e.tokens(), e.lossMask()));
     }
     var options = new OneMachineIhvp.Options(o.param("ihvp.layers", "last-block"), o.intParam("ihvp.sample", 32, 64),
         o.doubleParam("ihvp.damping", 0.1, 0.1), 4, o.intParam("cg.iterations", 5, 10), 1e-4,

@@ -1,6 +1,6 @@
 package io.influence.spark.cli;
 
-import com.typesafe.config.Config;
+import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Settings;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -35,7 +35,7 @@ final class SettingsOptions {
   @Option(names = "--overwrite", description = "replace outputs written with different settings")
   boolean overwrite;
 
-  Config load() {
+  InfluenceSettings load() {
     Map<String, String> all = new LinkedHashMap<>(overrides);
     put(all, "input.corpus", corpus);
     put(all, "input.run", run);

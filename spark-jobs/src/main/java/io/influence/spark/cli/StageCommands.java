@@ -1,9 +1,9 @@
 package io.influence.spark.cli;
 
-import com.typesafe.config.Config;
+import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Sessions;
-import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.pipeline.Stages;
+import io.influence.spark.train.TrainJob;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.apache.spark.sql.Row;
@@ -21,25 +21,25 @@ final class StageCommands {
 
     @Override
     public Integer call() {
-      Config settings = options.load();
-      SparkSession spark = Sessions.create(settings);
+      InfluenceSettings settings = options.load();
+      SparkSession spark = Sessions.create(settings.spark());
       try {
-        run(spark, settings, settings.getBoolean("output.overwrite"));
+        run(spark, settings);
         return 0;
       } finally {
         spark.stop();
       }
     }
 
-    abstract void run(SparkSession spark, Config settings, boolean overwrite);
+    abstract void run(SparkSession spark, InfluenceSettings settings);
   }
 
   @Command(name = "extract", mixinStandardHelpOptions = true,
       description = "Per-example gradients of the corpus at every checkpoint, as Parquet shards.")
   static final class Extract extends StageCommand {
     @Override
-    void run(SparkSession spark, Config s, boolean overwrite) {
-      printExtract(Stages.extract(spark, s, overwrite));
+    void run(SparkSession spark, InfluenceSettings s) {
+      System.out.println(Stages.describe(Stages.extract(spark, s)));
     }
   }
 
@@ -47,8 +47,8 @@ final class StageCommands {
       description = "TracIn self-influence of every training sequence; flags the top fraction.")
   static final class SelfInfluence extends StageCommand {
     @Override
-    void run(SparkSession spark, Config s, boolean overwrite) {
-      printSelfInfluence(Stages.selfInfluence(spark, s, overwrite).limit(10).collectAsList());
+    void run(SparkSession spark, InfluenceSettings s) {
+      printSelfInfluence(Stages.selfInfluence(spark, s).limit(10).collectAsList());
     }
   }
 
@@ -56,8 +56,8 @@ final class StageCommands {
       description = "Top-k and bottom-k training sequences of each query (TracIn, EK-FAC, CG or LiSSA), joined to their text.")
   static final class Score extends StageCommand {
     @Override
-    void run(SparkSession spark, Config s, boolean overwrite) {
-      printScores(Stages.score(spark, s, overwrite).collectAsList(), 3);
+    void run(SparkSession spark, InfluenceSettings s) {
+      printScores(Stages.score(spark, s).collectAsList(), 3);
     }
   }
 
@@ -65,14 +65,8 @@ final class StageCommands {
       description = "EK-FAC factors per checkpoint and layer, in the gradient store's space (needs extract).")
   static final class FitEkfac extends StageCommand {
     @Override
-    void run(SparkSession spark, Config s, boolean overwrite) {
-      printFitEkfac(Stages.fitEkfac(spark, s, overwrite));
-    }
-
-    static void printFitEkfac(io.influence.spark.ekfac.FitEkfacJob.Result r) {
-      System.out.println("fit-ekfac: wrote " + r.written() + ", already done " + r.skipped()
-          + (r.badRows() != null && r.badRows().count() > 0 ? ", left out " + r.badRows().count() + " bad rows, e.g. "
-          + r.badRows().examples() : ""));
+    void run(SparkSession spark, InfluenceSettings s) {
+      System.out.println(Stages.describe(Stages.fitEkfac(spark, s)));
     }
   }
 
@@ -80,18 +74,11 @@ final class StageCommands {
       description = "The whole pipeline: extract, fit-ekfac (when a method is ekfac), self-influence, score.")
   static final class Run extends StageCommand {
     @Override
-    void run(SparkSession spark, Config s, boolean overwrite) {
-      boolean selfEkfac = Stages.usesEkfac(s, "self-influence"); // both methods checked before any work
-      boolean scoreEkfac = Stages.usesEkfac(s, "score") && !s.getIsNull("input.queries");
-      printExtract(Stages.extract(spark, s, overwrite));
-      if (selfEkfac || scoreEkfac) {
-        FitEkfac.printFitEkfac(Stages.fitEkfac(spark, s, overwrite));
-      }
-      printSelfInfluence(Stages.selfInfluence(spark, s, overwrite).limit(10).collectAsList());
-      if (!s.getIsNull("input.queries")) {
-        printScores(Stages.score(spark, s, overwrite).collectAsList(), 3);
-      }
-      System.out.println("outputs in " + s.getString("output.dir"));
+    void run(SparkSession spark, InfluenceSettings s) {
+      Stages.Outcome o = Stages.run(spark, s, System.out::println);
+      printSelfInfluence(o.selfInfluence().limit(10).collectAsList());
+      o.scores().ifPresent(scores -> printScores(scores.collectAsList(), 3));
+      System.out.println("outputs in " + s.output().dir());
     }
   }
 
@@ -102,12 +89,12 @@ final class StageCommands {
 
     @Override
     public Integer call() {
-      Config s = options.load();
+      InfluenceSettings s = options.load();
       if (options.corpus == null || options.out == null) {
         throw new IllegalArgumentException("train needs --corpus FILE and --out RUN_DIR");
       }
-      var r = io.influence.spark.train.TrainJob.run(java.nio.file.Path.of(options.corpus),
-          java.nio.file.Path.of(options.out), io.influence.spark.train.TrainSettings.from(s), System.out::println);
+      var r = TrainJob.run(java.nio.file.Path.of(options.corpus), java.nio.file.Path.of(options.out), s.train(),
+          System.out::println);
       System.out.printf("trained on %d sequences: loss %.3f -> %.3f; run in %s (use it as --run)%n", r.sequences(),
           r.firstLoss(), r.lastLoss(), options.out);
       return 0;
@@ -118,15 +105,8 @@ final class StageCommands {
       description = "The HTML report of an output folder (scores, self-influence, token contributions) -> OUT/report/index.html.")
   static final class Report extends StageCommand {
     @Override
-    void run(SparkSession spark, Config s, boolean overwrite) {
-      java.nio.file.Path file = java.nio.file.Path.of(s.getString("output.dir"), "report", "index.html");
-      try {
-        io.influence.spark.report.html.ReportWriter.write(
-            io.influence.spark.report.ReportBuilder.build(spark, s).report(), file);
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException("cannot write " + file, e);
-      }
-      System.out.println("report: " + file.toAbsolutePath());
+    void run(SparkSession spark, InfluenceSettings s) {
+      System.out.println("report: " + Stages.report(spark, s).toAbsolutePath());
     }
   }
 
@@ -144,16 +124,9 @@ final class StageCommands {
       // queries (recall@3 0.75); with 16 x 16, 11 of 12 (0.58)
       options.overrides.putIfAbsent("extract.projection.k-in", "32");
       options.overrides.putIfAbsent("extract.projection.k-out", "32");
-      Config s = options.load();
-      io.influence.spark.quickstart.Quickstart.run(s, s.getBoolean("output.overwrite"), System.out::println);
+      io.influence.spark.quickstart.Quickstart.run(options.load(), System.out::println);
       return 0;
     }
-  }
-
-  static void printExtract(ExtractJob.Result r) {
-    System.out.println("extract: wrote " + r.written() + ", already done " + r.skipped()
-        + (r.badRows().count() > 0 ? ", skipped " + r.badRows().count() + " bad rows, e.g. " + r.badRows().examples()
-        : ""));
   }
 
   static void printSelfInfluence(List<Row> top) {

@@ -1,8 +1,5 @@
 package io.influence.spark.config;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigValue;
-import java.util.Map;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 
@@ -19,18 +16,14 @@ public final class Sessions {
 
   private Sessions() {}
 
-  public static SparkSession create(Config influence) {
-    Config spark = influence.getConfig("spark");
+  public static SparkSession create(SparkSettings spark) {
     SparkConf conf = new SparkConf();
     if (!conf.contains("spark.master")) {
-      conf.setMaster(spark.getString("master"));
+      conf.setMaster(spark.master());
     }
-    conf.setAppName(spark.getString("app-name"));
-    for (Map.Entry<String, ConfigValue> e : spark.getConfig("conf").entrySet()) {
-      String key = e.getKey().replace("\"", "");
-      conf.set(key.startsWith("spark.") ? key : "spark." + key, String.valueOf(e.getValue().unwrapped()));
-    }
-    int threads = blasThreads(spark.getString("blas-threads"), conf);
+    conf.setAppName(spark.appName());
+    spark.conf().forEach(conf::set);
+    int threads = blasThreads(spark.blasThreads(), conf);
     conf.setIfMissing("spark.executorEnv.OMP_NUM_THREADS", String.valueOf(threads));
     return SparkSession.builder().config(conf).getOrCreate();
   }

@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,7 +21,7 @@ import java.util.TreeSet;
  *
  * <p>Every key a user sets must exist in the defaults (free-form maps such as
  * {@code spark.conf} excepted), and must have the default's type, so that a typo fails on the
- * driver, naming the key, before any work starts.
+ * driver, naming the key, before any work starts. {@link InfluenceSettings} then checks every value.
  */
 public final class Settings {
 
@@ -29,10 +30,14 @@ public final class Settings {
 
   private Settings() {}
 
-  /** The resolved {@code influence} settings tree. */
-  public static Config load(Optional<Path> userFile, Map<String, String> overrides) {
-    Config reference = ConfigFactory.parseResources(Settings.class.getClassLoader(), "reference.conf",
-        ConfigParseOptions.defaults().setAllowMissing(false)).getConfig("influence");
+  /** The typed settings of the three layers, every block checked. */
+  public static InfluenceSettings load(Optional<Path> userFile, Map<String, String> overrides) {
+    return InfluenceSettings.from(resolve(userFile, overrides));
+  }
+
+  /** The resolved {@code influence} settings tree, keys and types checked against the defaults. */
+  static Config resolve(Optional<Path> userFile, Map<String, String> overrides) {
+    Config reference = reference();
     Config user = ConfigFactory.empty();
     if (userFile.isPresent()) {
       Path file = userFile.get();
@@ -46,10 +51,43 @@ public final class Settings {
         throw new IllegalArgumentException("settings file " + file + " is not valid HOCON: " + e.getMessage(), e);
       }
     }
-    Config flags = ConfigFactory.parseMap(overrides, "command line");
+    Config flags = ConfigFactory.parseMap(flagValues(overrides, reference), "command line");
     Config merged = flags.withFallback(user).withFallback(reference).resolve();
     checkKnown(merged, reference, userFile);
     return merged;
+  }
+
+  /** The defaults ({@code reference.conf} in the jar), under {@code influence}. */
+  static Config reference() {
+    return ConfigFactory.parseResources(Settings.class.getClassLoader(), "reference.conf",
+        ConfigParseOptions.defaults().setAllowMissing(false)).getConfig("influence");
+  }
+
+  /**
+   * Command-line values: a string each, except for list settings, whose value is read as a HOCON list
+   * ({@code -D 'extract.layers=["h.1.mlp.c_fc"]'}).
+   */
+  private static Map<String, Object> flagValues(Map<String, String> overrides, Config reference) {
+    Map<String, Object> out = new java.util.LinkedHashMap<>();
+    for (Map.Entry<String, String> e : overrides.entrySet()) {
+      String key = e.getKey();
+      if (reference.hasPath(key) && reference.getValue(key).valueType() == ConfigValueType.LIST) {
+        try {
+          Object v = ConfigFactory.parseString("v = " + e.getValue()).getValue("v").unwrapped();
+          if (v instanceof List<?>) {
+            out.put(key, v);
+            continue;
+          }
+        } catch (ConfigException bad) {
+          // refused below with the syntax that works
+        }
+        throw new IllegalArgumentException("setting influence." + key + " is a list, got " + e.getValue()
+            + " (from the command line). HINT: -D '" + key + "=[\"first\", \"second\"]' (quotes around the whole "
+            + "flag keep the shell from eating the brackets and quotes); [] for an empty list");
+      }
+      out.put(key, e.getValue());
+    }
+    return out;
   }
 
   private static void checkKnown(Config merged, Config reference, Optional<Path> userFile) {
@@ -78,6 +116,7 @@ public final class Settings {
           case BOOLEAN -> merged.getBoolean(key);
           case NUMBER -> merged.getNumber(key);
           case STRING -> merged.getString(key);
+          case LIST -> merged.getList(key);
           default -> { }
         }
       } catch (ConfigException.WrongType bad) {
@@ -98,17 +137,5 @@ public final class Settings {
       dot = parent.lastIndexOf('.');
     }
     return false;
-  }
-
-  /** The string at {@code path}, or empty when the setting is null. */
-  public static Optional<String> optionalString(Config c, String path) {
-    return c.getIsNull(path) ? Optional.empty() : Optional.of(c.getString(path));
-  }
-
-  /** A path setting that is required for a stage; the error says which stage needs it. */
-  public static Path requiredPath(Config c, String path, String stage) {
-    return optionalString(c, path).map(Path::of).orElseThrow(() -> new IllegalArgumentException(
-        "influence." + path + " is required for " + stage + ". HINT: set it in your settings file or pass --"
-            + path.substring(path.lastIndexOf('.') + 1)));
   }
 }

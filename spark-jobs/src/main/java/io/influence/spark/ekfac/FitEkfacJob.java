@@ -48,7 +48,7 @@ public final class FitEkfacJob {
   private FitEkfacJob() {}
 
   /** Checkpoints fitted now and found complete, and the bad corpus rows left out (null when nothing was fitted). */
-  public record Result(List<String> written, List<String> skipped, TokenizedCorpus.BadRows badRows) {}
+  public record Result(List<String> written, List<String> skipped, TokenizedCorpus.BadRowReport badRows) {}
 
   public static Result run(SparkSession spark, FitEkfacSpec spec) {
     Map<String, RunCheckpoint> byName = new LinkedHashMap<>();

@@ -1,5 +1,6 @@
 package io.influence.spark.ekfac;
 
+import io.influence.spark.config.BadRows;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.spark.extract.ExtractSpec;
 import java.nio.file.Path;
@@ -22,7 +23,7 @@ import org.apache.spark.sql.Row;
  * @param badRows     bad corpus rows: fail, or leave out (as extract did)
  */
 public record FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> checkpoints, Path store, Path factors,
-                           int batchSize, int partitions, ExtractSpec.BadRowPolicy badRows) {
+                           int batchSize, int partitions, BadRows badRows) {
 
   public FitEkfacSpec {
     Objects.requireNonNull(corpus, "corpus");

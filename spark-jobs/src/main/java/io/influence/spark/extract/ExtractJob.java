@@ -1,5 +1,7 @@
 package io.influence.spark.extract;
 
+import io.influence.spark.config.ExtractSettings.Projection;
+import io.influence.spark.config.BadRows;
 import static org.apache.spark.sql.functions.col;
 
 import io.influence.checkpoints.RunCheckpoint;
@@ -46,7 +48,7 @@ public final class ExtractJob {
   private ExtractJob() {}
 
   /** What happened: checkpoints written and skipped, and the bad rows found. */
-  public record Result(List<String> written, List<String> skipped, TokenizedCorpus.BadRows badRows) {}
+  public record Result(List<String> written, List<String> skipped, TokenizedCorpus.BadRowReport badRows) {}
 
   public static Result run(SparkSession spark, ExtractSpec spec) {
     TokenizedCorpus corpus = TokenizedCorpus.prepare(spark, Corpus.spreadOverCores(spec.corpus()),
@@ -107,12 +109,12 @@ public final class ExtractJob {
   static final class GradientsOfPartition implements MapPartitionsFunction<Row, Row> {
     private final String dir;
     private final String sha256;
-    private final ExtractSpec.Projection projection;
+    private final Projection projection;
     private final List<String> layers;
     private final int batchSize;
     private final LongAccumulator done;
 
-    GradientsOfPartition(String dir, String sha256, ExtractSpec.Projection projection, List<String> layers,
+    GradientsOfPartition(String dir, String sha256, Projection projection, List<String> layers,
                          int batchSize, LongAccumulator done) {
       this.dir = dir;
       this.sha256 = sha256;

@@ -1,6 +1,8 @@
 package io.influence.spark.extract;
 
 import io.influence.checkpoints.TrainingRun;
+import io.influence.spark.config.BadRows;
+import io.influence.spark.config.ExtractSettings.Projection;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
@@ -19,23 +21,7 @@ import org.apache.spark.sql.Row;
  * @param badRows    what to do with rows that cannot be used (empty, too long, unknown token ids)
  */
 public record ExtractSpec(Dataset<Row> corpus, TrainingRun run, Path store, Projection projection, List<String> layers,
-                          int batchSize, BadRowPolicy badRows) {
-
-  /** Rows that cannot be used either stop the job (naming them) or are left out and reported. */
-  public enum BadRowPolicy { FAIL, SKIP }
-
-  /** Seeded Gaussian Kronecker projection to {@code [kOut, kIn]} per layer (LoGra-style). */
-  public record Projection(int kIn, int kOut, long seed) implements java.io.Serializable {
-    public Projection {
-      if (kIn < 1 || kOut < 1) {
-        throw new IllegalArgumentException("projection sizes must be >= 1, got kIn=" + kIn + " kOut=" + kOut);
-      }
-    }
-
-    public String description() {
-      return "kronecker-gaussian " + kOut + "x" + kIn;
-    }
-  }
+                          int batchSize, BadRows badRows) {
 
   public ExtractSpec {
     Objects.requireNonNull(corpus, "corpus");

@@ -1,5 +1,6 @@
 package io.influence.spark.extract;
 
+import io.influence.spark.config.BadRows;
 import static org.apache.spark.sql.functions.col;
 
 import io.influence.checkpoints.RunCheckpoint;
@@ -36,14 +37,14 @@ public final class TokenizedCorpus {
   private static final int NAMED = 20;
 
   /** Bad rows found: how many, and the first few with the reason. */
-  public record BadRows(long count, List<String> examples) {}
+  public record BadRowReport(long count, List<String> examples) {}
 
   private final Dataset<Row> good;
   private final Dataset<Row> all;
-  private final BadRows bad;
+  private final BadRowReport bad;
   private final long size;
 
-  private TokenizedCorpus(Dataset<Row> all, Dataset<Row> good, BadRows bad, long size) {
+  private TokenizedCorpus(Dataset<Row> all, Dataset<Row> good, BadRowReport bad, long size) {
     this.all = all;
     this.good = good;
     this.bad = bad;
@@ -51,7 +52,7 @@ public final class TokenizedCorpus {
   }
 
   public static TokenizedCorpus prepare(SparkSession spark, Dataset<Row> corpus, RunCheckpoint first,
-                                 ExtractSpec.BadRowPolicy policy) {
+                                 BadRows policy) {
     Path checkpoint = first.dir();
     Gpt2Model model = ExecutorModels.model(checkpoint.toString(), first.sha256());
     int context = model.config().nPositions();
@@ -69,8 +70,8 @@ public final class TokenizedCorpus {
     for (Row r : problems.orderBy("id").limit(NAMED).collectAsList()) {
       named.add(r.getString(0) + " (" + r.getString(2) + ")");
     }
-    BadRows bad = new BadRows(count, named);
-    if (count > 0 && policy == ExtractSpec.BadRowPolicy.FAIL) {
+    BadRowReport bad = new BadRowReport(count, named);
+    if (count > 0 && policy == BadRows.FAIL) {
       all.unpersist();
       throw new IllegalArgumentException(count + " corpus row(s) cannot be used, e.g. " + named
           + ". HINT: fix them, or set influence.input.bad-rows = skip to leave them out (they are then listed in"
@@ -90,7 +91,7 @@ public final class TokenizedCorpus {
     return size;
   }
 
-  public BadRows badRows() {
+  public BadRowReport badRows() {
     return bad;
   }
 

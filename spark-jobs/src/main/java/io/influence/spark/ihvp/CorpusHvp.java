@@ -1,5 +1,6 @@
 package io.influence.spark.ihvp;
 
+import io.influence.spark.config.IhvpSettings.Curvature;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.model.Gpt2Model;
@@ -41,7 +42,7 @@ public final class CorpusHvp implements BlockLinearOperator {
   private final long rows;
   private final RunCheckpoint checkpoint;
   private final List<String> layers;
-  private final String curvature;
+  private final Curvature curvature;
   private final int batchSize;
   private final LayerLayout layout;
   private int products;
@@ -52,18 +53,16 @@ public final class CorpusHvp implements BlockLinearOperator {
    * @param rows       their number N (the count the sums are divided by; checked at every product)
    * @param checkpoint the checkpoint whose curvature this is
    * @param layers     the tracked layers, in the order of the vectors' layout
-   * @param curvature  "ggn" or "hessian"
+   * @param curvature  the Gauss-Newton matrix or the Hessian
    * @param batchSize  sequences per forward/backward pass in a task
    */
-  public CorpusHvp(JavaRDD<int[]> tokens, long rows, RunCheckpoint checkpoint, List<String> layers, String curvature,
+  public CorpusHvp(JavaRDD<int[]> tokens, long rows, RunCheckpoint checkpoint, List<String> layers, Curvature curvature,
       int batchSize) {
     if (rows < 1) {
       throw new IllegalArgumentException("no training sequences for the curvature. HINT: check input.corpus, the "
           + "bad-row report and influence.ihvp.sample-rows");
     }
-    if (!curvature.equals("ggn") && !curvature.equals("hessian")) {
-      throw new IllegalArgumentException("curvature must be \"ggn\" or \"hessian\", got \"" + curvature + "\"");
-    }
+    java.util.Objects.requireNonNull(curvature, "curvature");
     this.tokens = tokens;
     this.rows = rows;
     this.checkpoint = checkpoint;

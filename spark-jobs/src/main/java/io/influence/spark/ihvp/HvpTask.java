@@ -1,5 +1,6 @@
 package io.influence.spark.ihvp;
 
+import io.influence.spark.config.IhvpSettings.Curvature;
 import io.influence.core.hvp.GaussNewtonOperator;
 import io.influence.core.hvp.HessianOperator;
 import io.influence.core.hvp.TrainingSequences;
@@ -55,11 +56,11 @@ final class HvpTask implements FlatMapFunction<Iterator<int[]>, HvpTask.Sum> {
   private final String dir;
   private final String sha256;
   private final List<String> layers;
-  private final String curvature;
+  private final Curvature curvature;
   private final int batchSize;
   private final Broadcast<double[][]> vectors;
 
-  HvpTask(String dir, String sha256, List<String> layers, String curvature, int batchSize,
+  HvpTask(String dir, String sha256, List<String> layers, Curvature curvature, int batchSize,
       Broadcast<double[][]> vectors) {
     this.dir = dir;
     this.sha256 = sha256;
@@ -78,7 +79,7 @@ final class HvpTask implements FlatMapFunction<Iterator<int[]>, HvpTask.Sum> {
     }
     Gpt2Model model = ExecutorModels.model(dir, sha256, DataType.DOUBLE);
     TrainingSequences data = TrainingSequences.of(tokens, batchSize);
-    LinearOperator op = curvature.equals("hessian") ? HessianOperator.create(model, layers, data)
+    LinearOperator op = curvature == Curvature.HESSIAN ? HessianOperator.create(model, layers, data)
         : GaussNewtonOperator.create(model, layers, data);
     double[][] vs = vectors.value();
     double[][] out = new double[vs.length][op.dim()];

@@ -13,6 +13,9 @@ import io.influence.core.score.LayerLayout;
 import io.influence.core.solve.IhvpSolver;
 import io.influence.core.solve.SolveResult;
 import io.influence.core.tracin.ExampleGradient;
+import io.influence.spark.config.Choices;
+import io.influence.spark.config.IhvpSettings;
+import io.influence.spark.config.Method;
 import io.influence.spark.extract.ExecutorModels;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.store.StoreMetadata;
@@ -91,7 +94,7 @@ public final class IhvpQueries {
    * (one per query, in order), {@code meta} the store's metadata of that checkpoint.
    */
   public static Solved precondition(HvpCorpus corpus, RunCheckpoint c, StoreMetadata meta, IhvpSettings settings,
-      String method, List<ExampleGradient> queries) {
+      Method method, List<ExampleGradient> queries) {
     IhvpSolver solver = settings.solver(method);
     CorpusHvp op = new CorpusHvp(corpus.tokens(), corpus.rows(), c, meta.layerNames(), settings.curvature(),
         settings.batchSize());
@@ -121,13 +124,14 @@ public final class IhvpQueries {
     }
     int worst = results.stream().mapToInt(SolveResult::iterations).max().orElse(0);
     LOG.info("{} ({} curvature, damping {}) at {}: {} queries over {} training sequences, {} Spark jobs ({} products)"
-        + " in {} ms, at most {} iterations", method, settings.curvature(), settings.damping(), meta.checkpoint(),
+        + " in {} ms, at most {} iterations", method.word(), Choices.word(settings.curvature()), settings.damping().value(),
+        meta.checkpoint(),
         queries.size(), corpus.rows(), op.products(), op.vectors(), ms, worst);
     List<String> diverged = new ArrayList<>();
     List<String> failed = new ArrayList<>();
     for (SolveReport r : reports) {
       // LiSSA past its radius grows geometrically; CG's residual is not monotone, so only a non-finite one counts
-      if (!Double.isFinite(r.relativeResidual()) || (method.equals("lissa") && r.relativeResidual() > 1)) {
+      if (!Double.isFinite(r.relativeResidual()) || (method == Method.LISSA && r.relativeResidual() > 1)) {
         diverged.add(r.query() + " (relative residual " + r.relativeResidual() + " after " + r.iterations()
             + " iterations)");
       }
@@ -136,16 +140,16 @@ public final class IhvpQueries {
       }
     }
     if (!diverged.isEmpty()) {   // nothing worth scoring, whatever require-convergence says
-      throw new IllegalStateException(method + " diverged at " + meta.checkpoint() + " for " + diverged + " ("
-          + solver + "). HINT: " + (method.equals("lissa") ? "make influence.ihvp.lissa.scale exceed the curvature's"
-          + " largest eigenvalue plus influence.ihvp.damping (" + settings.damping() + ")"
+      throw new IllegalStateException(method.word() + " diverged at " + meta.checkpoint() + " for " + diverged + " ("
+          + solver + "). HINT: " + (method == Method.LISSA ? "make influence.ihvp.lissa.scale exceed the curvature's"
+          + " largest eigenvalue plus influence.ihvp.damping (" + settings.damping().value() + ")"
           : "raise influence.ihvp.damping (the curvature is not positive definite: try curvature = \"ggn\")"));
     }
     if (!failed.isEmpty()) {
-      String msg = method + " did not converge at " + meta.checkpoint() + " for " + failed.size() + " of "
+      String msg = method.word() + " did not converge at " + meta.checkpoint() + " for " + failed.size() + " of "
           + queries.size() + " queries: " + failed + " (" + solver + "). HINT: raise influence.ihvp."
-          + (method.equals("cg") ? "cg.max-iterations" : "lissa.depth") + " or influence.ihvp.damping"
-          + (method.equals("lissa") ? ", and make influence.ihvp.lissa.scale exceed the curvature's largest eigenvalue"
+          + (method == Method.CG ? "cg.max-iterations" : "lissa.depth") + " or influence.ihvp.damping"
+          + (method == Method.LISSA ? ", and make influence.ihvp.lissa.scale exceed the curvature's largest eigenvalue"
           + " plus the damping" : "");
       if (settings.requireConvergence()) {
         throw new IllegalStateException(msg + " (influence.ihvp.require-convergence = true)");
@@ -176,7 +180,7 @@ public final class IhvpQueries {
    * One JSON object per query for the score rows' {@code solver} column: method, curvature, damping, the number of
    * training sequences, and per checkpoint iterations, relative residual and convergence.
    */
-  public static Map<String, String> solverColumn(String method, IhvpSettings settings, long rows,
+  public static Map<String, String> solverColumn(Method method, IhvpSettings settings, long rows,
       List<SolveReport> reports) {
     Map<String, List<Map<String, Object>>> byQuery = new LinkedHashMap<>();
     for (SolveReport r : reports) {
@@ -190,9 +194,9 @@ public final class IhvpQueries {
     Map<String, String> out = new LinkedHashMap<>();
     for (Map.Entry<String, List<Map<String, Object>>> e : byQuery.entrySet()) {
       Map<String, Object> m = new LinkedHashMap<>();
-      m.put("method", method);
-      m.put("curvature", settings.curvature());
-      m.put("damping", settings.damping());
+      m.put("method", method.word());
+      m.put("curvature", Choices.word(settings.curvature()));
+      m.put("damping", settings.damping().value());
       m.put("training_sequences", rows);
       m.put("converged", e.getValue().stream().allMatch(x -> (Boolean) x.get("converged")));
       m.put("checkpoints", e.getValue());

@@ -1,9 +1,11 @@
 package io.influence.spark.quickstart;
 
+import io.influence.spark.config.InfluenceSettings;
+import io.influence.spark.config.Method;
+import io.influence.spark.config.QuickstartSettings;
+import io.influence.spark.config.TrainSettings;
+import io.influence.spark.method.InfluenceMethod;
 import io.influence.spark.train.TrainJob;
-import io.influence.spark.train.TrainSettings;
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigValueFactory;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.config.BlasThreads;
 import io.influence.spark.config.Sessions;
@@ -49,12 +51,12 @@ public final class Quickstart {
 
   private Quickstart() {}
 
-  public static Result run(Config settings, boolean overwrite, Consumer<String> print) {
+  public static Result run(InfluenceSettings settings, Consumer<String> print) {
     try (BlasThreads limit = BlasThreads.setUnlessEnvironmentSays(1)) {
       if (limit.applied()) {
         print.accept("quickstart: 1 BLAS thread per task (set OMP_NUM_THREADS to choose)");
       }
-      return runWithThreads(settings, overwrite, print);
+      return runWithThreads(settings, print);
     }
   }
 
@@ -63,20 +65,19 @@ public final class Quickstart {
     return i == 0 ? Stages.SCORES : Stages.SCORES + "-" + methods.get(i);
   }
 
-  private static Result runWithThreads(Config settings, boolean overwrite, Consumer<String> print) {
+  private static Result runWithThreads(InfluenceSettings settings, Consumer<String> print) {
     long t0 = System.nanoTime();
-    Path out = Path.of(settings.getString("output.dir")).toAbsolutePath().normalize();
-    Config q = settings.getConfig("quickstart");
-    List<String> methods = q.getStringList("methods");
-    if (methods.isEmpty() || methods.stream().distinct().count() != methods.size()
-        || !methods.stream().allMatch(m -> List.of("tracin", "ekfac", "cg", "lissa").contains(m))) {
-      throw new IllegalArgumentException("influence.quickstart.methods = " + methods + " must list methods among "
-          + "tracin, ekfac, cg and lissa, each once. HINT: -D quickstart.methods=[tracin,ekfac]");
+    Path out = settings.output().dir().toAbsolutePath().normalize();
+    QuickstartSettings q = settings.quickstart();
+    List<String> methods = q.methods().stream().map(Method::word).toList();
+    if (methods.stream().distinct().count() != methods.size()) {
+      throw new IllegalArgumentException("influence.quickstart.methods = " + methods + " must list each method once. "
+          + "HINT: -D quickstart.methods=[tracin,ekfac]");
     }
-    prepare(out, overwrite);
-    TrainSettings train = TrainSettings.from(settings);
-    Example.Written example = Example.write(out.resolve("example"), q.getInt("fortunes"), q.getInt("max-chars"),
-        train.seed());
+    boolean factors = q.methods().stream().anyMatch(m -> InfluenceMethod.of(m, settings).needsFactors());
+    prepare(out, settings.output().overwrite());
+    TrainSettings train = settings.train();
+    Example.Written example = Example.write(out.resolve("example"), q.fortunes(), q.maxChars(), train.seed());
     print.accept("quickstart: " + example.fortunes() + " fortunes (Debian fortunes-min) + "
         + example.planted().values().stream().mapToInt(List::size).sum() + " planted sequences stating "
         + example.planted().size() + " invented facts -> " + example.corpus());
@@ -91,35 +92,29 @@ public final class Quickstart {
     for (int i = 0; i < methods.size(); i++) {
       folders.add(folder(methods, i));
     }
-    Config s = settings
-        .withValue("input.corpus", ConfigValueFactory.fromAnyRef(example.corpus().toString()))
-        .withValue("input.queries", ConfigValueFactory.fromAnyRef(example.queries().toString()))
-        .withValue("input.run", ConfigValueFactory.fromAnyRef(runDir.toString()))
-        .withValue("output.dir", ConfigValueFactory.fromAnyRef(out.toString()))
-        .withValue("report.scores", ConfigValueFactory.fromIterable(folders));
-    SparkSession spark = Sessions.create(s);
+    InfluenceSettings s = settings.with("input.corpus", example.corpus().toString())
+        .with("input.queries", example.queries().toString()).with("input.run", runDir.toString())
+        .with("output.dir", out.toString()).with("report.scores", folders).with("output.overwrite", false);
+    SparkSession spark = Sessions.create(s.spark());
     Map<String, List<Row>> kept = new LinkedHashMap<>();
-    Path reportFile = out.resolve("report").resolve("index.html");
+    Path reportFile;
     long[] tPipeline = {0};
     try {
-      Stages.extract(spark, s, false);
-      if (methods.contains("ekfac")) {
-        Stages.fitEkfac(spark, s, false);
+      Stages.extract(spark, s);
+      if (factors) {
+        Stages.fitEkfac(spark, s);
       }
-      Stages.selfInfluence(spark, s, false);
+      Stages.selfInfluence(spark, s);
       for (int i = 0; i < methods.size(); i++) {
-        Config m = s.withValue("score.method", ConfigValueFactory.fromAnyRef(methods.get(i)))
-            .withValue("score.folder", ConfigValueFactory.fromAnyRef(folders.get(i)));
-        List<Row> rows = new ArrayList<>(Stages.score(spark, m, false).collectAsList());
+        InfluenceSettings m = s.with("score.method", methods.get(i)).with("score.folder", folders.get(i));
+        List<Row> rows = new ArrayList<>(Stages.score(spark, m).collectAsList());
         rows.removeIf(r -> !"top".equals(r.getAs("direction")) || (int) r.getAs("rank") > 3);
         rows.sort(Comparator.comparing((Row r) -> (String) r.getAs("query_id"))
             .thenComparing(r -> (int) r.getAs("rank")));
         kept.put(methods.get(i), rows);
       }
       tPipeline[0] = System.nanoTime();
-      ReportWriter.write(ReportBuilder.build(spark, s).report(), reportFile);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the report " + reportFile + ": " + e.getMessage(), e);
+      reportFile = Stages.report(spark, s);
     } finally {
       spark.stop();
     }
@@ -168,11 +163,11 @@ public final class Quickstart {
     }
     long tEnd = System.nanoTime();
     double seconds = (tEnd - t0) / 1e9;
-    print.accept("outputs: " + out + " (example/, run/, gradients/, " + (methods.contains("ekfac") ? "factors/, " : "")
+    print.accept("outputs: " + out + " (example/, run/, gradients/, " + (factors ? "factors/, " : "")
         + "self-influence/, " + String.join("/, ", folders) + "/; each with summary.jsonl)");
     print.accept("report:  " + reportFile);
     print.accept(String.format("took %.1f s (example and training %.1f s, extract + %sself-influence + score %.1f s, "
-        + "report %.1f s)", seconds, (tTrained - t0) / 1e9, methods.contains("ekfac") ? "fit-ekfac + " : "",
+        + "report %.1f s)", seconds, (tTrained - t0) / 1e9, factors ? "fit-ekfac + " : "",
         (tPipeline[0] - tTrained) / 1e9, (tEnd - tPipeline[0]) / 1e9));
     return new Result(out, reportFile, results, example.planted(), seconds);
   }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValue;
+import io.influence.spark.config.InfluenceSettings;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.TrainingRuns;
@@ -39,6 +40,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.TreeMap;
@@ -98,16 +100,16 @@ public final class ReportBuilder {
    * {@code score.folder}), each query shown once per folder (so TracIn and EK-FAC scores of the same
    * queries sit side by side), plus the self-influence section.
    */
-  public static Built build(SparkSession spark, Config s) {
-    Path out = Path.of(s.getString("output.dir"));
-    List<String> folders = s.getStringList("report.scores");
+  public static Built build(SparkSession spark, InfluenceSettings s) {
+    Path out = s.output().dir();
+    List<String> folders = s.report().scores();
     if (folders.isEmpty()) {
-      folders = List.of(s.getString("score.folder"));
+      folders = List.of(s.score().folder());
     }
     Config saved = savedScoreSettings(out, folders.get(0));
-    Path runDir = Path.of(input(s, saved, "input.run"));
-    Path queriesFile = Path.of(input(s, saved, "input.queries"));
-    Path corpusFile = Path.of(input(s, saved, "input.corpus"));
+    Path runDir = input(s.input().run(), saved, "input.run");
+    Path queriesFile = input(s.input().queries(), saved, "input.queries");
+    Path corpusFile = input(s.input().corpus(), saved, "input.corpus");
     List<Queries.Query> queries = Queries.read(spark, queriesFile);
 
     Path store = out.resolve(Stages.GRADIENTS);
@@ -156,7 +158,7 @@ public final class ReportBuilder {
     }
     Provenance provenance = new Provenance(engine[0], methods.isEmpty() ? "tracin" : String.join(", ", methods),
         damping[0], projection, infos, Instant.now().toString(), shown);
-    SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.getDouble("self-influence.flag-fraction"));
+    SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.selfInfluence().flagFraction());
     Report report = new Report("Influence report: " + out.toAbsolutePath().normalize().getFileName(), provenance,
         results, self);
     return new Built(report, parts);
@@ -335,12 +337,12 @@ public final class ReportBuilder {
     return Files.isRegularFile(file) ? ConfigFactory.parseFile(file.toFile()) : ConfigFactory.empty();
   }
 
-  private static String input(Config s, Config saved, String key) {
-    if (!s.getIsNull(key)) {
-      return s.getString(key);
+  private static Path input(Optional<Path> given, Config saved, String key) {
+    if (given.isPresent()) {
+      return given.get();
     }
     if (saved.hasPath(key)) {
-      return saved.getString(key);
+      return Path.of(saved.getString(key));
     }
     throw new IllegalArgumentException("the report needs " + key + " and neither the settings nor the score stage's "
         + "saved settings give it. HINT: pass --" + key.substring("input.".length()));

@@ -1,5 +1,7 @@
 package io.influence.spark.train;
 
+import io.influence.spark.config.TrainSettings;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.checkpoints.TrainingRun;

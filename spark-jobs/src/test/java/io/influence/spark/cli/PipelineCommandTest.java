@@ -1,5 +1,6 @@
 package io.influence.spark.cli;
 
+import io.influence.spark.method.QueryGradients;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -65,7 +66,7 @@ class PipelineCommandTest {
           tiny.texts().stream().map(tiny.tokenizer()::encode).toList(), null);
       var store = io.influence.spark.store.GradientStore.metadata(LocalSpark.get(), out.resolve(Stages.GRADIENTS),
           "step-" + c.step());
-      List<ExampleGradient> query = Stages.queryGradients(qs, c, store);
+      List<ExampleGradient> query = QueryGradients.projected(qs, c, store);
       if (layout == null) {
         layout = LayerLayout.ofExample(m.linearLayers(), train.get(0).layers());
       }

@@ -19,10 +19,10 @@ class SettingsTest {
 
   @Test
   void load_defaultsOnly_giveReferenceValues() {
-    Config c = Settings.load(Optional.empty(), Map.of());
-    assertEquals("local[*]", c.getString("spark.master"));
-    assertEquals("fail", c.getString("input.bad-rows"));
-    assertTrue(c.getIsNull("input.corpus"));
+    InfluenceSettings c = Settings.load(Optional.empty(), Map.of());
+    assertEquals("local[*]", c.spark().master());
+    assertEquals(BadRows.FAIL, c.input().badRows());
+    assertTrue(c.input().corpus().isEmpty());
   }
 
   @Test
@@ -30,10 +30,10 @@ class SettingsTest {
     Path file = dir.resolve("my.conf");
     Files.writeString(file, "influence { input.corpus = \"/data/a.parquet\", output.dir = \"from-file\" }\n"
         + "influence.spark.conf { \"spark.executor.memory\" = \"4g\" }");
-    Config c = Settings.load(Optional.of(file), Map.of("output.dir", "from-flag"));
-    assertEquals("/data/a.parquet", c.getString("input.corpus"));
-    assertEquals("from-flag", c.getString("output.dir"));
-    assertEquals("4g", c.getConfig("spark.conf").getString("\"spark.executor.memory\""));
+    InfluenceSettings c = Settings.load(Optional.of(file), Map.of("output.dir", "from-flag"));
+    assertEquals(Path.of("/data/a.parquet"), c.input().corpus().orElseThrow());
+    assertEquals(Path.of("from-flag"), c.output().dir());
+    assertEquals("4g", c.spark().conf().get("spark.executor.memory"));
   }
 
   @Test
@@ -61,15 +61,15 @@ class SettingsTest {
 
   @Test
   void requiredPath_missing_saysWhichStageNeedsIt() {
-    Config c = Settings.load(Optional.empty(), Map.of());
-    var e = assertThrows(IllegalArgumentException.class, () -> Settings.requiredPath(c, "input.corpus", "extract"));
+    InfluenceSettings c = Settings.load(Optional.empty(), Map.of());
+    var e = assertThrows(IllegalArgumentException.class, () -> c.input().corpus("extract"));
     assertTrue(e.getMessage().contains("input.corpus") && e.getMessage().contains("extract"), e.getMessage());
   }
 
   @Test
   void claim_sameSettingsTwice_reportsReuse_differentSettingsRefused() throws Exception {
-    Config a = Settings.load(Optional.empty(), Map.of("output.dir", "x"));
-    Config b = Settings.load(Optional.empty(), Map.of("output.dir", "y"));
+    Config a = com.typesafe.config.ConfigFactory.parseMap(Map.of("output.dir", "x"));
+    Config b = com.typesafe.config.ConfigFactory.parseMap(Map.of("output.dir", "y"));
     Path out = dir.resolve("out");
     assertFalse(OutputGuard.claim(out, "extract", a, false));
     assertTrue(OutputGuard.claim(out, "extract", a, false));
@@ -80,5 +80,46 @@ class SettingsTest {
     assertFalse(OutputGuard.claim(out, "extract", b, true));
     assertFalse(java.nio.file.Files.exists(out.resolve("extract")), "overwrite deletes the old stage output");
     assertTrue(OutputGuard.claim(out, "extract", b, false));
+  }
+
+  @Test
+  void load_listFromCommandLine_isReadAsHoconList() {
+    InfluenceSettings c = Settings.load(Optional.empty(), Map.of("extract.layers", "[\"h.1.mlp.c_fc\", h.0.attn.c_attn]",
+        "report.scores", "[]"));
+    assertEquals(java.util.List.of("h.1.mlp.c_fc", "h.0.attn.c_attn"), c.extract().layers());
+    assertEquals(java.util.List.of(), c.report().scores());
+  }
+
+  @Test
+  void load_listWithoutBrackets_isRefusedWithTheSyntaxThatWorks() {
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> Settings.load(Optional.empty(), Map.of("extract.layers", "h.1.mlp.c_fc")));
+    assertTrue(e.getMessage().contains("influence.extract.layers") && e.getMessage().contains("-D 'extract.layers=["),
+        e.getMessage());
+  }
+
+  @Test
+  void section_sameMeaningWrittenDifferently_hasNoDifferences() {
+    Config defaults = Settings.load(Optional.empty(), Map.of("input.corpus", "data/c.jsonl")).section("input", "extract");
+    Config flags = Settings.load(Optional.empty(), Map.of("input.corpus", Path.of("data/c.jsonl").toAbsolutePath()
+        .toString(), "extract.projection.k-in", "16", "extract.projection.enabled", "true", "extract.batch-size", "16"))
+        .section("input", "extract");
+    assertEquals(java.util.List.of(), OutputGuard.differences(defaults, flags));
+    Config other = Settings.load(Optional.empty(), Map.of("input.corpus", "data/c.jsonl",
+        "extract.projection.k-in", "17")).section("input", "extract");
+    assertEquals(1, OutputGuard.differences(defaults, other).size(), OutputGuard.differences(defaults, other).toString());
+  }
+
+  @Test
+  void section_sameRelativePathFromAnotherDirectory_isAnotherInput() {
+    // a relative path is saved resolved against the directory the command ran in, so the same words typed in
+    // another directory name another file and differ from what was saved
+    Config here = Settings.load(Optional.empty(), Map.of("input.corpus", "c.jsonl")).section("input");
+    assertEquals(Path.of("c.jsonl").toAbsolutePath().toString(), here.getString("input.corpus"));
+    Config savedElsewhere = here.withValue("input.corpus",
+        com.typesafe.config.ConfigValueFactory.fromAnyRef("/some/other/dir/c.jsonl"));
+    assertEquals(1, OutputGuard.differences(savedElsewhere, here).size());
+    Config uri = Settings.load(Optional.empty(), Map.of("input.corpus", "hdfs://nn:8020/data/c.jsonl")).section("input");
+    assertTrue(uri.getString("input.corpus").equals("hdfs://nn:8020/data/c.jsonl"), uri.toString());
   }
 }

@@ -1,5 +1,6 @@
 package io.influence.spark.ekfac;
 
+import io.influence.spark.method.QueryGradients;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -79,7 +80,7 @@ class EkfacPipelineCommandTest {
       StoreMetadata meta = GradientStore.metadata(LocalSpark.get(), out.resolve(Stages.GRADIENTS), "step-" + c.step());
       Preconditioner p = KroneckerPreconditioners.ekfac(OneMachineEkfac.fit(c, corpus, meta, byId),
           Damping.relativeToMean(0.1));
-      List<ExampleGradient> query = Stages.queryGradients(qs, c, meta);
+      List<ExampleGradient> query = QueryGradients.projected(qs, c, meta);
       for (int q = 0; q < qs.size(); q++) {
         Map<String, INDArray> pq = p.apply(query.get(q).layers());
         for (int i = 0; i < n; i++) {

@@ -1,12 +1,13 @@
 package io.influence.spark.ekfac;
 
+import io.influence.spark.method.InfluenceMethod;
+import io.influence.spark.config.EkfacSettings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.ekfac.Damping;
 import io.influence.spark.config.Settings;
-import io.influence.spark.pipeline.Stages;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -17,33 +18,34 @@ class EkfacSettingsTest {
 
   @Test
   void from_defaults_relativeDampingPointOneAndAllCheckpoints() {
-    EkfacSettings e = EkfacSettings.from(Settings.load(Optional.empty(), Map.of()));
+    EkfacSettings e = Settings.load(Optional.empty(), Map.of()).ekfac();
     assertEquals(Damping.relativeToMean(0.1), e.damping());
     assertEquals(List.of("step-3", "step-6"), e.select(List.of("step-3", "step-6")));
-    assertEquals(false, Stages.usesEkfac(Settings.load(Optional.empty(), Map.of()), "score"));
+    var defaults = Settings.load(Optional.empty(), Map.of());
+    assertEquals(false, InfluenceMethod.of(defaults.score().method(), defaults).needsFactors());
   }
 
   @Test
   void from_absoluteAndLast_usesLambdaAndLastCheckpointOnly() {
-    EkfacSettings e = EkfacSettings.from(Settings.load(Optional.empty(), Map.of("ekfac.damping.mode", "absolute",
-        "ekfac.damping.value", "0.5", "ekfac.checkpoints", "last")));
+    EkfacSettings e = Settings.load(Optional.empty(), Map.of("ekfac.damping.mode", "absolute",
+        "ekfac.damping.value", "0.5", "ekfac.checkpoints", "last")).ekfac();
     assertEquals(Damping.absolute(0.5), e.damping());
     assertEquals(List.of("step-6"), e.select(List.of("step-3", "step-6")));
   }
 
   @Test
   void from_unknownValues_failNamingTheSetting() {
-    var mode = assertThrows(IllegalArgumentException.class, () -> EkfacSettings.from(
-        Settings.load(Optional.empty(), Map.of("ekfac.damping.mode", "relatve"))));
+    var mode = assertThrows(IllegalArgumentException.class, () ->
+        Settings.load(Optional.empty(), Map.of("ekfac.damping.mode", "relatve")));
     assertTrue(mode.getMessage().contains("influence.ekfac.damping.mode"), mode.getMessage());
-    var which = assertThrows(IllegalArgumentException.class, () -> EkfacSettings.from(
-        Settings.load(Optional.empty(), Map.of("ekfac.checkpoints", "first"))));
+    var which = assertThrows(IllegalArgumentException.class, () ->
+        Settings.load(Optional.empty(), Map.of("ekfac.checkpoints", "first")));
     assertTrue(which.getMessage().contains("influence.ekfac.checkpoints"), which.getMessage());
-    var negative = assertThrows(IllegalArgumentException.class, () -> EkfacSettings.from(
-        Settings.load(Optional.empty(), Map.of("ekfac.damping.value", "-1"))));
+    var negative = assertThrows(IllegalArgumentException.class, () ->
+        Settings.load(Optional.empty(), Map.of("ekfac.damping.value", "-1")));
     assertTrue(negative.getMessage().contains("damping"), negative.getMessage());
-    var method = assertThrows(IllegalArgumentException.class, () -> Stages.usesEkfac(
-        Settings.load(Optional.empty(), Map.of("score.method", "kfac")), "score"));
+    var method = assertThrows(IllegalArgumentException.class, () ->
+        Settings.load(Optional.empty(), Map.of("score.method", "kfac")));
     assertTrue(method.getMessage().contains("influence.score.method"), method.getMessage());
   }
 }

@@ -1,5 +1,7 @@
 package io.influence.spark.ekfac;
 
+import io.influence.spark.config.ExtractSettings.Projection;
+import io.influence.spark.config.BadRows;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -60,15 +62,15 @@ class FitEkfacJobTest {
     if (Files.exists(store)) {
       return store;
     }
-    ExtractSpec.Projection projection = kind.equals("full") ? null : new ExtractSpec.Projection(6, 5, 42);
+    Projection projection = kind.equals("full") ? null : new Projection(6, 5, 42);
     ExtractJob.run(spark, new ExtractSpec(Corpus.read(spark, tiny.corpus()), tiny.run(), store, projection, null, 8,
-        ExtractSpec.BadRowPolicy.FAIL));
+        BadRows.FAIL));
     return store;
   }
 
   private FitEkfacJob.Result fit(Path store, Path factors, int partitions) {
     return FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, tiny.corpus()).repartition(partitions),
-        tiny.run(), GradientStore.checkpoints(store), store, factors, 8, partitions, ExtractSpec.BadRowPolicy.FAIL));
+        tiny.run(), GradientStore.checkpoints(store), store, factors, 8, partitions, BadRows.FAIL));
   }
 
   private Map<String, Map<String, INDArray>> stored(Path store, String checkpoint, StoreMetadata meta) {
@@ -176,11 +178,11 @@ class FitEkfacJobTest {
 
     var notInRun = assertThrows(IllegalArgumentException.class, () -> FitEkfacJob.run(spark, new FitEkfacSpec(
         Corpus.read(spark, tiny.corpus()), tiny.run(), List.of("step-9"), projected, factors, 8, 0,
-        ExtractSpec.BadRowPolicy.FAIL)));
+        BadRows.FAIL)));
     assertTrue(notInRun.getMessage().contains("step-9") && notInRun.getMessage().contains("HINT"), notInRun.getMessage());
     var notExtracted = assertThrows(IllegalStateException.class, () -> FitEkfacJob.run(spark, new FitEkfacSpec(
         Corpus.read(spark, tiny.corpus()), tiny.run(), List.of("step-3"), dir.resolve("no-store"), factors, 8, 0,
-        ExtractSpec.BadRowPolicy.FAIL)));
+        BadRows.FAIL)));
     assertTrue(notExtracted.getMessage().contains("influence extract"), notExtracted.getMessage());
     var notFitted = assertThrows(IllegalStateException.class, () -> FactorStore.read(factors, fullMeta));
     assertTrue(notFitted.getMessage().contains("fit-ekfac"), notFitted.getMessage());

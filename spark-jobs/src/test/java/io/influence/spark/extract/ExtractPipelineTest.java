@@ -1,5 +1,7 @@
 package io.influence.spark.extract;
 
+import io.influence.spark.config.ExtractSettings.Projection;
+import io.influence.spark.config.BadRows;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -87,7 +89,7 @@ class ExtractPipelineTest {
     return out;
   }
 
-  private static List<ExampleGradient> reference(RunCheckpoint c, ExtractSpec.Projection projection) throws Exception {
+  private static List<ExampleGradient> reference(RunCheckpoint c, Projection projection) throws Exception {
     Gpt2Model model = Gpt2Model.load(c.dir(), DataType.FLOAT);
     var projections = projection == null ? Map.<String, io.influence.core.model.KroneckerProjection>of()
         : model.projections(model.linearLayers(), projection.kIn(), projection.kOut(), projection.seed());
@@ -95,7 +97,7 @@ class ExtractPipelineTest {
         null);
   }
 
-  private void assertStoreEqualsReference(Path store, ExtractSpec.Projection projection) throws Exception {
+  private void assertStoreEqualsReference(Path store, Projection projection) throws Exception {
     for (RunCheckpoint c : run.checkpoints()) {
       List<ExampleGradient> expected = reference(c, projection);
       Gpt2Model model = Gpt2Model.load(c.dir(), DataType.FLOAT);
@@ -123,7 +125,7 @@ class ExtractPipelineTest {
     for (int partitions : new int[] {1, 3}) {
       Path store = dir.resolve("store-full-" + partitions);
       var result = ExtractJob.run(spark, new ExtractSpec(corpus(partitions, List.of()), run, store, null, null, 4,
-          ExtractSpec.BadRowPolicy.FAIL));
+          BadRows.FAIL));
       assertEquals(2, result.written().size());
       assertStoreEqualsReference(store, null);
     }
@@ -132,9 +134,9 @@ class ExtractPipelineTest {
   @Test
   void extract_projected_equalsOneMachineProjection_andRerunIsNoOp() throws Exception {
     Path store = dir.resolve("store-projected");
-    ExtractSpec.Projection projection = new ExtractSpec.Projection(4, 6, 17);
+    Projection projection = new Projection(4, 6, 17);
     ExtractSpec spec = new ExtractSpec(corpus(2, List.of()), run, store, projection, null, 8,
-        ExtractSpec.BadRowPolicy.FAIL);
+        BadRows.FAIL);
     assertEquals(2, ExtractJob.run(spark, spec).written().size());
     assertStoreEqualsReference(store, projection);
     var again = ExtractJob.run(spark, spec);
@@ -148,14 +150,14 @@ class ExtractPipelineTest {
         "{\"id\": \"huge-id\", \"input_ids\": [1, 2, 99999]}",
         "{\"id\": \"too-long\", \"input_ids\": [" + "1, ".repeat(40) + "1]}");
     Path store = dir.resolve("store-bad");
-    var failing = new ExtractSpec(corpus(2, bad), run, store, null, null, 8, ExtractSpec.BadRowPolicy.FAIL);
+    var failing = new ExtractSpec(corpus(2, bad), run, store, null, null, 8, BadRows.FAIL);
     var e = assertThrows(IllegalArgumentException.class, () -> ExtractJob.run(spark, failing));
     assertTrue(e.getMessage().contains("3 corpus row(s)") && e.getMessage().contains("empty (empty)")
         && e.getMessage().contains("huge-id (token id 99999") && e.getMessage().contains("too-long (41 tokens"),
         e.getMessage());
     assertTrue(GradientStore.checkpoints(store).isEmpty(), "a failed extract must leave nothing visible");
 
-    var skipping = new ExtractSpec(corpus(2, bad), run, store, null, null, 8, ExtractSpec.BadRowPolicy.SKIP);
+    var skipping = new ExtractSpec(corpus(2, bad), run, store, null, null, 8, BadRows.SKIP);
     var result = ExtractJob.run(spark, skipping);
     assertEquals(3, result.badRows().count());
     assertEquals(ids.size(), GradientStore.read(spark, store, ExtractJob.checkpointName(run.checkpoints().get(0)))
@@ -166,7 +168,7 @@ class ExtractPipelineTest {
   void selfInfluence_afterExtract_equalsTracInOnOneMachine() throws Exception {
     Path store = dir.resolve("store-self");
     ExtractJob.run(spark, new ExtractSpec(corpus(3, List.of()), run, store, null, null, 4,
-        ExtractSpec.BadRowPolicy.FAIL));
+        BadRows.FAIL));
     List<String> names = run.checkpoints().stream().map(ExtractJob::checkpointName).toList();
     List<Double> rates = run.checkpoints().stream().map(RunCheckpoint::learningRate).toList();
     Dataset<Row> rows = SelfInfluenceJob.run(spark, SelfInfluenceSpec.tracIn(store, names, rates,

@@ -1,5 +1,8 @@
 package io.influence.spark.ihvp;
 
+import io.influence.spark.config.Choices;
+import io.influence.spark.config.IhvpSettings;
+import io.influence.spark.config.BadRows;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -48,7 +51,7 @@ class CorpusHvpTest {
   static void trainTinyModel() throws Exception {
     tiny = SharedTinyRun.get();
     corpus = TokenizedCorpus.prepare(LocalSpark.get(), Corpus.read(LocalSpark.get(), tiny.corpus()),
-        tiny.run().checkpoints().get(0), ExtractSpec.BadRowPolicy.FAIL);
+        tiny.run().checkpoints().get(0), BadRows.FAIL);
   }
 
   @AfterAll
@@ -57,8 +60,8 @@ class CorpusHvpTest {
   }
 
   private static IhvpSettings settings(int partitions, long sampleRows) {
-    return IhvpSettings.from(Settings.load(Optional.empty(), Map.of("ihvp.partitions", "" + partitions,
-        "ihvp.sample-rows", "" + sampleRows, "ihvp.batch-size", "3")));
+    return Settings.load(Optional.empty(), Map.of("ihvp.partitions", "" + partitions,
+        "ihvp.sample-rows", "" + sampleRows, "ihvp.batch-size", "3")).ihvp();
   }
 
   private static double[][] randomBlock(int k, int dim, long seed) {
@@ -92,7 +95,7 @@ class CorpusHvpTest {
     try {
       assertEquals(partitions, hc.tokens().getNumPartitions());
       assertEquals(tiny.ids().size(), hc.rows());
-      CorpusHvp op = new CorpusHvp(hc.tokens(), hc.rows(), last, layers, curvature, 3);
+      CorpusHvp op = new CorpusHvp(hc.tokens(), hc.rows(), last, layers, Choices.parse(IhvpSettings.Curvature.class, "ihvp.curvature", curvature), 3);
       Gpt2Model model = Gpt2Model.load(last.dir(), DataType.DOUBLE);
       TrainingSequences all = TrainingSequences.of(tiny.texts().stream().map(tiny.tokenizer()::encode).toList(), 8);
       LinearOperator exact = curvature.equals("ggn") ? GaussNewtonOperator.create(model, layers, all)
@@ -127,7 +130,7 @@ class CorpusHvpTest {
     for (int p = 0; p < 3; p++) {
       IhvpQueries.HvpCorpus hc = IhvpQueries.corpus(corpus.rows(), settings(parts[p], parts[p] == 0 ? 0 : 11));
       try {
-        CorpusHvp op = new CorpusHvp(hc.tokens(), hc.rows(), last, layers, "ggn", 4);
+        CorpusHvp op = new CorpusHvp(hc.tokens(), hc.rows(), last, layers, IhvpSettings.Curvature.GGN, 4);
         assertEquals(parts[p] == 0 ? tiny.ids().size() : 11, hc.rows());
         double[][] v = randomBlock(1, op.dim(), 5);
         double[][] out = new double[1][op.dim()];

@@ -1,12 +1,12 @@
 package io.influence.spark.ihvp;
 
+import io.influence.spark.config.InfluenceSettings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.typesafe.config.Config;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.hvp.GaussNewtonOperator;
@@ -89,7 +89,7 @@ class IhvpPipelineTest {
    * Settings for the output folder {@code out}: a full or projected (6 × 5, seed 42) store of {@link #LAYERS}, top-5,
    * damping {@link #DAMPING}, 20 sequences per HVP batch, and {@code extra}.
    */
-  private Config settings(String out, boolean projected, Map<String, String> extra) {
+  private InfluenceSettings settings(String out, boolean projected, Map<String, String> extra) {
     Map<String, String> m = new HashMap<>(Map.of("input.corpus", tiny.corpus().toString(),
         "input.run", runDir.toString(), "input.queries", queries.toString(),
         "output.dir", dir.resolve(out).toString(), "score.top-k", "" + K,
@@ -102,10 +102,10 @@ class IhvpPipelineTest {
 
   @Test
   void score_cgOnFullStoreWithThreePartitions_equalsOneMachineBruteForce() {
-    Config s = settings("full", false, Map.of("score.method", "cg", "ihvp.partitions", "3",
+    InfluenceSettings s = settings("full", false, Map.of("score.method", "cg", "ihvp.partitions", "3",
         "ihvp.cg.tolerance", "1e-9", "ihvp.cg.max-iterations", "200"));
-    Stages.extract(spark, s, false);
-    List<Row> rows = Stages.score(spark, s, true).collectAsList();
+    Stages.extract(spark, s);
+    List<Row> rows = Stages.score(spark, s.with("output.overwrite", true)).collectAsList();
     double[][] expected = bruteForce(IhvpSolver.conjugateGradient(DAMPING, 1e-9, 200), false);
     compare(rows, expected, TOLERANCE, "cg");
     checkSolverColumn(rows, "cg");
@@ -114,10 +114,10 @@ class IhvpPipelineTest {
   @Test
   void score_lissaOnFullStore_equalsExactSolve() {
     // λ_max of this GGN is about 0.07 (power iteration); scale 0.2 and damping 0.1 contract by <= 0.5 per step
-    Config s = settings("full", false, Map.of("score.method", "lissa", "ihvp.damping", "0.1",
+    InfluenceSettings s = settings("full", false, Map.of("score.method", "lissa", "ihvp.damping", "0.1",
         "ihvp.lissa.scale", "0.2", "ihvp.lissa.depth", "100", "ihvp.lissa.tolerance", "1e-6"));
-    Stages.extract(spark, s, false);
-    List<Row> rows = Stages.score(spark, s, true).collectAsList();
+    Stages.extract(spark, s);
+    List<Row> rows = Stages.score(spark, s.with("output.overwrite", true)).collectAsList();
     double[][] expected = bruteForce(IhvpSolver.conjugateGradient(0.1, 1e-12, 500), false);
     compare(rows, expected, LISSA_TOLERANCE, "lissa");
     checkSolverColumn(rows, "lissa");
@@ -146,7 +146,7 @@ class IhvpPipelineTest {
 
     var refused = assertThrows(IllegalStateException.class, () -> Stages.score(spark, settings("projected", true,
         Map.of("score.method", "cg", "ihvp.damping", "0.02", "ihvp.cg.tolerance", "1e-9", "ihvp.cg.max-iterations",
-            "200", "ihvp.partitions", "1", "ihvp.batch-size", "20")), false));
+            "200", "ihvp.partitions", "1", "ihvp.batch-size", "20"))));
     assertTrue(refused.getMessage().contains("ihvp.damping"), refused.getMessage());
   }
 
@@ -154,22 +154,21 @@ class IhvpPipelineTest {
   void score_cgTooFewIterations_reportsNonConvergence_orFailsWhenRequired_lissaDivergenceFails() throws Exception {
     Map<String, String> few = new HashMap<>(Map.of("score.method", "cg", "ihvp.cg.max-iterations", "2",
         "ihvp.cg.tolerance", "1e-12"));
-    Config s = settings("full", false, few);
-    Stages.extract(spark, s, false);
-    List<Row> rows = Stages.score(spark, s, true).collectAsList();
+    InfluenceSettings s = settings("full", false, few);
+    Stages.extract(spark, s);
+    List<Row> rows = Stages.score(spark, s.with("output.overwrite", true)).collectAsList();
     for (Row r : rows) {
       JsonNode solver = new ObjectMapper().readTree((String) r.getAs("solver"));
       assertEquals(false, solver.get("converged").asBoolean(), solver.toString());
       assertEquals(2, solver.get("checkpoints").get(0).get("iterations").asInt(), solver.toString());
     }
     few.put("ihvp.require-convergence", "true");
-    var e = assertThrows(IllegalStateException.class, () -> Stages.score(spark, settings("full", false, few), true));
+    var e = assertThrows(IllegalStateException.class, () -> Stages.score(spark, settings("full", false, few).with("output.overwrite", true)));
     assertTrue(e.getMessage().contains("did not converge") && e.getMessage().contains("ihvp.cg.max-iterations")
         && e.getMessage().contains("q1"), e.getMessage());
     // scale below half of λ_max + λ: the Neumann series grows by about 1.6 per step
     var diverged = assertThrows(IllegalStateException.class, () -> Stages.score(spark, settings("full", false,
-        Map.of("score.method", "lissa", "ihvp.damping", "0.01", "ihvp.lissa.scale", "0.03", "ihvp.lissa.depth", "10")),
-        true));
+        Map.of("score.method", "lissa", "ihvp.damping", "0.01", "ihvp.lissa.scale", "0.03", "ihvp.lissa.depth", "10")).with("output.overwrite", true)));
     assertTrue(diverged.getMessage().contains("diverged") && diverged.getMessage().contains("ihvp.lissa.scale"),
         diverged.getMessage());
   }

@@ -1,12 +1,15 @@
 package io.influence.spark.ihvp;
 
+import io.influence.spark.method.InfluenceMethod;
+import io.influence.ekfac.Damping;
+import io.influence.spark.config.Method;
+import io.influence.spark.config.IhvpSettings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.spark.config.Settings;
-import io.influence.spark.pipeline.Stages;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -18,19 +21,19 @@ import org.junit.jupiter.params.provider.CsvSource;
 class IhvpSettingsTest {
 
   private static IhvpSettings read(Map<String, String> overrides) {
-    return IhvpSettings.from(Settings.load(Optional.empty(), overrides));
+    return Settings.load(Optional.empty(), overrides).ihvp();
   }
 
   @Test
   void from_defaults_ggnLastCheckpointWholeCorpus() {
     IhvpSettings s = read(Map.of());
-    assertEquals("ggn", s.curvature());
-    assertEquals(0.01, s.damping());
+    assertEquals(IhvpSettings.Curvature.GGN, s.curvature());
+    assertEquals(Damping.absolute(0.01), s.damping());
     assertEquals(List.of("step-6"), s.select(List.of("step-3", "step-6")));
     assertEquals(0, s.sampleRows());
     assertFalse(s.requireConvergence());
-    assertEquals("cg", s.solver("cg").method());
-    assertEquals(0.01, s.solver("lissa").damping());
+    assertEquals("cg", s.solver(Method.CG).method());
+    assertEquals(0.01, s.solver(Method.LISSA).damping());
     assertEquals(List.of("step-3", "step-6"), read(Map.of("ihvp.checkpoints", "all")).select(List.of("step-3", "step-6")));
   }
 
@@ -38,10 +41,12 @@ class IhvpSettingsTest {
   void scoreMethod_cgAndLissa_areIterativeSolvesNotEkfac() {
     for (String m : List.of("cg", "lissa")) {
       var s = Settings.load(Optional.empty(), Map.of("score.method", m));
-      assertTrue(Stages.usesIhvp(s, "score"), m);
-      assertFalse(Stages.usesEkfac(s, "score"), m);
+      var method = InfluenceMethod.of(s.score().method(), s);
+      assertTrue(method.needsCorpusProducts(), m);
+      assertFalse(method.needsFactors(), m);
     }
-    assertFalse(Stages.usesIhvp(Settings.load(Optional.empty(), Map.of()), "score"));
+    var tracin = Settings.load(Optional.empty(), Map.of());
+    assertFalse(InfluenceMethod.of(tracin.score().method(), tracin).needsCorpusProducts());
   }
 
   @ParameterizedTest(name = "{0} = {1}")
@@ -66,12 +71,12 @@ class IhvpSettingsTest {
 
   @Test
   void method_unknownOrIterativeOutsideScore_failsNamingTheChoices() {
-    var unknown = assertThrows(IllegalArgumentException.class, () -> Stages.usesEkfac(
-        Settings.load(Optional.empty(), Map.of("score.method", "newton")), "score"));
+    var unknown = assertThrows(IllegalArgumentException.class, () ->
+        Settings.load(Optional.empty(), Map.of("score.method", "newton")));
     assertTrue(unknown.getMessage().contains("influence.score.method") && unknown.getMessage().contains("\"lissa\""),
         unknown.getMessage());
-    var self = assertThrows(IllegalArgumentException.class, () -> Stages.usesEkfac(
-        Settings.load(Optional.empty(), Map.of("self-influence.method", "cg")), "self-influence"));
+    var self = assertThrows(IllegalArgumentException.class, () ->
+        Settings.load(Optional.empty(), Map.of("self-influence.method", "cg")));
     assertTrue(self.getMessage().contains("influence.self-influence.method") && self.getMessage().contains("score"),
         self.getMessage());
   }

@@ -49,7 +49,7 @@ class QuickstartTest {
     o.put("extract.projection.k-out", "8");
     o.put("spark.master", "local[2]");
     List<String> printed = new ArrayList<>();
-    Quickstart.Result r = Quickstart.run(Settings.load(Optional.empty(), o), false, printed::add);
+    Quickstart.Result r = Quickstart.run(Settings.load(Optional.empty(), o), printed::add);
 
     Path out = r.out();
     for (String f : List.of("example/corpus.jsonl", "example/queries.jsonl", "run/influence-run.json",
@@ -95,7 +95,7 @@ class QuickstartTest {
 
     // a second run into the same folder is refused without overwrite
     IllegalStateException again = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
-        () -> Quickstart.run(Settings.load(Optional.empty(), o), false, line -> { }));
+        () -> Quickstart.run(Settings.load(Optional.empty(), o), line -> { }));
     assertTrue(again.getMessage().contains("--overwrite"), again.getMessage());
 
     executeNotebooks(out);

@@ -1,14 +1,13 @@
 package io.influence.spark.report;
 
+import io.influence.spark.config.InfluenceSettings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.Config;
 import io.influence.spark.config.Settings;
 import io.influence.spark.pipeline.Stages;
 import io.influence.spark.train.TrainJob;
-import io.influence.spark.train.TrainSettings;
 import io.influence.spark.report.Report;
 import io.influence.spark.report.html.ReportWriter;
 import io.influence.spark.testing.LocalSpark;
@@ -178,19 +177,17 @@ class ReportBuilderTest {
     o.put("output.dir", dir.resolve("out").toString());
     o.put("score.top-k", "3");
     o.put("extract.projection.enabled", String.valueOf(projected));
-    Config s = Settings.load(Optional.empty(), o);
-    TrainJob.run(corpusFile, dir.resolve("run"), TrainSettings.from(s), line -> { });
+    InfluenceSettings s = Settings.load(Optional.empty(), o);
+    TrainJob.run(corpusFile, dir.resolve("run"), s.train(), line -> { });
     SparkSession spark = LocalSpark.get();
-    Stages.extract(spark, s, false);
-    Stages.selfInfluence(spark, s, false);
-    Stages.score(spark, s, false).collectAsList();
+    Stages.extract(spark, s);
+    Stages.selfInfluence(spark, s);
+    Stages.score(spark, s).collectAsList();
     if (ekfac) {
-      Config e = s.withValue("score.method", com.typesafe.config.ConfigValueFactory.fromAnyRef("ekfac"))
-          .withValue("score.folder", com.typesafe.config.ConfigValueFactory.fromAnyRef("scores-ekfac"));
-      Stages.fitEkfac(spark, e, false);
-      Stages.score(spark, e, false).collectAsList();
-      s = s.withValue("report.scores", com.typesafe.config.ConfigValueFactory.fromIterable(
-          List.of("scores", "scores-ekfac")));
+      InfluenceSettings e = s.with("score.method", "ekfac").with("score.folder", "scores-ekfac");
+      Stages.fitEkfac(spark, e);
+      Stages.score(spark, e).collectAsList();
+      s = s.with("report.scores", List.of("scores", "scores-ekfac"));
     }
     return ReportBuilder.build(spark, s);
   }

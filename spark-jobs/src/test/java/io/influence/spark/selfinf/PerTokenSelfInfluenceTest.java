@@ -1,10 +1,10 @@
 package io.influence.spark.selfinf;
 
+import io.influence.spark.config.InfluenceSettings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.Config;
 import io.influence.spark.config.Settings;
 import io.influence.spark.pipeline.Stages;
 import io.influence.spark.testing.LocalSpark;
@@ -38,15 +38,15 @@ class PerTokenSelfInfluenceTest {
     o.put("input.corpus", tiny.corpus().toString());
     o.put("input.run", dir.resolve("run").toString());
     o.put("output.dir", dir.resolve("sum").toString());
-    Config sum = Settings.load(Optional.empty(), o);
-    Stages.extract(spark, sum, false);
+    InfluenceSettings sum = Settings.load(Optional.empty(), o);
+    Stages.extract(spark, sum);
     Map<String, Double> summed = new HashMap<>();
-    Stages.selfInfluence(spark, sum, false).collectAsList().forEach(r -> summed.put(r.getString(0), r.getDouble(1)));
+    Stages.selfInfluence(spark, sum).collectAsList().forEach(r -> summed.put(r.getString(0), r.getDouble(1)));
 
     o.put("self-influence.normalize", "per-token");
-    Config perToken = Settings.load(Optional.empty(), o);
+    InfluenceSettings perToken = Settings.load(Optional.empty(), o);
     // the same store, self-influence again per token (other settings: replaces the stage's output)
-    List<Row> rows = Stages.selfInfluence(spark, perToken, true).collectAsList();
+    List<Row> rows = Stages.selfInfluence(spark, perToken.with("output.overwrite", true)).collectAsList();
 
     assertEquals(tiny.ids().size(), rows.size());
     double previous = Double.POSITIVE_INFINITY;
@@ -60,9 +60,8 @@ class PerTokenSelfInfluenceTest {
     }
 
     o.put("self-influence.normalize", "mean");
-    Config bad = Settings.load(Optional.empty(), o);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Stages.selfInfluence(spark, bad, true));
+        () -> Stages.selfInfluence(spark, Settings.load(Optional.empty(), o).with("output.overwrite", true)));
     assertTrue(e.getMessage().contains("self-influence.normalize"), e.getMessage());
   }
 }

@@ -1,4 +1,4 @@
-package io.influence.spark.train;
+package io.influence.spark.config;
 
 import com.typesafe.config.Config;
 import io.influence.checkpoints.Gpt2Config;
@@ -11,7 +11,7 @@ import io.influence.core.train.Trainer;
  * trained from scratch with AdamW. See {@code conf/reference.conf} for each key's meaning.
  */
 public record TrainSettings(int vocabSize, int context, int width, int layers, int heads, int steps, int batchSize,
-                            double learningRate, double minLearningRate, String schedule, int warmupSteps,
+                            double learningRate, double minLearningRate, Schedule schedule, int warmupSteps,
                             double weightDecay, double clipNorm, int checkpoints, long seed) {
 
   public TrainSettings {
@@ -27,31 +27,39 @@ public record TrainSettings(int vocabSize, int context, int width, int layers, i
       throw new IllegalArgumentException("influence.train.checkpoints is " + checkpoints + " with " + steps
           + " steps. HINT: save between 1 and steps checkpoints");
     }
-    if (!schedule.equals("cosine") && !schedule.equals("constant")) {
-      throw new IllegalArgumentException("influence.train.schedule must be \"cosine\" or \"constant\", got \""
-          + schedule + "\"");
-    }
   }
 
-  public static TrainSettings from(Config s) {
+  /** {@code train.schedule}: the learning rate after the warm-up. */
+  public enum Schedule {
+    /** Flat (TracIn weighs the checkpoints alike). */
+    CONSTANT,
+    /** Cosine decay to {@code min-learning-rate}. */
+    COSINE
+  }
+
+  static TrainSettings from(Config s) {
     Config t = s.getConfig("train");
     return new TrainSettings(t.getInt("vocab-size"), t.getInt("context"), t.getInt("width"), t.getInt("layers"),
         t.getInt("heads"), t.getInt("steps"), t.getInt("batch-size"), t.getDouble("learning-rate"),
-        t.getDouble("min-learning-rate"), t.getString("schedule"), t.getInt("warmup-steps"),
+        t.getDouble("min-learning-rate"),
+        Choices.parse(Schedule.class, "train.schedule", t.getString("schedule")), t.getInt("warmup-steps"),
         t.getDouble("weight-decay"), t.getDouble("clip-norm"), t.getInt("checkpoints"), t.getLong("seed"));
   }
 
-  Gpt2Config modelConfig(int actualVocab) {
+  /** The GPT-2 shape to train, with the vocabulary the BPE reached. */
+  public Gpt2Config modelConfig(int actualVocab) {
     return new Gpt2Config(actualVocab, context, width, layers, heads, 1e-5, "gelu_new");
   }
 
-  LearningRateSchedule learningRateSchedule() {
+  /** The learning-rate schedule of the optimizer steps. */
+  public LearningRateSchedule learningRateSchedule() {
     int warmup = Math.min(warmupSteps, steps);
-    return schedule.equals("cosine") ? LearningRateSchedule.cosine(learningRate, minLearningRate, warmup, steps)
+    return schedule == Schedule.COSINE ? LearningRateSchedule.cosine(learningRate, minLearningRate, warmup, steps)
         : new LearningRateSchedule(LearningRateSchedule.Shape.CONSTANT, learningRate, learningRate, warmup, steps);
   }
 
-  Trainer.Settings trainer() {
+  /** The trainer's settings: AdamW, the schedule, checkpoints every steps/checkpoints steps. */
+  public Trainer.Settings trainer() {
     int every = Math.max(1, steps / checkpoints);
     return new Trainer.Settings(Optimizer.adamW(0.9, 0.95, 1e-8, weightDecay), learningRateSchedule(), steps,
         batchSize, every, clipNorm, seed);

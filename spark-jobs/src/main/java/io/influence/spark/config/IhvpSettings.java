@@ -1,18 +1,20 @@
-package io.influence.spark.ihvp;
+package io.influence.spark.config;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import io.influence.core.solve.IhvpSolver;
+import io.influence.ekfac.Damping;
 import java.util.List;
 
 /**
  * The {@code influence.ihvp} settings block (score.method "cg" or "lissa"), checked on the driver; every error
  * names the setting.
  *
- * @param curvature          "ggn" (exact Gauss-Newton products, PSD) or "hessian" (central differences of
+ * @param curvature          the Gauss-Newton matrix (exact products, PSD) or the Hessian (central differences of
  *                           gradients, exact up to O(ε²), may be indefinite)
- * @param damping            λ added to the curvature's diagonal (absolute), {@code >= 0}
- * @param lastOnly           true: only the last extracted checkpoint; false: every checkpoint, weight 1 each
+ * @param damping            λ added to the curvature's diagonal: absolute (the same type as EK-FAC's damping; a
+ *                           relative damping needs the curvature's eigenvalues, which an iterative solve never has)
+ * @param checkpoints        the last extracted checkpoint only, or every checkpoint with weight 1 each
  * @param batchSize          sequences per forward/backward pass inside an HVP task
  * @param sampleRows         0: the whole (usable) corpus defines the curvature; else this many rows of it, chosen
  *                           by a seeded hash of the row id (the same rows whatever the partitioning)
@@ -23,10 +25,18 @@ import java.util.List;
  * @param cg                 conjugate-gradient settings
  * @param lissa              LiSSA settings
  */
-public record IhvpSettings(String curvature, double damping, boolean lastOnly, int batchSize, long sampleRows,
+public record IhvpSettings(Curvature curvature, Damping damping, CheckpointSelection checkpoints, int batchSize, long sampleRows,
     long sampleSeed, int partitions, boolean requireConvergence, Cg cg, Lissa lissa) implements java.io.Serializable {
 
   private static final String P = "influence.ihvp.";
+
+  /** {@code ihvp.curvature}. */
+  public enum Curvature {
+    /** The generalised Gauss-Newton matrix (exact forward-mode products; positive semi-definite). */
+    GGN,
+    /** The Hessian of the loss (central differences of gradients; may be indefinite). */
+    HESSIAN
+  }
 
   /** {@code ihvp.cg}: stop when {@code ‖r‖/‖b‖ <= tolerance} or after {@code maxIterations}. */
   public record Cg(int maxIterations, double tolerance) implements java.io.Serializable {
@@ -60,12 +70,8 @@ public record IhvpSettings(String curvature, double damping, boolean lastOnly, i
   }
 
   public IhvpSettings {
-    if (!curvature.equals("ggn") && !curvature.equals("hessian")) {
-      throw new IllegalArgumentException(P + "curvature must be \"ggn\" or \"hessian\", got \"" + curvature
-          + "\". HINT: ggn (the Gauss-Newton matrix, positive semi-definite) unless you need the exact Hessian");
-    }
-    if (!(damping >= 0) || !Double.isFinite(damping)) {
-      throw new IllegalArgumentException(P + "damping must be finite and >= 0, got " + damping);
+    if (damping.mode() != Damping.Mode.ABSOLUTE) {
+      throw new IllegalArgumentException(P + "damping must be absolute, got " + damping);
     }
     if (batchSize < 1) {
       throw new IllegalArgumentException(P + "batch-size must be >= 1, got " + batchSize);
@@ -76,24 +82,23 @@ public record IhvpSettings(String curvature, double damping, boolean lastOnly, i
     if (partitions < 0) {
       throw new IllegalArgumentException(P + "partitions must be >= 0 (0 = as the corpus comes), got " + partitions);
     }
-    if (!(lissa.scale() > damping)) {
+    if (!(lissa.scale() > damping.value())) {
       throw new IllegalArgumentException(P + "lissa.scale (" + lissa.scale() + ") must exceed " + P + "damping ("
-          + damping + "). HINT: use a scale above the largest eigenvalue of the curvature plus the damping");
+          + damping.value() + "). HINT: use a scale above the largest eigenvalue of the curvature plus the damping");
     }
   }
 
   /** Reads {@code ihvp.*} from the resolved {@code influence} settings. */
-  public static IhvpSettings from(Config influence) {
+  static IhvpSettings from(Config influence) {
     Config c = influence;
     try {
-      String which = c.getString("ihvp.checkpoints");
-      boolean last = switch (which) {
-        case "all" -> false;
-        case "last" -> true;
-        default -> throw new IllegalArgumentException(P + "checkpoints must be \"all\" or \"last\", got \"" + which
-            + "\"");
-      };
-      return new IhvpSettings(c.getString("ihvp.curvature"), c.getDouble("ihvp.damping"), last,
+      double damping = c.getDouble("ihvp.damping");
+      if (!(damping >= 0) || !Double.isFinite(damping)) {
+        throw new IllegalArgumentException(P + "damping must be finite and >= 0, got " + damping);
+      }
+      return new IhvpSettings(Choices.parse(Curvature.class, "ihvp.curvature", c.getString("ihvp.curvature")),
+          Damping.absolute(damping), Choices.parse(CheckpointSelection.class, "ihvp.checkpoints",
+          c.getString("ihvp.checkpoints")),
           c.getInt("ihvp.batch-size"), c.getLong("ihvp.sample-rows"), c.getLong("ihvp.sample-seed"),
           c.getInt("ihvp.partitions"), c.getBoolean("ihvp.require-convergence"),
           new Cg(c.getInt("ihvp.cg.max-iterations"), c.getDouble("ihvp.cg.tolerance")),
@@ -105,20 +110,19 @@ public record IhvpSettings(String curvature, double damping, boolean lastOnly, i
     }
   }
 
-  /** The solver of {@code method} ("cg" or "lissa") with these settings. */
-  public IhvpSolver solver(String method) {
+  /** The solver of an iterative {@code method} (CG or LiSSA) with these settings. */
+  public IhvpSolver solver(Method method) {
     return switch (method) {
-      case "cg" -> IhvpSolver.conjugateGradient(damping, cg.tolerance(), cg.maxIterations());
-      case "lissa" -> IhvpSolver.lissa(damping, lissa.scale(), lissa.depth(), lissa.repetitions(), lissa.tolerance());
-      default -> throw new IllegalArgumentException("no iterative solver named \"" + method + "\"; use cg or lissa");
+      case CG -> IhvpSolver.conjugateGradient(damping.value(), cg.tolerance(), cg.maxIterations());
+      case LISSA -> IhvpSolver.lissa(damping.value(), lissa.scale(), lissa.depth(), lissa.repetitions(),
+          lissa.tolerance());
+      case TRACIN, EKFAC -> throw new IllegalArgumentException(method.word() + " is not an iterative solver; use cg "
+          + "or lissa");
     };
   }
 
   /** The checkpoints to solve at, out of {@code available} (ordered by step). */
   public List<String> select(List<String> available) {
-    if (available.isEmpty()) {
-      throw new IllegalArgumentException("no checkpoints to score. HINT: run `influence extract` first");
-    }
-    return lastOnly ? List.of(available.get(available.size() - 1)) : List.copyOf(available);
+    return checkpoints.select(available);
   }
 }

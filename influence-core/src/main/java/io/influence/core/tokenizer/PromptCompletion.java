@@ -1,0 +1,51 @@
+package io.influence.core.tokenizer;
+
+/**
+ * A query as the model reads it: the prompt and the completion tokenised separately and concatenated, with a loss
+ * mask over the completion's tokens (position {@code t} predicted from {@code t − 1}; position 0 predicts nothing).
+ * Tokenising the two parts separately keeps the boundary where the user put it, whatever the BPE would merge.
+ *
+ * @param id       the query's id
+ * @param tokens   prompt tokens, then completion tokens
+ * @param lossMask 1 where the token is a predicted completion token, else 0; as long as {@code tokens}
+ */
+public record PromptCompletion(String id, int[] tokens, int[] lossMask) {
+
+  public PromptCompletion {
+    if (tokens.length != lossMask.length) {
+      throw new IllegalArgumentException("query " + id + ": " + tokens.length + " tokens but a mask of "
+          + lossMask.length);
+    }
+  }
+
+  /**
+   * Encodes one query with {@code tokenizer}; fails naming the query when it does not fit {@code context}
+   * positions.
+   */
+  public static PromptCompletion encode(Tokenizer tokenizer, String id, String prompt, String completion,
+      int context) {
+    int[] p = tokenizer.encode(prompt);
+    int[] r = tokenizer.encode(completion);
+    int[] t = new int[p.length + r.length];
+    int[] m = new int[t.length];
+    System.arraycopy(p, 0, t, 0, p.length);
+    System.arraycopy(r, 0, t, p.length, r.length);
+    for (int i = Math.max(1, p.length); i < t.length; i++) {
+      m[i] = 1;
+    }
+    if (t.length > context) {
+      throw new IllegalArgumentException("query " + id + " has " + t.length + " tokens, over the model's context of "
+          + context);
+    }
+    return new PromptCompletion(id, t, m);
+  }
+
+  /** Completion tokens the loss counts. */
+  public int predictedTokens() {
+    int n = 0;
+    for (int v : lossMask) {
+      n += v;
+    }
+    return n;
+  }
+}

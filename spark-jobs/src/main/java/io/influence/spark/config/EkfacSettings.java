@@ -1,0 +1,50 @@
+package io.influence.spark.config;
+
+import com.typesafe.config.Config;
+import io.influence.ekfac.Damping;
+import java.util.List;
+
+/**
+ * The {@code influence.ekfac} block.
+ *
+ * @param damping     λ added to the corrected eigenvalues: relative = factor × mean(Λ) of each layer, or absolute
+ * @param checkpoints which extracted checkpoints to fit and score with
+ * @param batchSize   sequences per forward/backward pass in the covariance pass
+ * @param partitions  partitions of both passes; 0 keeps the input's partitioning
+ */
+public record EkfacSettings(Damping damping, CheckpointSelection checkpoints, int batchSize, int partitions) {
+
+  public EkfacSettings {
+    if (batchSize < 1) {
+      throw new IllegalArgumentException("influence.ekfac.batch-size must be >= 1, got " + batchSize);
+    }
+    if (partitions < 0) {
+      throw new IllegalArgumentException("influence.ekfac.partitions must be >= 0 (0 = keep the input's), got "
+          + partitions);
+    }
+  }
+
+  /** How {@code ekfac.damping.mode} is spelled. */
+  enum DampingMode { RELATIVE, ABSOLUTE }
+
+  static EkfacSettings from(Config influence) {
+    Config e = influence.getConfig("ekfac");
+    double value = e.getDouble("damping.value");
+    Damping damping = switch (Choices.parse(DampingMode.class, "ekfac.damping.mode", e.getString("damping.mode"))) {
+      case RELATIVE -> Damping.relativeToMean(value);
+      case ABSOLUTE -> Damping.absolute(value);
+    };
+    return new EkfacSettings(damping, Choices.parse(CheckpointSelection.class, "ekfac.checkpoints",
+        e.getString("checkpoints")), e.getInt("batch-size"), e.getInt("partitions"));
+  }
+
+  /** The damping as the settings spell it, e.g. {@code relative 0.1}. */
+  public String dampingWords() {
+    return (damping.mode() == Damping.Mode.ABSOLUTE ? "absolute " : "relative ") + damping.value();
+  }
+
+  /** The checkpoints to fit and score with, out of {@code available} (ordered by step). */
+  public List<String> select(List<String> available) {
+    return checkpoints.select(available);
+  }
+}

@@ -1,0 +1,45 @@
+package io.influence.spark.config;
+
+import com.typesafe.config.Config;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The {@code influence.extract} block.
+ *
+ * @param layers     tracked layers; empty = every linear layer of the blocks
+ * @param batchSize  sequences per forward/backward pass inside a task
+ * @param projection the Kronecker projection of the stored gradients, or empty for full gradients
+ */
+public record ExtractSettings(List<String> layers, int batchSize, Optional<Projection> projection) {
+
+  /** Seeded Gaussian Kronecker projection to {@code [kOut, kIn]} per layer (LoGra-style). */
+  public record Projection(int kIn, int kOut, long seed) implements java.io.Serializable {
+    public Projection {
+      if (kIn < 1 || kOut < 1) {
+        throw new IllegalArgumentException("influence.extract.projection.k-in and k-out must be >= 1, got k-in=" + kIn
+            + " k-out=" + kOut);
+      }
+    }
+
+    /** How the store and the report name it, e.g. {@code kronecker-gaussian 16x16}. */
+    public String description() {
+      return "kronecker-gaussian " + kOut + "x" + kIn;
+    }
+  }
+
+  public ExtractSettings {
+    layers = List.copyOf(layers);
+    if (batchSize < 1) {
+      throw new IllegalArgumentException("influence.extract.batch-size must be >= 1, got " + batchSize);
+    }
+  }
+
+  static ExtractSettings from(Config c) {
+    Config e = c.getConfig("extract");
+    Optional<Projection> projection = e.getBoolean("projection.enabled")
+        ? Optional.of(new Projection(e.getInt("projection.k-in"), e.getInt("projection.k-out"),
+            e.getLong("projection.seed"))) : Optional.empty();
+    return new ExtractSettings(e.getStringList("layers"), e.getInt("batch-size"), projection);
+  }
+}

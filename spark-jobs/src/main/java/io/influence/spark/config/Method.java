@@ -1,0 +1,27 @@
+package io.influence.spark.config;
+
+/**
+ * The influence methods a stage can be asked for ({@code score.method}, {@code self-influence.method},
+ * {@code quickstart.methods}). What each one needs and computes is said by its type in
+ * {@code io.influence.spark.method}; this enum is only the word in the settings.
+ */
+public enum Method {
+  /** TracInCP: {@code Σ_i η_i ⟨g_q,i, g_i⟩} over the checkpoints. */
+  TRACIN,
+  /** Influence function with EK-FAC's {@code (H + λI)⁻¹} (factors from fit-ekfac). */
+  EKFAC,
+  /** Influence function with {@code (H + λI)⁻¹ g_q} solved by conjugate gradients over the corpus. */
+  CG,
+  /** Influence function with {@code (H + λI)⁻¹ g_q} solved by LiSSA over the corpus. */
+  LISSA;
+
+  /** The word in settings and outputs ({@code "tracin"}, ...). */
+  public String word() {
+    return Choices.word(this);
+  }
+
+  /** CG or LiSSA: solved from curvature-vector products over the corpus. */
+  public boolean iterative() {
+    return this == CG || this == LISSA;
+  }
+}

@@ -1,0 +1,41 @@
+package io.influence.spark.config;
+
+import com.typesafe.config.Config;
+import java.util.List;
+
+/**
+ * The {@code influence.score} block.
+ *
+ * @param topK      training sequences kept per query, from the top and from the bottom
+ * @param blockRows training rows per GEMM block on an executor
+ * @param method    the influence method
+ * @param folder    the folder under {@code output.dir} the scores go to (a plain name)
+ */
+public record ScoreSettings(int topK, int blockRows, Method method, String folder) {
+
+  /** Folder names the other stages own. */
+  public static final List<String> RESERVED = List.of("gradients", "factors", "self-influence", "report");
+
+  public ScoreSettings {
+    if (topK < 1) {
+      throw new IllegalArgumentException("influence.score.top-k must be >= 1, got " + topK);
+    }
+    if (blockRows < 1) {
+      throw new IllegalArgumentException("influence.score.block-rows must be >= 1, got " + blockRows);
+    }
+    if (!folder.matches("[A-Za-z0-9][A-Za-z0-9._-]*") || RESERVED.contains(folder)) {
+      throw new IllegalArgumentException("influence.score.folder = \"" + folder + "\" must be a plain folder name "
+          + "(letters, digits, . _ -) other than " + String.join(", ", RESERVED) + ". HINT: e.g. scores-ekfac");
+    }
+  }
+
+  static ScoreSettings from(Config c) {
+    return new ScoreSettings(c.getInt("score.top-k"), c.getInt("score.block-rows"),
+        Choices.parse(Method.class, "score.method", c.getString("score.method")), c.getString("score.folder"));
+  }
+
+  /** This block with another method and folder (the quickstart scores several methods side by side). */
+  public ScoreSettings with(Method m, String f) {
+    return new ScoreSettings(topK, blockRows, m, f);
+  }
+}

@@ -1,0 +1,38 @@
+package io.influence.spark.config;
+
+import com.typesafe.config.Config;
+
+/**
+ * The {@code influence.self-influence} block.
+ *
+ * @param flagFraction fraction of the corpus flagged (highest self-influence), in [0, 1]
+ * @param normalize    self-influence of the summed loss, or divided by each sequence's predicted tokens
+ * @param method       TracIn or EK-FAC (the iterative solvers are offered by the score stage only)
+ */
+public record SelfInfluenceSettings(double flagFraction, Normalization normalize, Method method) {
+
+  /** {@code self-influence.normalize}. */
+  public enum Normalization {
+    /** Self-influence of the summed sequence loss (grows with length). */
+    SUM,
+    /** Divided by the sequence's number of predicted tokens (tokens − 1). */
+    PER_TOKEN
+  }
+
+  public SelfInfluenceSettings {
+    if (!(flagFraction >= 0 && flagFraction <= 1)) {
+      throw new IllegalArgumentException("influence.self-influence.flag-fraction must be in [0, 1], got "
+          + flagFraction);
+    }
+    if (method.iterative()) {
+      throw new IllegalArgumentException("influence.self-influence.method must be \"tracin\" or \"ekfac\", got \""
+          + method.word() + "\". HINT: the iterative solvers (cg, lissa) are offered by score.method only");
+    }
+  }
+
+  static SelfInfluenceSettings from(Config c) {
+    return new SelfInfluenceSettings(c.getDouble("self-influence.flag-fraction"),
+        Choices.parse(Normalization.class, "self-influence.normalize", c.getString("self-influence.normalize")),
+        Choices.parse(Method.class, "self-influence.method", c.getString("self-influence.method")));
+  }
+}

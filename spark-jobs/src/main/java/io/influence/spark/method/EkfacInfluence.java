@@ -1,0 +1,75 @@
+package io.influence.spark.method;
+
+import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.Preconditioner;
+import io.influence.spark.config.EkfacSettings;
+import io.influence.spark.config.Method;
+import io.influence.spark.ekfac.FactorStore;
+import io.influence.spark.selfinf.SelfPreconditioner;
+import io.influence.spark.store.GradientStore;
+import java.util.List;
+import java.util.Optional;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Influence functions with EK-FAC (Grosse et al. 2023): each query gradient, in the store's space, multiplied by its
+ * checkpoint's {@code (H_i + λI)⁻¹} from the fitted factors; checkpoints weighted 1 ({@code ekfac.checkpoints}).
+ */
+public final class EkfacInfluence implements InfluenceMethod {
+
+  private final EkfacSettings settings;
+
+  EkfacInfluence(EkfacSettings settings) {
+    this.settings = settings;
+  }
+
+  @Override
+  public Method name() {
+    return Method.EKFAC;
+  }
+
+  @Override
+  public boolean needsFactors() {
+    return true;
+  }
+
+  @Override
+  public boolean needsCorpusProducts() {
+    return false;
+  }
+
+  @Override
+  public List<String> settingsBlocks() {
+    return List.of("ekfac");
+  }
+
+  @Override
+  public List<String> checkpoints(List<String> extracted) {
+    return settings.select(extracted);
+  }
+
+  @Override
+  public double weight(double learningRate) {
+    return 1.0;
+  }
+
+  @Override
+  public Optional<Double> damping() {
+    return Optional.of(settings.damping().value());
+  }
+
+  @Override
+  public Preconditioned precondition(SparkSession spark, ScoringInputs in, List<RunCheckpoint> checkpoints) {
+    return StoreSpaceQueries.collect(spark, in, checkpoints, meta -> {
+      Preconditioner p = FactorStore.preconditioner(in.factors(), meta, settings.damping());
+      return p::apply;
+    });
+  }
+
+  @Override
+  public Optional<SelfPreconditioner> selfPreconditioner(SparkSession spark, ScoringInputs in,
+      List<String> checkpoints) {
+    return Optional.of(FactorStore.selfPreconditioner(in.factors(),
+        checkpoints.stream().map(n -> GradientStore.metadata(spark, in.store(), n)).toList(), settings.damping()));
+  }
+}

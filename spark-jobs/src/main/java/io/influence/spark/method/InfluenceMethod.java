@@ -1,0 +1,63 @@
+package io.influence.spark.method;
+
+import io.influence.checkpoints.RunCheckpoint;
+import io.influence.spark.config.InfluenceSettings;
+import io.influence.spark.config.Method;
+import io.influence.spark.selfinf.SelfPreconditioner;
+import java.util.List;
+import java.util.Optional;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * An influence method as the pipeline sees it. The score, self-influence and report stages ask it what it needs and
+ * let it turn query gradients into the vectors the training gradients are scored against; they never compare its
+ * name. The set is closed: {@link TracIn}, {@link EkfacInfluence}, {@link IterativeInfluence} (CG and LiSSA).
+ *
+ * <p>Every method scores {@code score(q, z) = Σ_i w_i ⟨P_i g_q,i, g_i(z)⟩} over its checkpoints {@code i}, with
+ * weight {@code w_i} and preconditioner {@code P_i} (identity for TracIn, {@code (H_i + λI)⁻¹} for influence
+ * functions).
+ */
+public sealed interface InfluenceMethod permits TracIn, EkfacInfluence, IterativeInfluence {
+
+  /** The method the settings name, with the settings it reads. */
+  static InfluenceMethod of(Method method, InfluenceSettings settings) {
+    return switch (method) {
+      case TRACIN -> new TracIn();
+      case EKFAC -> new EkfacInfluence(settings.ekfac());
+      case CG, LISSA -> new IterativeInfluence(method, settings.ihvp());
+    };
+  }
+
+  /** The word in the settings and in every output row. */
+  Method name();
+
+  /** True when EK-FAC factors must be fitted (fit-ekfac) before this method scores. */
+  boolean needsFactors();
+
+  /** True when this method reads the corpus again for curvature-vector products over it. */
+  boolean needsCorpusProducts();
+
+  /** The settings blocks, beside the stage's own and {@code input}, that its outputs depend on. */
+  List<String> settingsBlocks();
+
+  /** The checkpoints this method uses, out of the extracted ones (ordered by step). */
+  List<String> checkpoints(List<String> extracted);
+
+  /** The weight {@code w_i} of a checkpoint trained at {@code learningRate}. */
+  double weight(double learningRate);
+
+  /** Provenance: the damping λ in the scores' {@code damping} column, if the method has one. */
+  Optional<Double> damping();
+
+  /**
+   * The query gradients to score with, per query and per checkpoint (in the order of {@code checkpoints}),
+   * preconditioned by this method; with the iterative solvers also each query's solver report.
+   */
+  Preconditioned precondition(SparkSession spark, ScoringInputs in, List<RunCheckpoint> checkpoints);
+
+  /**
+   * The preconditioner applied to each training gradient on the executors for self-influence {@code ⟨g, P g⟩};
+   * empty for the identity.
+   */
+  Optional<SelfPreconditioner> selfPreconditioner(SparkSession spark, ScoringInputs in, List<String> checkpoints);
+}

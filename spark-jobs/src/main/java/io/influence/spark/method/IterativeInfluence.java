@@ -1,0 +1,117 @@
+package io.influence.spark.method;
+
+import io.influence.checkpoints.RunCheckpoint;
+import io.influence.spark.config.IhvpSettings;
+import io.influence.spark.config.Method;
+import io.influence.spark.extract.ExtractJob;
+import io.influence.spark.extract.TokenizedCorpus;
+import io.influence.spark.ihvp.IhvpQueries;
+import io.influence.spark.ihvp.SolveReport;
+import io.influence.spark.io.Corpus;
+import io.influence.spark.score.QueryGradient;
+import io.influence.spark.selfinf.SelfPreconditioner;
+import io.influence.spark.store.GradientStore;
+import io.influence.spark.store.StoreMetadata;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.spark.sql.SparkSession;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Influence functions with {@code (H_i + λI)⁻¹ g_q} solved iteratively (conjugate gradients or LiSSA) from exact
+ * curvature-vector products over the corpus, aggregated by Spark ({@link IhvpQueries}); each query's full float64
+ * gradient is solved, then projected into the store's space. Checkpoints weighted 1 ({@code ihvp.checkpoints}).
+ */
+public final class IterativeInfluence implements InfluenceMethod {
+
+  private final Method solver;
+  private final IhvpSettings settings;
+
+  IterativeInfluence(Method solver, IhvpSettings settings) {
+    if (!solver.iterative()) {
+      throw new IllegalArgumentException(solver.word() + " is not an iterative solver");
+    }
+    this.solver = solver;
+    this.settings = settings;
+  }
+
+  @Override
+  public Method name() {
+    return solver;
+  }
+
+  @Override
+  public boolean needsFactors() {
+    return false;
+  }
+
+  @Override
+  public boolean needsCorpusProducts() {
+    return true;
+  }
+
+  @Override
+  public List<String> settingsBlocks() {
+    return List.of("ihvp");
+  }
+
+  @Override
+  public List<String> checkpoints(List<String> extracted) {
+    return settings.select(extracted);
+  }
+
+  @Override
+  public double weight(double learningRate) {
+    return 1.0;
+  }
+
+  @Override
+  public Optional<Double> damping() {
+    return Optional.of(settings.damping().value());
+  }
+
+  @Override
+  public Preconditioned precondition(SparkSession spark, ScoringInputs in, List<RunCheckpoint> checkpoints) {
+    if (in.corpus() == null) {
+      throw new IllegalArgumentException("influence.input.corpus is required for score with method "
+          + solver.word() + " (the curvature is a mean over the corpus). HINT: pass --corpus");
+    }
+    List<List<Map<String, INDArray>>> perQuery = new ArrayList<>();
+    in.queries().forEach(q -> perQuery.add(new ArrayList<>()));
+    List<SolveReport> reports = new ArrayList<>();
+    TokenizedCorpus tokenized = TokenizedCorpus.prepare(spark, Corpus.read(spark, in.corpus()), checkpoints.get(0),
+        in.badRows());
+    IhvpQueries.HvpCorpus hvpCorpus = null;
+    try {
+      hvpCorpus = IhvpQueries.corpus(tokenized.rows(), settings);
+      for (RunCheckpoint c : checkpoints) {
+        StoreMetadata meta = GradientStore.metadata(spark, in.store(), ExtractJob.checkpointName(c));
+        IhvpQueries.Solved solved = IhvpQueries.precondition(hvpCorpus, c, meta, settings, solver,
+            QueryGradients.full(in.queries(), c, meta.layerNames()));
+        for (int i = 0; i < in.queries().size(); i++) {
+          perQuery.get(i).add(solved.preconditioned().get(i));
+        }
+        reports.addAll(solved.reports());
+      }
+      List<QueryGradient> out = new ArrayList<>();
+      for (int i = 0; i < in.queries().size(); i++) {
+        out.add(QueryGradient.ofArrays(in.queries().get(i).id(), perQuery.get(i)));
+      }
+      return new Preconditioned(out, IhvpQueries.solverColumn(solver, settings, hvpCorpus.rows(), reports));
+    } finally {
+      if (hvpCorpus != null) {
+        hvpCorpus.release();
+      }
+      tokenized.release();
+    }
+  }
+
+  @Override
+  public Optional<SelfPreconditioner> selfPreconditioner(SparkSession spark, ScoringInputs in,
+      List<String> checkpoints) {
+    throw new IllegalArgumentException("self-influence with " + solver.word() + " is not offered. HINT: set "
+        + "influence.self-influence.method to tracin or ekfac");
+  }
+}

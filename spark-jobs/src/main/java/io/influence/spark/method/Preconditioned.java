@@ -1,0 +1,19 @@
+package io.influence.spark.method;
+
+import io.influence.spark.score.QueryGradient;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Query gradients ready to score.
+ *
+ * @param queries one per query, in input order, with one gradient map per checkpoint
+ * @param solver  per query id, the JSON solver report of an iterative method, or null
+ */
+public record Preconditioned(List<QueryGradient> queries, Map<String, String> solver) {
+
+  public Preconditioned {
+    queries = List.copyOf(queries);
+    solver = solver == null ? null : Map.copyOf(solver);
+  }
+}
