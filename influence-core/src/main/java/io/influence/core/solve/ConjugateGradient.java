@@ -2,7 +2,6 @@ package io.influence.core.solve;
 
 import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.linalg.LinearOperator;
-import java.util.ArrayList;
 import java.util.List;
 
 /*
@@ -14,8 +13,7 @@ import java.util.List;
  * is visible to the caller. If A shows non-positive curvature (pᵀAp <= 0: H is not PSD and the
  * damping is too small) the iteration stops and the result is returned as not converged.
  *
- * solve and solveAll share the per-system state and update (State): solveAll only gathers the
- * products of the running systems into one block product.
+ * The arithmetic of one system is State; Lockstep drives it for solve and solveAll alike.
  */
 final class ConjugateGradient implements IhvpSolver {
 
@@ -44,17 +42,27 @@ final class ConjugateGradient implements IhvpSolver {
     return damping;
   }
 
+  @Override
+  public SolveResult solve(LinearOperator h, double[] b) {
+    return Lockstep.solve(h, b, METHOD, damping, State::new);
+  }
+
+  @Override
+  public List<SolveResult> solveAll(BlockLinearOperator h, List<double[]> bs) {
+    return Lockstep.solveAll(h, bs, METHOD, damping, State::new);
+  }
+
   /** One system's iterate, residual, direction and stopping state. */
-  private static final class State {
-    final double[] x;
-    final double[] r;
-    final double[] p;
-    final double[] ap;   // (H + λI) p, filled by the caller before each update
-    final double bNorm;
-    double rr;
-    int iterations;
-    boolean running;
-    boolean converged;
+  private final class State implements Lockstep.Iteration {
+    private final double[] x;
+    private final double[] r;
+    private final double[] p;
+    private final double[] ap;   // H p from the driver, then (H + λI) p
+    private final double bNorm;
+    private double rr;
+    private int iterations;
+    private boolean running;
+    private boolean converged;
 
     State(double[] b) {
       int n = b.length;
@@ -68,8 +76,30 @@ final class ConjugateGradient implements IhvpSolver {
       converged = bNorm == 0;
     }
 
-    /** After {@code ap = (H + λI) p}: one CG update; stops on non-positive curvature, the tolerance or the last iteration. */
-    void update(double tolerance, int maxIterations) {
+    @Override
+    public boolean running() {
+      return running;
+    }
+
+    @Override
+    public int beginStep() {
+      return ++iterations;
+    }
+
+    @Override
+    public double[] input() {
+      return p;
+    }
+
+    @Override
+    public double[] product() {
+      return ap;
+    }
+
+    /** One CG update; stops on non-positive curvature, at the tolerance or after the last iteration. */
+    @Override
+    public void update(String label) {
+      Vectors.addScaled(ap, damping, p);
       double pap = Vectors.dot(p, ap);
       if (!(pap > 0)) {
         running = false;
@@ -95,65 +125,21 @@ final class ConjugateGradient implements IhvpSolver {
         running = false;
       }
     }
-  }
 
-  @Override
-  public SolveResult solve(LinearOperator h, double[] b) {
-    Vectors.requireDim(h, b, METHOD);
-    Vectors.requireFinite(b, METHOD, "the right-hand side", 0);
-    State s = new State(b);
-    if (!s.running) {
-      return new SolveResult(s.x, 0, 0, true);
+    @Override
+    public double[] solution() {
+      return x;
     }
-    while (s.running) {
-      s.iterations++;
-      Vectors.applyDamped(h, damping, s.p, s.ap, METHOD, s.iterations);
-      s.update(tolerance, maxIterations);
-    }
-    double residual = Vectors.relativeResidual(h, damping, s.x, b, METHOD, s.iterations + 1);
-    return new SolveResult(s.x, s.iterations, residual, s.converged);
-  }
 
-  @Override
-  public List<SolveResult> solveAll(BlockLinearOperator h, List<double[]> bs) {
-    Vectors.requireBlock(h, bs, METHOD);
-    int k = bs.size();
-    State[] systems = new State[k];
-    double[][] x = new double[k][];
-    double[][] p = new double[k][];
-    double[][] ap = new double[k][];
-    int[] it = new int[k];
-    for (int j = 0; j < k; j++) {
-      systems[j] = new State(bs.get(j));
-      x[j] = systems[j].x;
-      p[j] = systems[j].p;
-      ap[j] = systems[j].ap;
+    @Override
+    public int steps() {
+      return iterations;
     }
-    while (true) {
-      List<Integer> block = new ArrayList<>();
-      for (int j = 0; j < k; j++) {
-        if (systems[j].running) {
-          block.add(j);
-        }
-      }
-      if (block.isEmpty()) {
-        break;
-      }
-      for (int j : block) {
-        it[j] = ++systems[j].iterations;
-      }
-      Vectors.applyActive(h, block, p, ap, METHOD, it);
-      for (int j : block) {
-        Vectors.addScaled(ap[j], damping, p[j]);
-        systems[j].update(tolerance, maxIterations);
-      }
+
+    @Override
+    public boolean converged() {
+      return converged;
     }
-    double[] residuals = Vectors.relativeResiduals(h, damping, x, bs, METHOD, it);
-    List<SolveResult> out = new ArrayList<>(k);
-    for (int j = 0; j < k; j++) {
-      out.add(new SolveResult(x[j], it[j], residuals[j], systems[j].converged));
-    }
-    return out;
   }
 
   @Override

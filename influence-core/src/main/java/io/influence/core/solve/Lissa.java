@@ -2,7 +2,6 @@ package io.influence.core.solve;
 
 import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.linalg.LinearOperator;
-import java.util.ArrayList;
 import java.util.List;
 
 /*
@@ -18,7 +17,8 @@ import java.util.List;
  *
  * solveAll runs the recursion of k right-hand sides in lockstep: per step one block product over
  * the systems still running (each may be in a different repetition), then the same per-system
- * update as solve() (State); a system leaves the block after its last repetition.
+ * update as solve() (State, driven by Lockstep); a system leaves the block after its last
+ * repetition.
  */
 final class Lissa implements IhvpSolver {
 
@@ -55,17 +55,27 @@ final class Lissa implements IhvpSolver {
     return damping;
   }
 
+  @Override
+  public SolveResult solve(LinearOperator h, double[] b) {
+    return Lockstep.solve(h, b, METHOD, damping, State::new);
+  }
+
+  @Override
+  public List<SolveResult> solveAll(BlockLinearOperator h, List<double[]> bs) {
+    return Lockstep.solveAll(h, bs, METHOD, damping, State::new);
+  }
+
   /** One system's recursion: the running iterate, the sum over finished repetitions, the counters. */
-  private final class State {
-    final double[] b;
-    final double[] sum;
-    final double[] hv;   // H cur, filled by the caller before each update
-    double[] cur;
-    double[] next;
-    int rep;             // finished repetitions
-    int step;            // steps within the current repetition
-    int steps;           // steps over all repetitions
-    boolean allConverged = true;
+  private final class State implements Lockstep.Iteration {
+    private final double[] b;
+    private final double[] sum;
+    private final double[] hv;   // H cur, from the driver
+    private double[] cur;
+    private double[] next;
+    private int rep;             // finished repetitions
+    private int step;            // steps within the current repetition
+    private int steps;           // steps over all repetitions
+    private boolean allConverged = true;
 
     State(double[] b) {
       int n = b.length;
@@ -76,16 +86,33 @@ final class Lissa implements IhvpSolver {
       next = new double[n];
     }
 
-    boolean running() {
+    @Override
+    public boolean running() {
       return rep < repetitions;
     }
 
+    @Override
+    public int beginStep() {
+      step++;
+      return ++steps;
+    }
+
+    @Override
+    public double[] input() {
+      return cur;
+    }
+
+    @Override
+    public double[] product() {
+      return hv;
+    }
+
     /**
-     * After {@code hv = H cur}: {@code cur ← b + (1 − λ/s) cur − hv/s}; a repetition ends when the
-     * step changed the iterate by at most {@code tolerance} relative to it, or at {@code depth}.
-     * {@code iterate} names the iterate in the NaN/Inf message.
+     * {@code cur ← b + (1 − λ/s) cur − hv/s}; the repetition ends when the step changed the iterate
+     * by at most {@code tolerance} relative to it, or at {@code depth}.
      */
-    void update(String iterate) {
+    @Override
+    public void update(String label) {
       double keep = 1 - damping / scale;
       double diff = 0;
       double size = 0;
@@ -96,7 +123,7 @@ final class Lissa implements IhvpSolver {
         size += v * v;
         next[i] = v;
       }
-      Vectors.requireFinite(next, METHOD, iterate, steps);
+      Vectors.requireFinite(next, METHOD, "the iterate" + label, steps);
       double[] t = cur;
       cur = next;
       next = t;
@@ -115,75 +142,24 @@ final class Lissa implements IhvpSolver {
     }
 
     /** The estimate of {@code (H + λI)⁻¹ b}: the repetitions' mean of {@code h/s}. */
-    double[] estimate() {
+    @Override
+    public double[] solution() {
       double[] x = new double[sum.length];
       for (int i = 0; i < x.length; i++) {
         x[i] = sum[i] / (scale * repetitions);
       }
       return x;
     }
-  }
 
-  @Override
-  public SolveResult solve(LinearOperator h, double[] b) {
-    Vectors.requireDim(h, b, METHOD);
-    Vectors.requireFinite(b, METHOD, "the right-hand side", 0);
-    State s = new State(b);
-    while (s.running()) {
-      s.steps++;
-      s.step++;
-      h.apply(s.cur, s.hv);
-      Vectors.requireFinite(s.hv, METHOD, "the Hessian-vector product", s.steps);
-      s.update("the iterate");
+    @Override
+    public int steps() {
+      return steps;
     }
-    double[] x = s.estimate();
-    double residual = Vectors.relativeResidual(h, damping, x, b, METHOD, s.steps + 1);
-    return new SolveResult(x, s.steps, residual, s.allConverged);
-  }
 
-  @Override
-  public List<SolveResult> solveAll(BlockLinearOperator h, List<double[]> bs) {
-    Vectors.requireBlock(h, bs, METHOD);
-    int k = bs.size();
-    State[] systems = new State[k];
-    double[][] cur = new double[k][];
-    double[][] hv = new double[k][];
-    int[] steps = new int[k];
-    for (int j = 0; j < k; j++) {
-      systems[j] = new State(bs.get(j));
-      hv[j] = systems[j].hv;
+    @Override
+    public boolean converged() {
+      return allConverged;
     }
-    while (true) {
-      List<Integer> block = new ArrayList<>();
-      for (int j = 0; j < k; j++) {
-        if (systems[j].running()) {
-          block.add(j);
-        }
-      }
-      if (block.isEmpty()) {
-        break;
-      }
-      for (int j : block) {
-        State s = systems[j];
-        steps[j] = ++s.steps;
-        s.step++;
-        cur[j] = s.cur;
-      }
-      Vectors.applyActive(h, block, cur, hv, METHOD, steps);
-      for (int j : block) {
-        systems[j].update("the iterate of system " + j);
-      }
-    }
-    double[][] x = new double[k][];
-    for (int j = 0; j < k; j++) {
-      x[j] = systems[j].estimate();
-    }
-    double[] residuals = Vectors.relativeResiduals(h, damping, x, bs, METHOD, steps);
-    List<SolveResult> out = new ArrayList<>(k);
-    for (int j = 0; j < k; j++) {
-      out.add(new SolveResult(x[j], steps[j], residuals[j], systems[j].allConverged));
-    }
-    return out;
   }
 
   @Override
