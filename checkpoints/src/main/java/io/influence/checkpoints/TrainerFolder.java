@@ -21,7 +21,7 @@ import java.util.stream.Stream;
  * {@code log_history} (the rules are on {@link TrainingRuns}).
  */
 final class TrainerFolder {
-    static final String TRAINER_STATE = "trainer_state.json";
+    private static final String TRAINER_STATE = "trainer_state.json";
     private static final Pattern CHECKPOINT_DIR = Pattern.compile("checkpoint-([0-9]+)");
 
     private TrainerFolder() {
