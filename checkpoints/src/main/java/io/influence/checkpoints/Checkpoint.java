@@ -237,7 +237,7 @@ public final class Checkpoint implements AutoCloseable {
         SafetensorsFile f = byTensor.get(name);
         if (f == null) {
             throw new CheckpointFormatException(dir, name, "is not in this checkpoint (" + names.size() + " tensors; e.g. "
-                    + SafetensorsFile.examples(List.copyOf(names), name) + ").",
+                    + NameHints.near(List.copyOf(names), name) + ").",
                     "check the tensor name against the checkpoint's parameter names (GPT-2 names start with 'transformer.').");
         }
         return f;

@@ -65,9 +65,4 @@ public record Gpt2Config(int vocabSize, int nPositions, int nEmbd, int nLayer, i
     public int maxPositions() {
         return nPositions;
     }
-
-    /** Size of one attention head. */
-    public int headSize() {
-        return nEmbd / nHead;
-    }
 }

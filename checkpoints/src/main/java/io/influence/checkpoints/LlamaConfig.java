@@ -54,9 +54,4 @@ public record LlamaConfig(int vocabSize, int hiddenSize, int intermediateSize, i
     public int maxPositions() {
         return maxPositionEmbeddings;
     }
-
-    /** Size of one attention head. */
-    public int headSize() {
-        return hiddenSize / numAttentionHeads;
-    }
 }

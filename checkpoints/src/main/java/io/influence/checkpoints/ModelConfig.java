@@ -15,6 +15,11 @@ public sealed interface ModelConfig permits Gpt2Config, LlamaConfig {
 
     int numHeads();
 
+    /** Size of one attention head: {@code hiddenSize() / numHeads()}. */
+    default int headSize() {
+        return hiddenSize() / numHeads();
+    }
+
     /** Longest sequence the position embeddings (or RoPE setting) support. */
     int maxPositions();
 }

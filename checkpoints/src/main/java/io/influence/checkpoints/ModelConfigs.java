@@ -97,10 +97,8 @@ public final class ModelConfigs {
     /** Typed field access with file-naming errors. */
     private record Fields(Path file, ObjectNode root) {
         int integer(String name) throws CheckpointFormatException {
-            JsonNode v = root.get(name);
-            if (v == null) {
-                throw new CheckpointFormatException(file, null, "is missing the required field \"" + name + "\".",
-                        "add it; see the model's original config.json.");
+            if (root.get(name) == null) {
+                throw missing(name);
             }
             return integer(name, 0);
         }
@@ -120,8 +118,7 @@ public final class ModelConfigs {
             JsonNode v = root.get(name);
             if (v == null) {
                 if (Double.isNaN(dflt)) {
-                    throw new CheckpointFormatException(file, null, "is missing the required field \"" + name + "\".",
-                            "add it; see the model's original config.json.");
+                    throw missing(name);
                 }
                 return dflt;
             }
@@ -151,6 +148,11 @@ public final class ModelConfigs {
                 throw wrongType(name, "true or false", v);
             }
             return v.booleanValue();
+        }
+
+        private CheckpointFormatException missing(String name) {
+            return new CheckpointFormatException(file, null, "is missing the required field \"" + name + "\".",
+                    "add it; see the model's original config.json.");
         }
 
         private CheckpointFormatException wrongType(String name, String expected, JsonNode v) {

@@ -1,5 +1,6 @@
 package io.influence.ekfac;
 
+import io.influence.core.grad.TokenFactors;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.BooleanIndexing;
 import org.nd4j.linalg.indexing.conditions.Conditions;
@@ -26,6 +27,13 @@ final class Checks {
           + ". HINT: check the model's loss and activations for this example (overflow in float16/bfloat16 "
           + "checkpoints, a -inf attention mask leaking into a gradient); drop or fix the example.");
     }
+  }
+
+  /** The checks of one example's token factors on entry to a pass: a usable weight, finite {@code a} and {@code g}. */
+  static void requireWeightAndFinite(TokenFactors f, double weight, String layer, String exampleId) {
+    requireWeight(weight, layer, exampleId);
+    requireFinite(f.a(), "a (layer input)", layer, exampleId);
+    requireFinite(f.g(), "g (output gradient)", layer, exampleId);
   }
 
   static void requireWeight(double weight, String layer, String exampleId) {

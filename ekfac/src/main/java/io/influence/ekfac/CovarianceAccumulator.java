@@ -97,9 +97,7 @@ public final class CovarianceAccumulator implements Serializable {
           + dOut + "], got a " + Arrays.toString(f.a().shape()) + " and g " + Arrays.toString(f.g().shape())
           + ". HINT: the bias column (ones) must be appended consistently, and projected factors need the same projection sizes.");
     }
-    Checks.requireWeight(weight, layer, exampleId);
-    Checks.requireFinite(f.a(), "a (layer input)", layer, exampleId);
-    Checks.requireFinite(f.g(), "g (output gradient)", layer, exampleId);
+    Checks.requireWeightAndFinite(f, weight, layer, exampleId);
     int t = f.tokens();
     if (t > 0 && weight > 0) {
       if (pendingA == null) {

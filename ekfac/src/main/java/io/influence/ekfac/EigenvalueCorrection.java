@@ -88,9 +88,7 @@ public final class EigenvalueCorrection implements Serializable {
           + Arrays.toString(f.a().shape()) + " and g " + Arrays.toString(f.g().shape())
           + ". HINT: use the same layers and projection sizes as the covariance pass.");
     }
-    Checks.requireWeight(weight, layer, exampleId);
-    Checks.requireFinite(f.a(), "a (layer input)", layer, exampleId);
-    Checks.requireFinite(f.g(), "g (output gradient)", layer, exampleId);
+    Checks.requireWeightAndFinite(f, weight, layer, exampleId);
     ensureBuffers();
     long t = f.tokens();
     double gradientFirst = (double) t * dOut * dIn + (double) dOut * dOut * dIn + (double) dOut * dIn * dIn;

@@ -6,6 +6,7 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas_nolapack;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * GEMM on column-major ND4J matrices, including strided views, straight through OpenBLAS.
@@ -72,6 +73,16 @@ final class Blas {
     } else {
       throw new IllegalArgumentException("gemm supports FLOAT and DOUBLE, got " + dt);
     }
+  }
+
+  /** The first {@code count} rows of {@code x}: a block with the same leading dimension, no copy. */
+  static INDArray rows(INDArray x, int count) {
+    return x.get(NDArrayIndex.interval(0, count), NDArrayIndex.all());
+  }
+
+  /** Columns {@code [from, to)} of {@code x}: a block with the same leading dimension, no copy. */
+  static INDArray cols(INDArray x, int from, int to) {
+    return x.get(NDArrayIndex.all(), NDArrayIndex.interval(from, to));
   }
 
   /** Leading dimension of a column-major block; rejects layouts BLAS cannot take without a copy. */

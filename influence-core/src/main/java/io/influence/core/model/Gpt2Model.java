@@ -4,23 +4,15 @@ import io.influence.checkpoints.Checkpoint;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.Gpt2Config;
 import io.influence.checkpoints.ModelConfig;
-import io.influence.checkpoints.TensorInfo;
-import io.influence.core.grad.TokenFactors;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
-import java.util.regex.Pattern;
+import java.util.function.UnaryOperator;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * A decoder-only GPT-2 (Hugging Face parameter names and Conv1D layout) on ND4J, with per-example
@@ -41,10 +33,13 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  *
  * <p>Precision: the same code runs in float32 (speed) or float64 (checks), chosen by the ND4J
  * {@link DataType} at construction. Not thread-safe (it keeps one workspace per batch shape).
+ *
+ * <p>Inside: {@code Gpt2Params} holds the weights (and loads them from Hugging Face names);
+ * {@code Gpt2Pass} wires one forward/backward pass per batch shape from parts that do not depend on
+ * the model family ({@code CausalAttention}, {@code NextTokenLoss}, {@code PerExampleGradients},
+ * the element-wise kernels and {@code Blas}); {@code Gpt2Tangent} is its forward mode.
  */
 public final class Gpt2Model {
-
-  private static final Pattern MASK_BUFFER = Pattern.compile("h\\.\\d+\\.attn\\.(bias|masked_bias)");
 
   private final Gpt2Config config;
   private final Gpt2Params params;
@@ -64,15 +59,7 @@ public final class Gpt2Model {
         throw new IllegalArgumentException(dir + ": model_type is " + mc.modelType()
             + ", not gpt2; HINT: only GPT-2 checkpoints are supported by Gpt2Model");
       }
-      Map<String, INDArray> tensors = new LinkedHashMap<>();
-      for (String name : new TreeSet<>(ckpt.tensorNames())) {
-        TensorInfo info = ckpt.info(name);
-        long[] shape = info.shape().length == 0 ? new long[] {1} : info.shape();
-        INDArray arr = dataType == DataType.DOUBLE
-            ? Nd4j.create(ckpt.readDoubles(name), shape, 'c')
-            : Nd4j.create(ckpt.readFloats(name), shape, 'c');
-        tensors.put(name, arr);
-      }
+      Map<String, INDArray> tensors = CheckpointTensors.read(ckpt, dataType);
       try {
         return fromTensors(cfg, tensors, dataType);
       } catch (IllegalArgumentException e) {
@@ -81,7 +68,10 @@ public final class Gpt2Model {
     }
   }
 
-  /** Builds a model from Hugging Face-named tensors in Hugging Face shapes (copied). */
+  /**
+   * Builds a model from Hugging Face-named tensors in Hugging Face shapes (copied; the rules are on
+   * {@link Gpt2Params#fromTensors}).
+   */
   public static Gpt2Model fromTensors(Gpt2Config config, Map<String, INDArray> tensors, DataType dataType) {
     if (dataType != DataType.FLOAT && dataType != DataType.DOUBLE) {
       throw new IllegalArgumentException("data type must be FLOAT or DOUBLE, got " + dataType);
@@ -91,57 +81,7 @@ public final class Gpt2Model {
       throw new IllegalArgumentException("activation_function \"" + act + "\" is not implemented; HINT: Gpt2Model "
           + "implements gelu_new (tanh approximation), GPT-2's default");
     }
-    Gpt2Params p = new Gpt2Params(config, dataType);
-    Map<String, INDArray> views = p.named();
-    Set<String> seen = new TreeSet<>();
-    for (Map.Entry<String, INDArray> e : tensors.entrySet()) {
-      String name = e.getKey();
-      String key = name.startsWith("transformer.") ? name.substring("transformer.".length()) : name;
-      INDArray value = e.getValue();
-      if (MASK_BUFFER.matcher(key).matches()) {
-        continue;
-      }
-      if (key.equals("lm_head.weight")) {
-        long[] expected = {config.vocabSize(), config.nEmbd()};
-        if (!Arrays.equals(value.shape(), expected)) {
-          throw new IllegalArgumentException("tensor " + name + " has shape " + Arrays.toString(value.shape())
-              + ", expected " + Arrays.toString(expected) + " (tied to wte.weight); HINT: check config.json");
-        }
-        continue;
-      }
-      INDArray target = views.get(key);
-      if (target == null) {
-        throw new IllegalArgumentException("unknown tensor " + name + " for a GPT-2 with " + config.nLayer()
-            + " layers; HINT: expected Hugging Face GPT-2 names such as h.0.attn.c_attn.weight (optionally with "
-            + "the transformer. prefix); check n_layer in config.json");
-      }
-      if (!seen.add(key)) {
-        throw new IllegalArgumentException("tensor " + key + " is given twice (with and without the transformer. prefix)");
-      }
-      if (!Arrays.equals(value.shape(), target.shape())) {
-        throw new IllegalArgumentException("tensor " + name + " has shape " + Arrays.toString(value.shape())
-            + ", expected " + Arrays.toString(target.shape()) + " from config (n_embd=" + config.nEmbd() + ", vocab_size="
-            + config.vocabSize() + ", n_positions=" + config.nPositions() + "); HINT: Conv1D weights are [in, out]; "
-            + "check config.json against the tensors");
-      }
-      double norm = Transforms.abs(value.castTo(DataType.DOUBLE), true).sumNumber().doubleValue();
-      if (!Double.isFinite(norm)) {
-        throw new IllegalArgumentException("tensor " + name + " contains NaN or Inf; HINT: the checkpoint is corrupt "
-            + "or training diverged");
-      }
-      target.assign(value.castTo(dataType));
-    }
-    List<String> missing = new ArrayList<>();
-    for (String k : views.keySet()) {
-      if (!seen.contains(k)) {
-        missing.add(k);
-      }
-    }
-    if (!missing.isEmpty()) {
-      throw new IllegalArgumentException("missing tensors " + missing + "; HINT: a GPT-2 with n_layer="
-          + config.nLayer() + " needs all of " + views.keySet().size() + " parameters");
-    }
-    return new Gpt2Model(config, p);
+    return new Gpt2Model(config, Gpt2Params.fromTensors(config, tensors, dataType));
   }
 
   /** The same weights in another precision (a copy). */
@@ -245,74 +185,19 @@ public final class Gpt2Model {
   public BatchGradients gradients(TokenBatch batch, GradientRequest request) {
     check(batch);
     List<String> layers = request.trackedLayers() == null ? linearLayers() : request.trackedLayers();
-    for (String l : layers) {
-      linearShape(l);
-      KroneckerProjection pr = request.projections().get(l);
-      if (!request.projections().isEmpty() && pr == null) {
-        throw new IllegalArgumentException("layer " + l + " is tracked but has no projection; HINT: give a projection "
-            + "for every tracked layer, or track only the projected ones");
-      }
-      if (pr != null) {
-        int[] s = linearShape(l);
-        if (pr.dIn() != s[1] || pr.dOut() != s[0] || pr.dataType() != dataType()) {
-          throw new IllegalArgumentException("projection for layer " + l + " is for dIn=" + pr.dIn() + ", dOut="
-              + pr.dOut() + ", " + pr.dataType() + " but the layer has dIn=" + s[1] + ", dOut=" + s[0] + ", "
-              + dataType() + "; HINT: use Gpt2Model.projections(...)");
-        }
-      }
-    }
+    PerExampleGradients.checkLayers(layers, request.projections(), this::linearShape, dataType());
     Gpt2Pass p = passFor(batch);
     double[] losses = p.forward(params, batch);
     Gpt2Params grads = request.parameterGradients() ? new Gpt2Params(config, dataType()) : null;
     p.backward(params, grads);
-    int bsz = batch.size();
-    List<Map<String, TokenFactors>> tf = request.tokenFactors() ? newList(bsz) : null;
-    List<Map<String, INDArray>> full = request.fullPerExample() ? newList(bsz) : null;
-    List<Map<String, INDArray>> proj = request.projections().isEmpty() ? null : newList(bsz);
     long t0 = System.nanoTime();
     if (!reusePerExampleBuffers) {
-      p.releasePerExampleBuffers();
+      p.perExample.releaseBuffers();
     }
-    if (request.needsPerExample()) {
-      for (String l : layers) {
-        int dot = l.indexOf('.', 2);
-        int layer = Integer.parseInt(l.substring(2, dot));
-        INDArray[] f = p.factors(l.substring(dot + 1), layer);
-        INDArray a = f[0];
-        INDArray g = f[1];
-        KroneckerProjection pr = request.projections().get(l);
-        INDArray pa = null;
-        INDArray pg = null;
-        if (pr != null) {
-          pa = Nd4j.create(dataType(), new long[] {pr.kIn(), p.n}, 'f');
-          pg = Nd4j.create(dataType(), new long[] {pr.kOut(), p.n}, 'f');
-          Blas.gemm(pr.pInView(), false, a, false, pa, 1, 0);
-          Blas.gemm(pr.pOutView(), false, g, false, pg, 1, 0);
-        }
-        for (int b = 0; b < bsz; b++) {
-          int from = b * p.seqLen;
-          int to = from + batch.length(b);
-          INDArray ab = Gpt2Pass.cols(a, from, to);
-          INDArray gb = Gpt2Pass.cols(g, from, to);
-          if (full != null) {
-            INDArray gr = p.perExampleOut(l, (int) g.rows(), (int) a.rows(), b);
-            Blas.gemm(gb, false, ab, true, gr, 1, 0);
-            full.get(b).put(l, gr);
-          }
-          if (pr != null) {
-            INDArray out = Nd4j.create(dataType(), new long[] {pr.kOut(), pr.kIn()}, 'f');
-            Blas.gemm(Gpt2Pass.cols(pg, from, to), false, Gpt2Pass.cols(pa, from, to), true, out, 1, 0);
-            proj.get(b).put(l, out);
-          }
-          if (tf != null) {
-            tf.get(b).put(l, new TokenFactors(l, ab.transpose().dup('c'), gb.transpose().dup('c')));
-          }
-        }
-      }
-    }
-    p.times.merge("per_example", (System.nanoTime() - t0) / 1e9, Double::sum);
+    PerExampleGradients.Parts parts = p.perExample.compute(batch, request, layers, p::factors);
+    p.timer.since("per_example", t0);
     return new BatchGradients(losses, grads == null ? null : Collections.unmodifiableMap(grads.named()),
-        tf, full, proj);
+        parts.tokenFactors(), parts.full(), parts.projected());
   }
 
   /**
@@ -324,7 +209,7 @@ public final class Gpt2Model {
     check(batch);
     Gpt2Pass p = passFor(batch);
     p.forwardLogits(params, batch);
-    return p.logits.transpose().dup('c').reshape('c', batch.size(), p.seqLen, config.vocabSize());
+    return p.batchMajor(p.logits);
   }
 
   /**
@@ -348,22 +233,18 @@ public final class Gpt2Model {
             + (t == null ? "null" : Arrays.toString(t.shape())) + ", expected " + Arrays.toString(s)
             + "; HINT: [dOut, dIn+1], the per-example gradient orientation with the bias last");
       }
-      double sumAbs = Transforms.abs(t.castTo(DataType.DOUBLE), true).sumNumber().doubleValue();
-      if (!Double.isFinite(sumAbs)) {
+      if (!Elementwise.allFinite(t)) {
         throw new IllegalArgumentException("tangent of layer " + l + " contains NaN or Inf");
       }
-      int dot = l.indexOf('.', 2);
-      int layer = Integer.parseInt(l.substring(2, dot));
-      int kind = Arrays.asList(Gpt2Params.LINEARS).indexOf(l.substring(dot + 1));
-      kinds[kind][layer] = t.castTo(dataType()).dup('f');
+      int kind = Arrays.asList(Gpt2Params.LINEARS).indexOf(Gpt2Params.kindOf(l));
+      kinds[kind][Gpt2Params.blockOf(l)] = t.castTo(dataType()).dup('f');
     }
     Gpt2Pass p = passFor(batch);
     p.forwardLogits(params, batch);
     if (p.tangent == null) {
       p.tangent = new Gpt2Tangent(config, p, dataType());
     }
-    INDArray dz = p.tangent.logits(params, kinds[0], kinds[1], kinds[2], kinds[3]);
-    return dz.transpose().dup('c').reshape('c', batch.size(), p.seqLen, config.vocabSize());
+    return p.batchMajor(p.tangent.logits(params, kinds[0], kinds[1], kinds[2], kinds[3]));
   }
 
   /**
@@ -383,20 +264,18 @@ public final class Gpt2Model {
    * copy, as {@link #logits} returns) and returns {@code u}; one forward pass instead of two.
    */
   public Map<String, INDArray> parameterGradientsFromLogits(TokenBatch batch,
-                                                            java.util.function.UnaryOperator<INDArray> logitGradient) {
+                                                            UnaryOperator<INDArray> logitGradient) {
     check(batch);
     Gpt2Pass p = passFor(batch);
     p.forwardLogits(params, batch);
-    INDArray dLogits = logitGradient.apply(
-        p.logits.transpose().dup('c').reshape('c', batch.size(), p.seqLen, config.vocabSize()));
+    INDArray dLogits = logitGradient.apply(p.batchMajor(p.logits));
     long[] want = {batch.size(), batch.maxLength(), config.vocabSize()};
     if (dLogits == null || !Arrays.equals(dLogits.shape(), want)) {
       throw new IllegalArgumentException("dLogits has shape " + (dLogits == null ? "null" : Arrays.toString(dLogits.shape()))
           + " but the batch needs " + Arrays.toString(want) + "; HINT: [batch size, longest sequence, vocab_size], "
           + "the shape Gpt2Model.logits returns");
     }
-    double sumAbs = Transforms.abs(dLogits.castTo(DataType.DOUBLE), true).sumNumber().doubleValue();
-    if (!Double.isFinite(sumAbs)) {
+    if (!Elementwise.allFinite(dLogits)) {
       throw new IllegalArgumentException("dLogits contains NaN or Inf; HINT: check the computation of the logits "
           + "gradient (e.g. a softmax of overflowing logits)");
     }
@@ -411,37 +290,17 @@ public final class Gpt2Model {
    * calls on the current batch shape since {@link #resetTimings()}; for profiling.
    */
   public Map<String, Double> timings() {
-    return pass == null ? Map.of() : Map.copyOf(pass.times);
+    return pass == null ? Map.of() : pass.timer.snapshot();
   }
 
   public void resetTimings() {
     if (pass != null) {
-      pass.resetTimes();
+      pass.timer.reset();
     }
-  }
-
-  private static <T> List<Map<String, T>> newList(int n) {
-    List<Map<String, T>> out = new ArrayList<>(n);
-    for (int i = 0; i < n; i++) {
-      out.add(new LinkedHashMap<>());
-    }
-    return out;
   }
 
   private void check(TokenBatch batch) {
-    for (int i = 0; i < batch.size(); i++) {
-      int[] t = batch.tokens()[i];
-      if (t.length > config.nPositions()) {
-        throw new IllegalArgumentException("example " + i + " has " + t.length + " tokens but n_positions is "
-            + config.nPositions() + "; HINT: truncate or window sequences to at most n_positions tokens");
-      }
-      for (int j = 0; j < t.length; j++) {
-        if (t[j] < 0 || t[j] >= config.vocabSize()) {
-          throw new IllegalArgumentException("example " + i + ", position " + j + ": token id " + t[j]
-              + " is outside [0, " + config.vocabSize() + "); HINT: tokenise with the checkpoint's tokenizer");
-        }
-      }
-    }
+    batch.requireFits(config.nPositions(), config.vocabSize());
   }
 
   private Gpt2Pass passFor(TokenBatch batch) {

@@ -1,9 +1,15 @@
 package io.influence.core.model;
 
 import io.influence.checkpoints.Gpt2Config;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -26,12 +32,13 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *   <li>LayerNorm weights and biases as {@code [C]} vectors.
  * </ul>
  * {@link #named()} exposes every tensor under its Hugging Face name (without the
- * {@code transformer.} prefix) as a view in the Hugging Face shape, so loading, saving, optimiser
- * updates and gradient checks all go through one map.
+ * {@code transformer.} prefix) as a view in the Hugging Face shape, so loading
+ * ({@link #fromTensors}), saving, optimiser updates and gradient checks all go through one map.
  */
 final class Gpt2Params {
 
   static final String[] LINEARS = {"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"};
+  private static final Pattern MASK_BUFFER = Pattern.compile("h\\.\\d+\\.attn\\.(bias|masked_bias)");
 
   final Gpt2Config config;
   final DataType dataType;
@@ -86,6 +93,77 @@ final class Gpt2Params {
     named.put("ln_f.bias", lnfb);
   }
 
+  /**
+   * Parameters copied from Hugging Face-named tensors in Hugging Face shapes. The
+   * {@code transformer.} prefix is stripped; {@code lm_head.weight} (tied to {@code wte.weight}) is
+   * shape-checked and ignored, and so are the causal-mask buffers {@code h.{i}.attn.bias} /
+   * {@code h.{i}.attn.masked_bias}. Every parameter must be given exactly once, in its shape, finite.
+   *
+   * @throws IllegalArgumentException naming the tensor, with a HINT, for anything else
+   */
+  static Gpt2Params fromTensors(Gpt2Config config, Map<String, INDArray> tensors, DataType dataType) {
+    Gpt2Params p = new Gpt2Params(config, dataType);
+    Map<String, INDArray> views = p.named();
+    Set<String> seen = new TreeSet<>();
+    for (Map.Entry<String, INDArray> e : tensors.entrySet()) {
+      String name = e.getKey();
+      String key = name.startsWith("transformer.") ? name.substring("transformer.".length()) : name;
+      INDArray value = e.getValue();
+      if (MASK_BUFFER.matcher(key).matches()) {
+        continue;
+      }
+      if (key.equals("lm_head.weight")) {
+        long[] expected = {config.vocabSize(), config.nEmbd()};
+        if (!Arrays.equals(value.shape(), expected)) {
+          throw new IllegalArgumentException("tensor " + name + " has shape " + Arrays.toString(value.shape())
+              + ", expected " + Arrays.toString(expected) + " (tied to wte.weight); HINT: check config.json");
+        }
+        continue;
+      }
+      INDArray target = views.get(key);
+      if (target == null) {
+        throw new IllegalArgumentException("unknown tensor " + name + " for a GPT-2 with " + config.nLayer()
+            + " layers; HINT: expected Hugging Face GPT-2 names such as h.0.attn.c_attn.weight (optionally with "
+            + "the transformer. prefix); check n_layer in config.json");
+      }
+      if (!seen.add(key)) {
+        throw new IllegalArgumentException("tensor " + key + " is given twice (with and without the transformer. prefix)");
+      }
+      if (!Arrays.equals(value.shape(), target.shape())) {
+        throw new IllegalArgumentException("tensor " + name + " has shape " + Arrays.toString(value.shape())
+            + ", expected " + Arrays.toString(target.shape()) + " from config (n_embd=" + config.nEmbd() + ", vocab_size="
+            + config.vocabSize() + ", n_positions=" + config.nPositions() + "); HINT: Conv1D weights are [in, out]; "
+            + "check config.json against the tensors");
+      }
+      if (!Elementwise.allFinite(value)) {
+        throw new IllegalArgumentException("tensor " + name + " contains NaN or Inf; HINT: the checkpoint is corrupt "
+            + "or training diverged");
+      }
+      target.assign(value.castTo(dataType));
+    }
+    List<String> missing = new ArrayList<>();
+    for (String k : views.keySet()) {
+      if (!seen.contains(k)) {
+        missing.add(k);
+      }
+    }
+    if (!missing.isEmpty()) {
+      throw new IllegalArgumentException("missing tensors " + missing + "; HINT: a GPT-2 with n_layer="
+          + config.nLayer() + " needs all of " + views.keySet().size() + " parameters");
+    }
+    return p;
+  }
+
+  /** The block index of a tracked layer name: 3 for {@code h.3.mlp.c_fc}. */
+  static int blockOf(String layer) {
+    return Integer.parseInt(layer.substring(2, layer.indexOf('.', 2)));
+  }
+
+  /** The kind of a tracked layer name, one of {@link #LINEARS}: {@code mlp.c_fc} for {@code h.3.mlp.c_fc}. */
+  static String kindOf(String layer) {
+    return layer.substring(layer.indexOf('.', 2) + 1);
+  }
+
   private void linear(String name, INDArray aug) {
     long dIn = aug.columns() - 1;
     linears.put(name, aug);
@@ -110,8 +188,8 @@ final class Gpt2Params {
   }
 
   /** The backing arrays (not views), for whole-buffer operations. */
-  java.util.List<INDArray> storage() {
-    java.util.List<INDArray> out = new java.util.ArrayList<>();
+  List<INDArray> storage() {
+    List<INDArray> out = new ArrayList<>();
     out.add(wte);
     out.add(wpe);
     for (int i = 0; i < config.nLayer(); i++) {

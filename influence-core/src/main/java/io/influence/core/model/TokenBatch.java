@@ -77,4 +77,25 @@ public record TokenBatch(int[][] tokens, int[][] lossMask) {
   public TokenBatch single(int i) {
     return new TokenBatch(new int[][] {tokens[i]}, lossMask == null ? null : new int[][] {lossMask[i]});
   }
+
+  /**
+   * Checks the batch against a model's context length and vocabulary.
+   *
+   * @throws IllegalArgumentException naming the example (and position) that does not fit
+   */
+  void requireFits(int nPositions, int vocabSize) {
+    for (int i = 0; i < tokens.length; i++) {
+      int[] t = tokens[i];
+      if (t.length > nPositions) {
+        throw new IllegalArgumentException("example " + i + " has " + t.length + " tokens but n_positions is "
+            + nPositions + "; HINT: truncate or window sequences to at most n_positions tokens");
+      }
+      for (int j = 0; j < t.length; j++) {
+        if (t[j] < 0 || t[j] >= vocabSize) {
+          throw new IllegalArgumentException("example " + i + ", position " + j + ": token id " + t[j]
+              + " is outside [0, " + vocabSize + "); HINT: tokenise with the checkpoint's tokenizer");
+        }
+      }
+    }
+  }
 }

@@ -2,7 +2,6 @@ package io.influence.core.solve;
 
 import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.linalg.LinearOperator;
-import java.util.ArrayList;
 import java.util.List;
 
 /*
@@ -13,6 +12,8 @@ import java.util.List;
  * recomputed from scratch at the end (one more product), so drift of the recursive residual
  * is visible to the caller. If A shows non-positive curvature (pᵀAp <= 0: H is not PSD and the
  * damping is too small) the iteration stops and the result is returned as not converged.
+ *
+ * The arithmetic of one system is State; Lockstep drives it for solve and solveAll alike.
  */
 final class ConjugateGradient implements IhvpSolver {
 
@@ -23,17 +24,11 @@ final class ConjugateGradient implements IhvpSolver {
   private final int maxIterations;
 
   ConjugateGradient(double damping, double tolerance, int maxIterations) {
-    if (!(damping >= 0) || !Double.isFinite(damping)) {
-      throw new IllegalArgumentException("cg: damping must be finite and >= 0, got " + damping);
-    }
-    if (!(tolerance >= 0) || !Double.isFinite(tolerance)) {
-      throw new IllegalArgumentException("cg: tolerance must be finite and >= 0, got " + tolerance);
-    }
+    this.damping = Vectors.requireNonNegative(METHOD, "damping", damping);
+    this.tolerance = Vectors.requireNonNegative(METHOD, "tolerance", tolerance);
     if (maxIterations < 1) {
       throw new IllegalArgumentException("cg: maxIterations must be >= 1, got " + maxIterations);
     }
-    this.damping = damping;
-    this.tolerance = tolerance;
     this.maxIterations = maxIterations;
   }
 
@@ -49,123 +44,102 @@ final class ConjugateGradient implements IhvpSolver {
 
   @Override
   public SolveResult solve(LinearOperator h, double[] b) {
-    Vectors.requireDim(h, b, METHOD);
-    Vectors.requireFinite(b, METHOD, "the right-hand side", 0);
-    int n = b.length;
-    double[] x = new double[n];
-    double bNorm = Vectors.norm(b);
-    if (bNorm == 0) {
-      return new SolveResult(x, 0, 0, true);
+    return Lockstep.solve(h, b, METHOD, damping, State::new);
+  }
+
+  @Override
+  public List<SolveResult> solveAll(BlockLinearOperator h, List<double[]> bs) {
+    return Lockstep.solveAll(h, bs, METHOD, damping, State::new);
+  }
+
+  /** One system's iterate, residual, direction and stopping state. */
+  private final class State implements Lockstep.Iteration {
+    private final double[] x;
+    private final double[] r;
+    private final double[] p;
+    private final double[] ap;   // H p from the driver, then (H + λI) p
+    private final double bNorm;
+    private double rr;
+    private int iterations;
+    private boolean running;
+    private boolean converged;
+
+    State(double[] b) {
+      int n = b.length;
+      x = new double[n];
+      r = b.clone();
+      p = b.clone();
+      ap = new double[n];
+      bNorm = Vectors.norm(b);
+      rr = Vectors.dot(r, r);
+      running = bNorm != 0;
+      converged = bNorm == 0;
     }
-    double[] r = b.clone();
-    double[] p = b.clone();
-    double[] ap = new double[n];
-    double rr = Vectors.dot(r, r);
-    boolean converged = false;
-    int it = 0;
-    while (it < maxIterations) {
-      it++;
-      Vectors.applyDamped(h, damping, p, ap, METHOD, it);
+
+    @Override
+    public boolean running() {
+      return running;
+    }
+
+    @Override
+    public int beginStep() {
+      return ++iterations;
+    }
+
+    @Override
+    public double[] input() {
+      return p;
+    }
+
+    @Override
+    public double[] product() {
+      return ap;
+    }
+
+    /** One CG update; stops on non-positive curvature, at the tolerance or after the last iteration. */
+    @Override
+    public void update(String label) {
+      Vectors.addScaled(ap, damping, p);
       double pap = Vectors.dot(p, ap);
       if (!(pap > 0)) {
-        break;
+        running = false;
+        return;
       }
       double alpha = rr / pap;
-      for (int i = 0; i < n; i++) {
+      for (int i = 0; i < x.length; i++) {
         x[i] += alpha * p[i];
         r[i] -= alpha * ap[i];
       }
       double rrNew = Vectors.dot(r, r);
       if (Math.sqrt(rrNew) / bNorm <= tolerance) {
         converged = true;
-        break;
+        running = false;
+        return;
       }
       double beta = rrNew / rr;
-      for (int i = 0; i < n; i++) {
+      for (int i = 0; i < p.length; i++) {
         p[i] = r[i] + beta * p[i];
       }
       rr = rrNew;
+      if (iterations >= maxIterations) {
+        running = false;
+      }
     }
-    double residual = Vectors.relativeResidual(h, damping, x, b, METHOD, it + 1);
-    return new SolveResult(x, it, residual, converged);
-  }
 
-  @Override
-  public List<SolveResult> solveAll(BlockLinearOperator h, List<double[]> bs) {
-    Vectors.requireBlock(h, bs, METHOD);
-    int k = bs.size();
-    int n = h.dim();
-    double[][] x = new double[k][n];
-    double[][] r = new double[k][];
-    double[][] p = new double[k][];
-    double[][] ap = new double[k][n];
-    double[] rr = new double[k];
-    double[] bNorm = new double[k];
-    int[] it = new int[k];
-    boolean[] running = new boolean[k];
-    boolean[] converged = new boolean[k];
-    for (int j = 0; j < k; j++) {
-      bNorm[j] = Vectors.norm(bs.get(j));
-      r[j] = bs.get(j).clone();
-      p[j] = bs.get(j).clone();
-      rr[j] = Vectors.dot(r[j], r[j]);
-      running[j] = bNorm[j] != 0;
-      converged[j] = bNorm[j] == 0;
+    @Override
+    public double[] solution() {
+      return x;
     }
-    while (true) {
-      List<Integer> block = new ArrayList<>();
-      for (int j = 0; j < k; j++) {
-        if (running[j]) {
-          block.add(j);
-        }
-      }
-      if (block.isEmpty()) {
-        break;
-      }
-      for (int j : block) {
-        it[j]++;
-      }
-      Vectors.applyActive(h, block, p, ap, METHOD, it);
-      for (int j : block) {
-        double[] pj = p[j];
-        double[] apj = ap[j];
-        double[] xj = x[j];
-        double[] rj = r[j];
-        for (int i = 0; i < n; i++) {
-          apj[i] += damping * pj[i];
-        }
-        double pap = Vectors.dot(pj, apj);
-        if (!(pap > 0)) {
-          running[j] = false;
-          continue;
-        }
-        double alpha = rr[j] / pap;
-        for (int i = 0; i < n; i++) {
-          xj[i] += alpha * pj[i];
-          rj[i] -= alpha * apj[i];
-        }
-        double rrNew = Vectors.dot(rj, rj);
-        if (Math.sqrt(rrNew) / bNorm[j] <= tolerance) {
-          converged[j] = true;
-          running[j] = false;
-          continue;
-        }
-        double beta = rrNew / rr[j];
-        for (int i = 0; i < n; i++) {
-          pj[i] = rj[i] + beta * pj[i];
-        }
-        rr[j] = rrNew;
-        if (it[j] >= maxIterations) {
-          running[j] = false;
-        }
-      }
+
+    @Override
+    public int steps() {
+      return iterations;
     }
-    double[] residuals = Vectors.relativeResiduals(h, damping, x, bs, METHOD, it);
-    List<SolveResult> out = new ArrayList<>(k);
-    for (int j = 0; j < k; j++) {
-      out.add(new SolveResult(x[j], it[j], residuals[j], converged[j]));
+
+    @Override
+    public boolean converged() {
+      return converged;
     }
-    return out;
   }
 
   @Override

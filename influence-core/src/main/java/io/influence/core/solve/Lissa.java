@@ -2,7 +2,6 @@ package io.influence.core.solve;
 
 import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.linalg.LinearOperator;
-import java.util.ArrayList;
 import java.util.List;
 
 /*
@@ -17,8 +16,9 @@ import java.util.List;
  * when the operator is a stochastic (mini-batch) estimate of H.
  *
  * solveAll runs the recursion of k right-hand sides in lockstep: per step one block product over
- * the systems still running (each may be in a different repetition), the update of each system
- * exactly as solve() does it; a system leaves the block after its last repetition.
+ * the systems still running (each may be in a different repetition), then the same per-system
+ * update as solve() (State, driven by Lockstep); a system leaves the block after its last
+ * repetition.
  */
 final class Lissa implements IhvpSolver {
 
@@ -31,9 +31,7 @@ final class Lissa implements IhvpSolver {
   private final double tolerance;
 
   Lissa(double damping, double scale, int depth, int repetitions, double tolerance) {
-    if (!(damping >= 0) || !Double.isFinite(damping)) {
-      throw new IllegalArgumentException("lissa: damping must be finite and >= 0, got " + damping);
-    }
+    this.damping = Vectors.requireNonNegative(METHOD, "damping", damping);
     if (!(scale > damping) || !Double.isFinite(scale)) {
       throw new IllegalArgumentException("lissa: scale must be finite and > damping (" + damping + "), got " + scale
           + ". HINT: use a scale above the largest eigenvalue of H plus the damping.");
@@ -41,14 +39,10 @@ final class Lissa implements IhvpSolver {
     if (depth < 1 || repetitions < 1) {
       throw new IllegalArgumentException("lissa: depth and repetitions must be >= 1, got " + depth + " and " + repetitions);
     }
-    if (!(tolerance >= 0) || !Double.isFinite(tolerance)) {
-      throw new IllegalArgumentException("lissa: tolerance must be finite and >= 0, got " + tolerance);
-    }
-    this.damping = damping;
     this.scale = scale;
     this.depth = depth;
     this.repetitions = repetitions;
-    this.tolerance = tolerance;
+    this.tolerance = Vectors.requireNonNegative(METHOD, "tolerance", tolerance);
   }
 
   @Override
@@ -63,131 +57,109 @@ final class Lissa implements IhvpSolver {
 
   @Override
   public SolveResult solve(LinearOperator h, double[] b) {
-    Vectors.requireDim(h, b, METHOD);
-    Vectors.requireFinite(b, METHOD, "the right-hand side", 0);
-    int n = b.length;
-    double[] sum = new double[n];
-    double[] cur = new double[n];
-    double[] next = new double[n];
-    double[] hv = new double[n];
-    double keep = 1 - damping / scale;
-    int steps = 0;
-    boolean allConverged = true;
-    for (int rep = 0; rep < repetitions; rep++) {
-      System.arraycopy(b, 0, cur, 0, n);
-      boolean converged = false;
-      for (int j = 1; j <= depth; j++) {
-        steps++;
-        h.apply(cur, hv);
-        Vectors.requireFinite(hv, METHOD, "the Hessian-vector product", steps);
-        double diff = 0;
-        double size = 0;
-        for (int i = 0; i < n; i++) {
-          double v = b[i] + keep * cur[i] - hv[i] / scale;
-          double d = v - cur[i];
-          diff += d * d;
-          size += v * v;
-          next[i] = v;
-        }
-        Vectors.requireFinite(next, METHOD, "the iterate", steps);
-        double[] t = cur;
-        cur = next;
-        next = t;
-        if (Math.sqrt(diff) <= tolerance * Math.sqrt(size)) {
-          converged = true;
-          break;
-        }
-      }
-      allConverged &= converged;
-      for (int i = 0; i < n; i++) {
-        sum[i] += cur[i];
-      }
-    }
-    double[] x = new double[n];
-    for (int i = 0; i < n; i++) {
-      x[i] = sum[i] / (scale * repetitions);
-    }
-    double residual = Vectors.relativeResidual(h, damping, x, b, METHOD, steps + 1);
-    return new SolveResult(x, steps, residual, allConverged);
+    return Lockstep.solve(h, b, METHOD, damping, State::new);
   }
 
   @Override
   public List<SolveResult> solveAll(BlockLinearOperator h, List<double[]> bs) {
-    Vectors.requireBlock(h, bs, METHOD);
-    int k = bs.size();
-    int n = h.dim();
-    double[][] sum = new double[k][n];
-    double[][] cur = new double[k][];
-    double[][] next = new double[k][n];
-    double[][] hv = new double[k][n];
-    int[] rep = new int[k];
-    int[] step = new int[k];      // steps within the current repetition
-    int[] steps = new int[k];     // steps over all repetitions
-    boolean[] allConverged = new boolean[k];
-    double keep = 1 - damping / scale;
-    for (int j = 0; j < k; j++) {
-      cur[j] = bs.get(j).clone();
-      allConverged[j] = true;
+    return Lockstep.solveAll(h, bs, METHOD, damping, State::new);
+  }
+
+  /** One system's recursion: the running iterate, the sum over finished repetitions, the counters. */
+  private final class State implements Lockstep.Iteration {
+    private final double[] b;
+    private final double[] sum;
+    private final double[] hv;   // H cur, from the driver
+    private double[] cur;
+    private double[] next;
+    private int rep;             // finished repetitions
+    private int step;            // steps within the current repetition
+    private int steps;           // steps over all repetitions
+    private boolean allConverged = true;
+
+    State(double[] b) {
+      int n = b.length;
+      this.b = b;
+      sum = new double[n];
+      hv = new double[n];
+      cur = b.clone();
+      next = new double[n];
     }
-    while (true) {
-      List<Integer> block = new ArrayList<>();
-      for (int j = 0; j < k; j++) {
-        if (rep[j] < repetitions) {
-          block.add(j);
+
+    @Override
+    public boolean running() {
+      return rep < repetitions;
+    }
+
+    @Override
+    public int beginStep() {
+      step++;
+      return ++steps;
+    }
+
+    @Override
+    public double[] input() {
+      return cur;
+    }
+
+    @Override
+    public double[] product() {
+      return hv;
+    }
+
+    /**
+     * {@code cur ← b + (1 − λ/s) cur − hv/s}; the repetition ends when the step changed the iterate
+     * by at most {@code tolerance} relative to it, or at {@code depth}.
+     */
+    @Override
+    public void update(String label) {
+      double keep = 1 - damping / scale;
+      double diff = 0;
+      double size = 0;
+      for (int i = 0; i < b.length; i++) {
+        double v = b[i] + keep * cur[i] - hv[i] / scale;
+        double d = v - cur[i];
+        diff += d * d;
+        size += v * v;
+        next[i] = v;
+      }
+      Vectors.requireFinite(next, METHOD, "the iterate" + label, steps);
+      double[] t = cur;
+      cur = next;
+      next = t;
+      boolean converged = Math.sqrt(diff) <= tolerance * Math.sqrt(size);
+      if (converged || step >= depth) {
+        allConverged &= converged;
+        for (int i = 0; i < sum.length; i++) {
+          sum[i] += cur[i];
+        }
+        rep++;
+        step = 0;
+        if (rep < repetitions) {
+          System.arraycopy(b, 0, cur, 0, b.length);
         }
       }
-      if (block.isEmpty()) {
-        break;
-      }
-      for (int j : block) {
-        steps[j]++;
-        step[j]++;
-      }
-      Vectors.applyActive(h, block, cur, hv, METHOD, steps);
-      for (int j : block) {
-        double[] b = bs.get(j);
-        double[] c = cur[j];
-        double[] nx = next[j];
-        double[] hj = hv[j];
-        double diff = 0;
-        double size = 0;
-        for (int i = 0; i < n; i++) {
-          double v = b[i] + keep * c[i] - hj[i] / scale;
-          double d = v - c[i];
-          diff += d * d;
-          size += v * v;
-          nx[i] = v;
-        }
-        Vectors.requireFinite(nx, METHOD, "the iterate of system " + j, steps[j]);
-        cur[j] = nx;
-        next[j] = c;
-        boolean converged = Math.sqrt(diff) <= tolerance * Math.sqrt(size);
-        if (converged || step[j] >= depth) {
-          allConverged[j] &= converged;
-          double[] sj = sum[j];
-          for (int i = 0; i < n; i++) {
-            sj[i] += cur[j][i];
-          }
-          rep[j]++;
-          step[j] = 0;
-          if (rep[j] < repetitions) {
-            System.arraycopy(b, 0, cur[j], 0, n);
-          }
-        }
-      }
     }
-    double[][] x = new double[k][n];
-    for (int j = 0; j < k; j++) {
-      for (int i = 0; i < n; i++) {
-        x[j][i] = sum[j][i] / (scale * repetitions);
+
+    /** The estimate of {@code (H + λI)⁻¹ b}: the repetitions' mean of {@code h/s}. */
+    @Override
+    public double[] solution() {
+      double[] x = new double[sum.length];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = sum[i] / (scale * repetitions);
       }
+      return x;
     }
-    double[] residuals = Vectors.relativeResiduals(h, damping, x, bs, METHOD, steps);
-    List<SolveResult> out = new ArrayList<>(k);
-    for (int j = 0; j < k; j++) {
-      out.add(new SolveResult(x[j], steps[j], residuals[j], allConverged[j]));
+
+    @Override
+    public int steps() {
+      return steps;
     }
-    return out;
+
+    @Override
+    public boolean converged() {
+      return allConverged;
+    }
   }
 
   @Override

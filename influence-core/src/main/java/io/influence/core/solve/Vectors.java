@@ -33,20 +33,37 @@ final class Vectors {
     }
   }
 
+  /** {@code y += a·x}. */
+  static void addScaled(double[] y, double a, double[] x) {
+    for (int i = 0; i < x.length; i++) {
+      y[i] += a * x[i];
+    }
+  }
+
   /** {@code out = (H + damping·I) v}, checking the product for NaN/Inf. */
   static void applyDamped(LinearOperator h, double damping, double[] v, double[] out,
       String method, int iteration) {
     h.apply(v, out);
     requireFinite(out, method, "the Hessian-vector product", iteration);
-    for (int i = 0; i < v.length; i++) {
-      out[i] += damping * v[i];
+    addScaled(out, damping, v);
+  }
+
+  /** {@code value} if finite and {@code >= 0}; otherwise an IllegalArgumentException naming the method and the setting. */
+  static double requireNonNegative(String method, String what, double value) {
+    if (!(value >= 0) || !Double.isFinite(value)) {
+      throw new IllegalArgumentException(method + ": " + what + " must be finite and >= 0, got " + value);
     }
+    return value;
   }
 
   static void requireDim(LinearOperator h, double[] b, String method) {
-    if (b.length != h.dim()) {
-      throw new IllegalArgumentException(method + ": right-hand side has length " + b.length
-          + " but the operator has dimension " + h.dim()
+    requireLength(b, h.dim(), method, "right-hand side");
+  }
+
+  private static void requireLength(double[] b, int dim, String method, String what) {
+    if (b.length != dim) {
+      throw new IllegalArgumentException(method + ": " + what + " has length " + b.length
+          + " but the operator has dimension " + dim
           + ". HINT: flatten the gradient in the same layer order the operator was built with.");
     }
   }
@@ -75,16 +92,11 @@ final class Vectors {
     }
     for (int j = 0; j < bs.size(); j++) {
       double[] b = bs.get(j);
-      if (b.length != h.dim()) {
-        throw new IllegalArgumentException(method + ": right-hand side " + j + " has length " + b.length
-            + " but the operator has dimension " + h.dim()
-            + ". HINT: flatten the gradient in the same layer order the operator was built with.");
-      }
+      requireLength(b, h.dim(), method, "right-hand side " + j);
       requireFinite(b, method, "right-hand side " + j, 0);
     }
   }
 
-  /** {@code outs[j] = H vs[j]} for the block, each product checked for NaN/Inf (no damping added). */
   /**
    * One block product for the systems in {@code active}: {@code out[j] = H in[j]} for each {@code j} in it, checked
    * finite (a failure names system {@code j} at {@code iterations[j]}).
@@ -106,6 +118,7 @@ final class Vectors {
     applyBlock(h, vs, outs, method, systems, its);
   }
 
+  /** {@code outs[j] = H vs[j]} for the block, each product checked for NaN/Inf (no damping added). */
   static void applyBlock(BlockLinearOperator h, double[][] vs, double[][] outs, String method, int[] systems,
       int[] iterations) {
     h.apply(vs, outs);

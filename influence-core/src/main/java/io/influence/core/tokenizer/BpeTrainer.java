@@ -29,7 +29,7 @@ import java.util.regex.Matcher;
  * a merge only revisits those pieces. Special tokens take the last ids (GPT-2 puts
  * {@code <|endoftext|>} last too).
  *
- * <p>The result is written as a Hugging Face style tokenizer.json (see {@code TokenizerFiles})
+ * <p>The result is written as a Hugging Face style tokenizer.json (see {@code TokenizerJsonWriter})
  * and loaded back with {@link Tokenizer#fromTokenizerJson(Path)}.
  */
 public final class BpeTrainer {
@@ -67,7 +67,7 @@ public final class BpeTrainer {
     List<String[]> merges = learnMerges(pieceCounts, 256 + numMerges, vocabSize, vocab);
     LinkedHashMap<String, Integer> special = new LinkedHashMap<>();
     for (String s : specialTokens) special.put(s, vocab.size() + special.size());
-    TokenizerFiles.writeTokenizerJson(tokenizerJson, vocab, merges, special);
+    TokenizerJsonWriter.write(tokenizerJson, vocab, merges, special);
     return Tokenizer.fromTokenizerJson(tokenizerJson);
   }
 

@@ -21,10 +21,11 @@ import java.util.regex.Matcher;
  * right, until no adjacent pair has a rank. Merges never cross piece boundaries.
  *
  * Layout: a merge is looked up by the pair of ids packed in a long (left << 32 | right) in an
- * open-addressing table whose value packs (rank << 32 | merged id), so the inner loop does no
- * allocation and no string work. Pieces up to LINEAR_MAX bytes (nearly all words) run rounds of
- * a linear scan, O(n * rounds); longer pieces (a long run with no letter/digit/space boundary,
- * where the scan would be quadratic) use a linked list and a min-heap, O(n log n). Both give
+ * open-addressing table (MergeTable) whose value packs (rank << 32 | merged id), so the inner loop
+ * does no allocation and no string work. Pieces up to LINEAR_MAX bytes (nearly all words) run
+ * rounds of a linear scan, O(n * rounds); longer pieces (a long run with no letter/digit/space
+ * boundary, where the scan would be quadratic) use a linked list and a min-heap (LongHeap),
+ * O(n log n). Both give
  * encoder.py's result, including for merge lists where two merges produce the same token.
  *
  * Cache: piece -> ids in a ConcurrentHashMap of at most CACHE_LIMIT entries, cleared when full
@@ -297,119 +298,5 @@ final class ByteLevelBpe implements Tokenizer {
   @Override
   public OptionalInt tokenId(String token) {
     return idOf(token);
-  }
-
-  /** Open-addressing map (left id, right id) -> rank << 32 | merged id; absent = MAX_VALUE. */
-  static final class MergeTable {
-    private final long[] keys;
-    private final long[] values;
-    private final int mask;
-
-    MergeTable(int expected) {
-      int cap = Integer.highestOneBit(Math.max(4, expected * 2 + 1)) << 1;
-      keys = new long[cap];
-      values = new long[cap];
-      Arrays.fill(keys, -1L);
-      mask = cap - 1;
-    }
-
-    private static long key(int left, int right) {
-      return ((long) left << 32) | (right & 0xFFFFFFFFL);
-    }
-
-    private int slot(long key) {
-      long h = key * 0x9E3779B97F4A7C15L;
-      return (int) (h ^ (h >>> 29)) & mask;
-    }
-
-    void put(int left, int right, int rank, int merged) {
-      long k = key(left, right);
-      int i = slot(k);
-      while (keys[i] != -1L && keys[i] != k) i = (i + 1) & mask;
-      keys[i] = k; // a repeated pair keeps its last rank, as dict(zip(merges, ranks)) does
-      values[i] = ((long) rank << 32) | (merged & 0xFFFFFFFFL);
-    }
-
-    long get(int left, int right) {
-      long k = key(left, right);
-      int i = slot(k);
-      while (true) {
-        long at = keys[i];
-        if (at == k) return values[i];
-        if (at == -1L) return Long.MAX_VALUE;
-        i = (i + 1) & mask;
-      }
-    }
-  }
-
-  /** Binary min-heap of longs. */
-  static final class LongHeap {
-    private long[] a;
-    private int n;
-
-    LongHeap(int capacity) {
-      a = new long[Math.max(4, capacity)];
-    }
-
-    boolean isEmpty() {
-      return n == 0;
-    }
-
-    long peek() {
-      return a[0];
-    }
-
-    void push(long v) {
-      if (n == a.length) a = Arrays.copyOf(a, n * 2);
-      int i = n++;
-      while (i > 0) {
-        int parent = (i - 1) >>> 1;
-        if (a[parent] <= v) break;
-        a[i] = a[parent];
-        i = parent;
-      }
-      a[i] = v;
-    }
-
-    long pop() {
-      long top = a[0];
-      long last = a[--n];
-      int i = 0;
-      while (true) {
-        int c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && a[c + 1] < a[c]) c++;
-        if (a[c] >= last) break;
-        a[i] = a[c];
-        i = c;
-      }
-      a[i] = last;
-      return top;
-    }
-  }
-
-  /** Growable int list without boxing. */
-  static final class IntBuffer {
-    private int[] a;
-    private int n;
-
-    IntBuffer(int capacity) {
-      a = new int[capacity];
-    }
-
-    void add(int v) {
-      if (n == a.length) a = Arrays.copyOf(a, a.length * 2);
-      a[n++] = v;
-    }
-
-    void addAll(int[] v) {
-      if (n + v.length > a.length) a = Arrays.copyOf(a, Math.max(a.length * 2, n + v.length));
-      System.arraycopy(v, 0, a, n, v.length);
-      n += v.length;
-    }
-
-    int[] toArray() {
-      return Arrays.copyOf(a, n);
-    }
   }
 }

@@ -3,19 +3,14 @@ package io.influence.core.tokenizer;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -30,6 +25,8 @@ import java.util.Map;
  * differently from GPT-2's scheme, so it is rejected rather than approximated. post_processor and
  * decoder are ignored (GPT-2's ByteLevel post-processor adds nothing; our decode is ByteLevel).
  * Merges may be "a b" strings (tokenizers < 0.20) or ["a", "b"] pairs (>= 0.20).
+ *
+ * The writer is TokenizerJsonWriter.
  *
  * Vocabulary rules (both formats): ids are non-negative and distinct; all 256 byte symbols are in
  * the vocabulary (otherwise some inputs could not be encoded); each merge's two parts and their
@@ -107,9 +104,19 @@ final class TokenizerFiles {
       merges.add(pair);
     }
 
+    List<ByteLevelBpe.AddedToken> added = readAddedTokens(file, root.get("added_tokens"), vocab);
+    return build(file, vocab, merges, file, "model.merges[%d]", added, addPrefixSpace, null);
+  }
+
+  /**
+   * The {@code added_tokens} of a tokenizer.json ({@code null} or JSON null for none): each needs an
+   * id in {@code [0, MAX_ID]} and non-empty content, and must agree with {@code model.vocab} and
+   * not repeat an earlier entry.
+   */
+  private static List<ByteLevelBpe.AddedToken> readAddedTokens(Path file, JsonNode addedNode, Map<String, Integer> vocab)
+      throws TokenizerFormatException {
     List<ByteLevelBpe.AddedToken> added = new ArrayList<>();
     Map<Integer, String> idToToken = null;
-    JsonNode addedNode = root.get("added_tokens");
     if (addedNode != null && !addedNode.isNull()) {
       if (!addedNode.isArray()) {
         throw new TokenizerFormatException(file, "added_tokens is not an array.", "use [] or a list of tokens.");
@@ -159,7 +166,7 @@ final class TokenizerFiles {
         added.add(new ByteLevelBpe.AddedToken(id.asInt(), content.asText(), t.path("special").asBoolean(false)));
       }
     }
-    return build(file, vocab, merges, file, "model.merges[%d]", added, addPrefixSpace);
+    return added;
   }
 
   static Tokenizer readVocabAndMerges(Path vocabFile, Path mergesFile) throws IOException {
@@ -196,18 +203,11 @@ final class TokenizerFiles {
     return build(vocabFile, vocab, merges, mergesFile, "line %d", added, false, lineOf);
   }
 
-  private static Tokenizer build(
-      Path vocabFile,
-      Map<String, Integer> vocab,
-      List<String[]> merges,
-      Path mergesFile,
-      String mergeWhere,
-      List<ByteLevelBpe.AddedToken> added,
-      boolean addPrefixSpace)
-      throws TokenizerFormatException {
-    return build(vocabFile, vocab, merges, mergesFile, mergeWhere, added, addPrefixSpace, null);
-  }
-
+  /**
+   * Checks the vocabulary against the byte alphabet and the merges against the vocabulary, then
+   * builds the tokenizer. {@code mergeWhere} formats a merge's position for messages, from its
+   * index or, when {@code lineOf} is not null, its line number.
+   */
   private static Tokenizer build(
       Path vocabFile,
       Map<String, Integer> vocab,
@@ -328,71 +328,5 @@ final class TokenizerFiles {
     } catch (java.io.FileNotFoundException e) {
       throw new TokenizerFormatException(file, "does not exist or cannot be opened.", "check the path.");
     }
-  }
-
-  /**
-   * Writes a Hugging Face style tokenizer.json (GPT-2's layout: ByteLevel pre-tokenizer,
-   * post-processor and decoder, BPE model, merges as "a b" strings which every tokenizers
-   * version reads) atomically (temporary file + rename).
-   *
-   * @param vocab token -> id in id order
-   * @param merges merges in rank order
-   * @param special special tokens with their ids (listed as added_tokens only)
-   */
-  static void writeTokenizerJson(
-      Path file, LinkedHashMap<String, Integer> vocab, List<String[]> merges, LinkedHashMap<String, Integer> special)
-      throws IOException {
-    ObjectNode root = JSON.createObjectNode();
-    root.put("version", "1.0");
-    root.putNull("truncation");
-    root.putNull("padding");
-    ArrayNode addedTokens = root.putArray("added_tokens");
-    for (Map.Entry<String, Integer> s : special.entrySet()) {
-      ObjectNode t = addedTokens.addObject();
-      t.put("id", s.getValue());
-      t.put("content", s.getKey());
-      t.put("single_word", false);
-      t.put("lstrip", false);
-      t.put("rstrip", false);
-      t.put("normalized", false);
-      t.put("special", true);
-    }
-    root.putNull("normalizer");
-    root.set("pre_tokenizer", byteLevel(false, true));
-    root.set("post_processor", byteLevel(true, false));
-    root.set("decoder", byteLevel(true, true));
-    ObjectNode model = root.putObject("model");
-    model.put("type", "BPE");
-    model.putNull("dropout");
-    model.putNull("unk_token");
-    model.put("continuing_subword_prefix", "");
-    model.put("end_of_word_suffix", "");
-    model.put("fuse_unk", false);
-    model.put("byte_fallback", false);
-    model.put("ignore_merges", false);
-    ObjectNode v = model.putObject("vocab");
-    vocab.forEach(v::put);
-    ArrayNode m = model.putArray("merges");
-    for (String[] pair : merges) m.add(pair[0] + " " + pair[1]);
-    Path dir = file.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
-    Path tmp = dir.resolve(file.getFileName() + ".tmp-" + Long.toHexString(System.nanoTime()));
-    try {
-      try (var out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-        JSON.writerWithDefaultPrettyPrinter().writeValue(out, root);
-      }
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
-  }
-
-  private static ObjectNode byteLevel(boolean addPrefixSpace, boolean trimOffsets) {
-    ObjectNode n = JSON.createObjectNode();
-    n.put("type", "ByteLevel");
-    n.put("add_prefix_space", addPrefixSpace);
-    n.put("trim_offsets", trimOffsets);
-    n.put("use_regex", true);
-    return n;
   }
 }

@@ -1,0 +1,108 @@
+package io.influence.core.model;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * The masked next-token cross-entropy of a right-padded batch {@code [B, T]} and its gradient with
+ * respect to the logits, in place. Nothing here depends on the model family.
+ *
+ * <p>Layout: logits are column-major {@code [V, N]} with {@code N = B·T}; column
+ * {@code n = b·T + t} predicts token {@code t+1} of example {@code b} with weight
+ * {@code w_n ∈ {0,1}} (the loss mask, and 0 past the example's end). The loss of example {@code b}
+ * is {@code Σ_t w_n (log Σ_v e^{z_v} − z_target)}, summed in float64; the gradient is
+ * {@code dlogits = w ⊙ (softmax − onehot)}, so padded columns get exactly zero gradient.
+ *
+ * <p>The vocabulary softmax stays on ND4J (its vectorised exp over V·N entries beats a scalar Java
+ * loop); rows of the transposed view ('c' {@code [N, V]}) are contiguous, so reductions and
+ * broadcasts run row-wise. Not thread-safe.
+ */
+final class NextTokenLoss {
+
+  private final DataType dt;
+  private final int batch, seqLen, n;
+  private final int[] targets;      // [N], -1 for none
+  private final INDArray weights;   // [N], 1 where a target counts
+
+  NextTokenLoss(DataType dt, int batch, int seqLen) {
+    this.dt = dt;
+    this.batch = batch;
+    this.seqLen = seqLen;
+    this.n = batch * seqLen;
+    this.targets = new int[n];
+    this.weights = Nd4j.create(dt, n);
+  }
+
+  /** Sets each column's target token and weight from the batch's tokens and loss mask. */
+  void setTargets(TokenBatch tb) {
+    double[] w = new double[n];
+    for (int b = 0; b < batch; b++) {
+      for (int t = 0; t < seqLen; t++) {
+        int k = b * seqLen + t;
+        targets[k] = tb.counts(b, t + 1) ? tb.tokens()[b][t + 1] : -1;
+        w[k] = targets[k] >= 0 ? 1 : 0;
+      }
+    }
+    weights.assign(Nd4j.create(w).castTo(dt));
+  }
+
+  /**
+   * After {@link #setTargets}: turns {@code logits} ({@code [V, N]} 'f') into {@code dL/dlogits} in
+   * place and returns the per-example losses.
+   *
+   * @throws IllegalStateException when an example's loss is not finite
+   */
+  double[] lossAndGradient(INDArray logits) {
+    INDArray lt = logits.transpose();
+    INDArray max = lt.max(1);
+    lt.subiColumnVector(col(max));
+    Vec vl = Vec.of(logits);   // (v, k) at v + k·ld: no per-element JNI calls
+    double[] shifted = new double[n];
+    for (int k = 0; k < n; k++) {
+      if (targets[k] >= 0) {
+        shifted[k] = vl.get(targets[k] + k * vl.ld);
+      }
+    }
+    Transforms.exp(logits, false);
+    INDArray sum = lt.sum(1);
+    double[] sums = sum.castTo(DataType.DOUBLE).toDoubleVector();
+    lt.diviColumnVector(col(sum));
+    double[] losses = new double[batch];
+    for (int k = 0; k < n; k++) {
+      if (targets[k] >= 0) {
+        losses[k / seqLen] += Math.log(sums[k]) - shifted[k];
+        int at = targets[k] + k * vl.ld;
+        vl.set(at, vl.get(at) - 1.0);
+      }
+    }
+    lt.muliColumnVector(col(weights));
+    for (int b = 0; b < batch; b++) {
+      if (!Double.isFinite(losses[b])) {
+        throw new IllegalStateException("example " + b + ": loss is " + losses[b]
+            + "; HINT: the parameters contain NaN/Inf or overflow (check the checkpoint or the learning rate)");
+      }
+    }
+    return losses;
+  }
+
+  /**
+   * Puts {@code dLogits} ({@code [B, T, V]}, any float type) into {@code logits} ({@code [V, N]}) as
+   * {@code dL/dlogits}, with the columns past each example's end set to zero (causal attention would
+   * otherwise carry them back into real positions).
+   */
+  void setGradient(INDArray logits, INDArray dLogits, TokenBatch tb) {
+    logits.transpose().assign(dLogits.reshape('c', n, logits.rows()).castTo(dt));
+    for (int b = 0; b < batch; b++) {
+      int len = tb.length(b);
+      if (len < seqLen) {
+        Blas.cols(logits, b * seqLen + len, (b + 1) * seqLen).assign(0);
+      }
+    }
+  }
+
+  private static INDArray col(INDArray v) {
+    return v.reshape(v.length(), 1);
+  }
+}
