@@ -19,8 +19,8 @@ public record PromptCompletion(String id, int[] tokens, int[] lossMask) {
   }
 
   /**
-   * Encodes one query with {@code tokenizer}; fails naming the query when it does not fit {@code context}
-   * positions.
+   * Encodes one query with {@code tokenizer}; fails naming the query when it predicts no token (an empty completion,
+   * or a one-token completion without a prompt: nothing to score it by) or does not fit {@code context} positions.
    */
   public static PromptCompletion encode(Tokenizer tokenizer, String id, String prompt, String completion,
       int context) {
@@ -32,6 +32,11 @@ public record PromptCompletion(String id, int[] tokens, int[] lossMask) {
     System.arraycopy(r, 0, t, p.length, r.length);
     for (int i = Math.max(1, p.length); i < t.length; i++) {
       m[i] = 1;
+    }
+    if (r.length == 0 || t.length < 2) {
+      throw new IllegalArgumentException("query " + id + " has no completion token to predict (" + p.length
+          + " prompt and " + r.length + " completion tokens): its loss would be 0 and every training sequence "
+          + "would score 0. HINT: give it a non-empty completion, and a prompt or a completion of at least 2 tokens");
     }
     if (t.length > context) {
       throw new IllegalArgumentException("query " + id + " has " + t.length + " tokens, over the model's context of "

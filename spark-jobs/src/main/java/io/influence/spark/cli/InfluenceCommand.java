@@ -18,13 +18,28 @@ public final class InfluenceCommand implements Runnable {
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
 
+  @CommandLine.Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+      description = "On an error, print the stack trace too.")
+  boolean verbose;
+
   @Override
   public void run() {
     throw new CommandLine.ParameterException(spec.commandLine(), "choose a subcommand");
   }
 
+  /**
+   * The command line as {@code main} runs it: a user's mistake ends in one line naming what to fix and exit status
+   * 2, a bug in a stack trace and status 1 (see {@link Failures}).
+   */
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new InfluenceCommand()).setCaseInsensitiveEnumValuesAllowed(true);
+    cl.setExecutionExceptionHandler((e, cmd, parsed) -> Failures.report(e,
+        parsed.originalArgs().contains("--verbose"), cmd.getErr()));
+    return cl;
+  }
+
   public static void main(String[] args) {
-    int code = new CommandLine(new InfluenceCommand()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+    int code = commandLine().execute(args);
     if (code != 0) {
       System.exit(code);
     }

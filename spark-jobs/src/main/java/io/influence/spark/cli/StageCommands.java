@@ -22,6 +22,7 @@ final class StageCommands {
     @Override
     public Integer call() {
       InfluenceSettings settings = options.load();
+      preflight(settings);   // what needs no cluster fails before Spark starts
       SparkSession spark = Sessions.create(settings.spark());
       try {
         run(spark, settings);
@@ -32,11 +33,21 @@ final class StageCommands {
     }
 
     abstract void run(SparkSession spark, InfluenceSettings settings);
+
+    /** Checks of this stage's inputs that need no Spark session. */
+    void preflight(InfluenceSettings s) {
+    }
   }
 
   @Command(name = "extract", mixinStandardHelpOptions = true,
       description = "Per-example gradients of the corpus at every checkpoint, as Parquet shards.")
   static final class Extract extends StageCommand {
+    @Override
+    void preflight(InfluenceSettings s) {
+      s.input().corpus("extract");
+      s.input().run("extract");
+    }
+
     @Override
     void run(SparkSession spark, InfluenceSettings s) {
       System.out.println(Stages.describe(Stages.extract(spark, s)));
@@ -56,6 +67,13 @@ final class StageCommands {
       description = "Top-k and bottom-k training sequences of each query (TracIn, EK-FAC, CG or LiSSA), joined to their text.")
   static final class Score extends StageCommand {
     @Override
+    void preflight(InfluenceSettings s) {
+      s.input().corpus("score");
+      s.input().queries("score");
+      s.input().run("score");
+    }
+
+    @Override
     void run(SparkSession spark, InfluenceSettings s) {
       printScores(Stages.score(spark, s).collectAsList(), 3);
     }
@@ -65,6 +83,12 @@ final class StageCommands {
       description = "EK-FAC factors per checkpoint and layer, in the gradient store's space (needs extract).")
   static final class FitEkfac extends StageCommand {
     @Override
+    void preflight(InfluenceSettings s) {
+      s.input().corpus("fit-ekfac");
+      s.input().run("fit-ekfac");
+    }
+
+    @Override
     void run(SparkSession spark, InfluenceSettings s) {
       System.out.println(Stages.describe(Stages.fitEkfac(spark, s)));
     }
@@ -73,6 +97,12 @@ final class StageCommands {
   @Command(name = "run", mixinStandardHelpOptions = true,
       description = "The whole pipeline: extract, fit-ekfac (when a method is ekfac), self-influence, score.")
   static final class Run extends StageCommand {
+    @Override
+    void preflight(InfluenceSettings s) {
+      s.input().corpus("run");
+      s.input().run("run");
+    }
+
     @Override
     void run(SparkSession spark, InfluenceSettings s) {
       Stages.Outcome o = Stages.run(spark, s, System.out::println);

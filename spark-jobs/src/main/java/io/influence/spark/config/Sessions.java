@@ -23,9 +23,42 @@ public final class Sessions {
     }
     conf.setAppName(spark.appName());
     spark.conf().forEach(conf::set);
+    String master = conf.get("spark.master", "local[*]");
+    if (master.startsWith("local")) {
+      conf.setIfMissing("spark.ui.enabled", "false");   // nobody watches it, and it would listen on every interface
+    } else if (master.startsWith("spark://")) {
+      requireReachable(master);
+    }
     int threads = blasThreads(spark.blasThreads(), conf);
     conf.setIfMissing("spark.executorEnv.OMP_NUM_THREADS", String.valueOf(threads));
     return SparkSession.builder().config(conf).getOrCreate();
+  }
+
+  /**
+   * Fails in a second, naming the master, when no standalone master answers at any of its {@code host:port}
+   * addresses (Spark itself retries for a minute and then reports its own internals).
+   */
+  static void requireReachable(String master) {
+    String reasons = "";
+    for (String hostPort : master.substring("spark://".length()).split(",")) {
+      int colon = hostPort.lastIndexOf(':');
+      String host = colon < 0 ? hostPort : hostPort.substring(0, colon);
+      int port = 7077;
+      try {
+        port = colon < 0 ? 7077 : Integer.parseInt(hostPort.substring(colon + 1).replaceAll("/.*", ""));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("influence.spark.master = " + master + " has no valid port. HINT: "
+            + "spark://HOST:PORT, e.g. spark://127.0.0.1:7077");
+      }
+      try (java.net.Socket socket = new java.net.Socket()) {
+        socket.connect(new java.net.InetSocketAddress(host, port), 3000);
+        return;
+      } catch (java.io.IOException e) {
+        reasons += (reasons.isEmpty() ? "" : "; ") + host + ":" + port + ": " + e.getMessage();
+      }
+    }
+    throw new IllegalArgumentException("no Spark master answers (" + reasons + "). HINT: start the master, or pass "
+        + "--master (influence.spark.master) with the address it prints; cannot reach " + master);
   }
 
   /** Threads per task for the BLAS, given the setting ("auto" or a number) and the Spark conf. */

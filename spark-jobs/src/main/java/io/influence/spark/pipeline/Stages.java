@@ -85,10 +85,12 @@ public final class Stages {
   /** Per-example gradients of the corpus at every checkpoint of the run. */
   public static ExtractJob.Result extract(SparkSession spark, InfluenceSettings s) {
     Path out = s.output().dir();
+    Path corpusFile = s.input().corpus("extract");
+    TrainingRun run = run(s, "extract");
     OutputGuard.claim(out, GRADIENTS, corpusSide(s, "extract"), s.output().overwrite());
-    Dataset<Row> corpus = Corpus.read(spark, s.input().corpus("extract"));
+    Dataset<Row> corpus = Corpus.read(spark, corpusFile);
     ExtractSettings e = s.extract();
-    return ExtractJob.run(spark, new ExtractSpec(corpus, run(s, "extract"), out.resolve(GRADIENTS),
+    return ExtractJob.run(spark, new ExtractSpec(corpus, run, out.resolve(GRADIENTS),
         e.projection().orElse(null), e.layers().isEmpty() ? null : e.layers(), e.batchSize(), s.input().badRows()));
   }
 
@@ -100,10 +102,11 @@ public final class Stages {
     Path out = s.output().dir();
     Path store = out.resolve(GRADIENTS);
     EkfacSettings ek = s.ekfac();
-    OutputGuard.claim(out, FACTORS, corpusSide(s, "extract"), s.output().overwrite());
+    Path corpusFile = s.input().corpus("fit-ekfac");
+    TrainingRun run = run(s, "fit-ekfac");
     List<String> names = ek.select(extracted(store));
-    return FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, s.input().corpus("fit-ekfac")),
-        run(s, "fit-ekfac"), names, store, out.resolve(FACTORS), ek.batchSize(), ek.partitions(),
+    OutputGuard.claim(out, FACTORS, corpusSide(s, "extract"), s.output().overwrite());
+    return FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, corpusFile), run, names, store, out.resolve(FACTORS), ek.batchSize(), ek.partitions(),
         s.input().badRows()));
   }
 
@@ -116,17 +119,20 @@ public final class Stages {
     Path out = s.output().dir();
     Path store = out.resolve(GRADIENTS);
     InfluenceMethod method = InfluenceMethod.of(s.selfInfluence().method(), s);
-    OutputGuard.claim(out, SELF_INFLUENCE, fingerprint(s, "self-influence", method), s.output().overwrite());
+    boolean perToken = s.selfInfluence().normalize() == SelfInfluenceSettings.Normalization.PER_TOKEN;
+    Path corpusFile = perToken ? s.input().corpus("self-influence") : null;
+    TrainingRun run = perToken ? run(s, "self-influence") : null;
     List<String> names = method.checkpoints(extracted(store));
+    OutputGuard.claim(out, SELF_INFLUENCE, fingerprint(s, "self-influence", method), s.output().overwrite());
     List<Double> weights = names.stream()
         .map(n -> method.weight(GradientStore.metadata(spark, store, n).learningRate())).toList();
     ScoringInputs in = new ScoringInputs(store, out.resolve(FACTORS), null, s.input().badRows(), List.of());
     var preconditioner = method.selfPreconditioner(spark, in, names).orElse(null);
     Dataset<Row> lossTokens = null;
     TokenizedCorpus tokenized = null;
-    if (s.selfInfluence().normalize() == SelfInfluenceSettings.Normalization.PER_TOKEN) {
-      tokenized = TokenizedCorpus.prepare(spark, Corpus.read(spark, s.input().corpus("self-influence")),
-          run(s, "self-influence").checkpoints().get(0), s.input().badRows());
+    if (perToken) {
+      tokenized = TokenizedCorpus.prepare(spark, Corpus.read(spark, corpusFile), run.checkpoints().get(0),
+          s.input().badRows());
       lossTokens = tokenized.rows().select(functions.col("id"), functions.size(functions.col("tokens")).minus(1)
           .as("n"));
     }
@@ -150,12 +156,13 @@ public final class Stages {
     Path store = out.resolve(GRADIENTS);
     String folder = s.score().folder();
     InfluenceMethod method = InfluenceMethod.of(s.score().method(), s);
-    OutputGuard.claim(out, folder, fingerprint(s, "score", method), s.output().overwrite());
     Path corpus = s.input().corpus("score");
-    List<Queries.Query> queries = Queries.read(spark, s.input().queries("score"));
-    List<String> names = method.checkpoints(extracted(store));
-    Map<String, RunCheckpoint> byName = new HashMap<>();
+    Path queriesFile = s.input().queries("score");
     TrainingRun run = run(s, "score");
+    List<String> names = method.checkpoints(extracted(store));
+    List<Queries.Query> queries = Queries.read(spark, queriesFile);
+    OutputGuard.claim(out, folder, fingerprint(s, "score", method), s.output().overwrite());
+    Map<String, RunCheckpoint> byName = new HashMap<>();
     for (RunCheckpoint c : run.checkpoints()) {
       byName.put(ExtractJob.checkpointName(c), c);
     }
