@@ -11,22 +11,24 @@ import java.util.List;
 
 /**
  * A small real data set for retraining truths: the 8×8 handwritten digits whose label is 1 or 7 (361 rows, in
- * their original order; {@code resources/digits/README.md} gives the source and licence). Each row is the 64
- * pixel counts scaled by 1/16 plus a trailing 1 for the bias; the label is 1 for a seven, 0 for a one.
+ * their original order; {@code digits/README.md} beside this class's resources gives the source and licence).
+ * Each row is the 64 pixel counts scaled by 1/16 plus a trailing 1 for the bias; the label is 1 for a seven, 0
+ * for a one.
  *
  * @param x rows of 65 features (last = 1)
  * @param y 0/1 labels
  */
 public record Digits(double[][] x, double[] y) {
 
-  public static final String RESOURCE = "/digits/digits-1-vs-7.csv";
+  public static final String RESOURCE = "/io/influence/core/truth/digits/digits-1-vs-7.csv";
   public static final int FEATURES = 65;
 
   /** Reads the bundled CSV; throws IllegalStateException naming the row when it is malformed. */
   public static Digits oneVsSeven() {
     InputStream in = Digits.class.getResourceAsStream(RESOURCE);
     if (in == null) {
-      throw new IllegalStateException(RESOURCE + " is not on the classpath; HINT: it ships in influence-core's jar");
+      throw new IllegalStateException(RESOURCE + " is not on the classpath; HINT: it ships in influence-core's test"
+          + " fixtures jar (influence-core-*-tests.jar)");
     }
     List<double[]> xs = new ArrayList<>();
     List<Double> ys = new ArrayList<>();
