@@ -47,7 +47,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * of 5 timed rounds after warm-up. Set {@code OMP_NUM_THREADS} so that slots × threads = cores.
  *
  * <p>Usage: {@code ScoreBench [--train=16384] [--queries=2048] [--layers=4] [--rows=64] [--cols=16]
- * [--k=10] [--block=2048] [--master=local[2]] [--dir=/tmp/...]}.
+ * [--k=10] [--block=2048] [--master=local[2]] [--dir=/tmp/...]}, e.g. from the repository root
+ * {@code INFLUENCE_MAIN=io.influence.bench.ScoreBench bin/influence bench --train=4096} (the bench module's jar
+ * and classpath); {@code influence bench scoring} runs {@link #measure} as one task of the suite.
  */
 public final class ScoreBench {
 
