@@ -9,9 +9,11 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "influence", mixinStandardHelpOptions = true, version = "influence 0.1.0-SNAPSHOT",
     description = "Training-data influence for language models on Apache Spark.",
+    footer = {"%nThe quality and speed suite is not in this jar: it is the bench module, run from a checkout as "
+        + "bin/influence bench [TASK...] (bin/influence bench --help)."},
     subcommands = {StageCommands.Run.class, StageCommands.Extract.class, StageCommands.SelfInfluence.class,
         StageCommands.Score.class, StageCommands.FitEkfac.class, StageCommands.Train.class,
-        StageCommands.Report.class, StageCommands.Quickstart.class, InspectCommand.class, BenchCommand.class,
+        StageCommands.Report.class, StageCommands.Quickstart.class, InspectCommand.class,
         CommandLine.HelpCommand.class})
 public final class InfluenceCommand implements Runnable {
 
