@@ -44,8 +44,7 @@ final class StageCommands {
   static final class Extract extends StageCommand {
     @Override
     void preflight(InfluenceSettings s) {
-      s.input().corpus("extract");
-      s.input().run("extract");
+      s.input().require("extract", false);
     }
 
     @Override
@@ -68,9 +67,7 @@ final class StageCommands {
   static final class Score extends StageCommand {
     @Override
     void preflight(InfluenceSettings s) {
-      s.input().corpus("score");
-      s.input().queries("score");
-      s.input().run("score");
+      s.input().require("score", true);
     }
 
     @Override
@@ -84,8 +81,7 @@ final class StageCommands {
   static final class FitEkfac extends StageCommand {
     @Override
     void preflight(InfluenceSettings s) {
-      s.input().corpus("fit-ekfac");
-      s.input().run("fit-ekfac");
+      s.input().require("fit-ekfac", false);
     }
 
     @Override
@@ -99,8 +95,7 @@ final class StageCommands {
   static final class Run extends StageCommand {
     @Override
     void preflight(InfluenceSettings s) {
-      s.input().corpus("run");
-      s.input().run("run");
+      s.input().require("run", false);
     }
 
     @Override

@@ -28,6 +28,15 @@ public record InputSettings(Optional<Path> corpus, Optional<Path> queries, Optio
         Choices.parse(BadRows.class, "input.bad-rows", c.getString("input.bad-rows")));
   }
 
+  /** Fails naming the first input {@code stage} needs and lacks: the corpus, the run and, if asked, the queries. */
+  public void require(String stage, boolean needsQueries) {
+    corpus(stage);
+    run(stage);
+    if (needsQueries) {
+      queries(stage);
+    }
+  }
+
   /** The corpus, which {@code stage} needs; the error says so and how to give it. */
   public Path corpus(String stage) {
     return required(corpus, "input.corpus", stage);

@@ -15,11 +15,12 @@ import org.apache.spark.sql.SparkSession;
  * Influence functions with EK-FAC (Grosse et al. 2023): each query gradient, in the store's space, multiplied by its
  * checkpoint's {@code (H_i + λI)⁻¹} from the fitted factors; checkpoints weighted 1 ({@code ekfac.checkpoints}).
  */
-public final class EkfacInfluence implements InfluenceMethod {
+public final class EkfacInfluence extends InfluenceFunction {
 
   private final EkfacSettings settings;
 
   EkfacInfluence(EkfacSettings settings) {
+    super(settings.checkpoints(), settings.damping());
     this.settings = settings;
   }
 
@@ -41,21 +42,6 @@ public final class EkfacInfluence implements InfluenceMethod {
   @Override
   public List<String> settingsBlocks() {
     return List.of("ekfac");
-  }
-
-  @Override
-  public List<String> checkpoints(List<String> extracted) {
-    return settings.select(extracted);
-  }
-
-  @Override
-  public double weight(double learningRate) {
-    return 1.0;
-  }
-
-  @Override
-  public Optional<Double> damping() {
-    return Optional.of(settings.damping().value());
   }
 
   @Override

@@ -17,7 +17,7 @@ import org.apache.spark.sql.SparkSession;
  * weight {@code w_i} and preconditioner {@code P_i} (identity for TracIn, {@code (H_i + λI)⁻¹} for influence
  * functions).
  */
-public sealed interface InfluenceMethod permits TracIn, EkfacInfluence, IterativeInfluence {
+public sealed interface InfluenceMethod permits TracIn, InfluenceFunction {
 
   /** The method the settings name, with the settings it reads. */
   static InfluenceMethod of(Method method, InfluenceSettings settings) {

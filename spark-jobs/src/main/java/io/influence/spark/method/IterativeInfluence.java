@@ -24,12 +24,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * curvature-vector products over the corpus, aggregated by Spark ({@link IhvpQueries}); each query's full float64
  * gradient is solved, then projected into the store's space. Checkpoints weighted 1 ({@code ihvp.checkpoints}).
  */
-public final class IterativeInfluence implements InfluenceMethod {
+public final class IterativeInfluence extends InfluenceFunction {
 
   private final Method solver;
   private final IhvpSettings settings;
 
   IterativeInfluence(Method solver, IhvpSettings settings) {
+    super(settings.checkpoints(), settings.damping());
     if (!solver.iterative()) {
       throw new IllegalArgumentException(solver.word() + " is not an iterative solver");
     }
@@ -55,21 +56,6 @@ public final class IterativeInfluence implements InfluenceMethod {
   @Override
   public List<String> settingsBlocks() {
     return List.of("ihvp");
-  }
-
-  @Override
-  public List<String> checkpoints(List<String> extracted) {
-    return settings.select(extracted);
-  }
-
-  @Override
-  public double weight(double learningRate) {
-    return 1.0;
-  }
-
-  @Override
-  public Optional<Double> damping() {
-    return Optional.of(settings.damping().value());
   }
 
   @Override
