@@ -1,11 +1,16 @@
 package io.influence.core.model;
 
 import io.influence.core.grad.TokenFactors;
+import io.influence.core.score.LayerLayout;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -25,6 +30,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * {@link java.util.Random#nextGaussian()} (an algorithm fixed by its specification), generated in
  * float64 in column-major order and then rounded to the requested data type. Separate processes
  * and machines therefore build the same matrices.
+ *
+ * <p>A gradient store records only the seed and each layer's stored {@code [kOut, kIn]} shape; {@link #forLayers}
+ * rebuilds its projections from that and the model's full shapes, the one way every stage does so.
  */
 public final class KroneckerProjection {
 
@@ -54,6 +62,36 @@ public final class KroneckerProjection {
     }
     return new KroneckerProjection(layer, seed, gaussian(streamSeed(seed, layer, "in"), kIn, dIn, dataType),
         gaussian(streamSeed(seed, layer, "out"), kOut, dOut, dataType));
+  }
+
+  /**
+   * The projections a set of stored gradients was (or is to be) made with, one per layer in {@code stored}'s order.
+   *
+   * @param stored    layer order and each layer's stored gradient shape {@code [rows, cols] = [kOut, kIn]} (a gradient
+   *                  store's layout)
+   * @param fullShape each layer's full gradient shape {@code {dOut, dIn}}, bias column included
+   *                  (e.g. {@code Gpt2Model::linearShape})
+   * @param seed      the projection seed, or null for full (unprojected) gradients
+   * @param dataType  FLOAT or DOUBLE
+   * @return layer to projection, in {@code stored}'s order (unmodifiable); empty when {@code seed} is null, after
+   *         checking that every stored shape equals the full one
+   * @throws IllegalArgumentException when a full store's shapes differ from the model's, or sizes are not positive
+   */
+  public static Map<String, KroneckerProjection> forLayers(LayerLayout stored, Function<String, int[]> fullShape,
+      Long seed, DataType dataType) {
+    Map<String, KroneckerProjection> out = new LinkedHashMap<>();
+    for (String layer : stored.layers()) {
+      long[] k = stored.shape(layer);
+      int[] d = fullShape.apply(layer);
+      if (seed != null) {
+        out.put(layer, create(layer, d[1], d[0], (int) k[1], (int) k[0], seed, dataType));
+      } else if (d[0] != k[0] || d[1] != k[1]) {
+        throw new IllegalArgumentException("layer '" + layer + "' has gradients [" + d[0] + ", " + d[1]
+            + "] but the store holds [" + k[0] + ", " + k[1] + "] without a projection."
+            + " HINT: the store was extracted from another model; re-extract");
+      }
+    }
+    return Collections.unmodifiableMap(out);
   }
 
   private static INDArray gaussian(long streamSeed, int k, int d, DataType dataType) {
@@ -126,6 +164,15 @@ public final class KroneckerProjection {
     return pOut.dup('f');
   }
 
+  /** The same projection with its matrices cast to {@code dataType} (FLOAT or DOUBLE): values rounded once, not redrawn. */
+  public KroneckerProjection withDataType(DataType dataType) {
+    if (dataType != DataType.FLOAT && dataType != DataType.DOUBLE) {
+      throw new IllegalArgumentException("layer " + layer + ": data type must be FLOAT or DOUBLE, got " + dataType);
+    }
+    return dataType == pIn.dataType() ? this
+        : new KroneckerProjection(layer, seed, pIn.castTo(dataType).dup('f'), pOut.castTo(dataType).dup('f'));
+  }
+
   INDArray pInView() {
     return pIn;
   }
@@ -152,6 +199,22 @@ public final class KroneckerProjection {
     Blas.gemm(pOut, false, gt, false, pg, 1, 0);
     INDArray out = Nd4j.create(pIn.dataType(), new long[] {kOut(), kIn()}, 'f');
     Blas.gemm(pg, false, pa, true, out, 1, 0);
+    return out;
+  }
+
+  /**
+   * The projected token factors {@code (a P_inᵀ [T, kIn], g P_outᵀ [T, kOut])}: their {@code gᵀ a} is
+   * {@link #project}'s {@code [kOut, kIn]}, and token {@code t}'s rows give its share of it.
+   */
+  public TokenFactors projectTokens(TokenFactors f) {
+    check(f.layer(), f.dIn(), f.dOut(), f.a().dataType());
+    return new TokenFactors(layer, times(f.a(), pIn), times(f.g(), pOut));
+  }
+
+  /** {@code x Pᵀ}: {@code [T, d] · [k, d]ᵀ → [T, k]} into a new 'f' array. */
+  private static INDArray times(INDArray x, INDArray p) {
+    INDArray out = Nd4j.create(x.dataType(), new long[] {x.rows(), p.rows()}, 'f');
+    Nd4j.gemm(x, p, out, false, true, 1.0, 0.0);
     return out;
   }
 

@@ -15,6 +15,10 @@
  * g.projectedPerExample().get(i);  // layer -> P_out G P_inᵀ [kOut, kIn]
  * }</pre>
  *
+ * <p>A gradient store's projections are rebuilt from its layout and seed with
+ * {@code KroneckerProjection.forLayers(storedLayout, model::linearShape, seed, dtype)} (empty for a full store);
+ * {@code projection.projectTokens(factors)} maps token factors into the projected space.
+ *
  * <p>Layer names are {@code h.{i}.attn.c_attn}, {@code h.{i}.attn.c_proj}, {@code h.{i}.mlp.c_fc},
  * {@code h.{i}.mlp.c_proj}. Hugging Face's Conv1D weight is {@code [dIn, dOut]}; our per-layer
  * gradient is {@code [dOut, dIn+1]}: its first {@code dIn} columns are the transpose of the HF

@@ -165,14 +165,7 @@ public final class LowRankQuery {
       DataType dt = f.a().dataType();
       INDArray gu = Nd4j.gemm(f.g(), uk.dataType() == dt ? uk : uk.castTo(dt), false, false);
       INDArray av = Nd4j.gemm(f.a(), vk.dataType() == dt ? vk : vk.castTo(dt), false, false);
-      double[] c = gu.muli(av).sum(1).toDoubleVector();
-      for (int t = 0; t < c.length; t++) {
-        if (!Double.isFinite(c[t])) {
-          throw new IllegalArgumentException("example '" + exampleId + "', layer '" + layer + "': token " + t
-              + " contributes " + c[t] + ". HINT: its token factors hold NaN/Inf; re-extract the example.");
-        }
-      }
-      out.put(layer, c);
+      out.put(layer, TokenAttribution.rowDots(exampleId, layer, gu, av));
     }
     return out;
   }

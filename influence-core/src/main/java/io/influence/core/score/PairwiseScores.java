@@ -18,6 +18,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * into a preallocated 'f'-ordered [nQuery, nTrain] output (see DESIGN.md: allocation and
  * layout decide a 2-20x factor). Scores are computed in the inputs' dtype (float32 on the hot
  * path, float64 in tests); the per-layer breakdown uses the same GEMM on column ranges.
+ * scoreColumns is the same product with the training gradients as columns ('f' [D, nTrain], the
+ * bytes of row-major [nTrain, D]): no transpose, the form BlockScorer runs on each block.
  */
 public final class PairwiseScores {
 
@@ -29,23 +31,45 @@ public final class PairwiseScores {
    * ordered; all three of one dtype.
    */
   public static INDArray score(INDArray query, INDArray train, INDArray out) {
-    if (query.rank() != 2 || train.rank() != 2 || query.columns() != train.columns()) {
-      throw new IllegalArgumentException("query must be [nQuery, D] and train [nTrain, D] with the same D, got "
-          + Arrays.toString(query.shape()) + " and " + Arrays.toString(train.shape())
+    check(query, train, false, out);
+    if (query.rows() == 0 || train.rows() == 0) {
+      return out;
+    }
+    return Nd4j.gemm(query, train, out, false, true, 1.0, 0.0);
+  }
+
+  /**
+   * Writes {@code query · trainColumns} into {@code out} and returns it: the same scores as
+   * {@link #score(INDArray, INDArray, INDArray)} with the training gradients as the columns of a {@code [D, nTrain]}
+   * array. An 'f'-ordered {@code [D, nTrain]} array holds the same bytes as row-major {@code [nTrain, D]} rows, so a
+   * block of rows copied in as they are is multiplied without a transpose (the blocked scorer's layout). Same dtype
+   * and output rules as {@code score}.
+   */
+  public static INDArray scoreColumns(INDArray query, INDArray trainColumns, INDArray out) {
+    check(query, trainColumns, true, out);
+    if (query.rows() == 0 || trainColumns.columns() == 0) {
+      return out;
+    }
+    return Nd4j.gemm(query, trainColumns, out, false, false, 1.0, 0.0);
+  }
+
+  /** Shapes and dtypes of a score GEMM; {@code columns}: the training gradients are the columns of {@code train}. */
+  private static void check(INDArray query, INDArray train, boolean columns, INDArray out) {
+    long d = columns ? train.rows() : train.columns();
+    long nTrain = columns ? train.columns() : train.rows();
+    if (query.rank() != 2 || train.rank() != 2 || query.columns() != d) {
+      throw new IllegalArgumentException("query must be [nQuery, D] and train " + (columns ? "[D, nTrain]" : "[nTrain, D]")
+          + " with the same D, got " + Arrays.toString(query.shape()) + " and " + Arrays.toString(train.shape())
           + ". HINT: flatten both with the same LayerLayout.");
     }
-    if (out.rank() != 2 || out.rows() != query.rows() || out.columns() != train.rows()) {
-      throw new IllegalArgumentException("out must be [" + query.rows() + ", " + train.rows() + "], got "
+    if (out.rank() != 2 || out.rows() != query.rows() || out.columns() != nTrain) {
+      throw new IllegalArgumentException("out must be [" + query.rows() + ", " + nTrain + "], got "
           + Arrays.toString(out.shape()));
     }
     if (query.dataType() != train.dataType() || out.dataType() != query.dataType()) {
       throw new IllegalArgumentException("query, train and out must share one dtype, got " + query.dataType() + ", "
           + train.dataType() + ", " + out.dataType());
     }
-    if (query.rows() == 0 || train.rows() == 0) {
-      return out;
-    }
-    return Nd4j.gemm(query, train, out, false, true, 1.0, 0.0);
   }
 
   /** {@link #score(INDArray, INDArray, INDArray)} into a new 'f'-ordered output. */
@@ -55,7 +79,8 @@ public final class PairwiseScores {
 
   /**
    * Scores training rows block by block ({@code blockRows} at a time, one reused preallocated output
-   * per block), as a partition of a Spark job would; returns {@code [nQuery][nTrain]} in float64.
+   * per block, each block as the columns of a {@code [D, rows]} view: the GEMM {@link BlockScorer} runs per block);
+   * returns {@code [nQuery][nTrain]} in float64.
    */
   public static double[][] scoreInBlocks(INDArray query, INDArray train, int blockRows) {
     if (blockRows < 1) {
@@ -70,7 +95,7 @@ public final class PairwiseScores {
       INDArray rows = train.get(NDArrayIndex.interval(start, end), NDArrayIndex.all());
       INDArray out = end - start == block.columns() ? block
           : Nd4j.create(query.dataType(), new long[] {nq, end - start}, 'f');
-      score(query, rows, out);
+      scoreColumns(query, rows.transpose(), out);
       for (int q = 0; q < nq; q++) {
         for (int t = start; t < end; t++) {
           result[q][t] = out.getDouble(q, t - start);

@@ -115,38 +115,35 @@ public final class TopK implements Serializable {
     return describe(this) + result();
   }
 
-  /** Best first: by score (descending if largest), then id ascending. */
+  /** Best first: by score (descending if largest), then id ascending; or the reverse (worst first) for the heap. */
   private static final class Ranking implements Comparator<Scored>, Serializable {
-    private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 2L;
     private final boolean largest;
+    private final boolean worstFirst;
 
     Ranking(boolean largest) {
+      this(largest, false);
+    }
+
+    private Ranking(boolean largest, boolean worstFirst) {
       this.largest = largest;
+      this.worstFirst = worstFirst;
     }
 
     @Override
     public int compare(Scored x, Scored y) {
+      if (worstFirst) {
+        Scored t = x;
+        x = y;
+        y = t;
+      }
       int c = largest ? Double.compare(y.score(), x.score()) : Double.compare(x.score(), y.score());
       return c != 0 ? c : x.id().compareTo(y.id());
     }
 
     @Override
     public Comparator<Scored> reversed() {
-      return new Reversed(this);
-    }
-  }
-
-  private static final class Reversed implements Comparator<Scored>, Serializable {
-    private static final long serialVersionUID = 1L;
-    private final Ranking ranking;
-
-    Reversed(Ranking ranking) {
-      this.ranking = ranking;
-    }
-
-    @Override
-    public int compare(Scored x, Scored y) {
-      return ranking.compare(y, x);
+      return new Ranking(largest, !worstFirst);
     }
   }
 }

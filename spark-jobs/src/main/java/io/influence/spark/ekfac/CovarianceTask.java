@@ -6,6 +6,7 @@ import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.model.TokenBatch;
+import io.influence.core.score.LayerLayout;
 import io.influence.ekfac.CovarianceAccumulator;
 import io.influence.spark.extract.ExecutorModels;
 import io.influence.spark.store.StoreMetadata;
@@ -17,15 +18,13 @@ import java.util.List;
 import java.util.Map;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Row;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /*
  * One covariance-pass task: the partition's (id, tokens) rows in batches through the checkpoint's model
  * (loaded once per thread by ExecutorModels), per-example token factors of the store's layers, and one
  * CovarianceAccumulator per layer. Projected stores: a_t and g_t are mapped to P_in a_t ([T, kIn]) and
- * P_out g_t ([T, kOut]) with the store's seeded KroneckerProjection (the same matrices extract and the query
- * side build), by one float32 GEMM each into 'f'-ordered outputs; full stores keep a [T, dIn+1], g [T, dOut].
+ * P_out g_t ([T, kOut]) with the store's seeded KroneckerProjection (KroneckerProjection.forLayers: the same
+ * matrices extract and the query side build), by one float32 GEMM each (projectTokens); full stores keep a [T, dIn+1], g [T, dOut].
  * The partition's result is a snapshot of fresh accumulators merged from the working ones, so no ND4J buffer is
  * pending whichever serializer Spark uses for task results.
  */
@@ -46,14 +45,17 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
   private final String dir;
   private final String sha256;
   private final List<StoreMetadata.Layer> layers;
+  private final LayerLayout stored;
   private final Long projectionSeed;
   private final int batchSize;
 
-  CovarianceTask(String dir, String sha256, List<StoreMetadata.Layer> layers, Long projectionSeed, int batchSize) {
+  /** The covariance pass over the layers {@code meta} stores (its shapes and projection), for checkpoint {@code dir}. */
+  CovarianceTask(String dir, String sha256, StoreMetadata meta, int batchSize) {
     this.dir = dir;
     this.sha256 = sha256;
-    this.layers = List.copyOf(layers);
-    this.projectionSeed = projectionSeed;
+    this.layers = List.copyOf(meta.layers());
+    this.stored = meta.layout();
+    this.projectionSeed = meta.projectionSeed();
     this.batchSize = batchSize;
   }
 
@@ -69,24 +71,8 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
   public Iterator<Sums> call(Iterator<Row> rows) {
     Gpt2Model model = ExecutorModels.model(dir, sha256);
     List<String> names = layers.stream().map(StoreMetadata.Layer::name).toList();
-    Map<String, INDArray[]> projections = new LinkedHashMap<>();
-    if (projectionSeed != null) {
-      for (StoreMetadata.Layer l : layers) {
-        int[] shape = model.linearShape(l.name());
-        KroneckerProjection p = KroneckerProjection.create(l.name(), shape[1], shape[0], l.cols(), l.rows(),
-            projectionSeed, model.dataType());
-        projections.put(l.name(), new INDArray[] {p.pIn(), p.pOut()});
-      }
-    } else {
-      for (StoreMetadata.Layer l : layers) {
-        int[] shape = model.linearShape(l.name());
-        if (shape[0] != l.rows() || shape[1] != l.cols()) {
-          throw new IllegalStateException("layer '" + l.name() + "' of checkpoint " + dir + " has gradients ["
-              + shape[0] + ", " + shape[1] + "] but the store holds [" + l.rows() + ", " + l.cols()
-              + "]. HINT: the store was extracted from another model; re-extract");
-        }
-      }
-    }
+    Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(stored, model::linearShape,
+        projectionSeed, model.dataType());
     GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(names);
     Sums working = empty(layers);
     List<String> ids = new ArrayList<>();
@@ -101,9 +87,9 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
         for (int i = 0; i < batch.size(); i++) {
           for (String layer : names) {
             TokenFactors f = g.tokenFactors().get(i).get(layer);
-            INDArray[] p = projections.get(layer);
+            KroneckerProjection p = projections.get(layer);
             if (p != null) {
-              f = new TokenFactors(layer, times(f.a(), p[0]), times(f.g(), p[1]));
+              f = p.projectTokens(f);
             }
             working.byLayer().get(layer).add(f, 1.0, ids.get(i));
           }
@@ -113,12 +99,5 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
       }
     }
     return List.of(empty(layers).merge(working)).iterator();
-  }
-
-  /** {@code x Pᵀ}: {@code [T, d] · [k, d]ᵀ → [T, k]}. */
-  private static INDArray times(INDArray x, INDArray p) {
-    INDArray out = Nd4j.create(x.dataType(), new long[] {x.rows(), p.rows()}, 'f');
-    Nd4j.gemm(x, p, out, false, true, 1.0, 0.0);
-    return out;
   }
 }

@@ -103,8 +103,8 @@ public final class FitEkfacJob {
     if (tokens.getNumPartitions() == 0) {
       throw new IllegalStateException("the corpus has no usable rows. HINT: check input.corpus and the bad-row report");
     }
-    CovarianceTask.Sums sums = tokens.mapPartitions(new CovarianceTask(c.dir().toString(), c.sha256(), meta.layers(),
-        meta.projectionSeed(), spec.batchSize())).treeReduce(CovarianceTask.Sums::merge, TREE_DEPTH);
+    CovarianceTask.Sums sums = tokens.mapPartitions(new CovarianceTask(c.dir().toString(), c.sha256(), meta,
+        spec.batchSize())).treeReduce(CovarianceTask.Sums::merge, TREE_DEPTH);
     Map<String, LayerFactors> eigen = new LinkedHashMap<>();
     for (StoreMetadata.Layer l : meta.layers()) {
       eigen.put(l.name(), LayerFactors.fromCovariances(sums.byLayer().get(l.name()).finish()));

@@ -100,7 +100,9 @@ public final class IhvpQueries {
         settings.batchSize());
     LayerLayout layout = op.layout();
     Gpt2Model model = ExecutorModels.model(c.dir().toString(), c.sha256());
-    Map<String, KroneckerProjection> projections = projections(model, meta, layout);
+    // float64 copies of the store's seeded matrices; none for a full store (whose shapes must be the model's)
+    Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(meta.layout(), model::linearShape,
+        meta.projectionSeed(), DataType.DOUBLE);
     List<double[]> bs = new ArrayList<>();
     for (ExampleGradient q : queries) {
       bs.add(layout.toVector("checkpoint '" + meta.checkpoint() + "'", q.id(), q.layers()));
@@ -157,23 +159,6 @@ public final class IhvpQueries {
       LOG.warn("{}; the unconverged estimates are scored and marked converged=false in the solver column", msg);
     }
     return new Solved(out, reports);
-  }
-
-  /** The store's projections of each layer (float64 copies of the same seeded matrices), none for a full store. */
-  private static Map<String, KroneckerProjection> projections(Gpt2Model model, StoreMetadata meta, LayerLayout layout) {
-    Map<String, KroneckerProjection> out = new LinkedHashMap<>();
-    for (StoreMetadata.Layer l : meta.layers()) {
-      long[] shape = layout.shape(l.name());
-      if (meta.projectionSeed() != null) {
-        out.put(l.name(), KroneckerProjection.create(l.name(), (int) shape[1], (int) shape[0], l.cols(), l.rows(),
-            meta.projectionSeed(), DataType.DOUBLE));
-      } else if (shape[0] != l.rows() || shape[1] != l.cols()) {
-        throw new IllegalStateException("layer '" + l.name() + "' of checkpoint " + meta.checkpoint() + " has gradients "
-            + java.util.Arrays.toString(shape) + " but the store holds [" + l.rows() + ", " + l.cols()
-            + "]. HINT: the store was extracted from another model; re-extract");
-      }
-    }
-    return out;
   }
 
   /**

@@ -36,14 +36,8 @@ public final class QueryGradients {
   /** Gradients in the store's space: what TracIn scores with and EK-FAC preconditions. */
   public static List<ExampleGradient> projected(List<Queries.Query> queries, RunCheckpoint c, StoreMetadata meta) {
     Gpt2Model model = load(c, DataType.FLOAT);
-    Map<String, KroneckerProjection> projections = new LinkedHashMap<>();
-    if (meta.projectionSeed() != null) {
-      for (StoreMetadata.Layer l : meta.layers()) {
-        int[] shape = model.linearShape(l.name());
-        projections.put(l.name(), KroneckerProjection.create(l.name(), shape[1], shape[0], l.cols(), l.rows(),
-            meta.projectionSeed(), DataType.FLOAT));
-      }
-    }
+    Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(meta.layout(), model::linearShape,
+        meta.projectionSeed(), DataType.FLOAT);
     List<PromptCompletion> t = encode(queries, c, model);
     return new GradientExtractor(model, projections, BATCH).extract(t.stream().map(PromptCompletion::id).toList(),
         t.stream().map(PromptCompletion::tokens).toList(), t.stream().map(PromptCompletion::lossMask).toList());

@@ -7,6 +7,8 @@ import io.influence.core.model.GradientRequest;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.model.TokenBatch;
+import io.influence.core.score.LayerLayout;
+import io.influence.core.score.TokenAttribution;
 import io.influence.spark.io.Queries;
 import io.influence.spark.score.QueryGradientFile;
 import io.influence.spark.store.StoreMetadata;
@@ -39,8 +41,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * Without a projection ({@code P = I}) the same formula uses {@code g_t} and {@code a_t}.
  *
  * <p>Numerics: the model runs in float32 like the extract stage (the factors then agree with the
- * stored gradients to float32 rounding); the products and the sums over layers and checkpoints
- * are done in float64.
+ * stored gradients to float32 rounding); the projections are the store's float32 matrices, and the products
+ * (influence-core's {@link TokenAttribution}) and the sums over layers and checkpoints are done in float64.
  */
 public final class TokenContributions {
 
@@ -87,15 +89,11 @@ public final class TokenContributions {
       throw new IllegalStateException("cannot load checkpoint " + at.checkpoint().dir() + ": " + e.getMessage(), e);
     }
     List<String> layers = meta.layerNames();
-    Map<String, INDArray[]> projections = new HashMap<>();  // layer -> {P_in [kIn,dIn], P_out [kOut,dOut]} (float64)
-    if (meta.projectionSeed() != null) {
-      for (StoreMetadata.Layer l : meta.layers()) {
-        int[] shape = model.linearShape(l.name());
-        KroneckerProjection p = KroneckerProjection.create(l.name(), shape[1], shape[0], l.cols(), l.rows(),
-            meta.projectionSeed(), DataType.FLOAT);
-        projections.put(l.name(), new INDArray[] {p.pIn().castTo(DataType.DOUBLE), p.pOut().castTo(DataType.DOUBLE)});
-      }
-    }
+    LayerLayout stored = meta.layout();
+    // the extract stage's float32 matrices, cast once to float64: the products below run in float64
+    Map<String, KroneckerProjection> projections = new HashMap<>();
+    KroneckerProjection.forLayers(stored, model::linearShape, meta.projectionSeed(), DataType.FLOAT)
+        .forEach((layer, p) -> projections.put(layer, p.withDataType(DataType.DOUBLE)));
     Map<String, List<Integer>> wantedBy = new LinkedHashMap<>();
     for (int i = 0; i < queries.size(); i++) {
       for (String id : out.get(queries.get(i).id()).keySet()) {
@@ -104,25 +102,18 @@ public final class TokenContributions {
     }
     GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(layers);
     double rate = scored.weight(meta.checkpoint());
-    Map<String, Integer> layerIndex = new HashMap<>();
-    for (int l = 0; l < meta.layers().size(); l++) {
-      layerIndex.put(meta.layers().get(l).name(), l);
-    }
     for (Map.Entry<String, List<Integer>> e : wantedBy.entrySet()) {
       int[] tokens = sequences.get(e.getKey());
       Map<String, TokenFactors> factors = model.gradients(TokenBatch.of(tokens), request).tokenFactors().get(0);
       for (String layer : layers) {
         TokenFactors f = factors.get(layer);
-        INDArray a = f.a().castTo(DataType.DOUBLE);  // [T, dIn]
-        INDArray g = f.g().castTo(DataType.DOUBLE);  // [T, dOut]
-        INDArray[] p = projections.get(layer);
-        INDArray pa = p == null ? a : a.mmul(p[0].transpose());  // [T, kIn]
-        INDArray pg = p == null ? g : g.mmul(p[1].transpose());  // [T, kOut]
+        f = new TokenFactors(layer, f.a().castTo(DataType.DOUBLE), f.g().castTo(DataType.DOUBLE));
+        KroneckerProjection p = projections.get(layer);
+        TokenFactors projected = p == null ? f : p.projectTokens(f);  // a [T, kIn], g [T, kOut]
         for (int qi : e.getValue()) {
-          StoreMetadata.Layer shape = meta.layers().get(layerIndex.get(layer));
           float[] flat = scored.gradient(queries.get(qi).id(), meta.checkpoint(), layer);
-          INDArray ql = Nd4j.createFromArray(flat).reshape(shape.rows(), shape.cols()).castTo(DataType.DOUBLE);
-          double[] perToken = pg.mmul(ql).muli(pa).sum(1).toDoubleVector();
+          INDArray ql = Nd4j.createFromArray(flat).reshape(stored.shape(layer));
+          double[] perToken = TokenAttribution.perToken(e.getKey(), projected, ql);
           double[] target = out.get(queries.get(qi).id()).get(e.getKey());
           for (int t = 0; t < target.length; t++) {
             target[t] += rate * perToken[t];

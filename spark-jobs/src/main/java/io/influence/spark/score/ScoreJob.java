@@ -4,6 +4,10 @@ import static org.apache.spark.sql.functions.col;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.influence.core.score.BlockScorer;
+import io.influence.core.score.LayerLayout;
+import io.influence.core.score.QueryHeaps;
+import io.influence.core.score.ScoreSplit;
 import io.influence.core.score.TopK;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.store.AtomicOutput;
@@ -37,10 +41,10 @@ import org.slf4j.LoggerFactory;
  * top-k and bottom-k, with their per-checkpoint and per-layer contributions, provenance and text.
  *
  * <p>Pass 1 (all rows): the checkpoints are joined on id into wide rows; each partition scores its
- * rows B at a time with one float32 GEMM against the broadcast query matrix (BlockScorer) and keeps
- * per-query heaps (TopK), merged with treeReduce. Pass 2 (all rows read, only the selected copied): each selected
- * (query, train) pair's contributions {@code w_i ⟨q_i, g_i⟩} per checkpoint and {@code Σ_i w_i ⟨q_i,l, g_i,l⟩}
- * per layer are recomputed in float64 on the executors. {@code score} is the float32 GEMM value that
+ * rows B at a time with one float32 GEMM against the broadcast query matrix (influence-core's BlockScorer) and keeps
+ * per-query heaps (QueryHeaps), merged with treeReduce. Pass 2 (all rows read, only the selected copied): each
+ * selected (query, train) pair's contributions {@code w_i ⟨q_i, g_i⟩} per checkpoint and {@code Σ_i w_i ⟨q_i,l, g_i,l⟩}
+ * per layer are recomputed in float64 on the executors (ScoreSplit). {@code score} is the float32 GEMM value that
  * ranked the pair; {@code Σ contributions} equals it up to float32 rounding.
  *
  * <p>Output rows ({@link #SCHEMA} plus {@code text}, {@code input_ids} from the corpus): one per
@@ -110,21 +114,14 @@ public final class ScoreJob {
     long t1 = System.nanoTime();
     int nq = spec.queries().size();
     int width = table.width();
-    float[] weighted = raw.clone();
-    for (int q = 0; q < nq; q++) {
-      for (int i = 0; i < metas.size(); i++) {
-        float w = (float) (double) spec.weights().get(i);
-        for (int j = 0; j < d; j++) {
-          weighted[q * width + i * d + j] *= w;
-        }
-      }
-    }
+    double[] weights = spec.weights().stream().mapToDouble(Double::doubleValue).toArray();
+    float[] weighted = BlockScorer.foldWeights(raw, d, weights);
     String[] queryIds = spec.queries().stream().map(QueryGradient::id).toArray(String[]::new);
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     int k = spec.k();
     // cap the two block buffers (heap + off-heap) at about 256 MiB each for wide (full-gradient) rows
     int blockRows = (int) Math.max(1, Math.min(spec.blockRows(), MAX_BLOCK_BYTES / (4L * width)));
-    Heaps heaps = gemmPass(jsc, table, queryIds, weighted, k, blockRows);
+    QueryHeaps heaps = gemmPass(jsc, table, queryIds, weighted, k, blockRows);
     long t2 = System.nanoTime();
 
     Map<String, List<Integer>> selected = new HashMap<>();
@@ -138,7 +135,7 @@ public final class ScoreJob {
         }
       }
     }
-    Map<String, Detail> details = details(jsc, table, table.gather(), raw, spec.weights(), metas.get(0), selected);
+    Map<String, Detail> details = details(jsc, table, raw, weights, selected);
     long t3 = System.nanoTime();
     LOG.info("scored {} training rows against {} queries: checks {} ms, GEMM pass {} ms, contributions pass over {}"
         + " selected rows {} ms", heaps.rows(), nq, (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, selected.size(),
@@ -161,11 +158,11 @@ public final class ScoreJob {
           }
           Map<String, Double> perLayer = new LinkedHashMap<>();
           for (int l = 0; l < layers.size(); l++) {
-            perLayer.put(layers.get(l), det.perLayer()[l]);
+            perLayer.put(layers.get(l), det.split().perLayer()[l]);
           }
           out1.add(RowFactory.create(queryIds[q], direction, r + 1, s.id(), s.score(),
               scala.jdk.javaapi.CollectionConverters.asScala(names).toSeq(),
-              scala.jdk.javaapi.CollectionConverters.asScala(boxed(det.perCheckpoint())).toSeq(),
+              scala.jdk.javaapi.CollectionConverters.asScala(boxed(det.split().perCheckpoint())).toSeq(),
               scala.jdk.javaapi.CollectionConverters.asScala(perLayer),
               spec.method(), spec.damping(), projection,
               scala.jdk.javaapi.CollectionConverters.asScala(shas).toSeq(), ENGINE_VERSION,
@@ -198,13 +195,14 @@ public final class ScoreJob {
    * one GEMM per block of {@code blockRows} rows in each partition; per-partition heaps merged with treeReduce.
    * Public for the bench module, which times this pass alone ({@code io.influence.bench.ScoreBench}).
    */
-  public static Heaps gemmPass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted, int k,
+  public static QueryHeaps gemmPass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted,
+      int k,
       int blockRows) {
     RowGather gather = table.gather();
     int width = table.width();
     Broadcast<float[]> qb = jsc.broadcast(weighted);
     JavaRDD<InternalRow> rows = table.rows().queryExecution().toRdd().toJavaRDD();
-    Heaps heaps = rows.mapPartitions(it -> {
+    QueryHeaps heaps = rows.mapPartitions(it -> {
       BlockScorer scorer = new BlockScorer(queryIds, qb.value(), width, k, blockRows);
       while (it.hasNext()) {
         InternalRow r = it.next();
@@ -213,48 +211,21 @@ public final class ScoreJob {
         gather.copy(r, id, scorer.buffer(), off);
       }
       return List.of(scorer.finish()).iterator();
-    }).treeReduce(Heaps::merge);
+    }).treeReduce(QueryHeaps::merge);
     qb.destroy();
     return heaps;
   }
 
   /**
-   * The pure scoring kernel on one machine, as each partition runs it: {@code queries[q]} and {@code train[t]}
-   * are flat rows of one width (weights already folded into the queries); returns the top-k and bottom-k per query
-   * (ties by id), scoring {@code blockRows} training rows per GEMM.
+   * The per-partition kernel over rows in memory.
+   *
+   * @deprecated call {@link BlockScorer#rank} (influence-core); this bridge only keeps ScoreBench compiling until the
+   *     bench suite moves to its own module.
    */
+  @Deprecated
   public static Ranking rank(List<String> queryIds, float[][] queries, List<String> trainIds, float[][] train, int k,
       int blockRows) {
-    if (queryIds.size() != queries.length || trainIds.size() != train.length || queries.length == 0) {
-      throw new IllegalArgumentException("need one id per row and at least one query, got " + queryIds.size() + " ids for "
-          + queries.length + " queries and " + trainIds.size() + " ids for " + train.length + " training rows");
-    }
-    int width = queries[0].length;
-    float[] q = new float[queries.length * width];
-    for (int i = 0; i < queries.length; i++) {
-      if (queries[i].length != width) {
-        throw new IllegalArgumentException("query '" + queryIds.get(i) + "' has " + queries[i].length + " values, expected "
-            + width);
-      }
-      System.arraycopy(queries[i], 0, q, i * width, width);
-    }
-    BlockScorer scorer = new BlockScorer(queryIds.toArray(new String[0]), q, width, k, blockRows);
-    for (int t = 0; t < train.length; t++) {
-      if (train[t].length != width) {
-        throw new IllegalArgumentException("training row '" + trainIds.get(t) + "' has " + train[t].length
-            + " values, expected " + width);
-      }
-      int off = scorer.beginRow(trainIds.get(t));
-      System.arraycopy(train[t], 0, scorer.buffer(), off, width);
-    }
-    Heaps h = scorer.finish();
-    Map<String, List<TopK.Scored>> top = new LinkedHashMap<>();
-    Map<String, List<TopK.Scored>> bottom = new LinkedHashMap<>();
-    for (int i = 0; i < queries.length; i++) {
-      top.put(queryIds.get(i), h.top()[i].result());
-      bottom.put(queryIds.get(i), h.bottom()[i].result());
-    }
-    return new Ranking(top, bottom, h.rows());
+    return Ranking.of(BlockScorer.rank(queryIds, queries, trainIds, train, k, blockRows));
   }
 
   /** Unweighted query matrix [nQ, C·D] row-major; checks every query against the store's layers and shapes. */
@@ -297,23 +268,16 @@ public final class ScoreJob {
   }
 
   /** Float64 per-checkpoint and per-layer contributions of the selected pairs, keyed by {@code q + '\0' + trainId}. */
-  private static Map<String, Detail> details(JavaSparkContext jsc, GradientTable table, RowGather gather, float[] raw,
-      List<Double> weights, StoreMetadata meta, Map<String, List<Integer>> selected) {
-    int c = table.checkpoints().size();
-    int d = table.dim();
+  private static Map<String, Detail> details(JavaSparkContext jsc, GradientTable table, float[] raw, double[] weights,
+      Map<String, List<Integer>> selected) {
+    RowGather gather = table.gather();
     int width = table.width();
-    double[] w = weights.stream().mapToDouble(Double::doubleValue).toArray();
-    int nLayers = meta.layers().size();
-    int[] layerOff = new int[nLayers + 1];
-    for (int l = 0; l < nLayers; l++) {
-      layerOff[l + 1] = layerOff[l] + meta.layers().get(l).size();
-    }
+    LayerLayout layout = table.checkpoints().get(0).layout();
     Broadcast<float[]> qb = jsc.broadcast(raw);
     Broadcast<Map<String, List<Integer>>> sb = jsc.broadcast(new HashMap<>(selected));
     // no Spark filter: an IN over thousands of ids costs more than reading the rows and skipping by hash lookup
     List<Detail> all = table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
       float[] row = new float[width];
-      float[] q = qb.value();
       List<Detail> out = new ArrayList<>();
       while (it.hasNext()) {
         InternalRow r = it.next();
@@ -324,20 +288,7 @@ public final class ScoreJob {
         }
         gather.copy(r, id, row, 0);
         for (int qi : wanted) {
-          double[] perCkpt = new double[c];
-          double[] perLayer = new double[nLayers];
-          for (int i = 0; i < c; i++) {
-            for (int l = 0; l < nLayers; l++) {
-              double s = 0;
-              int base = i * d;
-              for (int j = base + layerOff[l]; j < base + layerOff[l + 1]; j++) {
-                s += (double) q[qi * width + j] * row[j];
-              }
-              perCkpt[i] += w[i] * s;
-              perLayer[l] += w[i] * s;
-            }
-          }
-          out.add(new Detail(qi, id, perCkpt, perLayer));
+          out.add(new Detail(qi, id, ScoreSplit.of(layout, weights, qb.value(), qi * width, row)));
         }
       }
       return out.iterator();
@@ -409,5 +360,5 @@ public final class ScoreJob {
   }
 
   /** Float64 contributions of one selected (query, train) pair. */
-  record Detail(int query, String trainId, double[] perCheckpoint, double[] perLayer) implements Serializable {}
+  record Detail(int query, String trainId, ScoreSplit split) implements Serializable {}
 }

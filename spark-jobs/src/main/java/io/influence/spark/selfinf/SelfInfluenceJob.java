@@ -4,11 +4,12 @@ import static org.apache.spark.sql.functions.col;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.influence.core.score.LayerLayout;
+import io.influence.core.score.SelfInfluenceScorer;
 import io.influence.spark.store.AtomicOutput;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.GradientTable;
 import io.influence.spark.store.RowGather;
-import io.influence.spark.store.StoreMetadata;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -28,16 +29,14 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The self-influence stage, for data cleaning: per training example
  * {@code score = Σ_i w_i ⟨g_i, P_i g_i⟩} (TracInCP with the identity: {@code Σ_i η_i ‖g_i‖²}, Pruthi et al. 2020),
- * summed in float64 on the executors from the stored float32 gradients.
+ * summed in float64 on the executors from the stored float32 gradients by influence-core's
+ * {@link SelfInfluenceScorer}.
  *
  * <p>Quantile and flag are exact: rows are sorted by (score, train_id) ascending, the row at 0-based position
  * {@code p} gets {@code quantile = (p + 1) / n}, and the last {@code m = ceil(flagFraction · n)} positions are
@@ -104,32 +103,21 @@ public final class SelfInfluenceJob {
     }
     GradientTable table = GradientStore.table(spark, spec.store(), spec.checkpoints());
     RowGather gather = table.gather();
-    List<StoreMetadata> metas = table.checkpoints();
-    String[] names = table.checkpointNames().toArray(new String[0]);
-    List<StoreMetadata.Layer> layers = metas.get(0).layers();
-    int d = table.dim();
+    List<String> names = table.checkpointNames();
+    LayerLayout layout = table.checkpoints().get(0).layout();
     int width = table.width();
     double[] w = spec.weights().stream().mapToDouble(Double::doubleValue).toArray();
     SelfPreconditioner p = spec.preconditioner();
 
     JavaRDD<Row> scores = table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
+      SelfInfluenceScorer scorer = new SelfInfluenceScorer(layout, names, w, p == null ? null : p::apply);
       float[] row = new float[width];
       List<Row> outRows = new ArrayList<>();
       while (it.hasNext()) {
         InternalRow r = it.next();
         String id = gather.id(r);
         gather.copy(r, id, row, 0);
-        double s = 0;
-        for (int i = 0; i < names.length; i++) {
-          double c = p == null ? squaredNorm(row, i * d, d) : preconditioned(p, names[i], layers, row, i * d, id);
-          if (!Double.isFinite(c)) {
-            throw new IllegalArgumentException("training example '" + id + "' at checkpoint '" + names[i]
-                + "' has self-influence " + c + ". HINT: its stored gradient holds NaN/Inf or the preconditioner"
-                + " overflowed; re-extract the example or raise the damping.");
-          }
-          s += w[i] * c;
-        }
-        outRows.add(RowFactory.create(id, s));
+        outRows.add(RowFactory.create(id, scorer.score(id, row)));
       }
       return outRows.iterator();
     });
@@ -162,43 +150,6 @@ public final class SelfInfluenceJob {
       throw e;
     }
     return spark.read().parquet(new Path(out, DATA_FOLDER).toString()).orderBy(col("score").desc(), col("train_id"));
-  }
-
-  private static double squaredNorm(float[] row, int start, int d) {
-    double s = 0;
-    for (int j = start; j < start + d; j++) {
-      s += (double) row[j] * row[j];
-    }
-    return s;
-  }
-
-  private static double preconditioned(SelfPreconditioner p, String checkpoint, List<StoreMetadata.Layer> layers,
-      float[] row, int start, String id) {
-    Map<String, INDArray> g = new LinkedHashMap<>();
-    int off = start;
-    for (StoreMetadata.Layer l : layers) {
-      float[] part = new float[l.size()];
-      System.arraycopy(row, off, part, 0, part.length);
-      g.put(l.name(), Nd4j.create(part, new long[] {l.rows(), l.cols()}, 'c'));
-      off += l.size();
-    }
-    Map<String, INDArray> pg = p.apply(checkpoint, g);
-    double s = 0;
-    off = start;
-    for (StoreMetadata.Layer l : layers) {
-      INDArray x = pg == null ? null : pg.get(l.name());
-      if (x == null || x.rank() != 2 || x.size(0) != l.rows() || x.size(1) != l.cols()) {
-        throw new IllegalStateException("preconditioner returned " + (x == null ? "nothing" : java.util.Arrays.toString(
-            x.shape())) + " for layer '" + l.name() + "' of example '" + id + "' at checkpoint '" + checkpoint
-            + "', expected [" + l.rows() + ", " + l.cols() + "]");
-      }
-      double[] v = x.castTo(DataType.DOUBLE).dup('c').data().asDouble();
-      for (int j = 0; j < v.length; j++) {
-        s += row[off + j] * v[j];
-      }
-      off += l.size();
-    }
-    return s;
   }
 
   private static void writeSummary(FileSystem fs, Path file, Iterator<Row> rows) {

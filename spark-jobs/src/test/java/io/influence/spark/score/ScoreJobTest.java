@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.influence.core.score.BruteForce;
 import io.influence.core.score.TopK;
 import io.influence.core.tracin.CheckpointGradients;
 import io.influence.core.tracin.CheckpointSource;

@@ -1,16 +1,18 @@
-package io.influence.spark.score;
+package io.influence.core.score;
 
-import io.influence.core.score.TopK;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
-/** Reference ranking: a full sort of every score (float64), best first, ties by id ascending. */
-final class BruteForce {
+/**
+ * Reference ranking: a full sort of every score (float64), best first, ties by id ascending. Shared with the Spark
+ * jobs' tests (influence-core's test jar).
+ */
+public final class BruteForce {
 
   private BruteForce() {}
 
-  static double dot(float[] a, float[] b) {
+  public static double dot(float[] a, float[] b) {
     double s = 0;
     for (int j = 0; j < a.length; j++) {
       s += (double) a[j] * b[j];
@@ -18,7 +20,7 @@ final class BruteForce {
     return s;
   }
 
-  static List<TopK.Scored> sorted(List<String> ids, double[] scores, boolean largest, int k) {
+  public static List<TopK.Scored> sorted(List<String> ids, double[] scores, boolean largest, int k) {
     List<TopK.Scored> all = new ArrayList<>();
     for (int t = 0; t < ids.size(); t++) {
       all.add(new TopK.Scored(ids.get(t), scores[t]));

@@ -1,16 +1,15 @@
-package io.influence.spark.score;
+package io.influence.core.score;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.influence.core.score.TopK;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
-/** The per-partition kernel (ScoreJob.rank / BlockScorer) against a full sort of brute-force scores. */
+/** The per-partition kernel (BlockScorer.rank / BlockScorer) against a full sort of brute-force scores. */
 class ScoreKernelTest {
 
   /** float32 GEMM vs float64 loop over 40 products of values in [-1, 1): |error| well below 1e-4. */
@@ -53,7 +52,7 @@ class ScoreKernelTest {
     double tol = integers ? 0 : SCORE_TOL;
     for (int k : ks) {
       for (int b : blocks) {
-        Ranking got = ScoreJob.rank(qIds, q, tIds, t, k, b);
+        Ranking got = BlockScorer.rank(qIds, q, tIds, t, k, b);
         assertEquals(nt, got.rowsScored());
         for (int i = 0; i < nq; i++) {
           double[] s = new double[nt];
@@ -86,7 +85,7 @@ class ScoreKernelTest {
     List<String> tIds = ids("t", 30);
     for (int k : new int[] {1, 4, 30, 31}) {
       for (int b : new int[] {1, 4, 64}) {
-        Ranking got = ScoreJob.rank(qIds, q, tIds, t, k, b);
+        Ranking got = BlockScorer.rank(qIds, q, tIds, t, k, b);
         for (int i = 0; i < 2; i++) {
           double[] s = new double[30];
           for (int j = 0; j < 30; j++) {
@@ -122,14 +121,14 @@ class ScoreKernelTest {
   void rank_nanTrainingRow_failsNamingExample() {
     float[][] q = {{1, 1}};
     float[][] t = {{1, 2}, {Float.NaN, 0}};
-    var e = assertThrows(IllegalArgumentException.class, () -> ScoreJob.rank(List.of("q"), q, List.of("ok", "bad"), t,
+    var e = assertThrows(IllegalArgumentException.class, () -> BlockScorer.rank(List.of("q"), q, List.of("ok", "bad"), t,
         1, 8));
     assertTrue(e.getMessage().contains("'bad'") && e.getMessage().contains("HINT"), e.getMessage());
   }
 
   @Test
   void rank_rowOfWrongWidth_failsNamingIt() {
-    var e = assertThrows(IllegalArgumentException.class, () -> ScoreJob.rank(List.of("q"), new float[][] {{1, 1}},
+    var e = assertThrows(IllegalArgumentException.class, () -> BlockScorer.rank(List.of("q"), new float[][] {{1, 1}},
         List.of("short"), new float[][] {{1}}, 1, 8));
     assertTrue(e.getMessage().contains("short"), e.getMessage());
   }

@@ -1,6 +1,7 @@
-package io.influence.spark.score;
+package io.influence.core.score;
 
-import io.influence.core.score.TopK;
+import java.util.Arrays;
+import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -21,8 +22,12 @@ import org.nd4j.linalg.factory.Nd4j;
  * heap is not yet full, the block's own k-th best score (quickselect) bounds what can enter instead.
  * A score equal to the threshold is still offered so ties resolve by id. Every score is checked to be
  * finite; a NaN/Inf names the training example (a NaN/Inf gradient upstream).
+ *
+ * Use: one scorer per partition (not thread-safe): beginRow(id) reserves a row of buffer(), the caller
+ * writes the row's width floats there, and finish() scores the rest and returns the heaps (QueryHeaps,
+ * merged across partitions). rank(...) does the same over rows already in memory.
  */
-final class BlockScorer {
+public final class BlockScorer {
 
   private final String[] queryIds;
   private final int nq;
@@ -42,8 +47,13 @@ final class BlockScorer {
   private float[] scores;
   private long rowsScored;
 
-  /** {@code queryRowMajor} is {@code [nQ, width]} row-major (weights already folded in). */
-  BlockScorer(String[] queryIds, float[] queryRowMajor, int width, int k, int blockRows) {
+  /**
+   * @param queryIds      one id per query (error messages name them)
+   * @param queryRowMajor the query matrix {@code [nQ, width]} row-major (checkpoint weights already folded in)
+   * @param k             how many examples the top-k and the bottom-k heap of each query keep
+   * @param blockRows     training rows per GEMM
+   */
+  public BlockScorer(String[] queryIds, float[] queryRowMajor, int width, int k, int blockRows) {
     if (blockRows < 1 || k < 1) {
       throw new IllegalArgumentException("blockRows and k must be >= 1, got " + blockRows + " and " + k);
     }
@@ -56,28 +66,25 @@ final class BlockScorer {
           + width);
     }
     this.query = Nd4j.create(queryRowMajor, new long[] {nq, width}, 'c').dup('f');
-    this.top = new TopK[nq];
-    this.bottom = new TopK[nq];
+    QueryHeaps empty = QueryHeaps.empty(nq, k);
+    this.top = empty.top();
+    this.bottom = empty.bottom();
     this.topThreshold = new double[nq];
     this.bottomThreshold = new double[nq];
-    for (int q = 0; q < nq; q++) {
-      top[q] = TopK.largest(k);
-      bottom[q] = TopK.smallest(k);
-      topThreshold[q] = Double.NEGATIVE_INFINITY;
-      bottomThreshold[q] = Double.POSITIVE_INFINITY;
-    }
+    Arrays.fill(topThreshold, Double.NEGATIVE_INFINITY);
+    Arrays.fill(bottomThreshold, Double.POSITIVE_INFINITY);
     this.block = new float[Math.multiplyExact(blockRows, width)];
     this.blockIds = new String[blockRows];
     this.column = new float[blockRows];
   }
 
   /** The heap buffer rows are written into; row {@code r} of the current block starts at {@code r · width}. */
-  float[] buffer() {
+  public float[] buffer() {
     return block;
   }
 
   /** Reserves the next row of the block for {@code id}; returns its start offset in {@link #buffer()}. */
-  int beginRow(String id) {
+  public int beginRow(String id) {
     if (filled == blockRows) {
       flush();
     }
@@ -86,15 +93,68 @@ final class BlockScorer {
   }
 
   /** Scores what is left and returns the heaps (this scorer must not be used afterwards). */
-  Heaps finish() {
+  public QueryHeaps finish() {
     flush();
-    return new Heaps(top, bottom, rowsScored);
+    return new QueryHeaps(top, bottom, rowsScored);
+  }
+
+  /**
+   * The same kernel over rows already in memory: {@code queries[q]} and {@code train[t]} are flat rows of one width
+   * (weights already folded into the queries); returns the top-k and bottom-k per query (ties by id), scoring
+   * {@code blockRows} training rows per GEMM.
+   */
+  public static Ranking rank(List<String> queryIds, float[][] queries, List<String> trainIds, float[][] train, int k,
+      int blockRows) {
+    if (queryIds.size() != queries.length || trainIds.size() != train.length || queries.length == 0) {
+      throw new IllegalArgumentException("need one id per row and at least one query, got " + queryIds.size() + " ids for "
+          + queries.length + " queries and " + trainIds.size() + " ids for " + train.length + " training rows");
+    }
+    int width = queries[0].length;
+    float[] q = new float[queries.length * width];
+    for (int i = 0; i < queries.length; i++) {
+      if (queries[i].length != width) {
+        throw new IllegalArgumentException("query '" + queryIds.get(i) + "' has " + queries[i].length + " values, expected "
+            + width);
+      }
+      System.arraycopy(queries[i], 0, q, i * width, width);
+    }
+    BlockScorer scorer = new BlockScorer(queryIds.toArray(new String[0]), q, width, k, blockRows);
+    for (int t = 0; t < train.length; t++) {
+      if (train[t].length != width) {
+        throw new IllegalArgumentException("training row '" + trainIds.get(t) + "' has " + train[t].length
+            + " values, expected " + width);
+      }
+      int off = scorer.beginRow(trainIds.get(t));
+      System.arraycopy(train[t], 0, scorer.buffer(), off, width);
+    }
+    return scorer.finish().ranking(queryIds);
   }
 
   private IllegalArgumentException notFinite(int r, int q, float s) {
     return new IllegalArgumentException("training example '" + blockIds[r] + "' scores " + s + " against query '"
         + queryIds[q] + "'. HINT: its stored gradient holds NaN/Inf, or the query gradient overflowed;"
         + " re-extract that example.");
+  }
+
+  /**
+   * The query matrix with checkpoint weights folded in: {@code queries} is {@code [nQ, C·dim]} row-major (C = {@code
+   * weights.length} checkpoints of {@code dim} values each); returns a copy whose checkpoint-{@code i} block of every
+   * query is multiplied by {@code (float) weights[i]}, so that one GEMM gives {@code Σ_i w_i ⟨q_i, g_i⟩}.
+   */
+  public static float[] foldWeights(float[] queries, int dim, double[] weights) {
+    long width = (long) weights.length * dim;
+    if (width == 0 || queries.length % width != 0) {
+      throw new IllegalArgumentException("a query matrix of " + queries.length + " values does not split into rows of "
+          + weights.length + " checkpoints x " + dim + " values");
+    }
+    float[] out = queries.clone();
+    for (int start = 0, i = 0; start < out.length; start += dim, i = (i + 1) % weights.length) {
+      float w = (float) weights[i];
+      for (int j = start; j < start + dim; j++) {
+        out[j] *= w;
+      }
+    }
+    return out;
   }
 
   /** The value of rank {@code index} (0-based, ascending) among {@code a[0, n)}; reorders {@code a} (quickselect). */
@@ -156,7 +216,7 @@ final class BlockScorer {
         scores = new float[nq * b];
       }
     }
-    Nd4j.gemm(query, train, out, false, false, 1.0, 0.0);
+    PairwiseScores.scoreColumns(query, train, out);
     out.data().asNioFloat().get(scores, 0, nq * b);
     // a heap that is not yet full would take every score of this block; only the block's own k best (worst)
     // can enter, so its k-th best (worst) score is a valid threshold for this block (ties still offered)
