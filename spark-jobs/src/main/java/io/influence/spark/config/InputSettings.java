@@ -1,12 +1,12 @@
 package io.influence.spark.config;
 
 import com.typesafe.config.Config;
-import java.nio.file.Path;
 import java.util.Optional;
 import java.util.OptionalDouble;
 
 /**
- * The {@code influence.input} block: what the pipeline reads.
+ * The {@code influence.input} block: what the pipeline reads. Locations are kept as the user wrote them (a local
+ * path, or a URI such as {@code hdfs://} or {@code s3a://}) and resolved against the file system when a stage runs.
  *
  * @param corpus               training corpus (Parquet, JSON Lines or a Hugging Face datasets folder)
  * @param queries              queries (JSON Lines or Parquet with id, prompt, completion)
@@ -14,7 +14,7 @@ import java.util.OptionalDouble;
  * @param constantLearningRate learning rate of every checkpoint when the run records none
  * @param badRows              what to do with rows that cannot be used
  */
-public record InputSettings(Optional<Path> corpus, Optional<Path> queries, Optional<Path> run,
+public record InputSettings(Optional<String> corpus, Optional<String> queries, Optional<String> run,
                             OptionalDouble constantLearningRate, BadRows badRows) {
 
   static InputSettings from(Config c) {
@@ -38,25 +38,25 @@ public record InputSettings(Optional<Path> corpus, Optional<Path> queries, Optio
   }
 
   /** The corpus, which {@code stage} needs; the error says so and how to give it. */
-  public Path corpus(String stage) {
+  public String corpus(String stage) {
     return required(corpus, "input.corpus", stage);
   }
 
   /** The queries file, which {@code stage} needs. */
-  public Path queries(String stage) {
+  public String queries(String stage) {
     return required(queries, "input.queries", stage);
   }
 
   /** The training run folder, which {@code stage} needs. */
-  public Path run(String stage) {
+  public String run(String stage) {
     return required(run, "input.run", stage);
   }
 
-  private static Optional<Path> path(Config c, String key) {
-    return c.getIsNull(key) ? Optional.empty() : Optional.of(Path.of(c.getString(key)));
+  private static Optional<String> path(Config c, String key) {
+    return c.getIsNull(key) ? Optional.empty() : Optional.of(c.getString(key));
   }
 
-  private static Path required(Optional<Path> p, String key, String stage) {
+  private static String required(Optional<String> p, String key, String stage) {
     return p.orElseThrow(() -> new IllegalArgumentException("influence." + key + " is required for " + stage
         + ". HINT: set it in your settings file or pass --" + key.substring(key.lastIndexOf('.') + 1)));
   }

@@ -1,16 +1,14 @@
 package io.influence.spark.config;
 
-import java.nio.file.Path;
-
 /**
  * The {@code influence.output} block.
  *
- * @param dir       the folder every stage writes under (gradients/, factors/, scores/, self-influence/, report/)
+ * @param dir       the folder every stage writes under, a local path or a URI, (gradients/, factors/, scores/, self-influence/, report/)
  * @param overwrite reuse an output folder written with different settings (its old content is replaced)
  */
-public record OutputSettings(Path dir, boolean overwrite) {
+public record OutputSettings(String dir, boolean overwrite) {
 
   static OutputSettings from(com.typesafe.config.Config c) {
-    return new OutputSettings(Path.of(c.getString("output.dir")), c.getBoolean("output.overwrite"));
+    return new OutputSettings(c.getString("output.dir"), c.getBoolean("output.overwrite"));
   }
 }

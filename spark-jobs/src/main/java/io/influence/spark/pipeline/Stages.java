@@ -84,8 +84,8 @@ public final class Stages {
 
   /** Per-example gradients of the corpus at every checkpoint of the run. */
   public static ExtractJob.Result extract(SparkSession spark, InfluenceSettings s) {
-    Path out = s.output().dir();
-    Path corpusFile = s.input().corpus("extract");
+    Path out = Path.of(s.output().dir());
+    Path corpusFile = Path.of(s.input().corpus("extract"));
     TrainingRun run = run(s, "extract");
     OutputGuard.claim(out, GRADIENTS, corpusSide(s, "extract"), s.output().overwrite());
     Dataset<Row> corpus = Corpus.read(spark, corpusFile);
@@ -99,10 +99,10 @@ public final class Stages {
    * store's space, under {@code factors/step-N/}; finished checkpoints are skipped.
    */
   public static FitEkfacJob.Result fitEkfac(SparkSession spark, InfluenceSettings s) {
-    Path out = s.output().dir();
+    Path out = Path.of(s.output().dir());
     Path store = out.resolve(GRADIENTS);
     EkfacSettings ek = s.ekfac();
-    Path corpusFile = s.input().corpus("fit-ekfac");
+    Path corpusFile = Path.of(s.input().corpus("fit-ekfac"));
     TrainingRun run = run(s, "fit-ekfac");
     List<String> names = ek.select(extracted(store));
     OutputGuard.claim(out, FACTORS, corpusSide(s, "extract"), s.output().overwrite());
@@ -116,11 +116,11 @@ public final class Stages {
    * {@code self-influence.normalize = per-token} each divided by the sequence's predicted tokens.
    */
   public static Dataset<Row> selfInfluence(SparkSession spark, InfluenceSettings s) {
-    Path out = s.output().dir();
+    Path out = Path.of(s.output().dir());
     Path store = out.resolve(GRADIENTS);
     InfluenceMethod method = InfluenceMethod.of(s.selfInfluence().method(), s);
     boolean perToken = s.selfInfluence().normalize() == SelfInfluenceSettings.Normalization.PER_TOKEN;
-    Path corpusFile = perToken ? s.input().corpus("self-influence") : null;
+    Path corpusFile = perToken ? Path.of(s.input().corpus("self-influence")) : null;
     TrainingRun run = perToken ? run(s, "self-influence") : null;
     List<String> names = method.checkpoints(extracted(store));
     OutputGuard.claim(out, SELF_INFLUENCE, fingerprint(s, "self-influence", method), s.output().overwrite());
@@ -152,12 +152,12 @@ public final class Stages {
    * with the method's checkpoint weights, into {@code score.folder}.
    */
   public static Dataset<Row> score(SparkSession spark, InfluenceSettings s) {
-    Path out = s.output().dir();
+    Path out = Path.of(s.output().dir());
     Path store = out.resolve(GRADIENTS);
     String folder = s.score().folder();
     InfluenceMethod method = InfluenceMethod.of(s.score().method(), s);
-    Path corpus = s.input().corpus("score");
-    Path queriesFile = s.input().queries("score");
+    Path corpus = Path.of(s.input().corpus("score"));
+    Path queriesFile = Path.of(s.input().queries("score"));
     TrainingRun run = run(s, "score");
     List<String> names = method.checkpoints(extracted(store));
     List<Queries.Query> queries = Queries.read(spark, queriesFile);
@@ -185,7 +185,7 @@ public final class Stages {
 
   /** The HTML report of the output folder ({@code report.scores}), written to {@code report/index.html}. */
   public static Path report(SparkSession spark, InfluenceSettings s) {
-    Path file = s.output().dir().resolve(REPORT).resolve("index.html");
+    Path file = Path.of(s.output().dir()).resolve(REPORT).resolve("index.html");
     try {
       ReportWriter.write(ReportBuilder.build(spark, s).report(), file);
     } catch (IOException e) {
@@ -226,7 +226,7 @@ public final class Stages {
   }
 
   private static TrainingRun run(InfluenceSettings s, String stage) {
-    Path dir = s.input().run(stage);
+    Path dir = Path.of(s.input().run(stage));
     try {
       return TrainingRuns.read(dir, s.input().constantLearningRate());
     } catch (CheckpointFormatException e) {

@@ -67,7 +67,7 @@ public final class Quickstart {
 
   private static Result runWithThreads(InfluenceSettings settings, Consumer<String> print) {
     long t0 = System.nanoTime();
-    Path out = settings.output().dir().toAbsolutePath().normalize();
+    Path out = Path.of(settings.output().dir()).toAbsolutePath().normalize();
     QuickstartSettings q = settings.quickstart();
     List<String> methods = q.methods().stream().map(Method::word).toList();
     if (methods.stream().distinct().count() != methods.size()) {

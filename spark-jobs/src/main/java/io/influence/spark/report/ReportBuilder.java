@@ -101,7 +101,7 @@ public final class ReportBuilder {
    * queries sit side by side), plus the self-influence section.
    */
   public static Built build(SparkSession spark, InfluenceSettings s) {
-    Path out = s.output().dir();
+    Path out = Path.of(s.output().dir());
     List<String> folders = s.report().scores();
     if (folders.isEmpty()) {
       folders = List.of(s.score().folder());
@@ -337,9 +337,9 @@ public final class ReportBuilder {
     return Files.isRegularFile(file) ? ConfigFactory.parseFile(file.toFile()) : ConfigFactory.empty();
   }
 
-  private static Path input(Optional<Path> given, Config saved, String key) {
+  private static Path input(Optional<String> given, Config saved, String key) {
     if (given.isPresent()) {
-      return given.get();
+      return Path.of(given.get());
     }
     if (saved.hasPath(key)) {
       return Path.of(saved.getString(key));
