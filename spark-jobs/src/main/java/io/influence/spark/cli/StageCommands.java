@@ -119,14 +119,7 @@ final class StageCommands {
   static final class Report extends StageCommand {
     @Override
     void run(SparkSession spark, Config s, boolean overwrite) {
-      java.nio.file.Path file = java.nio.file.Path.of(s.getString("output.dir"), "report", "index.html");
-      try {
-        io.influence.spark.report.html.ReportWriter.write(
-            io.influence.spark.report.ReportBuilder.build(spark, s).report(), file);
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException("cannot write " + file, e);
-      }
-      System.out.println("report: " + file.toAbsolutePath());
+      System.out.println("report: " + io.influence.spark.report.ReportBuilder.write(spark, s));
     }
   }
 

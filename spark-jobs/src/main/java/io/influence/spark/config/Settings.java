@@ -5,13 +5,14 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigValue;
-import java.nio.file.Files;
+import io.influence.spark.io.Locations;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
+import org.apache.hadoop.conf.Configuration;
 
 /**
  * Loads the engine's settings in three layers, later ones winning: the defaults in
@@ -31,28 +32,40 @@ public final class Settings {
 
   /** The resolved {@code influence} settings tree. */
   public static Config load(Optional<Path> userFile, Map<String, String> overrides) {
+    return load(userFile.map(Path::toString).orElse(null), overrides);
+  }
+
+  /**
+   * The resolved {@code influence} settings tree, with the user file at {@code userFile} (a local path or a URI
+   * on any Hadoop file system, e.g. {@code hdfs://nn/conf/job.conf}; see {@link Locations#resolve}), or none when
+   * null. A local file is parsed in place (its {@code include}s are relative to it); a remote one is read whole.
+   */
+  public static Config load(String userFile, Map<String, String> overrides) {
     Config reference = ConfigFactory.parseResources(Settings.class.getClassLoader(), "reference.conf",
         ConfigParseOptions.defaults().setAllowMissing(false)).getConfig("influence");
     Config user = ConfigFactory.empty();
-    if (userFile.isPresent()) {
-      Path file = userFile.get();
-      if (!Files.isRegularFile(file)) {
-        throw new IllegalArgumentException("settings file " + file + " does not exist");
+    if (userFile != null) {
+      Configuration conf = Locations.conf();
+      org.apache.hadoop.fs.Path file = Locations.resolve(conf, userFile);
+      if (!Locations.isFile(conf, file)) {
+        throw new IllegalArgumentException("settings file " + userFile + " does not exist");
       }
       try {
-        Config parsed = ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false));
+        ConfigParseOptions options = ConfigParseOptions.defaults().setAllowMissing(false);
+        Config parsed = Locations.isLocal(file) ? ConfigFactory.parseFile(Locations.toLocal(file).toFile(), options)
+            : ConfigFactory.parseString(Locations.readString(conf, file), options.setOriginDescription(userFile));
         user = parsed.hasPath("influence") ? parsed.getConfig("influence") : parsed;
       } catch (ConfigException e) {
-        throw new IllegalArgumentException("settings file " + file + " is not valid HOCON: " + e.getMessage(), e);
+        throw new IllegalArgumentException("settings file " + userFile + " is not valid HOCON: " + e.getMessage(), e);
       }
     }
     Config flags = ConfigFactory.parseMap(overrides, "command line");
     Config merged = flags.withFallback(user).withFallback(reference).resolve();
-    checkKnown(merged, reference, userFile);
+    checkKnown(merged, reference, Optional.ofNullable(userFile));
     return merged;
   }
 
-  private static void checkKnown(Config merged, Config reference, Optional<Path> userFile) {
+  private static void checkKnown(Config merged, Config reference, Optional<String> userFile) {
     List<String> unknown = new ArrayList<>();
     for (Map.Entry<String, ConfigValue> e : merged.entrySet()) {
       String key = e.getKey();
@@ -105,9 +118,12 @@ public final class Settings {
     return c.getIsNull(path) ? Optional.empty() : Optional.of(c.getString(path));
   }
 
-  /** A path setting that is required for a stage; the error says which stage needs it. */
-  public static Path requiredPath(Config c, String path, String stage) {
-    return optionalString(c, path).map(Path::of).orElseThrow(() -> new IllegalArgumentException(
+  /**
+   * A location setting that is required for a stage, as written (a path or URI; resolve it with
+   * {@link Locations#resolve}); the error says which stage needs it.
+   */
+  public static String requiredPath(Config c, String path, String stage) {
+    return optionalString(c, path).orElseThrow(() -> new IllegalArgumentException(
         "influence." + path + " is required for " + stage + ". HINT: set it in your settings file or pass --"
             + path.substring(path.lastIndexOf('.') + 1)));
   }

@@ -4,7 +4,6 @@ import com.typesafe.config.Config;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.TrainingRun;
-import io.influence.checkpoints.TrainingRuns;
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.model.BatchGradients;
 import io.influence.core.model.Gpt2Model;
@@ -26,7 +25,9 @@ import io.influence.spark.ihvp.IhvpQueries;
 import io.influence.spark.ihvp.IhvpSettings;
 import io.influence.spark.ihvp.SolveReport;
 import io.influence.spark.io.Corpus;
+import io.influence.spark.io.Locations;
 import io.influence.spark.io.Queries;
+import io.influence.spark.io.Runs;
 import io.influence.spark.score.QueryGradient;
 import io.influence.spark.score.ScoreJob;
 import io.influence.spark.score.ScoreSpec;
@@ -36,13 +37,13 @@ import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.StoreMetadata;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalDouble;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -70,7 +71,7 @@ public final class Stages {
 
   /** Per-example gradients of the corpus at every checkpoint of the run. */
   public static ExtractJob.Result extract(SparkSession spark, Config s, boolean overwrite) {
-    Path out = Path.of(s.getString("output.dir"));
+    Path out = Locations.resolve(spark, s.getString("output.dir"));
     Config stageSettings = s.withOnlyPath("input").withFallback(s.withOnlyPath("extract"));
     OutputGuard.claim(out, GRADIENTS, stageSettings, overwrite);
     Dataset<Row> corpus = Corpus.read(spark, Settings.requiredPath(s, "input.corpus", "extract"));
@@ -80,7 +81,7 @@ public final class Stages {
             e.getLong("projection.seed")) : null;
     List<String> layers = e.getStringList("layers");
     ExtractSpec.BadRowPolicy policy = badRows(s);
-    return ExtractJob.run(spark, new ExtractSpec(corpus, run(s, "extract"), out.resolve(GRADIENTS), projection,
+    return ExtractJob.run(spark, new ExtractSpec(corpus, run(s, "extract"), new Path(out, GRADIENTS), projection,
         layers.isEmpty() ? null : layers, e.getInt("batch-size"), policy));
   }
 
@@ -89,13 +90,13 @@ public final class Stages {
    * store's space, under {@code factors/step-N/}; finished checkpoints are skipped.
    */
   public static FitEkfacJob.Result fitEkfac(SparkSession spark, Config s, boolean overwrite) {
-    Path out = Path.of(s.getString("output.dir"));
-    Path store = out.resolve(GRADIENTS);
+    Path out = Locations.resolve(spark, s.getString("output.dir"));
+    Path store = new Path(out, GRADIENTS);
     EkfacSettings ek = EkfacSettings.from(s);
     OutputGuard.claim(out, FACTORS, s.withOnlyPath("input").withFallback(s.withOnlyPath("extract")), overwrite);
     List<String> names = ek.select(extracted(spark, store));
     return FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, Settings.requiredPath(s, "input.corpus",
-        "fit-ekfac")), run(s, "fit-ekfac"), names, store, out.resolve(FACTORS), ek.batchSize(), ek.partitions(),
+        "fit-ekfac")), run(s, "fit-ekfac"), names, store, new Path(out, FACTORS), ek.batchSize(), ek.partitions(),
         badRows(s)));
   }
 
@@ -149,8 +150,8 @@ public final class Stages {
    * with {@code self-influence.normalize = per-token} each divided by the sequence's predicted tokens.
    */
   public static Dataset<Row> selfInfluence(SparkSession spark, Config s, boolean overwrite) {
-    Path out = Path.of(s.getString("output.dir"));
-    Path store = out.resolve(GRADIENTS);
+    Path out = Locations.resolve(spark, s.getString("output.dir"));
+    Path store = new Path(out, GRADIENTS);
     String normalize = s.getString("self-influence.normalize");
     if (!normalize.equals("sum") && !normalize.equals("per-token")) {  // checked before any work
       throw new IllegalArgumentException("influence.self-influence.normalize must be \"sum\" or \"per-token\", got \""
@@ -164,7 +165,7 @@ public final class Stages {
       EkfacSettings ek = EkfacSettings.from(s);
       names = ek.select(names);
       rates = names.stream().map(n -> 1.0).toList();
-      p = FactorStore.selfPreconditioner(out.resolve(FACTORS),
+      p = FactorStore.selfPreconditioner(new Path(out, FACTORS),
           names.stream().map(n -> GradientStore.metadata(spark, store, n)).toList(), ek.damping());
     } else {
       rates = names.stream().map(n -> GradientStore.metadata(spark, store, n).learningRate()).toList();
@@ -179,7 +180,7 @@ public final class Stages {
     }
     try {
       return SelfInfluenceJob.run(spark, new SelfInfluenceSpec(store, names, rates,
-          s.getDouble("self-influence.flag-fraction"), p, out.resolve(SELF_INFLUENCE), lossTokens));
+          s.getDouble("self-influence.flag-fraction"), p, new Path(out, SELF_INFLUENCE), lossTokens));
     } finally {
       if (tokenized != null) {
         tokenized.release();
@@ -195,8 +196,8 @@ public final class Stages {
    * ({@code ekfac.checkpoints} / {@code ihvp.checkpoints}) with weight 1 each.
    */
   public static Dataset<Row> score(SparkSession spark, Config s, boolean overwrite) {
-    Path out = Path.of(s.getString("output.dir"));
-    Path store = out.resolve(GRADIENTS);
+    Path out = Locations.resolve(spark, s.getString("output.dir"));
+    Path store = new Path(out, GRADIENTS);
     String folder = scoreFolder(s);
     String method = method(s, "score");
     IhvpSettings ih = usesIhvp(s, "score") ? IhvpSettings.from(s) : null;   // checked before any work
@@ -246,7 +247,7 @@ public final class Stages {
         }
         List<ExampleGradient> g = queryGradients(queries, c, meta);
         io.influence.core.grad.Preconditioner p = ek == null ? null
-            : FactorStore.preconditioner(out.resolve(FACTORS), meta, ek.damping());
+            : FactorStore.preconditioner(new Path(out, FACTORS), meta, ek.damping());
         for (int i = 0; i < g.size(); i++) {
           perQuery.get(i).add(p == null ? g.get(i).layers() : p.apply(g.get(i).layers()));
         }
@@ -272,8 +273,8 @@ public final class Stages {
     Map<String, String> solver = ih == null ? null
         : IhvpQueries.solverColumn(method, ih, hvpCorpus.rows(), reports);
     return ScoreJob.run(spark, new ScoreSpec(store, names, rates, qs, s.getInt("score.top-k"),
-        s.getInt("score.block-rows"), method, damping, Settings.requiredPath(s, "input.corpus", "score"),
-        out.resolve(folder), solver));
+        s.getInt("score.block-rows"), method, damping,
+        Locations.resolve(spark, Settings.requiredPath(s, "input.corpus", "score")), new Path(out, folder), solver));
   }
 
   /**
@@ -385,11 +386,11 @@ public final class Stages {
   }
 
   private static TrainingRun run(Config s, String stage) {
-    Path dir = Settings.requiredPath(s, "input.run", stage);
+    String dir = Settings.requiredPath(s, "input.run", stage);
     OptionalDouble constant = s.getIsNull("input.constant-learning-rate") ? OptionalDouble.empty()
         : OptionalDouble.of(s.getDouble("input.constant-learning-rate"));
     try {
-      return TrainingRuns.read(dir, constant);
+      return Runs.read(Locations.conf(), dir, constant);
     } catch (CheckpointFormatException e) {
       throw new IllegalArgumentException(e.getMessage(), e);
     }
