@@ -37,11 +37,13 @@ import scala.Tuple2;
  * becomes a {@code file:} path with {@link #local}.
  *
  * <p><b>Configuration.</b> Where a {@link SparkSession} is at hand its {@code hadoopConfiguration()} is used. Where
- * none is passed, {@link #conf()} finds it: the driver's session (also in local mode's executor threads), else, in
- * an executor JVM, the executor's Spark conf ({@code spark.hadoop.*} keys on top of the cluster's
- * {@code core-site.xml}), else, before any session exists (reading {@code --config}), {@code spark.hadoop.*}
- * system properties as spark-submit sets them. Executor-side objects that read files carry a
- * {@link SerializableConf} captured on the driver.
+ * none is passed, {@link #conf()} finds one: on the driver, the active (or default) session's; inside a task
+ * (an executor, or a task thread of local mode, where Spark hides the session) one built from the Spark conf
+ * ({@code spark.hadoop.*} keys over the {@code core-site.xml} of the classpath, as Spark builds its own); before
+ * any session exists (reading {@code --config}), the same from the {@code spark.hadoop.*} system properties that
+ * spark-submit sets. Task objects that read files themselves (factor folders, Arrow data files) carry a
+ * {@link SerializableConf} captured on the driver, so they also see settings made on the driver at run time;
+ * checkpoint copies on executors ({@link Runs#checkpointDir}) use the task-side conf.
  *
  * <p><b>Small files</b> ({@code _settings.*.conf}, JSON markers, JSON Lines summaries, the HTML report) are read
  * whole and written atomically: into a hidden temporary file beside the target, then renamed over it (on a local
@@ -109,9 +111,9 @@ public final class Locations {
   // ------------------------------------------------------------------ configuration
 
   /**
-   * The Hadoop configuration to use where no session is passed: the running driver's (also seen by local-mode
-   * tasks), else an executor's own (its Spark conf's {@code spark.hadoop.*}), else one built from the
-   * {@code spark.hadoop.*} system properties.
+   * The Hadoop configuration to use where no session is passed: the driver's session's, else (inside a task) one
+   * built once per JVM from the Spark conf's {@code spark.hadoop.*}, else one built from the {@code spark.hadoop.*}
+   * system properties.
    */
   public static Configuration conf() {
     scala.Option<SparkSession> session = SparkSession.getActiveSession();
@@ -125,16 +127,18 @@ public final class Locations {
     if (env == null) {
       return fromSparkConf(new SparkConf());
     }
-    Configuration c = executorConf;
-    if (c == null) {
-      c = fromSparkConf(env.conf());
-      executorConf = c;
+    TaskConf c = taskConf;
+    if (c == null || c.env() != env) {
+      c = new TaskConf(env, fromSparkConf(env.conf()));
+      taskConf = c;
     }
-    return c;
+    return c.conf();
   }
 
-  /** An executor JVM's configuration, built once from its Spark conf. */
-  private static volatile Configuration executorConf;
+  /** The task-side configuration, built once per Spark environment (one per executor JVM). */
+  private record TaskConf(SparkEnv env, Configuration conf) {}
+
+  private static volatile TaskConf taskConf;
 
   /** A Hadoop configuration with the {@code spark.hadoop.*} entries of {@code spark}, as Spark builds one. */
   public static Configuration fromSparkConf(SparkConf spark) {
