@@ -16,8 +16,9 @@ import picocli.CommandLine.Option;
     description = "Check a corpus (schema, unique ids) and print its row counts as JSON.")
 final class InspectCommand implements Callable<Integer> {
 
-  @Option(names = "--corpus", required = true, description = "Parquet, JSON Lines or Hugging Face datasets folder")
-  Path corpus;
+  @Option(names = "--corpus", required = true,
+      description = "Parquet, JSON Lines or Hugging Face datasets folder (a path or URI)")
+  String corpus;
 
   @Option(names = "--master", description = "Spark master (default: spark-submit's, else local[*])")
   String master;
@@ -41,10 +42,15 @@ final class InspectCommand implements Callable<Integer> {
 
   /** The summary line: total rows, rows with text, rows with token ids, and total tokens given. */
   static String summary(SparkSession spark, Path corpus) {
+    return summary(spark, corpus.toString());
+  }
+
+  /** {@link #summary(SparkSession, Path)} of a corpus location (a path or URI). */
+  static String summary(SparkSession spark, String corpus) {
     Row r = Corpus.read(spark, corpus).selectExpr("count(*)", "count(text)", "count(input_ids)",
         "coalesce(sum(size(input_ids)), 0)").first();
     return String.format("{\"corpus\":\"%s\",\"rows\":%d,\"with_text\":%d,\"with_input_ids\":%d,\"input_tokens\":%d}",
-        corpus.toString().replace("\\", "\\\\").replace("\"", "\\\""), r.getLong(0), r.getLong(1), r.getLong(2),
+        corpus.replace("\\", "\\\\").replace("\"", "\\\""), r.getLong(0), r.getLong(1), r.getLong(2),
         r.getLong(3));
   }
 }

@@ -2,17 +2,15 @@ package io.influence.spark.cli;
 
 import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Settings;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Optional;
 import picocli.CommandLine.Option;
 
 /** Options every stage shares: the settings layers and the common shortcuts. */
 final class SettingsOptions {
 
-  @Option(names = {"-c", "--config"}, description = "HOCON settings file (see conf/reference.conf)")
-  Path config;
+  @Option(names = {"-c", "--config"}, description = "HOCON settings file, a path or URI (see conf/reference.conf)")
+  String config;
 
   @Option(names = "-D", paramLabel = "KEY=VALUE", description = "override one setting, e.g. -D score.top-k=20")
   Map<String, String> overrides = new LinkedHashMap<>();
@@ -45,7 +43,7 @@ final class SettingsOptions {
     if (overwrite) {
       all.put("output.overwrite", "true");
     }
-    return Settings.load(Optional.ofNullable(config), all);
+    return Settings.load(config, all);
   }
 
   private static void put(Map<String, String> m, String key, String value) {

@@ -131,7 +131,7 @@ final class StageCommands {
   static final class Report extends StageCommand {
     @Override
     void run(SparkSession spark, InfluenceSettings s) {
-      System.out.println("report: " + Stages.report(spark, s).toAbsolutePath());
+      System.out.println("report: " + Stages.report(spark, s));
     }
   }
 

@@ -4,20 +4,19 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValue;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import io.influence.spark.io.Locations;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
 
 /**
  * Saves the settings a stage ran with next to its output ({@code _settings.conf}) and refuses to
  * reuse an output folder that was written with different settings, unless told to overwrite —
- * so a restarted stage never mixes results of two configurations.
+ * so a restarted stage never mixes results of two configurations. The output folder may be on any Hadoop file
+ * system ({@link Locations}); the settings file is replaced atomically.
  */
 public final class OutputGuard {
 
@@ -35,39 +34,29 @@ public final class OutputGuard {
    * with other settings is deleted first.
    */
   public static boolean claim(Path dir, String stage, Config settings, boolean overwrite) {
-    Path file = dir.resolve(file(stage));
-    try {
-      Files.createDirectories(dir);
-      if (Files.exists(file)) {
-        Config previous = ConfigFactory.parseFile(file.toFile());
-        List<String> differences = differences(previous, settings);
-        if (differences.isEmpty()) {
-          return true;
-        }
-        if (!overwrite) {
-          throw new IllegalStateException(dir.resolve(stage) + " was written with different settings: " + differences
-              + ". HINT: choose another output folder, or pass --overwrite to replace it");
-        }
-        deleteRecursively(dir.resolve(stage));
+    Configuration conf = Locations.conf();
+    Path file = new Path(dir, file(stage));
+    Locations.mkdirs(conf, dir);
+    if (Locations.exists(conf, file)) {
+      Config previous = ConfigFactory.parseString(Locations.readString(conf, file));
+      List<String> differences = differences(previous, settings);
+      if (differences.isEmpty()) {
+        return true;
       }
-      Path tmp = Files.createTempFile(dir, file(stage), ".tmp");
-      Files.writeString(tmp, settings.root().render(ConfigRenderOptions.concise().setFormatted(true).setJson(false)));
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      return false;
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + file, e);
+      if (!overwrite) {
+        throw new IllegalStateException(new Path(dir, stage) + " was written with different settings: " + differences
+            + ". HINT: choose another output folder, or pass --overwrite to replace it");
+      }
+      Locations.deleteRecursively(conf, new Path(dir, stage));
     }
+    Locations.writeString(conf, file, settings.root().render(ConfigRenderOptions.concise().setFormatted(true)
+        .setJson(false)));
+    return false;
   }
 
-  private static void deleteRecursively(Path p) throws IOException {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (var walk = Files.walk(p)) {
-      for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.delete(q);
-      }
-    }
+  /** {@link #claim(Path, String, Config, boolean)} of a local output folder. */
+  public static boolean claim(java.nio.file.Path dir, String stage, Config settings, boolean overwrite) {
+    return claim(Locations.local(dir), stage, settings, overwrite);
   }
 
   static List<String> differences(Config before, Config now) {

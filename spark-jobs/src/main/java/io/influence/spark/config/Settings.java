@@ -6,13 +6,14 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
-import java.nio.file.Files;
+import io.influence.spark.io.Locations;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
+import org.apache.hadoop.conf.Configuration;
 
 /**
  * Loads the engine's settings in three layers, later ones winning: the defaults in
@@ -32,28 +33,40 @@ public final class Settings {
 
   /** The typed settings of the three layers, every block checked. */
   public static InfluenceSettings load(Optional<Path> userFile, Map<String, String> overrides) {
+    return load(userFile.map(Path::toString).orElse(null), overrides);
+  }
+
+  /**
+   * The typed settings, with the user file at {@code userFile} (a local path or a URI on any Hadoop file system,
+   * e.g. {@code hdfs://nn/conf/job.conf}; see {@link Locations#resolve}), or none when null. A local file is parsed
+   * in place (its {@code include}s are relative to it); a remote one is read whole.
+   */
+  public static InfluenceSettings load(String userFile, Map<String, String> overrides) {
     return InfluenceSettings.from(resolve(userFile, overrides));
   }
 
   /** The resolved {@code influence} settings tree, keys and types checked against the defaults. */
-  static Config resolve(Optional<Path> userFile, Map<String, String> overrides) {
+  static Config resolve(String userFile, Map<String, String> overrides) {
     Config reference = reference();
     Config user = ConfigFactory.empty();
-    if (userFile.isPresent()) {
-      Path file = userFile.get();
-      if (!Files.isRegularFile(file)) {
-        throw new IllegalArgumentException("settings file " + file + " does not exist");
+    if (userFile != null) {
+      Configuration conf = Locations.conf();
+      org.apache.hadoop.fs.Path file = Locations.resolve(conf, userFile);
+      if (!Locations.isFile(conf, file)) {
+        throw new IllegalArgumentException("settings file " + userFile + " does not exist");
       }
       try {
-        Config parsed = ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false));
+        ConfigParseOptions options = ConfigParseOptions.defaults().setAllowMissing(false);
+        Config parsed = Locations.isLocal(file) ? ConfigFactory.parseFile(Locations.toLocal(file).toFile(), options)
+            : ConfigFactory.parseString(Locations.readString(conf, file), options.setOriginDescription(userFile));
         user = parsed.hasPath("influence") ? parsed.getConfig("influence") : parsed;
       } catch (ConfigException e) {
-        throw new IllegalArgumentException("settings file " + file + " is not valid HOCON: " + e.getMessage(), e);
+        throw new IllegalArgumentException("settings file " + userFile + " is not valid HOCON: " + e.getMessage(), e);
       }
     }
     Config flags = ConfigFactory.parseMap(flagValues(overrides, reference), "command line");
     Config merged = flags.withFallback(user).withFallback(reference).resolve();
-    checkKnown(merged, reference, userFile);
+    checkKnown(merged, reference, Optional.ofNullable(userFile));
     return merged;
   }
 
@@ -90,7 +103,7 @@ public final class Settings {
     return out;
   }
 
-  private static void checkKnown(Config merged, Config reference, Optional<Path> userFile) {
+  private static void checkKnown(Config merged, Config reference, Optional<String> userFile) {
     List<String> unknown = new ArrayList<>();
     for (Map.Entry<String, ConfigValue> e : merged.entrySet()) {
       String key = e.getKey();

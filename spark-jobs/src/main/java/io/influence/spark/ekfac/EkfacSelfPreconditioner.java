@@ -3,10 +3,11 @@ package io.influence.spark.ekfac;
 import io.influence.core.grad.Preconditioner;
 import io.influence.ekfac.Damping;
 import io.influence.ekfac.KroneckerPreconditioners;
+import io.influence.spark.io.SerializableConf;
 import io.influence.spark.selfinf.SelfPreconditioner;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.apache.hadoop.fs.Path;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -23,9 +24,12 @@ final class EkfacSelfPreconditioner implements SelfPreconditioner {
   private final Map<String, String> fitIds;
   private final String dampingMode;
   private final double dampingValue;
+  private final SerializableConf conf;
 
-  EkfacSelfPreconditioner(String root, Map<String, String> fitIds, String dampingMode, double dampingValue) {
+  EkfacSelfPreconditioner(String root, Map<String, String> fitIds, String dampingMode, double dampingValue,
+      SerializableConf conf) {
     this.root = root;
+    this.conf = conf;
     this.fitIds = Map.copyOf(fitIds);
     this.dampingMode = dampingMode;
     this.dampingValue = dampingValue;
@@ -40,7 +44,7 @@ final class EkfacSelfPreconditioner implements SelfPreconditioner {
     }
     Preconditioner p = LOADED.computeIfAbsent(root + "#" + checkpoint + "#" + fitId + "#" + dampingMode + "#"
         + dampingValue, k -> KroneckerPreconditioners.ekfac(
-            FactorStore.readFolder(FactorStore.folder(Path.of(root), checkpoint)),
+            FactorStore.readFolder(conf.get(), FactorStore.folder(new Path(root), checkpoint)),
             new Damping(Damping.Mode.valueOf(dampingMode), dampingValue)));
     return p.apply(gradient);
   }

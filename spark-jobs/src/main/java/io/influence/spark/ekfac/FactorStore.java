@@ -10,17 +10,18 @@ import io.influence.ekfac.KroneckerPreconditioners;
 import io.influence.ekfac.LayerFactors;
 import io.influence.spark.selfinf.SelfPreconditioner;
 import io.influence.spark.store.StoreMetadata;
+import io.influence.spark.io.Locations;
+import io.influence.spark.io.SerializableConf;
+import io.influence.spark.store.AtomicOutput;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 
 /**
  * EK-FAC factors on disk, one folder per checkpoint, named like the gradient store's:
@@ -34,14 +35,16 @@ import java.util.stream.Stream;
  *     _tmp-1b2c.../                a crashed fit; ignored, deleted by the next fit
  * </pre>
  * Each layer's factors live in the store's space: {@code [kOut, kIn]} projected or {@code [dOut, dIn+1]} full, so
- * {@code dIn} of the factor file is the store layer's {@code cols} and {@code dOut} its {@code rows}. A local (or
- * mounted shared) file system path; the driver writes, executors read.
+ * {@code dIn} of the factor file is the store layer's {@code cols} and {@code dOut} its {@code rows}. The folder may
+ * be on any Hadoop file system ({@link Locations}); the driver writes, executors read. Safetensors are written and
+ * read as local files, so on another file system a checkpoint's folder is written locally and copied into the
+ * temporary folder before the rename, and read from a local copy that is deleted after reading.
  */
 public final class FactorStore {
 
   public static final String MARKER = "_factors.json";
   public static final String FORMAT = "influence-ekfac-checkpoint/1";
-  static final String TMP_PREFIX = "_tmp-";
+  static final String TMP_PREFIX = "_tmp-";  // the same as AtomicOutput's
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -52,38 +55,44 @@ public final class FactorStore {
   private FactorStore() {}
 
   public static Path folder(Path root, String checkpoint) {
+    return new Path(root, checkpoint);
+  }
+
+  /** The folder of a checkpoint in a local factor folder. */
+  public static java.nio.file.Path folder(java.nio.file.Path root, String checkpoint) {
     return root.resolve(checkpoint);
   }
 
   /** True when the checkpoint's folder holds its marker (written last). */
   public static boolean isComplete(Path root, String checkpoint) {
-    return Files.isRegularFile(folder(root, checkpoint).resolve(MARKER));
+    return Locations.isFile(Locations.conf(), new Path(folder(root, checkpoint), MARKER));
+  }
+
+  /** {@link #isComplete(Path, String)} of a local factor folder. */
+  public static boolean isComplete(java.nio.file.Path root, String checkpoint) {
+    return isComplete(Locations.local(root), checkpoint);
   }
 
   /** Names of the complete checkpoint folders, sorted by name. */
   public static List<String> checkpoints(Path root) {
-    if (!Files.isDirectory(root)) {
-      return List.of();
-    }
-    try (Stream<Path> s = Files.list(root)) {
-      return s.filter(p -> !p.getFileName().toString().startsWith("_") && Files.isRegularFile(p.resolve(MARKER)))
-          .map(p -> p.getFileName().toString()).sorted().toList();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot list " + root + ": " + e.getMessage(), e);
-    }
+    Configuration conf = Locations.conf();
+    return Locations.list(conf, root).stream()
+        .filter(s -> s.isDirectory() && !s.getPath().getName().startsWith("_")
+            && Locations.isFile(conf, new Path(s.getPath(), MARKER)))
+        .map(s -> s.getPath().getName()).sorted().toList();
   }
 
   public static Marker marker(Path root, String checkpoint) {
-    Path file = folder(root, checkpoint).resolve(MARKER);
+    Path file = new Path(folder(root, checkpoint), MARKER);
     try {
-      Marker m = JSON.readValue(Files.readString(file), Marker.class);
+      Marker m = JSON.readValue(Locations.readString(Locations.conf(), file), Marker.class);
       if (!FORMAT.equals(m.format()) || !checkpoint.equals(m.checkpoint())) {
         throw new IllegalArgumentException(file + " has format " + m.format() + " for checkpoint " + m.checkpoint()
             + ", expected " + FORMAT + " for " + checkpoint + ". HINT: delete " + folder(root, checkpoint)
             + " and re-run fit-ekfac");
       }
       return m;
-    } catch (IOException e) {
+    } catch (IOException | UncheckedIOException e) {
       throw new IllegalArgumentException("cannot read " + file + ": " + e.getMessage() + ". HINT: delete "
           + folder(root, checkpoint) + " and re-run fit-ekfac", e);
     }
@@ -95,7 +104,8 @@ public final class FactorStore {
    */
   public static void requireSameSpace(Path root, StoreMetadata meta) {
     Marker m = marker(root, meta.checkpoint());
-    StoreMetadata fitted = StoreMetadata.fromJson(m.store(), folder(root, meta.checkpoint()).resolve(MARKER).toString());
+    StoreMetadata fitted = StoreMetadata.fromJson(m.store(), new Path(folder(root, meta.checkpoint()), MARKER)
+        .toString());
     if (!fitted.sameGradientSpace(meta) || !java.util.Objects.equals(fitted.sha256(), meta.sha256())) {
       throw new IllegalStateException(folder(root, meta.checkpoint()) + " holds factors fitted for " + fitted.layers()
           + " " + fitted.projectionDescription() + " (checkpoint sha256 " + fitted.sha256() + ") but the gradient store"
@@ -115,7 +125,7 @@ public final class FactorStore {
           + " (complete: " + checkpoints(root) + "). HINT: run `influence fit-ekfac` first");
     }
     requireSameSpace(root, meta);
-    Map<String, LayerFactors> all = readFolder(folder(root, checkpoint));
+    Map<String, LayerFactors> all = readFolder(Locations.conf(), folder(root, checkpoint));
     Map<String, LayerFactors> out = new LinkedHashMap<>();
     for (StoreMetadata.Layer l : meta.layers()) {
       LayerFactors f = all.get(l.name());
@@ -130,13 +140,30 @@ public final class FactorStore {
     return out;
   }
 
-  static Map<String, LayerFactors> readFolder(Path dir) {
+  /** {@link #read(Path, StoreMetadata)} of a local factor folder. */
+  public static Map<String, LayerFactors> read(java.nio.file.Path root, StoreMetadata meta) {
+    return read(Locations.local(root), meta);
+  }
+
+  /** Every layer's factors in one checkpoint folder, read from a local copy when the folder is remote. */
+  static Map<String, LayerFactors> readFolder(Configuration conf, Path dir) {
+    java.nio.file.Path copy = null;
     try {
-      return FactorFiles.readAll(dir);
+      java.nio.file.Path local;
+      if (Locations.isLocal(dir)) {
+        local = Locations.toLocal(dir);
+      } else {
+        copy = Locations.localTemporary("factors-");
+        local = copy.resolve(dir.getName());
+        Locations.download(conf, dir, local);
+      }
+      return FactorFiles.readAll(local);
     } catch (CheckpointFormatException e) {
       throw new IllegalStateException(e.getMessage(), e);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read factors in " + dir + ": " + e.getMessage(), e);
+    } finally {
+      Locations.deleteLocal(copy);
     }
   }
 
@@ -155,7 +182,8 @@ public final class FactorStore {
       read(root, m);
       fitIds.put(m.checkpoint(), marker(root, m.checkpoint()).fitId());
     }
-    return new EkfacSelfPreconditioner(root.toString(), fitIds, damping.mode().name(), damping.value());
+    return new EkfacSelfPreconditioner(root.toString(), fitIds, damping.mode().name(), damping.value(),
+        new SerializableConf(Locations.conf()));
   }
 
   /**
@@ -163,52 +191,43 @@ public final class FactorStore {
    * renamed to {@code root/checkpoint}. Deletes leftovers of crashed fits first.
    */
   static void write(Path root, StoreMetadata meta, Map<String, LayerFactors> factors) {
+    Configuration conf = Locations.conf();
+    FileSystem fs = Locations.fs(conf, root);
+    Locations.mkdirs(conf, root);
+    int cleaned = AtomicOutput.cleanTemporaries(fs, root);
+    if (cleaned > 0) {
+      org.slf4j.LoggerFactory.getLogger(FactorStore.class).info("deleted {} unfinished fit(s) under {}", cleaned, root);
+    }
+    Path target = folder(root, meta.checkpoint());
+    // no marker (it is checked before fitting): an incomplete folder, safe to replace
+    Locations.deleteRecursively(conf, target);
+    Path tmp = AtomicOutput.newTemporary(root);
+    java.nio.file.Path staging = null;
     try {
-      Files.createDirectories(root);
-      cleanTemporaries(root);
-      Path target = folder(root, meta.checkpoint());
-      if (Files.exists(target)) {
-        // no marker (it is checked before fitting): an incomplete folder, safe to replace
-        deleteRecursively(target);
+      if (Locations.isLocal(tmp)) {
+        FactorFiles.writeAll(Locations.toLocal(tmp), factors, null);
+      } else {
+        staging = Locations.localTemporary("factors-");
+        FactorFiles.writeAll(staging.resolve("layers"), factors, null);
+        Locations.upload(conf, staging.resolve("layers"), tmp);
       }
-      Path tmp = root.resolve(TMP_PREFIX + UUID.randomUUID());
-      try {
-        FactorFiles.writeAll(tmp, factors, null);
-        LayerFactors any = factors.values().iterator().next();
-        Marker m = new Marker(FORMAT, meta.checkpoint(), meta.sha256(), UUID.randomUUID().toString(), meta.toJson(),
-            any.examples(), any.correctionExamples());
-        Files.writeString(tmp.resolve(MARKER), JSON.writeValueAsString(m));
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-      } catch (IOException | RuntimeException e) {
-        deleteRecursively(tmp);
-        throw e;
-      }
+      LayerFactors any = factors.values().iterator().next();
+      Marker m = new Marker(FORMAT, meta.checkpoint(), meta.sha256(), UUID.randomUUID().toString(), meta.toJson(),
+          any.examples(), any.correctionExamples());
+      Locations.writeDirectly(conf, new Path(tmp, MARKER), JSON.writeValueAsString(m));
+      AtomicOutput.publish(fs, tmp, target);
     } catch (JsonProcessingException e) {
+      AtomicOutput.deleteQuietly(fs, tmp);
       throw new IllegalStateException("cannot write the factor marker: " + e.getMessage(), e);
     } catch (IOException e) {
+      AtomicOutput.deleteQuietly(fs, tmp);
       throw new UncheckedIOException("cannot write factors of " + meta.checkpoint() + " under " + root + ": "
           + e.getMessage(), e);
-    }
-  }
-
-  private static void cleanTemporaries(Path root) throws IOException {
-    List<Path> tmp = new ArrayList<>();
-    try (Stream<Path> s = Files.list(root)) {
-      s.filter(p -> p.getFileName().toString().startsWith(TMP_PREFIX)).forEach(tmp::add);
-    }
-    for (Path p : tmp) {
-      deleteRecursively(p);
-    }
-  }
-
-  private static void deleteRecursively(Path p) throws IOException {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> walk = Files.walk(p)) {
-      for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.delete(q);
-      }
+    } catch (RuntimeException e) {
+      AtomicOutput.deleteQuietly(fs, tmp);
+      throw e;
+    } finally {
+      Locations.deleteLocal(staging);
     }
   }
 }

@@ -9,6 +9,7 @@ import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.GradientTable;
 import io.influence.spark.store.RowGather;
 import io.influence.spark.store.StoreMetadata;
+import io.influence.spark.io.Runs;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -103,7 +104,7 @@ public final class FitEkfacJob {
     if (tokens.getNumPartitions() == 0) {
       throw new IllegalStateException("the corpus has no usable rows. HINT: check input.corpus and the bad-row report");
     }
-    CovarianceTask.Sums sums = tokens.mapPartitions(new CovarianceTask(c.dir().toString(), c.sha256(), meta,
+    CovarianceTask.Sums sums = tokens.mapPartitions(new CovarianceTask(Runs.location(c), c.sha256(), meta,
         spec.batchSize())).treeReduce(CovarianceTask.Sums::merge, TREE_DEPTH);
     Map<String, LayerFactors> eigen = new LinkedHashMap<>();
     for (StoreMetadata.Layer l : meta.layers()) {

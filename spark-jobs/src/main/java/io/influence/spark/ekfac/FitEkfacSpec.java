@@ -3,9 +3,10 @@ package io.influence.spark.ekfac;
 import io.influence.spark.config.BadRows;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.spark.extract.ExtractSpec;
-import java.nio.file.Path;
+import io.influence.spark.io.Locations;
 import java.util.List;
 import java.util.Objects;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 
@@ -16,8 +17,8 @@ import org.apache.spark.sql.Row;
  * @param corpus      rows {@code (id, text, input_ids)} as {@link io.influence.spark.io.Corpus} reads them
  * @param run         the training run (checkpoint folders and content hashes)
  * @param checkpoints store names ({@code step-N}) to fit, at least one
- * @param store       gradient store folder
- * @param factors     factor folder ({@link FactorStore})
+ * @param store       gradient store folder (any Hadoop file system; {@link Locations#resolve})
+ * @param factors     factor folder ({@link FactorStore}; any Hadoop file system)
  * @param batchSize   sequences per forward/backward pass in the covariance pass
  * @param partitions  partitions of both passes; 0 keeps the input's partitioning
  * @param badRows     bad corpus rows: fail, or leave out (as extract did)
@@ -41,5 +42,11 @@ public record FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> ch
     if (partitions < 0) {
       throw new IllegalArgumentException("partitions must be >= 0, got " + partitions);
     }
+  }
+
+  /** A spec with a local store and factor folder. */
+  public FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> checkpoints, java.nio.file.Path store,
+                      java.nio.file.Path factors, int batchSize, int partitions, BadRows badRows) {
+    this(corpus, run, checkpoints, Locations.local(store), Locations.local(factors), batchSize, partitions, badRows);
   }
 }

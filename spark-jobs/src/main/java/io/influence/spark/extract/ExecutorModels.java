@@ -3,9 +3,10 @@ package io.influence.spark.extract;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.tokenizer.Tokenizer;
+import io.influence.spark.io.Locations;
+import io.influence.spark.io.Runs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
@@ -26,34 +27,38 @@ public final class ExecutorModels {
 
   private ExecutorModels() {}
 
-  /** This thread's float32 model of checkpoint {@code dir} (content hash {@code sha256}), loaded on first use. */
-  public static Gpt2Model model(String dir, String sha256) {
-    return model(dir, sha256, DataType.FLOAT);
+  /**
+   * This thread's float32 model of the checkpoint at {@code location} ({@link Runs#location}: a local folder, or
+   * a remote one that is copied to this machine once) with content hash {@code sha256}, loaded on first use.
+   */
+  public static Gpt2Model model(String location, String sha256) {
+    return model(location, sha256, DataType.FLOAT);
   }
 
   /** As {@link #model(String, String)} in {@code dataType} (FLOAT, or DOUBLE for exact curvature products). */
-  public static Gpt2Model model(String dir, String sha256, DataType dataType) {
+  public static Gpt2Model model(String location, String sha256, DataType dataType) {
+    Path dir = Runs.checkpointDir(Locations.conf(), location, sha256);
     String key = dir + "#" + sha256 + (dataType == DataType.FLOAT ? "" : "#" + dataType);
     return MODELS.get().computeIfAbsent(key, k -> {
       try {
-        return Gpt2Model.load(Path.of(dir), dataType);
+        return Gpt2Model.load(dir, dataType);
       } catch (CheckpointFormatException e) {
-        throw new IllegalStateException("cannot load checkpoint " + dir + ": " + e.getMessage(), e);
+        throw new IllegalStateException("cannot load checkpoint " + location + ": " + e.getMessage(), e);
       }
     });
   }
 
-  /** The checkpoint's {@code tokenizer.json}, if it has one. */
-  static Optional<Tokenizer> tokenizer(String dir) {
-    return TOKENIZERS.computeIfAbsent(dir, d -> {
-      Path file = Path.of(d, "tokenizer.json");
-      if (!Files.isRegularFile(file)) {
+  /** The {@code tokenizer.json} of the checkpoint at {@code location} ({@link Runs#location}), if it has one. */
+  static Optional<Tokenizer> tokenizer(String location) {
+    return TOKENIZERS.computeIfAbsent(location, d -> {
+      Optional<Path> file = Runs.localFile(Locations.conf(), d, "tokenizer.json");
+      if (file.isEmpty()) {
         return Optional.empty();
       }
       try {
-        return Optional.of(Tokenizer.fromTokenizerJson(file));
+        return Optional.of(Tokenizer.fromTokenizerJson(file.get()));
       } catch (IOException e) {
-        throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        throw new UncheckedIOException("cannot read " + d + "/tokenizer.json: " + e.getMessage(), e);
       }
     });
   }

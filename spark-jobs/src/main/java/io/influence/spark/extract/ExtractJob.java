@@ -13,6 +13,7 @@ import io.influence.spark.io.Corpus;
 import io.influence.spark.progress.Progress;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.StoreMetadata;
+import io.influence.spark.io.Runs;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -71,7 +72,7 @@ public final class ExtractJob {
         }
         try (Progress progress = Progress.start(spark.sparkContext(), "extract " + name, corpus.size())) {
           Dataset<Row> rows = corpus.rows().mapPartitions(
-              new GradientsOfPartition(c.dir().toString(), c.sha256(), spec.projection(), spec.layers(),
+              new GradientsOfPartition(Runs.location(c), c.sha256(), spec.projection(), spec.layers(),
                   spec.batchSize(), progress.counter()), Encoders.row(schema));
           if (GradientStore.write(spark, rows, spec.store(), meta)) {
             written.add(name);

@@ -3,9 +3,10 @@ package io.influence.spark.extract;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.spark.config.BadRows;
 import io.influence.spark.config.ExtractSettings.Projection;
-import java.nio.file.Path;
+import io.influence.spark.io.Locations;
 import java.util.List;
 import java.util.Objects;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 
@@ -14,7 +15,7 @@ import org.apache.spark.sql.Row;
  *
  * @param corpus     rows {@code (id, text, input_ids)} as {@link io.influence.spark.io.Corpus} reads them
  * @param run        the checkpoints, with their learning rates
- * @param store      gradient store folder
+ * @param store      gradient store folder (any Hadoop file system; {@link Locations#resolve})
  * @param projection Kronecker projection sizes and seed, or null for full per-example gradients
  * @param layers     tracked layers, or null for every linear layer of the blocks
  * @param batchSize  sequences per forward/backward pass inside a task
@@ -32,5 +33,11 @@ public record ExtractSpec(Dataset<Row> corpus, TrainingRun run, Path store, Proj
       throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
     }
     layers = layers == null ? null : List.copyOf(layers);
+  }
+
+  /** A spec writing to a local store. */
+  public ExtractSpec(Dataset<Row> corpus, TrainingRun run, java.nio.file.Path store, Projection projection,
+                     List<String> layers, int batchSize, BadRows badRows) {
+    this(corpus, run, Locations.local(store), projection, layers, batchSize, badRows);
   }
 }

@@ -6,6 +6,7 @@ import static org.apache.spark.sql.functions.col;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.tokenizer.Tokenizer;
+import io.influence.spark.io.Runs;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -62,7 +63,7 @@ public final class TokenizedCorpus {
       throw new IllegalArgumentException("the corpus has rows with `text` only, but checkpoint " + checkpoint
           + " has no tokenizer.json. HINT: save the tokenizer next to the checkpoint, or give `input_ids`");
     }
-    Dataset<Row> all = corpus.mapPartitions(new Tokenize(checkpoint.toString(), context, vocab), Encoders.row(SCHEMA))
+    Dataset<Row> all = corpus.mapPartitions(new Tokenize(Runs.location(first), context, vocab), Encoders.row(SCHEMA))
         .persist(StorageLevel.MEMORY_AND_DISK());
     Dataset<Row> problems = all.filter(col("problem").isNotNull());
     long count = problems.count();

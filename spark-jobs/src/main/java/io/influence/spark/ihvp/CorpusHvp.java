@@ -6,6 +6,7 @@ import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.score.LayerLayout;
 import io.influence.spark.extract.ExecutorModels;
+import io.influence.spark.io.Runs;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -113,7 +114,7 @@ public final class CorpusHvp implements BlockLinearOperator {
     Broadcast<double[][]> b = jsc.broadcast(vs);
     HvpTask.Sum sum;
     try {
-      sum = tokens.mapPartitions(new HvpTask(checkpoint.dir().toString(), checkpoint.sha256(), layers, curvature,
+      sum = tokens.mapPartitions(new HvpTask(Runs.location(checkpoint), checkpoint.sha256(), layers, curvature,
           batchSize, b)).treeReduce(HvpTask.Sum::merge, TREE_DEPTH);
     } finally {
       b.destroy();

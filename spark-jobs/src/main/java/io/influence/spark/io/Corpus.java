@@ -4,9 +4,9 @@ import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.lit;
 
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -39,9 +39,22 @@ public final class Corpus {
 
   private Corpus() {}
 
+  /**
+   * Reads and validates the corpus at {@code location} (a path or URI on any Hadoop file system, see
+   * {@link Locations#resolve}), recognising its format from the path.
+   */
+  public static Dataset<Row> read(SparkSession spark, String location) {
+    return read(spark, Locations.resolve(spark, location));
+  }
+
   /** Reads and validates the corpus at {@code path}, recognising its format from the path. */
   public static Dataset<Row> read(SparkSession spark, Path path) {
-    return read(spark, path, InputFormat.detect(path));
+    return read(spark, path, InputFormat.detect(spark.sparkContext().hadoopConfiguration(), path));
+  }
+
+  /** Reads and validates the corpus in local file or folder {@code path}. */
+  public static Dataset<Row> read(SparkSession spark, java.nio.file.Path path) {
+    return read(spark, Locations.local(path));
   }
 
   public static Dataset<Row> read(SparkSession spark, Path path, InputFormat format) {

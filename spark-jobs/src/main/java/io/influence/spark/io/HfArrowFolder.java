@@ -4,13 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.stream.Stream;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.BaseIntVector;
@@ -20,6 +16,10 @@ import org.apache.arrow.vector.LargeVarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.complex.ListVector;
 import org.apache.arrow.vector.ipc.ArrowStreamReader;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -33,36 +33,46 @@ import org.apache.spark.sql.types.StructType;
  * {@code state.json} naming the data files ({@code _data_files[].filename}), each an Arrow IPC
  * <em>stream</em> of record batches. Each data file is read by one Spark task with Arrow Java;
  * only the columns {@code id}, {@code text}, {@code input_ids} (those present) are kept, as
- * {@code id: string}, {@code text: string}, {@code input_ids: array<int>}.
+ * {@code id: string}, {@code text: string}, {@code input_ids: array<int>}. The folder may be on any Hadoop
+ * file system; tasks open their data file with the driver's Hadoop configuration ({@link SerializableConf}).
  */
 final class HfArrowFolder {
 
   private HfArrowFolder() {}
 
   static Dataset<Row> read(SparkSession spark, Path folder) {
-    List<String> files = dataFiles(folder);
-    StructType schema = schemaOf(folder.resolve(files.get(0)));
-    List<String> paths = files.stream().map(f -> folder.resolve(f).toString()).toList();
+    Configuration conf = spark.sparkContext().hadoopConfiguration();
+    List<String> files = dataFiles(conf, folder);
+    StructType schema = schemaOf(conf, new Path(folder, files.get(0)));
+    List<String> paths = files.stream().map(f -> new Path(folder, f).toString()).toList();
     var rows = JavaSparkContext.fromSparkContext(spark.sparkContext())
         .parallelize(paths, paths.size())
-        .flatMap(HfArrowFolder::rowsOf);
+        .flatMap(new RowsOf(new SerializableConf(conf)));
     return spark.createDataFrame(rows, schema);
   }
 
-  static List<String> dataFiles(Path folder) {
-    Path state = folder.resolve("state.json");
+  /** One task: the rows of one data file. */
+  private record RowsOf(SerializableConf conf) implements FlatMapFunction<String, Row> {
+    @Override
+    public Iterator<Row> call(String file) throws IOException {
+      return rowsOf(conf.get(), file);
+    }
+  }
+
+  static List<String> dataFiles(Configuration conf, Path folder) {
+    Path state = new Path(folder, "state.json");
     List<String> files = new ArrayList<>();
-    if (Files.exists(state)) {
+    if (Locations.exists(conf, state)) {
       try {
-        JsonNode node = new ObjectMapper().readTree(state.toFile()).path("_data_files");
+        JsonNode node = new ObjectMapper().readTree(Locations.readBytes(conf, state)).path("_data_files");
         if (!node.isArray() || node.isEmpty()) {
           throw new IllegalArgumentException(state + ": `_data_files` is missing or empty."
               + " HINT: save the dataset with Dataset.save_to_disk");
         }
         for (JsonNode f : node) {
           String name = f.path("filename").asText("");
-          Path resolved = folder.resolve(name).normalize();
-          if (name.isEmpty() || !resolved.startsWith(folder.normalize()) || !Files.isRegularFile(resolved)) {
+          if (name.isEmpty() || name.contains("/") || name.contains("\\") || name.equals("..")
+              || !Locations.isFile(conf, new Path(folder, name))) {
             throw new IllegalArgumentException(state + ": data file `" + name + "` is missing or outside " + folder);
           }
           files.add(name);
@@ -71,11 +81,8 @@ final class HfArrowFolder {
         throw new IllegalArgumentException(state + " is not valid JSON: " + e.getMessage(), e);
       }
     } else {
-      try (Stream<Path> list = Files.list(folder)) {
-        list.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".arrow")).sorted().forEach(files::add);
-      } catch (IOException e) {
-        throw new UncheckedIOException("cannot list " + folder, e);
-      }
+      Locations.list(conf, folder).stream().map(FileStatus::getPath).map(Path::getName)
+          .filter(n -> n.endsWith(".arrow")).sorted().forEach(files::add);
     }
     if (files.isEmpty()) {
       throw new IllegalArgumentException(folder + " holds no .arrow data files");
@@ -83,9 +90,9 @@ final class HfArrowFolder {
     return files;
   }
 
-  private static StructType schemaOf(Path file) {
+  private static StructType schemaOf(Configuration conf, Path file) {
     try (BufferAllocator allocator = new RootAllocator();
-         InputStream in = Files.newInputStream(file);
+         InputStream in = Locations.fs(conf, file).open(file);
          ArrowStreamReader reader = new ArrowStreamReader(in, allocator)) {
       StructType schema = new StructType();
       for (var field : reader.getVectorSchemaRoot().getSchema().getFields()) {
@@ -103,10 +110,11 @@ final class HfArrowFolder {
     }
   }
 
-  private static Iterator<Row> rowsOf(String file) throws IOException {
+  private static Iterator<Row> rowsOf(Configuration conf, String file) throws IOException {
     List<Row> rows = new ArrayList<>();
+    Path path = new Path(file);
     try (BufferAllocator allocator = new RootAllocator();
-         InputStream in = Files.newInputStream(Path.of(file));
+         InputStream in = Locations.fs(conf, path).open(path);
          ArrowStreamReader reader = new ArrowStreamReader(in, allocator)) {
       VectorSchemaRoot root = reader.getVectorSchemaRoot();
       while (reader.loadNextBatch()) {

@@ -1,11 +1,10 @@
 package io.influence.spark.io;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
-import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.Path;
 
 /**
  * The on-disk formats a corpus or a query set may come in, and how one is recognised.
@@ -18,33 +17,31 @@ import java.util.stream.Stream;
 public enum InputFormat {
   PARQUET, JSON_LINES, HF_ARROW;
 
-  /** Recognises the format of a local path; throws with a hint when it cannot. */
-  public static InputFormat detect(Path path) {
-    if (!Files.exists(path)) {
+  /** Recognises the format of a path on any Hadoop file system; throws with a hint when it cannot. */
+  public static InputFormat detect(Configuration conf, Path path) {
+    FileStatus status = Locations.status(conf, path);
+    if (status == null) {
       throw new IllegalArgumentException("input " + path + " does not exist. HINT: check the path in your settings");
     }
-    if (Files.isDirectory(path)) {
-      if (Files.exists(path.resolve("state.json"))) {
+    if (status.isDirectory()) {
+      List<String> names = Locations.list(conf, path).stream()
+          .map(s -> s.getPath().getName().toLowerCase(Locale.ROOT)).toList();
+      if (names.contains("state.json")) {
         return HF_ARROW;
       }
-      try (Stream<Path> files = Files.list(path)) {
-        var names = files.map(p -> p.getFileName().toString().toLowerCase(Locale.ROOT)).toList();
-        if (names.stream().anyMatch(n -> n.endsWith(".arrow"))) {
-          return HF_ARROW;
-        }
-        if (names.stream().anyMatch(n -> n.endsWith(".parquet"))) {
-          return PARQUET;
-        }
-        if (names.stream().anyMatch(n -> n.endsWith(".jsonl") || n.endsWith(".json"))) {
-          return JSON_LINES;
-        }
-      } catch (IOException e) {
-        throw new UncheckedIOException("cannot list " + path, e);
+      if (names.stream().anyMatch(n -> n.endsWith(".arrow"))) {
+        return HF_ARROW;
+      }
+      if (names.stream().anyMatch(n -> n.endsWith(".parquet"))) {
+        return PARQUET;
+      }
+      if (names.stream().anyMatch(n -> n.endsWith(".jsonl") || n.endsWith(".json"))) {
+        return JSON_LINES;
       }
       throw new IllegalArgumentException("cannot tell the format of folder " + path
           + ": it holds no .parquet, .jsonl/.json or .arrow files. HINT: set the format explicitly");
     }
-    String name = path.getFileName().toString().toLowerCase(Locale.ROOT);
+    String name = path.getName().toLowerCase(Locale.ROOT);
     if (name.endsWith(".parquet")) {
       return PARQUET;
     }
@@ -56,5 +53,10 @@ public enum InputFormat {
     }
     throw new IllegalArgumentException("cannot tell the format of " + path
         + " from its name. HINT: use .parquet, .jsonl or a Hugging Face datasets folder, or set the format explicitly");
+  }
+
+  /** Recognises the format of a local file or folder. */
+  public static InputFormat detect(java.nio.file.Path path) {
+    return detect(Locations.conf(), Locations.local(path));
   }
 }

@@ -1,11 +1,11 @@
 package io.influence.spark.io;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -23,8 +23,18 @@ public final class Queries {
 
   private Queries() {}
 
+  /** The queries at {@code location} (a path or URI on any Hadoop file system, see {@link Locations#resolve}). */
+  public static List<Query> read(SparkSession spark, String location) {
+    return read(spark, Locations.resolve(spark, location));
+  }
+
+  /** The queries in local file or folder {@code path}. */
+  public static List<Query> read(SparkSession spark, java.nio.file.Path path) {
+    return read(spark, Locations.local(path));
+  }
+
   public static List<Query> read(SparkSession spark, Path path) {
-    InputFormat format = InputFormat.detect(path);
+    InputFormat format = InputFormat.detect(spark.sparkContext().hadoopConfiguration(), path);
     Dataset<Row> raw = switch (format) {
       case PARQUET -> spark.read().parquet(path.toString());
       case JSON_LINES -> spark.read().option("mode", "FAILFAST").json(path.toString());

@@ -2,8 +2,8 @@ package io.influence.spark.method;
 
 import io.influence.spark.config.BadRows;
 import io.influence.spark.io.Queries;
-import java.nio.file.Path;
 import java.util.List;
+import org.apache.hadoop.fs.Path;
 
 /**
  * What a method may read while it preconditions: the gradient store, the EK-FAC factors, the corpus (curvature
@@ -11,7 +11,7 @@ import java.util.List;
  *
  * @param store   the gradient store folder
  * @param factors the EK-FAC factor folder
- * @param corpus  the corpus file (read again only by methods that need corpus-wide products), or null
+ * @param corpus  the corpus (read again only by methods that need corpus-wide products), or null
  * @param badRows what to do with corpus rows that cannot be used (as extract did)
  * @param queries the queries (empty for self-influence)
  */

@@ -4,7 +4,6 @@ import com.typesafe.config.Config;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.TrainingRun;
-import io.influence.checkpoints.TrainingRuns;
 import io.influence.spark.config.EkfacSettings;
 import io.influence.spark.config.ExtractSettings;
 import io.influence.spark.config.InfluenceSettings;
@@ -16,26 +15,25 @@ import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.extract.ExtractSpec;
 import io.influence.spark.extract.TokenizedCorpus;
 import io.influence.spark.io.Corpus;
+import io.influence.spark.io.Locations;
 import io.influence.spark.io.Queries;
+import io.influence.spark.io.Runs;
 import io.influence.spark.method.InfluenceMethod;
 import io.influence.spark.method.Preconditioned;
 import io.influence.spark.method.ScoringInputs;
 import io.influence.spark.report.ReportBuilder;
-import io.influence.spark.report.html.ReportWriter;
 import io.influence.spark.score.ScoreJob;
 import io.influence.spark.score.ScoreSpec;
 import io.influence.spark.selfinf.SelfInfluenceJob;
 import io.influence.spark.selfinf.SelfInfluenceSpec;
 import io.influence.spark.store.GradientStore;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -84,13 +82,13 @@ public final class Stages {
 
   /** Per-example gradients of the corpus at every checkpoint of the run. */
   public static ExtractJob.Result extract(SparkSession spark, InfluenceSettings s) {
-    Path out = Path.of(s.output().dir());
-    Path corpusFile = Path.of(s.input().corpus("extract"));
+    Path out = Locations.resolve(spark, s.output().dir());
+    String corpusFile = s.input().corpus("extract");
     TrainingRun run = run(s, "extract");
     OutputGuard.claim(out, GRADIENTS, corpusSide(s, "extract"), s.output().overwrite());
     Dataset<Row> corpus = Corpus.read(spark, corpusFile);
     ExtractSettings e = s.extract();
-    return ExtractJob.run(spark, new ExtractSpec(corpus, run, out.resolve(GRADIENTS),
+    return ExtractJob.run(spark, new ExtractSpec(corpus, run, new Path(out, GRADIENTS),
         e.projection().orElse(null), e.layers().isEmpty() ? null : e.layers(), e.batchSize(), s.input().badRows()));
   }
 
@@ -99,14 +97,14 @@ public final class Stages {
    * store's space, under {@code factors/step-N/}; finished checkpoints are skipped.
    */
   public static FitEkfacJob.Result fitEkfac(SparkSession spark, InfluenceSettings s) {
-    Path out = Path.of(s.output().dir());
-    Path store = out.resolve(GRADIENTS);
+    Path out = Locations.resolve(spark, s.output().dir());
+    Path store = new Path(out, GRADIENTS);
     EkfacSettings ek = s.ekfac();
-    Path corpusFile = Path.of(s.input().corpus("fit-ekfac"));
+    String corpusFile = s.input().corpus("fit-ekfac");
     TrainingRun run = run(s, "fit-ekfac");
     List<String> names = ek.select(extracted(store));
     OutputGuard.claim(out, FACTORS, corpusSide(s, "extract"), s.output().overwrite());
-    return FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, corpusFile), run, names, store, out.resolve(FACTORS), ek.batchSize(), ek.partitions(),
+    return FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, corpusFile), run, names, store, new Path(out, FACTORS), ek.batchSize(), ek.partitions(),
         s.input().badRows()));
   }
 
@@ -116,17 +114,17 @@ public final class Stages {
    * {@code self-influence.normalize = per-token} each divided by the sequence's predicted tokens.
    */
   public static Dataset<Row> selfInfluence(SparkSession spark, InfluenceSettings s) {
-    Path out = Path.of(s.output().dir());
-    Path store = out.resolve(GRADIENTS);
+    Path out = Locations.resolve(spark, s.output().dir());
+    Path store = new Path(out, GRADIENTS);
     InfluenceMethod method = InfluenceMethod.of(s.selfInfluence().method(), s);
     boolean perToken = s.selfInfluence().normalize() == SelfInfluenceSettings.Normalization.PER_TOKEN;
-    Path corpusFile = perToken ? Path.of(s.input().corpus("self-influence")) : null;
+    String corpusFile = perToken ? s.input().corpus("self-influence") : null;
     TrainingRun run = perToken ? run(s, "self-influence") : null;
     List<String> names = method.checkpoints(extracted(store));
     OutputGuard.claim(out, SELF_INFLUENCE, fingerprint(s, "self-influence", method), s.output().overwrite());
     List<Double> weights = names.stream()
         .map(n -> method.weight(GradientStore.metadata(spark, store, n).learningRate())).toList();
-    ScoringInputs in = new ScoringInputs(store, out.resolve(FACTORS), null, s.input().badRows(), List.of());
+    ScoringInputs in = new ScoringInputs(store, new Path(out, FACTORS), null, s.input().badRows(), List.of());
     var preconditioner = method.selfPreconditioner(spark, in, names).orElse(null);
     Dataset<Row> lossTokens = null;
     TokenizedCorpus tokenized = null;
@@ -138,7 +136,7 @@ public final class Stages {
     }
     try {
       return SelfInfluenceJob.run(spark, new SelfInfluenceSpec(store, names, weights,
-          s.selfInfluence().flagFraction(), preconditioner, out.resolve(SELF_INFLUENCE), lossTokens));
+          s.selfInfluence().flagFraction(), preconditioner, new Path(out, SELF_INFLUENCE), lossTokens));
     } finally {
       if (tokenized != null) {
         tokenized.release();
@@ -152,12 +150,12 @@ public final class Stages {
    * with the method's checkpoint weights, into {@code score.folder}.
    */
   public static Dataset<Row> score(SparkSession spark, InfluenceSettings s) {
-    Path out = Path.of(s.output().dir());
-    Path store = out.resolve(GRADIENTS);
+    Path out = Locations.resolve(spark, s.output().dir());
+    Path store = new Path(out, GRADIENTS);
     String folder = s.score().folder();
     InfluenceMethod method = InfluenceMethod.of(s.score().method(), s);
-    Path corpus = Path.of(s.input().corpus("score"));
-    Path queriesFile = Path.of(s.input().queries("score"));
+    Path corpus = Locations.resolve(spark, s.input().corpus("score"));
+    String queriesFile = s.input().queries("score");
     TrainingRun run = run(s, "score");
     List<String> names = method.checkpoints(extracted(store));
     List<Queries.Query> queries = Queries.read(spark, queriesFile);
@@ -175,23 +173,17 @@ public final class Stages {
       }
       checkpoints.add(c);
     }
-    Preconditioned p = method.precondition(spark, new ScoringInputs(store, out.resolve(FACTORS), corpus,
+    Preconditioned p = method.precondition(spark, new ScoringInputs(store, new Path(out, FACTORS), corpus,
         s.input().badRows(), queries), checkpoints);
     List<Double> weights = checkpoints.stream().map(c -> method.weight(c.learningRate())).toList();
     return ScoreJob.run(spark, new ScoreSpec(store, names, weights, p.queries(), s.score().topK(),
-        s.score().blockRows(), method.name().word(), method.damping().orElse(null), corpus, out.resolve(folder),
+        s.score().blockRows(), method.name().word(), method.damping().orElse(null), corpus, new Path(out, folder),
         p.solver()));
   }
 
   /** The HTML report of the output folder ({@code report.scores}), written to {@code report/index.html}. */
   public static Path report(SparkSession spark, InfluenceSettings s) {
-    Path file = Path.of(s.output().dir()).resolve(REPORT).resolve("index.html");
-    try {
-      ReportWriter.write(ReportBuilder.build(spark, s).report(), file);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + file, e);
-    }
-    return file;
+    return ReportBuilder.write(spark, s);
   }
 
   /** One line saying what extract did. */
@@ -226,9 +218,8 @@ public final class Stages {
   }
 
   private static TrainingRun run(InfluenceSettings s, String stage) {
-    Path dir = Path.of(s.input().run(stage));
     try {
-      return TrainingRuns.read(dir, s.input().constantLearningRate());
+      return Runs.read(Locations.conf(), s.input().run(stage), s.input().constantLearningRate());
     } catch (CheckpointFormatException e) {
       throw new IllegalArgumentException(e.getMessage(), e);
     }

@@ -9,6 +9,7 @@ import io.influence.spark.train.TrainJob;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.config.BlasThreads;
 import io.influence.spark.config.Sessions;
+import io.influence.spark.io.Locations;
 import io.influence.spark.pipeline.Stages;
 import io.influence.spark.report.html.ReportWriter;
 import io.influence.spark.report.ReportBuilder;
@@ -114,7 +115,7 @@ public final class Quickstart {
         kept.put(methods.get(i), rows);
       }
       tPipeline[0] = System.nanoTime();
-      reportFile = Stages.report(spark, s);
+      reportFile = Locations.toLocal(Stages.report(spark, s));
     } finally {
       spark.stop();
     }

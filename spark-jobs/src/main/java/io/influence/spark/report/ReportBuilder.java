@@ -8,12 +8,13 @@ import com.typesafe.config.ConfigValue;
 import io.influence.spark.config.InfluenceSettings;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
-import io.influence.checkpoints.TrainingRuns;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.config.OutputGuard;
 import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.io.Corpus;
+import io.influence.spark.io.Locations;
 import io.influence.spark.io.Queries;
+import io.influence.spark.io.Runs;
 import io.influence.spark.pipeline.Stages;
 import io.influence.spark.report.CheckpointInfo;
 import io.influence.spark.report.FlaggedSequence;
@@ -23,6 +24,7 @@ import io.influence.spark.report.RankedSequence;
 import io.influence.spark.report.Report;
 import io.influence.spark.report.SelfInfluenceSection;
 import io.influence.spark.report.TokenContribution;
+import io.influence.spark.report.html.ReportWriter;
 import io.influence.spark.score.QueryGradientFile;
 import io.influence.spark.score.ScoreJob;
 import io.influence.spark.selfinf.SelfInfluenceJob;
@@ -30,9 +32,6 @@ import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.StoreMetadata;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -44,6 +43,8 @@ import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
@@ -61,6 +62,9 @@ import org.apache.spark.sql.functions;
  * {@link #MAX_SAMPLED} rows, otherwise a fixed id-hash sample of about that many (scores
  * recomputed on the driver from the stored gradients, so this reads the sampled rows once per
  * checkpoint); the self-influence histogram shows every training sequence.
+ *
+ * <p>Every file is read through Hadoop's file systems ({@link Locations}), so the output folder and the inputs may
+ * be on HDFS or an object store; a remote run is localised by {@link Runs}.
  */
 public final class ReportBuilder {
 
@@ -93,7 +97,17 @@ public final class ReportBuilder {
   public static final int SELF_INFLUENCE_SHOWN = 20;
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /** Where {@link #write} puts the report, under {@code output.dir}. */
+  public static final String REPORT_FILE = "report/index.html";
+
   private ReportBuilder() {}
+
+  /** Builds the report ({@link #build}) and writes it to {@code output.dir/}{@value #REPORT_FILE}; returns that file. */
+  public static Path write(SparkSession spark, InfluenceSettings s) {
+    Path file = new Path(Locations.resolve(spark, s.output().dir()), REPORT_FILE);
+    ReportWriter.write(build(spark, s).report(), file, spark.sparkContext().hadoopConfiguration());
+    return file;
+  }
 
   /**
    * The report of the score folders named by {@code report.scores} (default: the score stage's
@@ -101,21 +115,22 @@ public final class ReportBuilder {
    * queries sit side by side), plus the self-influence section.
    */
   public static Built build(SparkSession spark, InfluenceSettings s) {
-    Path out = Path.of(s.output().dir());
+    Configuration conf = spark.sparkContext().hadoopConfiguration();
+    Path out = Locations.resolve(conf, s.output().dir());
     List<String> folders = s.report().scores();
     if (folders.isEmpty()) {
       folders = List.of(s.score().folder());
     }
-    Config saved = savedScoreSettings(out, folders.get(0));
-    Path runDir = input(s.input().run(), saved, "input.run");
-    Path queriesFile = input(s.input().queries(), saved, "input.queries");
-    Path corpusFile = input(s.input().corpus(), saved, "input.corpus");
+    Config saved = savedScoreSettings(conf, out, folders.get(0));
+    String runDir = input(s.input().run(), saved, "input.run");
+    String queriesFile = input(s.input().queries(), saved, "input.queries");
+    String corpusFile = input(s.input().corpus(), saved, "input.corpus");
     List<Queries.Query> queries = Queries.read(spark, queriesFile);
 
-    Path store = out.resolve(Stages.GRADIENTS);
+    Path store = new Path(out, Stages.GRADIENTS);
     Map<String, RunCheckpoint> byName = new HashMap<>();
     try {
-      for (RunCheckpoint c : TrainingRuns.read(runDir, OptionalDouble.empty()).checkpoints()) {
+      for (RunCheckpoint c : Runs.read(conf, runDir, OptionalDouble.empty()).checkpoints()) {
         byName.put(ExtractJob.checkpointName(c), c);
       }
     } catch (CheckpointFormatException e) {
@@ -159,8 +174,7 @@ public final class ReportBuilder {
     Provenance provenance = new Provenance(engine[0], methods.isEmpty() ? "tracin" : String.join(", ", methods),
         damping[0], projection, infos, Instant.now().toString(), shown);
     SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.selfInfluence().flagFraction());
-    Report report = new Report("Influence report: " + out.toAbsolutePath().normalize().getFileName(), provenance,
-        results, self);
+    Report report = new Report("Influence report: " + out.getName(), provenance, results, self);
     return new Built(report, parts);
   }
 
@@ -169,14 +183,15 @@ public final class ReportBuilder {
                                   Map<String, TokenContributions.At> atByName, Tokenizer tokenizer,
                                   Map<String, List<QueryResult>> perQuery, Set<String> methods, String[] engine,
                                   Double[] damping) {
-    Path dir = out.resolve(folder);
-    Path summary = dir.resolve(ScoreJob.SUMMARY_FILE);
-    if (!Files.isRegularFile(summary)) {
+    Configuration conf = spark.sparkContext().hadoopConfiguration();
+    Path dir = new Path(out, folder);
+    Path summary = new Path(dir, ScoreJob.SUMMARY_FILE);
+    if (!Locations.isFile(conf, summary)) {
       throw new IllegalStateException("no scores in " + dir + " (" + summary + " is missing). HINT: run `influence "
           + "score` (or `run` with --queries) into this folder first, or fix report.scores");
     }
-    List<JsonNode> rows = readJsonLines(summary);
-    QueryGradientFile.Scored scored = QueryGradientFile.read(dir);
+    List<JsonNode> rows = readJsonLines(conf, summary);
+    QueryGradientFile.Scored scored = QueryGradientFile.read(conf, dir);
     List<TokenContributions.At> ats = new ArrayList<>();
     for (String name : scored.checkpoints()) {
       TokenContributions.At at = atByName.get(name);
@@ -307,12 +322,13 @@ public final class ReportBuilder {
     return tokenizer.encode(text.asText());
   }
 
-  private static SelfInfluenceSection selfInfluence(SparkSession spark, Path out, Path corpus, double flagFraction) {
-    Path file = out.resolve(Stages.SELF_INFLUENCE).resolve(SelfInfluenceJob.SUMMARY_FILE);
-    if (!Files.isRegularFile(file)) {
+  private static SelfInfluenceSection selfInfluence(SparkSession spark, Path out, String corpus, double flagFraction) {
+    Configuration conf = spark.sparkContext().hadoopConfiguration();
+    Path file = new Path(new Path(out, Stages.SELF_INFLUENCE), SelfInfluenceJob.SUMMARY_FILE);
+    if (!Locations.isFile(conf, file)) {
       return null;
     }
-    List<JsonNode> rows = readJsonLines(file);
+    List<JsonNode> rows = readJsonLines(conf, file);
     double[] all = rows.stream().mapToDouble(r -> r.get("score").asDouble()).toArray();
     List<JsonNode> shown = rows.stream()
         .sorted((a, b) -> Double.compare(b.get("score").asDouble(), a.get("score").asDouble()))
@@ -332,23 +348,24 @@ public final class ReportBuilder {
     return new SelfInfluenceSection(top, all, flagFraction);
   }
 
-  private static Config savedScoreSettings(Path out, String folder) {
-    Path file = out.resolve(OutputGuard.file(folder));
-    return Files.isRegularFile(file) ? ConfigFactory.parseFile(file.toFile()) : ConfigFactory.empty();
+  private static Config savedScoreSettings(Configuration conf, Path out, String folder) {
+    Path file = new Path(out, OutputGuard.file(folder));
+    return Locations.isFile(conf, file) ? ConfigFactory.parseString(Locations.readString(conf, file))
+        : ConfigFactory.empty();
   }
 
-  private static Path input(Optional<String> given, Config saved, String key) {
+  private static String input(Optional<String> given, Config saved, String key) {
     if (given.isPresent()) {
-      return Path.of(given.get());
+      return given.get();
     }
     if (saved.hasPath(key)) {
-      return Path.of(saved.getString(key));
+      return saved.getString(key);
     }
     throw new IllegalArgumentException("the report needs " + key + " and neither the settings nor the score stage's "
         + "saved settings give it. HINT: pass --" + key.substring("input.".length()));
   }
 
-  private static Tokenizer tokenizer(Path checkpoint) {
+  private static Tokenizer tokenizer(java.nio.file.Path checkpoint) {
     try {
       return Tokenizer.fromTokenizerJson(checkpoint.resolve("tokenizer.json"));
     } catch (IOException e) {
@@ -357,22 +374,18 @@ public final class ReportBuilder {
     }
   }
 
-  static List<JsonNode> readJsonLines(Path file) {
-    try {
-      List<JsonNode> rows = new ArrayList<>();
-      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-      for (int i = 0; i < lines.size(); i++) {
-        if (!lines.get(i).isBlank()) {
-          try {
-            rows.add(JSON.readTree(lines.get(i)));
-          } catch (IOException e) {
-            throw new IllegalStateException(file + " line " + (i + 1) + " is not JSON: " + e.getMessage(), e);
-          }
+  static List<JsonNode> readJsonLines(Configuration conf, Path file) {
+    List<JsonNode> rows = new ArrayList<>();
+    List<String> lines = Locations.readLines(conf, file);
+    for (int i = 0; i < lines.size(); i++) {
+      if (!lines.get(i).isBlank()) {
+        try {
+          rows.add(JSON.readTree(lines.get(i)));
+        } catch (IOException e) {
+          throw new IllegalStateException(file + " line " + (i + 1) + " is not JSON: " + e.getMessage(), e);
         }
       }
-      return rows;
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
     }
+    return rows;
   }
 }

@@ -5,13 +5,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.SafetensorsFile;
 import io.influence.checkpoints.SafetensorsWriter;
+import io.influence.spark.io.Locations;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -79,7 +80,7 @@ public final class QueryGradientFile {
       w.metadata("query_ids", JSON.writeValueAsString(ids));
       w.metadata("checkpoints", JSON.writeValueAsString(spec.checkpoints()));
       w.metadata("weights", JSON.writeValueAsString(spec.weights()));
-      local = Files.createTempFile("query-gradients", ".safetensors");
+      local = java.nio.file.Files.createTempFile("query-gradients", ".safetensors");
       w.write(local);
       fs.copyFromLocalFile(true, true, new Path(local.toUri()), new Path(dir, FILE));
     } catch (IOException e) {
@@ -87,7 +88,7 @@ public final class QueryGradientFile {
     } finally {
       if (local != null) {
         try {
-          Files.deleteIfExists(local);
+          java.nio.file.Files.deleteIfExists(local);
         } catch (IOException ignored) {
           // the copy moved it already
         }
@@ -95,14 +96,39 @@ public final class QueryGradientFile {
     }
   }
 
-  /** Reads {@code scoresDir/}{@value #FILE}; a missing or malformed file is an error naming it. */
-  public static Scored read(java.nio.file.Path scoresDir) {
-    java.nio.file.Path file = scoresDir.resolve(FILE);
-    if (!Files.isRegularFile(file)) {
+  /**
+   * Reads {@code scoresDir/}{@value #FILE} (on any Hadoop file system; a remote file is read from a local copy);
+   * a missing or malformed file is an error naming it.
+   */
+  public static Scored read(Configuration conf, Path scoresDir) {
+    Path file = new Path(scoresDir, FILE);
+    if (!Locations.isFile(conf, file)) {
       throw new IllegalStateException(file + " is missing: these scores were written by an older engine. HINT: run "
           + "`influence score --overwrite` to score again");
     }
-    try (SafetensorsFile f = SafetensorsFile.open(file)) {
+    java.nio.file.Path copy = null;
+    try {
+      java.nio.file.Path local;
+      if (Locations.isLocal(file)) {
+        local = Locations.toLocal(file);
+      } else {
+        copy = Locations.localTemporary("query-gradients-");
+        local = copy.resolve(FILE);
+        Locations.download(conf, file, local);
+      }
+      return read(local, file.toString());
+    } finally {
+      Locations.deleteLocal(copy);
+    }
+  }
+
+  /** Reads {@code scoresDir/}{@value #FILE} of a local score folder. */
+  public static Scored read(java.nio.file.Path scoresDir) {
+    return read(Locations.conf(), Locations.local(scoresDir));
+  }
+
+  private static Scored read(java.nio.file.Path local, String file) {
+    try (SafetensorsFile f = SafetensorsFile.open(local)) {
       Map<String, String> meta = f.metadata();
       List<String> ids = list(meta, "query_ids", file, new TypeReference<List<String>>() {});
       List<String> checkpoints = list(meta, "checkpoints", file, new TypeReference<List<String>>() {});
@@ -142,7 +168,7 @@ public final class QueryGradientFile {
     }
   }
 
-  private static <T> T list(Map<String, String> meta, String key, java.nio.file.Path file, TypeReference<T> type) {
+  private static <T> T list(Map<String, String> meta, String key, String file, TypeReference<T> type) {
     String v = meta.get(key);
     if (v == null) {
       throw new IllegalStateException(file + " has no '" + key + "' metadata. HINT: score again");

@@ -91,7 +91,7 @@ public final class ScoreJob {
     FileSystem fs = null;
     Path out = null;
     if (spec.output() != null) {
-      out = AtomicOutput.hadoopPath(spec.output());
+      out = spec.output();
       fs = AtomicOutput.fs(out, spark.sparkContext().hadoopConfiguration());
       if (AtomicOutput.isComplete(fs, out, SUMMARY_FILE)) {
         LOG.info("scores in {} are already complete; skipping", spec.output());
@@ -238,7 +238,8 @@ public final class ScoreJob {
       for (int i = 0; i < c; i++) {
         StoreMetadata m = metas.get(i);
         Map<String, float[]> g = query.perCheckpoint().get(i);
-        String file = GradientStore.folder(spec.store(), m.checkpoint()).resolve(GradientStore.METADATA_FILE).toString();
+        String file = new Path(GradientStore.folder(spec.store(), m.checkpoint()), GradientStore.METADATA_FILE)
+            .toString();
         if (!g.keySet().equals(new java.util.HashSet<>(m.layerNames()))) {
           throw new IllegalArgumentException("query '" + query.id() + "' at checkpoint '" + m.checkpoint() + "' has layers "
               + new java.util.TreeSet<>(g.keySet()) + " but " + file + " stores " + m.layerNames()

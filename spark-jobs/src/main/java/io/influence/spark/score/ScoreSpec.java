@@ -1,11 +1,12 @@
 package io.influence.spark.score;
 
-import java.nio.file.Path;
+import io.influence.spark.io.Locations;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import org.apache.hadoop.fs.Path;
 
 /**
  * What {@link ScoreJob#run} computes:
@@ -14,7 +15,8 @@ import java.util.Set;
  * weight 1, queries already multiplied by (H + λI)⁻¹). Keeps the {@code k} highest ("top") and lowest ("bottom")
  * per query.
  *
- * @param store       gradient store (see io.influence.spark.store.GradientStore)
+ * @param store       gradient store (see io.influence.spark.store.GradientStore); paths are on any Hadoop file
+ *                    system ({@link Locations#resolve})
  * @param checkpoints checkpoint names in the store, at least one, distinct
  * @param weights     one finite weight per checkpoint
  * @param queries     at least one query, ids distinct, one gradient map per checkpoint
@@ -68,5 +70,24 @@ public record ScoreSpec(Path store, List<String> checkpoints, List<Double> weigh
       throw new IllegalArgumentException("damping must be finite and >= 0 (or null), got " + damping);
     }
     solver = solver == null ? null : Map.copyOf(solver);
+  }
+
+  /** A spec with local paths (store, corpus or null, output or null). */
+  public ScoreSpec(java.nio.file.Path store, List<String> checkpoints, List<Double> weights,
+      List<QueryGradient> queries, int k, int blockRows, String method, Double damping, java.nio.file.Path corpus,
+      java.nio.file.Path output, Map<String, String> solver) {
+    this(Locations.local(store), checkpoints, weights, queries, k, blockRows, method, damping, localOrNull(corpus),
+        localOrNull(output), solver);
+  }
+
+  /** A spec with local paths and without solver reports. */
+  public ScoreSpec(java.nio.file.Path store, List<String> checkpoints, List<Double> weights,
+      List<QueryGradient> queries, int k, int blockRows, String method, Double damping, java.nio.file.Path corpus,
+      java.nio.file.Path output) {
+    this(store, checkpoints, weights, queries, k, blockRows, method, damping, corpus, output, null);
+  }
+
+  private static Path localOrNull(java.nio.file.Path p) {
+    return p == null ? null : Locations.local(p);
   }
 }

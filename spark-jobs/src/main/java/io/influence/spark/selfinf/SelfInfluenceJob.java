@@ -85,7 +85,7 @@ public final class SelfInfluenceJob {
     FileSystem fs = null;
     Path out = null;
     if (spec.output() != null) {
-      out = AtomicOutput.hadoopPath(spec.output());
+      out = spec.output();
       fs = AtomicOutput.fs(out, spark.sparkContext().hadoopConfiguration());
       if (AtomicOutput.isComplete(fs, out, SUMMARY_FILE)) {
         LOG.info("self-influence in {} is already complete; skipping", spec.output());

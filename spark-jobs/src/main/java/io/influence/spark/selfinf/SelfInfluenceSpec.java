@@ -1,7 +1,8 @@
 package io.influence.spark.selfinf;
 
-import java.nio.file.Path;
+import io.influence.spark.io.Locations;
 import java.util.List;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 
@@ -11,7 +12,8 @@ import org.apache.spark.sql.Row;
  * ({@code P = identity} when {@code preconditioner} is null: TracInCP self-influence {@code Σ_i η_i ‖g_i‖²}),
  * its exact quantile, and a flag on the {@code ceil(flagFraction · n)} highest scores.
  *
- * @param store         gradient store (io.influence.spark.store.GradientStore)
+ * @param store         gradient store (io.influence.spark.store.GradientStore); paths are on any Hadoop file
+ *                      system ({@link Locations#resolve})
  * @param checkpoints   checkpoint names, at least one, distinct
  * @param weights       one finite weight per checkpoint (TracIn: learning rates)
  * @param flagFraction  fraction of examples flagged, in [0, 1] (default {@value #DEFAULT_FLAG_FRACTION})
@@ -43,6 +45,25 @@ public record SelfInfluenceSpec(Path store, List<String> checkpoints, List<Doubl
 
   /** TracInCP self-influence (identity preconditioner), flagging the top {@value #DEFAULT_FLAG_FRACTION}. */
   public static SelfInfluenceSpec tracIn(Path store, List<String> checkpoints, List<Double> learningRates, Path output) {
+    return new SelfInfluenceSpec(store, checkpoints, learningRates, DEFAULT_FLAG_FRACTION, null, output);
+  }
+
+  /** A spec with a local store and output folder (or null). */
+  public SelfInfluenceSpec(java.nio.file.Path store, List<String> checkpoints, List<Double> weights,
+      double flagFraction, SelfPreconditioner preconditioner, java.nio.file.Path output, Dataset<Row> lossTokens) {
+    this(Locations.local(store), checkpoints, weights, flagFraction, preconditioner,
+        output == null ? null : Locations.local(output), lossTokens);
+  }
+
+  /** A spec with a local store and output folder (or null), of the summed sequence loss. */
+  public SelfInfluenceSpec(java.nio.file.Path store, List<String> checkpoints, List<Double> weights,
+      double flagFraction, SelfPreconditioner preconditioner, java.nio.file.Path output) {
+    this(store, checkpoints, weights, flagFraction, preconditioner, output, null);
+  }
+
+  /** {@link #tracIn(Path, List, List, Path)} with a local store and output folder (or null). */
+  public static SelfInfluenceSpec tracIn(java.nio.file.Path store, List<String> checkpoints,
+      List<Double> learningRates, java.nio.file.Path output) {
     return new SelfInfluenceSpec(store, checkpoints, learningRates, DEFAULT_FLAG_FRACTION, null, output);
   }
 }

@@ -25,11 +25,6 @@ public final class AtomicOutput {
 
   private AtomicOutput() {}
 
-  /** Hadoop file system and qualified path of a local or URI path. */
-  public static Path hadoopPath(java.nio.file.Path p) {
-    return new Path(p.toUri());
-  }
-
   public static FileSystem fs(Path p, Configuration conf) {
     try {
       return p.getFileSystem(conf);

@@ -1,9 +1,9 @@
 package io.influence.spark.store;
 
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import org.apache.hadoop.fs.Path;
 
 /**
  * The checkpoints of a gradient store that a stage sums over, each with its weight (TracIn: the

@@ -8,6 +8,7 @@ import static org.apache.spark.sql.functions.raise_error;
 import static org.apache.spark.sql.functions.size;
 import static org.apache.spark.sql.functions.when;
 
+import io.influence.spark.io.Locations;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -61,6 +62,11 @@ public final class GradientStore {
   private GradientStore() {}
 
   /** The folder of one checkpoint inside a store. */
+  public static Path folder(Path store, String checkpoint) {
+    return new Path(store, FOLDER_PREFIX + checkpoint);
+  }
+
+  /** The folder of one checkpoint inside a local store. */
   public static java.nio.file.Path folder(java.nio.file.Path store, String checkpoint) {
     return store.resolve(FOLDER_PREFIX + checkpoint);
   }
@@ -72,9 +78,9 @@ public final class GradientStore {
    * already complete with the same gradient space. Every row's arrays are checked (length = rows·cols, no null,
    * NaN or Inf) while writing; a bad row fails the write naming its id, and nothing becomes visible.
    */
-  public static boolean write(SparkSession spark, Dataset<Row> rows, java.nio.file.Path store, StoreMetadata meta) {
+  public static boolean write(SparkSession spark, Dataset<Row> rows, Path store, StoreMetadata meta) {
     Configuration conf = spark.sparkContext().hadoopConfiguration();
-    Path root = AtomicOutput.hadoopPath(store);
+    Path root = store;
     FileSystem fs = AtomicOutput.fs(root, conf);
     Path target = new Path(root, FOLDER_PREFIX + meta.checkpoint());
     if (isComplete(fs, target)) {
@@ -123,9 +129,9 @@ public final class GradientStore {
    * Throws IllegalArgumentException naming the file when the folder is missing or incomplete, or when its
    * {@code _store.json}, Parquet footer and Parquet schema disagree.
    */
-  public static Dataset<Row> read(SparkSession spark, java.nio.file.Path store, String checkpoint) {
+  public static Dataset<Row> read(SparkSession spark, Path store, String checkpoint) {
     Configuration conf = spark.sparkContext().hadoopConfiguration();
-    Path root = AtomicOutput.hadoopPath(store);
+    Path root = store;
     FileSystem fs = AtomicOutput.fs(root, conf);
     Path folder = requireComplete(fs, root, checkpoint);
     Path metaFile = new Path(folder, METADATA_FILE);
@@ -142,20 +148,20 @@ public final class GradientStore {
   }
 
   /** The metadata of one complete checkpoint ({@code _store.json}). */
-  public static StoreMetadata metadata(SparkSession spark, java.nio.file.Path store, String checkpoint) {
-    Path root = AtomicOutput.hadoopPath(store);
+  public static StoreMetadata metadata(SparkSession spark, Path store, String checkpoint) {
+    Path root = store;
     FileSystem fs = AtomicOutput.fs(root, spark.sparkContext().hadoopConfiguration());
     return readMetadata(fs, requireComplete(fs, root, checkpoint));
   }
 
   /** Names of the complete checkpoints of a store, by step then name (empty when the store does not exist). */
-  public static List<String> checkpoints(java.nio.file.Path store) {
-    return checkpoints(store, new Configuration());
+  public static List<String> checkpoints(Path store) {
+    return checkpoints(store, Locations.conf());
   }
 
-  /** {@link #checkpoints(java.nio.file.Path)} with a given Hadoop configuration. */
-  public static List<String> checkpoints(java.nio.file.Path store, Configuration conf) {
-    Path root = AtomicOutput.hadoopPath(store);
+  /** {@link #checkpoints(Path)} with a given Hadoop configuration. */
+  public static List<String> checkpoints(Path store, Configuration conf) {
+    Path root = store;
     FileSystem fs = AtomicOutput.fs(root, conf);
     List<StoreMetadata> found = new ArrayList<>();
     try {
@@ -179,7 +185,7 @@ public final class GradientStore {
    * Several checkpoints of one store side by side, joined on {@code id}: see {@link GradientTable}. All must
    * share one gradient space (layers, shapes, projection) and hold the same ids.
    */
-  public static GradientTable table(SparkSession spark, java.nio.file.Path store, List<String> checkpoints) {
+  public static GradientTable table(SparkSession spark, Path store, List<String> checkpoints) {
     if (checkpoints.isEmpty()) {
       throw new IllegalArgumentException("no checkpoints given for " + store + "; it has " + checkpoints(store,
           spark.sparkContext().hadoopConfiguration()) + ". HINT: name at least one.");
@@ -190,8 +196,8 @@ public final class GradientStore {
       String name = checkpoints.get(i);
       StoreMetadata m = metadata(spark, store, name);
       if (!metas.isEmpty() && !metas.get(0).sameGradientSpace(m)) {
-        throw new IllegalArgumentException(folder(store, name).resolve(METADATA_FILE) + " describes " + m.layers() + " "
-            + m.projectionDescription() + " but " + folder(store, checkpoints.get(0)).resolve(METADATA_FILE)
+        throw new IllegalArgumentException(new Path(folder(store, name), METADATA_FILE) + " describes " + m.layers()
+            + " " + m.projectionDescription() + " but " + new Path(folder(store, checkpoints.get(0)), METADATA_FILE)
             + " describes " + metas.get(0).layers() + " " + metas.get(0).projectionDescription()
             + ". HINT: extract every checkpoint with the same layers and projection.");
       }
@@ -209,7 +215,7 @@ public final class GradientStore {
   }
 
   /** One aggregation over the ids of all checkpoints: every id must occur exactly once per checkpoint. */
-  private static void checkSameIds(SparkSession spark, java.nio.file.Path store, List<String> checkpoints) {
+  private static void checkSameIds(SparkSession spark, Path store, List<String> checkpoints) {
     Dataset<Row> ids = null;
     for (int i = 0; i < checkpoints.size(); i++) {
       Dataset<Row> part = read(spark, store, checkpoints.get(i)).select(col("id"), lit(i).as("c"));
@@ -228,6 +234,33 @@ public final class GradientStore {
     }
   }
 
+  // ------------------------------------------------------------------ local stores (java.nio paths)
+
+  /** {@link #write(SparkSession, Dataset, Path, StoreMetadata)} of a local store. */
+  public static boolean write(SparkSession spark, Dataset<Row> rows, java.nio.file.Path store, StoreMetadata meta) {
+    return write(spark, rows, Locations.local(store), meta);
+  }
+
+  /** {@link #read(SparkSession, Path, String)} of a local store. */
+  public static Dataset<Row> read(SparkSession spark, java.nio.file.Path store, String checkpoint) {
+    return read(spark, Locations.local(store), checkpoint);
+  }
+
+  /** {@link #metadata(SparkSession, Path, String)} of a local store. */
+  public static StoreMetadata metadata(SparkSession spark, java.nio.file.Path store, String checkpoint) {
+    return metadata(spark, Locations.local(store), checkpoint);
+  }
+
+  /** {@link #checkpoints(Path)} of a local store. */
+  public static List<String> checkpoints(java.nio.file.Path store) {
+    return checkpoints(Locations.local(store));
+  }
+
+  /** {@link #table(SparkSession, Path, List)} of a local store. */
+  public static GradientTable table(SparkSession spark, java.nio.file.Path store, List<String> checkpoints) {
+    return table(spark, Locations.local(store), checkpoints);
+  }
+
   private static boolean isComplete(FileSystem fs, Path folder) {
     return AtomicOutput.isComplete(fs, folder, SUCCESS_FILE) && AtomicOutput.isComplete(fs, folder, METADATA_FILE);
   }
@@ -237,7 +270,7 @@ public final class GradientStore {
     if (!isComplete(fs, folder)) {
       throw new IllegalArgumentException(folder + " is not a complete checkpoint folder (it needs " + METADATA_FILE
           + " and " + SUCCESS_FILE + "); complete checkpoints in this store: "
-          + checkpoints(java.nio.file.Path.of(root.toUri()), fs.getConf())
+          + checkpoints(root, fs.getConf())
           + ". HINT: run the extract stage for checkpoint '" + checkpoint + "'.");
     }
     return folder;

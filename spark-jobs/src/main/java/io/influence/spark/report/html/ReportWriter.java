@@ -1,14 +1,14 @@
 package io.influence.spark.report.html;
 
+import io.influence.spark.io.Locations;
 import io.influence.spark.report.Report;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.permission.FsPermission;
 
 /**
  * Writes a {@link Report} as one self-contained HTML file (UTF-8). See {@link HtmlRenderer} for
@@ -25,31 +25,23 @@ public final class ReportWriter {
   }
 
   /**
-   * Renders {@code report} into {@code file} atomically: the document is written to a temporary
-   * file in the same folder and renamed over {@code file}, so a reader never sees half a report.
-   * Missing parent folders are created.
+   * Renders {@code report} into {@code file} (on any Hadoop file system) atomically: the document is written to a
+   * temporary file in the same folder and renamed over {@code file}, so a reader never sees half a report. Missing
+   * parent folders are created; the file is readable by all ({@code rw-r--r--}).
    */
-  public static void write(Report report, Path file) throws IOException {
+  public static void write(Report report, Path file, Configuration conf) {
     java.util.Objects.requireNonNull(file, "report file");
     byte[] bytes = render(report).getBytes(StandardCharsets.UTF_8);
-    Path target = file.toAbsolutePath();
-    Path dir = target.getParent();
-    Files.createDirectories(dir);
-    Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+    Locations.writeBytes(conf, file, bytes, new FsPermission((short) 0644));
+  }
+
+  /** {@link #write(Report, Path, Configuration)} into a local file. */
+  public static void write(Report report, java.nio.file.Path file) throws IOException {
+    java.util.Objects.requireNonNull(file, "report file");
     try {
-      Files.write(tmp, bytes);
-      try {
-        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
-      } catch (UnsupportedOperationException notPosix) {
-        // keep the file system's default permissions
-      }
-      try {
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } finally {
-      Files.deleteIfExists(tmp);
+      write(report, Locations.local(file), Locations.conf());
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
     }
   }
 }
