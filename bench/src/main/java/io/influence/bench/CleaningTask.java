@@ -1,7 +1,7 @@
 package io.influence.bench;
 
-import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.BlasThreads;
+import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Sessions;
 import io.influence.spark.pipeline.Stages;
 import io.influence.spark.train.TrainJob;

@@ -1,7 +1,7 @@
 package io.influence.bench;
 
-import io.influence.spark.config.BadRows;
 import io.influence.checkpoints.TrainingRun;
+import io.influence.spark.config.BadRows;
 import io.influence.spark.config.BlasThreads;
 import io.influence.spark.ekfac.FitEkfacJob;
 import io.influence.spark.ekfac.FitEkfacSpec;

@@ -1,18 +1,18 @@
 package io.influence.bench;
 
-import io.influence.spark.config.ExtractSettings.Projection;
-import io.influence.spark.config.BadRows;
 import io.influence.checkpoints.Gpt2Config;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.checkpoints.TrainingRuns;
+import io.influence.core.grad.GradientExtractor;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.train.Initialization;
 import io.influence.core.train.Trainer;
+import io.influence.spark.config.BadRows;
+import io.influence.spark.config.ExtractSettings.Projection;
 import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.extract.ExtractSpec;
 import io.influence.spark.io.Corpus;
-import io.influence.core.grad.GradientExtractor;
 import java.io.BufferedWriter;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;

@@ -2,8 +2,8 @@ package io.influence.bench;
 
 import io.influence.checkpoints.Gpt2Config;
 import io.influence.core.model.BatchGradients;
-import io.influence.core.model.GradientRequest;
 import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.model.TokenBatch;
 import java.util.LinkedHashMap;

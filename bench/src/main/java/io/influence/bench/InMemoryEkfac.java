@@ -2,8 +2,8 @@ package io.influence.bench;
 
 import io.influence.core.grad.TokenFactors;
 import io.influence.core.model.BatchGradients;
-import io.influence.core.model.GradientRequest;
 import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.GradientRequest;
 import io.influence.core.model.TokenBatch;
 import io.influence.ekfac.CovarianceAccumulator;
 import io.influence.ekfac.EigenvalueCorrection;

@@ -1,12 +1,12 @@
 package io.influence.bench;
 
-import io.influence.spark.config.Choices;
-import io.influence.spark.config.InfluenceSettings;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.tokenizer.PromptCompletion;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.config.BlasThreads;
+import io.influence.spark.config.Choices;
+import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Sessions;
 import io.influence.spark.io.Queries;
 import io.influence.spark.pipeline.Stages;

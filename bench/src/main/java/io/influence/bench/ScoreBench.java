@@ -1,7 +1,8 @@
 package io.influence.bench;
 
 import io.influence.spark.score.QueryGradient;
-import io.influence.spark.score.Ranking;
+import io.influence.core.score.BlockScorer;
+import io.influence.core.score.Ranking;
 import io.influence.spark.score.ScoreJob;
 import io.influence.spark.score.ScoreSpec;
 import io.influence.spark.store.GradientStore;
@@ -37,7 +38,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * Scoring throughput from stored projected gradients against the float32 GEMM peak measured in the
  * same run (not a test). Writes a synthetic gradient store (seeded random float32 rows), then times
  * {@link ScoreJob#run} end to end (Parquet read, GEMM, top-k, contributions pass) and the bare
- * kernel {@link ScoreJob#rank} on the same sizes in memory, and prints one JSON line:
+ * kernel {@link BlockScorer#rank} on the same sizes in memory, and prints one JSON line:
  * {@code scores_per_s, gflops, gemm_peak_gflops, ratio} for the whole job, {@code gemm_pass_*} for its
  * first pass alone (Parquet read, block GEMMs, heaps; what grows with nQuery × nTrain), {@code read_only_seconds}
  * for a pass that only reads and copies the rows, and {@code kernel_*} for the in-memory kernel.
@@ -80,7 +81,7 @@ public final class ScoreBench {
   /**
    * What one run measured, in seconds (best of the timed rounds) and against the GEMM peak of as many concurrent
    * threads as Spark has task slots: the whole {@link ScoreJob#run}, its GEMM pass alone, a pass that only reads
-   * the rows, and the in-memory kernel {@link ScoreJob#rank}.
+   * the rows, and the in-memory kernel {@link BlockScorer#rank}.
    */
   public record Result(Sizes sizes, int slots, long rowsOut, double gemmPeakGflops, double jobSeconds,
                        double gemmPassSeconds, double readOnlySeconds, double kernelSeconds) {
@@ -318,7 +319,7 @@ public final class ScoreBench {
         List<Future<Ranking>> fs = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
           int tt = t;
-          fs.add(pool.submit(() -> ScoreJob.rank(qIds, queries, ids.get(tt), trains.get(tt), k, block)));
+          fs.add(pool.submit(() -> BlockScorer.rank(qIds, queries, ids.get(tt), trains.get(tt), k, block)));
         }
         for (Future<Ranking> f : fs) {
           f.get();

@@ -61,7 +61,7 @@ final class ScoringTask implements BenchTask {
     b.metric("read_only_seconds", r.readOnlySeconds());
     b.metric("rows_out", r.rowsOut());
     b.note("job = ScoreJob.run end to end (checks, Parquet read, GEMM pass, top-k, float64 contributions pass);"
-        + " gemm pass = Parquet read + block GEMMs + heaps; kernel = ScoreJob.rank in memory; best of 2 after a warm-up");
+        + " gemm pass = Parquet read + block GEMMs + heaps; kernel = BlockScorer.rank in memory; best of 2 after a warm-up");
     b.note(MachineLoad.now() + " at end");
     return b.build();
   }

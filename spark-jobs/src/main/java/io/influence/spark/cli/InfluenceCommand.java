@@ -1,7 +1,7 @@
 package io.influence.spark.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /**
  * The {@code influence} command line. Each subcommand parses its settings on the driver, checks

@@ -1,7 +1,7 @@
 package io.influence.spark.ekfac;
 
-import io.influence.spark.config.BadRows;
 import io.influence.checkpoints.TrainingRun;
+import io.influence.spark.config.BadRows;
 import io.influence.spark.extract.ExtractSpec;
 import io.influence.spark.io.Locations;
 import java.util.List;

@@ -1,7 +1,5 @@
 package io.influence.spark.extract;
 
-import io.influence.spark.config.ExtractSettings.Projection;
-import io.influence.spark.config.BadRows;
 import static org.apache.spark.sql.functions.col;
 
 import io.influence.checkpoints.RunCheckpoint;
@@ -9,11 +7,13 @@ import io.influence.core.grad.GradientExtractor;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.tracin.ExampleGradient;
+import io.influence.spark.config.BadRows;
+import io.influence.spark.config.ExtractSettings.Projection;
 import io.influence.spark.io.Corpus;
+import io.influence.spark.io.Runs;
 import io.influence.spark.progress.Progress;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.StoreMetadata;
-import io.influence.spark.io.Runs;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;

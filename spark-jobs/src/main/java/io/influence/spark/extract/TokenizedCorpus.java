@@ -1,11 +1,11 @@
 package io.influence.spark.extract;
 
-import io.influence.spark.config.BadRows;
 import static org.apache.spark.sql.functions.col;
 
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.tokenizer.Tokenizer;
+import io.influence.spark.config.BadRows;
 import io.influence.spark.io.Runs;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,10 +1,10 @@
 package io.influence.spark.ihvp;
 
-import io.influence.spark.config.IhvpSettings.Curvature;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.score.LayerLayout;
+import io.influence.spark.config.IhvpSettings.Curvature;
 import io.influence.spark.extract.ExecutorModels;
 import io.influence.spark.io.Runs;
 import java.util.LinkedHashMap;

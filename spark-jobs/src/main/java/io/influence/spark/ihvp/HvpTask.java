@@ -1,11 +1,11 @@
 package io.influence.spark.ihvp;
 
-import io.influence.spark.config.IhvpSettings.Curvature;
 import io.influence.core.hvp.GaussNewtonOperator;
 import io.influence.core.hvp.HessianOperator;
 import io.influence.core.hvp.TrainingSequences;
 import io.influence.core.linalg.LinearOperator;
 import io.influence.core.model.Gpt2Model;
+import io.influence.spark.config.IhvpSettings.Curvature;
 import io.influence.spark.extract.ExecutorModels;
 import java.io.Serializable;
 import java.util.ArrayList;

@@ -1,18 +1,16 @@
 package io.influence.spark.quickstart;
 
+import io.influence.core.tokenizer.Tokenizer;
+import io.influence.spark.config.BlasThreads;
 import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Method;
 import io.influence.spark.config.QuickstartSettings;
-import io.influence.spark.config.TrainSettings;
-import io.influence.spark.method.InfluenceMethod;
-import io.influence.spark.train.TrainJob;
-import io.influence.core.tokenizer.Tokenizer;
-import io.influence.spark.config.BlasThreads;
 import io.influence.spark.config.Sessions;
+import io.influence.spark.config.TrainSettings;
 import io.influence.spark.io.Locations;
+import io.influence.spark.method.InfluenceMethod;
 import io.influence.spark.pipeline.Stages;
-import io.influence.spark.report.html.ReportWriter;
-import io.influence.spark.report.ReportBuilder;
+import io.influence.spark.train.TrainJob;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -2,7 +2,6 @@ package io.influence.spark.score;
 
 import static org.apache.spark.sql.functions.col;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.core.score.BlockScorer;
 import io.influence.core.score.LayerLayout;
@@ -10,9 +9,9 @@ import io.influence.core.score.QueryHeaps;
 import io.influence.core.score.ScoreSplit;
 import io.influence.core.score.TopK;
 import io.influence.spark.io.Corpus;
-import io.influence.spark.store.AtomicOutput;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.GradientTable;
+import io.influence.spark.store.PublishedFolder;
 import io.influence.spark.store.RowGather;
 import io.influence.spark.store.StoreMetadata;
 import java.io.Serializable;
@@ -21,7 +20,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -60,7 +58,7 @@ import org.slf4j.LoggerFactory;
 public final class ScoreJob {
 
   public static final String SCORES_FOLDER = "scores.parquet";
-  public static final String SUMMARY_FILE = "summary.jsonl";
+  public static final String SUMMARY_FILE = PublishedFolder.SUMMARY_FILE;
   public static final String ENGINE_VERSION = engineVersion();
 
   /** Columns of a score row before the corpus columns {@code text string, input_ids array<int>}. */
@@ -88,18 +86,13 @@ public final class ScoreJob {
 
   /** Runs the score stage described by {@code spec}; see the class comment for the rows returned. */
   public static Dataset<Row> run(SparkSession spark, ScoreSpec spec) {
-    FileSystem fs = null;
-    Path out = null;
-    if (spec.output() != null) {
-      out = spec.output();
-      fs = AtomicOutput.fs(out, spark.sparkContext().hadoopConfiguration());
-      if (AtomicOutput.isComplete(fs, out, SUMMARY_FILE)) {
+    PublishedFolder folder = spec.output() == null ? null
+        : PublishedFolder.at(spark, spec.output(), SCORES_FOLDER, "score");
+    if (folder != null) {
+      var done = folder.existing();
+      if (done.isPresent()) {
         LOG.info("scores in {} are already complete; skipping", spec.output());
-        return spark.read().parquet(new Path(out, SCORES_FOLDER).toString());
-      }
-      if (exists(fs, out)) {
-        throw new IllegalStateException(spec.output() + " exists but holds no " + SUMMARY_FILE
-            + ", so it is not a complete score output. HINT: delete it or choose another output folder.");
+        return done.get();
       }
     }
     long t0 = System.nanoTime();
@@ -182,12 +175,11 @@ public final class ScoreJob {
               .cast(DataTypes.createArrayType(DataTypes.IntegerType)));
     }
     Dataset<Row> result = withText.orderBy(col("query_id"), col("direction").desc(), col("rank"));
-    if (out == null) {
+    if (folder == null) {
       return result;
     }
-    writeAtomically(fs, out, result, spec);
-    return spark.read().parquet(new Path(out, SCORES_FOLDER).toString())
-        .orderBy(col("query_id"), col("direction").desc(), col("rank"));
+    publish(folder, result, spec);
+    return folder.existing().orElseThrow().orderBy(col("query_id"), col("direction").desc(), col("rank"));
   }
 
   /**
@@ -214,18 +206,6 @@ public final class ScoreJob {
     }).treeReduce(QueryHeaps::merge);
     qb.destroy();
     return heaps;
-  }
-
-  /**
-   * The per-partition kernel over rows in memory.
-   *
-   * @deprecated call {@link BlockScorer#rank} (influence-core); this bridge only keeps ScoreBench compiling until the
-   *     bench suite moves to its own module.
-   */
-  @Deprecated
-  public static Ranking rank(List<String> queryIds, float[][] queries, List<String> trainIds, float[][] train, int k,
-      int blockRows) {
-    return Ranking.of(BlockScorer.rank(queryIds, queries, trainIds, train, k, blockRows));
   }
 
   /** Unweighted query matrix [nQ, C·D] row-major; checks every query against the store's layers and shapes. */
@@ -303,48 +283,12 @@ public final class ScoreJob {
     return byKey;
   }
 
-  private static void writeAtomically(FileSystem fs, Path out, Dataset<Row> result, ScoreSpec spec) {
-    Path tmp = AtomicOutput.newTemporary(out.getParent());
-    try {
-      result.coalesce(1).write().parquet(new Path(tmp, SCORES_FOLDER).toString());
-      QueryGradientFile.write(fs, tmp, spec);
-      StringBuilder lines = new StringBuilder();
-      for (Row r : result.collectAsList()) {
-        lines.append(json(r)).append('\n');
-      }
-      AtomicOutput.writeString(fs, new Path(tmp, SUMMARY_FILE), lines.toString());
-      AtomicOutput.publish(fs, tmp, out);
-    } catch (RuntimeException e) {
-      AtomicOutput.deleteQuietly(fs, tmp);
-      throw e;
-    }
-  }
-
-  /** One row as a JSON object (arrays as lists, maps as objects). */
-  static String json(Row r) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    for (int i = 0; i < r.size(); i++) {
-      Object v = r.get(i);
-      if (v instanceof scala.collection.Seq<?> s) {
-        v = scala.jdk.javaapi.CollectionConverters.asJava(s);
-      } else if (v instanceof scala.collection.Map<?, ?> mm) {
-        v = scala.jdk.javaapi.CollectionConverters.asJava(mm);
-      }
-      m.put(r.schema().fieldNames()[i], v);
-    }
-    try {
-      return JSON.writeValueAsString(m);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("cannot write a summary line: " + e.getMessage(), e);
-    }
-  }
-
-  private static boolean exists(FileSystem fs, Path p) {
-    try {
-      return fs.exists(p);
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
+  /** The rows, the query gradients they were scored with, and the summary, published as one folder. */
+  private static void publish(PublishedFolder folder, Dataset<Row> result, ScoreSpec spec) {
+    folder.publish(tmp -> {
+      result.coalesce(1).write().parquet(folder.dataPath(tmp).toString());
+      QueryGradientFile.write(folder.fs(), tmp, spec);
+    }, tmp -> result.collectAsList().iterator());
   }
 
   private static List<Double> boxed(double[] v) {

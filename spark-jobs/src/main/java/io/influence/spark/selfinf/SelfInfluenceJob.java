@@ -2,25 +2,15 @@ package io.influence.spark.selfinf;
 
 import static org.apache.spark.sql.functions.col;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.core.score.LayerLayout;
 import io.influence.core.score.SelfInfluenceScorer;
-import io.influence.spark.store.AtomicOutput;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.GradientTable;
+import io.influence.spark.store.PublishedFolder;
 import io.influence.spark.store.RowGather;
-import java.io.IOException;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -51,7 +41,7 @@ import org.slf4j.LoggerFactory;
 public final class SelfInfluenceJob {
 
   public static final String DATA_FOLDER = "self_influence.parquet";
-  public static final String SUMMARY_FILE = "summary.jsonl";
+  public static final String SUMMARY_FILE = PublishedFolder.SUMMARY_FILE;
 
   public static final StructType SCHEMA = new StructType()
       .add("train_id", DataTypes.StringType, false)
@@ -82,23 +72,13 @@ public final class SelfInfluenceJob {
   private SelfInfluenceJob() {}
 
   public static Dataset<Row> run(SparkSession spark, SelfInfluenceSpec spec) {
-    FileSystem fs = null;
-    Path out = null;
-    if (spec.output() != null) {
-      out = spec.output();
-      fs = AtomicOutput.fs(out, spark.sparkContext().hadoopConfiguration());
-      if (AtomicOutput.isComplete(fs, out, SUMMARY_FILE)) {
+    PublishedFolder folder = spec.output() == null ? null
+        : PublishedFolder.at(spark, spec.output(), DATA_FOLDER, "self-influence");
+    if (folder != null) {
+      var done = folder.existing();
+      if (done.isPresent()) {
         LOG.info("self-influence in {} is already complete; skipping", spec.output());
-        return spark.read().parquet(new Path(out, DATA_FOLDER).toString()).orderBy(col("score").desc(),
-            col("train_id"));
-      }
-      try {
-        if (fs.exists(out)) {
-          throw new IllegalStateException(spec.output() + " exists but holds no " + SUMMARY_FILE
-              + ", so it is not a complete self-influence output. HINT: delete it or choose another output folder.");
-        }
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
+        return done.get().orderBy(col("score").desc(), col("train_id"));
       }
     }
     GradientTable table = GradientStore.table(spark, spec.store(), spec.checkpoints());
@@ -135,38 +115,11 @@ public final class SelfInfluenceJob {
             t._2() >= firstFlagged));
     Dataset<Row> result = spark.createDataFrame(ranked, SCHEMA).orderBy(col("score").desc(), col("train_id"));
     LOG.info("self-influence of {} training examples, {} flagged", n, flaggedCount);
-    if (out == null) {
+    if (folder == null) {
       return result.localCheckpoint();
     }
-    Path tmp = AtomicOutput.newTemporary(out.getParent());
-    try {
-      result.write().parquet(new Path(tmp, DATA_FOLDER).toString());
-      Dataset<Row> written = spark.read().parquet(new Path(tmp, DATA_FOLDER).toString())
-          .orderBy(col("score").desc(), col("train_id"));
-      writeSummary(fs, new Path(tmp, SUMMARY_FILE), written.toLocalIterator());
-      AtomicOutput.publish(fs, tmp, out);
-    } catch (RuntimeException e) {
-      AtomicOutput.deleteQuietly(fs, tmp);
-      throw e;
-    }
-    return spark.read().parquet(new Path(out, DATA_FOLDER).toString()).orderBy(col("score").desc(), col("train_id"));
-  }
-
-  private static void writeSummary(FileSystem fs, Path file, Iterator<Row> rows) {
-    try (OutputStream o = fs.create(file, true)) {
-      while (rows.hasNext()) {
-        Row r = rows.next();
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("train_id", r.getString(0));
-        m.put("score", r.getDouble(1));
-        m.put("quantile", r.getDouble(2));
-        m.put("flagged", r.getBoolean(3));
-        o.write((JSON.writeValueAsString(m) + "\n").getBytes(StandardCharsets.UTF_8));
-      }
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("cannot write a summary line: " + e.getMessage(), e);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-    }
+    return folder.publish(tmp -> result.write().parquet(folder.dataPath(tmp).toString()),
+        tmp -> spark.read().parquet(folder.dataPath(tmp).toString()).orderBy(col("score").desc(), col("train_id"))
+            .toLocalIterator()).orderBy(col("score").desc(), col("train_id"));
   }
 }

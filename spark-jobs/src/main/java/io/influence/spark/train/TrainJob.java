@@ -1,7 +1,5 @@
 package io.influence.spark.train;
 
-import io.influence.spark.config.TrainSettings;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.checkpoints.TrainingRun;
@@ -10,6 +8,7 @@ import io.influence.core.tokenizer.BpeTrainer;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.core.train.Initialization;
 import io.influence.core.train.Trainer;
+import io.influence.spark.config.TrainSettings;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,5 @@
 package io.influence.spark.cli;
 
-import io.influence.spark.method.QueryGradients;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,6 +12,7 @@ import io.influence.core.tracin.CheckpointSource;
 import io.influence.core.tracin.ExampleGradient;
 import io.influence.core.tracin.TracInCp;
 import io.influence.core.tracin.TracInScores;
+import io.influence.spark.method.QueryGradients;
 import io.influence.spark.pipeline.Stages;
 import io.influence.spark.score.ScoreJob;
 import io.influence.spark.testing.LocalSpark;

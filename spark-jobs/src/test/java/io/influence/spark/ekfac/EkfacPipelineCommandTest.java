@@ -1,6 +1,5 @@
 package io.influence.spark.ekfac;
 
-import io.influence.spark.method.QueryGradients;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,6 +12,7 @@ import io.influence.ekfac.Damping;
 import io.influence.ekfac.KroneckerPreconditioners;
 import io.influence.spark.cli.InfluenceCommand;
 import io.influence.spark.io.Queries;
+import io.influence.spark.method.QueryGradients;
 import io.influence.spark.pipeline.Stages;
 import io.influence.spark.score.ScoreJob;
 import io.influence.spark.selfinf.SelfInfluenceJob;

@@ -1,13 +1,13 @@
 package io.influence.spark.ekfac;
 
-import io.influence.spark.method.InfluenceMethod;
-import io.influence.spark.config.EkfacSettings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.ekfac.Damping;
+import io.influence.spark.config.EkfacSettings;
 import io.influence.spark.config.Settings;
+import io.influence.spark.method.InfluenceMethod;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;

@@ -1,7 +1,5 @@
 package io.influence.spark.ekfac;
 
-import io.influence.spark.config.ExtractSettings.Projection;
-import io.influence.spark.config.BadRows;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -11,6 +9,8 @@ import io.influence.checkpoints.RunCheckpoint;
 import io.influence.ekfac.Damping;
 import io.influence.ekfac.KroneckerPreconditioners;
 import io.influence.ekfac.LayerFactors;
+import io.influence.spark.config.BadRows;
+import io.influence.spark.config.ExtractSettings.Projection;
 import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.extract.ExtractSpec;
 import io.influence.spark.io.Corpus;

@@ -1,7 +1,5 @@
 package io.influence.spark.extract;
 
-import io.influence.spark.config.ExtractSettings.Projection;
-import io.influence.spark.config.BadRows;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -18,6 +16,8 @@ import io.influence.core.tracin.CheckpointSource;
 import io.influence.core.tracin.ExampleGradient;
 import io.influence.core.tracin.SelfInfluence;
 import io.influence.core.tracin.TracInCp;
+import io.influence.spark.config.BadRows;
+import io.influence.spark.config.ExtractSettings.Projection;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.selfinf.SelfInfluenceJob;
 import io.influence.spark.selfinf.SelfInfluenceSpec;

@@ -1,8 +1,5 @@
 package io.influence.spark.ihvp;
 
-import io.influence.spark.config.Choices;
-import io.influence.spark.config.IhvpSettings;
-import io.influence.spark.config.BadRows;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,6 +9,9 @@ import io.influence.core.hvp.HessianOperator;
 import io.influence.core.hvp.TrainingSequences;
 import io.influence.core.linalg.LinearOperator;
 import io.influence.core.model.Gpt2Model;
+import io.influence.spark.config.BadRows;
+import io.influence.spark.config.Choices;
+import io.influence.spark.config.IhvpSettings;
 import io.influence.spark.config.Settings;
 import io.influence.spark.extract.ExtractSpec;
 import io.influence.spark.extract.TokenizedCorpus;

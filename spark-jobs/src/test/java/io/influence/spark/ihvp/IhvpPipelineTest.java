@@ -1,6 +1,5 @@
 package io.influence.spark.ihvp;
 
-import io.influence.spark.config.InfluenceSettings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -17,6 +16,7 @@ import io.influence.core.solve.IhvpSolver;
 import io.influence.core.solve.InverseHvpPreconditioner;
 import io.influence.core.tracin.ExampleGradient;
 import io.influence.spark.cli.InfluenceCommand;
+import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Settings;
 import io.influence.spark.pipeline.Stages;
 import io.influence.spark.score.ScoreJob;

@@ -1,15 +1,15 @@
 package io.influence.spark.ihvp;
 
-import io.influence.spark.method.InfluenceMethod;
-import io.influence.ekfac.Damping;
-import io.influence.spark.config.Method;
-import io.influence.spark.config.IhvpSettings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.influence.ekfac.Damping;
+import io.influence.spark.config.IhvpSettings;
+import io.influence.spark.config.Method;
 import io.influence.spark.config.Settings;
+import io.influence.spark.method.InfluenceMethod;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.TrainingRuns;
-import io.influence.spark.config.OutputGuard;
 import io.influence.spark.config.InfluenceSettings;
+import io.influence.spark.config.OutputGuard;
 import io.influence.spark.config.Settings;
 import io.influence.spark.ekfac.FactorStore;
 import io.influence.spark.pipeline.Stages;

@@ -1,16 +1,16 @@
 package io.influence.spark.report;
 
-import io.influence.spark.config.InfluenceSettings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Settings;
 import io.influence.spark.pipeline.Stages;
-import io.influence.spark.train.TrainJob;
 import io.influence.spark.report.Report;
 import io.influence.spark.report.html.ReportWriter;
 import io.influence.spark.testing.LocalSpark;
+import io.influence.spark.train.TrainJob;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

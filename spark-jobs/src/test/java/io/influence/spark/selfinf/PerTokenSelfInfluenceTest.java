@@ -1,10 +1,10 @@
 package io.influence.spark.selfinf;
 
-import io.influence.spark.config.InfluenceSettings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Settings;
 import io.influence.spark.pipeline.Stages;
 import io.influence.spark.testing.LocalSpark;

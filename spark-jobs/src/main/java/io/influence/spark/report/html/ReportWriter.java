@@ -2,7 +2,6 @@ package io.influence.spark.report.html;
 
 import io.influence.spark.io.Locations;
 import io.influence.spark.report.Report;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
