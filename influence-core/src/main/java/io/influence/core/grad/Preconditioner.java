@@ -17,4 +17,30 @@ public interface Preconditioner {
   String method();
 
   Map<String, INDArray> apply(Map<String, INDArray> gradient);
+
+  /**
+   * The preconditioner of each checkpoint, by name: what self-influence applies to every stored row
+   * ({@code ⟨g_i, P_i g_i⟩}). Serializable, since Spark ships it to the executors (load large factors lazily
+   * inside it).
+   */
+  @FunctionalInterface
+  interface PerCheckpoint extends java.io.Serializable {
+    /** {@code P_i} of checkpoint {@code checkpoint}; fails naming it when there is none. */
+    Preconditioner at(String checkpoint);
+  }
+
+  /** A preconditioner from a function, named {@code method}. */
+  static Preconditioner of(String method, java.util.function.UnaryOperator<Map<String, INDArray>> apply) {
+    return new Preconditioner() {
+      @Override
+      public String method() {
+        return method;
+      }
+
+      @Override
+      public Map<String, INDArray> apply(Map<String, INDArray> gradient) {
+        return apply.apply(gradient);
+      }
+    };
+  }
 }

@@ -1,5 +1,6 @@
 package io.influence.core.score;
 
+import io.influence.core.grad.Preconditioner;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -24,16 +25,10 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public final class SelfInfluenceScorer {
 
-  /** {@code P_i g} for the gradient of one example at checkpoint {@code i}: same layers and shapes, input unmodified. */
-  @FunctionalInterface
-  public interface CheckpointPreconditioner {
-    Map<String, INDArray> apply(String checkpoint, Map<String, INDArray> gradient);
-  }
-
   private final LayerLayout layout;
   private final List<String> checkpoints;
   private final double[] weights;
-  private final CheckpointPreconditioner preconditioner;
+  private final Preconditioner.PerCheckpoint preconditioner;
 
   /**
    * @param layout         the layers and stored {@code [rows, cols]} shapes of one checkpoint's slice of a row
@@ -42,7 +37,7 @@ public final class SelfInfluenceScorer {
    * @param preconditioner {@code P_i}, or null for the identity
    */
   public SelfInfluenceScorer(LayerLayout layout, List<String> checkpoints, double[] weights,
-      CheckpointPreconditioner preconditioner) {
+      Preconditioner.PerCheckpoint preconditioner) {
     if (checkpoints.isEmpty() || checkpoints.size() != weights.length) {
       throw new IllegalArgumentException("need one weight per checkpoint and at least one checkpoint, got "
           + weights.length + " weights for " + checkpoints);
@@ -95,7 +90,7 @@ public final class SelfInfluenceScorer {
       float[] part = Arrays.copyOfRange(row, off, off + layout.size(layer));
       g.put(layer, Nd4j.create(part, layout.shape(layer), 'c'));
     }
-    Map<String, INDArray> pg = preconditioner.apply(checkpoint, g);
+    Map<String, INDArray> pg = preconditioner.at(checkpoint).apply(g);
     double s = 0;
     for (String layer : layout.layers()) {
       long[] shape = layout.shape(layer);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.influence.core.grad.Preconditioner;
 import io.influence.core.grad.TokenFactors;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -117,12 +118,12 @@ class RowKernelsTest {
     int d = layout.dim();
     float[] g = row(new SplittableRandom(23), C * d);
     // P_i G = (i + 1) · S G per layer, S = the [rows, rows] matrix with 2 on the diagonal and 1 beside it
-    SelfInfluenceScorer.CheckpointPreconditioner p = (checkpoint, grad) -> {
+    Preconditioner.PerCheckpoint p = checkpoint -> Preconditioner.of("test", grad -> {
       Map<String, INDArray> out = new LinkedHashMap<>();
       grad.forEach((layer, x) -> out.put(layer, band(x.rows()).castTo(x.dataType()).mmul(x)
           .muli(1 + List.of("a", "b", "c").indexOf(checkpoint))));
       return out;
-    };
+    });
     double want = 0;
     double scale = 0;  // Σ |terms|: float32 rounding of P g is relative to it
     for (int i = 0; i < C; i++) {
@@ -175,7 +176,7 @@ class RowKernelsTest {
   void selfInfluence_preconditionerDropsLayer_failsNamingIt() {
     LayerLayout layout = layout();
     SelfInfluenceScorer s = new SelfInfluenceScorer(layout, List.of("a", "b", "c"), WEIGHTS,
-        (checkpoint, grad) -> Map.of(LAYERS.get(0), grad.get(LAYERS.get(0))));
+        checkpoint -> Preconditioner.of("drops", grad -> Map.of(LAYERS.get(0), grad.get(LAYERS.get(0)))));
     var e = assertThrows(IllegalStateException.class, () -> s.score("doc-8", new float[C * layout.dim()]));
     assertTrue(e.getMessage().contains(LAYERS.get(1)) && e.getMessage().contains("doc-8"), e.getMessage());
   }

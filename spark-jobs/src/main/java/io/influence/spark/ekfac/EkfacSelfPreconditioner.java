@@ -4,18 +4,16 @@ import io.influence.core.grad.Preconditioner;
 import io.influence.ekfac.Damping;
 import io.influence.ekfac.KroneckerPreconditioners;
 import io.influence.spark.io.SerializableConf;
-import io.influence.spark.selfinf.SelfPreconditioner;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.hadoop.fs.Path;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * {@code (H + λI)⁻¹} of EK-FAC per checkpoint on the executors: ships only the factor folder and each checkpoint's
  * fit id; the factors are read once per JVM (keyed by folder, fit id and damping, so a re-fit is reloaded) and the
  * thread-safe preconditioner is shared by the JVM's tasks.
  */
-final class EkfacSelfPreconditioner implements SelfPreconditioner {
+final class EkfacSelfPreconditioner implements Preconditioner.PerCheckpoint {
 
   private static final long serialVersionUID = 1L;
   private static final Map<String, Preconditioner> LOADED = new ConcurrentHashMap<>();
@@ -36,16 +34,15 @@ final class EkfacSelfPreconditioner implements SelfPreconditioner {
   }
 
   @Override
-  public Map<String, INDArray> apply(String checkpoint, Map<String, INDArray> gradient) {
+  public Preconditioner at(String checkpoint) {
     String fitId = fitIds.get(checkpoint);
     if (fitId == null) {
       throw new IllegalArgumentException("no EK-FAC factors were prepared for checkpoint '" + checkpoint + "' (have "
           + fitIds.keySet() + ")");
     }
-    Preconditioner p = LOADED.computeIfAbsent(root + "#" + checkpoint + "#" + fitId + "#" + dampingMode + "#"
+    return LOADED.computeIfAbsent(root + "#" + checkpoint + "#" + fitId + "#" + dampingMode + "#"
         + dampingValue, k -> KroneckerPreconditioners.ekfac(
             FactorStore.readFolder(conf.get(), FactorStore.folder(new Path(root), checkpoint)),
             new Damping(Damping.Mode.valueOf(dampingMode), dampingValue)));
-    return p.apply(gradient);
   }
 }

@@ -10,7 +10,6 @@ import io.influence.ekfac.KroneckerPreconditioners;
 import io.influence.ekfac.LayerFactors;
 import io.influence.spark.io.Locations;
 import io.influence.spark.io.SerializableConf;
-import io.influence.spark.selfinf.SelfPreconditioner;
 import io.influence.spark.store.AtomicOutput;
 import io.influence.spark.store.StoreMetadata;
 import java.io.IOException;
@@ -176,7 +175,7 @@ public final class FactorStore {
    * A self-influence preconditioner (serialisable) that loads each checkpoint's factors once per executor JVM. The
    * factors of {@code metas} are checked here, on the driver.
    */
-  public static SelfPreconditioner selfPreconditioner(Path root, List<StoreMetadata> metas, Damping damping) {
+  public static Preconditioner.PerCheckpoint selfPreconditioner(Path root, List<StoreMetadata> metas, Damping damping) {
     Map<String, String> fitIds = new LinkedHashMap<>();
     for (StoreMetadata m : metas) {
       read(root, m);

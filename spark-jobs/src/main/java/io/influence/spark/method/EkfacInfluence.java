@@ -5,7 +5,6 @@ import io.influence.core.grad.Preconditioner;
 import io.influence.spark.config.EkfacSettings;
 import io.influence.spark.config.Method;
 import io.influence.spark.ekfac.FactorStore;
-import io.influence.spark.selfinf.SelfPreconditioner;
 import io.influence.spark.store.GradientStore;
 import java.util.List;
 import java.util.Optional;
@@ -53,7 +52,7 @@ public final class EkfacInfluence extends InfluenceFunction {
   }
 
   @Override
-  public Optional<SelfPreconditioner> selfPreconditioner(SparkSession spark, ScoringInputs in,
+  public Optional<Preconditioner.PerCheckpoint> selfPreconditioner(SparkSession spark, ScoringInputs in,
       List<String> checkpoints) {
     return Optional.of(FactorStore.selfPreconditioner(in.factors(),
         checkpoints.stream().map(n -> GradientStore.metadata(spark, in.store(), n)).toList(), settings.damping()));

@@ -1,9 +1,9 @@
 package io.influence.spark.method;
 
 import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.Preconditioner;
 import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Method;
-import io.influence.spark.selfinf.SelfPreconditioner;
 import java.util.List;
 import java.util.Optional;
 import org.apache.spark.sql.SparkSession;
@@ -59,5 +59,5 @@ public sealed interface InfluenceMethod permits TracIn, InfluenceFunction {
    * The preconditioner applied to each training gradient on the executors for self-influence {@code ⟨g, P g⟩};
    * empty for the identity.
    */
-  Optional<SelfPreconditioner> selfPreconditioner(SparkSession spark, ScoringInputs in, List<String> checkpoints);
+  Optional<Preconditioner.PerCheckpoint> selfPreconditioner(SparkSession spark, ScoringInputs in, List<String> checkpoints);
 }

@@ -1,6 +1,7 @@
 package io.influence.spark.method;
 
 import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.Preconditioner;
 import io.influence.spark.config.IhvpSettings;
 import io.influence.spark.config.Method;
 import io.influence.spark.extract.ExtractJob;
@@ -9,7 +10,6 @@ import io.influence.spark.ihvp.IhvpQueries;
 import io.influence.spark.ihvp.SolveReport;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.score.QueryGradient;
-import io.influence.spark.selfinf.SelfPreconditioner;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.StoreMetadata;
 import java.util.ArrayList;
@@ -95,7 +95,7 @@ public final class IterativeInfluence extends InfluenceFunction {
   }
 
   @Override
-  public Optional<SelfPreconditioner> selfPreconditioner(SparkSession spark, ScoringInputs in,
+  public Optional<Preconditioner.PerCheckpoint> selfPreconditioner(SparkSession spark, ScoringInputs in,
       List<String> checkpoints) {
     throw new IllegalArgumentException("self-influence with " + solver.word() + " is not offered. HINT: set "
         + "influence.self-influence.method to tracin or ekfac");

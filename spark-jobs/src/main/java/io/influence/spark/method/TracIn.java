@@ -1,8 +1,8 @@
 package io.influence.spark.method;
 
 import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.Preconditioner;
 import io.influence.spark.config.Method;
-import io.influence.spark.selfinf.SelfPreconditioner;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.UnaryOperator;
@@ -57,7 +57,7 @@ public final class TracIn implements InfluenceMethod {
   }
 
   @Override
-  public Optional<SelfPreconditioner> selfPreconditioner(SparkSession spark, ScoringInputs in,
+  public Optional<Preconditioner.PerCheckpoint> selfPreconditioner(SparkSession spark, ScoringInputs in,
       List<String> checkpoints) {
     return Optional.empty();
   }

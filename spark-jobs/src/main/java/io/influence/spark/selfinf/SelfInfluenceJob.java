@@ -3,6 +3,7 @@ package io.influence.spark.selfinf;
 import static org.apache.spark.sql.functions.col;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.influence.core.grad.Preconditioner;
 import io.influence.core.score.LayerLayout;
 import io.influence.core.score.SelfInfluenceScorer;
 import io.influence.spark.store.GradientStore;
@@ -87,10 +88,10 @@ public final class SelfInfluenceJob {
     LayerLayout layout = table.checkpoints().get(0).layout();
     int width = table.width();
     double[] w = spec.weights().stream().mapToDouble(Double::doubleValue).toArray();
-    SelfPreconditioner p = spec.preconditioner();
+    Preconditioner.PerCheckpoint p = spec.preconditioner();
 
     JavaRDD<Row> scores = table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
-      SelfInfluenceScorer scorer = new SelfInfluenceScorer(layout, names, w, p == null ? null : p::apply);
+      SelfInfluenceScorer scorer = new SelfInfluenceScorer(layout, names, w, p);
       float[] row = new float[width];
       List<Row> outRows = new ArrayList<>();
       while (it.hasNext()) {

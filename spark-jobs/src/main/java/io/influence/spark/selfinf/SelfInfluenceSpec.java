@@ -1,5 +1,6 @@
 package io.influence.spark.selfinf;
 
+import io.influence.core.grad.Preconditioner;
 import io.influence.spark.io.Locations;
 import java.util.List;
 import org.apache.hadoop.fs.Path;
@@ -24,11 +25,11 @@ import org.apache.spark.sql.Row;
  *                      (per-token self-influence); every scored id must have a row with {@code n >= 1}
  */
 public record SelfInfluenceSpec(Path store, List<String> checkpoints, List<Double> weights, double flagFraction,
-    SelfPreconditioner preconditioner, Path output, Dataset<Row> lossTokens) {
+    Preconditioner.PerCheckpoint preconditioner, Path output, Dataset<Row> lossTokens) {
 
   /** Self-influence of the summed sequence loss (no per-token normalisation). */
   public SelfInfluenceSpec(Path store, List<String> checkpoints, List<Double> weights, double flagFraction,
-                           SelfPreconditioner preconditioner, Path output) {
+                           Preconditioner.PerCheckpoint preconditioner, Path output) {
     this(store, checkpoints, weights, flagFraction, preconditioner, output, null);
   }
 
@@ -50,14 +51,14 @@ public record SelfInfluenceSpec(Path store, List<String> checkpoints, List<Doubl
 
   /** A spec with a local store and output folder (or null). */
   public SelfInfluenceSpec(java.nio.file.Path store, List<String> checkpoints, List<Double> weights,
-      double flagFraction, SelfPreconditioner preconditioner, java.nio.file.Path output, Dataset<Row> lossTokens) {
+      double flagFraction, Preconditioner.PerCheckpoint preconditioner, java.nio.file.Path output, Dataset<Row> lossTokens) {
     this(Locations.local(store), checkpoints, weights, flagFraction, preconditioner,
         output == null ? null : Locations.local(output), lossTokens);
   }
 
   /** A spec with a local store and output folder (or null), of the summed sequence loss. */
   public SelfInfluenceSpec(java.nio.file.Path store, List<String> checkpoints, List<Double> weights,
-      double flagFraction, SelfPreconditioner preconditioner, java.nio.file.Path output) {
+      double flagFraction, Preconditioner.PerCheckpoint preconditioner, java.nio.file.Path output) {
     this(store, checkpoints, weights, flagFraction, preconditioner, output, null);
   }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.influence.core.grad.Preconditioner;
 import io.influence.core.tracin.CheckpointGradients;
 import io.influence.core.tracin.CheckpointSource;
 import io.influence.core.tracin.ExampleGradient;
@@ -171,11 +172,11 @@ class SelfInfluenceJobTest {
       }
       a.put(l.name(), m);
     }
-    SelfPreconditioner p = (checkpoint, g) -> {
+    Preconditioner.PerCheckpoint p = checkpoint -> Preconditioner.of("test", g -> {
       Map<String, INDArray> out = new HashMap<>();
       g.forEach((layer, x) -> out.put(layer, Nd4j.create(a.get(layer)).castTo(DataType.FLOAT).mmul(x)));
       return out;
-    };
+    });
     Map<String, Double> want = new HashMap<>();
     for (String id : grads.ids) {
       double total = 0;
