@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 
@@ -52,6 +53,34 @@ public final class OutputGuard {
     Locations.writeString(conf, file, settings.root().render(ConfigRenderOptions.concise().setFormatted(true)
         .setJson(false)));
     return false;
+  }
+
+  /**
+   * Runs {@code work} with {@code dir/stage} claimed ({@link #claim}). When {@code work} fails before anything of
+   * {@code dir/stage} exists, the claim is withdrawn: the settings file this call wrote is deleted, and so is
+   * {@code dir} when this call created it and it is empty; the corrected retry then finds the folder as it was.
+   */
+  public static <T> T whileClaimed(Path dir, String stage, Config settings, boolean overwrite, Supplier<T> work) {
+    Configuration conf = Locations.conf();
+    Path file = new Path(dir, file(stage));
+    boolean hadDir = Locations.exists(conf, dir);
+    boolean hadFile = hadDir && Locations.exists(conf, file);
+    claim(dir, stage, settings, overwrite);
+    try {
+      return work.get();
+    } catch (RuntimeException | Error e) {
+      try {
+        if (!hadFile && !Locations.exists(conf, new Path(dir, stage))) {
+          Locations.deleteRecursively(conf, file);
+          if (!hadDir && Locations.list(conf, dir).isEmpty()) {
+            Locations.deleteRecursively(conf, dir);
+          }
+        }
+      } catch (RuntimeException cleanup) {
+        e.addSuppressed(cleanup);
+      }
+      throw e;
+    }
   }
 
   /** {@link #claim(Path, String, Config, boolean)} of a local output folder. */

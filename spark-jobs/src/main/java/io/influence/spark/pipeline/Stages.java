@@ -85,11 +85,11 @@ public final class Stages {
     Path out = Locations.resolve(spark, s.output().dir());
     String corpusFile = s.input().corpus("extract");
     TrainingRun run = run(s, "extract");
-    OutputGuard.claim(out, GRADIENTS, corpusSide(s, "extract"), s.output().overwrite());
-    Dataset<Row> corpus = Corpus.read(spark, corpusFile);
     ExtractSettings e = s.extract();
-    return ExtractJob.run(spark, new ExtractSpec(corpus, run, new Path(out, GRADIENTS),
-        e.projection().orElse(null), e.layers().isEmpty() ? null : e.layers(), e.batchSize(), s.input().badRows()));
+    return OutputGuard.whileClaimed(out, GRADIENTS, corpusSide(s, "extract"), s.output().overwrite(),
+        () -> ExtractJob.run(spark, new ExtractSpec(Corpus.read(spark, corpusFile), run, new Path(out, GRADIENTS),
+            e.projection().orElse(null), e.layers().isEmpty() ? null : e.layers(), e.batchSize(),
+            s.input().badRows())));
   }
 
   /**
@@ -103,9 +103,9 @@ public final class Stages {
     String corpusFile = s.input().corpus("fit-ekfac");
     TrainingRun run = run(s, "fit-ekfac");
     List<String> names = ek.select(extracted(store));
-    OutputGuard.claim(out, FACTORS, corpusSide(s, "extract"), s.output().overwrite());
-    return FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, corpusFile), run, names, store, new Path(out, FACTORS), ek.batchSize(), ek.partitions(),
-        s.input().badRows()));
+    return OutputGuard.whileClaimed(out, FACTORS, corpusSide(s, "extract"), s.output().overwrite(),
+        () -> FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, corpusFile), run, names, store,
+            new Path(out, FACTORS), ek.batchSize(), ek.partitions(), s.input().badRows())));
   }
 
   /**
@@ -121,27 +121,25 @@ public final class Stages {
     String corpusFile = perToken ? s.input().corpus("self-influence") : null;
     TrainingRun run = perToken ? run(s, "self-influence") : null;
     List<String> names = method.checkpoints(extracted(store));
-    OutputGuard.claim(out, SELF_INFLUENCE, fingerprint(s, "self-influence", method), s.output().overwrite());
-    List<Double> weights = names.stream()
-        .map(n -> method.weight(GradientStore.metadata(spark, store, n).learningRate())).toList();
-    ScoringInputs in = new ScoringInputs(store, new Path(out, FACTORS), null, s.input().badRows(), List.of());
-    var preconditioner = method.selfPreconditioner(spark, in, names).orElse(null);
-    Dataset<Row> lossTokens = null;
-    TokenizedCorpus tokenized = null;
-    if (perToken) {
-      tokenized = TokenizedCorpus.prepare(spark, Corpus.read(spark, corpusFile), run.checkpoints().get(0),
-          s.input().badRows());
-      lossTokens = tokenized.rows().select(functions.col("id"), functions.size(functions.col("tokens")).minus(1)
-          .as("n"));
-    }
-    try {
-      return SelfInfluenceJob.run(spark, new SelfInfluenceSpec(store, names, weights,
-          s.selfInfluence().flagFraction(), preconditioner, new Path(out, SELF_INFLUENCE), lossTokens));
-    } finally {
-      if (tokenized != null) {
-        tokenized.release();
-      }
-    }
+    return OutputGuard.whileClaimed(out, SELF_INFLUENCE, fingerprint(s, "self-influence", method),
+        s.output().overwrite(), () -> {
+          List<Double> weights = names.stream()
+              .map(n -> method.weight(GradientStore.metadata(spark, store, n).learningRate())).toList();
+          ScoringInputs in = new ScoringInputs(store, new Path(out, FACTORS), null, s.input().badRows(), List.of());
+          var preconditioner = method.selfPreconditioner(spark, in, names).orElse(null);
+          TokenizedCorpus tokenized = perToken ? TokenizedCorpus.prepare(spark, Corpus.read(spark, corpusFile),
+              run.checkpoints().get(0), s.input().badRows()) : null;
+          try {
+            Dataset<Row> lossTokens = tokenized == null ? null : tokenized.rows().select(functions.col("id"),
+                functions.size(functions.col("tokens")).minus(1).as("n"));
+            return SelfInfluenceJob.run(spark, new SelfInfluenceSpec(store, names, weights,
+                s.selfInfluence().flagFraction(), preconditioner, new Path(out, SELF_INFLUENCE), lossTokens));
+          } finally {
+            if (tokenized != null) {
+              tokenized.release();
+            }
+          }
+        });
   }
 
   /**
@@ -159,7 +157,19 @@ public final class Stages {
     TrainingRun run = run(s, "score");
     List<String> names = method.checkpoints(extracted(store));
     List<Queries.Query> queries = Queries.read(spark, queriesFile);
-    OutputGuard.claim(out, folder, fingerprint(s, "score", method), s.output().overwrite());
+    List<RunCheckpoint> checkpoints = checkpointsOf(run, names, s.input().run("score"));
+    return OutputGuard.whileClaimed(out, folder, fingerprint(s, "score", method), s.output().overwrite(), () -> {
+      Preconditioned p = method.precondition(spark, new ScoringInputs(store, new Path(out, FACTORS), corpus,
+          s.input().badRows(), queries), checkpoints);
+      List<Double> weights = checkpoints.stream().map(c -> method.weight(c.learningRate())).toList();
+      return ScoreJob.run(spark, new ScoreSpec(store, names, weights, p.queries(), s.score().topK(),
+          s.score().blockRows(), method.name().word(), method.damping().orElse(null), corpus, new Path(out, folder),
+          p.solver()));
+    });
+  }
+
+  /** The run's checkpoints of the store's checkpoint names, in order; the store must not name one the run lacks. */
+  private static List<RunCheckpoint> checkpointsOf(TrainingRun run, List<String> names, String runLocation) {
     Map<String, RunCheckpoint> byName = new HashMap<>();
     for (RunCheckpoint c : run.checkpoints()) {
       byName.put(ExtractJob.checkpointName(c), c);
@@ -168,17 +178,12 @@ public final class Stages {
     for (String name : names) {
       RunCheckpoint c = byName.get(name);
       if (c == null) {
-        throw new IllegalStateException("the gradient store has checkpoint " + name + " but the run "
-            + s.input().run("score") + " does not. HINT: extract again for this run (--overwrite)");
+        throw new IllegalStateException("the gradient store has checkpoint " + name + " but the run " + runLocation
+            + " does not. HINT: extract again for this run (--overwrite)");
       }
       checkpoints.add(c);
     }
-    Preconditioned p = method.precondition(spark, new ScoringInputs(store, new Path(out, FACTORS), corpus,
-        s.input().badRows(), queries), checkpoints);
-    List<Double> weights = checkpoints.stream().map(c -> method.weight(c.learningRate())).toList();
-    return ScoreJob.run(spark, new ScoreSpec(store, names, weights, p.queries(), s.score().topK(),
-        s.score().blockRows(), method.name().word(), method.damping().orElse(null), corpus, new Path(out, folder),
-        p.solver()));
+    return checkpoints;
   }
 
   /** The HTML report of the output folder ({@code report.scores}), written to {@code report/index.html}. */

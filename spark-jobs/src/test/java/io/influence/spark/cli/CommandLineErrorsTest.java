@@ -43,6 +43,18 @@ class CommandLineErrorsTest {
   }
 
   @Test
+  void extract_missingCorpusFile_failsInOneLine_andLeavesNoClaim() throws Exception {
+    io.influence.spark.testing.TinyRun.create(dir);
+    Path out = dir.resolve("out-missing");
+    Ran r = run("extract", "--corpus", dir.resolve("no-such-corpus.jsonl").toString(), "--run",
+        dir.resolve("run").toString(), "--out", out.toString(), "--master", "local[1]");
+    assertEquals(Failures.USER_ERROR, r.code(), r.err().toString());
+    assertTrue(r.err().get(r.err().size() - 1).contains("no-such-corpus.jsonl"), r.err().toString());
+    assertFalse(r.err().stream().anyMatch(l -> l.startsWith("\tat ")), r.err().toString());
+    assertFalse(Files.exists(out), "a failed command claims no folder: " + r.err());
+  }
+
+  @Test
   void unknownSetting_isNamed_andVerboseAddsTheTrace() {
     Ran r = run("extract", "-D", "extract.projection.kin=8", "--out", dir.resolve("o").toString());
     assertEquals(Failures.USER_ERROR, r.code());
