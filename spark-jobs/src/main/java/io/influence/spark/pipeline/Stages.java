@@ -156,9 +156,9 @@ public final class Stages {
     String queriesFile = s.input().queries("score");
     TrainingRun run = run(s, "score");
     List<String> names = method.checkpoints(extracted(store));
-    List<Queries.Query> queries = Queries.read(spark, queriesFile);
     List<RunCheckpoint> checkpoints = checkpointsOf(run, names, s.input().run("score"));
     return OutputGuard.whileClaimed(out, folder, fingerprint(s, "score", method), s.output().overwrite(), () -> {
+      List<Queries.Query> queries = Queries.read(spark, queriesFile);
       Preconditioned p = method.precondition(spark, new ScoringInputs(store, new Path(out, FACTORS), corpus,
           s.input().badRows(), queries), checkpoints);
       List<Double> weights = checkpoints.stream().map(c -> method.weight(c.learningRate())).toList();
