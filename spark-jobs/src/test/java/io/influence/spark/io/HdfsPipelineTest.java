@@ -52,6 +52,7 @@ class HdfsPipelineTest {
     ExitUtil.disableSystemExit();   // a failing NameNode or DataNode throws instead of ending the test JVM
     Configuration conf = new Configuration();
     conf.set(MiniDFSCluster.HDFS_MINIDFS_BASEDIR, dir.resolve("hdfs").toString());
+    conf.setInt("dfs.replication", 1);
     cluster = new MiniDFSCluster.Builder(conf).numDataNodes(1).build();
     cluster.waitActive();
     hdfs = cluster.getFileSystem();
@@ -90,6 +91,7 @@ class HdfsPipelineTest {
     SparkSession spark = LocalSpark.get();
     java.nio.file.Path cache = dir.resolve("cache");
     spark.sparkContext().hadoopConfiguration().set(Locations.CACHE_DIR_KEY, cache.toString());
+    spark.sparkContext().hadoopConfiguration().setInt("dfs.replication", 1);   // one DataNode
     long t0 = System.nanoTime();
     Outputs expected;
     Outputs got;
@@ -101,6 +103,7 @@ class HdfsPipelineTest {
           (System.nanoTime() - t1) / 1e9);
     } finally {
       spark.sparkContext().hadoopConfiguration().unset(Locations.CACHE_DIR_KEY);
+      spark.sparkContext().hadoopConfiguration().unset("dfs.replication");
     }
 
     assertEquals(2 * 2 * 5, expected.tracin().size());
