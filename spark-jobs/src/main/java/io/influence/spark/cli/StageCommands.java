@@ -10,6 +10,8 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 /** The pipeline's subcommands: each loads the settings, starts Spark, calls one function of {@link Stages}. */
 final class StageCommands {
@@ -18,11 +20,23 @@ final class StageCommands {
 
   abstract static class StageCommand implements Callable<Integer> {
     @Mixin SettingsOptions options;
+    @Spec CommandSpec spec;
+
+    /** The inputs the stage cannot start without: checked before Spark starts. */
+    enum Needs { NOTHING, CORPUS_AND_RUN, CORPUS_RUN_AND_QUERIES }
+
+    private final Needs needs;
+
+    StageCommand(Needs needs) {
+      this.needs = needs;
+    }
 
     @Override
     public Integer call() {
       InfluenceSettings settings = options.load();
-      preflight(settings);   // what needs no cluster fails before Spark starts
+      if (needs != Needs.NOTHING) {   // what needs no cluster fails before Spark starts
+        settings.input().require(spec.name(), needs == Needs.CORPUS_RUN_AND_QUERIES);
+      }
       SparkSession spark = Sessions.create(settings.spark());
       try {
         run(spark, settings);
@@ -33,18 +47,13 @@ final class StageCommands {
     }
 
     abstract void run(SparkSession spark, InfluenceSettings settings);
-
-    /** Checks of this stage's inputs that need no Spark session. */
-    void preflight(InfluenceSettings s) {
-    }
   }
 
   @Command(name = "extract", mixinStandardHelpOptions = true,
       description = "Per-example gradients of the corpus at every checkpoint, as Parquet shards.")
   static final class Extract extends StageCommand {
-    @Override
-    void preflight(InfluenceSettings s) {
-      s.input().require("extract", false);
+    Extract() {
+      super(Needs.CORPUS_AND_RUN);
     }
 
     @Override
@@ -56,6 +65,10 @@ final class StageCommands {
   @Command(name = "self-influence", mixinStandardHelpOptions = true,
       description = "TracIn self-influence of every training sequence; flags the top fraction.")
   static final class SelfInfluence extends StageCommand {
+    SelfInfluence() {
+      super(Needs.NOTHING);
+    }
+
     @Override
     void run(SparkSession spark, InfluenceSettings s) {
       printSelfInfluence(Stages.selfInfluence(spark, s).limit(10).collectAsList());
@@ -65,9 +78,8 @@ final class StageCommands {
   @Command(name = "score", mixinStandardHelpOptions = true,
       description = "Top-k and bottom-k training sequences of each query (TracIn, EK-FAC, CG or LiSSA), joined to their text.")
   static final class Score extends StageCommand {
-    @Override
-    void preflight(InfluenceSettings s) {
-      s.input().require("score", true);
+    Score() {
+      super(Needs.CORPUS_RUN_AND_QUERIES);
     }
 
     @Override
@@ -79,9 +91,8 @@ final class StageCommands {
   @Command(name = "fit-ekfac", mixinStandardHelpOptions = true,
       description = "EK-FAC factors per checkpoint and layer, in the gradient store's space (needs extract).")
   static final class FitEkfac extends StageCommand {
-    @Override
-    void preflight(InfluenceSettings s) {
-      s.input().require("fit-ekfac", false);
+    FitEkfac() {
+      super(Needs.CORPUS_AND_RUN);
     }
 
     @Override
@@ -93,9 +104,8 @@ final class StageCommands {
   @Command(name = "run", mixinStandardHelpOptions = true,
       description = "The whole pipeline: extract, fit-ekfac (when a method is ekfac), self-influence, score.")
   static final class Run extends StageCommand {
-    @Override
-    void preflight(InfluenceSettings s) {
-      s.input().require("run", false);
+    Run() {
+      super(Needs.CORPUS_AND_RUN);
     }
 
     @Override
@@ -129,6 +139,10 @@ final class StageCommands {
   @Command(name = "report", mixinStandardHelpOptions = true,
       description = "The HTML report of an output folder (scores, self-influence, token contributions) -> OUT/report/index.html.")
   static final class Report extends StageCommand {
+    Report() {
+      super(Needs.NOTHING);
+    }
+
     @Override
     void run(SparkSession spark, InfluenceSettings s) {
       System.out.println("report: " + Stages.report(spark, s));
