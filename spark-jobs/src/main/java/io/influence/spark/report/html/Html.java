@@ -14,7 +14,11 @@ package io.influence.spark.report.html;
  *   <li>other C0 controls (NUL included) and DEL become their visible Control Pictures
  *       (U+2400 + c, U+2421), since the HTML parser would drop or replace them silently;
  *   <li>C1 controls, lone surrogates (not encodable as UTF-8) and Unicode noncharacters become
- *       U+FFFD.
+ *       U+FFFD;
+ *   <li>bidirectional formatting characters (embeddings, overrides and isolates U+202A–U+202E,
+ *       U+2066–U+2069, and the marks U+200E, U+200F, U+061C) are shown, not applied: each becomes
+ *       the visible text {@code ⟨U+202E⟩}, so corpus text cannot reorder what the report shows
+ *       (the "Trojan Source" trick).
  * </ul>
  *
  * {@link #token} additionally shows line breaks inside highlighted tokens as a visible
@@ -74,6 +78,8 @@ final class Html {
             out.append((char) (0x2400 + c));
           } else if (c == 0x7F) {
             out.append('\u2421');
+          } else if (isBidiControl(c)) {
+            out.append('\u27E8').append(String.format(java.util.Locale.ROOT, "U+%04X", (int) c)).append('\u27E9');
           } else if ((c >= 0x80 && c <= 0x9F) || Character.isSurrogate(c) || isNonCharacter(c)) {
             out.append(REPLACEMENT);
           } else {
@@ -82,6 +88,12 @@ final class Html {
         }
       }
     }
+  }
+
+  /** The characters that change the display order of the text around them. */
+  static boolean isBidiControl(char c) {
+    return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) || c == 0x200E || c == 0x200F
+        || c == 0x061C;
   }
 
   private static boolean isNonCharacter(int cp) {

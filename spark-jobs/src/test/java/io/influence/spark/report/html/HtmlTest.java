@@ -90,4 +90,22 @@ class HtmlTest {
     assertEquals(original, decoded);
     assertTrue(Html.escape(original).contains("&amp;amp;"));
   }
+
+  @Test
+  void escape_bidiControls_areShownNotApplied() {
+    // every code point that Unicode's Bidi_Control property lists (UAX #9), by an independent enumeration
+    for (int cp = 0; cp <= 0xFFFF; cp++) {
+      boolean bidi = cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E)
+          || (cp >= 0x2066 && cp <= 0x2069);
+      if (!bidi) {
+        continue;
+      }
+      String text = "user\u0020" + (char) cp + "admin";
+      String html = Html.escape(text);
+      assertFalse(html.indexOf(cp) >= 0, "U+" + Integer.toHexString(cp) + " must not reach the document");
+      assertEquals("user \u27E8" + String.format("U+%04X", cp) + "\u27E9admin", html);
+      assertEquals(html, Html.token(text));
+    }
+    assertEquals("\u05D0\u05D1 abc", Html.escape("\u05D0\u05D1 abc"), "right-to-left letters themselves are kept");
+  }
 }
