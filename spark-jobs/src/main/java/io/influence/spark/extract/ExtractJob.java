@@ -52,6 +52,7 @@ public final class ExtractJob {
   public record Result(List<String> written, List<String> skipped, TokenizedCorpus.BadRowReport badRows) {}
 
   public static Result run(SparkSession spark, ExtractSpec spec) {
+    requireProjectionFits(spec, spec.run().checkpoints().get(0));   // before any distributed work
     TokenizedCorpus corpus = TokenizedCorpus.prepare(spark, Corpus.spreadOverCores(spec.corpus()),
         spec.run().checkpoints().get(0), spec.badRows());
     List<String> written = new ArrayList<>();
@@ -85,6 +86,28 @@ public final class ExtractJob {
       corpus.release();
     }
     return new Result(written, skipped, corpus.badRows());
+  }
+
+  /**
+   * A projection may not be larger than the gradient it projects: {@code k-in} at most a layer's inputs (bias
+   * included) and {@code k-out} at most its outputs, for every tracked layer (a larger one only costs memory, and
+   * at sizes like 100000 it cannot fit).
+   */
+  static void requireProjectionFits(ExtractSpec spec, RunCheckpoint c) {
+    if (spec.projection() == null) {
+      return;
+    }
+    Gpt2Model model = ExecutorModels.model(c.dir().toString(), c.sha256());
+    for (String layer : spec.layers() == null ? model.linearLayers() : spec.layers()) {
+      int[] shape = model.linearShape(layer);
+      if (spec.projection().kIn() > shape[1] || spec.projection().kOut() > shape[0]) {
+        throw new IllegalArgumentException("influence.extract.projection.k-in = " + spec.projection().kIn()
+            + " and k-out = " + spec.projection().kOut() + " exceed layer " + layer + " of checkpoint step-" + c.step()
+            + ", whose gradient is " + shape[0] + " x " + shape[1] + " (outputs x inputs with the bias). HINT: set "
+            + "extract.projection.k-in <= " + shape[1] + " and extract.projection.k-out <= " + shape[0]
+            + " (the smallest tracked layer decides), or extract.projection.enabled = false for full gradients");
+      }
+    }
   }
 
   /** Store name of a checkpoint: {@code step-N}. */

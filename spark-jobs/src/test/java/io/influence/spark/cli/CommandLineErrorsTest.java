@@ -55,6 +55,19 @@ class CommandLineErrorsTest {
   }
 
   @Test
+  void extract_projectionLargerThanTheLayers_isRefusedBeforeAnyWork() throws Exception {
+    io.influence.spark.testing.TinyRun tiny = io.influence.spark.testing.TinyRun.create(dir);   // width 16
+    Path out = dir.resolve("out-big");
+    Ran r = run("extract", "--corpus", tiny.corpus().toString(), "--run", dir.resolve("run").toString(), "--out",
+        out.toString(), "--master", "local[1]", "-D", "extract.projection.k-in=100000");
+    assertEquals(Failures.USER_ERROR, r.code(), r.err().toString());
+    String last = r.err().get(r.err().size() - 1);
+    assertTrue(last.contains("influence.extract.projection.k-in = 100000") && last.contains("17")
+        && last.contains("HINT"), last);
+    assertFalse(Files.exists(out), "nothing claimed: " + r.err());
+  }
+
+  @Test
   void unknownSetting_isNamed_andVerboseAddsTheTrace() {
     Ran r = run("extract", "-D", "extract.projection.kin=8", "--out", dir.resolve("o").toString());
     assertEquals(Failures.USER_ERROR, r.code());
