@@ -21,6 +21,14 @@ import org.apache.hadoop.fs.Path;
  */
 public final class OutputGuard {
 
+  /**
+   * Keys under this block of a stage's fingerprint name what its output was computed from (e.g. the content hash
+   * of each checkpoint it read), not settings: when only they differ the output is stale and is computed again.
+   */
+  public static final String INPUTS = "inputs";
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OutputGuard.class);
+
   /** The settings file of {@code stage} inside an output folder. */
   public static String file(String stage) {
     return "_settings." + stage + ".conf";
@@ -44,11 +52,16 @@ public final class OutputGuard {
       if (differences.isEmpty()) {
         return true;
       }
-      if (!overwrite) {
+      if (differences.stream().allMatch(d -> d.startsWith(INPUTS + "."))) {
+        // same settings, but what the output was computed from changed (a re-extracted checkpoint): recompute it
+        LOG.warn("{} was computed from other inputs ({}); computing it again", new Path(dir, stage), differences);
+        Locations.deleteRecursively(conf, new Path(dir, stage));
+      } else if (!overwrite) {
         throw new IllegalStateException(new Path(dir, stage) + " was written with different settings: " + differences
             + ". HINT: choose another output folder, or pass --overwrite to replace it");
+      } else {
+        Locations.deleteRecursively(conf, new Path(dir, stage));
       }
-      Locations.deleteRecursively(conf, new Path(dir, stage));
     }
     Locations.writeString(conf, file, settings.root().render(ConfigRenderOptions.concise().setFormatted(true)
         .setJson(false)));

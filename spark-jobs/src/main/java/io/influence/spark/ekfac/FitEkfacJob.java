@@ -5,6 +5,7 @@ import io.influence.ekfac.EigenvalueCorrection;
 import io.influence.ekfac.LayerFactors;
 import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.extract.TokenizedCorpus;
+import io.influence.spark.io.Locations;
 import io.influence.spark.io.Runs;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.GradientTable;
@@ -69,6 +70,13 @@ public final class FitEkfacJob {
             + " (complete: " + stored + "). HINT: run `influence extract` first; the eigenvalue correction reads them");
       }
       StoreMetadata meta = GradientStore.metadata(spark, spec.store(), name);
+      if (FactorStore.isComplete(spec.factors(), name)
+          && !java.util.Objects.equals(FactorStore.marker(spec.factors(), name).sha256(), meta.sha256())) {
+        LOG.warn("the gradients of {} were extracted again from a changed checkpoint (sha256 {} -> {}); fitting its "
+            + "factors again", name, FactorStore.marker(spec.factors(), name).sha256(), meta.sha256());
+        Locations.deleteRecursively(spark.sparkContext().hadoopConfiguration(),
+            FactorStore.folder(spec.factors(), name));
+      }
       if (FactorStore.isComplete(spec.factors(), name)) {
         FactorStore.requireSameSpace(spec.factors(), meta);
         LOG.info("EK-FAC factors of {} are already complete in {}; skipping", name, spec.factors());

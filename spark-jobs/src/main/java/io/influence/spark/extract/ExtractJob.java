@@ -10,6 +10,7 @@ import io.influence.core.tracin.ExampleGradient;
 import io.influence.spark.config.BadRows;
 import io.influence.spark.config.ExtractSettings.Projection;
 import io.influence.spark.io.Corpus;
+import io.influence.spark.io.Locations;
 import io.influence.spark.io.Runs;
 import io.influence.spark.progress.Progress;
 import io.influence.spark.store.GradientStore;
@@ -61,11 +62,19 @@ public final class ExtractJob {
       for (RunCheckpoint c : spec.run().checkpoints()) {
         String name = checkpointName(c);
         StoreMetadata meta = metadata(spec, c, name);
-        if (GradientStore.checkpoints(spec.store()).contains(name)
-            && GradientStore.metadata(spark, spec.store(), name).sameGradientSpace(meta)) {
-          LOG.info("checkpoint {} is already extracted in {}; skipping", name, spec.store());
-          skipped.add(name);
-          continue;
+        if (GradientStore.checkpoints(spec.store()).contains(name)) {
+          StoreMetadata stored = GradientStore.metadata(spark, spec.store(), name);
+          if (stored.sameGradientSpace(meta) && java.util.Objects.equals(stored.sha256(), meta.sha256())) {
+            LOG.info("checkpoint {} is already extracted in {}; skipping", name, spec.store());
+            skipped.add(name);
+            continue;
+          }
+          if (stored.sameGradientSpace(meta)) {   // the run's checkpoint changed (a retrain): extract it again
+            LOG.warn("checkpoint {} changed since it was extracted (sha256 {} -> {}); extracting it again", name,
+                stored.sha256(), meta.sha256());
+            Locations.deleteRecursively(spark.sparkContext().hadoopConfiguration(),
+                GradientStore.folder(spec.store(), name));
+          }
         }
         StructType schema = new StructType().add("id", DataTypes.StringType, false);
         for (StoreMetadata.Layer l : meta.layers()) {

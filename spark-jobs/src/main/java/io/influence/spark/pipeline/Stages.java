@@ -1,6 +1,7 @@
 package io.influence.spark.pipeline;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValueFactory;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.TrainingRun;
@@ -121,7 +122,7 @@ public final class Stages {
     String corpusFile = perToken ? s.input().corpus("self-influence") : null;
     TrainingRun run = perToken ? run(s, "self-influence") : null;
     List<String> names = method.checkpoints(extracted(store));
-    return OutputGuard.whileClaimed(out, SELF_INFLUENCE, fingerprint(s, "self-influence", method),
+    return OutputGuard.whileClaimed(out, SELF_INFLUENCE, fingerprint(spark, s, "self-influence", method, store, names),
         s.output().overwrite(), () -> {
           List<Double> weights = names.stream()
               .map(n -> method.weight(GradientStore.metadata(spark, store, n).learningRate())).toList();
@@ -157,7 +158,8 @@ public final class Stages {
     TrainingRun run = run(s, "score");
     List<String> names = method.checkpoints(extracted(store));
     List<RunCheckpoint> checkpoints = checkpointsOf(run, names, s.input().run("score"));
-    return OutputGuard.whileClaimed(out, folder, fingerprint(s, "score", method), s.output().overwrite(), () -> {
+    return OutputGuard.whileClaimed(out, folder, fingerprint(spark, s, "score", method, store, names),
+        s.output().overwrite(), () -> {
       List<Queries.Query> queries = Queries.read(spark, queriesFile);
       Preconditioned p = method.precondition(spark, new ScoringInputs(store, new Path(out, FACTORS), corpus,
           s.input().badRows(), queries), checkpoints);
@@ -210,10 +212,15 @@ public final class Stages {
    * score stage depends on the queries: adding queries to a finished run reuses its gradients, factors and
    * self-influence.
    */
-  private static Config fingerprint(InfluenceSettings s, String stage, InfluenceMethod method) {
+  private static Config fingerprint(SparkSession spark, InfluenceSettings s, String stage, InfluenceMethod method,
+      Path store, List<String> checkpoints) {
     List<String> blocks = new ArrayList<>(List.of(stage, "input"));
     blocks.addAll(method.settingsBlocks());
     Config c = s.section(blocks.toArray(String[]::new));
+    for (String name : checkpoints) {   // what the output is computed from: each checkpoint's content hash
+      String sha = GradientStore.metadata(spark, store, name).sha256();
+      c = c.withValue(OutputGuard.INPUTS + ".checkpoints." + name, ConfigValueFactory.fromAnyRef(sha == null ? "" : sha));
+    }
     return stage.equals("score") ? c : c.withoutPath("input.queries");
   }
 
