@@ -98,6 +98,17 @@ public final class FactorStore {
   }
 
   /**
+   * True when the complete factors of {@code meta.checkpoint()} were fitted in the same gradient space but from other
+   * gradients (the checkpoint or the corpus changed and extract wrote them again): they are stale and are refitted.
+   */
+  public static boolean isStale(Path root, StoreMetadata meta) {
+    Marker m = marker(root, meta.checkpoint());
+    StoreMetadata fitted = StoreMetadata.fromJson(m.store(), new Path(folder(root, meta.checkpoint()), MARKER)
+        .toString());
+    return fitted.sameGradientSpace(meta) && !fitted.sameInputs(meta);
+  }
+
+  /**
    * Throws when the complete factors of {@code meta.checkpoint()} were fitted for another gradient space or
    * checkpoint content than {@code meta} describes.
    */

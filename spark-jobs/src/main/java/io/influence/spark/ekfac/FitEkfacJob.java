@@ -70,10 +70,9 @@ public final class FitEkfacJob {
             + " (complete: " + stored + "). HINT: run `influence extract` first; the eigenvalue correction reads them");
       }
       StoreMetadata meta = GradientStore.metadata(spark, spec.store(), name);
-      if (FactorStore.isComplete(spec.factors(), name)
-          && !java.util.Objects.equals(FactorStore.marker(spec.factors(), name).sha256(), meta.sha256())) {
-        LOG.warn("the gradients of {} were extracted again from a changed checkpoint (sha256 {} -> {}); fitting its "
-            + "factors again", name, FactorStore.marker(spec.factors(), name).sha256(), meta.sha256());
+      if (FactorStore.isComplete(spec.factors(), name) && FactorStore.isStale(spec.factors(), meta)) {
+        LOG.warn("the gradients of {} were extracted again (a changed checkpoint or corpus) since its factors were "
+            + "fitted; fitting them again", name);
         Locations.deleteRecursively(spark.sparkContext().hadoopConfiguration(),
             FactorStore.folder(spec.factors(), name));
       }

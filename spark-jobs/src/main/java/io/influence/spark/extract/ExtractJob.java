@@ -58,20 +58,21 @@ public final class ExtractJob {
         spec.run().checkpoints().get(0), spec.badRows());
     List<String> written = new ArrayList<>();
     List<String> skipped = new ArrayList<>();
+    String fingerprint = Corpus.fingerprint(spec.corpus());
     try {
       for (RunCheckpoint c : spec.run().checkpoints()) {
         String name = checkpointName(c);
-        StoreMetadata meta = metadata(spec, c, name);
+        StoreMetadata meta = metadata(spec, c, name).withCorpus(fingerprint);
         if (GradientStore.checkpoints(spec.store()).contains(name)) {
           StoreMetadata stored = GradientStore.metadata(spark, spec.store(), name);
-          if (stored.sameGradientSpace(meta) && java.util.Objects.equals(stored.sha256(), meta.sha256())) {
+          if (stored.sameGradientSpace(meta) && stored.sameInputs(meta)) {
             LOG.info("checkpoint {} is already extracted in {}; skipping", name, spec.store());
             skipped.add(name);
             continue;
           }
-          if (stored.sameGradientSpace(meta)) {   // the run's checkpoint changed (a retrain): extract it again
-            LOG.warn("checkpoint {} changed since it was extracted (sha256 {} -> {}); extracting it again", name,
-                stored.sha256(), meta.sha256());
+          if (stored.sameGradientSpace(meta)) {   // a retrained checkpoint or an edited corpus: extract it again
+            LOG.warn("checkpoint {} or the corpus changed since it was extracted (sha256 {} -> {}, corpus {} -> {}); "
+                + "extracting it again", name, stored.sha256(), meta.sha256(), stored.corpus(), meta.corpus());
             Locations.deleteRecursively(spark.sparkContext().hadoopConfiguration(),
                 GradientStore.folder(spec.store(), name));
           }

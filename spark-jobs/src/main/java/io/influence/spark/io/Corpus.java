@@ -57,6 +57,20 @@ public final class Corpus {
     return read(spark, Locations.local(path));
   }
 
+  /**
+   * A fingerprint of the corpus's content: its row count and an order-independent sum of a 64-bit hash of every
+   * row's {@code (id, text, input_ids)}, so that any changed, added or removed row changes it (whatever the
+   * partitioning or file order). Computed by one scan; rows as {@link #read} returns them.
+   */
+  public static String fingerprint(Dataset<Row> corpus) {
+    Column h = org.apache.spark.sql.functions.xxhash64(col("id"), col("text"), col("input_ids"));
+    Row r = corpus.agg(count(lit(1)), org.apache.spark.sql.functions.sum(h.bitwiseAND(lit(0xFFFFFFFFL))),
+        org.apache.spark.sql.functions.sum(org.apache.spark.sql.functions.shiftrightunsigned(h, 32))).first();
+    long n = r.getLong(0);
+    return n == 0 ? "rows=0" : String.format(java.util.Locale.ROOT, "rows=%d;xxh64-sums=%x:%x", n, r.getLong(1),
+        r.getLong(2));
+  }
+
   public static Dataset<Row> read(SparkSession spark, Path path, InputFormat format) {
     Dataset<Row> raw = switch (format) {
       case PARQUET -> spark.read().parquet(path.toString());

@@ -28,6 +28,7 @@ import io.influence.spark.score.ScoreSpec;
 import io.influence.spark.selfinf.SelfInfluenceJob;
 import io.influence.spark.selfinf.SelfInfluenceSpec;
 import io.influence.spark.store.GradientStore;
+import io.influence.spark.store.StoreMetadata;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -160,6 +161,7 @@ public final class Stages {
     List<RunCheckpoint> checkpoints = checkpointsOf(run, names, s.input().run("score"));
     return OutputGuard.whileClaimed(out, folder, fingerprint(spark, s, "score", method, store, names),
         s.output().overwrite(), () -> {
+      requireStoreOf(spark, store, Corpus.read(spark, corpus), s.input().corpus("score"));
       List<Queries.Query> queries = Queries.read(spark, queriesFile);
       Preconditioned p = method.precondition(spark, new ScoringInputs(store, new Path(out, FACTORS), corpus,
           s.input().badRows(), queries), checkpoints);
@@ -168,6 +170,22 @@ public final class Stages {
           s.score().blockRows(), method.name().word(), method.damping().orElse(null), corpus, new Path(out, folder),
           p.solver()));
     });
+  }
+
+  /**
+   * Fails when the gradient store was extracted from another corpus than {@code corpus} (its text would be joined to
+   * the wrong rows, or to none): the content fingerprints must match.
+   */
+  private static void requireStoreOf(SparkSession spark, Path store, Dataset<Row> corpus, String location) {
+    String now = Corpus.fingerprint(corpus);
+    for (String name : extracted(store)) {
+      String then = GradientStore.metadata(spark, store, name).corpus();
+      if (then != null && !then.equals(now)) {
+        throw new IllegalStateException("the gradient store " + store + " (" + name + ") was extracted from another "
+            + "corpus than " + location + " (content " + then + ", now " + now + "). HINT: run `influence extract` "
+            + "(or `influence run`) again with this corpus, or score with the corpus the store was extracted from");
+      }
+    }
   }
 
   /** The run's checkpoints of the store's checkpoint names, in order; the store must not name one the run lacks. */
@@ -218,8 +236,9 @@ public final class Stages {
     blocks.addAll(method.settingsBlocks());
     Config c = s.section(blocks.toArray(String[]::new));
     for (String name : checkpoints) {   // what the output is computed from: each checkpoint's content hash
-      String sha = GradientStore.metadata(spark, store, name).sha256();
-      c = c.withValue(OutputGuard.INPUTS + ".checkpoints." + name, ConfigValueFactory.fromAnyRef(sha == null ? "" : sha));
+      StoreMetadata meta = GradientStore.metadata(spark, store, name);
+      c = c.withValue(OutputGuard.INPUTS + ".checkpoints." + name, ConfigValueFactory.fromAnyRef(meta.sha256() + " "
+          + meta.corpus()));
     }
     return stage.equals("score") ? c : c.withoutPath("input.queries");
   }

@@ -26,16 +26,17 @@ import java.util.regex.Pattern;
  * {"format":"influence-gradient-store","formatVersion":1,"checkpoint":"step-100","step":100,
  *  "learningRate":0.001,"sha256":"9f2c...","layers":[{"name":"h.0.attn.c_attn","rows":32,"cols":16}],
  *  "projection":"kronecker-gaussian","projectionSeed":42,"lossConvention":"sum over completion tokens",
- *  "dtype":"float32","engineVersion":"0.1.0-SNAPSHOT"}
+ *  "dtype":"float32","engineVersion":"0.1.0-SNAPSHOT","corpus":"rows=40;xxh64-sums=1f3a...:9c02..."}
  * }</pre>
  * {@code rows, cols} are {@code [dOut, dIn]} for full gradients ({@code projection = "full"},
  * {@code projectionSeed = null}) or {@code [kOut, kIn]} for projected ones; each stored array is
- * that matrix flattened row-major. Column name of a layer: {@link Layer#column()}.
+ * that matrix flattened row-major. Column name of a layer: {@link Layer#column()}. {@code corpus} is the content
+ * fingerprint of the corpus the gradients were extracted from ({@code io.influence.spark.io.Corpus#fingerprint}).
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record StoreMetadata(String format, int formatVersion, String checkpoint, long step, double learningRate,
     String sha256, List<Layer> layers, String projection, Long projectionSeed, String lossConvention, String dtype,
-    String engineVersion) implements Serializable {
+    String engineVersion, String corpus) implements Serializable {
 
   public static final String FORMAT = "influence-gradient-store";
   public static final int FORMAT_VERSION = 1;
@@ -127,7 +128,18 @@ public record StoreMetadata(String format, int formatVersion, String checkpoint,
   public static StoreMetadata of(String checkpoint, long step, double learningRate, String sha256, List<Layer> layers,
       String projection, Long projectionSeed, String engineVersion) {
     return new StoreMetadata(FORMAT, FORMAT_VERSION, checkpoint, step, learningRate, sha256, layers, projection,
-        projectionSeed, LOSS_SUM_OVER_COMPLETION, FLOAT32, engineVersion);
+        projectionSeed, LOSS_SUM_OVER_COMPLETION, FLOAT32, engineVersion, null);
+  }
+
+  /** This metadata recording the content fingerprint of the corpus the gradients are of (see Corpus.fingerprint). */
+  public StoreMetadata withCorpus(String fingerprint) {
+    return new StoreMetadata(format, formatVersion, checkpoint, step, learningRate, sha256, layers, projection,
+        projectionSeed, lossConvention, dtype, engineVersion, fingerprint);
+  }
+
+  /** The same checkpoint (content hash) and corpus (content fingerprint) as {@code other}. */
+  public boolean sameInputs(StoreMetadata other) {
+    return Objects.equals(sha256, other.sha256) && Objects.equals(corpus, other.corpus);
   }
 
   /** The column name of a layer name: '.' becomes "__" (e.g. {@code h.0.mlp.c_fc} → {@code h__0__mlp__c_fc}). */

@@ -100,4 +100,35 @@ class StaleOutputsTest {
     assertNotEquals(before, scores(after), "the old scores were not reused");
     assertNotEquals(selfBefore, selfAfter, "the old self-influence was not reused");
   }
+
+  @Test
+  void changedCorpusRow_isExtractedAgain_andScoringAnotherCorpusIsRefused() throws Exception {
+    TinyRun tiny = TinyRun.create(dir);
+    Path queries = dir.resolve("queries.jsonl");
+    Files.writeString(queries, "{\"id\": \"q1\", \"prompt\": \"the red\", \"completion\": \" cat sleeps.\"}\n");
+    SparkSession spark = LocalSpark.get();
+    InfluenceSettings s = settings(tiny, queries, dir.resolve("out")).with("score.top-k", 40);   // every row ranked
+    Stages.extract(spark, s);
+    Map<String, Double> before = scores(Stages.score(spark, s).collectAsList());
+    String edited = "q1/top/doc-7";
+
+    // one row's text is replaced in place (same id)
+    String corpus = Files.readString(tiny.corpus());
+    String old = tiny.texts().get(7);
+    Files.writeString(tiny.corpus(), corpus.replace("\"" + old + "\"", "\"the red cat sleeps.\""));
+    assertNotEquals(corpus, Files.readString(tiny.corpus()));
+
+    // scoring the old store against the edited corpus is an error, not text joined to the wrong rows
+    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> Stages.score(spark, s));
+    assertTrue(e.getMessage().contains("extracted from another corpus") && e.getMessage().contains("HINT"),
+        e.getMessage());
+
+    ExtractJob.Result extracted = Stages.extract(spark, s);
+    assertEquals(List.of("step-3", "step-6"), extracted.written(), "every checkpoint is extracted again");
+    Map<String, Double> after = scores(Stages.score(spark, s).collectAsList());
+    InfluenceSettings fresh = settings(tiny, queries, dir.resolve("fresh")).with("score.top-k", 40);
+    Stages.extract(spark, fresh);
+    assertEquals(scores(Stages.score(spark, fresh).collectAsList()), after);
+    assertNotEquals(before.get(edited), after.get(edited), "the edited row's score is new, not reused");
+  }
 }
