@@ -70,9 +70,14 @@ public final class Settings {
     return merged;
   }
 
-  /** The defaults ({@code reference.conf} in the jar), under {@code influence}. */
+  /** The defaults ({@code reference.conf} in the jar), under {@code influence}; parsed once. */
   static Config reference() {
-    return ConfigFactory.parseResources(Settings.class.getClassLoader(), "reference.conf",
+    return Reference.CONFIG;
+  }
+
+  /** Parsed once per JVM (a Config is immutable): every load and every fingerprint compares against it. */
+  private static final class Reference {
+    static final Config CONFIG = ConfigFactory.parseResources(Settings.class.getClassLoader(), "reference.conf",
         ConfigParseOptions.defaults().setAllowMissing(false)).getConfig("influence");
   }
 
