@@ -7,7 +7,7 @@ import io.influence.core.hvp.GaussNewtonOperator;
 import io.influence.core.hvp.HessianOperator;
 import io.influence.core.hvp.TrainingSequences;
 import io.influence.core.linalg.LinearOperator;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.score.LayerLayout;
 import io.influence.core.score.Stats;
 import io.influence.core.solve.IhvpSolver;
@@ -237,7 +237,7 @@ final class ExactnessTask implements BenchTask {
     List<int[]> data = sample.sequences().subList(0, n);
     List<int[]> querySeqs = sample.sequences().subList(n, n + queries);
     TinyLm.Trained trained = lm.train(data, o.seed(), o.seed(), lm.steps(), o.workDir().resolve("gpt2-run"));
-    Gpt2Model model = trained.model().withDataType(DataType.DOUBLE);
+    CausalLm model = trained.model().withDataType(DataType.DOUBLE);
     long tTrain = System.nanoTime();
 
     GaussNewtonOperator ggn = GaussNewtonOperator.create(model, layers, TrainingSequences.of(data, n));

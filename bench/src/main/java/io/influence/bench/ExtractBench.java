@@ -5,7 +5,7 @@ import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.checkpoints.TrainingRuns;
 import io.influence.core.grad.GradientExtractor;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.train.Initialization;
 import io.influence.core.train.Trainer;
 import io.influence.spark.config.BadRows;
@@ -92,7 +92,7 @@ final class ExtractBench {
   static TrainingRun randomRun(Path dir, ModelSize m, long seed) throws Exception {
     Gpt2Config config = new Gpt2Config(m.vocab(), m.seq(), m.width(), m.layers(), Math.max(1, m.width() / 64), 1e-5,
         "gelu_new");
-    Gpt2Model model = Initialization.gpt2(config, seed, DataType.FLOAT);
+    CausalLm model = Initialization.gpt2(config, seed, DataType.FLOAT);
     Path runDir = dir.resolve("run");
     Path checkpoint = runDir.resolve("checkpoint-1");
     Trainer.save(model, checkpoint, Optional.empty());
@@ -137,7 +137,7 @@ final class ExtractBench {
         tokens.add(random.ints(m.seq(), 0, m.vocab()).toArray());
       }
       work.add(() -> {
-        Gpt2Model model = Gpt2Model.load(c.dir(), DataType.FLOAT);
+        CausalLm model = CausalLm.load(c.dir(), DataType.FLOAT);
         GradientExtractor extractor = new GradientExtractor(model,
             model.projections(model.linearLayers(), k, k, 42), 16);
         int warm = Math.min(16, rowsPerThread);

@@ -2,6 +2,7 @@ package io.influence.bench;
 
 import io.influence.checkpoints.Gpt2Config;
 import io.influence.core.model.BatchGradients;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
@@ -60,7 +61,7 @@ public final class GradientBench {
     }
   }
 
-  private final Gpt2Model model;
+  private final CausalLm model;
   private final TokenBatch batch;
   private final Sizes sizes;
   private final Map<String, KroneckerProjection> projections;
@@ -222,7 +223,7 @@ public final class GradientBench {
     return s;
   }
 
-  static Gpt2Model randomModel(Gpt2Config cfg, long seed) {
+  static CausalLm randomModel(Gpt2Config cfg, long seed) {
     Nd4j.getRandom().setSeed(seed);
     int c = cfg.nEmbd();
     Map<String, INDArray> t = new LinkedHashMap<>();

@@ -2,7 +2,7 @@ package io.influence.bench;
 
 import io.influence.core.grad.TokenFactors;
 import io.influence.core.model.BatchGradients;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.TokenBatch;
 import io.influence.ekfac.CovarianceAccumulator;
@@ -25,7 +25,7 @@ final class InMemoryEkfac {
   private InMemoryEkfac() {}
 
   /** Factors (with the EK-FAC correction) of each of {@code layers}, fitted on {@code sequences} at {@code model}. */
-  static Map<String, LayerFactors> fit(Gpt2Model model, List<int[]> sequences, List<String> layers) {
+  static Map<String, LayerFactors> fit(CausalLm model, List<int[]> sequences, List<String> layers) {
     Map<String, CovarianceAccumulator> cov = new LinkedHashMap<>();
     GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(layers);
     for (int start = 0; start < sequences.size(); start += BATCH) {

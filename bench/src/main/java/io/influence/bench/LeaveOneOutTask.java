@@ -5,7 +5,7 @@ import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.grad.Preconditioner;
 import io.influence.core.linalg.LinearOperator;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.TokenBatch;
 import io.influence.core.score.LayerLayout;
 import io.influence.core.score.PairwiseScores;
@@ -244,7 +244,7 @@ final class LeaveOneOutTask implements BenchTask {
     long initSeed = o.seed() + 103;
     int every = Math.max(1, lm.steps() / checkpoints);
     TinyLm.Trained full = lm.train(data, initSeed, initSeed, every, o.workDir().resolve("gpt2-full"));
-    Gpt2Model model = full.model().withDataType(DataType.DOUBLE);
+    CausalLm model = full.model().withDataType(DataType.DOUBLE);
     List<String> trainIds = IntStream.range(0, n).mapToObj(i -> "train-" + i).toList();
     List<String> queryIds = IntStream.range(0, queries).mapToObj(i -> "query-" + i).toList();
 
@@ -265,7 +265,7 @@ final class LeaveOneOutTask implements BenchTask {
     // TracInCP over the saved checkpoints of the full run
     List<CheckpointGradients> perCheckpoint = new ArrayList<>();
     for (RunCheckpoint c : full.run().checkpoints()) {
-      Gpt2Model at = load(c);
+      CausalLm at = load(c);
       GradientExtractor e = new GradientExtractor(at, Map.of(), 32);
       perCheckpoint.add(new CheckpointGradients("checkpoint-" + c.step(), c.learningRate(),
           e.extract(queryIds, querySeqs, null), e.extract(trainIds, data, null)));
@@ -313,9 +313,9 @@ final class LeaveOneOutTask implements BenchTask {
         (tFull - t0) / 1e9, full.lastLoss(), (System.nanoTime() - t0) / 1e9));
   }
 
-  private static Gpt2Model load(RunCheckpoint c) {
+  private static CausalLm load(RunCheckpoint c) {
     try {
-      return Gpt2Model.load(c.dir(), DataType.DOUBLE);
+      return CausalLm.load(c.dir(), DataType.DOUBLE);
     } catch (CheckpointFormatException e) {
       throw new IllegalStateException("checkpoint " + c.dir() + " just written is unreadable: " + e.getMessage(), e);
     }

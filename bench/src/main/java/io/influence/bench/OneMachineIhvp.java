@@ -3,7 +3,7 @@ package io.influence.bench;
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.hvp.GaussNewtonOperator;
 import io.influence.core.hvp.TrainingSequences;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.score.LayerLayout;
 import io.influence.core.solve.IhvpSolver;
 import io.influence.core.solve.SolveResult;
@@ -52,7 +52,7 @@ final class OneMachineIhvp {
 
   private OneMachineIhvp() {}
 
-  static Result run(Gpt2Model model, List<String> trainIds, List<int[]> trainTokens, List<Query> queries, Options o,
+  static Result run(CausalLm model, List<String> trainIds, List<int[]> trainTokens, List<Query> queries, Options o,
                     Consumer<String> log) {
     List<String> layers = layers(model, o.layers());
     List<int[]> sample = new ArrayList<>(trainTokens);
@@ -109,12 +109,12 @@ final class OneMachineIhvp {
     return new Result(scores, notes);
   }
 
-  static List<String> layers(Gpt2Model model, String spec) {
+  static List<String> layers(CausalLm model, String spec) {
     List<String> all = model.linearLayers();
     return switch (spec) {
       case "all" -> all;
       case "last-block" -> {
-        String prefix = "h." + (model.config().nLayer() - 1) + ".";
+        String prefix = "h." + (model.config().numLayers() - 1) + ".";
         yield all.stream().filter(l -> l.startsWith(prefix)).toList();
       }
       default -> {

@@ -1,7 +1,7 @@
 package io.influence.bench;
 
 import io.influence.checkpoints.RunCheckpoint;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.tokenizer.PromptCompletion;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.config.BlasThreads;
@@ -181,14 +181,14 @@ final class PlantedFactsTask implements BenchTask {
                                    Map<String, Map<String, Map<String, Double>>> scores) throws Exception {
     List<RunCheckpoint> cps = trained.run().checkpoints();
     Path dir = cps.get(cps.size() - 1).dir();
-    Gpt2Model model = Gpt2Model.load(dir, DataType.FLOAT);
+    CausalLm model = CausalLm.load(dir, DataType.FLOAT);
     Tokenizer tokenizer = Tokenizer.fromTokenizerJson(dir.resolve("tokenizer.json"));
     List<String> ids = new ArrayList<>(data.texts().keySet());
     List<int[]> tokens = data.texts().values().stream().map(tokenizer::encode).toList();
     List<OneMachineIhvp.Query> queries = new ArrayList<>();
     for (Queries.Query q : data.queryList()) {
       PromptCompletion e = PromptCompletion.encode(tokenizer, q.id(), q.prompt(), q.completion(),
-          model.config().nPositions());
+          model.config().maxPositions());
       queries.add(new OneMachineIhvp.Query(q.id(), e.tokens(), e.lossMask()));
     }
     var options = new OneMachineIhvp.Options(o.param("ihvp.layers", "last-block"), o.intParam("ihvp.sample", 32, 64),

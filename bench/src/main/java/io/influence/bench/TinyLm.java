@@ -2,7 +2,7 @@ package io.influence.bench;
 
 import io.influence.checkpoints.Gpt2Config;
 import io.influence.checkpoints.TrainingRun;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.train.Initialization;
 import io.influence.core.train.LearningRateSchedule;
 import io.influence.core.train.Optimizer;
@@ -104,7 +104,7 @@ record TinyLm(int vocab, int seq, int width, int layers, int topics, int branchi
    * {@code corpus}, saving a checkpoint every {@code saveEvery} steps under {@code runDir}; returns the run.
    */
   Trained train(List<int[]> corpus, long initSeed, long orderSeed, int saveEvery, Path runDir) {
-    Gpt2Model model = Initialization.gpt2(config(), initSeed, DataType.FLOAT);
+    CausalLm model = Initialization.gpt2(config(), initSeed, DataType.FLOAT);
     Trainer.Settings settings = new Trainer.Settings(Optimizer.adamW(0.9, 0.999, 1e-8, 0.0),
         LearningRateSchedule.constant(learningRate), steps, batch, saveEvery, 1.0, orderSeed);
     double[] last = new double[1];
@@ -113,5 +113,5 @@ record TinyLm(int vocab, int seq, int width, int layers, int topics, int branchi
   }
 
   /** The trained float32 model (in memory), its saved run, and the mean token loss of the last batch. */
-  record Trained(Gpt2Model model, TrainingRun run, double lastLoss) {}
+  record Trained(CausalLm model, TrainingRun run, double lastLoss) {}
 }

@@ -1,7 +1,7 @@
 package io.influence.core.grad;
 
 import io.influence.core.model.BatchGradients;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.model.TokenBatch;
@@ -17,12 +17,12 @@ import java.util.Map;
  */
 public final class GradientExtractor {
 
-  private final Gpt2Model model;
+  private final CausalLm model;
   private final Map<String, KroneckerProjection> projections;
   private final int batchSize;
 
   /** @param projections per tracked layer; empty for full gradients of every linear layer */
-  public GradientExtractor(Gpt2Model model, Map<String, KroneckerProjection> projections, int batchSize) {
+  public GradientExtractor(CausalLm model, Map<String, KroneckerProjection> projections, int batchSize) {
     if (batchSize < 1) {
       throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
     }

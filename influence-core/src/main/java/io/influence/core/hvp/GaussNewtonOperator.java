@@ -1,7 +1,7 @@
 package io.influence.core.hvp;
 
 import io.influence.core.linalg.LinearOperator;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.TokenBatch;
 import io.influence.core.score.LayerLayout;
 import java.util.List;
@@ -23,10 +23,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * the Fisher of the model's own predictive distribution for softmax outputs.
  *
  * Per batch, all exact in float64 arithmetic (no differences, no approximation beyond rounding):
- *   1. u = J v by forward-mode differentiation of the logits along v (Gpt2Model.logitTangents);
+ *   1. u = J v by forward-mode differentiation of the logits along v (CausalLm.logitTangents);
  *   2. r = H_out u row by row: r = w ⊙ (p ⊙ u − p (pᵀu)) with p = softmax(z(θ)), in float64;
  *   3. Jᵀ r by the model's backward pass seeded with r instead of p − onehot
- *      (Gpt2Model.parameterGradientsFromLogits: steps 2-3 share one forward pass).
+ *      (CausalLm.parameterGradientsFromLogits: steps 2-3 share one forward pass).
  * So G is linear in v, symmetric and PSD up to rounding (measured against PyTorch's exact
  * jvp-then-vjp product: about 1e-15 relative, see HvpReferenceTest).
  *
@@ -54,7 +54,7 @@ public final class GaussNewtonOperator implements LinearOperator {
    * The GGN of the mean loss of {@code data} w.r.t. {@code layers} of {@code model}: exact in float64;
    * a float32 model gives float32-accurate products (the softmax and H_out are float64 either way).
    */
-  public static GaussNewtonOperator create(Gpt2Model model, List<String> layers, TrainingSequences data) {
+  public static GaussNewtonOperator create(CausalLm model, List<String> layers, TrainingSequences data) {
     return new GaussNewtonOperator(new ParameterSubset(model, layers, false), data);
   }
 
@@ -75,7 +75,7 @@ public final class GaussNewtonOperator implements LinearOperator {
     if (subset.step(v, 1.0) == 0) {   // also rejects NaN/Inf
       return;
     }
-    Gpt2Model model = subset.model();
+    CausalLm model = subset.model();
     Map<String, INDArray> tangents = subset.layout().fromVector(v, DataType.DOUBLE);
     double scale = 1.0 / data.size();
     for (TokenBatch b : batches) {

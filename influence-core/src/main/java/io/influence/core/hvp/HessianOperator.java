@@ -1,7 +1,7 @@
 package io.influence.core.hvp;
 
 import io.influence.core.linalg.LinearOperator;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.TokenBatch;
 import io.influence.core.score.LayerLayout;
 import java.util.List;
@@ -18,7 +18,7 @@ import java.util.List;
  *
  * each gradient being an exact float64 backward pass over the N sequences in batches: the
  * model's backward seeded with ∂L/∂logits = w ⊙ (softmax − onehot) computed here in float64
- * (Gpt2Model.parameterGradientsFromLogits; the same gradient as GradientRequest.allParameters(),
+ * (CausalLm.parameterGradientsFromLogits; the same gradient as GradientRequest.allParameters(),
  * without the model's ND4J loss kernel, whose many small ops dominated at these sizes). The step
  * makes the perturbation a fixed fraction of the parameters: ε‖v‖ = h = relativeStep · max(‖θ_S‖, 1),
  * relativeStep = 1e-5 by default.
@@ -37,7 +37,7 @@ import java.util.List;
  * only to that accuracy; solvers do not notice.
  *
  * Cost: 2 gradient passes over the training set per product. The model is moved through
- * Gpt2Model.parameterViews() and the saved θ_S is assigned back bit for bit before apply()
+ * CausalLm.parameterViews() and the saved θ_S is assigned back bit for bit before apply()
  * returns (also on error). Not thread-safe (nor is the model); the product is taken at the
  * parameters the model holds when apply() is called.
  */
@@ -60,12 +60,12 @@ public final class HessianOperator implements LinearOperator {
   }
 
   /** The Hessian of the mean loss of {@code data} w.r.t. {@code layers} of a float64 {@code model}. */
-  public static HessianOperator create(Gpt2Model model, List<String> layers, TrainingSequences data) {
+  public static HessianOperator create(CausalLm model, List<String> layers, TrainingSequences data) {
     return create(model, layers, data, DEFAULT_RELATIVE_STEP);
   }
 
-  /** As {@link #create(Gpt2Model, List, TrainingSequences)} with another relative step (see the class comment). */
-  public static HessianOperator create(Gpt2Model model, List<String> layers, TrainingSequences data, double relativeStep) {
+  /** As {@link #create(CausalLm, List, TrainingSequences)} with another relative step (see the class comment). */
+  public static HessianOperator create(CausalLm model, List<String> layers, TrainingSequences data, double relativeStep) {
     if (!(relativeStep > 0 && relativeStep < 1)) {
       throw new IllegalArgumentException("relative step must be in (0, 1), got " + relativeStep);
     }

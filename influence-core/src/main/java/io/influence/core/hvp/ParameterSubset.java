@@ -1,6 +1,7 @@
 package io.influence.core.hvp;
 
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
+import io.influence.core.model.LinearLayer;
 import io.influence.core.score.LayerLayout;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -11,26 +12,26 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /*
- * The parameters θ_S of a chosen set of tracked linear layers of a float64 Gpt2Model, as one flat
- * vector in LayerLayout order: per layer the augmented matrix G [dOut, dIn+1] row-major, whose first
- * dIn columns are the transpose of the Hugging Face Conv1D weight W [dIn, dOut] and whose last
- * column is the bias b [dOut]:  flat[off + o·(dIn+1) + i] = W[i][o],  flat[off + o·(dIn+1) + dIn] = b[o].
- * This is the space of per-example gradients, so the operators built on it act on flattened gradients.
+ * The parameters θ_S of a chosen set of tracked linear layers of a float64 CausalLm, as one flat
+ * vector in LayerLayout order: per layer the matrix G [dOut, cols] row-major in the LinearLayer
+ * orientation (weight in the first dIn columns, the bias, if any, last). This is the space of
+ * per-example gradients, so the operators built on it act on flattened gradients.
  *
- * It moves the model to θ_S + s·v through Gpt2Model.parameterViews() (the sum is formed in float64
+ * It moves the model to θ_S + s·v through CausalLm.parameterViews() (the sum is formed in float64
  * from a saved copy of θ_S, so nothing accumulates) and restores the saved copy bit for bit.
  */
 final class ParameterSubset {
 
-  private final Gpt2Model model;
+  private final CausalLm model;
   private final List<String> layers;
+  private final List<LinearLayer> linears = new ArrayList<>();
   private final LayerLayout layout;
   private final List<INDArray> views = new ArrayList<>();     // weight, bias per layer (live)
   private final List<INDArray> saved = new ArrayList<>();     // copies
   private final List<double[]> savedValues = new ArrayList<>();
   private double norm;
 
-  ParameterSubset(Gpt2Model model, List<String> layers, boolean requireDouble) {
+  ParameterSubset(CausalLm model, List<String> layers, boolean requireDouble) {
     if (requireDouble && model.dataType() != DataType.DOUBLE) {
       throw new IllegalArgumentException("Hessian-vector products by differences need a float64 model, got "
           + model.dataType() + "; HINT: use model.withDataType(DataType.DOUBLE)");
@@ -44,10 +45,11 @@ final class ParameterSubset {
     Map<String, long[]> shapes = new LinkedHashMap<>();
     Map<String, INDArray> pv = model.parameterViews();
     for (String l : this.layers) {
-      int[] s = model.linearShape(l);   // throws with a hint for unknown layers
-      shapes.put(l, new long[] {s[0], s[1]});
-      views.add(pv.get(l + ".weight"));
-      views.add(pv.get(l + ".bias"));
+      LinearLayer ll = model.linear(l);   // throws with a hint for unknown layers
+      linears.add(ll);
+      shapes.put(l, new long[] {ll.dOut(), ll.cols()});
+      views.add(pv.get(ll.weight()));
+      views.add(ll.hasBias() ? pv.get(ll.bias()) : null);
     }
     this.layout = LayerLayout.of(this.layers, shapes);
     capture();
@@ -59,6 +61,11 @@ final class ParameterSubset {
     savedValues.clear();
     double ss = 0;
     for (INDArray v : views) {
+      if (v == null) {
+        saved.add(null);
+        savedValues.add(null);
+        continue;
+      }
       INDArray copy = v.dup('c');
       saved.add(copy);
       double[] values = copy.data().asDouble();
@@ -86,48 +93,35 @@ final class ParameterSubset {
   /** Sets the model's chosen layers to {@code θ_S + s·v}. */
   void setShifted(double[] v, double s) {
     for (int k = 0; k < layers.size(); k++) {
-      String l = layers.get(k);
-      int off = layout.offset(l);
-      int cols = (int) layout.shape(l)[1];
-      int dIn = cols - 1;
-      int dOut = (int) layout.shape(l)[0];
-      double[] w = savedValues.get(2 * k).clone();
-      double[] b = savedValues.get(2 * k + 1).clone();
-      for (int o = 0; o < dOut; o++) {
-        int row = off + o * cols;
-        for (int i = 0; i < dIn; i++) {
-          w[i * dOut + o] += s * v[row + i];
+      LinearLayer ll = linears.get(k);
+      double[][] step = ll.toHuggingFace(v, layout.offset(ll.name()));
+      for (int part = 0; part < 2; part++) {
+        INDArray view = views.get(2 * k + part);
+        if (view == null) {
+          continue;
         }
-        b[o] += s * v[row + dIn];
+        double[] x = savedValues.get(2 * k + part).clone();
+        for (int i = 0; i < x.length; i++) {
+          x[i] += s * step[part][i];
+        }
+        view.assign(Nd4j.create(x, view.shape(), 'c'));
       }
-      views.get(2 * k).assign(Nd4j.create(w, new long[] {dIn, dOut}, 'c'));
-      views.get(2 * k + 1).assign(Nd4j.create(b, new long[] {dOut}, 'c'));
     }
   }
 
   /** Puts the saved θ_S back (bit-identical). */
   void restore() {
     for (int k = 0; k < views.size(); k++) {
-      views.get(k).assign(saved.get(k));
+      if (views.get(k) != null) {
+        views.get(k).assign(saved.get(k));
+      }
     }
   }
 
   /** Adds {@code scale ·} (the chosen layers' part of a Hugging Face-named gradient map) to {@code out}. */
   void accumulate(Map<String, INDArray> gradients, double scale, double[] out) {
-    for (String l : layers) {
-      int off = layout.offset(l);
-      int cols = (int) layout.shape(l)[1];
-      int dIn = cols - 1;
-      int dOut = (int) layout.shape(l)[0];
-      double[] w = gradients.get(l + ".weight").dup('c').castTo(DataType.DOUBLE).data().asDouble();
-      double[] b = gradients.get(l + ".bias").dup('c').castTo(DataType.DOUBLE).data().asDouble();
-      for (int o = 0; o < dOut; o++) {
-        int row = off + o * cols;
-        for (int i = 0; i < dIn; i++) {
-          out[row + i] += scale * w[i * dOut + o];
-        }
-        out[row + dIn] += scale * b[o];
-      }
+    for (LinearLayer ll : linears) {
+      ll.addTo(gradients, scale, out, layout.offset(ll.name()));
     }
   }
 
@@ -146,7 +140,7 @@ final class ParameterSubset {
     return ss == 0 ? 0 : relativeStep * Math.max(norm, 1.0) / Math.sqrt(ss);
   }
 
-  Gpt2Model model() {
+  CausalLm model() {
     return model;
   }
 

@@ -36,9 +36,9 @@ public record TrainingSequences(List<int[]> tokens, List<int[]> lossMasks, int b
    * Checks every sequence against the model's vocabulary and context; throws
    * IllegalArgumentException naming the sequence index and how to fix it.
    */
-  void validate(io.influence.core.model.Gpt2Model model) {
+  void validate(io.influence.core.model.CausalLm model) {
     int vocab = model.config().vocabSize();
-    int ctx = model.config().nPositions();
+    int ctx = model.config().maxPositions();
     for (int n = 0; n < tokens.size(); n++) {
       int[] t = tokens.get(n);
       if (t == null || t.length == 0) {

@@ -39,7 +39,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * the model family ({@code CausalAttention}, {@code NextTokenLoss}, {@code PerExampleGradients},
  * the element-wise kernels and {@code Blas}); {@code Gpt2Tangent} is its forward mode.
  */
-public final class Gpt2Model {
+public final class Gpt2Model implements CausalLm {
 
   private final Gpt2Config config;
   private final Gpt2Params params;
@@ -51,21 +51,14 @@ public final class Gpt2Model {
     this.params = params;
   }
 
-  /** Loads {@code config.json} + safetensors from a checkpoint folder (see {@link Checkpoint}). */
+  /** Loads {@code config.json} + safetensors from a checkpoint folder that must hold a GPT-2 (see {@link CausalLm#load}). */
   public static Gpt2Model load(Path dir, DataType dataType) throws CheckpointFormatException {
-    try (Checkpoint ckpt = Checkpoint.open(dir)) {
-      ModelConfig mc = ckpt.config();
-      if (!(mc instanceof Gpt2Config cfg)) {
-        throw new IllegalArgumentException(dir + ": model_type is " + mc.modelType()
-            + ", not gpt2; HINT: only GPT-2 checkpoints are supported by Gpt2Model");
-      }
-      Map<String, INDArray> tensors = CheckpointTensors.read(ckpt, dataType);
-      try {
-        return fromTensors(cfg, tensors, dataType);
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(dir + ": " + e.getMessage(), e);
-      }
+    CausalLm m = CausalLm.load(dir, dataType);
+    if (!(m instanceof Gpt2Model g)) {
+      throw new IllegalArgumentException(dir + ": model_type is " + m.config().modelType()
+          + ", not gpt2; HINT: load it with CausalLm.load");
     }
+    return g;
   }
 
   /**
@@ -102,29 +95,13 @@ public final class Gpt2Model {
     return List.copyOf(params.linears().keySet());
   }
 
-  /** {@code {dOut, dIn + 1}}: the shape of a per-example gradient of {@code layer} (bias column included). */
-  public int[] linearShape(String layer) {
+  @Override
+  public LinearLayer linear(String layer) {
     INDArray w = params.linears().get(layer);
     if (w == null) {
       throw new IllegalArgumentException("unknown layer " + layer + "; HINT: one of " + linearLayers());
     }
-    return new int[] {(int) w.rows(), (int) w.columns()};
-  }
-
-  /** Number of Conv1D weights inside the blocks (biases excluded). */
-  public long linearWeightCount() {
-    long s = 0;
-    for (INDArray w : params.linears().values()) {
-      s += w.rows() * (w.columns() - 1);
-    }
-    return s;
-  }
-
-  /** Copies of all parameters under their Hugging Face names (no prefix), in Hugging Face shapes. */
-  public Map<String, INDArray> parameters() {
-    Map<String, INDArray> out = new LinkedHashMap<>();
-    params.named().forEach((k, v) -> out.put(k, v.dup('c')));
-    return out;
+    return new LinearLayer(layer, (int) w.columns() - 1, (int) w.rows(), layer + ".weight", layer + ".bias", true);
   }
 
   /**
@@ -133,36 +110,6 @@ public final class Gpt2Model {
    */
   public Map<String, INDArray> parameterViews() {
     return params.named();
-  }
-
-  /**
-   * Seeded projections for the given layers, all with the same {@code kIn, kOut}
-   * (see {@link KroneckerProjection#create}).
-   */
-  public Map<String, KroneckerProjection> projections(List<String> layers, int kIn, int kOut, long seed) {
-    Map<String, KroneckerProjection> out = new LinkedHashMap<>();
-    for (String l : layers) {
-      int[] s = linearShape(l);
-      out.put(l, KroneckerProjection.create(l, s[1], s[0], kIn, kOut, seed, dataType()));
-    }
-    return out;
-  }
-
-  /**
-   * Seeded projections with sizes per layer: {@code sizes.get(layer) = {kIn, kOut}}
-   * (see {@link KroneckerProjection#create}); the map's keys are the layers.
-   */
-  public Map<String, KroneckerProjection> projections(Map<String, int[]> sizes, long seed) {
-    Map<String, KroneckerProjection> out = new LinkedHashMap<>();
-    for (Map.Entry<String, int[]> e : sizes.entrySet()) {
-      int[] k = e.getValue();
-      if (k == null || k.length != 2) {
-        throw new IllegalArgumentException("layer " + e.getKey() + ": sizes must be {kIn, kOut}");
-      }
-      int[] s = linearShape(e.getKey());
-      out.put(e.getKey(), KroneckerProjection.create(e.getKey(), s[1], s[0], k[0], k[1], seed, dataType()));
-    }
-    return out;
   }
 
   /**
@@ -245,17 +192,6 @@ public final class Gpt2Model {
       p.tangent = new Gpt2Tangent(config, p, dataType());
     }
     return p.batchMajor(p.tangent.logits(params, kinds[0], kinds[1], kinds[2], kinds[3]));
-  }
-
-  /**
-   * Backpropagates an arbitrary logits gradient {@code u = dLogits} ({@code [B, T, V]} as returned by
-   * {@link #logits}) to every parameter: the vector-Jacobian product {@code Jᵀu}, i.e. the gradient
-   * of {@code Σ_{b,t,v} u[b,t,v]·logits[b,t,v]}, summed over the batch, under Hugging Face names and
-   * shapes (as {@link BatchGradients#parameterGradients()}). Rows at or past an example's length are
-   * ignored (treated as zero). With {@code u = w ⊙ (softmax − onehot)} this is the loss gradient.
-   */
-  public Map<String, INDArray> parameterGradientsFromLogitGradients(TokenBatch batch, INDArray dLogits) {
-    return parameterGradientsFromLogits(batch, logits -> dLogits);
   }
 
   /**

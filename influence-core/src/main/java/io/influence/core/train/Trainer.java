@@ -8,7 +8,7 @@ import io.influence.checkpoints.TrainingRuns;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.core.model.BatchGradients;
 import io.influence.core.model.GradientRequest;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.TokenBatch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -24,7 +24,7 @@ import java.util.function.Consumer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Trains a {@link Gpt2Model} on token sequences and saves checkpoints the Hugging Face way, with
+ * Trains a {@link CausalLm} on token sequences and saves checkpoints the Hugging Face way, with
  * our run manifest recording each checkpoint's step and learning rate (what TracIn weighs by).
  *
  * <p>Each step draws {@code batchSize} sequences from a seeded permutation of the corpus (a new
@@ -66,16 +66,16 @@ public final class Trainer {
    *
    * @param tokenizerJson copied into every checkpoint folder when present
    */
-  public static TrainingRun train(Gpt2Model model, List<int[]> corpus, Settings settings, Path runDir,
+  public static TrainingRun train(CausalLm model, List<int[]> corpus, Settings settings, Path runDir,
                                   Optional<Path> tokenizerJson, Consumer<Step> progress) {
     if (corpus.isEmpty()) {
       throw new IllegalArgumentException("cannot train on an empty corpus");
     }
     for (int i = 0; i < corpus.size(); i++) {
       int[] s = corpus.get(i);
-      if (s.length < 2 || s.length > model.config().nPositions()) {
+      if (s.length < 2 || s.length > model.config().maxPositions()) {
         throw new IllegalArgumentException("training sequence " + i + " has " + s.length
-            + " tokens; it needs 2.." + model.config().nPositions());
+            + " tokens; it needs 2.." + model.config().maxPositions());
       }
     }
     Random random = new Random(settings.seed());
@@ -136,7 +136,7 @@ public final class Trainer {
   }
 
   /** Writes {@code model} as a Hugging Face GPT-2 folder: {@code config.json} + {@code model.safetensors}. */
-  public static void save(Gpt2Model model, Path dir, Optional<Path> tokenizerJson) {
+  public static void save(CausalLm model, Path dir, Optional<Path> tokenizerJson) {
     try {
       Files.createDirectories(dir);
       ModelConfigs.write(dir.resolve("config.json"), model.config());

@@ -2,7 +2,7 @@ package io.influence.spark.ekfac;
 
 import io.influence.core.grad.TokenFactors;
 import io.influence.core.model.BatchGradients;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.model.TokenBatch;
@@ -69,7 +69,7 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
 
   @Override
   public Iterator<Sums> call(Iterator<Row> rows) {
-    Gpt2Model model = ExecutorModels.model(dir, sha256);
+    CausalLm model = ExecutorModels.model(dir, sha256);
     List<String> names = layers.stream().map(StoreMetadata.Layer::name).toList();
     Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(stored, model::linearShape,
         projectionSeed, model.dataType());

@@ -1,7 +1,7 @@
 package io.influence.spark.extract;
 
 import io.influence.checkpoints.CheckpointFormatException;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.io.Locations;
 import io.influence.spark.io.Runs;
@@ -22,7 +22,7 @@ import org.nd4j.linalg.api.buffer.DataType;
  */
 public final class ExecutorModels {
 
-  private static final ThreadLocal<Map<String, Gpt2Model>> MODELS = ThreadLocal.withInitial(ConcurrentHashMap::new);
+  private static final ThreadLocal<Map<String, CausalLm>> MODELS = ThreadLocal.withInitial(ConcurrentHashMap::new);
   private static final Map<String, Optional<Tokenizer>> TOKENIZERS = new ConcurrentHashMap<>();
 
   private ExecutorModels() {}
@@ -31,17 +31,17 @@ public final class ExecutorModels {
    * This thread's float32 model of the checkpoint at {@code location} ({@link Runs#location}: a local folder, or
    * a remote one that is copied to this machine once) with content hash {@code sha256}, loaded on first use.
    */
-  public static Gpt2Model model(String location, String sha256) {
+  public static CausalLm model(String location, String sha256) {
     return model(location, sha256, DataType.FLOAT);
   }
 
   /** As {@link #model(String, String)} in {@code dataType} (FLOAT, or DOUBLE for exact curvature products). */
-  public static Gpt2Model model(String location, String sha256, DataType dataType) {
+  public static CausalLm model(String location, String sha256, DataType dataType) {
     Path dir = Runs.checkpointDir(Locations.conf(), location, sha256);
     String key = dir + "#" + sha256 + (dataType == DataType.FLOAT ? "" : "#" + dataType);
     return MODELS.get().computeIfAbsent(key, k -> {
       try {
-        return Gpt2Model.load(dir, dataType);
+        return CausalLm.load(dir, dataType);
       } catch (CheckpointFormatException e) {
         throw new IllegalStateException("cannot load checkpoint " + location + ": " + e.getMessage(), e);
       }

@@ -4,7 +4,7 @@ import static org.apache.spark.sql.functions.col;
 
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.grad.GradientExtractor;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.tracin.ExampleGradient;
 import io.influence.spark.config.BadRows;
@@ -107,7 +107,7 @@ public final class ExtractJob {
     if (spec.projection() == null) {
       return;
     }
-    Gpt2Model model = ExecutorModels.model(c.dir().toString(), c.sha256());
+    CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
     for (String layer : spec.layers() == null ? model.linearLayers() : spec.layers()) {
       int[] shape = model.linearShape(layer);
       if (spec.projection().kIn() > shape[1] || spec.projection().kOut() > shape[0]) {
@@ -126,7 +126,7 @@ public final class ExtractJob {
   }
 
   static StoreMetadata metadata(ExtractSpec spec, RunCheckpoint c, String name) {
-    Gpt2Model model = ExecutorModels.model(c.dir().toString(), c.sha256());
+    CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
     List<String> layers = spec.layers() == null ? model.linearLayers() : spec.layers();
     List<StoreMetadata.Layer> out = new ArrayList<>();
     for (String layer : layers) {
@@ -160,7 +160,7 @@ public final class ExtractJob {
 
     @Override
     public Iterator<Row> call(Iterator<Row> input) {
-      Gpt2Model model = ExecutorModels.model(dir, sha256);
+      CausalLm model = ExecutorModels.model(dir, sha256);
       List<String> tracked = layers == null ? model.linearLayers() : layers;
       Map<String, KroneckerProjection> projections = projection == null ? Map.of()
           : model.projections(tracked, projection.kIn(), projection.kOut(), projection.seed());

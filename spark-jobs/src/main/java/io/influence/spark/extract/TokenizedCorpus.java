@@ -3,7 +3,7 @@ package io.influence.spark.extract;
 import static org.apache.spark.sql.functions.col;
 
 import io.influence.checkpoints.RunCheckpoint;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.config.BadRows;
 import io.influence.spark.io.Runs;
@@ -55,8 +55,8 @@ public final class TokenizedCorpus {
   public static TokenizedCorpus prepare(SparkSession spark, Dataset<Row> corpus, RunCheckpoint first,
                                  BadRows policy) {
     Path checkpoint = first.dir();
-    Gpt2Model model = ExecutorModels.model(checkpoint.toString(), first.sha256());
-    int context = model.config().nPositions();
+    CausalLm model = ExecutorModels.model(checkpoint.toString(), first.sha256());
+    int context = model.config().maxPositions();
     int vocab = model.config().vocabSize();
     boolean needsTokenizer = !corpus.filter(col("input_ids").isNull()).isEmpty();
     if (needsTokenizer && ExecutorModels.tokenizer(checkpoint.toString()).isEmpty()) {

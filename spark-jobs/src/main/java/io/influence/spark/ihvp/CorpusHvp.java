@@ -2,7 +2,7 @@ package io.influence.spark.ihvp;
 
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.linalg.BlockLinearOperator;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.score.LayerLayout;
 import io.influence.spark.config.IhvpSettings.Curvature;
 import io.influence.spark.extract.ExecutorModels;
@@ -74,7 +74,7 @@ public final class CorpusHvp implements BlockLinearOperator {
   }
 
   /** The flat layout of the tracked layers' full gradients: {@code [dOut, dIn+1]} each, row-major, bias last. */
-  public static LayerLayout layout(Gpt2Model model, List<String> layers) {
+  public static LayerLayout layout(CausalLm model, List<String> layers) {
     Map<String, long[]> shapes = new LinkedHashMap<>();
     for (String l : layers) {
       int[] s = model.linearShape(l);

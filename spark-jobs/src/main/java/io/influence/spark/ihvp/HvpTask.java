@@ -4,7 +4,7 @@ import io.influence.core.hvp.GaussNewtonOperator;
 import io.influence.core.hvp.HessianOperator;
 import io.influence.core.hvp.TrainingSequences;
 import io.influence.core.linalg.LinearOperator;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.spark.config.IhvpSettings.Curvature;
 import io.influence.spark.extract.ExecutorModels;
 import java.io.Serializable;
@@ -77,7 +77,7 @@ final class HvpTask implements FlatMapFunction<Iterator<int[]>, HvpTask.Sum> {
     if (tokens.isEmpty()) {
       return List.of(new Sum(0, null)).iterator();
     }
-    Gpt2Model model = ExecutorModels.model(dir, sha256, DataType.DOUBLE);
+    CausalLm model = ExecutorModels.model(dir, sha256, DataType.DOUBLE);
     TrainingSequences data = TrainingSequences.of(tokens, batchSize);
     LinearOperator op = curvature == Curvature.HESSIAN ? HessianOperator.create(model, layers, data)
         : GaussNewtonOperator.create(model, layers, data);

@@ -7,7 +7,7 @@ import static org.apache.spark.sql.functions.xxhash64;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.checkpoints.RunCheckpoint;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.score.LayerLayout;
 import io.influence.core.solve.IhvpSolver;
@@ -99,7 +99,7 @@ public final class IhvpQueries {
     CorpusHvp op = new CorpusHvp(corpus.tokens(), corpus.rows(), c, meta.layerNames(), settings.curvature(),
         settings.batchSize());
     LayerLayout layout = op.layout();
-    Gpt2Model model = ExecutorModels.model(c.dir().toString(), c.sha256());
+    CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
     // float64 copies of the store's seeded matrices; none for a full store (whose shapes must be the model's)
     Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(meta.layout(), model::linearShape,
         meta.projectionSeed(), DataType.DOUBLE);

@@ -4,7 +4,7 @@ import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.model.BatchGradients;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.model.TokenBatch;
@@ -35,7 +35,7 @@ public final class QueryGradients {
 
   /** Gradients in the store's space: what TracIn scores with and EK-FAC preconditions. */
   public static List<ExampleGradient> projected(List<Queries.Query> queries, RunCheckpoint c, StoreMetadata meta) {
-    Gpt2Model model = load(c, DataType.FLOAT);
+    CausalLm model = load(c, DataType.FLOAT);
     Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(meta.layout(), model::linearShape,
         meta.projectionSeed(), DataType.FLOAT);
     List<PromptCompletion> t = encode(queries, c, model);
@@ -45,7 +45,7 @@ public final class QueryGradients {
 
   /** Full float64 gradients w.r.t. {@code layers}, from the float64 model: what the iterative solvers solve with. */
   public static List<ExampleGradient> full(List<Queries.Query> queries, RunCheckpoint c, List<String> layers) {
-    Gpt2Model model = load(c, DataType.DOUBLE);
+    CausalLm model = load(c, DataType.DOUBLE);
     List<PromptCompletion> t = encode(queries, c, model);
     GradientRequest request = GradientRequest.perExampleFull().withTrackedLayers(layers);
     List<ExampleGradient> out = new ArrayList<>();
@@ -65,21 +65,21 @@ public final class QueryGradients {
   }
 
   /** Every query encoded with checkpoint {@code c}'s tokenizer, checked against the model's context. */
-  public static List<PromptCompletion> encode(List<Queries.Query> queries, RunCheckpoint c, Gpt2Model model) {
+  public static List<PromptCompletion> encode(List<Queries.Query> queries, RunCheckpoint c, CausalLm model) {
     Tokenizer tokenizer;
     try {
       tokenizer = Tokenizer.fromTokenizerJson(c.dir().resolve("tokenizer.json"));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the tokenizer of " + c.dir() + ": " + e.getMessage(), e);
     }
-    int context = model.config().nPositions();
+    int context = model.config().maxPositions();
     return queries.stream().map(q -> PromptCompletion.encode(tokenizer, q.id(), q.prompt(), q.completion(), context))
         .toList();
   }
 
-  private static Gpt2Model load(RunCheckpoint c, DataType type) {
+  private static CausalLm load(RunCheckpoint c, DataType type) {
     try {
-      return Gpt2Model.load(c.dir(), type);
+      return CausalLm.load(c.dir(), type);
     } catch (CheckpointFormatException e) {
       throw new IllegalStateException("cannot load checkpoint " + c.dir() + ": " + e.getMessage(), e);
     }

@@ -3,7 +3,7 @@ package io.influence.spark.report;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.grad.TokenFactors;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.model.TokenBatch;
@@ -82,9 +82,9 @@ public final class TokenContributions {
   private static void accumulate(List<Queries.Query> queries, At at, QueryGradientFile.Scored scored,
                                  Map<String, int[]> sequences, Map<String, Map<String, double[]>> out) {
     StoreMetadata meta = at.meta();
-    Gpt2Model model;
+    CausalLm model;
     try {
-      model = Gpt2Model.load(at.checkpoint().dir(), DataType.FLOAT);
+      model = CausalLm.load(at.checkpoint().dir(), DataType.FLOAT);
     } catch (CheckpointFormatException e) {
       throw new IllegalStateException("cannot load checkpoint " + at.checkpoint().dir() + ": " + e.getMessage(), e);
     }

@@ -3,7 +3,7 @@ package io.influence.spark.train;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.checkpoints.TrainingRun;
-import io.influence.core.model.Gpt2Model;
+import io.influence.core.model.CausalLm;
 import io.influence.core.tokenizer.BpeTrainer;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.core.train.Initialization;
@@ -62,7 +62,7 @@ public final class TrainJob {
       }
       log.accept("train: " + texts.size() + " texts -> " + sequences.size() + " sequences of <= " + s.context()
           + " tokens, vocabulary " + tokenizer.vocabSize());
-      Gpt2Model model = Initialization.gpt2(s.modelConfig(tokenizer.vocabSize()), s.seed(), DataType.FLOAT);
+      CausalLm model = Initialization.gpt2(s.modelConfig(tokenizer.vocabSize()), s.seed(), DataType.FLOAT);
       double[] losses = {Double.NaN, Double.NaN};
       int every = Math.max(1, s.steps() / 10);
       TrainingRun run = Trainer.train(model, sequences, s.trainer(), runDir, Optional.of(tokenizerJson), step -> {

@@ -1,0 +1,154 @@
+package io.influence.core.model;
+
+import io.influence.checkpoints.Checkpoint;
+import io.influence.checkpoints.CheckpointFormatException;
+import io.influence.checkpoints.ModelConfig;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * A decoder-only causal language model on ND4J: the one contract every stage, job, benchmark and
+ * the report uses, whatever the family. The family is chosen from the checkpoint's
+ * {@code config.json} by {@link #load}; no caller names a concrete model class.
+ *
+ * <p>Loss convention: one sequence's loss is the sum over its masked positions {@code t ≥ 1} of
+ * {@code −log p(x_t | x_<t)} (see {@link TokenBatch}). Batches are right-padded; padding never
+ * influences a real position.
+ *
+ * <p>Tracked layers are the model's linear layers ({@link #linearLayers()}); every per-layer
+ * quantity (per-example gradients, token factors, projections, tangents) uses the orientation of
+ * {@link LinearLayer}: {@code [dOut, dIn (+1 for a bias)]}.
+ *
+ * <p>Precision: float32 (speed) or float64 (checks), chosen at load. Implementations keep buffers
+ * per batch shape and are not thread-safe: one model per thread.
+ */
+public interface CausalLm {
+
+  /**
+   * Loads the checkpoint folder ({@code config.json} + safetensors, see {@link Checkpoint}) as the
+   * model family its {@code model_type} names.
+   *
+   * @throws CheckpointFormatException for an unreadable or unsupported checkpoint (names the file,
+   *     key or tensor)
+   */
+  static CausalLm load(Path dir, DataType dataType) throws CheckpointFormatException {
+    return ModelFamilies.load(dir, dataType);
+  }
+
+  /** The architecture read from {@code config.json}. */
+  ModelConfig config();
+
+  DataType dataType();
+
+  /** The same weights in another precision (a copy). */
+  CausalLm withDataType(DataType dataType);
+
+  /** Every linear layer inside the blocks, in forward order: the default tracked layers. */
+  List<String> linearLayers();
+
+  /** The tracked layer {@code name}; throws {@link IllegalArgumentException} naming the known ones otherwise. */
+  LinearLayer linear(String name);
+
+  /** {@code {dOut, cols}}: the shape of a per-example gradient of {@code layer} (see {@link LinearLayer}). */
+  default int[] linearShape(String layer) {
+    return linear(layer).shape();
+  }
+
+  /** Number of linear weights inside the blocks (biases excluded). */
+  default long linearWeightCount() {
+    long s = 0;
+    for (String l : linearLayers()) {
+      LinearLayer ll = linear(l);
+      s += (long) ll.dIn() * ll.dOut();
+    }
+    return s;
+  }
+
+  /** Copies of all parameters under their Hugging Face names, in Hugging Face shapes. */
+  default Map<String, INDArray> parameters() {
+    Map<String, INDArray> out = new LinkedHashMap<>();
+    parameterViews().forEach((k, v) -> out.put(k, v.dup('c')));
+    return out;
+  }
+
+  /**
+   * Live views of all trainable parameters (same names and shapes as {@link #parameters()}):
+   * writing into them changes the model. For optimisers and finite differences.
+   */
+  Map<String, INDArray> parameterViews();
+
+  /** Seeded projections for the given layers, all with the same {@code kIn, kOut} (see {@link KroneckerProjection#create}). */
+  default Map<String, KroneckerProjection> projections(List<String> layers, int kIn, int kOut, long seed) {
+    Map<String, KroneckerProjection> out = new LinkedHashMap<>();
+    for (String l : layers) {
+      int[] s = linearShape(l);
+      out.put(l, KroneckerProjection.create(l, s[1], s[0], kIn, kOut, seed, dataType()));
+    }
+    return out;
+  }
+
+  /** Seeded projections with sizes per layer: {@code sizes.get(layer) = {kIn, kOut}}. */
+  default Map<String, KroneckerProjection> projections(Map<String, int[]> sizes, long seed) {
+    Map<String, KroneckerProjection> out = new LinkedHashMap<>();
+    for (Map.Entry<String, int[]> e : sizes.entrySet()) {
+      int[] k = e.getValue();
+      if (k == null || k.length != 2) {
+        throw new IllegalArgumentException("layer " + e.getKey() + ": sizes must be {kIn, kOut}");
+      }
+      int[] s = linearShape(e.getKey());
+      out.put(e.getKey(), KroneckerProjection.create(e.getKey(), s[1], s[0], k[0], k[1], seed, dataType()));
+    }
+    return out;
+  }
+
+  /**
+   * For callers that consume each batch's full per-example gradients before the next call
+   * (benchmarks): when on, {@code fullPerExample} arrays are views into one buffer per layer that
+   * the next call with the same batch shape overwrites. Off by default.
+   */
+  void reusePerExampleBuffers(boolean on);
+
+  /** Per-example summed masked next-token losses. */
+  double[] losses(TokenBatch batch);
+
+  /** One forward and backward pass producing what {@code request} asks for. */
+  BatchGradients gradients(TokenBatch batch, GradientRequest request);
+
+  /**
+   * The logits of every position, {@code [B, T, V]} 'c' in the model's data type: row {@code t} of
+   * example {@code b} scores the token at {@code t + 1}. Rows at or past an example's length are
+   * padding. A copy.
+   */
+  INDArray logits(TokenBatch batch);
+
+  /**
+   * The exact directional derivative of the logits (forward mode, {@code J v}) when the given
+   * tracked layers move along {@code tangents} (per layer a {@code [dOut, cols]} matrix in the
+   * {@link LinearLayer} orientation); every other parameter is fixed. {@code [B, T, V]} like {@link #logits}.
+   */
+  INDArray logitTangents(TokenBatch batch, Map<String, INDArray> tangents);
+
+  /**
+   * Backpropagates a logits gradient {@code u} ({@code [B, T, V]}) to every parameter: {@code Jᵀu}
+   * under Hugging Face names and shapes, summed over the batch; rows past an example's length are ignored.
+   */
+  default Map<String, INDArray> parameterGradientsFromLogitGradients(TokenBatch batch, INDArray dLogits) {
+    return parameterGradientsFromLogits(batch, logits -> dLogits);
+  }
+
+  /**
+   * As {@link #parameterGradientsFromLogitGradients}, with {@code u} computed from the logits of the
+   * same forward pass ({@code logitGradient} receives a {@code [B, T, V]} copy): one forward pass.
+   */
+  Map<String, INDArray> parameterGradientsFromLogits(TokenBatch batch, UnaryOperator<INDArray> logitGradient);
+
+  /** Wall-clock seconds per phase since {@link #resetTimings()}; for profiling. */
+  Map<String, Double> timings();
+
+  void resetTimings();
+}

@@ -1,0 +1,32 @@
+package io.influence.core.model;
+
+import io.influence.checkpoints.Checkpoint;
+import io.influence.checkpoints.CheckpointFormatException;
+import io.influence.checkpoints.Gpt2Config;
+import io.influence.checkpoints.ModelConfig;
+import java.nio.file.Path;
+import java.util.Map;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/** Chooses the {@link CausalLm} implementation from a checkpoint's {@code config.json}. */
+final class ModelFamilies {
+
+  private ModelFamilies() {}
+
+  static CausalLm load(Path dir, DataType dataType) throws CheckpointFormatException {
+    try (Checkpoint ckpt = Checkpoint.open(dir)) {
+      ModelConfig config = ckpt.config();
+      Map<String, INDArray> tensors = CheckpointTensors.read(ckpt, dataType);
+      try {
+        if (config instanceof Gpt2Config g) {
+          return Gpt2Model.fromTensors(g, tensors, dataType);
+        }
+        throw new CheckpointFormatException(dir.resolve("config.json"), null, "has model_type \""
+            + config.modelType() + "\", which the engine reads but cannot run yet.", "use a GPT-2 checkpoint.");
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(dir + ": " + e.getMessage(), e);
+      }
+    }
+  }
+}
