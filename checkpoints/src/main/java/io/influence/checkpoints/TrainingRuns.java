@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
@@ -92,7 +93,7 @@ public final class TrainingRuns {
     static ModelConfig checkSameConfig(Path dir, ModelConfig first, List<RunCheckpoint> before)
             throws CheckpointFormatException {
         ModelConfig config;
-        try (Checkpoint c = Checkpoint.open(dir)) {
+        try (Checkpoint c = Checkpoint.open(AdapterFolders.isAdapter(dir) ? AdapterFolders.baseOf(dir) : dir)) {
             config = c.config();
         }
         if (first != null && !first.equals(config)) {
@@ -106,19 +107,13 @@ public final class TrainingRuns {
     /**
      * SHA-256 (lower-case hex) over the bytes of the {@code *.safetensors} files directly in a
      * checkpoint folder, concatenated in file-name order. config.json and other files are not
-     * included.
+     * included. For an adapter checkpoint ({@link AdapterFolders}) the base folder's
+     * {@code *.safetensors} follow the adapter's, so a changed base changes the hash too.
      */
     public static String sha256(Path checkpointDir) throws CheckpointFormatException {
-        List<Path> files;
-        try (Stream<Path> s = Files.list(checkpointDir)) {
-            files = s.filter(p -> p.getFileName().toString().endsWith(".safetensors") && Files.isRegularFile(p))
-                    .sorted(Comparator.comparing(p -> p.getFileName().toString())).toList();
-        } catch (IOException e) {
-            throw new CheckpointFormatException(checkpointDir, null, "cannot be listed: " + e + ".", "check the path and permissions.", e);
-        }
-        if (files.isEmpty()) {
-            throw new CheckpointFormatException(checkpointDir, null, "holds no .safetensors file to hash.",
-                    "save the checkpoint with safe_serialization=True.");
+        List<Path> files = new ArrayList<>(safetensorsFiles(checkpointDir));
+        if (AdapterFolders.isAdapter(checkpointDir)) {
+            files.addAll(safetensorsFiles(AdapterFolders.baseOf(checkpointDir)));
         }
         MessageDigest md;
         try {
@@ -138,6 +133,22 @@ public final class TrainingRuns {
             }
         }
         return HexFormat.of().formatHex(md.digest());
+    }
+
+    /** The {@code *.safetensors} files directly in {@code dir}, in file-name order; at least one. */
+    private static List<Path> safetensorsFiles(Path dir) throws CheckpointFormatException {
+        List<Path> files;
+        try (Stream<Path> s = Files.list(dir)) {
+            files = s.filter(p -> p.getFileName().toString().endsWith(".safetensors") && Files.isRegularFile(p))
+                    .sorted(Comparator.comparing(p -> p.getFileName().toString())).toList();
+        } catch (IOException e) {
+            throw new CheckpointFormatException(dir, null, "cannot be listed: " + e + ".", "check the path and permissions.", e);
+        }
+        if (files.isEmpty()) {
+            throw new CheckpointFormatException(dir, null, "holds no .safetensors file to hash.",
+                    "save the checkpoint with safe_serialization=True.");
+        }
+        return files;
     }
 
     /**
