@@ -5,6 +5,7 @@ import static org.apache.spark.sql.functions.col;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.model.CausalLm;
+import io.influence.core.model.LayerSelection;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.tracin.ExampleGradient;
 import io.influence.spark.config.BadRows;
@@ -83,7 +84,8 @@ public final class ExtractJob {
         }
         try (Progress progress = Progress.start(spark.sparkContext(), "extract " + name, corpus.size())) {
           Dataset<Row> rows = corpus.rows().mapPartitions(
-              new GradientsOfPartition(Runs.location(c), c.sha256(), spec.projection(), spec.layers(),
+              new GradientsOfPartition(Runs.location(c), c.sha256(), spec.projection(),
+                  meta.layers().stream().map(StoreMetadata.Layer::name).toList(),
                   spec.batchSize(), progress.counter()), Encoders.row(schema));
           if (GradientStore.write(spark, rows, spec.store(), meta)) {
             written.add(name);
@@ -108,7 +110,7 @@ public final class ExtractJob {
       return;
     }
     CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
-    for (String layer : spec.layers() == null ? model.linearLayers() : spec.layers()) {
+    for (String layer : trackedLayers(spec, model)) {
       int[] shape = model.linearShape(layer);
       if (spec.projection().kIn() > shape[1] || spec.projection().kOut() > shape[0]) {
         throw new IllegalArgumentException("influence.extract.projection.k-in = " + spec.projection().kIn()
@@ -120,6 +122,12 @@ public final class ExtractJob {
     }
   }
 
+  /** The layers {@code extract.layers} selects (names or * patterns; empty = every linear layer), in model order. */
+  static List<String> trackedLayers(ExtractSpec spec, CausalLm model) {
+    return LayerSelection.select(spec.layers() == null ? List.of() : spec.layers(), model.linearLayers(),
+        "influence.extract.layers");
+  }
+
   /** Store name of a checkpoint: {@code step-N}. */
   public static String checkpointName(RunCheckpoint c) {
     return "step-" + c.step();
@@ -127,7 +135,7 @@ public final class ExtractJob {
 
   static StoreMetadata metadata(ExtractSpec spec, RunCheckpoint c, String name) {
     CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
-    List<String> layers = spec.layers() == null ? model.linearLayers() : spec.layers();
+    List<String> layers = trackedLayers(spec, model);
     List<StoreMetadata.Layer> out = new ArrayList<>();
     for (String layer : layers) {
       int[] shape = model.linearShape(layer);
