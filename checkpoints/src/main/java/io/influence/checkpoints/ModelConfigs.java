@@ -14,17 +14,14 @@ import java.util.Objects;
  * <pre>
  * gpt2:  vocab_size, n_positions, n_embd, n_layer, n_head (required integers);
  *        layer_norm_epsilon (default 1e-5), activation_function (default "gelu_new")
- * llama: vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
- *        rms_norm_eps, max_position_embeddings (required);
- *        num_key_value_heads (default num_attention_heads), rope_theta (default 10000),
- *        tie_word_embeddings (default false)
+ llama, mistral, qwen2, qwen3: see {@link LlamaConfigJson}
  * </pre>
  * Other fields (architectures, torch_dtype, bos_token_id, ...) are ignored. A field present with
  * the wrong JSON type (a string where a number belongs, 3.5 for a count, null) is an error, not
  * a default.
  */
 public final class ModelConfigs {
-    private static final String SUPPORTED = "[gpt2, llama]";
+    static final String SUPPORTED = "[gpt2, llama, mistral, qwen2, qwen3]";
 
     private ModelConfigs() {
     }
@@ -45,16 +42,10 @@ public final class ModelConfigs {
                         f.integer("n_layer"), f.integer("n_head"),
                         f.number("layer_norm_epsilon", Gpt2Config.DEFAULT_LAYER_NORM_EPSILON),
                         f.text("activation_function", Gpt2Config.DEFAULT_ACTIVATION));
-                case "llama" -> {
-                    int heads = f.integer("num_attention_heads");
-                    yield new LlamaConfig(f.integer("vocab_size"), f.integer("hidden_size"), f.integer("intermediate_size"),
-                            f.integer("num_hidden_layers"), heads, f.integer("num_key_value_heads", heads),
-                            f.number("rms_norm_eps", Double.NaN), f.number("rope_theta", LlamaConfig.DEFAULT_ROPE_THETA),
-                            f.bool("tie_word_embeddings", false), f.integer("max_position_embeddings"));
-                }
+                case "llama", "mistral", "qwen2", "qwen3" -> LlamaConfigJson.read(f, type.textValue());
                 default -> throw new CheckpointFormatException(configJson, null, "has model_type "
                         + Json.abbreviate(type.textValue()) + ", which is not supported; supported model types: " + SUPPORTED + ".",
-                        "only GPT-2 and Llama architectures are implemented.");
+                        "only GPT-2 and the Llama family (llama, mistral, qwen2, qwen3) are implemented; convert the checkpoint or pick a supported model.");
             };
         } catch (IllegalArgumentException e) {
             throw new CheckpointFormatException(configJson, null, "is not a valid " + type.textValue() + " config: "
@@ -77,24 +68,13 @@ public final class ModelConfigs {
             out.put("layer_norm_epsilon", g.layerNormEpsilon());
             out.put("activation_function", g.activationFunction());
         } else if (config instanceof LlamaConfig l) {
-            out.put("architectures", new String[] {"LlamaForCausalLM"});
-            out.put("vocab_size", l.vocabSize());
-            out.put("hidden_size", l.hiddenSize());
-            out.put("intermediate_size", l.intermediateSize());
-            out.put("num_hidden_layers", l.numHiddenLayers());
-            out.put("num_attention_heads", l.numAttentionHeads());
-            out.put("num_key_value_heads", l.numKeyValueHeads());
-            out.put("rms_norm_eps", l.rmsNormEps());
-            out.put("rope_theta", l.ropeTheta());
-            out.put("tie_word_embeddings", l.tieWordEmbeddings());
-            out.put("max_position_embeddings", l.maxPositionEmbeddings());
-            out.put("hidden_act", "silu");
+            LlamaConfigJson.write(l, out);
         }
         Json.writeAtomically(configJson, out);
     }
 
     /** Typed field access with file-naming errors. */
-    private record Fields(Path file, ObjectNode root) {
+    record Fields(Path file, ObjectNode root) {
         int integer(String name) throws CheckpointFormatException {
             if (root.get(name) == null) {
                 throw missing(name);
@@ -149,12 +129,18 @@ public final class ModelConfigs {
             return v.booleanValue();
         }
 
-        private CheckpointFormatException missing(String name) {
+        /** Whether the field is absent or JSON null. */
+        boolean absent(String name) {
+            JsonNode v = root.get(name);
+            return v == null || v.isNull();
+        }
+
+        CheckpointFormatException missing(String name) {
             return new CheckpointFormatException(file, null, "is missing the required field \"" + name + "\".",
                     "add it; see the model's original config.json.");
         }
 
-        private CheckpointFormatException wrongType(String name, String expected, JsonNode v) {
+        CheckpointFormatException wrongType(String name, String expected, JsonNode v) {
             return new CheckpointFormatException(file, null, "field \"" + name + "\" must be " + expected + " but is "
                     + Json.kind(v) + ".", "fix the value in config.json.");
         }

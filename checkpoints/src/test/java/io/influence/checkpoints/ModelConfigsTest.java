@@ -106,7 +106,7 @@ class ModelConfigsTest {
         ModelConfig c = ModelConfigs.read(config("{\"model_type\":\"llama\",\"vocab_size\":128256,\"hidden_size\":2048,"
                 + "\"intermediate_size\":8192,\"num_hidden_layers\":16,\"num_attention_heads\":32,\"num_key_value_heads\":8,"
                 + "\"rms_norm_eps\":1e-5,\"rope_theta\":500000.0,\"tie_word_embeddings\":true,\"max_position_embeddings\":131072,"
-                + "\"rope_scaling\":{\"rope_type\":\"llama3\"},\"torch_dtype\":\"bfloat16\"}"));
+                + "\"torch_dtype\":\"bfloat16\"}"));
         assertEquals(new LlamaConfig(128256, 2048, 8192, 16, 32, 8, 1e-5, 500000.0, true, 131072), c);
     }
 
@@ -126,13 +126,13 @@ class ModelConfigsTest {
 
     @Test
     void read_unknownModelType_refusedListingSupported() throws Exception {
-        CheckpointFormatException e = refused("{\"model_type\":\"mistral\",\"vocab_size\":10}", "\"mistral\", which is not supported");
-        assertTrue(e.getMessage().contains("[gpt2, llama]"), e.getMessage());
+        CheckpointFormatException e = refused("{\"model_type\":\"gemma\",\"vocab_size\":10}", "\"gemma\", which is not supported");
+        assertTrue(e.getMessage().contains("[gpt2, llama, mistral, qwen2, qwen3]"), e.getMessage());
     }
 
     @Test
     void read_missingModelType_refusedListingSupported() throws Exception {
-        refused("{\"vocab_size\":10}", "supported model types: [gpt2, llama]");
+        refused("{\"vocab_size\":10}", "supported model types: [gpt2, llama, mistral, qwen2, qwen3]");
     }
 
     @Test

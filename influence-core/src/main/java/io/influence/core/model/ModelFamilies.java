@@ -3,6 +3,7 @@ package io.influence.core.model;
 import io.influence.checkpoints.Checkpoint;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.Gpt2Config;
+import io.influence.checkpoints.LlamaConfig;
 import io.influence.checkpoints.ModelConfig;
 import java.nio.file.Path;
 import java.util.Map;
@@ -22,8 +23,11 @@ final class ModelFamilies {
         if (config instanceof Gpt2Config g) {
           return Gpt2Model.fromTensors(g, tensors, dataType);
         }
+        if (config instanceof LlamaConfig l) {
+          return LlamaModel.fromTensors(l, tensors, dataType);
+        }
         throw new CheckpointFormatException(dir.resolve("config.json"), null, "has model_type \""
-            + config.modelType() + "\", which the engine reads but cannot run yet.", "use a GPT-2 checkpoint.");
+            + config.modelType() + "\", which the engine reads but cannot run yet.", "use a GPT-2 or Llama-family checkpoint.");
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(dir + ": " + e.getMessage(), e);
       }
