@@ -40,6 +40,16 @@ public interface CausalLm {
     return ModelFamilies.load(dir, dataType);
   }
 
+  /**
+   * A model of {@code config}'s family from Hugging Face-named tensors in Hugging Face shapes
+   * (copied); every parameter exactly once, finite, in its shape.
+   *
+   * @throws IllegalArgumentException naming the tensor, with a HINT, for anything else
+   */
+  static CausalLm fromTensors(ModelConfig config, Map<String, INDArray> tensors, DataType dataType) {
+    return ModelFamilies.fromTensors(config, tensors, dataType);
+  }
+
   /** The architecture read from {@code config.json}. */
   ModelConfig config();
 

@@ -1,6 +1,9 @@
 package io.influence.core.train;
 
 import io.influence.checkpoints.Gpt2Config;
+import io.influence.checkpoints.LlamaConfig;
+import io.influence.checkpoints.ModelConfig;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.Gpt2Model;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -10,14 +13,70 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * GPT-2's initialisation for a model trained from scratch: weights and embeddings drawn from
- * N(0, 0.02²), the residual output projections ({@code attn.c_proj}, {@code mlp.c_proj}) from
- * N(0, (0.02/√(2·n_layer))²) as in the GPT-2 paper, biases zero, LayerNorm gains one. Seeded, so
- * a run is reproducible.
+ * Initialisation for a model trained from scratch, seeded so a run is reproducible.
+ *
+ * <p>GPT-2: weights and embeddings drawn from N(0, 0.02²), the residual output projections
+ * ({@code attn.c_proj}, {@code mlp.c_proj}) from N(0, (0.02/√(2·n_layer))²) as in the GPT-2 paper,
+ * biases zero, LayerNorm gains one.
+ *
+ * <p>Llama family: the same rule with the family's names (residual outputs {@code o_proj} and
+ * {@code down_proj}), RMSNorm gains one (also {@code q_norm}/{@code k_norm}), biases zero, an untied
+ * {@code lm_head} from N(0, 0.02²).
  */
 public final class Initialization {
 
   private Initialization() {}
+
+  /** The family's initialisation for {@code config}. */
+  public static CausalLm of(ModelConfig config, long seed, DataType dataType) {
+    if (config instanceof Gpt2Config g) {
+      return gpt2(g, seed, dataType);
+    }
+    return llama((LlamaConfig) config, seed, dataType);
+  }
+
+  public static CausalLm llama(LlamaConfig config, long seed, DataType dataType) {
+    SplittableRandom random = new SplittableRandom(seed);
+    int h = config.hiddenSize();
+    int q = config.numAttentionHeads() * config.headDim();
+    int kv = config.numKeyValueHeads() * config.headDim();
+    int m = config.intermediateSize();
+    double residual = 0.02 / Math.sqrt(2.0 * config.numHiddenLayers());
+    boolean qkvBias = config.qkvBias();
+    boolean oBias = config.outputBias();
+    Map<String, INDArray> t = new LinkedHashMap<>();
+    t.put("model.embed_tokens.weight", normal(random, 0.02, config.vocabSize(), h));
+    for (int i = 0; i < config.numHiddenLayers(); i++) {
+      String p = "model.layers." + i + ".";
+      t.put(p + "input_layernorm.weight", Nd4j.ones(DataType.FLOAT, h));
+      linear(t, random, p + "self_attn.q_proj", q, h, 0.02, qkvBias);
+      linear(t, random, p + "self_attn.k_proj", kv, h, 0.02, qkvBias);
+      linear(t, random, p + "self_attn.v_proj", kv, h, 0.02, qkvBias);
+      linear(t, random, p + "self_attn.o_proj", h, q, residual, oBias);
+      if (config.qkNorm()) {
+        t.put(p + "self_attn.q_norm.weight", Nd4j.ones(DataType.FLOAT, config.headDim()));
+        t.put(p + "self_attn.k_norm.weight", Nd4j.ones(DataType.FLOAT, config.headDim()));
+      }
+      t.put(p + "post_attention_layernorm.weight", Nd4j.ones(DataType.FLOAT, h));
+      linear(t, random, p + "mlp.gate_proj", m, h, 0.02, config.mlpBias());
+      linear(t, random, p + "mlp.up_proj", m, h, 0.02, config.mlpBias());
+      linear(t, random, p + "mlp.down_proj", h, m, residual, config.mlpBias());
+    }
+    t.put("model.norm.weight", Nd4j.ones(DataType.FLOAT, h));
+    if (!config.tieWordEmbeddings()) {
+      t.put("lm_head.weight", normal(random, 0.02, config.vocabSize(), h));
+    }
+    return CausalLm.fromTensors(config, t, dataType);
+  }
+
+  /** An {@code nn.Linear} weight {@code [out, in]} from N(0, std²), and a zero bias when it has one. */
+  private static void linear(Map<String, INDArray> t, SplittableRandom random, String name, int out, int in,
+                             double std, boolean bias) {
+    t.put(name + ".weight", normal(random, std, out, in));
+    if (bias) {
+      t.put(name + ".bias", Nd4j.zeros(DataType.FLOAT, out));
+    }
+  }
 
   public static Gpt2Model gpt2(Gpt2Config config, long seed, DataType dataType) {
     SplittableRandom random = new SplittableRandom(seed);

@@ -1,5 +1,6 @@
 package io.influence.core.train;
 
+import io.influence.checkpoints.Gpt2Config;
 import io.influence.checkpoints.ModelConfigs;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.SafetensorsWriter;
@@ -135,15 +136,19 @@ public final class Trainer {
     return new TrainingRun(saved);
   }
 
-  /** Writes {@code model} as a Hugging Face GPT-2 folder: {@code config.json} + {@code model.safetensors}. */
+  /**
+   * Writes {@code model} as a Hugging Face folder: {@code config.json} + {@code model.safetensors},
+   * under the names transformers saves (GPT-2's with its {@code transformer.} prefix).
+   */
   public static void save(CausalLm model, Path dir, Optional<Path> tokenizerJson) {
     try {
       Files.createDirectories(dir);
       ModelConfigs.write(dir.resolve("config.json"), model.config());
       SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
+      String prefix = model.config() instanceof Gpt2Config ? "transformer." : "";
       for (Map.Entry<String, INDArray> e : model.parameters().entrySet()) {
         INDArray t = e.getValue();
-        writer.put("transformer." + e.getKey(), t.shape(), t.dup('c').data().asFloat());
+        writer.put(prefix + e.getKey(), t.shape(), t.dup('c').data().asFloat());
       }
       writer.write(dir.resolve("model.safetensors"));
       if (tokenizerJson.isPresent()) {

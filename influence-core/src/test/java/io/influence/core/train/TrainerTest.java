@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.checkpoints.Gpt2Config;
+import io.influence.checkpoints.LlamaConfig;
 import io.influence.checkpoints.ReferencePython;
 import io.influence.checkpoints.SafetensorsFile;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.checkpoints.TrainingRuns;
+import io.influence.core.model.CausalLm;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.TokenBatch;
 import java.nio.charset.StandardCharsets;
@@ -47,7 +49,7 @@ class TrainerTest {
     return out;
   }
 
-  private static double meanTokenLoss(Gpt2Model model, List<int[]> corpus) {
+  private static double meanTokenLoss(CausalLm model, List<int[]> corpus) {
     double[] losses = model.losses(TokenBatch.of(corpus.toArray(new int[0][])));
     double sum = 0;
     long tokens = 0;
@@ -130,6 +132,47 @@ class TrainerTest {
     double[] ours = Gpt2Model.load(checkpoint, DataType.DOUBLE).losses(TokenBatch.of(corpus.toArray(new int[0][])));
     try (SafetensorsFile f = SafetensorsFile.open(out)) {
       for (int i = 0; i < corpus.size(); i++) {
+        double theirs = f.readDoubles("loss." + i)[0];
+        assertEquals(theirs, ours[i], 1e-9 * Math.abs(theirs), "loss of sequence " + i);
+      }
+    }
+  }
+
+  private static final LlamaConfig LLAMA = new LlamaConfig(31, 16, 48, 2, 4, 2, 1e-6, 10000, false, 16);
+
+  @Test
+  void trainLlama_adamW_lossFalls_andSavedCheckpointReadByLlamaReferenceGivesSameLosses() throws Exception {
+    List<int[]> corpus = countingCorpus(48);
+    CausalLm model = Initialization.of(LLAMA, 7, DataType.FLOAT);
+    double before = meanTokenLoss(model, corpus);
+    var settings = new Trainer.Settings(Optimizer.adamW(0.9, 0.95, 1e-8, 0.01),
+        LearningRateSchedule.cosine(3e-3, 3e-4, 10, 150), 150, 16, 150, 1.0, 1);
+    TrainingRun run = Trainer.train(model, corpus, settings, dir.resolve("llama"), Optional.empty(), s -> { });
+    double after = meanTokenLoss(model, corpus);
+    assertTrue(before > Math.log(LLAMA.vocabSize()) - 0.3, "initial loss should be near log(V): " + before);
+    assertTrue(after < 0.5 * before, "mean token loss should at least halve: " + before + " -> " + after);
+
+    Path checkpoint = run.checkpoints().get(0).dir();
+    CausalLm reloaded = CausalLm.load(checkpoint, DataType.DOUBLE);
+    assertEquals(LLAMA, reloaded.config());
+    List<int[]> some = corpus.subList(0, 3);
+    Path tokens = dir.resolve("llama-tokens.json");
+    StringBuilder json = new StringBuilder("[");
+    for (int i = 0; i < some.size(); i++) {
+      json.append(i == 0 ? "" : ",").append(java.util.Arrays.toString(some.get(i)));
+    }
+    Files.writeString(tokens, json.append("]").toString());
+    Path out = dir.resolve("llama-grads.safetensors");
+    Path script = ReferencePython.referenceScript().resolveSibling("torch_llama.py");
+    Process p = new ProcessBuilder("/usr/bin/python3", script.toString(), "grads",
+        "--model", checkpoint.toString(), "--tokens", tokens.toString(), "--out", out.toString(), "--threads", "1")
+        .redirectErrorStream(true).start();
+    String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS), "reference timed out");
+    assertEquals(0, p.exitValue(), "torch_llama.py could not read the trained checkpoint:\n" + log);
+    double[] ours = reloaded.losses(TokenBatch.of(some.toArray(new int[0][])));
+    try (SafetensorsFile f = SafetensorsFile.open(out)) {
+      for (int i = 0; i < some.size(); i++) {
         double theirs = f.readDoubles("loss." + i)[0];
         assertEquals(theirs, ours[i], 1e-9 * Math.abs(theirs), "loss of sequence " + i);
       }

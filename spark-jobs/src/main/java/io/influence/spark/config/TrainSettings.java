@@ -2,15 +2,18 @@ package io.influence.spark.config;
 
 import com.typesafe.config.Config;
 import io.influence.checkpoints.Gpt2Config;
+import io.influence.checkpoints.LlamaConfig;
+import io.influence.checkpoints.ModelConfig;
 import io.influence.core.train.LearningRateSchedule;
 import io.influence.core.train.Optimizer;
 import io.influence.core.train.Trainer;
 
 /**
- * The {@code influence.train} settings block: a byte-level BPE vocabulary and a small GPT-2
- * trained from scratch with AdamW. See {@code conf/reference.conf} for each key's meaning.
+ * The {@code influence.train} settings block: a byte-level BPE vocabulary and a small GPT-2 or
+ * Llama trained from scratch with AdamW. See {@code conf/reference.conf} for each key's meaning.
  */
-public record TrainSettings(int vocabSize, int context, int width, int layers, int heads, int steps, int batchSize,
+public record TrainSettings(Family family, int vocabSize, int context, int width, int layers, int heads, int kvHeads,
+                            int steps, int batchSize,
                             double learningRate, double minLearningRate, Schedule schedule, int warmupSteps,
                             double weightDecay, double clipNorm, int checkpoints, long seed) {
 
@@ -23,10 +26,22 @@ public record TrainSettings(int vocabSize, int context, int width, int layers, i
       throw new IllegalArgumentException("influence.train: need context >= 4, width, layers, heads >= 1 and width "
           + "divisible by heads, got context=" + context + " width=" + width + " layers=" + layers + " heads=" + heads);
     }
+    if (kvHeads < 0 || (kvHeads > 0 && heads % kvHeads != 0)) {
+      throw new IllegalArgumentException("influence.train.kv-heads is " + kvHeads + " with " + heads + " heads. HINT: "
+          + "0 (as many as heads) or a divisor of train.heads");
+    }
     if (checkpoints < 1 || checkpoints > steps) {
       throw new IllegalArgumentException("influence.train.checkpoints is " + checkpoints + " with " + steps
           + " steps. HINT: save between 1 and steps checkpoints");
     }
+  }
+
+  /** {@code train.family}: the architecture trained. */
+  public enum Family {
+    /** GPT-2: learned positions, LayerNorm, GELU MLP, tied head. */
+    GPT2,
+    /** Llama: RoPE, RMSNorm, SwiGLU MLP, grouped-query attention, untied head. */
+    LLAMA
   }
 
   /** {@code train.schedule}: the learning rate after the warm-up. */
@@ -39,16 +54,24 @@ public record TrainSettings(int vocabSize, int context, int width, int layers, i
 
   static TrainSettings from(Config s) {
     Config t = s.getConfig("train");
-    return new TrainSettings(t.getInt("vocab-size"), t.getInt("context"), t.getInt("width"), t.getInt("layers"),
-        t.getInt("heads"), t.getInt("steps"), t.getInt("batch-size"), t.getDouble("learning-rate"),
+    return new TrainSettings(Choices.parse(Family.class, "train.family", t.getString("family")), t.getInt("vocab-size"),
+        t.getInt("context"), t.getInt("width"), t.getInt("layers"), t.getInt("heads"), t.getInt("kv-heads"), t.getInt("steps"), t.getInt("batch-size"), t.getDouble("learning-rate"),
         t.getDouble("min-learning-rate"),
         Choices.parse(Schedule.class, "train.schedule", t.getString("schedule")), t.getInt("warmup-steps"),
         t.getDouble("weight-decay"), t.getDouble("clip-norm"), t.getInt("checkpoints"), t.getLong("seed"));
   }
 
-  /** The GPT-2 shape to train, with the vocabulary the BPE reached. */
-  public Gpt2Config modelConfig(int actualVocab) {
-    return new Gpt2Config(actualVocab, context, width, layers, heads, 1e-5, "gelu_new");
+  /**
+   * The architecture to train, with the vocabulary the BPE reached. A Llama gets Llama's MLP width
+   * (8/3 of the width, rounded up to a multiple of 8), RoPE with theta 10000 and an untied head.
+   */
+  public ModelConfig modelConfig(int actualVocab) {
+    if (family == Family.GPT2) {
+      return new Gpt2Config(actualVocab, context, width, layers, heads, 1e-5, "gelu_new");
+    }
+    int intermediate = (int) Math.ceil(width * 8.0 / 3 / 8) * 8;
+    return new LlamaConfig(actualVocab, width, intermediate, layers, heads, kvHeads == 0 ? heads : kvHeads, 1e-6,
+        LlamaConfig.DEFAULT_ROPE_THETA, false, context);
   }
 
   /** The learning-rate schedule of the optimizer steps. */

@@ -22,7 +22,7 @@ import java.util.function.Consumer;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**
- * The {@code train} subcommand: a byte-level BPE trained on the corpus text, then a small GPT-2
+ * The {@code train} subcommand: a byte-level BPE trained on the corpus text, then a small GPT-2 or Llama (train.family)
  * trained from scratch by {@link Trainer} on the tokenised corpus, each text cut into sequences of
  * at most the context length (pieces shorter than 2 tokens are dropped: nothing to predict).
  * Writes {@code runDir/tokenizer.json}, {@code runDir/checkpoint-N/} (config, weights, tokenizer)
@@ -62,7 +62,7 @@ public final class TrainJob {
       }
       log.accept("train: " + texts.size() + " texts -> " + sequences.size() + " sequences of <= " + s.context()
           + " tokens, vocabulary " + tokenizer.vocabSize());
-      CausalLm model = Initialization.gpt2(s.modelConfig(tokenizer.vocabSize()), s.seed(), DataType.FLOAT);
+      CausalLm model = Initialization.of(s.modelConfig(tokenizer.vocabSize()), s.seed(), DataType.FLOAT);
       double[] losses = {Double.NaN, Double.NaN};
       int every = Math.max(1, s.steps() / 10);
       TrainingRun run = Trainer.train(model, sequences, s.trainer(), runDir, Optional.of(tokenizerJson), step -> {
