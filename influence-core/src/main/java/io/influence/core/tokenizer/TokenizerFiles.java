@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 
 /*
  * Readers and the writer of tokenizer files. Every problem becomes a TokenizerFormatException
@@ -42,6 +43,8 @@ final class TokenizerFiles {
 
   static Tokenizer readTokenizerJson(Path file) throws IOException {
     JsonNode root = readJson(file);
+    TokenizerConfig config = TokenizerConfig.readBeside(file);
+    if (!isGpt2Style(root)) return HfTokenizer.read(file, root, config);
     JsonNode model = root.get("model");
     if (model == null || !model.isObject()) {
       throw new TokenizerFormatException(
@@ -84,6 +87,44 @@ final class TokenizerFiles {
       throw new TokenizerFormatException(
           file, "model.merges is missing or not an array.", "model.merges must list merges in rank order.");
     }
+    List<String[]> merges = readMerges(file, mergesNode);
+
+    List<ByteLevelBpe.AddedToken> added = readAddedTokens(file, root.get("added_tokens"), vocab);
+    java.util.function.Function<String, OptionalInt> idOf = name -> {
+      for (ByteLevelBpe.AddedToken t : added) if (t.content().equals(name)) return OptionalInt.of(t.id());
+      Integer id = vocab.get(name);
+      return id == null ? OptionalInt.empty() : OptionalInt.of(id);
+    };
+    SpecialTokens special = SpecialTokens.read(
+        new HfJson(file), root.get("post_processor"), config, idOf, ByteLevelBpe.defaultEos(idOf));
+    return build(file, vocab, merges, file, "model.merges[%d]", added, addPrefixSpace, null, special);
+  }
+
+  /**
+   * Whether a tokenizer.json has GPT-2's fixed scheme (no normalizer, a ByteLevel pre-tokenizer with
+   * GPT-2's regex, a plain BPE model), which ByteLevelBpe implements exactly as it always has; every
+   * other file goes to HfTokenizer.
+   */
+  static boolean isGpt2Style(JsonNode root) {
+    JsonNode normalizer = root.get("normalizer");
+    if (normalizer != null && !normalizer.isNull()) return false;
+    JsonNode pre = root.get("pre_tokenizer");
+    if (pre != null && "Sequence".equals(pre.path("type").asText()) && pre.path("pretokenizers").size() == 1) {
+      pre = pre.path("pretokenizers").get(0);
+    }
+    if (pre == null || !"ByteLevel".equals(pre.path("type").asText()) || !pre.path("use_regex").asBoolean(true)) {
+      return false;
+    }
+    JsonNode model = root.path("model");
+    for (String f : List.of("continuing_subword_prefix", "end_of_word_suffix")) {
+      JsonNode v = model.get(f);
+      if (v != null && !v.isNull() && !v.asText().isEmpty()) return false;
+    }
+    return !model.path("byte_fallback").asBoolean(false) && !model.path("ignore_merges").asBoolean(false);
+  }
+
+  /** {@code model.merges}: "a b" strings (tokenizers < 0.20) or ["a", "b"] pairs, in rank order. */
+  static List<String[]> readMerges(Path file, JsonNode mergesNode) throws TokenizerFormatException {
     List<String[]> merges = new ArrayList<>();
     for (int i = 0; i < mergesNode.size(); i++) {
       JsonNode m = mergesNode.get(i);
@@ -103,9 +144,7 @@ final class TokenizerFiles {
       }
       merges.add(pair);
     }
-
-    List<ByteLevelBpe.AddedToken> added = readAddedTokens(file, root.get("added_tokens"), vocab);
-    return build(file, vocab, merges, file, "model.merges[%d]", added, addPrefixSpace, null);
+    return merges;
   }
 
   /**
@@ -113,7 +152,7 @@ final class TokenizerFiles {
    * id in {@code [0, MAX_ID]} and non-empty content, and must agree with {@code model.vocab} and
    * not repeat an earlier entry.
    */
-  private static List<ByteLevelBpe.AddedToken> readAddedTokens(Path file, JsonNode addedNode, Map<String, Integer> vocab)
+  static List<ByteLevelBpe.AddedToken> readAddedTokens(Path file, JsonNode addedNode, Map<String, Integer> vocab)
       throws TokenizerFormatException {
     List<ByteLevelBpe.AddedToken> added = new ArrayList<>();
     Map<Integer, String> idToToken = null;
@@ -200,7 +239,7 @@ final class TokenizerFiles {
     List<ByteLevelBpe.AddedToken> added = new ArrayList<>();
     Integer eot = vocab.get(EOT);
     if (eot != null) added.add(new ByteLevelBpe.AddedToken(eot, EOT, true));
-    return build(vocabFile, vocab, merges, mergesFile, "line %d", added, false, lineOf);
+    return build(vocabFile, vocab, merges, mergesFile, "line %d", added, false, lineOf, null);
   }
 
   /**
@@ -216,7 +255,8 @@ final class TokenizerFiles {
       String mergeWhere,
       List<ByteLevelBpe.AddedToken> added,
       boolean addPrefixSpace,
-      List<Integer> lineOf)
+      List<Integer> lineOf,
+      SpecialTokens special)
       throws TokenizerFormatException {
     int[] byteToId = new int[256];
     for (int b = 0; b < 256; b++) {
@@ -247,7 +287,7 @@ final class TokenizerFiles {
       }
       pairs.add(new int[] {vocab.get(m[0]), vocab.get(m[1]), vocab.get(m[0] + m[1])});
     }
-    return new ByteLevelBpe(vocab, pairs, added, byteToId, addPrefixSpace);
+    return new ByteLevelBpe(vocab, pairs, added, byteToId, addPrefixSpace, special);
   }
 
   private static boolean readPreTokenizer(Path file, JsonNode pre) throws TokenizerFormatException {
@@ -291,7 +331,7 @@ final class TokenizerFiles {
     return node.has("type") ? "\"" + node.get("type").asText() + "\"" : node.toString();
   }
 
-  private static Map<String, Integer> readVocabObject(Path file, JsonNode node, String what)
+  static Map<String, Integer> readVocabObject(Path file, JsonNode node, String what)
       throws TokenizerFormatException {
     Map<String, Integer> vocab = new HashMap<>(node.size() * 2);
     Map<Integer, String> byId = new HashMap<>(node.size() * 2);
@@ -319,7 +359,7 @@ final class TokenizerFiles {
     return vocab;
   }
 
-  private static JsonNode readJson(Path file) throws IOException {
+  static JsonNode readJson(Path file) throws IOException {
     try {
       return JSON.readTree(file.toFile());
     } catch (JacksonException e) {
