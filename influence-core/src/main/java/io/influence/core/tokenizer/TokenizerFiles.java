@@ -19,12 +19,14 @@ import java.util.OptionalInt;
  * Readers and the writer of tokenizer files. Every problem becomes a TokenizerFormatException
  * that names the file, the field / line / merge number, and a HINT.
  *
- * tokenizer.json (Hugging Face tokenizers): accepted when model.type is "BPE" (or absent with
- * vocab and merges present), normalizer is null, pre_tokenizer is ByteLevel with use_regex true
- * (add_prefix_space honoured), and the model has no continuing_subword_prefix,
- * end_of_word_suffix, byte_fallback, ignore_merges or dropout. Anything else would tokenize
- * differently from GPT-2's scheme, so it is rejected rather than approximated. post_processor and
- * decoder are ignored (GPT-2's ByteLevel post-processor adds nothing; our decode is ByteLevel).
+ * tokenizer.json (Hugging Face tokenizers): a file with GPT-2's fixed scheme (isGpt2Style: no
+ * normalizer, pre_tokenizer ByteLevel with use_regex true, add_prefix_space honoured, and a model
+ * without continuing_subword_prefix, end_of_word_suffix, byte_fallback or ignore_merges) is read here
+ * into ByteLevelBpe, exactly as before Llama support; model.type must be "BPE" (or absent with vocab
+ * and merges present) and dropout null. Every other file (Llama 2, Llama 3, Qwen, ...) goes to
+ * HfTokenizer, which refuses what it does not implement. The decoder of a GPT-2 style file is
+ * ignored (our decode is ByteLevel); its post_processor and the tokenizer_config.json beside it give
+ * the special tokens of encodeWithSpecialTokens (SpecialTokens).
  * Merges may be "a b" strings (tokenizers < 0.20) or ["a", "b"] pairs (>= 0.20).
  *
  * The writer is TokenizerJsonWriter.

@@ -4,7 +4,7 @@ which Hugging Face's Rust tokenizers (the `tokenizers` Python package) and the J
 for those strings. Strings with unpaired surrogates are skipped (Python cannot pass them to Rust).
 
 Usage (from influence-core/, after ../.ci/npm-tokenizers.sh):
-    python3 src/test/python/hf_rust_differences.py ~/.cache/influence-engine/npm src/test/resources/tokenizer/llm
+    python3 src/test/resources/tokenizer/llm/hf_rust_differences.py ~/.cache/influence-engine/npm src/test/resources/tokenizer/llm
 """
 import json
 import sys

