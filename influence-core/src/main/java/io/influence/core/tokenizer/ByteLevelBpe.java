@@ -49,6 +49,8 @@ final class ByteLevelBpe implements Tokenizer {
   private final boolean addPrefixSpace;
   private final int vocabSize;
   private final OptionalInt eos;
+  /** BOS/EOS from tokenizer_config.json / post_processor, or null (fromVocabAndMerges, BpeTrainer). */
+  private final SpecialTokens special;
   private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
 
   /**
@@ -63,6 +65,18 @@ final class ByteLevelBpe implements Tokenizer {
       List<AddedToken> added,
       int[] byteToId,
       boolean addPrefixSpace) {
+    this(vocab, mergePairs, added, byteToId, addPrefixSpace, null);
+  }
+
+  /** As above, with the special tokens that {@link #encodeWithSpecialTokens} adds ({@code null}: none). */
+  ByteLevelBpe(
+      Map<String, Integer> vocab,
+      List<int[]> mergePairs,
+      List<AddedToken> added,
+      int[] byteToId,
+      boolean addPrefixSpace,
+      SpecialTokens special) {
+    this.special = special;
     this.vocab = Map.copyOf(vocab);
     int max = -1;
     for (int id : vocab.values()) max = Math.max(max, id);
@@ -84,15 +98,16 @@ final class ByteLevelBpe implements Tokenizer {
     sorted.sort(Comparator.comparingInt((AddedToken t) -> -t.content().length()));
     this.added = List.copyOf(sorted);
     this.addPrefixSpace = addPrefixSpace;
-    OptionalInt found = OptionalInt.empty();
+    this.eos = defaultEos(this::idOf);
+  }
+
+  /** The first of {@code <|endoftext|>}, {@code </s>}, {@code <eos>} that {@code idOf} knows. */
+  static OptionalInt defaultEos(java.util.function.Function<String, OptionalInt> idOf) {
     for (String name : EOS_NAMES) {
-      OptionalInt id = idOf(name);
-      if (id.isPresent()) {
-        found = id;
-        break;
-      }
+      OptionalInt id = idOf.apply(name);
+      if (id.isPresent()) return id;
     }
-    this.eos = found;
+    return OptionalInt.empty();
   }
 
   private OptionalInt idOf(String content) {
@@ -291,8 +306,19 @@ final class ByteLevelBpe implements Tokenizer {
   }
 
   @Override
+  public int[] encodeWithSpecialTokens(String text) {
+    int[] ids = encode(text, true);
+    return special == null ? ids : special.wrap(ids);
+  }
+
+  @Override
   public OptionalInt eosTokenId() {
-    return eos;
+    return special == null ? eos : special.eos();
+  }
+
+  @Override
+  public OptionalInt bosTokenId() {
+    return special == null ? OptionalInt.empty() : special.bos();
   }
 
   @Override

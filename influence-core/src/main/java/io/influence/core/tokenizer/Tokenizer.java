@@ -5,7 +5,9 @@ import java.nio.file.Path;
 import java.util.OptionalInt;
 
 /**
- * GPT-2 style byte-level BPE tokenizer for the engine's {@code text} columns.
+ * BPE tokenizer for the engine's {@code text} columns: GPT-2 style byte-level BPE, and the Hugging
+ * Face {@code tokenizer.json} files of Llama 2 / TinyLlama (SentencePiece-style BPE with byte
+ * fallback), Llama 3 and Qwen 2/3 (byte-level BPE with their own split regex).
  *
  * <p>Written here in Java rather than taken from a library: DJL's HF tokenizers binding ships a
  * native library per platform (an extra JNI dependency on every Spark executor), and jtokkit only
@@ -29,7 +31,14 @@ public interface Tokenizer {
   /**
    * Loads a Hugging Face {@code tokenizer.json} whose model is BPE ({@code model.type "BPE"},
    * {@code model.vocab}, {@code model.merges} as {@code "a b"} strings or {@code ["a","b"]}
-   * pairs) with a ByteLevel pre-tokenizer, plus its {@code added_tokens}.
+   * pairs), plus its {@code added_tokens}, and the {@code tokenizer_config.json} beside it when there
+   * is one (BOS / EOS, see {@link #encodeWithSpecialTokens}). Supported besides GPT-2's scheme:
+   * normalizers Sequence, Prepend, Replace, NFC/NFD/NFKC/NFKD; pre-tokenizers Split (its Oniguruma
+   * regex translated to java.util.regex), ByteLevel, Metaspace, Sequence, or none; {@code byte_fallback},
+   * {@code unk_token}, {@code fuse_unk}, {@code ignore_merges}; post-processors TemplateProcessing,
+   * ByteLevel, RobertaProcessing, BertProcessing, Sequence; decoders ByteLevel, Replace, ByteFallback,
+   * Fuse, Strip, Metaspace, Sequence. Anything else (a WordPiece or Unigram model, another
+   * normalizer, a regex construct without a faithful translation) is refused, never approximated.
    *
    * @throws TokenizerFormatException if the file is not such a tokenizer (message names the
    *     file, the field and a HINT)
@@ -67,6 +76,18 @@ public interface Tokenizer {
   int[] encode(String text, boolean parseSpecialTokens);
 
   /**
+   * What Hugging Face's {@code tokenizer(text)["input_ids"]} returns (add_special_tokens=True):
+   * {@link #encode(String, boolean) encode(text, true)} (added tokens in the text parsed) with the
+   * tokens the tokenizer adds around a text: BOS for Llama 2 ({@code <s>}), nothing for Qwen, and
+   * for Llama 3 what its post-processor says (newer files add {@code <|begin_of_text|>}, the first
+   * release's file adds nothing). {@code tokenizer_config.json}'s {@code add_bos_token} /
+   * {@code add_eos_token} decide when it sets either, else tokenizer.json's {@code post_processor}.
+   * For GPT-2 style files without such settings (the project's own) this is
+   * {@code encode(text, true)}, which equals {@code encode(text)} for text without special-token text.
+   */
+  int[] encodeWithSpecialTokens(String text);
+
+  /**
    * Text of the token ids. Bytes that do not form valid UTF-8 (a sequence cut inside a
    * multi-byte character) become U+FFFD.
    *
@@ -78,11 +99,22 @@ public interface Tokenizer {
   int vocabSize();
 
   /**
-   * Id of the end-of-sequence token: the first of {@code <|endoftext|>}, {@code </s>},
-   * {@code <eos>} present in the vocabulary or added tokens.
+   * Id of the end-of-sequence token: {@code tokenizer_config.json}'s {@code eos_token} when it has
+   * the key, else the last token the post-processor appends, else the first of
+   * {@code <|endoftext|>}, {@code </s>}, {@code <eos>} present in the vocabulary or added tokens.
    */
   OptionalInt eosTokenId();
 
-  /** Id of a token given in its byte-level spelling (e.g. {@code "Ġthe"}), if present. */
+  /**
+   * Id of the beginning-of-sequence token: {@code tokenizer_config.json}'s {@code bos_token} when it
+   * has the key (Llama 3: {@code <|begin_of_text|>} even where it is not added), else the first token
+   * the post-processor prepends (Llama 2: {@code <s>}), else none (GPT-2, Qwen).
+   */
+  OptionalInt bosTokenId();
+
+  /**
+   * Id of a token given as spelled in the vocabulary (byte-level {@code "Ġthe"}, SentencePiece
+   * {@code "▁the"}) or an added token's content, if present.
+   */
   OptionalInt tokenId(String token);
 }

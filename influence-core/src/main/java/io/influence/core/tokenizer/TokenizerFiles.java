@@ -13,17 +13,20 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 
 /*
  * Readers and the writer of tokenizer files. Every problem becomes a TokenizerFormatException
  * that names the file, the field / line / merge number, and a HINT.
  *
- * tokenizer.json (Hugging Face tokenizers): accepted when model.type is "BPE" (or absent with
- * vocab and merges present), normalizer is null, pre_tokenizer is ByteLevel with use_regex true
- * (add_prefix_space honoured), and the model has no continuing_subword_prefix,
- * end_of_word_suffix, byte_fallback, ignore_merges or dropout. Anything else would tokenize
- * differently from GPT-2's scheme, so it is rejected rather than approximated. post_processor and
- * decoder are ignored (GPT-2's ByteLevel post-processor adds nothing; our decode is ByteLevel).
+ * tokenizer.json (Hugging Face tokenizers): a file with GPT-2's fixed scheme (isGpt2Style: no
+ * normalizer, pre_tokenizer ByteLevel with use_regex true, add_prefix_space honoured, and a model
+ * without continuing_subword_prefix, end_of_word_suffix, byte_fallback or ignore_merges) is read here
+ * into ByteLevelBpe, exactly as before Llama support; model.type must be "BPE" (or absent with vocab
+ * and merges present) and dropout null. Every other file (Llama 2, Llama 3, Qwen, ...) goes to
+ * HfTokenizer, which refuses what it does not implement. The decoder of a GPT-2 style file is
+ * ignored (our decode is ByteLevel); its post_processor and the tokenizer_config.json beside it give
+ * the special tokens of encodeWithSpecialTokens (SpecialTokens).
  * Merges may be "a b" strings (tokenizers < 0.20) or ["a", "b"] pairs (>= 0.20).
  *
  * The writer is TokenizerJsonWriter.
@@ -42,6 +45,8 @@ final class TokenizerFiles {
 
   static Tokenizer readTokenizerJson(Path file) throws IOException {
     JsonNode root = readJson(file);
+    TokenizerConfig config = TokenizerConfig.readBeside(file);
+    if (!isGpt2Style(root)) return HfTokenizer.read(file, root, config);
     JsonNode model = root.get("model");
     if (model == null || !model.isObject()) {
       throw new TokenizerFormatException(
@@ -84,6 +89,44 @@ final class TokenizerFiles {
       throw new TokenizerFormatException(
           file, "model.merges is missing or not an array.", "model.merges must list merges in rank order.");
     }
+    List<String[]> merges = readMerges(file, mergesNode);
+
+    List<ByteLevelBpe.AddedToken> added = readAddedTokens(file, root.get("added_tokens"), vocab);
+    java.util.function.Function<String, OptionalInt> idOf = name -> {
+      for (ByteLevelBpe.AddedToken t : added) if (t.content().equals(name)) return OptionalInt.of(t.id());
+      Integer id = vocab.get(name);
+      return id == null ? OptionalInt.empty() : OptionalInt.of(id);
+    };
+    SpecialTokens special = SpecialTokens.read(
+        new HfJson(file), root.get("post_processor"), config, idOf, ByteLevelBpe.defaultEos(idOf));
+    return build(file, vocab, merges, file, "model.merges[%d]", added, addPrefixSpace, null, special);
+  }
+
+  /**
+   * Whether a tokenizer.json has GPT-2's fixed scheme (no normalizer, a ByteLevel pre-tokenizer with
+   * GPT-2's regex, a plain BPE model), which ByteLevelBpe implements exactly as it always has; every
+   * other file goes to HfTokenizer.
+   */
+  static boolean isGpt2Style(JsonNode root) {
+    JsonNode normalizer = root.get("normalizer");
+    if (normalizer != null && !normalizer.isNull()) return false;
+    JsonNode pre = root.get("pre_tokenizer");
+    if (pre != null && "Sequence".equals(pre.path("type").asText()) && pre.path("pretokenizers").size() == 1) {
+      pre = pre.path("pretokenizers").get(0);
+    }
+    if (pre == null || !"ByteLevel".equals(pre.path("type").asText()) || !pre.path("use_regex").asBoolean(true)) {
+      return false;
+    }
+    JsonNode model = root.path("model");
+    for (String f : List.of("continuing_subword_prefix", "end_of_word_suffix")) {
+      JsonNode v = model.get(f);
+      if (v != null && !v.isNull() && !v.asText().isEmpty()) return false;
+    }
+    return !model.path("byte_fallback").asBoolean(false) && !model.path("ignore_merges").asBoolean(false);
+  }
+
+  /** {@code model.merges}: "a b" strings (tokenizers < 0.20) or ["a", "b"] pairs, in rank order. */
+  static List<String[]> readMerges(Path file, JsonNode mergesNode) throws TokenizerFormatException {
     List<String[]> merges = new ArrayList<>();
     for (int i = 0; i < mergesNode.size(); i++) {
       JsonNode m = mergesNode.get(i);
@@ -103,9 +146,7 @@ final class TokenizerFiles {
       }
       merges.add(pair);
     }
-
-    List<ByteLevelBpe.AddedToken> added = readAddedTokens(file, root.get("added_tokens"), vocab);
-    return build(file, vocab, merges, file, "model.merges[%d]", added, addPrefixSpace, null);
+    return merges;
   }
 
   /**
@@ -113,7 +154,7 @@ final class TokenizerFiles {
    * id in {@code [0, MAX_ID]} and non-empty content, and must agree with {@code model.vocab} and
    * not repeat an earlier entry.
    */
-  private static List<ByteLevelBpe.AddedToken> readAddedTokens(Path file, JsonNode addedNode, Map<String, Integer> vocab)
+  static List<ByteLevelBpe.AddedToken> readAddedTokens(Path file, JsonNode addedNode, Map<String, Integer> vocab)
       throws TokenizerFormatException {
     List<ByteLevelBpe.AddedToken> added = new ArrayList<>();
     Map<Integer, String> idToToken = null;
@@ -200,7 +241,7 @@ final class TokenizerFiles {
     List<ByteLevelBpe.AddedToken> added = new ArrayList<>();
     Integer eot = vocab.get(EOT);
     if (eot != null) added.add(new ByteLevelBpe.AddedToken(eot, EOT, true));
-    return build(vocabFile, vocab, merges, mergesFile, "line %d", added, false, lineOf);
+    return build(vocabFile, vocab, merges, mergesFile, "line %d", added, false, lineOf, null);
   }
 
   /**
@@ -216,7 +257,8 @@ final class TokenizerFiles {
       String mergeWhere,
       List<ByteLevelBpe.AddedToken> added,
       boolean addPrefixSpace,
-      List<Integer> lineOf)
+      List<Integer> lineOf,
+      SpecialTokens special)
       throws TokenizerFormatException {
     int[] byteToId = new int[256];
     for (int b = 0; b < 256; b++) {
@@ -247,7 +289,7 @@ final class TokenizerFiles {
       }
       pairs.add(new int[] {vocab.get(m[0]), vocab.get(m[1]), vocab.get(m[0] + m[1])});
     }
-    return new ByteLevelBpe(vocab, pairs, added, byteToId, addPrefixSpace);
+    return new ByteLevelBpe(vocab, pairs, added, byteToId, addPrefixSpace, special);
   }
 
   private static boolean readPreTokenizer(Path file, JsonNode pre) throws TokenizerFormatException {
@@ -291,7 +333,7 @@ final class TokenizerFiles {
     return node.has("type") ? "\"" + node.get("type").asText() + "\"" : node.toString();
   }
 
-  private static Map<String, Integer> readVocabObject(Path file, JsonNode node, String what)
+  static Map<String, Integer> readVocabObject(Path file, JsonNode node, String what)
       throws TokenizerFormatException {
     Map<String, Integer> vocab = new HashMap<>(node.size() * 2);
     Map<Integer, String> byId = new HashMap<>(node.size() * 2);
@@ -319,7 +361,7 @@ final class TokenizerFiles {
     return vocab;
   }
 
-  private static JsonNode readJson(Path file) throws IOException {
+  static JsonNode readJson(Path file) throws IOException {
     try {
       return JSON.readTree(file.toFile());
     } catch (JacksonException e) {
