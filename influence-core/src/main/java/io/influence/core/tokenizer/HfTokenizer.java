@@ -176,6 +176,16 @@ final class HfTokenizer implements Tokenizer {
   }
 
   @Override
+  public int[] specialPrefix() {
+    return special.prefix().clone();
+  }
+
+  @Override
+  public int[] specialSuffix() {
+    return special.suffix().clone();
+  }
+
+  @Override
   public String decode(int[] ids) {
     List<String> tokens = new ArrayList<>(ids.length);
     for (int i = 0; i < ids.length; i++) {

@@ -24,8 +24,10 @@ public record PromptCompletion(String id, int[] tokens, int[] lossMask) {
    */
   public static PromptCompletion encode(Tokenizer tokenizer, String id, String prompt, String completion,
       int context) {
-    int[] p = tokenizer.encode(prompt);
-    int[] r = tokenizer.encode(completion);
+    // as a document: the tokenizer's prefix (BOS) before the prompt, its suffix (EOS, if any) after the completion
+    int[] p = concat(tokenizer.specialPrefix(), tokenizer.encode(prompt));
+    int[] said = tokenizer.encode(completion);
+    int[] r = concat(said, tokenizer.specialSuffix());
     int[] t = new int[p.length + r.length];
     int[] m = new int[t.length];
     System.arraycopy(p, 0, t, 0, p.length);
@@ -33,7 +35,7 @@ public record PromptCompletion(String id, int[] tokens, int[] lossMask) {
     for (int i = Math.max(1, p.length); i < t.length; i++) {
       m[i] = 1;
     }
-    if (r.length == 0 || t.length < 2) {
+    if (said.length == 0 || t.length < 2) {
       throw new IllegalArgumentException("query " + id + " has no completion token to predict (" + p.length
           + " prompt and " + r.length + " completion tokens): its loss would be 0 and every training sequence "
           + "would score 0. HINT: give it a non-empty completion, and a prompt or a completion of at least 2 tokens");
@@ -52,5 +54,11 @@ public record PromptCompletion(String id, int[] tokens, int[] lossMask) {
       n += v;
     }
     return n;
+  }
+
+  private static int[] concat(int[] a, int[] b) {
+    int[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
   }
 }

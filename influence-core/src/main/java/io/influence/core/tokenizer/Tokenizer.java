@@ -88,6 +88,41 @@ public interface Tokenizer {
   int[] encodeWithSpecialTokens(String text);
 
   /**
+   * A training document or query as the engine feeds it to the model: the tokens the tokenizer adds
+   * before a text (Llama 2's BOS), {@link #encode(String) encode(text)} with special-token text kept
+   * as ordinary characters (so corpus text cannot inject a control token), then the tokens it adds
+   * after a text (EOS when {@code add_eos_token} is set). For the project's GPT-2 tokenizers this is
+   * {@code encode(text)}.
+   */
+  default int[] encodeDocument(String text) {
+    return concat(specialPrefix(), encode(text), specialSuffix());
+  }
+
+  /** The tokens Hugging Face adds before a single text (e.g. BOS); empty for GPT-2 style files. */
+  default int[] specialPrefix() {
+    return new int[0];
+  }
+
+  /** The tokens Hugging Face adds after a single text (e.g. EOS when configured); usually empty. */
+  default int[] specialSuffix() {
+    return new int[0];
+  }
+
+  private static int[] concat(int[]... parts) {
+    int n = 0;
+    for (int[] p : parts) {
+      n += p.length;
+    }
+    int[] out = new int[n];
+    int at = 0;
+    for (int[] p : parts) {
+      System.arraycopy(p, 0, out, at, p.length);
+      at += p.length;
+    }
+    return out;
+  }
+
+  /**
    * Text of the token ids. Bytes that do not form valid UTF-8 (a sequence cut inside a
    * multi-byte character) become U+FFFD.
    *

@@ -13,6 +13,33 @@ class PromptCompletionTest {
 
   private static final Tokenizer BPE = TokenizerFixtures.gpt2();
 
+  /** Llama 2's real tokenizer adds BOS: documents and queries start with it, and it is never a predicted position. */
+  @Test
+  void encode_llama2_bosBeforePromptAndDocument_completionMaskUnchanged() throws Exception {
+    com.fasterxml.jackson.databind.JsonNode fixture = TokenizerFixtures.JSON.readTree(
+        TokenizerFixtures.resource("llm/llama2_js.json").toFile());
+    Tokenizer llama2 = Tokenizer.fromTokenizerJson(
+        LlmTokenizersTest.tokenizerJson("llama2", fixture.get("tokenizerJsonSha256").asText()));
+    int bos = llama2.bosTokenId().orElseThrow();
+    assertEquals(1, bos, "Llama 2's <s>");
+    int[] p = llama2.encode("The capital of France is");
+    int[] c = llama2.encode(" Paris");
+    PromptCompletion q = PromptCompletion.encode(llama2, "q", "The capital of France is", " Paris", 100);
+    int[] want = new int[1 + p.length + c.length];
+    want[0] = bos;
+    System.arraycopy(p, 0, want, 1, p.length);
+    System.arraycopy(c, 0, want, 1 + p.length, c.length);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(want, q.tokens());
+    for (int t = 0; t < want.length; t++) {
+      assertEquals(t >= 1 + p.length ? 1 : 0, q.lossMask()[t], "position " + t);
+    }
+    int[] doc = llama2.encodeDocument("hello world");
+    assertEquals(bos, doc[0]);
+    assertEquals(llama2.encode("hello world").length + 1, doc.length);
+    // BPE (the project's GPT-2 style tokenizer) adds nothing
+    org.junit.jupiter.api.Assertions.assertArrayEquals(BPE.encode("hello world"), BPE.encodeDocument("hello world"));
+  }
+
   @Test
   void encode_promptAndCompletion_masksExactlyTheCompletionPositions() {
     int[] p = BPE.encode("The licence");

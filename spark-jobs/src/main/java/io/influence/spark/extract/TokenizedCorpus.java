@@ -129,7 +129,7 @@ public final class TokenizedCorpus {
             tokens[i] = v == null ? -1 : v;
           }
         } else if (!r.isNullAt(1)) {
-          tokens = tokenizer.orElseThrow().encode(r.getString(1));
+          tokens = tokenizer.orElseThrow().encodeDocument(r.getString(1));
         } else {
           out.add(RowFactory.create(id, null, "no text and no input_ids"));
           continue;

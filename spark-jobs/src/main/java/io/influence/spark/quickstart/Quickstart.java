@@ -191,7 +191,7 @@ public final class Quickstart {
     try {
       Tokenizer tokenizer = Tokenizer.fromTokenizerJson(trained.tokenizerJson());
       for (String text : TrainJob.readTexts(corpus)) {
-        int n = tokenizer.encode(text).length;
+        int n = tokenizer.encodeDocument(text).length;
         if (n > context) {
           throw new IllegalStateException("quickstart sequence \"" + shorten(text, 40) + "\" has " + n
               + " tokens, over the context of " + context + ". HINT: lower quickstart.max-chars or raise train.context");

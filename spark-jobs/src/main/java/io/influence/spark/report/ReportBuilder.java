@@ -319,7 +319,7 @@ public final class ReportBuilder {
           + r.get("train_id").asText() + ") has neither input_ids nor text. HINT: score with the corpus so the rows "
           + "carry their tokens");
     }
-    return tokenizer.encode(text.asText());
+    return tokenizer.encodeDocument(text.asText());
   }
 
   private static SelfInfluenceSection selfInfluence(SparkSession spark, Path out, String corpus, double flagFraction) {

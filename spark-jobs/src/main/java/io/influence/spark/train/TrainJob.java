@@ -48,7 +48,7 @@ public final class TrainJob {
       Tokenizer tokenizer = BpeTrainer.train(texts, s.vocabSize(), tokenizerJson);
       List<int[]> sequences = new ArrayList<>();
       for (String text : texts) {
-        int[] ids = tokenizer.encode(text);
+        int[] ids = tokenizer.encodeDocument(text);
         for (int start = 0; start < ids.length; start += s.context()) {
           int[] piece = Arrays.copyOfRange(ids, start, Math.min(ids.length, start + s.context()));
           if (piece.length >= 2) {
