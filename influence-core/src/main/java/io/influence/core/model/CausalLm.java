@@ -40,6 +40,18 @@ public interface CausalLm {
     return ModelFamilies.load(dir, dataType);
   }
 
+  /**
+   * Loads a base checkpoint folder with a PEFT LoRA adapter folder ({@code adapter_config.json} +
+   * {@code adapter_model.safetensors}; {@code null} for none). The base is frozen: the model's
+   * parameters and tracked layers are the adapter's {@code lora_A}/{@code lora_B} factors only.
+   * Supported on the Llama family.
+   *
+   * @throws CheckpointFormatException for an unreadable or unsupported checkpoint or adapter
+   */
+  static CausalLm load(Path dir, Path adapterDir, DataType dataType) throws CheckpointFormatException {
+    return ModelFamilies.load(dir, adapterDir, dataType);
+  }
+
   /** The architecture read from {@code config.json}. */
   ModelConfig config();
 

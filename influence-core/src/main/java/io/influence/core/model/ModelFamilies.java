@@ -15,6 +15,20 @@ final class ModelFamilies {
 
   private ModelFamilies() {}
 
+  /** The checkpoint in {@code dir} with the LoRA adapter in {@code adapterDir} (null for none); Llama family only. */
+  static CausalLm load(Path dir, Path adapterDir, DataType dataType) throws CheckpointFormatException {
+    CausalLm base = load(dir, dataType);
+    if (adapterDir == null) {
+      return base;
+    }
+    if (base instanceof LlamaModel l) {
+      return l.withAdapter(adapterDir);
+    }
+    throw new CheckpointFormatException(adapterDir, null, "is a LoRA adapter for a " + base.config().modelType()
+        + " model, but adapters are supported on the Llama family (llama, mistral, qwen2, qwen3) only.",
+        "merge the adapter into the base model and load the merged checkpoint.");
+  }
+
   static CausalLm load(Path dir, DataType dataType) throws CheckpointFormatException {
     try (Checkpoint ckpt = Checkpoint.open(dir)) {
       ModelConfig config = ckpt.config();

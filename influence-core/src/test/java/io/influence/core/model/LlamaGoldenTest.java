@@ -56,10 +56,15 @@ class LlamaGoldenTest {
   }
 
   static void check(String fixture, DataType dt, double tol) throws Exception {
-    Path dir = GoldenGradientsTest.golden(fixture);
-    CausalLm model = CausalLm.load(dir, dt);
+    CausalLm model = CausalLm.load(GoldenGradientsTest.golden(fixture), dt);
     assertTrue(model instanceof LlamaModel, model.getClass().toString());
     assertEquals(fixture.startsWith("llama") ? "llama" : fixture.replace("-sw", ""), model.config().modelType());
+    check(model, fixture, dt, tol);
+  }
+
+  /** Losses and summed parameter gradients of {@code model} on the sequences of {@code fixture} vs its grads.safetensors. */
+  static void check(CausalLm model, String fixture, DataType dt, double tol) throws Exception {
+    Path dir = GoldenGradientsTest.golden(fixture);
     int[][] seqs = GoldenGradientsTest.tokens(fixture);
     BatchGradients g = model.gradients(TokenBatch.of(seqs), GradientRequest.allParameters());
     Worst worst = new Worst();
