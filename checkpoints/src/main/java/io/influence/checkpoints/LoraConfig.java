@@ -18,8 +18,10 @@ import java.util.Objects;
  * ignored     lora_dropout (dropout is off at inference and for gradients of the trained model),
  *             task_type, base_model_name_or_path, inference_mode, init_lora_weights, revision
  * refused     peft_type other than "LORA"; target_modules as a string (a regular expression or
- *             "all-linear"); bias other than "none"; fan_in_fan_out true; use_dora true; non-empty
- *             modules_to_save, layers_to_transform, rank_pattern, alpha_pattern, layer_replication
+ *             "all-linear"); bias other than "none"; fan_in_fan_out, lora_bias or use_dora true; non-empty
+ *             modules_to_save, layers_to_transform, rank_pattern, alpha_pattern, layer_replication,
+ *             exclude_modules, target_parameters, trainable_token_indices
+ * (other keys peft writes, e.g. peft_version, loftq_config, megatron_config, use_qalora, are ignored)
  * </pre>
  *
  * @param targetModules module names or suffixes, e.g. {@code q_proj} or {@code self_attn.q_proj}
@@ -72,12 +74,16 @@ public record LoraConfig(int r, double loraAlpha, List<String> targetModules, bo
             throw refuse(adapterConfigJson, "has \"fan_in_fan_out\": true; Llama-family layers are nn.Linear "
                     + "(fan_in_fan_out false).", "set fan_in_fan_out to false; it is only for GPT-2's Conv1D.");
         }
+        if (!f.absent("lora_bias") && f.bool("lora_bias", false)) {
+            throw refuse(adapterConfigJson, "has \"lora_bias\": true; LoRA-B biases are not supported.",
+                    "use an adapter trained with lora_bias=False.");
+        }
         if (!f.absent("use_dora") && f.bool("use_dora", false)) {
             throw refuse(adapterConfigJson, "has \"use_dora\": true; DoRA adapters are not supported.",
                     "use a plain LoRA adapter.");
         }
         for (String key : List.of("modules_to_save", "layers_to_transform", "rank_pattern", "alpha_pattern",
-                "layer_replication")) {
+                "layer_replication", "exclude_modules", "target_parameters", "trainable_token_indices")) {
             JsonNode v = root.get(key);
             if (v != null && !v.isNull() && !(v.isContainerNode() && v.isEmpty())) {
                 throw refuse(adapterConfigJson, "has \"" + key + "\": " + Json.kind(v) + "; only uniform LoRA on the "
