@@ -21,7 +21,8 @@ import java.util.Map;
  *            not read for qwen2, whose q/k/v biases are always on and o_proj has none), mlp_bias (false),
  *            hidden_act (must be "silu"), partial_rotary_factor (must be 1)
  * mistral    sliding_window: a positive integer, or null/absent for none
- * qwen2/3    use_sliding_window: must be false when present (sliding_window is then ignored)
+ * qwen2/3    use_sliding_window: must be false when present (sliding_window is then ignored);
+ *            layer_types (transformers 5): every entry must be "full_attention" (not read for mistral)
  * rope       transformers 5.x: "rope_parameters": {"rope_type", "rope_theta", ...};
  *            transformers 4.x: "rope_theta" (10000) + "rope_scaling": null or {"rope_type" or "type", ...}.
  *            rope_parameters wins when both are present; a rope_theta inside the object wins over the
@@ -78,6 +79,16 @@ final class LlamaConfigJson {
             throw refuse(f, "has \"use_sliding_window\": true; sliding-window attention is implemented for mistral only "
                     + "(not qwen's per-layer max_window_layers scheme).", "set use_sliding_window to false if the model "
                     + "was trained without it, or use another checkpoint.");
+        }
+        JsonNode layerTypes = f.root().get("layer_types");
+        if (family != Family.MISTRAL && layerTypes != null && layerTypes.isArray()) {
+            for (JsonNode t : layerTypes) {
+                if (!t.isTextual() || !t.textValue().equals("full_attention")) {
+                    throw refuse(f, "has \"layer_types\" with " + Json.kind(t) + "; only \"full_attention\" layers are "
+                            + "supported for " + modelType + " (sliding-window layers only for mistral).",
+                            "use a checkpoint without sliding-window layers.");
+                }
+            }
         }
         return new LlamaConfig(family, f.integer("vocab_size"), hidden, f.integer("intermediate_size"),
                 f.integer("num_hidden_layers"), heads, f.integer("num_key_value_heads", heads), headDim,

@@ -104,6 +104,13 @@ class LlamaConfigsTest {
     }
 
     @Test
+    void read_qwen2SlidingLayerType_refusedNamingKey() throws Exception {
+        assertEquals(0, read("qwen2", "\"layer_types\":[\"full_attention\",\"full_attention\"]").slidingWindow());
+        refused("qwen2", "\"layer_types\":[\"full_attention\",\"sliding_attention\"]", "\"layer_types\"",
+                "sliding_attention");
+    }
+
+    @Test
     void read_mistralWindow_parsedAndNullMeansNone() throws Exception {
         assertEquals(4096, read("mistral", "\"sliding_window\":4096").slidingWindow());
         assertEquals(0, read("mistral", "\"sliding_window\":null").slidingWindow());

@@ -31,7 +31,9 @@ public interface CausalLm {
 
   /**
    * Loads the checkpoint folder ({@code config.json} + safetensors, see {@link Checkpoint}) as the
-   * model family its {@code model_type} names.
+   * model family its {@code model_type} names. A PEFT adapter folder (a checkpoint of a LoRA
+   * training run) is loaded on the base its {@code base_model_name_or_path} names, as
+   * {@link #load(Path, Path, DataType)} does.
    *
    * @throws CheckpointFormatException for an unreadable or unsupported checkpoint (names the file,
    *     key or tensor)
@@ -48,6 +50,18 @@ public interface CausalLm {
    */
   static CausalLm fromTensors(ModelConfig config, Map<String, INDArray> tensors, DataType dataType) {
     return ModelFamilies.fromTensors(config, tensors, dataType);
+  }
+
+  /**
+   * Loads a base checkpoint folder with a PEFT LoRA adapter folder ({@code adapter_config.json} +
+   * {@code adapter_model.safetensors}; {@code null} for none). The base is frozen: the model's
+   * parameters and tracked layers are the adapter's {@code lora_A}/{@code lora_B} factors only.
+   * Supported on the Llama family.
+   *
+   * @throws CheckpointFormatException for an unreadable or unsupported checkpoint or adapter
+   */
+  static CausalLm load(Path dir, Path adapterDir, DataType dataType) throws CheckpointFormatException {
+    return ModelFamilies.load(dir, adapterDir, dataType);
   }
 
   /** The architecture read from {@code config.json}. */

@@ -1,6 +1,11 @@
 package io.influence.core.model;
 
+import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.LlamaConfig;
+import io.influence.checkpoints.LoraConfig;
+import io.influence.checkpoints.SafetensorsFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import io.influence.core.model.LlamaParams.Proj;
 import java.util.Arrays;
 import java.util.Collections;
@@ -10,6 +15,7 @@ import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * A Llama-family causal LM ({@code model_type} llama, mistral, qwen2, qwen3; see {@link LlamaConfig})
@@ -121,8 +127,62 @@ public final class LlamaModel implements CausalLm {
     return new LlamaModel(config, p, w);
   }
 
-  /** This base with the given adapter factors (an adapter read by {@link #withAdapter}). */
-  LlamaModel withLora(LoraWeights w) {
+  /**
+   * This model with a PEFT LoRA adapter from {@code adapterDir} ({@code adapter_config.json}, see
+   * {@link LoraConfig}, and {@code adapter_model.safetensors}); the base weights are shared, not copied,
+   * and stay frozen: the returned model's parameters and tracked layers are the adapter's only.
+   * {@code lora_dropout} is ignored (dropout is off at inference).
+   *
+   * @throws CheckpointFormatException for an unsupported or unreadable adapter (names the file and key)
+   * @throws IllegalArgumentException naming the tensor when the adapter's tensors do not fit this model
+   */
+  public LlamaModel withAdapter(Path adapterDir) throws CheckpointFormatException {
+    Path configFile = adapterDir.resolve("adapter_config.json");
+    LoraConfig lc = LoraConfig.read(configFile);
+    int np = Proj.values().length;
+    boolean[][] adapted = new boolean[np][config.numHiddenLayers()];
+    for (int l = 0; l < config.numHiddenLayers(); l++) {
+      for (Proj p : Proj.values()) {
+        adapted[p.ordinal()][l] = lc.targets(LlamaParams.layerName(l, p));
+      }
+    }
+    for (String t : lc.targetModules()) {
+      LoraConfig one = new LoraConfig(lc.r(), lc.loraAlpha(), List.of(t), lc.useRslora(), lc.loraDropout());
+      boolean any = false;
+      for (int l = 0; l < config.numHiddenLayers(); l++) {
+        for (Proj p : Proj.values()) {
+          any |= one.targets(LlamaParams.layerName(l, p));
+        }
+      }
+      if (!any) {
+        throw new CheckpointFormatException(configFile, null, "has target module \"" + t + "\", which matches none "
+            + "of the block projections " + Arrays.stream(Proj.values()).map(Proj::shortName).toList() + " of this "
+            + config.modelType() + ".", "LoRA is supported on the attention and MLP projections only (not "
+            + "embed_tokens or lm_head); remove the target or use the adapter's own base model.");
+      }
+    }
+    Path weights = adapterDir.resolve("adapter_model.safetensors");
+    if (!Files.exists(weights)) {
+      throw new CheckpointFormatException(adapterDir, null, "has no adapter_model.safetensors"
+          + (Files.exists(adapterDir.resolve("adapter_model.bin")) ? " (only the pickle adapter_model.bin, which is "
+          + "not read for safety)." : "."), "save the adapter with PEFT's save_pretrained(safe_serialization=True).");
+    }
+    Map<String, INDArray> tensors = new LinkedHashMap<>();
+    try (SafetensorsFile f = SafetensorsFile.open(weights)) {
+      for (String name : f.names()) {
+        long[] shape = f.info(name).shape();
+        tensors.put(name, dataType() == DataType.DOUBLE ? Nd4j.create(f.readDoubles(name), shape, 'c')
+            : Nd4j.create(f.readFloats(name), shape, 'c'));
+      }
+    }
+    try {
+      return withLora(LoraWeights.fromTensors(config, lc.r(), lc.scale(), adapted, tensors, dataType()));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(adapterDir + ": " + e.getMessage(), e);
+    }
+  }
+
+  private LlamaModel withLora(LoraWeights w) {
     if (lora != null) {
       throw new IllegalStateException("this model already has an adapter; HINT: load the base model and add one adapter");
     }

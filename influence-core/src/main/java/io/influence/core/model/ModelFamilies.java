@@ -1,5 +1,6 @@
 package io.influence.core.model;
 
+import io.influence.checkpoints.AdapterFolders;
 import io.influence.checkpoints.Checkpoint;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.Gpt2Config;
@@ -15,7 +16,32 @@ final class ModelFamilies {
 
   private ModelFamilies() {}
 
+  /** The checkpoint in {@code dir} with the LoRA adapter in {@code adapterDir} (null for none); Llama family only. */
+  static CausalLm load(Path dir, Path adapterDir, DataType dataType) throws CheckpointFormatException {
+    if (adapterDir != null && AdapterFolders.isAdapter(dir)) {
+      throw new CheckpointFormatException(dir, null, "is itself an adapter; stacked adapters are not supported.",
+          "merge the first adapter into its base, then load the merged model with the second adapter.");
+    }
+    CausalLm base = load(dir, dataType);
+    if (adapterDir == null) {
+      return base;
+    }
+    if (base instanceof LlamaModel l) {
+      return l.withAdapter(adapterDir);
+    }
+    throw new CheckpointFormatException(adapterDir, null, "is a LoRA adapter for a " + base.config().modelType()
+        + " model, but adapters are supported on the Llama family (llama, mistral, qwen2, qwen3) only.",
+        "merge the adapter into the base model and load the merged checkpoint.");
+  }
+
+  /**
+   * The checkpoint in {@code dir}; an adapter checkpoint ({@link AdapterFolders}: a training run of
+   * LoRA adapters) is loaded on its base.
+   */
   static CausalLm load(Path dir, DataType dataType) throws CheckpointFormatException {
+    if (AdapterFolders.isAdapter(dir)) {
+      return load(AdapterFolders.baseOf(dir), dir, dataType);
+    }
     try (Checkpoint ckpt = Checkpoint.open(dir)) {
       ModelConfig config = ckpt.config();
       Map<String, INDArray> tensors = CheckpointTensors.read(ckpt, dataType);

@@ -40,13 +40,18 @@ class LlamaPerExampleTest {
 
   static void check(String fixture, DataType dt, double tol) throws Exception {
     CausalLm model = CausalLm.load(GoldenGradientsTest.golden(fixture), dt);
+    assertEquals(7 * model.config().numLayers(), model.linearLayers().size());
+    check(model, fixture, dt, tol);
+  }
+
+  /** Per-example parts of {@code model} on the sequences of {@code fixture} vs its per-sequence grads.safetensors. */
+  static void check(CausalLm model, String fixture, DataType dt, double tol) throws Exception {
     int[][] seqs = GoldenGradientsTest.tokens(fixture);
     int[][] batch = new int[seqs.length * REPEAT][];
     for (int i = 0; i < batch.length; i++) {
       batch[i] = seqs[i % seqs.length];
     }
     List<String> layers = model.linearLayers();
-    assertEquals(7 * model.config().numLayers(), layers.size());
     Map<String, KroneckerProjection> proj = model.projections(layers, 5, 3, 42L);
     GradientRequest req = new GradientRequest(false, true, true, proj, null);
     BatchGradients g = model.gradients(new TokenBatch(batch, null), req);
