@@ -195,6 +195,7 @@ final class ExactnessTask implements BenchTask {
     compare(b, pre + "ekfac", exact, preconditioned(KroneckerPreconditioners.ekfac(Map.of(layer, fitted),
         Damping.absolute(lambda)), p), EKFAC_LR_BAR);
     compare(b, pre + "identity", exact, p.scores(qg::get), Double.NaN);
+    SolverDefaults.compare(b, "lr", h, m, tg, qg);
     b.note(String.format(Locale.ROOT, "lr: multinomial logistic regression, N=%d, %d features + bias, %d classes, "
             + "signal %.3g, L2 %.1e, %d parameters; GGN (= Hessian) eigenvalues [%.3e, %.3e], damping %.3e "
             + "(%.3g x mean eigenvalue); %d train x %d query pairs; %.1f s", n, d, classes, signal, alpha, model.dim(),
@@ -262,6 +263,7 @@ final class ExactnessTask implements BenchTask {
     compare(b, pre + "kfac", exact, preconditioned(kfac, p), Double.NaN);
     compare(b, pre + "ekfac", exact, preconditioned(ekfac, p), Double.NaN);
     compare(b, pre + "identity", exact, p.scores(qg::get), Double.NaN);
+    SolverDefaults.compare(b, "gpt2.ggn", ggn, m, p.train(), qg);
 
     // the curvature EK-FAC is fitted to: the empirical Fisher (1/N) Σ g gᵀ of the same layers
     int dim = layout.dim();
