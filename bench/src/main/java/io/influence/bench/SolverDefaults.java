@@ -1,5 +1,6 @@
 package io.influence.bench;
 
+import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.linalg.LinearOperator;
 import io.influence.core.score.Stats;
 import io.influence.core.solve.IhvpSolver;
@@ -20,7 +21,7 @@ import java.util.Optional;
  *
  * Per method: <prefix>.defaults.<method>.pearson (scores of every train × query pair), .solve-error (the worst
  * over queries of ‖x − x*‖ / ‖x*‖, x* = float64 Cholesky solve), .iterations (the most over queries), .converged
- * (the fraction of queries whose solver said it met its tolerance). A solver that throws (LiSSA's iterate
+ * (the fraction of queries whose solver said it met its tolerance), .diverged (the fraction it stopped as diverging). A solver that throws (LiSSA's iterate
  * overflowing) is recorded as NaN with a note, not hidden.
  */
 final class SolverDefaults {
@@ -43,13 +44,14 @@ final class SolverDefaults {
       exact[q] = DenseMath.solve(m, lambda, queries.get(q));
     }
     for (Method method : List.of(Method.CG, Method.LISSA)) {
-      IhvpSolver solver = s.solver(method);
+      IhvpSolver solver = s.solver(method, BlockLinearOperator.oneAtATime(op));
       String name = prefix + ".defaults." + method.word();
       long t0 = System.nanoTime();
       double[][] x = new double[queries.size()][];
       double worst = 0;
       int iterations = 0;
       int converged = 0;
+      int diverged = 0;
       try {
         for (int q = 0; q < queries.size(); q++) {
           SolveResult r = solver.solve(op, queries.get(q));
@@ -57,6 +59,7 @@ final class SolverDefaults {
           worst = Math.max(worst, relativeError(r.x(), exact[q]));
           iterations = Math.max(iterations, r.iterations());
           converged += r.converged() ? 1 : 0;
+          diverged += r.diverged() ? 1 : 0;
         }
       } catch (IllegalStateException e) {
         b.metric(name + ".pearson", Double.NaN);
@@ -72,6 +75,7 @@ final class SolverDefaults {
       }
       b.metric(name + ".iterations", iterations);
       b.metric(name + ".converged", (double) converged / queries.size());
+      b.metric(name + ".diverged", (double) diverged / queries.size());
       b.note(String.format(Locale.ROOT, "%s: %s, damping %.3e (the default), %.1f s", name, solver, lambda,
           (System.nanoTime() - t0) / 1e9));
     }
