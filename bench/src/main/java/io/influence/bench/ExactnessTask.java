@@ -60,7 +60,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * Flags (-P key=value; quick/full defaults): exactness.train (50/100) and exactness.queries (5/5) scored pairs;
  * exactness.damping (0.1, × mean eigenvalue); exactness.lr.{n (400), features (6), classes (4), signal (0.1),
  * alpha (1e-3), lissa-depth (20000)}; exactness.gpt2.{sequences (50/100: the curvature's training set), track
- * (h.0.attn.c_proj / h.0.attn.c_proj,h.1.attn.c_proj), lissa-depth (200/400), hessian (0/1),
+ * (h.0.attn.c_proj / h.0.attn.c_proj,h.1.attn.c_proj), lissa-depth (200/400), hessian (0/1), defaults (0/1: the
+ * engine's default CG and LiSSA, SolverDefaults; logistic regression always has them),
  * hessian-lissa-depth (700)} and the TinyLm keys under exactness.gpt2 (layers 1/2, steps 100/200).
  */
 final class ExactnessTask implements BenchTask {
@@ -195,6 +196,7 @@ final class ExactnessTask implements BenchTask {
     compare(b, pre + "ekfac", exact, preconditioned(KroneckerPreconditioners.ekfac(Map.of(layer, fitted),
         Damping.absolute(lambda)), p), EKFAC_LR_BAR);
     compare(b, pre + "identity", exact, p.scores(qg::get), Double.NaN);
+    SolverDefaults.compare(b, "lr", h, m, tg, qg);
     b.note(String.format(Locale.ROOT, "lr: multinomial logistic regression, N=%d, %d features + bias, %d classes, "
             + "signal %.3g, L2 %.1e, %d parameters; GGN (= Hessian) eigenvalues [%.3e, %.3e], damping %.3e "
             + "(%.3g x mean eigenvalue); %d train x %d query pairs; %.1f s", n, d, classes, signal, alpha, model.dim(),
@@ -262,6 +264,9 @@ final class ExactnessTask implements BenchTask {
     compare(b, pre + "kfac", exact, preconditioned(kfac, p), Double.NaN);
     compare(b, pre + "ekfac", exact, preconditioned(ekfac, p), Double.NaN);
     compare(b, pre + "identity", exact, p.scores(qg::get), Double.NaN);
+    if (o.intParam("exactness.gpt2.defaults", o.quick() ? 0 : 1, 1) != 0) {
+      SolverDefaults.compare(b, "gpt2.ggn", ggn, m, p.train(), qg);
+    }
 
     // the curvature EK-FAC is fitted to: the empirical Fisher (1/N) Σ g gᵀ of the same layers
     int dim = layout.dim();

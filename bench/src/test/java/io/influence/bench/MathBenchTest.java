@@ -39,6 +39,10 @@ class MathBenchTest {
     atLeast(ex, "lr.cg.pearson", CG);
     atLeast(ex, "lr.lissa.pearson", LISSA);
     atLeast(ex, "lr.ekfac.pearson", EKFAC_LR);
+    // the engine's default CG (reference.conf) reaches the exact damped solve on the bench-size logistic regression
+    assertTrue(ex.get("lr.defaults.cg.solve-error") <= SolverDefaults.CG_SOLVE_BAR, ex.toString());
+    assertEquals(1.0, ex.get("lr.defaults.cg.converged"));
+    assertEquals(0.0, ex.get("lr.defaults.lissa.diverged"));
     atLeast(ex, "gpt2.ggn.cg.pearson", CG);
     atLeast(ex, "gpt2.ggn.lissa.pearson", LISSA);
     // the Kronecker methods on logistic regression must beat the unpreconditioned inner product by a margin

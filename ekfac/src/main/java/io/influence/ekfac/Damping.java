@@ -2,8 +2,9 @@ package io.influence.ekfac;
 
 /**
  * The damping {@code λ} added to the curvature eigenvalues before inversion, per layer:
- * either an absolute value, or {@code factor × mean(Λ)} of that layer's eigenvalues (Grosse et
- * al. 2023 and Kronfluence's default heuristic use factor 0.1).
+ * either an absolute value, or {@code factor × mean(Λ)} of that layer's eigenvalues (factor 0.1 is
+ * the heuristic of Grosse et al. 2023, which Kronfluence uses only when its {@code damping_factor} is
+ * {@code None}; Kronfluence's default {@code damping_factor} is an absolute 1e-8).
  */
 public record Damping(Mode mode, double value) implements java.io.Serializable {
 

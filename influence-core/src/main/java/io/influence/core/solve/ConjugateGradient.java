@@ -8,9 +8,11 @@ import java.util.List;
  * Conjugate gradients (Hestenes and Stiefel 1952) on A = H + λI, started at x = 0, in float64.
  *
  * One Hessian-vector product per iteration; the residual r is updated recursively
- * (r ← r − α A p) and the stopping test is ‖r‖/‖b‖ <= tolerance. The reported residual is
- * recomputed from scratch at the end (one more product), so drift of the recursive residual
- * is visible to the caller. If A shows non-positive curvature (pᵀAp <= 0: H is not PSD and the
+ * (r ← r − α A p). Once ‖r‖/‖b‖ <= tolerance, the true residual b − A x is computed (one more
+ * product) and decides: converged means the true relative residual met the tolerance. If rounding
+ * made the recursive residual drift below the true one, CG restarts from x with the true residual
+ * (still within maxIterations CG updates). The reported residual is recomputed once more at the
+ * end by the driver. If A shows non-positive curvature (pᵀAp <= 0: H is not PSD and the
  * damping is too small) the iteration stops and the result is returned as not converged.
  *
  * The arithmetic of one system is State; Lockstep drives it for solve and solveAll alike.
@@ -54,18 +56,22 @@ final class ConjugateGradient implements IhvpSolver {
 
   /** One system's iterate, residual, direction and stopping state. */
   private final class State implements Lockstep.Iteration {
+    private final double[] b;
     private final double[] x;
     private final double[] r;
     private final double[] p;
-    private final double[] ap;   // H p from the driver, then (H + λI) p
+    private final double[] ap;   // H p (or H x when verifying) from the driver
     private final double bNorm;
     private double rr;
-    private int iterations;
+    private int iterations;      // CG updates, against maxIterations
+    private int products;        // operator products, verifications included
+    private boolean verifying;   // this step's product is H x, to check the true residual
     private boolean running;
     private boolean converged;
 
     State(double[] b) {
       int n = b.length;
+      this.b = b;
       x = new double[n];
       r = b.clone();
       p = b.clone();
@@ -83,12 +89,12 @@ final class ConjugateGradient implements IhvpSolver {
 
     @Override
     public int beginStep() {
-      return ++iterations;
+      return ++products;
     }
 
     @Override
     public double[] input() {
-      return p;
+      return verifying ? x : p;
     }
 
     @Override
@@ -96,9 +102,18 @@ final class ConjugateGradient implements IhvpSolver {
       return ap;
     }
 
-    /** One CG update; stops on non-positive curvature, at the tolerance or after the last iteration. */
     @Override
     public void update(String label) {
+      if (verifying) {
+        verify();
+      } else {
+        step();
+      }
+    }
+
+    /** One CG update; stops on non-positive curvature or after the last iteration; verifies at the tolerance. */
+    private void step() {
+      iterations++;
       Vectors.addScaled(ap, damping, p);
       double pap = Vectors.dot(p, ap);
       if (!(pap > 0)) {
@@ -112,8 +127,7 @@ final class ConjugateGradient implements IhvpSolver {
       }
       double rrNew = Vectors.dot(r, r);
       if (Math.sqrt(rrNew) / bNorm <= tolerance) {
-        converged = true;
-        running = false;
+        verifying = true;
         return;
       }
       double beta = rrNew / rr;
@@ -126,6 +140,27 @@ final class ConjugateGradient implements IhvpSolver {
       }
     }
 
+    /**
+     * {@code ap} holds {@code H x}: the true residual {@code b − (H + λI) x} decides; if it misses the tolerance
+     * (the recursive residual drifted), CG restarts from {@code x} with the true residual, within the budget.
+     */
+    private void verify() {
+      verifying = false;
+      for (int i = 0; i < r.length; i++) {
+        r[i] = b[i] - ap[i] - damping * x[i];
+      }
+      rr = Vectors.dot(r, r);
+      if (Math.sqrt(rr) / bNorm <= tolerance) {
+        converged = true;
+        running = false;
+        return;
+      }
+      System.arraycopy(r, 0, p, 0, r.length);
+      if (iterations >= maxIterations) {
+        running = false;
+      }
+    }
+
     @Override
     public double[] solution() {
       return x;
@@ -133,7 +168,7 @@ final class ConjugateGradient implements IhvpSolver {
 
     @Override
     public int steps() {
-      return iterations;
+      return products;
     }
 
     @Override

@@ -35,8 +35,10 @@ public interface IhvpSolver {
   List<SolveResult> solveAll(BlockLinearOperator h, List<double[]> bs);
 
   /**
-   * Conjugate gradients from {@code x = 0}, stopping when {@code ‖r‖/‖b‖ <= tolerance} (recursive
-   * residual) or after {@code maxIterations} iterations.
+   * Conjugate gradients from {@code x = 0}, stopping when the true relative residual
+   * {@code ‖b − (H + λI) x‖/‖b‖ <= tolerance} (checked with one extra product once the recursive residual meets
+   * it; CG restarts from {@code x} if the true one does not) or after {@code maxIterations} CG updates.
+   * {@link SolveResult#iterations()} counts products, the checks included.
    */
   static IhvpSolver conjugateGradient(double damping, double tolerance, int maxIterations) {
     return new ConjugateGradient(damping, tolerance, maxIterations);
@@ -46,7 +48,9 @@ public interface IhvpSolver {
    * LiSSA (Agarwal et al. 2017; Koh and Liang 2017): per repetition, {@code h_0 = b},
    * {@code h_j = b + (1 − λ/scale) h_{j−1} − (H h_{j−1})/scale} for up to {@code depth} steps, stopping
    * early once {@code ‖h_j − h_{j−1}‖ <= tolerance · ‖h_j‖}; the estimate is {@code h/scale} averaged over
-   * {@code repetitions}. Converges only when {@code scale > λ_max(H) + λ}.
+   * {@code repetitions}. Converges only when {@code scale > λ_max(H) + λ} (see {@link LissaScale} for a scale
+   * estimated from {@code H}); a recursion that grows past the bound any converging one obeys stops at once with
+   * {@link SolveResult#diverged()} set.
    */
   static IhvpSolver lissa(double damping, double scale, int depth, int repetitions, double tolerance) {
     return new Lissa(damping, scale, depth, repetitions, tolerance);

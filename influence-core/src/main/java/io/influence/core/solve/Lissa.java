@@ -15,6 +15,11 @@ import java.util.List;
  * stopped that way. With an exact operator all repetitions are identical; repetitions matter
  * when the operator is a stochastic (mini-batch) estimate of H.
  *
+ * Divergence: while the series converges, every eigencomponent of h_j is a partial sum of a geometric series
+ * with ratio ρ ∈ (−1, 1 − λ/s], so ‖h_j‖ <= (s/λ)‖b‖. An iterate beyond that bound (or whose norm overflows,
+ * the only test left when λ = 0) proves the scale too small: the solve stops at once, diverged and not
+ * converged, instead of running to depth and handing back huge numbers.
+ *
  * solveAll runs the recursion of k right-hand sides in lockstep: per step one block product over
  * the systems still running (each may be in a different repetition), then the same per-system
  * update as solve() (State, driven by Lockstep); a system leaves the block after its last
@@ -76,6 +81,8 @@ final class Lissa implements IhvpSolver {
     private int step;            // steps within the current repetition
     private int steps;           // steps over all repetitions
     private boolean allConverged = true;
+    private boolean diverged;
+    private final double bound;  // (s/λ)‖b‖, squared: no converging iterate is longer
 
     State(double[] b) {
       int n = b.length;
@@ -84,6 +91,8 @@ final class Lissa implements IhvpSolver {
       hv = new double[n];
       cur = b.clone();
       next = new double[n];
+      double bb = Vectors.dot(b, b);
+      bound = damping > 0 ? (scale / damping) * (scale / damping) * bb * (1 + 1e-9) : Double.POSITIVE_INFINITY;
     }
 
     @Override
@@ -123,6 +132,12 @@ final class Lissa implements IhvpSolver {
         size += v * v;
         next[i] = v;
       }
+      if (!(size <= bound) || !Double.isFinite(diff)) {  // past (s/λ)‖b‖ or overflowing: growing without bound
+        diverged = true;
+        allConverged = false;
+        rep = repetitions;
+        return;
+      }
       Vectors.requireFinite(next, METHOD, "the iterate" + label, steps);
       double[] t = cur;
       cur = next;
@@ -141,10 +156,19 @@ final class Lissa implements IhvpSolver {
       }
     }
 
-    /** The estimate of {@code (H + λI)⁻¹ b}: the repetitions' mean of {@code h/s}. */
+    /**
+     * The estimate of {@code (H + λI)⁻¹ b}: the repetitions' mean of {@code h/s}; after divergence the last iterate
+     * within the bound, divided by {@code s} (worthless, but finite, so that its residual can be reported).
+     */
     @Override
     public double[] solution() {
       double[] x = new double[sum.length];
+      if (diverged) {
+        for (int i = 0; i < x.length; i++) {
+          x[i] = cur[i] / scale;
+        }
+        return x;
+      }
       for (int i = 0; i < x.length; i++) {
         x[i] = sum[i] / (scale * repetitions);
       }
@@ -159,6 +183,11 @@ final class Lissa implements IhvpSolver {
     @Override
     public boolean converged() {
       return allConverged;
+    }
+
+    @Override
+    public boolean diverged() {
+      return diverged;
     }
   }
 

@@ -39,6 +39,11 @@ final class Lockstep {
     int steps();
 
     boolean converged();
+
+    /** Whether the iteration stopped because it was growing without bound. */
+    default boolean diverged() {
+      return false;
+    }
   }
 
   private Lockstep() {}
@@ -57,7 +62,7 @@ final class Lockstep {
     }
     double[] x = s.solution();
     double residual = Vectors.relativeResidual(h, damping, x, b, method, s.steps() + 1);
-    return new SolveResult(x, s.steps(), residual, s.converged());
+    return new SolveResult(x, s.steps(), residual, s.converged(), s.diverged());
   }
 
   /** Solves {@code bs.size()} systems together, one block product per step. */
@@ -100,7 +105,8 @@ final class Lockstep {
     double[] residuals = Vectors.relativeResiduals(h, damping, x, bs, method, steps);
     List<SolveResult> results = new ArrayList<>(k);
     for (int j = 0; j < k; j++) {
-      results.add(new SolveResult(x[j], steps[j], residuals[j], systems[j].converged()));
+      results.add(new SolveResult(x[j], steps[j], residuals[j], systems[j].converged(),
+          systems[j].diverged()));
     }
     return results;
   }

@@ -72,7 +72,8 @@ class SolverContractTest {
     double lambda = 0.5;
     SolveResult r = IhvpSolver.conjugateGradient(lambda, TOLERANCE, 100).solve(diagonal(6), ones(6));
     assertTrue(r.converged());
-    assertTrue(r.iterations() <= 6, "iterations " + r.iterations());
+    // at most dim CG updates, plus the one product that checks the true residual
+    assertTrue(r.iterations() <= 6 + 1, "products " + r.iterations());
     assertTrue(r.relativeResidual() <= 1e-10);
     for (int i = 0; i < 6; i++) {
       assertEquals(1 / (i + 1 + lambda), r.x()[i], 1e-12);

@@ -2,7 +2,9 @@ package io.influence.spark.config;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
+import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.solve.IhvpSolver;
+import io.influence.core.solve.LissaScale;
 import io.influence.ekfac.Damping;
 import java.util.List;
 
@@ -38,7 +40,7 @@ public record IhvpSettings(Curvature curvature, Damping damping, CheckpointSelec
     HESSIAN
   }
 
-  /** {@code ihvp.cg}: stop when {@code ‖r‖/‖b‖ <= tolerance} or after {@code maxIterations}. */
+  /** {@code ihvp.cg}: stop when the true {@code ‖b − (H + λI) x‖/‖b‖ <= tolerance} or after {@code maxIterations}. */
   public record Cg(int maxIterations, double tolerance) implements java.io.Serializable {
     public Cg {
       if (maxIterations < 1) {
@@ -50,13 +52,13 @@ public record IhvpSettings(Curvature curvature, Damping damping, CheckpointSelec
     }
   }
 
-  /** {@code ihvp.lissa}: the Neumann recursion's scale (above λ_max(H) + λ), depth, repetitions, stopping tolerance. */
-  public record Lissa(double scale, int depth, int repetitions, double tolerance) implements java.io.Serializable {
+  /**
+   * {@code ihvp.lissa}: the Neumann recursion's scale ({@code "auto"}: estimated by power iteration on the curvature
+   * of each checkpoint; or a number above λ_max(H) + λ), depth, repetitions, stopping tolerance.
+   */
+  public record Lissa(LissaScale scale, int depth, int repetitions, double tolerance) implements java.io.Serializable {
     public Lissa {
-      if (!(scale > 0) || !Double.isFinite(scale)) {
-        throw new IllegalArgumentException(P + "lissa.scale must be finite and > 0, got " + scale
-            + ". HINT: use a value above the largest eigenvalue of the curvature plus the damping");
-      }
+      java.util.Objects.requireNonNull(scale, P + "lissa.scale");
       if (depth < 1) {
         throw new IllegalArgumentException(P + "lissa.depth must be >= 1, got " + depth);
       }
@@ -82,9 +84,10 @@ public record IhvpSettings(Curvature curvature, Damping damping, CheckpointSelec
     if (partitions < 0) {
       throw new IllegalArgumentException(P + "partitions must be >= 0 (0 = as the corpus comes), got " + partitions);
     }
-    if (!(lissa.scale() > damping.value())) {
-      throw new IllegalArgumentException(P + "lissa.scale (" + lissa.scale() + ") must exceed " + P + "damping ("
-          + damping.value() + "). HINT: use a scale above the largest eigenvalue of the curvature plus the damping");
+    if (lissa.scale() instanceof LissaScale.Fixed f && !(f.value() > damping.value())) {
+      throw new IllegalArgumentException(P + "lissa.scale (" + f.value() + ") must exceed " + P + "damping ("
+          + damping.value() + "). HINT: use \"auto\" or a scale above the largest eigenvalue of the curvature plus "
+          + "the damping");
     }
   }
 
@@ -102,7 +105,7 @@ public record IhvpSettings(Curvature curvature, Damping damping, CheckpointSelec
           c.getInt("ihvp.batch-size"), c.getLong("ihvp.sample-rows"), c.getLong("ihvp.sample-seed"),
           c.getInt("ihvp.partitions"), c.getBoolean("ihvp.require-convergence"),
           new Cg(c.getInt("ihvp.cg.max-iterations"), c.getDouble("ihvp.cg.tolerance")),
-          new Lissa(c.getDouble("ihvp.lissa.scale"), c.getInt("ihvp.lissa.depth"), c.getInt("ihvp.lissa.repetitions"),
+          new Lissa(lissaScale(c), c.getInt("ihvp.lissa.depth"), c.getInt("ihvp.lissa.repetitions"),
               c.getDouble("ihvp.lissa.tolerance")));
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bad influence.ihvp setting: " + e.getMessage()
@@ -110,12 +113,35 @@ public record IhvpSettings(Curvature curvature, Damping damping, CheckpointSelec
     }
   }
 
-  /** The solver of an iterative {@code method} (CG or LiSSA) with these settings. */
-  public IhvpSolver solver(Method method) {
+  /** {@code ihvp.lissa.scale}: the word {@code "auto"} or a number; anything else fails naming the setting. */
+  private static LissaScale lissaScale(Config c) {
+    String key = "ihvp.lissa.scale";
+    if (c.getValue(key).valueType() == com.typesafe.config.ConfigValueType.STRING && "auto".equals(c.getString(key))) {
+      return LissaScale.Auto.DEFAULT;
+    }
+    double value;
+    try {
+      value = c.getDouble(key);
+    } catch (ConfigException.WrongType e) {
+      throw new IllegalArgumentException(P + "lissa.scale must be \"auto\" or a number, got \"" + c.getString(key)
+          + "\"", e);
+    }
+    if (!(value > 0) || !Double.isFinite(value)) {
+      throw new IllegalArgumentException(P + "lissa.scale must be \"auto\" or a finite number > 0, got " + value
+          + ". HINT: use a value above the largest eigenvalue of the curvature plus the damping");
+    }
+    return new LissaScale.Fixed(value);
+  }
+
+  /**
+   * The solver of an iterative {@code method} (CG or LiSSA) with these settings, for solves against {@code h}: an
+   * {@code "auto"} LiSSA scale is estimated here on {@code h} (a few products; see {@link LissaScale.Auto}).
+   */
+  public IhvpSolver solver(Method method, BlockLinearOperator h) {
     return switch (method) {
       case CG -> IhvpSolver.conjugateGradient(damping.value(), cg.tolerance(), cg.maxIterations());
-      case LISSA -> IhvpSolver.lissa(damping.value(), lissa.scale(), lissa.depth(), lissa.repetitions(),
-          lissa.tolerance());
+      case LISSA -> IhvpSolver.lissa(damping.value(), lissa.scale().resolve(h, damping.value()), lissa.depth(),
+          lissa.repetitions(), lissa.tolerance());
       case TRACIN, EKFAC -> throw new IllegalArgumentException(method.word() + " is not an iterative solver; use cg "
           + "or lissa");
     };

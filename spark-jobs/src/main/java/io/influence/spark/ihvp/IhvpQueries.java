@@ -95,9 +95,9 @@ public final class IhvpQueries {
    */
   public static Solved precondition(HvpCorpus corpus, RunCheckpoint c, StoreMetadata meta, IhvpSettings settings,
       Method method, List<ExampleGradient> queries) {
-    IhvpSolver solver = settings.solver(method);
     CorpusHvp op = new CorpusHvp(corpus.tokens(), corpus.rows(), c, meta.layerNames(), settings.curvature(),
         settings.batchSize());
+    IhvpSolver solver = settings.solver(method, op);
     LayerLayout layout = op.layout();
     CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
     // float64 copies of the store's seeded matrices; none for a full store (whose shapes must be the model's)
@@ -122,7 +122,7 @@ public final class IhvpQueries {
       }
       out.add(mapped);
       reports.add(new SolveReport(queries.get(i).id(), meta.checkpoint(), r.iterations(), r.relativeResidual(),
-          r.converged()));
+          r.converged(), r.diverged(), solver.toString()));
     }
     int worst = results.stream().mapToInt(SolveResult::iterations).max().orElse(0);
     LOG.info("{} ({} curvature, damping {}) at {}: {} queries over {} training sequences, {} Spark jobs ({} products)"
@@ -133,7 +133,8 @@ public final class IhvpQueries {
     List<String> failed = new ArrayList<>();
     for (SolveReport r : reports) {
       // LiSSA past its radius grows geometrically; CG's residual is not monotone, so only a non-finite one counts
-      if (!Double.isFinite(r.relativeResidual()) || (method == Method.LISSA && r.relativeResidual() > 1)) {
+      if (r.diverged() || !Double.isFinite(r.relativeResidual())
+          || (method == Method.LISSA && r.relativeResidual() > 1)) {
         diverged.add(r.query() + " (relative residual " + r.relativeResidual() + " after " + r.iterations()
             + " iterations)");
       }
@@ -143,8 +144,8 @@ public final class IhvpQueries {
     }
     if (!diverged.isEmpty()) {   // nothing worth scoring, whatever require-convergence says
       throw new IllegalStateException(method.word() + " diverged at " + meta.checkpoint() + " for " + diverged + " ("
-          + solver + "). HINT: " + (method == Method.LISSA ? "make influence.ihvp.lissa.scale exceed the curvature's"
-          + " largest eigenvalue plus influence.ihvp.damping (" + settings.damping().value() + ")"
+          + solver + "). HINT: " + (method == Method.LISSA ? "set influence.ihvp.lissa.scale = \"auto\" or a number"
+          + " above the curvature's largest eigenvalue plus influence.ihvp.damping (" + settings.damping().value() + ")"
           : "raise influence.ihvp.damping (the curvature is not positive definite: try curvature = \"ggn\")"));
     }
     if (!failed.isEmpty()) {
@@ -174,6 +175,7 @@ public final class IhvpQueries {
       m.put("iterations", r.iterations());
       m.put("relative_residual", r.relativeResidual());
       m.put("converged", r.converged());
+      m.put("solver", r.solver());
       byQuery.computeIfAbsent(r.query(), q -> new ArrayList<>()).add(m);
     }
     Map<String, String> out = new LinkedHashMap<>();

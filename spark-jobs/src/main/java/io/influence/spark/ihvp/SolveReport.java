@@ -8,6 +8,8 @@ package io.influence.spark.ihvp;
  * @param iterations       solver steps (each one curvature-vector product over the corpus)
  * @param relativeResidual {@code ‖b − (H + λI) x‖ / ‖b‖} of the returned x, recomputed with one more product
  * @param converged        whether the solver met its tolerance
+ * @param diverged         whether the solver stopped a recursion growing without bound (LiSSA's scale too small)
+ * @param solver           the solver and its parameters as used, e.g. LiSSA's resolved scale
  */
 public record SolveReport(String query, String checkpoint, int iterations, double relativeResidual,
-    boolean converged) implements java.io.Serializable {}
+    boolean converged, boolean diverged, String solver) implements java.io.Serializable {}

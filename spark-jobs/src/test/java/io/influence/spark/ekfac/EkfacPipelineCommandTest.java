@@ -57,7 +57,8 @@ class EkfacPipelineCommandTest {
     String[] args = {"run", "--corpus", tiny.corpus().toString(), "--run", dir.resolve("run").toString(),
         "--queries", queries.toString(), "--out", out.toString(), "--master", "local[2]",
         "-D", "score.top-k=5", "-D", "extract.projection.k-in=6", "-D", "extract.projection.k-out=5",
-        "-D", "score.method=ekfac", "-D", "self-influence.method=ekfac", "-D", "ekfac.partitions=3"};
+        "-D", "score.method=ekfac", "-D", "self-influence.method=ekfac", "-D", "ekfac.partitions=3",
+        "-D", "ekfac.checkpoints=all"};
     assertEquals(0, new CommandLine(new InfluenceCommand()).execute(args));
     List<Row> rows = LocalSpark.get().read().parquet(out.resolve(Stages.SCORES).resolve(ScoreJob.SCORES_FOLDER)
         .toString()).collectAsList();

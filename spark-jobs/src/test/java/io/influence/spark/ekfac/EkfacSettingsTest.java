@@ -17,10 +17,13 @@ import org.junit.jupiter.api.Test;
 class EkfacSettingsTest {
 
   @Test
-  void from_defaults_relativeDampingPointOneAndAllCheckpoints() {
+  void from_defaults_relativeDampingPointOneAndLastCheckpoint() {
     EkfacSettings e = Settings.load(Optional.empty(), Map.of()).ekfac();
     assertEquals(Damping.relativeToMean(0.1), e.damping());
-    assertEquals(List.of("step-3", "step-6"), e.select(List.of("step-3", "step-6")));
+    // the influence function of the trained model: the final checkpoint only
+    assertEquals(List.of("step-6"), e.select(List.of("step-3", "step-6")));
+    assertEquals(List.of("step-3", "step-6"), Settings.load(Optional.empty(), Map.of("ekfac.checkpoints", "all"))
+        .ekfac().select(List.of("step-3", "step-6")));
     var defaults = Settings.load(Optional.empty(), Map.of());
     assertEquals(false, InfluenceMethod.of(defaults.score().method(), defaults).needsFactors());
   }

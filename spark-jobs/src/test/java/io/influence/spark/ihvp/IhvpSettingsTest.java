@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.influence.core.linalg.BlockLinearOperator;
+import io.influence.core.linalg.LinearOperator;
+import io.influence.core.solve.LissaScale;
 import io.influence.ekfac.Damping;
 import io.influence.spark.config.IhvpSettings;
 import io.influence.spark.config.Method;
@@ -32,9 +35,32 @@ class IhvpSettingsTest {
     assertEquals(List.of("step-6"), s.select(List.of("step-3", "step-6")));
     assertEquals(0, s.sampleRows());
     assertFalse(s.requireConvergence());
-    assertEquals("cg", s.solver(Method.CG).method());
-    assertEquals(0.01, s.solver(Method.LISSA).damping());
+    var identity = BlockLinearOperator.oneAtATime(new LinearOperator() {
+      @Override
+      public int dim() {
+        return 3;
+      }
+
+      @Override
+      public void apply(double[] v, double[] out) {
+        System.arraycopy(v, 0, out, 0, v.length);
+      }
+    });
+    assertEquals("cg", s.solver(Method.CG, identity).method());
+    assertEquals(0.01, s.solver(Method.LISSA, identity).damping());
+    assertEquals(LissaScale.Auto.DEFAULT, s.lissa().scale());
+    assertEquals(1000, s.cg().maxIterations());
+    assertEquals(1e-10, s.cg().tolerance());
+    // auto on the identity: 1.5 × (1 + λ)
+    assertEquals(1.5 * 1.01, LissaScale.Auto.DEFAULT.resolve(identity, 0.01), 1e-12);
     assertEquals(List.of("step-3", "step-6"), read(Map.of("ihvp.checkpoints", "all")).select(List.of("step-3", "step-6")));
+  }
+
+  @Test
+  void lissaScale_autoOrNumber_typed() {
+    assertEquals(LissaScale.Auto.DEFAULT, read(Map.of("ihvp.lissa.scale", "auto")).lissa().scale());
+    assertEquals(new LissaScale.Fixed(250.0), read(Map.of("ihvp.lissa.scale", "250")).lissa().scale());
+    assertEquals(new LissaScale.Fixed(12.5), read(Map.of("ihvp.lissa.scale", "12.5")).lissa().scale());
   }
 
   @Test
@@ -61,6 +87,8 @@ class IhvpSettingsTest {
       "ihvp.cg.max-iterations, 0, influence.ihvp.cg.max-iterations",
       "ihvp.cg.tolerance, -1e-6, influence.ihvp.cg.tolerance",
       "ihvp.lissa.scale, 0.005, influence.ihvp.lissa.scale",
+      "ihvp.lissa.scale, automatic, influence.ihvp.lissa.scale",
+      "ihvp.lissa.scale, -2, influence.ihvp.lissa.scale",
       "ihvp.lissa.depth, 0, influence.ihvp.lissa.depth",
       "ihvp.lissa.repetitions, 0, influence.ihvp.lissa.repetitions",
       "ihvp.require-convergence, maybe, ihvp.require-convergence"})
