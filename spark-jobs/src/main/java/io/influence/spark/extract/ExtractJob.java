@@ -115,7 +115,7 @@ public final class ExtractJob {
       if (spec.projection().kIn() > shape[1] || spec.projection().kOut() > shape[0]) {
         throw new IllegalArgumentException("influence.extract.projection.k-in = " + spec.projection().kIn()
             + " and k-out = " + spec.projection().kOut() + " exceed layer " + layer + " of checkpoint step-" + c.step()
-            + ", whose gradient is " + shape[0] + " x " + shape[1] + " (outputs x inputs with the bias). HINT: set "
+            + ", whose gradient is " + shape[0] + " x " + shape[1] + " (outputs x inputs, plus one for a bias). HINT: set "
             + "extract.projection.k-in <= " + shape[1] + " and extract.projection.k-out <= " + shape[0]
             + " (the smallest tracked layer decides), or extract.projection.enabled = false for full gradients");
       }
