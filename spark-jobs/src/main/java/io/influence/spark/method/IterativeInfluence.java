@@ -68,7 +68,7 @@ public final class IterativeInfluence extends InfluenceFunction {
     in.queries().forEach(q -> perQuery.add(new ArrayList<>()));
     List<SolveReport> reports = new ArrayList<>();
     TokenizedCorpus tokenized = TokenizedCorpus.prepare(spark, Corpus.read(spark, in.corpus()), checkpoints.get(0),
-        in.badRows());
+        in.badRows(), in.longText());
     IhvpQueries.HvpCorpus hvpCorpus = null;
     try {
       hvpCorpus = IhvpQueries.corpus(tokenized.rows(), settings);

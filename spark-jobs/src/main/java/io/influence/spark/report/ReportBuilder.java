@@ -6,9 +6,11 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValue;
 import io.influence.checkpoints.CheckpointFormatException;
+import io.influence.checkpoints.ModelConfigs;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.config.InfluenceSettings;
+import io.influence.spark.config.LongText;
 import io.influence.spark.config.OutputGuard;
 import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.io.Corpus;
@@ -202,12 +204,13 @@ public final class ReportBuilder {
       ats.add(at);
     }
     Map<String, int[]> sequences = new HashMap<>();
+    int context = context(ats.get(0));
     Map<String, Set<String>> pairs = new LinkedHashMap<>();
     Map<String, Map<String, Double>> rowScores = new LinkedHashMap<>();
     for (JsonNode r : rows) {
       String q = r.get("query_id").asText();
       String id = r.get("train_id").asText();
-      sequences.put(id, tokens(r, tokenizer, summary));
+      sequences.put(id, LongText.sequence(id, tokens(r, tokenizer, summary), context));
       pairs.computeIfAbsent(q, k -> new LinkedHashSet<>()).add(id);
       rowScores.computeIfAbsent(q, k -> new LinkedHashMap<>()).put(id, r.get("score").asDouble());
     }
@@ -303,6 +306,16 @@ public final class ReportBuilder {
     return out;
   }
 
+  /** The model's context: the length of the training sequences the stages cut long texts into. */
+  private static int context(TokenContributions.At at) {
+    java.nio.file.Path config = at.checkpoint().dir().resolve("config.json");
+    try {
+      return ModelConfigs.read(config).maxPositions();
+    } catch (CheckpointFormatException e) {
+      throw new IllegalStateException("cannot read " + config + ": " + e.getMessage(), e);
+    }
+  }
+
   /** The row's {@code input_ids}, or its {@code text} encoded as the extract stage encodes it. */
   private static int[] tokens(JsonNode r, Tokenizer tokenizer, Path summary) {
     JsonNode ids = r.get("input_ids");
@@ -333,7 +346,7 @@ public final class ReportBuilder {
     List<JsonNode> shown = rows.stream()
         .sorted((a, b) -> Double.compare(b.get("score").asDouble(), a.get("score").asDouble()))
         .limit(SELF_INFLUENCE_SHOWN).toList();
-    List<String> ids = shown.stream().map(r -> r.get("train_id").asText()).toList();
+    List<String> ids = shown.stream().map(r -> LongText.rowId(r.get("train_id").asText())).toList();
     Map<String, String> texts = new HashMap<>();
     for (Row r : Corpus.read(spark, corpus).where(functions.col("id").isin(ids.toArray())).select("id", "text")
         .collectAsList()) {
@@ -343,7 +356,7 @@ public final class ReportBuilder {
     for (JsonNode r : shown) {
       String id = r.get("train_id").asText();
       top.add(new FlaggedSequence(id, r.get("score").asDouble(), r.get("quantile").asDouble(),
-          r.get("flagged").asBoolean(), texts.getOrDefault(id, "")));
+          r.get("flagged").asBoolean(), texts.getOrDefault(LongText.rowId(id), "")));
     }
     return new SelfInfluenceSection(top, all, flagFraction);
   }
