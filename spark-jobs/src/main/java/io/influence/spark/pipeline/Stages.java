@@ -89,7 +89,7 @@ public final class Stages {
     TrainingRun run = run(s, "extract");
     ExtractSettings e = s.extract();
     return OutputGuard.whileClaimed(out, GRADIENTS, corpusSide(s, "extract"), s.output().overwrite(),
-        () -> ExtractJob.run(spark, new ExtractSpec(Corpus.read(spark, corpusFile), run, new Path(out, GRADIENTS),
+        () -> ExtractJob.run(spark, new ExtractSpec(Corpus.read(spark, corpusFile, s.input().badRows()), run, new Path(out, GRADIENTS),
             e.projection().orElse(null), e.layers().isEmpty() ? null : e.layers(), e.batchSize(),
             s.input().badRows(), s.input().longText())));
   }
@@ -106,7 +106,7 @@ public final class Stages {
     TrainingRun run = run(s, "fit-ekfac");
     List<String> names = ek.select(extracted(store));
     return OutputGuard.whileClaimed(out, FACTORS, corpusSide(s, "extract"), s.output().overwrite(),
-        () -> FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, corpusFile), run, names, store,
+        () -> FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, corpusFile, s.input().badRows()), run, names, store,
             new Path(out, FACTORS), ek.batchSize(), ek.partitions(), s.input().badRows(),
             s.input().longText())));
   }
@@ -131,7 +131,7 @@ public final class Stages {
           ScoringInputs in = new ScoringInputs(store, new Path(out, FACTORS), null, s.input().badRows(),
               s.input().longText(), List.of());
           var preconditioner = method.selfPreconditioner(spark, in, names).orElse(null);
-          TokenizedCorpus tokenized = perToken ? TokenizedCorpus.prepare(spark, Corpus.read(spark, corpusFile),
+          TokenizedCorpus tokenized = perToken ? TokenizedCorpus.prepare(spark, Corpus.read(spark, corpusFile, s.input().badRows()),
               run.checkpoints().get(0), s.input().badRows(), s.input().longText()) : null;
           try {
             Dataset<Row> lossTokens = tokenized == null ? null : tokenized.rows().select(functions.col("id"),
@@ -163,7 +163,8 @@ public final class Stages {
     List<RunCheckpoint> checkpoints = checkpointsOf(run, names, s.input().run("score"));
     return OutputGuard.whileClaimed(out, folder, fingerprint(spark, s, "score", method, store, names),
         s.output().overwrite(), () -> {
-      requireStoreOf(spark, store, Corpus.read(spark, corpus), s.input().corpus("score"));
+      requireStoreOf(spark, store, Corpus.read(spark, corpus, s.input().badRows()),
+          s.input().corpus("score"));
       List<Queries.Query> queries = Queries.read(spark, queriesFile);
       Preconditioned p = method.precondition(spark, new ScoringInputs(store, new Path(out, FACTORS), corpus,
           s.input().badRows(), s.input().longText(), queries), checkpoints);

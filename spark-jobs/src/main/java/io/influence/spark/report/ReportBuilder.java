@@ -9,6 +9,7 @@ import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.ModelConfigs;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.tokenizer.Tokenizer;
+import io.influence.spark.config.BadRows;
 import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.LongText;
 import io.influence.spark.config.OutputGuard;
@@ -175,7 +176,8 @@ public final class ReportBuilder {
     }
     Provenance provenance = new Provenance(engine[0], methods.isEmpty() ? "tracin" : String.join(", ", methods),
         damping[0], projection, infos, Instant.now().toString(), shown);
-    SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.selfInfluence().flagFraction());
+    SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.input().badRows(),
+        s.selfInfluence().flagFraction());
     Report report = new Report("Influence report: " + out.getName(), provenance, results, self);
     return new Built(report, parts);
   }
@@ -335,7 +337,8 @@ public final class ReportBuilder {
     return tokenizer.encode(text.asText());
   }
 
-  private static SelfInfluenceSection selfInfluence(SparkSession spark, Path out, String corpus, double flagFraction) {
+  private static SelfInfluenceSection selfInfluence(SparkSession spark, Path out, String corpus, BadRows badRows,
+                                                   double flagFraction) {
     Configuration conf = spark.sparkContext().hadoopConfiguration();
     Path file = new Path(new Path(out, Stages.SELF_INFLUENCE), SelfInfluenceJob.SUMMARY_FILE);
     if (!Locations.isFile(conf, file)) {
@@ -348,7 +351,7 @@ public final class ReportBuilder {
         .limit(SELF_INFLUENCE_SHOWN).toList();
     List<String> ids = shown.stream().map(r -> LongText.rowId(r.get("train_id").asText())).toList();
     Map<String, String> texts = new HashMap<>();
-    for (Row r : Corpus.read(spark, corpus).where(functions.col("id").isin(ids.toArray())).select("id", "text")
+    for (Row r : Corpus.read(spark, corpus, badRows).where(functions.col("id").isin(ids.toArray())).select("id", "text")
         .collectAsList()) {
       texts.put(r.getString(0), r.isNullAt(1) ? "" : r.getString(1));
     }

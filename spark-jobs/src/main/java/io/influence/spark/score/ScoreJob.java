@@ -8,6 +8,7 @@ import io.influence.core.score.LayerLayout;
 import io.influence.core.score.QueryHeaps;
 import io.influence.core.score.ScoreSplit;
 import io.influence.core.score.TopK;
+import io.influence.spark.config.BadRows;
 import io.influence.spark.config.LongText;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.store.GradientStore;
@@ -170,8 +171,8 @@ public final class ScoreJob {
     Dataset<Row> scored = spark.createDataFrame(out1, SCHEMA);
     Dataset<Row> withText;
     if (spec.corpus() != null) {
-      // a window <id>#w<k> of a long text (influence.input.long-text) joins its row <id>
-      Dataset<Row> corpus = Corpus.read(spark, spec.corpus()).withColumnRenamed("id", "row_id");
+      // the stage checked the corpus under input.bad-rows; a window <id>#w<k> of a long text (influence.input.long-text) joins its row <id>
+      Dataset<Row> corpus = Corpus.read(spark, spec.corpus(), BadRows.SKIP).withColumnRenamed("id", "row_id");
       Column rowId = org.apache.spark.sql.functions.regexp_replace(scored.col("train_id"), LongText.SUFFIX_REGEX, "");
       withText = scored.join(corpus, rowId.equalTo(corpus.col("row_id")), "left").drop(corpus.col("row_id"));
     } else {
