@@ -6,7 +6,6 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValue;
 import io.influence.checkpoints.CheckpointFormatException;
-import io.influence.checkpoints.ModelConfigs;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.config.BadRows;
@@ -206,13 +205,13 @@ public final class ReportBuilder {
       ats.add(at);
     }
     Map<String, int[]> sequences = new HashMap<>();
-    int context = context(ats.get(0));
+    int context = SequenceTokens.context(ats.get(0));
     Map<String, Set<String>> pairs = new LinkedHashMap<>();
     Map<String, Map<String, Double>> rowScores = new LinkedHashMap<>();
     for (JsonNode r : rows) {
       String q = r.get("query_id").asText();
       String id = r.get("train_id").asText();
-      sequences.put(id, LongText.sequence(id, tokens(r, tokenizer, summary), context));
+      sequences.put(id, LongText.sequence(id, SequenceTokens.ofRow(r, tokenizer, summary), context));
       pairs.computeIfAbsent(q, k -> new LinkedHashSet<>()).add(id);
       rowScores.computeIfAbsent(q, k -> new LinkedHashMap<>()).put(id, r.get("score").asDouble());
     }
@@ -240,8 +239,9 @@ public final class ReportBuilder {
         int[] tokens = sequences.get(id);
         double[] c = contributions.get(query.id()).get(id);
         List<TokenContribution> tc = new ArrayList<>();
+        List<String> shownText = TokenText.of(tokenizer, tokens);
         for (int t = 0; t < tokens.length; t++) {
-          tc.add(new TokenContribution(tokenizer.decode(new int[] {tokens[t]}), c[t]));
+          tc.add(new TokenContribution(shownText.get(t), c[t]));
         }
         Map<String, Double> perLayer = new LinkedHashMap<>();
         r.get("layer_scores").fields().forEachRemaining(f -> perLayer.put(f.getKey(), f.getValue().asDouble()));
@@ -306,35 +306,6 @@ public final class ReportBuilder {
       }
     }
     return out;
-  }
-
-  /** The model's context: the length of the training sequences the stages cut long texts into. */
-  private static int context(TokenContributions.At at) {
-    java.nio.file.Path config = at.checkpoint().dir().resolve("config.json");
-    try {
-      return ModelConfigs.read(config).maxPositions();
-    } catch (CheckpointFormatException e) {
-      throw new IllegalStateException("cannot read " + config + ": " + e.getMessage(), e);
-    }
-  }
-
-  /** The row's {@code input_ids}, or its {@code text} encoded as the extract stage encodes it. */
-  private static int[] tokens(JsonNode r, Tokenizer tokenizer, Path summary) {
-    JsonNode ids = r.get("input_ids");
-    if (ids != null && ids.isArray()) {
-      int[] t = new int[ids.size()];
-      for (int i = 0; i < t.length; i++) {
-        t[i] = ids.get(i).asInt();
-      }
-      return t;
-    }
-    JsonNode text = r.get("text");
-    if (text == null || !text.isTextual()) {
-      throw new IllegalStateException(summary + ": row (" + r.get("query_id").asText() + ", "
-          + r.get("train_id").asText() + ") has neither input_ids nor text. HINT: score with the corpus so the rows "
-          + "carry their tokens");
-    }
-    return tokenizer.encode(text.asText());
   }
 
   private static SelfInfluenceSection selfInfluence(SparkSession spark, Path out, String corpus, BadRows badRows,
