@@ -59,7 +59,8 @@ final class BenchPipeline {
 
   /** Trains the model of {@code s} on its corpus into {@code input.run}. */
   static TrainJob.Result train(InfluenceSettings s, Consumer<String> log) {
-    return TrainJob.run(Path.of(s.input().corpus("train")), Path.of(s.input().run("train")), s.train(), log);
+    return TrainJob.run(Path.of(s.input().corpus("train")), Path.of(s.input().run("train")), s.train(),
+        s.input().longText(), log);
   }
 
   /** Every query's score of every training sequence with {@code method} ("tracin" or "ekfac"): query → train → score. */

@@ -2,6 +2,7 @@ package io.influence.bench;
 
 import io.influence.checkpoints.TrainingRun;
 import io.influence.spark.config.BadRows;
+import io.influence.spark.config.LongText;
 import io.influence.spark.config.BlasThreads;
 import io.influence.spark.ekfac.FitEkfacJob;
 import io.influence.spark.ekfac.FitEkfacSpec;
@@ -57,7 +58,7 @@ final class EkfacFitTask implements BenchTask {
           o.workDir().resolve("warm"), k, 64);
       ExtractBench.Timing extract = ExtractBench.extract(spark, corpus, run, store, k, rows);
       FitEkfacSpec spec = new FitEkfacSpec(Corpus.read(spark, corpus), run, List.of("step-1"), store,
-          o.workDir().resolve("factors"), 16, 0, BadRows.FAIL);
+          o.workDir().resolve("factors"), 16, 0, BadRows.FAIL, LongText.WINDOWS);
       long t0 = System.nanoTime();
       FitEkfacJob.Result fit = FitEkfacJob.run(spark, spec);
       double fitSeconds = (System.nanoTime() - t0) / 1e9;

@@ -9,6 +9,7 @@ import io.influence.core.model.CausalLm;
 import io.influence.core.train.Initialization;
 import io.influence.core.train.Trainer;
 import io.influence.spark.config.BadRows;
+import io.influence.spark.config.LongText;
 import io.influence.spark.config.ExtractSettings.Projection;
 import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.extract.ExtractSpec;
@@ -173,7 +174,7 @@ final class ExtractBench {
     spark.sparkContext().addSparkListener(listener);
     try {
       var spec = new ExtractSpec(Corpus.read(spark, corpus), run, store, new Projection(k, k, 42), null, 16,
-          BadRows.FAIL);
+          BadRows.FAIL, LongText.WINDOWS);
       long gc0 = gcMillis();
       long t0 = System.nanoTime();
       ExtractJob.Result r = ExtractJob.run(spark, spec);

@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.UUID;
 
 /**
  * Strict JSON for every file this module reads: UTF-8 only (decoded strictly, so no encoding
@@ -89,14 +90,23 @@ final class Json {
         byte[] withNewline = new byte[bytes.length + 1];
         System.arraycopy(bytes, 0, withNewline, 0, bytes.length);
         withNewline[bytes.length] = '\n';
-        Path dir = target.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+        Path tmp = temporarySibling(target);
         try {
             Files.write(tmp, withNewline);
             moveAtomically(tmp, target);
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    /**
+     * A new empty hidden file beside {@code target} to write and then {@link #moveAtomically move} over it, created
+     * with the permissions of the process's umask (unlike {@link Files#createTempFile}, which makes it
+     * {@code rw-------}, a mode the renamed output would keep).
+     */
+    static Path temporarySibling(Path target) throws IOException {
+        Path abs = target.toAbsolutePath();
+        return Files.createFile(abs.getParent().resolve("." + abs.getFileName() + "." + UUID.randomUUID() + ".tmp"));
     }
 
     static void moveAtomically(Path tmp, Path target) throws IOException {

@@ -129,7 +129,7 @@ final class StageCommands {
         throw new IllegalArgumentException("train needs --corpus FILE and --out RUN_DIR");
       }
       var r = TrainJob.run(java.nio.file.Path.of(options.corpus), java.nio.file.Path.of(options.out), s.train(),
-          System.out::println);
+          s.input().longText(), System.out::println);
       System.out.printf("trained on %d sequences: loss %.3f -> %.3f; run in %s (use it as --run)%n", r.sequences(),
           r.firstLoss(), r.lastLoss(), options.out);
       return 0;

@@ -13,9 +13,10 @@ import java.util.OptionalDouble;
  * @param run                  training run folder (our manifest or a Hugging Face Trainer folder)
  * @param constantLearningRate learning rate of every checkpoint when the run records none
  * @param badRows              what to do with rows that cannot be used
+ * @param longText             what train and the corpus stages do with texts longer than the model's context
  */
 public record InputSettings(Optional<String> corpus, Optional<String> queries, Optional<String> run,
-                            OptionalDouble constantLearningRate, BadRows badRows) {
+                            OptionalDouble constantLearningRate, BadRows badRows, LongText longText) {
 
   static InputSettings from(Config c) {
     OptionalDouble rate = c.getIsNull("input.constant-learning-rate") ? OptionalDouble.empty()
@@ -25,7 +26,8 @@ public record InputSettings(Optional<String> corpus, Optional<String> queries, O
           + rate.getAsDouble());
     }
     return new InputSettings(path(c, "input.corpus"), path(c, "input.queries"), path(c, "input.run"), rate,
-        Choices.parse(BadRows.class, "input.bad-rows", c.getString("input.bad-rows")));
+        Choices.parse(BadRows.class, "input.bad-rows", c.getString("input.bad-rows")),
+        Choices.parse(LongText.class, LongText.KEY, c.getString(LongText.KEY)));
   }
 
   /** Fails naming the first input {@code stage} needs and lacks: the corpus, the run and, if asked, the queries. */

@@ -88,7 +88,7 @@ public final class FitEkfacJob {
       return new Result(List.of(), skipped, null);
     }
     TokenizedCorpus corpus = TokenizedCorpus.prepare(spark, spec.corpus(), spec.run().checkpoints().get(0),
-        spec.badRows());
+        spec.badRows(), spec.longText());
     List<String> written = new ArrayList<>();
     try {
       for (StoreMetadata meta : todo) {

@@ -2,6 +2,7 @@ package io.influence.spark.ekfac;
 
 import io.influence.checkpoints.TrainingRun;
 import io.influence.spark.config.BadRows;
+import io.influence.spark.config.LongText;
 import io.influence.spark.extract.ExtractSpec;
 import io.influence.spark.io.Locations;
 import java.util.List;
@@ -22,9 +23,10 @@ import org.apache.spark.sql.Row;
  * @param batchSize   sequences per forward/backward pass in the covariance pass
  * @param partitions  partitions of both passes; 0 keeps the input's partitioning
  * @param badRows     bad corpus rows: fail, or leave out (as extract did)
+ * @param longText    rows longer than the model's context: windows, truncated or bad (as extract did)
  */
 public record FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> checkpoints, Path store, Path factors,
-                           int batchSize, int partitions, BadRows badRows) {
+                           int batchSize, int partitions, BadRows badRows, LongText longText) {
 
   public FitEkfacSpec {
     Objects.requireNonNull(corpus, "corpus");
@@ -36,6 +38,7 @@ public record FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> ch
     Objects.requireNonNull(store, "store");
     Objects.requireNonNull(factors, "factors");
     Objects.requireNonNull(badRows, "badRows");
+    Objects.requireNonNull(longText, "longText");
     if (batchSize < 1) {
       throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
     }
@@ -46,7 +49,8 @@ public record FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> ch
 
   /** A spec with a local store and factor folder. */
   public FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> checkpoints, java.nio.file.Path store,
-                      java.nio.file.Path factors, int batchSize, int partitions, BadRows badRows) {
-    this(corpus, run, checkpoints, Locations.local(store), Locations.local(factors), batchSize, partitions, badRows);
+                      java.nio.file.Path factors, int batchSize, int partitions, BadRows badRows, LongText longText) {
+    this(corpus, run, checkpoints, Locations.local(store), Locations.local(factors), batchSize, partitions, badRows,
+        longText);
   }
 }

@@ -56,7 +56,7 @@ public final class ExtractJob {
   public static Result run(SparkSession spark, ExtractSpec spec) {
     requireProjectionFits(spec, spec.run().checkpoints().get(0));   // before any distributed work
     TokenizedCorpus corpus = TokenizedCorpus.prepare(spark, Corpus.spreadOverCores(spec.corpus()),
-        spec.run().checkpoints().get(0), spec.badRows());
+        spec.run().checkpoints().get(0), spec.badRows(), spec.longText());
     List<String> written = new ArrayList<>();
     List<String> skipped = new ArrayList<>();
     String fingerprint = Corpus.fingerprint(spec.corpus());

@@ -2,6 +2,7 @@ package io.influence.spark.extract;
 
 import io.influence.checkpoints.TrainingRun;
 import io.influence.spark.config.BadRows;
+import io.influence.spark.config.LongText;
 import io.influence.spark.config.ExtractSettings.Projection;
 import io.influence.spark.io.Locations;
 import java.util.List;
@@ -20,15 +21,17 @@ import org.apache.spark.sql.Row;
  * @param layers     tracked layers, or null for every linear layer of the blocks
  * @param batchSize  sequences per forward/backward pass inside a task
  * @param badRows    what to do with rows that cannot be used (empty, too long, unknown token ids)
+ * @param longText   what a row longer than the model's context becomes (windows, truncated, or a bad row)
  */
 public record ExtractSpec(Dataset<Row> corpus, TrainingRun run, Path store, Projection projection, List<String> layers,
-                          int batchSize, BadRows badRows) {
+                          int batchSize, BadRows badRows, LongText longText) {
 
   public ExtractSpec {
     Objects.requireNonNull(corpus, "corpus");
     Objects.requireNonNull(run, "run");
     Objects.requireNonNull(store, "store");
     Objects.requireNonNull(badRows, "badRows");
+    Objects.requireNonNull(longText, "longText");
     if (batchSize < 1) {
       throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
     }
@@ -37,7 +40,7 @@ public record ExtractSpec(Dataset<Row> corpus, TrainingRun run, Path store, Proj
 
   /** A spec writing to a local store. */
   public ExtractSpec(Dataset<Row> corpus, TrainingRun run, java.nio.file.Path store, Projection projection,
-                     List<String> layers, int batchSize, BadRows badRows) {
-    this(corpus, run, Locations.local(store), projection, layers, batchSize, badRows);
+                     List<String> layers, int batchSize, BadRows badRows, LongText longText) {
+    this(corpus, run, Locations.local(store), projection, layers, batchSize, badRows, longText);
   }
 }

@@ -6,6 +6,8 @@ import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.model.CausalLm;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.config.BadRows;
+import io.influence.spark.config.Choices;
+import io.influence.spark.config.LongText;
 import io.influence.spark.io.Runs;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,10 +25,12 @@ import org.apache.spark.sql.types.StructType;
 import org.apache.spark.storage.StorageLevel;
 
 /**
- * The corpus as token ids, checked against the model: each row's {@code input_ids}, or its
- * {@code text} encoded with the checkpoint's {@code tokenizer.json}. A row is bad when it has
- * fewer than two tokens (nothing to predict), more than the model's context, or ids outside the
- * vocabulary; bad rows are counted and named, and either fail the job or are left out.
+ * The corpus as training sequences of token ids, checked against the model: each row's {@code input_ids}, or its
+ * {@code text} encoded with the checkpoint's {@code tokenizer.json}, cut by the {@link LongText} policy when it is
+ * longer than the model's context (windows {@code <id>#w<k>}, or its first context tokens). A row is bad when it
+ * has fewer than two tokens (nothing to predict), more than the model's context (policy {@code error}), ids outside
+ * the vocabulary, or an id shaped like a window id; bad rows are counted and named, and either fail the job or are
+ * left out.
  */
 public final class TokenizedCorpus {
 
@@ -52,8 +56,12 @@ public final class TokenizedCorpus {
     this.size = size;
   }
 
+  /**
+   * Tokenises and checks {@code corpus} against the model of checkpoint {@code first}; {@code policy} says what bad
+   * rows do, {@code longText} what a row longer than the model's context becomes.
+   */
   public static TokenizedCorpus prepare(SparkSession spark, Dataset<Row> corpus, RunCheckpoint first,
-                                 BadRows policy) {
+                                 BadRows policy, LongText longText) {
     Path checkpoint = first.dir();
     CausalLm model = ExecutorModels.model(checkpoint.toString(), first.sha256());
     int context = model.config().maxPositions();
@@ -63,7 +71,7 @@ public final class TokenizedCorpus {
       throw new IllegalArgumentException("the corpus has rows with `text` only, but checkpoint " + checkpoint
           + " has no tokenizer.json. HINT: save the tokenizer next to the checkpoint, or give `input_ids`");
     }
-    Dataset<Row> all = corpus.mapPartitions(new Tokenize(Runs.location(first), context, vocab), Encoders.row(SCHEMA))
+    Dataset<Row> all = corpus.mapPartitions(new Tokenize(Runs.location(first), context, vocab, longText), Encoders.row(SCHEMA))
         .persist(StorageLevel.MEMORY_AND_DISK());
     Dataset<Row> problems = all.filter(col("problem").isNotNull());
     long count = problems.count();
@@ -106,11 +114,13 @@ public final class TokenizedCorpus {
     private final String checkpoint;
     private final int context;
     private final int vocab;
+    private final LongText longText;
 
-    Tokenize(String checkpoint, int context, int vocab) {
+    Tokenize(String checkpoint, int context, int vocab, LongText longText) {
       this.checkpoint = checkpoint;
       this.context = context;
       this.vocab = vocab;
+      this.longText = longText;
     }
 
     @Override
@@ -134,7 +144,16 @@ public final class TokenizedCorpus {
           out.add(RowFactory.create(id, null, "no text and no input_ids"));
           continue;
         }
-        out.add(RowFactory.create(id, tokens, problem(tokens)));
+        if (LongText.looksLikeWindow(id)) {
+          out.add(RowFactory.create(id, null, "its id ends in " + LongText.SEPARATOR + " and digits, which names "
+              + "windows of long texts (influence." + LongText.KEY + "); rename the row"));
+          continue;
+        }
+        List<int[]> pieces = longText.pieces(tokens, context);
+        for (int k = 0; k < pieces.size(); k++) {
+          int[] piece = pieces.get(k);
+          out.add(RowFactory.create(longText.pieceId(id, k, tokens.length, context), piece, problem(piece)));
+        }
       }
       return out.iterator();
     }
@@ -144,7 +163,8 @@ public final class TokenizedCorpus {
         return tokens.length == 0 ? "empty" : "a single token (nothing to predict)";
       }
       if (tokens.length > context) {
-        return tokens.length + " tokens, over the model's context of " + context;
+        return tokens.length + " tokens, over the model's context of " + context + " with influence." + LongText.KEY
+            + " = " + Choices.word(longText) + "; set it to windows or truncate to use the text";
       }
       for (int i = 0; i < tokens.length; i++) {
         if (tokens[i] < 0 || tokens[i] >= vocab) {

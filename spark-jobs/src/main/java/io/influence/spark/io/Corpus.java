@@ -4,6 +4,7 @@ import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.lit;
 
+import io.influence.spark.config.BadRows;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.hadoop.fs.Path;
@@ -47,6 +48,20 @@ public final class Corpus {
     return read(spark, Locations.resolve(spark, location));
   }
 
+  /**
+   * As {@link #read(SparkSession, String)}; {@code badRows} says what a JSON Lines line that is not a JSON object
+   * does: {@link BadRows#FAIL} stops naming the file and line, {@link BadRows#SKIP} leaves it out (bytes that are
+   * not UTF-8 always stop: Spark would read them as U+FFFD).
+   */
+  public static Dataset<Row> read(SparkSession spark, String location, BadRows badRows) {
+    return read(spark, Locations.resolve(spark, location), badRows);
+  }
+
+  /** As {@link #read(SparkSession, String, BadRows)} for a resolved {@code path}. */
+  public static Dataset<Row> read(SparkSession spark, Path path, BadRows badRows) {
+    return read(spark, path, InputFormat.detect(spark.sparkContext().hadoopConfiguration(), path), badRows);
+  }
+
   /** Reads and validates the corpus at {@code path}, recognising its format from the path. */
   public static Dataset<Row> read(SparkSession spark, Path path) {
     return read(spark, path, InputFormat.detect(spark.sparkContext().hadoopConfiguration(), path));
@@ -71,15 +86,40 @@ public final class Corpus {
         r.getLong(2));
   }
 
+  /** Reads and validates the corpus at {@code path} in {@code format}; a bad JSON Lines line fails the read. */
   public static Dataset<Row> read(SparkSession spark, Path path, InputFormat format) {
+    return read(spark, path, format, BadRows.FAIL);
+  }
+
+  /** Reads and validates the corpus at {@code path} in {@code format}; {@code badRows} as in {@link #read(SparkSession, String, BadRows)}. */
+  public static Dataset<Row> read(SparkSession spark, Path path, InputFormat format, BadRows badRows) {
     Dataset<Row> raw = switch (format) {
       case PARQUET -> spark.read().parquet(path.toString());
-      case JSON_LINES -> spark.read().option("mode", "FAILFAST").json(path.toString());
+      case JSON_LINES -> jsonLines(spark, path, "corpus", badRows);
       case HF_ARROW -> HfArrowFolder.read(spark, path);
     };
     Dataset<Row> shaped = shape(raw, path.toString());
     checkIds(shaped, path.toString());
     return shaped;
+  }
+
+  /**
+   * The JSON Lines at {@code path} (a {@code what} file: "corpus" or "queries"), checked line by line on the driver
+   * first ({@link JsonLinesCheck}) so that a bad line is named by file and line number.
+   */
+  static Dataset<Row> jsonLines(SparkSession spark, Path path, String what, BadRows badRows) {
+    JsonLinesCheck.Result check = JsonLinesCheck.check(spark.sparkContext().hadoopConfiguration(), path);
+    if (check.clean()) {
+      return spark.read().option("mode", "FAILFAST").json(path.toString());
+    }
+    if (badRows == BadRows.FAIL || check.invalidUtf8()) {
+      throw new IllegalArgumentException(what + " " + path + ": " + check.badLines() + " line(s) are not JSON objects "
+          + "in UTF-8: " + String.join("; ", check.examples()) + ". HINT: " + (check.invalidUtf8()
+          ? "save the file as UTF-8 (bytes that are not UTF-8 are never skipped)"
+          : "fix them (one JSON object per line)" + (what.equals("corpus")
+          ? ", or set influence.input.bad-rows = skip to leave them out" : "")));
+    }
+    return spark.read().option("mode", "DROPMALFORMED").json(path.toString());
   }
 
   /** Projects a raw frame onto {@link #SCHEMA}, refusing one that lacks what the engine needs. */

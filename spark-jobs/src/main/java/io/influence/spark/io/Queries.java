@@ -1,6 +1,7 @@
 package io.influence.spark.io;
 
 import java.util.ArrayList;
+import io.influence.spark.config.BadRows;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
@@ -37,7 +38,7 @@ public final class Queries {
     InputFormat format = InputFormat.detect(spark.sparkContext().hadoopConfiguration(), path);
     Dataset<Row> raw = switch (format) {
       case PARQUET -> spark.read().parquet(path.toString());
-      case JSON_LINES -> spark.read().option("mode", "FAILFAST").json(path.toString());
+      case JSON_LINES -> Corpus.jsonLines(spark, path, "queries", BadRows.FAIL);
       case HF_ARROW -> throw new IllegalArgumentException(path + ": queries must be JSON Lines or Parquet");
     };
     List<String> columns = Arrays.asList(raw.columns());

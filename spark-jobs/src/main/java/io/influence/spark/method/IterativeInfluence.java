@@ -67,8 +67,8 @@ public final class IterativeInfluence extends InfluenceFunction {
     List<List<Map<String, INDArray>>> perQuery = new ArrayList<>();
     in.queries().forEach(q -> perQuery.add(new ArrayList<>()));
     List<SolveReport> reports = new ArrayList<>();
-    TokenizedCorpus tokenized = TokenizedCorpus.prepare(spark, Corpus.read(spark, in.corpus()), checkpoints.get(0),
-        in.badRows());
+    TokenizedCorpus tokenized = TokenizedCorpus.prepare(spark, Corpus.read(spark, in.corpus(), in.badRows()), checkpoints.get(0),
+        in.badRows(), in.longText());
     IhvpQueries.HvpCorpus hvpCorpus = null;
     try {
       hvpCorpus = IhvpQueries.corpus(tokenized.rows(), settings);

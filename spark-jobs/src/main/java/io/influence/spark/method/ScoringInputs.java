@@ -1,6 +1,7 @@
 package io.influence.spark.method;
 
 import io.influence.spark.config.BadRows;
+import io.influence.spark.config.LongText;
 import io.influence.spark.io.Queries;
 import java.util.List;
 import org.apache.hadoop.fs.Path;
@@ -13,9 +14,11 @@ import org.apache.hadoop.fs.Path;
  * @param factors the EK-FAC factor folder
  * @param corpus  the corpus (read again only by methods that need corpus-wide products), or null
  * @param badRows what to do with corpus rows that cannot be used (as extract did)
+ * @param longText what corpus rows longer than the model's context become (as extract did)
  * @param queries the queries (empty for self-influence)
  */
-public record ScoringInputs(Path store, Path factors, Path corpus, BadRows badRows, List<Queries.Query> queries) {
+public record ScoringInputs(Path store, Path factors, Path corpus, BadRows badRows, LongText longText,
+                            List<Queries.Query> queries) {
 
   public ScoringInputs {
     queries = List.copyOf(queries);

@@ -89,9 +89,9 @@ public final class Stages {
     TrainingRun run = run(s, "extract");
     ExtractSettings e = s.extract();
     return OutputGuard.whileClaimed(out, GRADIENTS, corpusSide(s, "extract"), s.output().overwrite(),
-        () -> ExtractJob.run(spark, new ExtractSpec(Corpus.read(spark, corpusFile), run, new Path(out, GRADIENTS),
+        () -> ExtractJob.run(spark, new ExtractSpec(Corpus.read(spark, corpusFile, s.input().badRows()), run, new Path(out, GRADIENTS),
             e.projection().orElse(null), e.layers().isEmpty() ? null : e.layers(), e.batchSize(),
-            s.input().badRows())));
+            s.input().badRows(), s.input().longText())));
   }
 
   /**
@@ -106,8 +106,9 @@ public final class Stages {
     TrainingRun run = run(s, "fit-ekfac");
     List<String> names = ek.select(extracted(store));
     return OutputGuard.whileClaimed(out, FACTORS, corpusSide(s, "extract"), s.output().overwrite(),
-        () -> FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, corpusFile), run, names, store,
-            new Path(out, FACTORS), ek.batchSize(), ek.partitions(), s.input().badRows())));
+        () -> FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, corpusFile, s.input().badRows()), run, names, store,
+            new Path(out, FACTORS), ek.batchSize(), ek.partitions(), s.input().badRows(),
+            s.input().longText())));
   }
 
   /**
@@ -127,10 +128,11 @@ public final class Stages {
         s.output().overwrite(), () -> {
           List<Double> weights = names.stream()
               .map(n -> method.weight(GradientStore.metadata(spark, store, n).learningRate())).toList();
-          ScoringInputs in = new ScoringInputs(store, new Path(out, FACTORS), null, s.input().badRows(), List.of());
+          ScoringInputs in = new ScoringInputs(store, new Path(out, FACTORS), null, s.input().badRows(),
+              s.input().longText(), List.of());
           var preconditioner = method.selfPreconditioner(spark, in, names).orElse(null);
-          TokenizedCorpus tokenized = perToken ? TokenizedCorpus.prepare(spark, Corpus.read(spark, corpusFile),
-              run.checkpoints().get(0), s.input().badRows()) : null;
+          TokenizedCorpus tokenized = perToken ? TokenizedCorpus.prepare(spark, Corpus.read(spark, corpusFile, s.input().badRows()),
+              run.checkpoints().get(0), s.input().badRows(), s.input().longText()) : null;
           try {
             Dataset<Row> lossTokens = tokenized == null ? null : tokenized.rows().select(functions.col("id"),
                 functions.size(functions.col("tokens")).minus(1).as("n"));
@@ -161,10 +163,11 @@ public final class Stages {
     List<RunCheckpoint> checkpoints = checkpointsOf(run, names, s.input().run("score"));
     return OutputGuard.whileClaimed(out, folder, fingerprint(spark, s, "score", method, store, names),
         s.output().overwrite(), () -> {
-      requireStoreOf(spark, store, Corpus.read(spark, corpus), s.input().corpus("score"));
+      requireStoreOf(spark, store, Corpus.read(spark, corpus, s.input().badRows()),
+          s.input().corpus("score"));
       List<Queries.Query> queries = Queries.read(spark, queriesFile);
       Preconditioned p = method.precondition(spark, new ScoringInputs(store, new Path(out, FACTORS), corpus,
-          s.input().badRows(), queries), checkpoints);
+          s.input().badRows(), s.input().longText(), queries), checkpoints);
       List<Double> weights = checkpoints.stream().map(c -> method.weight(c.learningRate())).toList();
       return ScoreJob.run(spark, new ScoreSpec(store, names, weights, p.queries(), s.score().topK(),
           s.score().blockRows(), method.name().word(), method.damping().orElse(null), corpus, new Path(out, folder),

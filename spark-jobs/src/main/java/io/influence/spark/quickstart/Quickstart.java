@@ -81,7 +81,7 @@ public final class Quickstart {
         + example.planted().values().stream().mapToInt(List::size).sum() + " planted sequences stating "
         + example.planted().size() + " invented facts -> " + example.corpus());
     Path runDir = out.resolve("run");
-    TrainJob.Result trained = TrainJob.run(example.corpus(), runDir, train, print);
+    TrainJob.Result trained = TrainJob.run(example.corpus(), runDir, train, settings.input().longText(), print);
     checkFits(example.corpus(), trained, train.context());
     long tTrained = System.nanoTime();
     print.accept(String.format("trained %d steps: loss %.3f -> %.3f; %d checkpoints in %s", train.steps(),

@@ -8,7 +8,9 @@ import com.typesafe.config.ConfigValue;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.tokenizer.Tokenizer;
+import io.influence.spark.config.BadRows;
 import io.influence.spark.config.InfluenceSettings;
+import io.influence.spark.config.LongText;
 import io.influence.spark.config.OutputGuard;
 import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.io.Corpus;
@@ -173,7 +175,8 @@ public final class ReportBuilder {
     }
     Provenance provenance = new Provenance(engine[0], methods.isEmpty() ? "tracin" : String.join(", ", methods),
         damping[0], projection, infos, Instant.now().toString(), shown);
-    SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.selfInfluence().flagFraction());
+    SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.input().badRows(),
+        s.selfInfluence().flagFraction());
     Report report = new Report("Influence report: " + out.getName(), provenance, results, self);
     return new Built(report, parts);
   }
@@ -202,12 +205,13 @@ public final class ReportBuilder {
       ats.add(at);
     }
     Map<String, int[]> sequences = new HashMap<>();
+    int context = SequenceTokens.context(ats.get(0));
     Map<String, Set<String>> pairs = new LinkedHashMap<>();
     Map<String, Map<String, Double>> rowScores = new LinkedHashMap<>();
     for (JsonNode r : rows) {
       String q = r.get("query_id").asText();
       String id = r.get("train_id").asText();
-      sequences.put(id, tokens(r, tokenizer, summary));
+      sequences.put(id, LongText.sequence(id, SequenceTokens.ofRow(r, tokenizer, summary), context));
       pairs.computeIfAbsent(q, k -> new LinkedHashSet<>()).add(id);
       rowScores.computeIfAbsent(q, k -> new LinkedHashMap<>()).put(id, r.get("score").asDouble());
     }
@@ -235,8 +239,9 @@ public final class ReportBuilder {
         int[] tokens = sequences.get(id);
         double[] c = contributions.get(query.id()).get(id);
         List<TokenContribution> tc = new ArrayList<>();
+        List<String> shownText = TokenText.of(tokenizer, tokens);
         for (int t = 0; t < tokens.length; t++) {
-          tc.add(new TokenContribution(tokenizer.decode(new int[] {tokens[t]}), c[t]));
+          tc.add(new TokenContribution(shownText.get(t), c[t]));
         }
         Map<String, Double> perLayer = new LinkedHashMap<>();
         r.get("layer_scores").fields().forEachRemaining(f -> perLayer.put(f.getKey(), f.getValue().asDouble()));
@@ -303,26 +308,8 @@ public final class ReportBuilder {
     return out;
   }
 
-  /** The row's {@code input_ids}, or its {@code text} encoded as the extract stage encodes it. */
-  private static int[] tokens(JsonNode r, Tokenizer tokenizer, Path summary) {
-    JsonNode ids = r.get("input_ids");
-    if (ids != null && ids.isArray()) {
-      int[] t = new int[ids.size()];
-      for (int i = 0; i < t.length; i++) {
-        t[i] = ids.get(i).asInt();
-      }
-      return t;
-    }
-    JsonNode text = r.get("text");
-    if (text == null || !text.isTextual()) {
-      throw new IllegalStateException(summary + ": row (" + r.get("query_id").asText() + ", "
-          + r.get("train_id").asText() + ") has neither input_ids nor text. HINT: score with the corpus so the rows "
-          + "carry their tokens");
-    }
-    return tokenizer.encodeDocument(text.asText());
-  }
-
-  private static SelfInfluenceSection selfInfluence(SparkSession spark, Path out, String corpus, double flagFraction) {
+  private static SelfInfluenceSection selfInfluence(SparkSession spark, Path out, String corpus, BadRows badRows,
+                                                   double flagFraction) {
     Configuration conf = spark.sparkContext().hadoopConfiguration();
     Path file = new Path(new Path(out, Stages.SELF_INFLUENCE), SelfInfluenceJob.SUMMARY_FILE);
     if (!Locations.isFile(conf, file)) {
@@ -333,9 +320,9 @@ public final class ReportBuilder {
     List<JsonNode> shown = rows.stream()
         .sorted((a, b) -> Double.compare(b.get("score").asDouble(), a.get("score").asDouble()))
         .limit(SELF_INFLUENCE_SHOWN).toList();
-    List<String> ids = shown.stream().map(r -> r.get("train_id").asText()).toList();
+    List<String> ids = shown.stream().map(r -> LongText.rowId(r.get("train_id").asText())).toList();
     Map<String, String> texts = new HashMap<>();
-    for (Row r : Corpus.read(spark, corpus).where(functions.col("id").isin(ids.toArray())).select("id", "text")
+    for (Row r : Corpus.read(spark, corpus, badRows).where(functions.col("id").isin(ids.toArray())).select("id", "text")
         .collectAsList()) {
       texts.put(r.getString(0), r.isNullAt(1) ? "" : r.getString(1));
     }
@@ -343,7 +330,7 @@ public final class ReportBuilder {
     for (JsonNode r : shown) {
       String id = r.get("train_id").asText();
       top.add(new FlaggedSequence(id, r.get("score").asDouble(), r.get("quantile").asDouble(),
-          r.get("flagged").asBoolean(), texts.getOrDefault(id, "")));
+          r.get("flagged").asBoolean(), texts.getOrDefault(LongText.rowId(id), "")));
     }
     return new SelfInfluenceSection(top, all, flagFraction);
   }

@@ -80,18 +80,15 @@ public final class QueryGradientFile {
       w.metadata("query_ids", JSON.writeValueAsString(ids));
       w.metadata("checkpoints", JSON.writeValueAsString(spec.checkpoints()));
       w.metadata("weights", JSON.writeValueAsString(spec.weights()));
-      local = java.nio.file.Files.createTempFile("query-gradients", ".safetensors");
-      w.write(local);
-      fs.copyFromLocalFile(true, true, new Path(local.toUri()), new Path(dir, FILE));
+      // a file in a fresh folder, not Files.createTempFile: that one is rw-------, a mode the copy would keep
+      local = Locations.localTemporary("query-gradients");
+      w.write(local.resolve(FILE));
+      fs.copyFromLocalFile(true, true, new Path(local.resolve(FILE).toUri()), new Path(dir, FILE));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + new Path(dir, FILE) + ": " + e.getMessage(), e);
     } finally {
       if (local != null) {
-        try {
-          java.nio.file.Files.deleteIfExists(local);
-        } catch (IOException ignored) {
-          // the copy moved it already
-        }
+        Locations.deleteLocal(local);
       }
     }
   }

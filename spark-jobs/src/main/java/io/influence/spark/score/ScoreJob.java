@@ -8,6 +8,8 @@ import io.influence.core.score.LayerLayout;
 import io.influence.core.score.QueryHeaps;
 import io.influence.core.score.ScoreSplit;
 import io.influence.core.score.TopK;
+import io.influence.spark.config.BadRows;
+import io.influence.spark.config.LongText;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.GradientTable;
@@ -24,6 +26,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -45,7 +48,9 @@ import org.slf4j.LoggerFactory;
  * per layer are recomputed in float64 on the executors (ScoreSplit). {@code score} is the float32 GEMM value that
  * ranked the pair; {@code Σ contributions} equals it up to float32 rounding.
  *
- * <p>Output rows ({@link #SCHEMA} plus {@code text}, {@code input_ids} from the corpus): one per
+ * <p>Output rows ({@link #SCHEMA} plus {@code text}, {@code input_ids} from the corpus row; a window
+ * {@code <id>#w<k>} of a long text carries its whole row, the window being tokens {@code [k·context, (k+1)·context)},
+ * see {@link LongText#sequence}): one per
  * (query, direction, rank), rank 1 = highest score for "top", lowest for "bottom"; ordered by query_id,
  * direction ("top" first), rank. Written, when {@code spec.output()} is set, as
  * <pre>
@@ -166,9 +171,10 @@ public final class ScoreJob {
     Dataset<Row> scored = spark.createDataFrame(out1, SCHEMA);
     Dataset<Row> withText;
     if (spec.corpus() != null) {
-      Dataset<Row> corpus = Corpus.read(spark, spec.corpus()).withColumnRenamed("id", "train_id");
-      withText = scored.join(corpus, scored.col("train_id").equalTo(corpus.col("train_id")), "left")
-          .drop(corpus.col("train_id"));
+      // the stage checked the corpus under input.bad-rows; a window <id>#w<k> of a long text (influence.input.long-text) joins its row <id>
+      Dataset<Row> corpus = Corpus.read(spark, spec.corpus(), BadRows.SKIP).withColumnRenamed("id", "row_id");
+      Column rowId = org.apache.spark.sql.functions.regexp_replace(scored.col("train_id"), LongText.SUFFIX_REGEX, "");
+      withText = scored.join(corpus, rowId.equalTo(corpus.col("row_id")), "left").drop(corpus.col("row_id"));
     } else {
       withText = scored.withColumn("text", org.apache.spark.sql.functions.lit(null).cast(DataTypes.StringType))
           .withColumn("input_ids", org.apache.spark.sql.functions.lit(null)

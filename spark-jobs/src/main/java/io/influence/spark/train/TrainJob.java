@@ -8,6 +8,7 @@ import io.influence.core.tokenizer.BpeTrainer;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.core.train.Initialization;
 import io.influence.core.train.Trainer;
+import io.influence.spark.config.LongText;
 import io.influence.spark.config.TrainSettings;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -15,16 +16,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**
- * The {@code train} subcommand: a byte-level BPE trained on the corpus text, then a small GPT-2 or Llama (train.family)
- * trained from scratch by {@link Trainer} on the tokenised corpus, each text cut into sequences of
- * at most the context length (pieces shorter than 2 tokens are dropped: nothing to predict).
+ * The {@code train} subcommand: a byte-level BPE trained on the corpus text, then a small GPT-2 or Llama
+ * trained from scratch by {@link Trainer} on the tokenised corpus. A text longer than the context is cut by the
+ * {@link LongText} policy the corpus stages use ({@code influence.input.long-text}): windows, its first context
+ * tokens, or refused; texts or windows shorter than 2 tokens are dropped (nothing to predict).
  * Writes {@code runDir/tokenizer.json}, {@code runDir/checkpoint-N/} (config, weights, tokenizer)
  * and the manifest {@code runDir/influence-run.json}, which the pipeline reads as {@code --run}.
  *
@@ -40,17 +41,26 @@ public final class TrainJob {
 
   private TrainJob() {}
 
-  public static Result run(Path corpus, Path runDir, TrainSettings s, Consumer<String> log) {
+  /**
+   * Trains on {@code corpus} into {@code runDir}; {@code longText} is what a text longer than
+   * {@code s.context()} tokens becomes (as in the corpus stages, so the run can score this corpus).
+   */
+  public static Result run(Path corpus, Path runDir, TrainSettings s, LongText longText, Consumer<String> log) {
     List<String> texts = readTexts(corpus);
     try {
       Files.createDirectories(runDir);
       Path tokenizerJson = runDir.resolve("tokenizer.json");
       Tokenizer tokenizer = BpeTrainer.train(texts, s.vocabSize(), tokenizerJson);
       List<int[]> sequences = new ArrayList<>();
-      for (String text : texts) {
-        int[] ids = tokenizer.encodeDocument(text);
-        for (int start = 0; start < ids.length; start += s.context()) {
-          int[] piece = Arrays.copyOfRange(ids, start, Math.min(ids.length, start + s.context()));
+      for (int i = 0; i < texts.size(); i++) {
+        int[] ids = tokenizer.encodeDocument(texts.get(i));
+        if (ids.length > s.context() && longText == LongText.ERROR) {
+          throw new IllegalArgumentException("corpus " + corpus + ": text " + (i + 1) + " has " + ids.length
+              + " tokens, over the context of " + s.context() + " (influence.train.context) with influence."
+              + LongText.KEY + " = error. HINT: set influence." + LongText.KEY + " = windows or truncate, or "
+              + "raise influence.train.context");
+        }
+        for (int[] piece : longText.pieces(ids, s.context())) {
           if (piece.length >= 2) {
             sequences.add(piece);
           }

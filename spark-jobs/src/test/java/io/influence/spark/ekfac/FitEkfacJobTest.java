@@ -10,6 +10,7 @@ import io.influence.ekfac.Damping;
 import io.influence.ekfac.KroneckerPreconditioners;
 import io.influence.ekfac.LayerFactors;
 import io.influence.spark.config.BadRows;
+import io.influence.spark.config.LongText;
 import io.influence.spark.config.ExtractSettings.Projection;
 import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.extract.ExtractSpec;
@@ -64,13 +65,13 @@ class FitEkfacJobTest {
     }
     Projection projection = kind.equals("full") ? null : new Projection(6, 5, 42);
     ExtractJob.run(spark, new ExtractSpec(Corpus.read(spark, tiny.corpus()), tiny.run(), store, projection, null, 8,
-        BadRows.FAIL));
+        BadRows.FAIL, LongText.WINDOWS));
     return store;
   }
 
   private FitEkfacJob.Result fit(Path store, Path factors, int partitions) {
     return FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, tiny.corpus()).repartition(partitions),
-        tiny.run(), GradientStore.checkpoints(store), store, factors, 8, partitions, BadRows.FAIL));
+        tiny.run(), GradientStore.checkpoints(store), store, factors, 8, partitions, BadRows.FAIL, LongText.WINDOWS));
   }
 
   private Map<String, Map<String, INDArray>> stored(Path store, String checkpoint, StoreMetadata meta) {
@@ -178,11 +179,11 @@ class FitEkfacJobTest {
 
     var notInRun = assertThrows(IllegalArgumentException.class, () -> FitEkfacJob.run(spark, new FitEkfacSpec(
         Corpus.read(spark, tiny.corpus()), tiny.run(), List.of("step-9"), projected, factors, 8, 0,
-        BadRows.FAIL)));
+        BadRows.FAIL, LongText.WINDOWS)));
     assertTrue(notInRun.getMessage().contains("step-9") && notInRun.getMessage().contains("HINT"), notInRun.getMessage());
     var notExtracted = assertThrows(IllegalStateException.class, () -> FitEkfacJob.run(spark, new FitEkfacSpec(
         Corpus.read(spark, tiny.corpus()), tiny.run(), List.of("step-3"), dir.resolve("no-store"), factors, 8, 0,
-        BadRows.FAIL)));
+        BadRows.FAIL, LongText.WINDOWS)));
     assertTrue(notExtracted.getMessage().contains("influence extract"), notExtracted.getMessage());
     var notFitted = assertThrows(IllegalStateException.class, () -> FactorStore.read(factors, fullMeta));
     assertTrue(notFitted.getMessage().contains("fit-ekfac"), notFitted.getMessage());

@@ -17,6 +17,7 @@ import io.influence.core.tracin.ExampleGradient;
 import io.influence.core.tracin.SelfInfluence;
 import io.influence.core.tracin.TracInCp;
 import io.influence.spark.config.BadRows;
+import io.influence.spark.config.LongText;
 import io.influence.spark.config.ExtractSettings.Projection;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.selfinf.SelfInfluenceJob;
@@ -125,7 +126,7 @@ class ExtractPipelineTest {
     for (int partitions : new int[] {1, 3}) {
       Path store = dir.resolve("store-full-" + partitions);
       var result = ExtractJob.run(spark, new ExtractSpec(corpus(partitions, List.of()), run, store, null, null, 4,
-          BadRows.FAIL));
+          BadRows.FAIL, LongText.WINDOWS));
       assertEquals(2, result.written().size());
       assertStoreEqualsReference(store, null);
     }
@@ -136,7 +137,7 @@ class ExtractPipelineTest {
     Path store = dir.resolve("store-projected");
     Projection projection = new Projection(4, 6, 17);
     ExtractSpec spec = new ExtractSpec(corpus(2, List.of()), run, store, projection, null, 8,
-        BadRows.FAIL);
+        BadRows.FAIL, LongText.WINDOWS);
     assertEquals(2, ExtractJob.run(spark, spec).written().size());
     assertStoreEqualsReference(store, projection);
     var again = ExtractJob.run(spark, spec);
@@ -150,14 +151,14 @@ class ExtractPipelineTest {
         "{\"id\": \"huge-id\", \"input_ids\": [1, 2, 99999]}",
         "{\"id\": \"too-long\", \"input_ids\": [" + "1, ".repeat(40) + "1]}");
     Path store = dir.resolve("store-bad");
-    var failing = new ExtractSpec(corpus(2, bad), run, store, null, null, 8, BadRows.FAIL);
+    var failing = new ExtractSpec(corpus(2, bad), run, store, null, null, 8, BadRows.FAIL, LongText.ERROR);
     var e = assertThrows(IllegalArgumentException.class, () -> ExtractJob.run(spark, failing));
     assertTrue(e.getMessage().contains("3 corpus row(s)") && e.getMessage().contains("empty (empty)")
         && e.getMessage().contains("huge-id (token id 99999") && e.getMessage().contains("too-long (41 tokens"),
         e.getMessage());
     assertTrue(GradientStore.checkpoints(store).isEmpty(), "a failed extract must leave nothing visible");
 
-    var skipping = new ExtractSpec(corpus(2, bad), run, store, null, null, 8, BadRows.SKIP);
+    var skipping = new ExtractSpec(corpus(2, bad), run, store, null, null, 8, BadRows.SKIP, LongText.ERROR);
     var result = ExtractJob.run(spark, skipping);
     assertEquals(3, result.badRows().count());
     assertEquals(ids.size(), GradientStore.read(spark, store, ExtractJob.checkpointName(run.checkpoints().get(0)))
@@ -168,7 +169,7 @@ class ExtractPipelineTest {
   void selfInfluence_afterExtract_equalsTracInOnOneMachine() throws Exception {
     Path store = dir.resolve("store-self");
     ExtractJob.run(spark, new ExtractSpec(corpus(3, List.of()), run, store, null, null, 4,
-        BadRows.FAIL));
+        BadRows.FAIL, LongText.WINDOWS));
     List<String> names = run.checkpoints().stream().map(ExtractJob::checkpointName).toList();
     List<Double> rates = run.checkpoints().stream().map(RunCheckpoint::learningRate).toList();
     Dataset<Row> rows = SelfInfluenceJob.run(spark, SelfInfluenceSpec.tracIn(store, names, rates,

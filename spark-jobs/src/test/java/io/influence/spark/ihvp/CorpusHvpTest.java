@@ -10,6 +10,7 @@ import io.influence.core.hvp.TrainingSequences;
 import io.influence.core.linalg.LinearOperator;
 import io.influence.core.model.Gpt2Model;
 import io.influence.spark.config.BadRows;
+import io.influence.spark.config.LongText;
 import io.influence.spark.config.Choices;
 import io.influence.spark.config.IhvpSettings;
 import io.influence.spark.config.Settings;
@@ -51,7 +52,7 @@ class CorpusHvpTest {
   static void trainTinyModel() throws Exception {
     tiny = SharedTinyRun.get();
     corpus = TokenizedCorpus.prepare(LocalSpark.get(), Corpus.read(LocalSpark.get(), tiny.corpus()),
-        tiny.run().checkpoints().get(0), BadRows.FAIL);
+        tiny.run().checkpoints().get(0), BadRows.FAIL, LongText.WINDOWS);
   }
 
   @AfterAll

@@ -120,11 +120,54 @@ class CorpusTest {
   }
 
   @Test
-  void read_malformedJsonLine_fails() throws Exception {
+  void read_invalidJsonOnLine3_failsBeforeSparkNamingFileAndLine() throws Exception {
     Path file = dir.resolve("broken.jsonl");
-    Files.writeString(file, "{\"id\": \"a\", \"text\": \"1\"}\n{\"id\": \"b\", \"text\": \n", StandardCharsets.UTF_8);
-    Exception e = assertThrows(Exception.class, () -> Corpus.read(spark, file).collectAsList());
-    assertTrue(String.valueOf(e.getMessage()).contains("Malformed"), String.valueOf(e.getMessage()));
+    Files.writeString(file, "{\"id\": \"a\", \"text\": \"one\"}\n\n{\"id\": \"b\", \"text\": \n"
+        + "{\"id\": \"c\", \"text\": \"three\"}\n", StandardCharsets.UTF_8);
+    var e = assertThrows(IllegalArgumentException.class, () -> Corpus.read(spark, file));
+    assertTrue(e.getMessage().startsWith("corpus " + Locations.local(file) + ": 1 line(s) are not JSON objects in "
+        + "UTF-8: " + Locations.local(file) + " line 3: not valid JSON at character"), e.getMessage());
+    assertTrue(e.getMessage().endsWith("HINT: fix them (one JSON object per line), or set influence.input.bad-rows = "
+        + "skip to leave them out"), e.getMessage());
+    assertTrue(!e.getMessage().contains("mode") && !e.getMessage().contains("Malformed"), e.getMessage());
+  }
+
+  @Test
+  void read_invalidJsonWithSkip_leavesTheLineOut() throws Exception {
+    Path file = dir.resolve("broken-skip.jsonl");
+    Files.writeString(file, "{\"id\": \"a\", \"text\": \"one\"}\n[1, 2]\n{\"id\": \"b\", \"text\": \n"
+        + "{\"id\": \"c\", \"text\": \"three\"}\n", StandardCharsets.UTF_8);
+    List<String> ids = Corpus.read(spark, file.toString(), io.influence.spark.config.BadRows.SKIP)
+        .select("id").orderBy("id").collectAsList().stream().map(r -> r.getString(0)).toList();
+    assertEquals(List.of("a", "c"), ids);
+  }
+
+  @Test
+  void read_invalidUtf8OnLine2_failsNamingLineAndByteEvenWithSkip() throws Exception {
+    Path file = dir.resolve("latin1.jsonl");
+    try (OutputStream out = Files.newOutputStream(file)) {
+      out.write("{\"id\": \"a\", \"text\": \"ok\"}\r\n".getBytes(StandardCharsets.UTF_8));
+      out.write("{\"id\": \"b\", \"text\": \"caf".getBytes(StandardCharsets.UTF_8));
+      out.write(0xE9);
+      out.write("\"}\n".getBytes(StandardCharsets.UTF_8));
+    }
+    for (var policy : io.influence.spark.config.BadRows.values()) {
+      var e = assertThrows(IllegalArgumentException.class, () -> Corpus.read(spark, file.toString(), policy));
+      assertTrue(e.getMessage().contains(Locations.local(file) + " line 2: not UTF-8 (byte 0xE9 at byte 25 of the "
+          + "line)") && e.getMessage().endsWith("HINT: save the file as UTF-8 (bytes that are not UTF-8 are never "
+          + "skipped)"), e.getMessage());
+    }
+  }
+
+  @Test
+  void queries_invalidJsonOnLine3_failsNamingFileAndLine() throws Exception {
+    Path file = dir.resolve("queries.jsonl");
+    Files.writeString(file, "{\"id\": \"q1\", \"prompt\": \"a\", \"completion\": \" b\"}\n"
+        + "{\"id\": \"q2\", \"prompt\": \"a\", \"completion\": \" c\"}\n{\"id\": \"q3\", \"prompt\": }\n");
+    var e = assertThrows(IllegalArgumentException.class, () -> Queries.read(spark, file));
+    assertTrue(e.getMessage().startsWith("queries " + Locations.local(file) + ": 1 line(s)")
+        && e.getMessage().contains(" line 3: not valid JSON at character 24 (")
+        && e.getMessage().endsWith("HINT: fix them (one JSON object per line)"), e.getMessage());
   }
 
   @Test

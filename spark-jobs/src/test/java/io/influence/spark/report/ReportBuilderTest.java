@@ -178,7 +178,7 @@ class ReportBuilderTest {
     o.put("score.top-k", "3");
     o.put("extract.projection.enabled", String.valueOf(projected));
     InfluenceSettings s = Settings.load(Optional.empty(), o);
-    TrainJob.run(corpusFile, dir.resolve("run"), s.train(), line -> { });
+    TrainJob.run(corpusFile, dir.resolve("run"), s.train(), s.input().longText(), line -> { });
     SparkSession spark = LocalSpark.get();
     Stages.extract(spark, s);
     Stages.selfInfluence(spark, s);

@@ -7,7 +7,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.permission.FsPermission;
 
 /**
  * Writes a {@link Report} as one self-contained HTML file (UTF-8). See {@link HtmlRenderer} for
@@ -26,12 +25,12 @@ public final class ReportWriter {
   /**
    * Renders {@code report} into {@code file} (on any Hadoop file system) atomically: the document is written to a
    * temporary file in the same folder and renamed over {@code file}, so a reader never sees half a report. Missing
-   * parent folders are created; the file is readable by all ({@code rw-r--r--}).
+   * parent folders are created; the file has the permissions of the process's umask.
    */
   public static void write(Report report, Path file, Configuration conf) {
     java.util.Objects.requireNonNull(file, "report file");
     byte[] bytes = render(report).getBytes(StandardCharsets.UTF_8);
-    Locations.writeBytes(conf, file, bytes, new FsPermission((short) 0644));
+    Locations.writeBytes(conf, file, bytes, null);
   }
 
   /** {@link #write(Report, Path, Configuration)} into a local file. */
