@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValue;
 import io.influence.spark.io.Locations;
+import io.influence.spark.progress.ProgressLog;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -71,7 +72,7 @@ public final class OutputGuard {
   /**
    * Runs {@code work} with {@code dir/stage} claimed ({@link #claim}). When {@code work} fails before anything of
    * {@code dir/stage} exists, the claim is withdrawn: the settings file this call wrote is deleted, and so is
-   * {@code dir} when this call created it and it is empty; the corrected retry then finds the folder as it was.
+   * {@code dir} when this call created it and it is empty (but for the {@link ProgressLog}); the corrected retry then finds the folder as it was.
    */
   public static <T> T whileClaimed(Path dir, String stage, Config settings, boolean overwrite, Supplier<T> work) {
     Configuration conf = Locations.conf();
@@ -85,7 +86,8 @@ public final class OutputGuard {
       try {
         if (!hadFile && !Locations.exists(conf, new Path(dir, stage))) {
           Locations.deleteRecursively(conf, file);
-          if (!hadDir && Locations.list(conf, dir).isEmpty()) {
+          if (!hadDir && Locations.list(conf, dir).stream()
+              .allMatch(f -> f.getPath().getName().equals(ProgressLog.FOLDER))) {   // empty but for the progress log
             Locations.deleteRecursively(conf, dir);
           }
         }

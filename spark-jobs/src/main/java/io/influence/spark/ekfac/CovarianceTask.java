@@ -9,6 +9,7 @@ import io.influence.core.model.TokenBatch;
 import io.influence.core.score.LayerLayout;
 import io.influence.ekfac.CovarianceAccumulator;
 import io.influence.spark.extract.ExecutorModels;
+import io.influence.spark.progress.ProgressCounter;
 import io.influence.spark.store.StoreMetadata;
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -48,15 +49,20 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
   private final LayerLayout stored;
   private final Long projectionSeed;
   private final int batchSize;
+  private final ProgressCounter done;
 
-  /** The covariance pass over the layers {@code meta} stores (its shapes and projection), for checkpoint {@code dir}. */
-  CovarianceTask(String dir, String sha256, StoreMetadata meta, int batchSize) {
+  /**
+   * The covariance pass over the layers {@code meta} stores (its shapes and projection), for checkpoint {@code dir};
+   * each finished batch's rows are added to {@code done}.
+   */
+  CovarianceTask(String dir, String sha256, StoreMetadata meta, int batchSize, ProgressCounter done) {
     this.dir = dir;
     this.sha256 = sha256;
     this.layers = List.copyOf(meta.layers());
     this.stored = meta.layout();
     this.projectionSeed = meta.projectionSeed();
     this.batchSize = batchSize;
+    this.done = done;
   }
 
   static Sums empty(List<StoreMetadata.Layer> layers) {
@@ -94,6 +100,7 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
             working.byLayer().get(layer).add(f, 1.0, ids.get(i));
           }
         }
+        done.add(batch.size());
         ids.clear();
         batch.clear();
       }

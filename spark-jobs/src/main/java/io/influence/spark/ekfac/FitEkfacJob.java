@@ -7,6 +7,7 @@ import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.extract.TokenizedCorpus;
 import io.influence.spark.io.Locations;
 import io.influence.spark.io.Runs;
+import io.influence.spark.progress.Progress;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.GradientTable;
 import io.influence.spark.store.RowGather;
@@ -92,7 +93,7 @@ public final class FitEkfacJob {
     List<String> written = new ArrayList<>();
     try {
       for (StoreMetadata meta : todo) {
-        Map<String, LayerFactors> factors = fit(spark, spec, corpus.rows(), byName.get(meta.checkpoint()), meta);
+        Map<String, LayerFactors> factors = fit(spark, spec, corpus, byName.get(meta.checkpoint()), meta);
         FactorStore.write(spec.factors(), meta, factors);
         written.add(meta.checkpoint());
         LOG.info("wrote EK-FAC factors of {} to {}", meta.checkpoint(), FactorStore.folder(spec.factors(),
@@ -104,15 +105,20 @@ public final class FitEkfacJob {
     return new Result(written, skipped, corpus.badRows());
   }
 
-  private static Map<String, LayerFactors> fit(SparkSession spark, FitEkfacSpec spec, Dataset<Row> rows,
+  private static Map<String, LayerFactors> fit(SparkSession spark, FitEkfacSpec spec, TokenizedCorpus corpus,
       RunCheckpoint c, StoreMetadata meta) {
+    Dataset<Row> rows = corpus.rows();
     Dataset<Row> input = spec.partitions() > 0 ? rows.repartition(spec.partitions()) : rows;
     JavaRDD<Row> tokens = input.javaRDD();
     if (tokens.getNumPartitions() == 0) {
       throw new IllegalStateException("the corpus has no usable rows. HINT: check input.corpus and the bad-row report");
     }
-    CovarianceTask.Sums sums = tokens.mapPartitions(new CovarianceTask(Runs.location(c), c.sha256(), meta,
-        spec.batchSize())).treeReduce(CovarianceTask.Sums::merge, TREE_DEPTH);
+    CovarianceTask.Sums sums;
+    try (Progress progress = Progress.start(spark.sparkContext(), "covariance " + meta.checkpoint(), corpus.size())) {
+      sums = tokens.mapPartitions(new CovarianceTask(Runs.location(c), c.sha256(), meta, spec.batchSize(),
+          progress.counter())).treeReduce(CovarianceTask.Sums::merge, TREE_DEPTH);
+      progress.finish();
+    }
     Map<String, LayerFactors> eigen = new LinkedHashMap<>();
     for (StoreMetadata.Layer l : meta.layers()) {
       eigen.put(l.name(), LayerFactors.fromCovariances(sums.byLayer().get(l.name()).finish()));
@@ -125,7 +131,17 @@ public final class FitEkfacJob {
     RowGather gather = table.gather();
     JavaRDD<InternalRow> grads = table.rows().queryExecution().toRdd().toJavaRDD();
     Corrections zero = new Corrections(meta.layers(), eigen);
-    Corrections lambda = grads.treeAggregate(zero, (acc, row) -> acc.add(gather, row), Corrections::merge, TREE_DEPTH);
+    long stored = GradientStore.read(spark, spec.store(), meta.checkpoint()).count();
+    Corrections lambda;
+    try (Progress progress = Progress.start(spark.sparkContext(), "eigenvalue correction " + meta.checkpoint(),
+        stored)) {
+      var done = progress.counter();
+      lambda = grads.treeAggregate(zero, (acc, row) -> {
+        done.add(1);
+        return acc.add(gather, row);
+      }, Corrections::merge, TREE_DEPTH);
+      progress.finish();
+    }
     Map<String, LayerFactors> out = new LinkedHashMap<>();
     for (StoreMetadata.Layer l : meta.layers()) {
       EigenvalueCorrection e = lambda.byLayer().get(l.name());

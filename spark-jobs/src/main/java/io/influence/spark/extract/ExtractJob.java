@@ -14,6 +14,7 @@ import io.influence.spark.io.Corpus;
 import io.influence.spark.io.Locations;
 import io.influence.spark.io.Runs;
 import io.influence.spark.progress.Progress;
+import io.influence.spark.progress.ProgressCounter;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.StoreMetadata;
 import java.util.ArrayList;
@@ -28,7 +29,6 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-import org.apache.spark.util.LongAccumulator;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -92,6 +92,7 @@ public final class ExtractJob {
           } else {
             skipped.add(name);
           }
+          progress.finish();
         }
       }
     } finally {
@@ -154,10 +155,10 @@ public final class ExtractJob {
     private final Projection projection;
     private final List<String> layers;
     private final int batchSize;
-    private final LongAccumulator done;
+    private final ProgressCounter done;
 
     GradientsOfPartition(String dir, String sha256, Projection projection, List<String> layers,
-                         int batchSize, LongAccumulator done) {
+                         int batchSize, ProgressCounter done) {
       this.dir = dir;
       this.sha256 = sha256;
       this.projection = projection;

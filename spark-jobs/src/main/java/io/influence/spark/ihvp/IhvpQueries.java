@@ -7,6 +7,7 @@ import static org.apache.spark.sql.functions.xxhash64;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.model.CausalLm;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.score.LayerLayout;
@@ -18,6 +19,7 @@ import io.influence.spark.config.IhvpSettings;
 import io.influence.spark.config.Method;
 import io.influence.spark.extract.ExecutorModels;
 import io.influence.spark.io.Corpus;
+import io.influence.spark.progress.Progress;
 import io.influence.spark.store.StoreMetadata;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -108,7 +110,12 @@ public final class IhvpQueries {
       bs.add(layout.toVector("checkpoint '" + meta.checkpoint() + "'", q.id(), q.layers()));
     }
     long t0 = System.nanoTime();
-    List<SolveResult> results = solver.solveAll(op, bs);
+    List<SolveResult> results;
+    try (Progress progress = Progress.iterations(method.word() + " " + meta.checkpoint(),
+        nominalProducts(method, settings))) {
+      results = solver.solveAll(reported(op, progress, bs.size()), bs);
+      progress.finish();
+    }
     long ms = (System.nanoTime() - t0) / 1_000_000;
     List<Map<String, INDArray>> out = new ArrayList<>();
     List<SolveReport> reports = new ArrayList<>();
@@ -160,6 +167,34 @@ public final class IhvpQueries {
       LOG.warn("{}; the unconverged estimates are scored and marked converged=false in the solver column", msg);
     }
     return new Solved(out, reports);
+  }
+
+  /**
+   * The block products a solve takes at most in the usual case, the {@code max} of its progress: CG's
+   * {@code max-iterations} plus one check of the true residual and the final residuals; LiSSA's
+   * {@code depth · repetitions} plus the final residuals. A CG that restarts after a failed check may take more.
+   */
+  static long nominalProducts(Method method, IhvpSettings settings) {
+    return method == Method.LISSA ? (long) settings.lissa().depth() * settings.lissa().repetitions() + 1
+        : settings.cg().maxIterations() + 2L;
+  }
+
+  /** {@code op}, reporting each block product to {@code progress} with the systems still running of {@code k}. */
+  private static BlockLinearOperator reported(CorpusHvp op, Progress progress, int k) {
+    return new BlockLinearOperator() {
+      private long products;
+
+      @Override
+      public int dim() {
+        return op.dim();
+      }
+
+      @Override
+      public void apply(double[][] vs, double[][] outs) {
+        op.apply(vs, outs);
+        progress.step(++products, Map.of("systems", k, "running", vs.length));
+      }
+    };
   }
 
   /**

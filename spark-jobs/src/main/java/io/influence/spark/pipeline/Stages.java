@@ -22,6 +22,7 @@ import io.influence.spark.io.Runs;
 import io.influence.spark.method.InfluenceMethod;
 import io.influence.spark.method.Preconditioned;
 import io.influence.spark.method.ScoringInputs;
+import io.influence.spark.progress.ProgressLog;
 import io.influence.spark.report.ReportBuilder;
 import io.influence.spark.score.ScoreJob;
 import io.influence.spark.score.ScoreSpec;
@@ -35,6 +36,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -89,9 +91,9 @@ public final class Stages {
     TrainingRun run = run(s, "extract");
     ExtractSettings e = s.extract();
     return OutputGuard.whileClaimed(out, GRADIENTS, corpusSide(s, "extract"), s.output().overwrite(),
-        () -> ExtractJob.run(spark, new ExtractSpec(Corpus.read(spark, corpusFile, s.input().badRows()), run, new Path(out, GRADIENTS),
+        () -> logged(spark, out, "extract", () -> ExtractJob.run(spark, new ExtractSpec(Corpus.read(spark, corpusFile, s.input().badRows()), run, new Path(out, GRADIENTS),
             e.projection().orElse(null), e.layers().isEmpty() ? null : e.layers(), e.batchSize(),
-            s.input().badRows(), s.input().longText())));
+            s.input().badRows(), s.input().longText()))));
   }
 
   /**
@@ -106,9 +108,9 @@ public final class Stages {
     TrainingRun run = run(s, "fit-ekfac");
     List<String> names = ek.select(extracted(store));
     return OutputGuard.whileClaimed(out, FACTORS, corpusSide(s, "extract"), s.output().overwrite(),
-        () -> FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, corpusFile, s.input().badRows()), run, names, store,
+        () -> logged(spark, out, "fit-ekfac", () -> FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, corpusFile, s.input().badRows()), run, names, store,
             new Path(out, FACTORS), ek.batchSize(), ek.partitions(), s.input().badRows(),
-            s.input().longText())));
+            s.input().longText()))));
   }
 
   /**
@@ -125,7 +127,7 @@ public final class Stages {
     TrainingRun run = perToken ? run(s, "self-influence") : null;
     List<String> names = method.checkpoints(extracted(store));
     return OutputGuard.whileClaimed(out, SELF_INFLUENCE, fingerprint(spark, s, "self-influence", method, store, names),
-        s.output().overwrite(), () -> {
+        s.output().overwrite(), () -> logged(spark, out, "self-influence", () -> {
           List<Double> weights = names.stream()
               .map(n -> method.weight(GradientStore.metadata(spark, store, n).learningRate())).toList();
           ScoringInputs in = new ScoringInputs(store, new Path(out, FACTORS), null, s.input().badRows(),
@@ -143,7 +145,7 @@ public final class Stages {
               tokenized.release();
             }
           }
-        });
+        }));
   }
 
   /**
@@ -162,7 +164,7 @@ public final class Stages {
     List<String> names = method.checkpoints(extracted(store));
     List<RunCheckpoint> checkpoints = checkpointsOf(run, names, s.input().run("score"));
     return OutputGuard.whileClaimed(out, folder, fingerprint(spark, s, "score", method, store, names),
-        s.output().overwrite(), () -> {
+        s.output().overwrite(), () -> logged(spark, out, progressName(folder), () -> {
       requireStoreOf(spark, store, Corpus.read(spark, corpus, s.input().badRows()),
           s.input().corpus("score"));
       List<Queries.Query> queries = Queries.read(spark, queriesFile);
@@ -172,7 +174,19 @@ public final class Stages {
       return ScoreJob.run(spark, new ScoreSpec(store, names, weights, p.queries(), s.score().topK(),
           s.score().blockRows(), method.name().word(), method.damping().orElse(null), corpus, new Path(out, folder),
           p.solver()));
-    });
+    }));
+  }
+
+  /** The progress log of the score stage: {@code score}, or {@code score-<folder>} for another score folder. */
+  private static String progressName(String folder) {
+    return folder.equals(SCORES) ? "score" : "score-" + folder;
+  }
+
+  /** Runs a stage's work with its progress log ({@link ProgressLog}) under {@code out/_progress/} open. */
+  private static <T> T logged(SparkSession spark, Path out, String stage, Supplier<T> work) {
+    try (ProgressLog log = ProgressLog.open(spark.sparkContext().hadoopConfiguration(), out, stage)) {
+      return work.get();
+    }
   }
 
   /**

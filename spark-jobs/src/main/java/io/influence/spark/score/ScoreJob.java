@@ -11,6 +11,8 @@ import io.influence.core.score.TopK;
 import io.influence.spark.config.BadRows;
 import io.influence.spark.config.LongText;
 import io.influence.spark.io.Corpus;
+import io.influence.spark.progress.Progress;
+import io.influence.spark.progress.ProgressCounter;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.GradientTable;
 import io.influence.spark.store.PublishedFolder;
@@ -119,7 +121,12 @@ public final class ScoreJob {
     int k = spec.k();
     // cap the two block buffers (heap + off-heap) at about 256 MiB each for wide (full-gradient) rows
     int blockRows = (int) Math.max(1, Math.min(spec.blockRows(), MAX_BLOCK_BYTES / (4L * width)));
-    QueryHeaps heaps = gemmPass(jsc, table, queryIds, weighted, k, blockRows);
+    long stored = GradientStore.read(spark, spec.store(), spec.checkpoints().get(0)).count();
+    QueryHeaps heaps;
+    try (Progress progress = Progress.start(spark.sparkContext(), "score", stored)) {
+      heaps = gemmPass(jsc, table, queryIds, weighted, k, blockRows, progress.counter());
+      progress.finish();
+    }
     long t2 = System.nanoTime();
 
     Map<String, List<Integer>> selected = new HashMap<>();
@@ -133,7 +140,11 @@ public final class ScoreJob {
         }
       }
     }
-    Map<String, Detail> details = details(jsc, table, raw, weights, selected);
+    Map<String, Detail> details;
+    try (Progress progress = Progress.start(spark.sparkContext(), "contributions", stored)) {
+      details = details(jsc, table, raw, weights, selected, blockRows, progress.counter());
+      progress.finish();
+    }
     long t3 = System.nanoTime();
     LOG.info("scored {} training rows against {} queries: checks {} ms, GEMM pass {} ms, contributions pass over {}"
         + " selected rows {} ms", heaps.rows(), nq, (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, selected.size(),
@@ -196,17 +207,28 @@ public final class ScoreJob {
   public static QueryHeaps gemmPass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted,
       int k,
       int blockRows) {
+    return gemmPass(jsc, table, queryIds, weighted, k, blockRows, null);
+  }
+
+  /** {@link #gemmPass} adding each block's rows to {@code done} (none when null). */
+  static QueryHeaps gemmPass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted, int k,
+      int blockRows, ProgressCounter done) {
     RowGather gather = table.gather();
     int width = table.width();
     Broadcast<float[]> qb = jsc.broadcast(weighted);
     JavaRDD<InternalRow> rows = table.rows().queryExecution().toRdd().toJavaRDD();
     QueryHeaps heaps = rows.mapPartitions(it -> {
       BlockScorer scorer = new BlockScorer(queryIds, qb.value(), width, k, blockRows);
+      int batch = 0;
       while (it.hasNext()) {
         InternalRow r = it.next();
         String id = gather.id(r);
         int off = scorer.beginRow(id);
         gather.copy(r, id, scorer.buffer(), off);
+        if (done != null && (++batch == blockRows || !it.hasNext())) {
+          done.add(batch);
+          batch = 0;
+        }
       }
       return List.of(scorer.finish()).iterator();
     }).treeReduce(QueryHeaps::merge);
@@ -256,7 +278,7 @@ public final class ScoreJob {
 
   /** Float64 per-checkpoint and per-layer contributions of the selected pairs, keyed by {@code q + '\0' + trainId}. */
   private static Map<String, Detail> details(JavaSparkContext jsc, GradientTable table, float[] raw, double[] weights,
-      Map<String, List<Integer>> selected) {
+      Map<String, List<Integer>> selected, int blockRows, ProgressCounter done) {
     RowGather gather = table.gather();
     int width = table.width();
     LayerLayout layout = table.checkpoints().get(0).layout();
@@ -266,9 +288,14 @@ public final class ScoreJob {
     List<Detail> all = table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
       float[] row = new float[width];
       List<Detail> out = new ArrayList<>();
+      int batch = 0;
       while (it.hasNext()) {
         InternalRow r = it.next();
         String id = gather.id(r);
+        if (++batch == blockRows || !it.hasNext()) {
+          done.add(batch);
+          batch = 0;
+        }
         List<Integer> wanted = sb.value().get(id);
         if (wanted == null) {
           continue;

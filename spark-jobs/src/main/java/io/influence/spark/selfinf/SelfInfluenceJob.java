@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.core.grad.Preconditioner;
 import io.influence.core.score.LayerLayout;
 import io.influence.core.score.SelfInfluenceScorer;
+import io.influence.spark.progress.Progress;
+import io.influence.spark.progress.ProgressCounter;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.GradientTable;
 import io.influence.spark.store.PublishedFolder;
@@ -89,22 +91,28 @@ public final class SelfInfluenceJob {
     int width = table.width();
     double[] w = spec.weights().stream().mapToDouble(Double::doubleValue).toArray();
     Preconditioner.PerCheckpoint p = spec.preconditioner();
-
-    JavaRDD<Row> scores = table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
-      SelfInfluenceScorer scorer = new SelfInfluenceScorer(layout, names, w, p);
-      float[] row = new float[width];
-      List<Row> outRows = new ArrayList<>();
-      while (it.hasNext()) {
-        InternalRow r = it.next();
-        String id = gather.id(r);
-        gather.copy(r, id, row, 0);
-        outRows.add(RowFactory.create(id, scorer.score(id, row)));
-      }
-      return outRows.iterator();
-    });
     StructType scored = new StructType().add("train_id", DataTypes.StringType, false)
         .add("score", DataTypes.DoubleType, false);
-    Dataset<Row> perExample = spark.createDataFrame(scores, scored).localCheckpoint();
+    long stored = GradientStore.read(spark, spec.store(), names.get(0)).count();
+    Dataset<Row> perExample;
+    try (Progress progress = Progress.start(spark.sparkContext(), "self-influence", stored)) {
+      ProgressCounter done = progress.counter();
+      JavaRDD<Row> scores = table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
+        SelfInfluenceScorer scorer = new SelfInfluenceScorer(layout, names, w, p);
+        float[] row = new float[width];
+        List<Row> outRows = new ArrayList<>();
+        while (it.hasNext()) {
+          InternalRow r = it.next();
+          String id = gather.id(r);
+          gather.copy(r, id, row, 0);
+          outRows.add(RowFactory.create(id, scorer.score(id, row)));
+          done.add(1);   // a row is a batch here: scoring one costs far more than counting it
+        }
+        return outRows.iterator();
+      });
+      perExample = spark.createDataFrame(scores, scored).localCheckpoint();
+      progress.finish();
+    }
     if (spec.lossTokens() != null) {
       perExample = perToken(perExample, spec.lossTokens());
     }
