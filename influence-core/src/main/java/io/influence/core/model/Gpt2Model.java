@@ -173,18 +173,8 @@ public final class Gpt2Model implements CausalLm {
     INDArray[][] kinds = new INDArray[4][layers];
     for (Map.Entry<String, INDArray> e : tangents.entrySet()) {
       String l = e.getKey();
-      int[] s = linearShape(l);
-      INDArray t = e.getValue();
-      if (t == null || t.rank() != 2 || t.size(0) != s[0] || t.size(1) != s[1]) {
-        throw new IllegalArgumentException("tangent of layer " + l + " has shape "
-            + (t == null ? "null" : Arrays.toString(t.shape())) + ", expected " + Arrays.toString(s)
-            + "; HINT: [dOut, dIn+1], the per-example gradient orientation with the bias last");
-      }
-      if (!Elementwise.allFinite(t)) {
-        throw new IllegalArgumentException("tangent of layer " + l + " contains NaN or Inf");
-      }
       int kind = Arrays.asList(Gpt2Params.LINEARS).indexOf(Gpt2Params.kindOf(l));
-      kinds[kind][Gpt2Params.blockOf(l)] = t.castTo(dataType()).dup('f');
+      kinds[kind][Gpt2Params.blockOf(l)] = linear(l).requireTangent(e.getValue(), dataType());
     }
     Gpt2Pass p = passFor(batch);
     p.forwardLogits(params, batch);
@@ -205,16 +195,7 @@ public final class Gpt2Model implements CausalLm {
     Gpt2Pass p = passFor(batch);
     p.forwardLogits(params, batch);
     INDArray dLogits = logitGradient.apply(p.batchMajor(p.logits));
-    long[] want = {batch.size(), batch.maxLength(), config.vocabSize()};
-    if (dLogits == null || !Arrays.equals(dLogits.shape(), want)) {
-      throw new IllegalArgumentException("dLogits has shape " + (dLogits == null ? "null" : Arrays.toString(dLogits.shape()))
-          + " but the batch needs " + Arrays.toString(want) + "; HINT: [batch size, longest sequence, vocab_size], "
-          + "the shape Gpt2Model.logits returns");
-    }
-    if (!Elementwise.allFinite(dLogits)) {
-      throw new IllegalArgumentException("dLogits contains NaN or Inf; HINT: check the computation of the logits "
-          + "gradient (e.g. a softmax of overflowing logits)");
-    }
+    NextTokenLoss.requireLogitGradient(dLogits, batch, config.vocabSize());
     p.setLogitGradient(dLogits, batch);
     Gpt2Params grads = new Gpt2Params(config, dataType());
     p.backward(params, grads);

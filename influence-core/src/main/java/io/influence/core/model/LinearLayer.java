@@ -1,5 +1,6 @@
 package io.influence.core.model;
 
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Objects;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -89,6 +90,23 @@ public record LinearLayer(String name, int dIn, int dOut, String weight, String 
       }
     }
     return new double[][] {w, b};
+  }
+
+  /**
+   * {@code t} as a tangent (or any vector) of this layer's parameters in {@code dataType}, 'f'
+   * ordered (a copy); refuses a wrong shape or a non-finite entry.
+   */
+  public INDArray requireTangent(INDArray t, DataType dataType) {
+    int[] s = shape();
+    if (t == null || t.rank() != 2 || t.size(0) != s[0] || t.size(1) != s[1]) {
+      throw new IllegalArgumentException("tangent of layer " + name + " has shape "
+          + (t == null ? "null" : Arrays.toString(t.shape())) + ", expected " + Arrays.toString(s)
+          + "; HINT: [dOut, dIn (+1 for a bias)], the per-example gradient orientation with the bias last");
+    }
+    if (!Elementwise.allFinite(t)) {
+      throw new IllegalArgumentException("tangent of layer " + name + " contains NaN or Inf");
+    }
+    return t.castTo(dataType).dup('f');
   }
 
   /** Index of weight entry (output {@code o}, input {@code i}) in the row-major Hugging Face tensor. */

@@ -287,18 +287,8 @@ public final class LlamaModel implements CausalLm {
     INDArray[][] dB = new INDArray[np][nl];
     for (Map.Entry<String, INDArray> e : tangents.entrySet()) {
       LayerRef r = ref(e.getKey());
-      int[] s = r.linear().shape();
-      INDArray t = e.getValue();
-      if (t == null || t.rank() != 2 || t.size(0) != s[0] || t.size(1) != s[1]) {
-        throw new IllegalArgumentException("tangent of layer " + e.getKey() + " has shape "
-            + (t == null ? "null" : Arrays.toString(t.shape())) + ", expected " + Arrays.toString(s)
-            + "; HINT: [dOut, dIn (+1 for a bias)], the per-example gradient orientation");
-      }
-      if (!Elementwise.allFinite(t)) {
-        throw new IllegalArgumentException("tangent of layer " + e.getKey() + " contains NaN or Inf");
-      }
       INDArray[][] target = r.factor() == null ? dW : r.factor().equals("A") ? dA : dB;
-      target[r.proj().ordinal()][r.block()] = t.castTo(dataType()).dup('f');
+      target[r.proj().ordinal()][r.block()] = r.linear().requireTangent(e.getValue(), dataType());
     }
     LlamaPass p = passFor(batch);
     p.forwardLogits(params, batch);
@@ -314,15 +304,7 @@ public final class LlamaModel implements CausalLm {
     LlamaPass p = passFor(batch);
     p.forwardLogits(params, batch);
     INDArray dLogits = logitGradient.apply(p.batchMajor(p.logits));
-    long[] want = {batch.size(), batch.maxLength(), config.vocabSize()};
-    if (dLogits == null || !Arrays.equals(dLogits.shape(), want)) {
-      throw new IllegalArgumentException("dLogits has shape " + (dLogits == null ? "null" : Arrays.toString(dLogits.shape()))
-          + " but the batch needs " + Arrays.toString(want) + "; HINT: [batch size, longest sequence, vocab_size], "
-          + "the shape logits(batch) returns");
-    }
-    if (!Elementwise.allFinite(dLogits)) {
-      throw new IllegalArgumentException("dLogits contains NaN or Inf; HINT: check the computation of the logits gradient");
-    }
+    NextTokenLoss.requireLogitGradient(dLogits, batch, config.vocabSize());
     p.setLogitGradient(dLogits, batch);
     return backward(p, true);
   }

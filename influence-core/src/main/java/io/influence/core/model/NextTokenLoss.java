@@ -1,5 +1,6 @@
 package io.influence.core.model;
 
+import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -104,5 +105,20 @@ final class NextTokenLoss {
 
   private static INDArray col(INDArray v) {
     return v.reshape(v.length(), 1);
+  }
+
+  /** Refuses a logits gradient that is not {@code [B, T, V]} for {@code batch} or holds NaN or Inf. */
+  static void requireLogitGradient(INDArray dLogits, TokenBatch batch, int vocab) {
+    long[] want = {batch.size(), batch.maxLength(), vocab};
+    if (dLogits == null || !Arrays.equals(dLogits.shape(), want)) {
+      throw new IllegalArgumentException("dLogits has shape "
+          + (dLogits == null ? "null" : Arrays.toString(dLogits.shape())) + " but the batch needs "
+          + Arrays.toString(want) + "; HINT: [batch size, longest sequence, vocab_size], the shape "
+          + "CausalLm.logits returns");
+    }
+    if (!Elementwise.allFinite(dLogits)) {
+      throw new IllegalArgumentException("dLogits contains NaN or Inf; HINT: check the computation of the logits "
+          + "gradient (e.g. a softmax of overflowing logits)");
+    }
   }
 }

@@ -15,10 +15,13 @@ import java.util.List;
  * stopped that way. With an exact operator all repetitions are identical; repetitions matter
  * when the operator is a stochastic (mini-batch) estimate of H.
  *
- * Divergence: while the series converges, every eigencomponent of h_j is a partial sum of a geometric series
- * with ratio ρ ∈ (−1, 1 − λ/s], so ‖h_j‖ <= (s/λ)‖b‖. An iterate beyond that bound (or whose norm overflows,
- * the only test left when λ = 0) proves the scale too small: the solve stops at once, diverged and not
- * converged, instead of running to depth and handing back huge numbers.
+ * Divergence: the step is h_j − h_{j−1} = M^j b with M = I − (H + λI)/s, symmetric for the curvatures used
+ * here. While the series can converge (every eigenvalue of (H + λI)/s in (0, 2)) each |1 − μ/s| <= 1, so no
+ * step is longer than ‖b‖; a step longer than 2‖b‖ (the factor covers rounding and the slight asymmetry of a
+ * finite-difference Hessian), or a norm that overflows, proves the scale too small or the damped operator
+ * not positive definite: the solve stops at once, diverged and not converged, instead of running to depth
+ * and handing back huge numbers. The test needs no bound on the smallest eigenvalue, so it holds for an
+ * indefinite Hessian damped above |λ_min| too.
  *
  * solveAll runs the recursion of k right-hand sides in lockstep: per step one block product over
  * the systems still running (each may be in a different repetition), then the same per-system
@@ -82,7 +85,7 @@ final class Lissa implements IhvpSolver {
     private int steps;           // steps over all repetitions
     private boolean allConverged = true;
     private boolean diverged;
-    private final double bound;  // (s/λ)‖b‖, squared: no converging iterate is longer
+    private final double bound;  // (2‖b‖)²: no step of a recursion that can converge is longer
 
     State(double[] b) {
       int n = b.length;
@@ -92,7 +95,7 @@ final class Lissa implements IhvpSolver {
       cur = b.clone();
       next = new double[n];
       double bb = Vectors.dot(b, b);
-      bound = damping > 0 ? (scale / damping) * (scale / damping) * bb * (1 + 1e-9) : Double.POSITIVE_INFINITY;
+      bound = 4 * bb;
     }
 
     @Override
@@ -132,7 +135,7 @@ final class Lissa implements IhvpSolver {
         size += v * v;
         next[i] = v;
       }
-      if (!(size <= bound) || !Double.isFinite(diff)) {  // past (s/λ)‖b‖ or overflowing: growing without bound
+      if (!(diff <= bound) || !Double.isFinite(size)) {  // a step past 2‖b‖ or overflowing: growing without bound
         diverged = true;
         allConverged = false;
         rep = repetitions;

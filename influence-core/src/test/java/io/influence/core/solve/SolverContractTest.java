@@ -123,7 +123,9 @@ class SolverContractTest {
   void lissa_scaleBelowLargestEigenvalue_reportsNotConverged() {
     SolveResult r = IhvpSolver.lissa(0.0, 4.0, 50, 1, 1e-10).solve(diagonal(10), ones(10));
     assertFalse(r.converged());
-    assertEquals(50, r.iterations());
+    // the step grows past 2‖b‖ within a few iterations (even undamped): stopped as diverged, not run to depth
+    assertTrue(r.diverged(), "diverged");
+    assertTrue(r.iterations() < 50, "iterations " + r.iterations());
     assertTrue(r.relativeResidual() > 1, "residual " + r.relativeResidual());
   }
 
