@@ -1,12 +1,14 @@
 package io.influence.bench;
 
 import io.influence.checkpoints.Gpt2Config;
+import io.influence.checkpoints.LlamaConfig;
 import io.influence.core.model.BatchGradients;
 import io.influence.core.model.CausalLm;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.model.TokenBatch;
+import io.influence.core.train.Initialization;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -17,22 +19,72 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Per-example gradient extraction throughput, on the same model and batch as the PyTorch
- * reference's {@code torch_gpt2.py bench} (4 layers, width 256, 4 heads, vocab 4096, sequence
- * 128, batch 8; 2 warm-up and 5 timed steps), in two modes: full per-example gradients of every
- * Conv1D, and rank-32-per-side Kronecker-projected ones. It also measures float32 GEMM peak in the
+ * Per-example gradient extraction throughput, on the same model and batch as a PyTorch reference's
+ * {@code bench} ({@link Model}): GPT-2 as {@code torch_gpt2.py bench} (4 layers, width 256, 4 heads, vocab
+ * 4096) or Llama as {@code torch_llama.py bench} (4 layers, hidden 256, intermediate 688, 4 heads, 2
+ * key/value heads, vocab 4096, untied head); sequence 128, batch 8; 2 warm-up and 5 timed steps. Two
+ * modes: full per-example gradients of every linear layer in the blocks, and rank-32-per-side
+ * Kronecker-projected ones ({@code (P_out g)(P_in a)ᵀ}, the reference's {@code --rank 32}). It also measures float32 GEMM peak in the
  * same process ({@code Nd4j.gemm} 1024² into a preallocated 'f' output, best of 8 × 5 calls, at the
  * start and again right before each mode) and prints, per mode, the
  * time per phase; the last line is one JSON object. {@code linear_gflops_per_s} follows the
- * reference's definition: {@code 6 × (Conv1D weights in the blocks) × tokens / s}.
+ * reference's definition: {@code 6 × (linear weights in the blocks) × tokens / s} (the head is not counted).
  *
  * <p>Run from the repository root: {@code bin/bench-gradients} (sets OMP_NUM_THREADS=2).
- * Options: {@code --steps N --warmup N --rank R --batch B --seq T --peak-n N --peak-rounds N
- * --mode full|projected|both}. {@code influence bench gradients} runs this main in a child JVM (so that
+ * Options: {@code --model gpt2|llama --steps N --warmup N --rank R --batch B --seq T --peak-n N
+ * --peak-rounds N --mode full|projected|both} (model default gpt2). {@code influence bench gradients} runs this main in a child JVM (so that
  * {@code OMP_NUM_THREADS}, which the element-wise kernels read once, is the thread count it states), next
  * to the PyTorch reference.
  */
 public final class GradientBench {
+
+  /** The model families measured, each on its reference's {@code bench} defaults, and the reference script. */
+  public enum Model {
+    GPT2("torch_gpt2.py", "GPT-2: 4 layers, width 256, 4 heads, vocab 4096"),
+    LLAMA("torch_llama.py", "Llama: 4 layers, hidden 256, intermediate 688, 4 heads, 2 key/value heads, vocab 4096,"
+        + " untied head");
+
+    private final String script;
+    private final String description;
+
+    Model(String script, String description) {
+      this.script = script;
+      this.description = description;
+    }
+
+    /** {@code gpt2} or {@code llama}: the name on the command line. */
+    public String key() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The reference script's file name (in {@code ../shared/reference/} by default). */
+    public String script() {
+      return script;
+    }
+
+    public String description() {
+      return description;
+    }
+
+    /** {@code gpt2} or {@code llama}, case-insensitive; anything else is refused with the choices. */
+    public static Model parse(String s) {
+      for (Model m : values()) {
+        if (m.key().equalsIgnoreCase(s.trim())) {
+          return m;
+        }
+      }
+      throw new IllegalArgumentException("unknown gradient bench model '" + s + "'; HINT: gpt2 or llama");
+    }
+
+    /** The float32 model with positions for {@code seq} tokens, seeded as the bench always is (seed 0). */
+    CausalLm build(int seq) {
+      return switch (this) {
+        case GPT2 -> randomModel(new Gpt2Config(4096, seq, 256, 4, 4, 1e-5, "gelu_new"), 0L);
+        case LLAMA -> Initialization.llama(new LlamaConfig(4096, 256, 688, 4, 4, 2, 1e-6, 10000.0, false, seq), 0L,
+            DataType.FLOAT);
+      };
+    }
+  }
 
   /** Sizes of one measurement: batch × seq tokens per step, projection rank per side, warm-up and timed steps. */
   public record Sizes(int batch, int seq, int rank, int warmup, int steps) {
@@ -66,25 +118,39 @@ public final class GradientBench {
   private final Sizes sizes;
   private final Map<String, KroneckerProjection> projections;
 
-  private GradientBench(Sizes sizes) {
+  private GradientBench(Model family, Sizes sizes) {
     this.sizes = sizes;
-    Gpt2Config cfg = new Gpt2Config(4096, sizes.seq(), 256, 4, 4, 1e-5, "gelu_new");
-    this.model = randomModel(cfg, 0L);
+    this.model = family.build(sizes.seq());
     model.reusePerExampleBuffers(true); // each batch is consumed (checksummed) before the next
     Random rnd = new Random(0);
     int[][] tokens = new int[sizes.batch()][sizes.seq()];
     for (int[] t : tokens) {
       for (int j = 0; j < sizes.seq(); j++) {
-        t[j] = rnd.nextInt(cfg.vocabSize());
+        t[j] = rnd.nextInt(model.config().vocabSize());
       }
     }
     this.batch = new TokenBatch(tokens, null);
     this.projections = model.projections(model.linearLayers(), sizes.rank(), sizes.rank(), 0L);
   }
 
-  /** The reference's bench model (4 layers, width 256, 4 heads, vocab 4096) with a seeded random batch. */
+  /** The GPT-2 reference's bench model (4 layers, width 256, 4 heads, vocab 4096) with a seeded random batch. */
   public static GradientBench create(Sizes sizes) {
-    return new GradientBench(sizes);
+    return create(Model.GPT2, sizes);
+  }
+
+  /** {@code family}'s reference bench model with a seeded random batch. */
+  public static GradientBench create(Model family, Sizes sizes) {
+    return new GradientBench(family, sizes);
+  }
+
+  /** The model measured (for checks: its per-example gradients against single-example ones). */
+  CausalLm model() {
+    return model;
+  }
+
+  /** The seeded batch every step runs on. */
+  TokenBatch batch() {
+    return batch;
   }
 
   /** Weights of the tracked linear layers (the FLOP count's {@code P}). */
@@ -92,7 +158,7 @@ public final class GradientBench {
     return model.linearWeightCount();
   }
 
-  /** Full per-example gradients of every Conv1D, timed; the GEMM peak (1024², best of 8) is measured right before. */
+  /** Full per-example gradients of every tracked linear layer, timed; the GEMM peak (1024², best of 8) is measured right before. */
   public ModeResult full() {
     return full(1024, 8);
   }
@@ -122,8 +188,9 @@ public final class GradientBench {
     int peakN = 1024;
     int peakRounds = 8;
     String mode = "both";
-    String hint = "; HINT: --steps N --warmup N --rank R --batch B --seq T --peak-n N --peak-rounds N"
-        + " --mode full|projected|both";
+    Model family = Model.GPT2;
+    String hint = "; HINT: --model gpt2|llama --steps N --warmup N --rank R --batch B --seq T --peak-n N"
+        + " --peak-rounds N --mode full|projected|both";
     for (int i = 0; i < args.length; i += 2) {
       if (i + 1 >= args.length) {
         throw new IllegalArgumentException("option " + args[i] + " needs a value" + hint);
@@ -133,6 +200,10 @@ public final class GradientBench {
         if (!List.of("full", "projected", "both").contains(mode)) {
           throw new IllegalArgumentException("--mode is full, projected or both, got " + mode + hint);
         }
+        continue;
+      }
+      if (args[i].equals("--model")) {
+        family = Model.parse(args[i + 1]);
         continue;
       }
       int v = Integer.parseInt(args[i + 1]);
@@ -147,12 +218,14 @@ public final class GradientBench {
         default -> throw new IllegalArgumentException("unknown option " + args[i] + hint);
       }
     }
-    GradientBench bench = create(new Sizes(batch, seq, rank, warmup, steps));
+    GradientBench bench = create(family, new Sizes(batch, seq, rank, warmup, steps));
+    System.out.println("model: " + family.description());
     double peak = gemmPeak(peakN, peakRounds);
     System.out.printf(Locale.ROOT, "float32 GEMM peak (Nd4j.gemm %d^2, preallocated 'f'): %.1f GFLOP/s, OMP_NUM_THREADS=%s%n",
         peakN, peak, System.getenv("OMP_NUM_THREADS"));
     Map<String, Object> json = new LinkedHashMap<>();
     json.put("impl", "nd4j");
+    json.put("model", family.key());
     json.put("omp_num_threads", String.valueOf(System.getenv("OMP_NUM_THREADS")));
     json.put("linear_params", bench.linearParams());
     json.put("batch", batch);

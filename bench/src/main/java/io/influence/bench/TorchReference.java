@@ -11,17 +11,19 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The PyTorch reference's per-example gradient bench ({@code torch_gpt2.py bench}), run as a child
- * process on the same model sizes and with the same thread count as ours ({@code --threads N} and
- * {@code OMP_NUM_THREADS=N}). The script is not part of this repository: its path comes from
- * {@code -P reference=PATH} (default {@code ../shared/reference/torch_gpt2.py}, relative to the working
- * folder) and the interpreter from {@code -P python=PATH} (default {@code /usr/bin/python3}). When
+ * A PyTorch reference's per-example gradient bench ({@code torch_gpt2.py bench} or {@code torch_llama.py
+ * bench}, whose defaults are the model sizes of {@link GradientBench.Model}), run as a child process on the
+ * same batch sizes and with the same thread count as ours ({@code --threads N} and {@code OMP_NUM_THREADS=N}).
+ * The scripts are not part of this repository: the path comes from {@code -P reference=PATH} for GPT-2
+ * (default {@code ../shared/reference/torch_gpt2.py}, relative to the working folder) and
+ * {@code -P llama-reference=PATH} for Llama (default {@code ../shared/reference/torch_llama.py}), the
+ * interpreter from {@code -P python=PATH} (default {@code /usr/bin/python3}). When
  * either is missing, or PyTorch is not installed, the figures are NaN and the note says why; they are
  * never estimated.
  */
 final class TorchReference {
 
-  static final String DEFAULT_SCRIPT = "../shared/reference/torch_gpt2.py";
+  static final String DEFAULT_FOLDER = "../shared/reference/";
   static final String DEFAULT_PYTHON = "/usr/bin/python3";
 
   /** Tokens/s and linear GFLOP/s of one reference run (NaN when unavailable), and what was run or why not. */
@@ -32,15 +34,24 @@ final class TorchReference {
   }
 
   private final Path script;
+  private final String key;
   private final String python;
 
-  private TorchReference(Path script, String python) {
+  private TorchReference(Path script, String key, String python) {
     this.script = script;
+    this.key = key;
     this.python = python;
   }
 
+  /** The GPT-2 reference ({@code -P reference}). */
   static TorchReference from(BenchOptions options) {
-    return new TorchReference(Path.of(options.param("reference", DEFAULT_SCRIPT)),
+    return from(options, GradientBench.Model.GPT2);
+  }
+
+  /** {@code model}'s reference: {@code -P reference} for GPT-2, {@code -P llama-reference} for Llama. */
+  static TorchReference from(BenchOptions options, GradientBench.Model model) {
+    String key = model == GradientBench.Model.GPT2 ? "reference" : model.key() + "-reference";
+    return new TorchReference(Path.of(options.param(key, DEFAULT_FOLDER + model.script())), key,
         options.param("python", DEFAULT_PYTHON));
   }
 
@@ -48,7 +59,7 @@ final class TorchReference {
   Figures run(GradientBench.Sizes sizes, int rank, int threads) {
     if (!Files.isRegularFile(script)) {
       return Figures.unavailable("no script at " + script.toAbsolutePath()
-          + " (set -P reference=PATH to torch_gpt2.py)");
+          + " (set -P " + key + "=PATH)");
     }
     if (!Files.isExecutable(Path.of(python)) && !python.equals("python3")) {
       return Figures.unavailable("no Python interpreter at " + python + " (set -P python=PATH)");

@@ -27,6 +27,7 @@ class SpeedBenchTest {
     Map<String, String> params = Map.ofEntries(
         Map.entry("batch", "1"), Map.entry("seq", "16"), Map.entry("rank", "8"), Map.entry("steps", "1"),
         Map.entry("warmup", "0"), Map.entry("threads", "1"), Map.entry("reference", dir.resolve("no-such-reference.py").toString()),
+        Map.entry("llama-reference", dir.resolve("no-such-llama-reference.py").toString()),
         Map.entry("train", "256"), Map.entry("queries", "16"), Map.entry("grad-layers", "1"),
         Map.entry("grad-rows", "8"), Map.entry("grad-cols", "8"), Map.entry("topk", "3"), Map.entry("block", "64"),
         Map.entry("rows", "24"), Map.entry("rounds", "1"), Map.entry("proj", "4"), Map.entry("vocab", "64"),
@@ -38,7 +39,7 @@ class SpeedBenchTest {
     assertEquals(5, results.size());
 
     Map<String, Double> g = results.get(0).metrics();
-    for (String mode : List.of("full", "projected")) {
+    for (String mode : List.of("full", "projected", "llama_full", "llama_projected")) {
       positive(g, mode + "_gemm_peak_gflops", mode + "_tokens_per_s", mode + "_linear_gflops", mode + "_fraction_of_peak");
       close(g.get(mode + "_linear_gflops") / g.get(mode + "_gemm_peak_gflops"), g.get(mode + "_fraction_of_peak"));
       assertTrue(Double.isNaN(g.get(mode + "_reference_tokens_per_s")), "a missing reference must give NaN");
@@ -48,6 +49,8 @@ class SpeedBenchTest {
     close(g.get("full_linear_gflops") / g.get("full_tokens_per_s"),
         g.get("projected_linear_gflops") / g.get("projected_tokens_per_s"));
     close(g.get("full_linear_gflops") / g.get("full_tokens_per_s"), 6.0 * 4 * 12 * 256 * 256 / 1e9);
+    close(g.get("llama_full_linear_gflops") / g.get("llama_full_tokens_per_s"),
+        6.0 * 4 * (2 * 256 * 256 + 2 * 256 * 128 + 3 * 256 * 688) / 1e9);
     assertTrue(results.get(0).notes().stream().anyMatch(n -> n.contains("PyTorch reference unavailable")),
         results.get(0).notes().toString());
 
