@@ -16,7 +16,8 @@ import io.influence.core.solve.HutchinsonTrace;
  * @param lambda  the absolute λ added to the curvature's diagonal
  * @param trace   the trace estimate a relative λ came from; null for an absolute damping
  */
-public record ResolvedDamping(Damping setting, double lambda, HutchinsonTrace.Estimate trace) {
+public record ResolvedDamping(Damping setting, double lambda, HutchinsonTrace.Estimate trace)
+    implements java.io.Serializable {
 
   public ResolvedDamping {
     java.util.Objects.requireNonNull(setting, "setting");

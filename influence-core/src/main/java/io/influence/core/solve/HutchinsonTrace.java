@@ -31,7 +31,8 @@ public final class HutchinsonTrace {
    * @param dim           the operator's dimension
    * @param seed          the probes' seed
    */
-  public record Estimate(double trace, double standardError, int probes, int dim, long seed) {
+  public record Estimate(double trace, double standardError, int probes, int dim, long seed)
+      implements java.io.Serializable {
 
     /** The estimated mean eigenvalue {@code tr(M)/dim}. */
     public double meanEigenvalue() {
