@@ -275,6 +275,12 @@ class IhvpPipelineTest {
         assertTrue(c.get(0).get("iterations").asInt() > 0 && c.get(0).get("relative_residual").asDouble() < 1e-5,
             solver.toString());
         assertEquals(solver.get("damping").asDouble(), (double) r.getAs("damping"), 0.0);
+        // provenance: the mode as set and the λ used at each checkpoint, in the row and the solver column
+        assertEquals("absolute", r.getAs("damping_mode"));
+        assertEquals("absolute", solver.get("damping_mode").asText());
+        scala.collection.Map<String, Double> lambda = r.getAs("damping_lambda");
+        assertEquals(solver.get("damping").asDouble(), lambda.apply("step-6"), 0.0);
+        assertEquals(lambda.apply("step-6"), c.get(0).get("damping_lambda").asDouble(), 0.0);
       } catch (java.io.IOException e) {
         throw new AssertionError(e);
       }
