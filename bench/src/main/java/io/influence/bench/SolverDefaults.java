@@ -38,7 +38,7 @@ final class SolverDefaults {
   static double compare(BenchResult.Builder b, String prefix, LinearOperator op, double[][] m, List<double[]> train,
                         List<double[]> queries) {
     IhvpSettings s = Settings.load(Optional.empty(), Map.of()).ihvp();
-    double lambda = s.damping().value();
+    double lambda = s.resolveDamping(BlockLinearOperator.oneAtATime(op)).lambda();
     double[][] exact = new double[queries.size()][];
     for (int q = 0; q < queries.size(); q++) {
       exact[q] = DenseMath.solve(m, lambda, queries.get(q));

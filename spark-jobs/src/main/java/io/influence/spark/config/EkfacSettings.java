@@ -24,23 +24,16 @@ public record EkfacSettings(Damping damping, CheckpointSelection checkpoints, in
     }
   }
 
-  /** How {@code ekfac.damping.mode} is spelled. */
-  enum DampingMode { RELATIVE, ABSOLUTE }
-
   static EkfacSettings from(Config influence) {
     Config e = influence.getConfig("ekfac");
-    double value = e.getDouble("damping.value");
-    Damping damping = switch (Choices.parse(DampingMode.class, "ekfac.damping.mode", e.getString("damping.mode"))) {
-      case RELATIVE -> Damping.relativeToMean(value);
-      case ABSOLUTE -> Damping.absolute(value);
-    };
+    Damping damping = DampingSettings.read(influence, "ekfac");
     return new EkfacSettings(damping, Choices.parse(CheckpointSelection.class, "ekfac.checkpoints",
         e.getString("checkpoints")), e.getInt("batch-size"), e.getInt("partitions"));
   }
 
   /** The damping as the settings spell it, e.g. {@code relative 0.1}. */
   public String dampingWords() {
-    return (damping.mode() == Damping.Mode.ABSOLUTE ? "absolute " : "relative ") + damping.value();
+    return damping.words();
   }
 
   /** The checkpoints to fit and score with, out of {@code available} (ordered by step). */

@@ -6,6 +6,7 @@ import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.solve.IhvpSolver;
 import io.influence.core.solve.LissaScale;
 import io.influence.ekfac.Damping;
+import io.influence.ekfac.ResolvedDamping;
 import java.util.List;
 
 /**
@@ -14,8 +15,10 @@ import java.util.List;
  *
  * @param curvature          the Gauss-Newton matrix (exact products, PSD) or the Hessian (central differences of
  *                           gradients, exact up to O(ε²), may be indefinite)
- * @param damping            λ added to the curvature's diagonal: absolute (the same type as EK-FAC's damping; a
- *                           relative damping needs the curvature's eigenvalues, which an iterative solve never has)
+ * @param damping            λ added to the curvature's diagonal, the same type and setting shape as EK-FAC's:
+ *                           absolute, or relative = factor × tr(H)/dim of the curvature over the tracked layers,
+ *                           resolved per checkpoint by {@link #resolveDamping} (a Hutchinson trace estimate)
+ * @param trace              the Hutchinson probes a relative damping is resolved with
  * @param checkpoints        the last extracted checkpoint only, or every checkpoint with weight 1 each
  * @param batchSize          sequences per forward/backward pass inside an HVP task
  * @param sampleRows         0: the whole (usable) corpus defines the curvature; else this many rows of it, chosen
@@ -27,7 +30,7 @@ import java.util.List;
  * @param cg                 conjugate-gradient settings
  * @param lissa              LiSSA settings
  */
-public record IhvpSettings(Curvature curvature, Damping damping, CheckpointSelection checkpoints, int batchSize, long sampleRows,
+public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, CheckpointSelection checkpoints, int batchSize, long sampleRows,
     long sampleSeed, int partitions, boolean requireConvergence, Cg cg, Lissa lissa) implements java.io.Serializable {
 
   private static final String P = "influence.ihvp.";
@@ -38,6 +41,19 @@ public record IhvpSettings(Curvature curvature, Damping damping, CheckpointSelec
     GGN,
     /** The Hessian of the loss (central differences of gradients; may be indefinite). */
     HESSIAN
+  }
+
+  /**
+   * {@code ihvp.trace}: {@code probes} seeded Rademacher probes of the Hutchinson estimate of {@code tr(H)} that a
+   * relative damping multiplies (per checkpoint, one block product = one more pass over the corpus; unused when the
+   * damping is absolute).
+   */
+  public record Trace(int probes, long seed) implements java.io.Serializable {
+    public Trace {
+      if (probes < 1) {
+        throw new IllegalArgumentException(P + "trace.probes must be >= 1, got " + probes);
+      }
+    }
   }
 
   /** {@code ihvp.cg}: stop when the true {@code ‖b − (H + λI) x‖/‖b‖ <= tolerance} or after {@code maxIterations}. */
@@ -72,9 +88,8 @@ public record IhvpSettings(Curvature curvature, Damping damping, CheckpointSelec
   }
 
   public IhvpSettings {
-    if (damping.mode() != Damping.Mode.ABSOLUTE) {
-      throw new IllegalArgumentException(P + "damping must be absolute, got " + damping);
-    }
+    java.util.Objects.requireNonNull(damping, P + "damping");
+    java.util.Objects.requireNonNull(trace, P + "trace");
     if (batchSize < 1) {
       throw new IllegalArgumentException(P + "batch-size must be >= 1, got " + batchSize);
     }
@@ -84,10 +99,8 @@ public record IhvpSettings(Curvature curvature, Damping damping, CheckpointSelec
     if (partitions < 0) {
       throw new IllegalArgumentException(P + "partitions must be >= 0 (0 = as the corpus comes), got " + partitions);
     }
-    if (lissa.scale() instanceof LissaScale.Fixed f && !(f.value() > damping.value())) {
-      throw new IllegalArgumentException(P + "lissa.scale (" + f.value() + ") must exceed " + P + "damping ("
-          + damping.value() + "). HINT: use \"auto\" or a scale above the largest eigenvalue of the curvature plus "
-          + "the damping");
+    if (!damping.relative()) {
+      requireScaleAbove(lissa.scale(), damping.value());
     }
   }
 
@@ -95,12 +108,9 @@ public record IhvpSettings(Curvature curvature, Damping damping, CheckpointSelec
   static IhvpSettings from(Config influence) {
     Config c = influence;
     try {
-      double damping = c.getDouble("ihvp.damping");
-      if (!(damping >= 0) || !Double.isFinite(damping)) {
-        throw new IllegalArgumentException(P + "damping must be finite and >= 0, got " + damping);
-      }
       return new IhvpSettings(Choices.parse(Curvature.class, "ihvp.curvature", c.getString("ihvp.curvature")),
-          Damping.absolute(damping), Choices.parse(CheckpointSelection.class, "ihvp.checkpoints",
+          DampingSettings.read(c, "ihvp"), new Trace(c.getInt("ihvp.trace.probes"), c.getLong("ihvp.trace.seed")),
+          Choices.parse(CheckpointSelection.class, "ihvp.checkpoints",
           c.getString("ihvp.checkpoints")),
           c.getInt("ihvp.batch-size"), c.getLong("ihvp.sample-rows"), c.getLong("ihvp.sample-seed"),
           c.getInt("ihvp.partitions"), c.getBoolean("ihvp.require-convergence"),
@@ -133,15 +143,41 @@ public record IhvpSettings(Curvature curvature, Damping damping, CheckpointSelec
     return new LissaScale.Fixed(value);
   }
 
+  private static void requireScaleAbove(LissaScale scale, double lambda) {
+    if (scale instanceof LissaScale.Fixed f && !(f.value() > lambda)) {
+      throw new IllegalArgumentException(P + "lissa.scale (" + f.value() + ") must exceed the damping λ (" + lambda
+          + ", " + P + "damping). HINT: use \"auto\" or a scale above the largest eigenvalue of the curvature plus "
+          + "the damping");
+    }
+  }
+
   /**
-   * The solver of an iterative {@code method} (CG or LiSSA) with these settings, for solves against {@code h}: an
-   * {@code "auto"} LiSSA scale is estimated here on {@code h} (a few products; see {@link LissaScale.Auto}).
+   * The absolute λ for solves against the curvature {@code h} (one checkpoint's): an absolute damping as is, a
+   * relative one as factor × the Hutchinson estimate of {@code tr(h)/dim} ({@code trace.probes} probes in one block
+   * product).
    */
+  public ResolvedDamping resolveDamping(BlockLinearOperator h) {
+    return ResolvedDamping.onCurvature(damping, h, trace.probes(), trace.seed());
+  }
+
+  /** {@link #solver(Method, BlockLinearOperator, ResolvedDamping)} with the damping resolved here on {@code h}. */
   public IhvpSolver solver(Method method, BlockLinearOperator h) {
+    return solver(method, h, resolveDamping(h));
+  }
+
+  /**
+   * The solver of an iterative {@code method} (CG or LiSSA) with these settings and the damping {@code lambda}
+   * resolved on {@code h}: an {@code "auto"} LiSSA scale is estimated here on {@code h} (a few products; see
+   * {@link LissaScale.Auto}); a fixed one must exceed λ.
+   */
+  public IhvpSolver solver(Method method, BlockLinearOperator h, ResolvedDamping lambda) {
+    double d = lambda.lambda();
     return switch (method) {
-      case CG -> IhvpSolver.conjugateGradient(damping.value(), cg.tolerance(), cg.maxIterations());
-      case LISSA -> IhvpSolver.lissa(damping.value(), lissa.scale().resolve(h, damping.value()), lissa.depth(),
-          lissa.repetitions(), lissa.tolerance());
+      case CG -> IhvpSolver.conjugateGradient(d, cg.tolerance(), cg.maxIterations());
+      case LISSA -> {
+        requireScaleAbove(lissa.scale(), d);
+        yield IhvpSolver.lissa(d, lissa.scale().resolve(h, d), lissa.depth(), lissa.repetitions(), lissa.tolerance());
+      }
       case TRACIN, EKFAC -> throw new IllegalArgumentException(method.word() + " is not an iterative solver; use cg "
           + "or lissa");
     };

@@ -126,6 +126,7 @@ public final class Settings {
     }
     for (Map.Entry<String, ConfigValue> e : reference.entrySet()) {
       String key = e.getKey();
+      requireBlocksAbove(merged, key);
       if (merged.getIsNull(key)) {
         continue;
       }
@@ -141,6 +142,19 @@ public final class Settings {
         throw new IllegalArgumentException("setting influence." + key + " must be a "
             + e.getValue().valueType().name().toLowerCase(java.util.Locale.ROOT) + ", got "
             + merged.getValue(key).render() + " (" + merged.getValue(key).origin().description() + ")", bad);
+      }
+    }
+  }
+
+  /** Fails naming the setting when a block above {@code key} (e.g. {@code ekfac.damping}) was set to a plain value. */
+  private static void requireBlocksAbove(Config merged, String key) {
+    List<String> parts = com.typesafe.config.ConfigUtil.splitPath(key);
+    for (int i = 1; i < parts.size(); i++) {
+      String block = com.typesafe.config.ConfigUtil.joinPath(parts.subList(0, i));
+      if (merged.hasPath(block) && merged.getValue(block).valueType() != com.typesafe.config.ConfigValueType.OBJECT) {
+        throw new IllegalArgumentException("setting influence." + block + " must be a block (it holds influence." + key
+            + "), got " + merged.getValue(block).render() + " (" + merged.getValue(block).origin().description()
+            + "). HINT: see conf/reference.conf for its keys, e.g. influence." + block + " { ... }");
       }
     }
   }

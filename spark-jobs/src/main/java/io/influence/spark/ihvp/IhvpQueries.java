@@ -11,9 +11,11 @@ import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.model.CausalLm;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.score.LayerLayout;
+import io.influence.core.solve.HutchinsonTrace;
 import io.influence.core.solve.IhvpSolver;
 import io.influence.core.solve.SolveResult;
 import io.influence.core.tracin.ExampleGradient;
+import io.influence.ekfac.ResolvedDamping;
 import io.influence.spark.config.Choices;
 import io.influence.spark.config.IhvpSettings;
 import io.influence.spark.config.Method;
@@ -99,7 +101,8 @@ public final class IhvpQueries {
       Method method, List<ExampleGradient> queries) {
     CorpusHvp op = new CorpusHvp(corpus.tokens(), corpus.rows(), c, meta.layerNames(), settings.curvature(),
         settings.batchSize());
-    IhvpSolver solver = settings.solver(method, op);
+    ResolvedDamping damping = settings.resolveDamping(op);
+    IhvpSolver solver = settings.solver(method, op, damping);
     LayerLayout layout = op.layout();
     CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
     // float64 copies of the store's seeded matrices; none for a full store (whose shapes must be the model's)
@@ -129,11 +132,12 @@ public final class IhvpQueries {
       }
       out.add(mapped);
       reports.add(new SolveReport(queries.get(i).id(), meta.checkpoint(), r.iterations(), r.relativeResidual(),
-          r.converged(), r.diverged(), solver.toString()));
+          r.converged(), r.diverged(), solver.toString(), damping));
     }
     int worst = results.stream().mapToInt(SolveResult::iterations).max().orElse(0);
-    LOG.info("{} ({} curvature, damping {}) at {}: {} queries over {} training sequences, {} Spark jobs ({} products)"
-        + " in {} ms, at most {} iterations", method.word(), Choices.word(settings.curvature()), settings.damping().value(),
+    LOG.info("{} ({} curvature, damping {}: λ = {}) at {}: {} queries over {} training sequences, {} Spark jobs ({}"
+        + " products) in {} ms, at most {} iterations", method.word(), Choices.word(settings.curvature()),
+        settings.damping().words(), damping.lambda(),
         meta.checkpoint(),
         queries.size(), corpus.rows(), op.products(), op.vectors(), ms, worst);
     List<String> diverged = new ArrayList<>();
@@ -152,7 +156,7 @@ public final class IhvpQueries {
     if (!diverged.isEmpty()) {   // nothing worth scoring, whatever require-convergence says
       throw new IllegalStateException(method.word() + " diverged at " + meta.checkpoint() + " for " + diverged + " ("
           + solver + "). HINT: " + (method == Method.LISSA ? "set influence.ihvp.lissa.scale = \"auto\" or a number"
-          + " above the curvature's largest eigenvalue plus influence.ihvp.damping (" + settings.damping().value() + ")"
+          + " above the curvature's largest eigenvalue plus the damping λ (" + damping.lambda() + ", influence.ihvp.damping)"
           : "raise influence.ihvp.damping (the curvature is not positive definite: try curvature = \"ggn\")"));
     }
     if (!failed.isEmpty()) {
@@ -198,8 +202,9 @@ public final class IhvpQueries {
   }
 
   /**
-   * One JSON object per query for the score rows' {@code solver} column: method, curvature, damping, the number of
-   * training sequences, and per checkpoint iterations, relative residual and convergence.
+   * One JSON object per query for the score rows' {@code solver} column: method, curvature, damping (mode and
+   * value as set), the number of training sequences, and per checkpoint the resolved λ ({@code damping_lambda}; for
+   * a relative damping also the trace estimate it came from), iterations, relative residual and convergence.
    */
   public static Map<String, String> solverColumn(Method method, IhvpSettings settings, long rows,
       List<SolveReport> reports) {
@@ -207,6 +212,15 @@ public final class IhvpQueries {
     for (SolveReport r : reports) {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("checkpoint", r.checkpoint());
+      m.put("damping_lambda", r.damping().lambda());
+      if (r.damping().trace() != null) {
+        HutchinsonTrace.Estimate t = r.damping().trace();
+        m.put("trace_estimate", t.trace());
+        m.put("trace_standard_error", Double.isNaN(t.standardError()) ? null : t.standardError());
+        m.put("trace_probes", t.probes());
+        m.put("trace_seed", t.seed());
+        m.put("dim", t.dim());
+      }
       m.put("iterations", r.iterations());
       m.put("relative_residual", r.relativeResidual());
       m.put("converged", r.converged());
@@ -218,6 +232,7 @@ public final class IhvpQueries {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("method", method.word());
       m.put("curvature", Choices.word(settings.curvature()));
+      m.put("damping_mode", settings.damping().relative() ? "relative" : "absolute");
       m.put("damping", settings.damping().value());
       m.put("training_sequences", rows);
       m.put("converged", e.getValue().stream().allMatch(x -> (Boolean) x.get("converged")));

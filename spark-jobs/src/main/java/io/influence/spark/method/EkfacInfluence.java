@@ -2,11 +2,15 @@ package io.influence.spark.method;
 
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.grad.Preconditioner;
+import io.influence.ekfac.KroneckerPreconditioners;
+import io.influence.ekfac.LayerFactors;
 import io.influence.spark.config.EkfacSettings;
 import io.influence.spark.config.Method;
 import io.influence.spark.ekfac.FactorStore;
 import io.influence.spark.store.GradientStore;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.apache.spark.sql.SparkSession;
 
@@ -45,10 +49,15 @@ public final class EkfacInfluence extends InfluenceFunction {
 
   @Override
   public Preconditioned precondition(SparkSession spark, ScoringInputs in, List<RunCheckpoint> checkpoints) {
-    return StoreSpaceQueries.collect(spark, in, checkpoints, meta -> {
-      Preconditioner p = FactorStore.preconditioner(in.factors(), meta, settings.damping());
-      return p::apply;
+    Map<String, Double> lambda = new LinkedHashMap<>();
+    Preconditioned p = StoreSpaceQueries.collect(spark, in, checkpoints, meta -> {
+      Map<String, LayerFactors> factors = FactorStore.read(in.factors(), meta);
+      // the λ KroneckerPreconditioner adds to each layer's corrected eigenvalues, for the provenance
+      factors.forEach((layer, f) -> lambda.put(meta.checkpoint() + "/" + layer,
+          settings.damping().resolve(f.ekfacEigenvalues())));
+      return KroneckerPreconditioners.ekfac(factors, settings.damping())::apply;
     });
+    return new Preconditioned(p.queries(), p.solver(), lambda);
   }
 
   @Override

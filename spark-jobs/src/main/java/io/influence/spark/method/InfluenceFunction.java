@@ -31,7 +31,7 @@ abstract sealed class InfluenceFunction implements InfluenceMethod permits Ekfac
   }
 
   @Override
-  public final Optional<Double> damping() {
-    return Optional.of(damping.value());
+  public final Optional<Damping> damping() {
+    return Optional.of(damping);
   }
 }

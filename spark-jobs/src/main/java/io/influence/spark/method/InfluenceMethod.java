@@ -46,8 +46,8 @@ public sealed interface InfluenceMethod permits TracIn, InfluenceFunction {
   /** The weight {@code w_i} of a checkpoint trained at {@code learningRate}. */
   double weight(double learningRate);
 
-  /** Provenance: the damping λ in the scores' {@code damping} column, if the method has one. */
-  Optional<Double> damping();
+  /** Provenance: the damping setting (mode and value) of an influence function; TracIn has none. */
+  Optional<io.influence.ekfac.Damping> damping();
 
   /**
    * The query gradients to score with, per query and per checkpoint (in the order of {@code checkpoints}),

@@ -85,7 +85,9 @@ public final class IterativeInfluence extends InfluenceFunction {
       for (int i = 0; i < in.queries().size(); i++) {
         out.add(QueryGradient.ofArrays(in.queries().get(i).id(), perQuery.get(i)));
       }
-      return new Preconditioned(out, IhvpQueries.solverColumn(solver, settings, hvpCorpus.rows(), reports));
+      Map<String, Double> lambda = new java.util.LinkedHashMap<>();
+      reports.forEach(r -> lambda.put(r.checkpoint(), r.damping().lambda()));
+      return new Preconditioned(out, IhvpQueries.solverColumn(solver, settings, hvpCorpus.rows(), reports), lambda);
     } finally {
       if (hvpCorpus != null) {
         hvpCorpus.release();

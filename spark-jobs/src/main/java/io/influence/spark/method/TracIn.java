@@ -47,7 +47,7 @@ public final class TracIn implements InfluenceMethod {
   }
 
   @Override
-  public Optional<Double> damping() {
+  public Optional<io.influence.ekfac.Damping> damping() {
     return Optional.empty();
   }
 

@@ -24,6 +24,7 @@ import io.influence.spark.method.Preconditioned;
 import io.influence.spark.method.ScoringInputs;
 import io.influence.spark.progress.ProgressLog;
 import io.influence.spark.report.ReportBuilder;
+import io.influence.spark.score.DampingUsed;
 import io.influence.spark.score.ScoreJob;
 import io.influence.spark.score.ScoreSpec;
 import io.influence.spark.selfinf.SelfInfluenceJob;
@@ -172,7 +173,8 @@ public final class Stages {
           s.input().badRows(), s.input().longText(), queries), checkpoints);
       List<Double> weights = checkpoints.stream().map(c -> method.weight(c.learningRate())).toList();
       return ScoreJob.run(spark, new ScoreSpec(store, names, weights, p.queries(), s.score().topK(),
-          s.score().blockRows(), method.name().word(), method.damping().orElse(null), corpus, new Path(out, folder),
+          s.score().blockRows(), method.name().word(),
+          method.damping().map(d -> DampingUsed.of(d, p.lambda())).orElse(null), corpus, new Path(out, folder),
           p.solver()));
     }));
   }

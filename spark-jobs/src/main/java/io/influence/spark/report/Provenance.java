@@ -6,13 +6,13 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * How the scores were made. {@code damping} may be null (TracIn has none); {@code settings} is
- * shown sorted by key.
+ * How the scores were made. {@code damping} holds each method's own damping in words (method → words; TracIn has
+ * none, null reads as empty); {@code settings} is shown sorted by key.
  */
 public record Provenance(
     String engineVersion,
     String methods,
-    Double damping,
+    Map<String, String> damping,
     String projection,
     List<CheckpointInfo> checkpoints,
     String createdAt,
@@ -20,7 +20,7 @@ public record Provenance(
   public Provenance {
     Checks.notNull(engineVersion, "provenance engineVersion");
     Checks.notNull(methods, "provenance methods");
-    Checks.finiteOrNull(damping, "provenance damping");
+    damping = damping == null ? Map.of() : Collections.unmodifiableMap(new java.util.LinkedHashMap<>(damping));
     Checks.notNull(projection, "provenance projection");
     checkpoints = Checks.list(checkpoints, "provenance checkpoints");
     Checks.notNull(createdAt, "provenance createdAt");

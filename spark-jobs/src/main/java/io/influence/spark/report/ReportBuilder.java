@@ -162,7 +162,7 @@ public final class ReportBuilder {
     List<Part> parts = new ArrayList<>();
     Set<String> methods = new LinkedHashSet<>();
     String[] engine = {ScoreJob.ENGINE_VERSION};
-    Double[] damping = {null};
+    Map<String, String> damping = new LinkedHashMap<>();
     for (String folder : folders) {
       parts.add(scoreFolder(spark, out, folder, store, queries, atByName, tokenizer, perQuery, methods, engine,
           damping));
@@ -174,7 +174,7 @@ public final class ReportBuilder {
       shown.put(e.getKey(), e.getValue().unwrapped() == null ? "null" : String.valueOf(e.getValue().unwrapped()));
     }
     Provenance provenance = new Provenance(engine[0], methods.isEmpty() ? "tracin" : String.join(", ", methods),
-        damping[0], projection, infos, Instant.now().toString(), shown);
+        damping, projection, infos, Instant.now().toString(), shown);
     SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.input().badRows(),
         s.selfInfluence().flagFraction());
     Report report = new Report("Influence report: " + out.getName(), provenance, results, self);
@@ -185,7 +185,7 @@ public final class ReportBuilder {
   private static Part scoreFolder(SparkSession spark, Path out, String folder, Path store, List<Queries.Query> queries,
                                   Map<String, TokenContributions.At> atByName, Tokenizer tokenizer,
                                   Map<String, List<QueryResult>> perQuery, Set<String> methods, String[] engine,
-                                  Double[] damping) {
+                                  Map<String, String> damping) {
     Configuration conf = spark.sparkContext().hadoopConfiguration();
     Path dir = new Path(out, folder);
     Path summary = new Path(dir, ScoreJob.SUMMARY_FILE);
@@ -231,8 +231,9 @@ public final class ReportBuilder {
         method = r.get("method").asText();
         methods.add(method);
         engine[0] = r.get("engine_version").asText();
-        if (r.hasNonNull("damping")) {
-          damping[0] = r.get("damping").asDouble();
+        String dampingWords = DampingText.of(r);
+        if (dampingWords != null) {
+          damping.put(method, dampingWords);
         }
         String id = r.get("train_id").asText();
         double score = r.get("score").asDouble();

@@ -80,6 +80,8 @@ public final class ScoreJob {
       .add("layer_scores", DataTypes.createMapType(DataTypes.StringType, DataTypes.DoubleType, false), false)
       .add("method", DataTypes.StringType, false)
       .add("damping", DataTypes.DoubleType, true)
+      .add("damping_mode", DataTypes.StringType, true)
+      .add("damping_lambda", DataTypes.createMapType(DataTypes.StringType, DataTypes.DoubleType, false), true)
       .add("projection", DataTypes.StringType, false)
       .add("checkpoint_sha256", DataTypes.createArrayType(DataTypes.StringType, true), false)
       .add("engine_version", DataTypes.StringType, false)
@@ -173,7 +175,10 @@ public final class ScoreJob {
               scala.jdk.javaapi.CollectionConverters.asScala(names).toSeq(),
               scala.jdk.javaapi.CollectionConverters.asScala(boxed(det.split().perCheckpoint())).toSeq(),
               scala.jdk.javaapi.CollectionConverters.asScala(perLayer),
-              spec.method(), spec.damping(), projection,
+              spec.method(), spec.damping() == null ? null : spec.damping().value(),
+              spec.damping() == null ? null : spec.damping().mode(),
+              spec.damping() == null ? null : scala.jdk.javaapi.CollectionConverters.asScala(spec.damping().lambda()),
+              projection,
               scala.jdk.javaapi.CollectionConverters.asScala(shas).toSeq(), ENGINE_VERSION,
               spec.solver() == null ? null : spec.solver().get(queryIds[q])));
         }

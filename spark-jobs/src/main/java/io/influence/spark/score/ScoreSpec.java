@@ -23,7 +23,7 @@ import org.apache.hadoop.fs.Path;
  * @param k           training examples kept per query and direction, {@code >= 1}
  * @param blockRows   training rows per GEMM, {@code >= 1} (e.g. 1024)
  * @param method      provenance: the method name written in every row ("tracin", "ekfac", ...)
- * @param damping     provenance: the damping λ used for the queries, or null
+ * @param damping     provenance: the damping of an influence function (mode, value, resolved λ), or null
  * @param corpus      corpus to join the training text from (io.influence.spark.io.Corpus), or null
  * @param output      folder for the Parquet rows and {@code summary.jsonl}, or null to write nothing
  * @param solver      provenance: per query id, a JSON object describing how its preconditioned gradient was
@@ -31,11 +31,11 @@ import org.apache.hadoop.fs.Path;
  *                    {@code solver} column of that query's rows; null (or a missing id) writes null
  */
 public record ScoreSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> queries, int k,
-    int blockRows, String method, Double damping, Path corpus, Path output, Map<String, String> solver) {
+    int blockRows, String method, DampingUsed damping, Path corpus, Path output, Map<String, String> solver) {
 
   /** A spec without solver reports (TracIn, EK-FAC). */
   public ScoreSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> queries, int k,
-      int blockRows, String method, Double damping, Path corpus, Path output) {
+      int blockRows, String method, DampingUsed damping, Path corpus, Path output) {
     this(store, checkpoints, weights, queries, k, blockRows, method, damping, corpus, output, null);
   }
 
@@ -66,15 +66,12 @@ public record ScoreSpec(Path store, List<String> checkpoints, List<Double> weigh
     if (method == null || method.isBlank()) {
       throw new IllegalArgumentException("method must name the influence method, e.g. \"tracin\"");
     }
-    if (damping != null && (!Double.isFinite(damping) || damping < 0)) {
-      throw new IllegalArgumentException("damping must be finite and >= 0 (or null), got " + damping);
-    }
     solver = solver == null ? null : Map.copyOf(solver);
   }
 
   /** A spec with local paths (store, corpus or null, output or null). */
   public ScoreSpec(java.nio.file.Path store, List<String> checkpoints, List<Double> weights,
-      List<QueryGradient> queries, int k, int blockRows, String method, Double damping, java.nio.file.Path corpus,
+      List<QueryGradient> queries, int k, int blockRows, String method, DampingUsed damping, java.nio.file.Path corpus,
       java.nio.file.Path output, Map<String, String> solver) {
     this(Locations.local(store), checkpoints, weights, queries, k, blockRows, method, damping, localOrNull(corpus),
         localOrNull(output), solver);
@@ -82,7 +79,7 @@ public record ScoreSpec(Path store, List<String> checkpoints, List<Double> weigh
 
   /** A spec with local paths and without solver reports. */
   public ScoreSpec(java.nio.file.Path store, List<String> checkpoints, List<Double> weights,
-      List<QueryGradient> queries, int k, int blockRows, String method, Double damping, java.nio.file.Path corpus,
+      List<QueryGradient> queries, int k, int blockRows, String method, DampingUsed damping, java.nio.file.Path corpus,
       java.nio.file.Path output) {
     this(store, checkpoints, weights, queries, k, blockRows, method, damping, corpus, output, null);
   }

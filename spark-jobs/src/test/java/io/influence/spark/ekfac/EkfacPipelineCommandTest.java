@@ -106,6 +106,12 @@ class EkfacPipelineCommandTest {
         assertEquals(s[i], (double) got.getAs("score"), TOLERANCE * scale, qid + " top score at rank " + rank);
         assertEquals("ekfac", got.getAs("method"));
         assertEquals(0.1, (double) got.getAs("damping"), 0.0);
+        assertEquals("relative", got.getAs("damping_mode"));
+        scala.collection.Map<String, Double> lambda = got.getAs("damping_lambda");
+        assertTrue(lambda.size() > 0, "resolved λ recorded");
+        // one resolved λ per checkpoint and layer block, 0.1 × that block's mean eigenvalue (> 0)
+        scala.jdk.javaapi.CollectionConverters.asJava(lambda).forEach((where, l) ->
+            assertTrue(where.matches("step-\\d+/.+") && l > 0, where + " " + l));
         int j = order.get(n - rank);
         Row bottom = find(rows, qid, "bottom", rank);
         assertEquals(tiny.ids().get(j), bottom.getAs("train_id"), qid + " bottom rank " + rank);

@@ -37,6 +37,15 @@ class EkfacSettingsTest {
   }
 
   @Test
+  void from_bareNumberDamping_refusedWithTheBlockShape() {
+    var e = assertThrows(IllegalArgumentException.class, () ->
+        Settings.load(Optional.empty(), Map.of("ekfac.damping", "0.1")));
+    assertTrue(e.getMessage().contains("influence.ekfac.damping must be a block")
+        && e.getMessage().contains("influence.ekfac.damping.mode"),
+        e.getMessage());
+  }
+
+  @Test
   void from_unknownValues_failNamingTheSetting() {
     var mode = assertThrows(IllegalArgumentException.class, () ->
         Settings.load(Optional.empty(), Map.of("ekfac.damping.mode", "relatve")));
@@ -46,7 +55,10 @@ class EkfacSettingsTest {
     assertTrue(which.getMessage().contains("influence.ekfac.checkpoints"), which.getMessage());
     var negative = assertThrows(IllegalArgumentException.class, () ->
         Settings.load(Optional.empty(), Map.of("ekfac.damping.value", "-1")));
-    assertTrue(negative.getMessage().contains("damping"), negative.getMessage());
+    assertTrue(negative.getMessage().contains("influence.ekfac.damping.value"), negative.getMessage());
+    var text = assertThrows(IllegalArgumentException.class, () ->
+        Settings.load(Optional.empty(), Map.of("ekfac.damping.value", "abc")));
+    assertTrue(text.getMessage().contains("ekfac.damping.value"), text.getMessage());
     var method = assertThrows(IllegalArgumentException.class, () ->
         Settings.load(Optional.empty(), Map.of("score.method", "kfac")));
     assertTrue(method.getMessage().contains("influence.score.method"), method.getMessage());

@@ -94,7 +94,7 @@ class IhvpPipelineTest {
         "input.run", runDir.toString(), "input.queries", queries.toString(),
         "output.dir", dir.resolve(out).toString(), "score.top-k", "" + K,
         "extract.projection.enabled", "" + projected, "extract.projection.k-in", "6",
-        "extract.projection.k-out", "5", "ihvp.damping", "" + DAMPING));
+        "extract.projection.k-out", "5", "ihvp.damping.value", "" + DAMPING));
     m.put("ihvp.batch-size", "20");
     m.putAll(extra);
     return Settings.load(Optional.of(layersFile), m);
@@ -114,7 +114,7 @@ class IhvpPipelineTest {
   @Test
   void score_lissaOnFullStore_equalsExactSolve() {
     // λ_max of this GGN is about 0.07 (power iteration); scale 0.2 and damping 0.1 contract by <= 0.5 per step
-    InfluenceSettings s = settings("full", false, Map.of("score.method", "lissa", "ihvp.damping", "0.1",
+    InfluenceSettings s = settings("full", false, Map.of("score.method", "lissa", "ihvp.damping.value", "0.1",
         "ihvp.lissa.scale", "0.2", "ihvp.lissa.depth", "100", "ihvp.lissa.tolerance", "1e-6"));
     Stages.extract(spark, s);
     List<Row> rows = Stages.score(spark, s.with("output.overwrite", true)).collectAsList();
@@ -129,7 +129,7 @@ class IhvpPipelineTest {
     String[] args = {"run", "--corpus", tiny.corpus().toString(), "--run", runDir.toString(),
         "--queries", queries.toString(), "--out", out.toString(), "--master", "local[2]",
         "-D", "score.top-k=" + K, "-D", "extract.projection.k-in=6", "-D", "extract.projection.k-out=5",
-        "-D", "score.method=cg", "-D", "ihvp.damping=" + DAMPING, "-D", "ihvp.cg.tolerance=1e-9",
+        "-D", "score.method=cg", "-D", "ihvp.damping.value=" + DAMPING, "-D", "ihvp.cg.tolerance=1e-9",
         "-D", "ihvp.cg.max-iterations=200", "-D", "ihvp.partitions=1", "-D", "ihvp.batch-size=20",
         "--config", layersFile.toString()};
     assertEquals(0, new CommandLine(new InfluenceCommand()).execute(args));
@@ -145,7 +145,7 @@ class IhvpPipelineTest {
     assertTrue(new ObjectMapper().readTree(line.get("solver").asText()).get("converged").asBoolean(), line.toString());
 
     var refused = assertThrows(IllegalStateException.class, () -> Stages.score(spark, settings("projected", true,
-        Map.of("score.method", "cg", "ihvp.damping", "0.02", "ihvp.cg.tolerance", "1e-9", "ihvp.cg.max-iterations",
+        Map.of("score.method", "cg", "ihvp.damping.value", "0.02", "ihvp.cg.tolerance", "1e-9", "ihvp.cg.max-iterations",
             "200", "ihvp.partitions", "1", "ihvp.batch-size", "20"))));
     assertTrue(refused.getMessage().contains("ihvp.damping"), refused.getMessage());
   }
@@ -168,7 +168,7 @@ class IhvpPipelineTest {
         && e.getMessage().contains("q1"), e.getMessage());
     // scale below half of λ_max + λ: the Neumann series grows by about 1.6 per step
     var diverged = assertThrows(IllegalStateException.class, () -> Stages.score(spark, settings("full", false,
-        Map.of("score.method", "lissa", "ihvp.damping", "0.01", "ihvp.lissa.scale", "0.03", "ihvp.lissa.depth", "10")).with("output.overwrite", true)));
+        Map.of("score.method", "lissa", "ihvp.damping.value", "0.01", "ihvp.lissa.scale", "0.03", "ihvp.lissa.depth", "10")).with("output.overwrite", true)));
     assertTrue(diverged.getMessage().contains("diverged") && diverged.getMessage().contains("ihvp.lissa.scale"),
         diverged.getMessage());
   }
@@ -275,6 +275,12 @@ class IhvpPipelineTest {
         assertTrue(c.get(0).get("iterations").asInt() > 0 && c.get(0).get("relative_residual").asDouble() < 1e-5,
             solver.toString());
         assertEquals(solver.get("damping").asDouble(), (double) r.getAs("damping"), 0.0);
+        // provenance: the mode as set and the λ used at each checkpoint, in the row and the solver column
+        assertEquals("absolute", r.getAs("damping_mode"));
+        assertEquals("absolute", solver.get("damping_mode").asText());
+        scala.collection.Map<String, Double> lambda = r.getAs("damping_lambda");
+        assertEquals(solver.get("damping").asDouble(), lambda.apply("step-6"), 0.0);
+        assertEquals(lambda.apply("step-6"), c.get(0).get("damping_lambda").asDouble(), 0.0);
       } catch (java.io.IOException e) {
         throw new AssertionError(e);
       }

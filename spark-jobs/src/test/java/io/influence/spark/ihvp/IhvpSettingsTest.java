@@ -57,6 +57,41 @@ class IhvpSettingsTest {
   }
 
   @Test
+  void from_relativeDamping_resolvesToFactorTimesMeanEigenvalue() {
+    IhvpSettings s = read(Map.of("ihvp.damping.mode", "relative", "ihvp.damping.value", "0.1",
+        "ihvp.trace.probes", "3", "ihvp.trace.seed", "9"));
+    assertEquals(Damping.relativeToMean(0.1), s.damping());
+    assertEquals(new IhvpSettings.Trace(3, 9), s.trace());
+    // Rademacher probes are exact on a diagonal operator: mean eigenvalue (2 + 4 + 6)/3 = 4
+    var diag = BlockLinearOperator.oneAtATime(new LinearOperator() {
+      @Override
+      public int dim() {
+        return 3;
+      }
+
+      @Override
+      public void apply(double[] v, double[] out) {
+        for (int i = 0; i < 3; i++) {
+          out[i] = 2 * (i + 1) * v[i];
+        }
+      }
+    });
+    var resolved = s.resolveDamping(diag);
+    assertEquals(0.4, resolved.lambda(), 1e-12);
+    assertEquals(3, resolved.trace().probes());
+    assertEquals(0.4, s.solver(Method.CG, diag, resolved).damping(), 1e-12);
+    // a fixed LiSSA scale is checked against the resolved λ, naming the settings
+    IhvpSettings small = read(Map.of("ihvp.damping.mode", "relative", "ihvp.damping.value", "0.1",
+        "ihvp.lissa.scale", "0.3"));
+    var e = assertThrows(IllegalArgumentException.class, () -> small.solver(Method.LISSA, diag));
+    assertTrue(e.getMessage().contains("influence.ihvp.lissa.scale") && e.getMessage().contains("influence.ihvp.damping"),
+        e.getMessage());
+    // absolute: no product, λ as set
+    assertEquals(0.01, read(Map.of()).resolveDamping(diag).lambda(), 0.0);
+    assertEquals(null, read(Map.of()).resolveDamping(diag).trace());
+  }
+
+  @Test
   void lissaScale_autoOrNumber_typed() {
     assertEquals(LissaScale.Auto.DEFAULT, read(Map.of("ihvp.lissa.scale", "auto")).lissa().scale());
     assertEquals(new LissaScale.Fixed(250.0), read(Map.of("ihvp.lissa.scale", "250")).lissa().scale());
@@ -78,8 +113,12 @@ class IhvpSettingsTest {
   @ParameterizedTest(name = "{0} = {1}")
   @CsvSource({
       "ihvp.curvature, gauss, influence.ihvp.curvature",
-      "ihvp.damping, -1, influence.ihvp.damping",
-      "ihvp.damping, abc, ihvp.damping",
+      "ihvp.damping, 0.01, influence.ihvp.damping",
+      "ihvp.damping.value, -1, influence.ihvp.damping.value",
+      "ihvp.damping.value, abc, ihvp.damping.value",
+      "ihvp.damping.mode, relatve, influence.ihvp.damping.mode",
+      "ihvp.trace.probes, 0, influence.ihvp.trace.probes",
+      "ihvp.trace.seed, x, ihvp.trace.seed",
       "ihvp.checkpoints, first, influence.ihvp.checkpoints",
       "ihvp.batch-size, 0, influence.ihvp.batch-size",
       "ihvp.sample-rows, -5, influence.ihvp.sample-rows",

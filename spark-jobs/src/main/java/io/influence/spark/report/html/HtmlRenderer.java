@@ -137,7 +137,10 @@ final class HtmlRenderer {
     a("<section id=\"provenance\">\n<h2>Provenance</h2>\n<table class=\"kv\">\n");
     row("Engine version", p.engineVersion());
     row("Method(s)", p.methods());
-    row("Damping λ", p.damping() == null ? "none" : Fmt.exact(p.damping()));
+    if (p.damping().isEmpty()) {
+      row("Damping λ", "none");
+    }
+    p.damping().forEach((method, words) -> row("Damping λ (" + method + ")", words));
     row("Projection", p.projection());
     row("Created at", p.createdAt());
     a("</table>\n<h3>Checkpoints</h3>\n");

@@ -40,7 +40,7 @@ final class SampleReports {
     return new Provenance(
         "0.1.0-SNAPSHOT",
         "EK-FAC, TracIn",
-        1e-3,
+        Map.of("ekfac", "relative: λ = 0.1000 × mean eigenvalue → λ = 0.001000 to 0.02000 (8 blocks)"),
         "random projection 64×64 per layer",
         List.of(
             new CheckpointInfo(1000, 6e-4, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
