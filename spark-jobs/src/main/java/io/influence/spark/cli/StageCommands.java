@@ -2,14 +2,17 @@ package io.influence.spark.cli;
 
 import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Sessions;
+import io.influence.spark.io.Locations;
 import io.influence.spark.pipeline.Stages;
 import io.influence.spark.train.TrainJob;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
@@ -37,6 +40,7 @@ final class StageCommands {
       if (needs != Needs.NOTHING) {   // what needs no cluster fails before Spark starts
         settings.input().require(spec.name(), needs == Needs.CORPUS_RUN_AND_QUERIES);
       }
+      preflight(settings);
       SparkSession spark = Sessions.create(settings.spark());
       try {
         run(spark, settings);
@@ -45,6 +49,9 @@ final class StageCommands {
         spark.stop();
       }
     }
+
+    /** What else this stage checks before Spark starts (nothing by default). */
+    void preflight(InfluenceSettings settings) {}
 
     abstract void run(SparkSession spark, InfluenceSettings settings);
   }
@@ -85,6 +92,42 @@ final class StageCommands {
     @Override
     void run(SparkSession spark, InfluenceSettings s) {
       printScores(Stages.score(spark, s).collectAsList(), 3);
+    }
+  }
+
+  @Command(name = "flag", mixinStandardHelpOptions = true,
+      description = "Ranks every training sequence by its influence on examples of unwanted behaviour (--examples); "
+          + "flags the top fraction for cleaning -> OUT/flag/.")
+  static final class Flag extends StageCommand {
+    @Option(names = "--examples", paramLabel = "FILE",
+        description = "examples of unwanted behaviour: JSON Lines or Parquet with id, prompt, completion (sets flag.examples)")
+    String examples;
+
+    Flag() {
+      super(Needs.CORPUS_AND_RUN);
+    }
+
+    @Override
+    public Integer call() {
+      if (examples != null) {
+        options.overrides.put("flag.examples", examples);
+      }
+      return super.call();
+    }
+
+    @Override
+    void preflight(InfluenceSettings s) {
+      String file = s.flag().examples("flag");
+      Configuration conf = Locations.conf();
+      if (!Locations.exists(conf, Locations.resolve(conf, file))) {
+        throw new IllegalArgumentException("influence.flag.examples = " + file + " does not exist. HINT: pass "
+            + "--examples FILE, a JSON Lines or Parquet file of id, prompt, completion");
+      }
+    }
+
+    @Override
+    void run(SparkSession spark, InfluenceSettings s) {
+      printFlags(Stages.flag(spark, s).limit(10).collectAsList(), s.output().dir() + "/" + s.flag().folder());
     }
   }
 
@@ -174,6 +217,15 @@ final class StageCommands {
       System.out.printf("  %-24s %12.5g  quantile %.3f%s%n", r.getString(0), r.getDouble(1), r.getDouble(2),
           r.getBoolean(3) ? "  FLAGGED" : "");
     }
+  }
+
+  static void printFlags(List<Row> top, String folder) {
+    System.out.println("flag, highest first:");
+    for (Row r : top) {
+      System.out.printf("  %-24s %12.5g  %s%n", (String) r.getAs("train_id"), (double) r.getAs("score"),
+          (String) r.getAs("reason"));
+    }
+    System.out.println("flags in " + folder);
   }
 
   static void printScores(List<Row> rows, int perQuery) {

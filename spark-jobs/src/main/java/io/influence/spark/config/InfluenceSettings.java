@@ -28,6 +28,7 @@ public final class InfluenceSettings {
   private final IhvpSettings ihvp;
   private final ScoreSettings score;
   private final SelfInfluenceSettings selfInfluence;
+  private final FlagSettings flag;
   private final ReportSettings report;
   private final TrainSettings train;
   private final QuickstartSettings quickstart;
@@ -43,6 +44,7 @@ public final class InfluenceSettings {
       this.ihvp = IhvpSettings.from(c);
       this.score = ScoreSettings.from(c);
       this.selfInfluence = SelfInfluenceSettings.from(c);
+      this.flag = FlagSettings.from(c);
       this.report = ReportSettings.from(c);
       this.train = TrainSettings.from(c);
       this.quickstart = QuickstartSettings.from(c);
@@ -75,7 +77,8 @@ public final class InfluenceSettings {
   }
 
   /** Paths that name a user's file or folder: compared as absolute paths. */
-  private static final List<String> PATHS = List.of("input.corpus", "input.queries", "input.run", "output.dir");
+  private static final List<String> PATHS = List.of("input.corpus", "input.queries", "input.run", "flag.examples",
+      "output.dir");
 
   /**
    * The same settings written one way: numbers and booleans given as strings (as command-line flags give them)
@@ -136,6 +139,10 @@ public final class InfluenceSettings {
 
   public SelfInfluenceSettings selfInfluence() {
     return selfInfluence;
+  }
+
+  public FlagSettings flag() {
+    return flag;
   }
 
   public ReportSettings report() {

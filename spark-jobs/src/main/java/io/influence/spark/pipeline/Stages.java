@@ -7,6 +7,7 @@ import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.spark.config.EkfacSettings;
 import io.influence.spark.config.ExtractSettings;
+import io.influence.spark.config.FlagSettings;
 import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.OutputGuard;
 import io.influence.spark.config.SelfInfluenceSettings;
@@ -15,6 +16,8 @@ import io.influence.spark.ekfac.FitEkfacSpec;
 import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.extract.ExtractSpec;
 import io.influence.spark.extract.TokenizedCorpus;
+import io.influence.spark.flag.FlagJob;
+import io.influence.spark.flag.FlagSpec;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.io.Locations;
 import io.influence.spark.io.Queries;
@@ -47,7 +50,7 @@ import org.apache.spark.sql.functions;
 /**
  * The pipeline's stages as functions of {@code (SparkSession, InfluenceSettings)}: what each {@code influence}
  * subcommand calls, and what tests call. Every stage writes under {@code output.dir}: {@code gradients/},
- * {@code factors/}, {@code self-influence/}, {@code scores/}, {@code report/}, with the settings it ran with saved
+ * {@code factors/}, {@code self-influence/}, {@code scores/}, {@code flag/}, {@code report/}, with the settings it ran with saved
  * beside them (an output written with other settings is refused unless {@code output.overwrite}). Which method a
  * stage runs is an {@link InfluenceMethod}; no stage compares method names.
  */
@@ -58,6 +61,7 @@ public final class Stages {
   public static final String SCORES = "scores";
   public static final String FACTORS = "factors";
   public static final String REPORT = "report";
+  public static final String FLAG = "flag";
 
   private Stages() {}
 
@@ -188,6 +192,53 @@ public final class Stages {
   private static <T> T logged(SparkSession spark, Path out, String stage, Supplier<T> work) {
     try (ProgressLog log = ProgressLog.open(spark.sparkContext().hadoopConfiguration(), out, stage)) {
       return work.get();
+    }
+  }
+
+  /**
+   * Every training sequence ranked by its aggregate influence on examples of unwanted behaviour ({@code
+   * flag.examples}, read like queries) with {@code flag.method}, the top ones flagged, into {@code flag.folder}
+   * ({@link FlagJob}). With {@code flag.combine-self-influence = rank-mean} the self-influence stage runs first (or
+   * is reused). The examples are read before the folder is claimed; their content is part of the fingerprint.
+   */
+  public static Dataset<Row> flag(SparkSession spark, InfluenceSettings s) {
+    Path out = Locations.resolve(spark, s.output().dir());
+    Path store = new Path(out, GRADIENTS);
+    FlagSettings f = s.flag();
+    InfluenceMethod method = InfluenceMethod.of(f.method(), s);
+    Path corpus = Locations.resolve(spark, s.input().corpus(FLAG));
+    String examplesFile = f.examples(FLAG);
+    TrainingRun run = run(s, FLAG);
+    List<String> names = method.checkpoints(extracted(store));
+    List<RunCheckpoint> checkpoints = checkpointsOf(run, names, s.input().run(FLAG));
+    List<Queries.Query> examples = Queries.read(spark, examplesFile);
+    boolean combine = f.combine() == FlagSettings.CombineSelfInfluence.RANK_MEAN;
+    Dataset<Row> self = combine ? selfInfluence(spark, s) : null;
+    Config settings = fingerprint(spark, s, FLAG, method, store, names)
+        .withValue(OutputGuard.INPUTS + ".examples", ConfigValueFactory.fromAnyRef(digest(examples.stream()
+            .map(q -> q.id() + "\0" + q.prompt() + "\0" + q.completion()).collect(java.util.stream.Collectors.joining("\n")))));
+    if (combine) {
+      settings = settings.withFallback(s.section(SELF_INFLUENCE));
+    }
+    String digest = digest(settings.root().render(com.typesafe.config.ConfigRenderOptions.concise()));
+    return OutputGuard.whileClaimed(out, f.folder(), settings, s.output().overwrite(), () -> {
+      requireStoreOf(spark, store, Corpus.read(spark, corpus, s.input().badRows()), s.input().corpus(FLAG));
+      Preconditioned p = method.precondition(spark, new ScoringInputs(store, new Path(out, FACTORS), corpus,
+          s.input().badRows(), s.input().longText(), examples), checkpoints);
+      List<Double> weights = checkpoints.stream().map(c -> method.weight(c.learningRate())).toList();
+      return FlagJob.run(spark, new FlagSpec(store, names, weights, p.queries(), f.aggregate(), self, f.fraction(),
+          f.topK(), f.blockRows(), new FlagSpec.Provenance(method.name().word(), method.damping().orElse(null),
+          examplesFile, digest, p.solver()), new Path(out, f.folder())));
+    });
+  }
+
+  /** SHA-256 of {@code text} (UTF-8), hex. */
+  private static String digest(String text) {
+    try {
+      return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+          .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
     }
   }
 

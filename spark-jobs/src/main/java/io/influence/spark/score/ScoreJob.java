@@ -110,7 +110,7 @@ public final class ScoreJob {
       metas.add(GradientStore.metadata(spark, spec.store(), name));
     }
     int d = metas.get(0).dim();
-    float[] raw = queryMatrix(spec, metas, d); // checks the queries before any distributed work
+    float[] raw = QueryMatrix.rowMajor(spec.store(), spec.queries(), metas); // checks the queries before any distributed work
     GradientTable table = GradientStore.table(spark, spec.store(), spec.checkpoints());
     metas = table.checkpoints();
     long t1 = System.nanoTime();
@@ -239,46 +239,6 @@ public final class ScoreJob {
     }).treeReduce(QueryHeaps::merge);
     qb.destroy();
     return heaps;
-  }
-
-  /** Unweighted query matrix [nQ, C·D] row-major; checks every query against the store's layers and shapes. */
-  private static float[] queryMatrix(ScoreSpec spec, List<StoreMetadata> metas, int d) {
-    int c = metas.size();
-    int width = c * d;
-    float[] out = new float[Math.multiplyExact(spec.queries().size(), width)];
-    for (int q = 0; q < spec.queries().size(); q++) {
-      QueryGradient query = spec.queries().get(q);
-      for (int i = 0; i < c; i++) {
-        StoreMetadata m = metas.get(i);
-        Map<String, float[]> g = query.perCheckpoint().get(i);
-        String file = new Path(GradientStore.folder(spec.store(), m.checkpoint()), GradientStore.METADATA_FILE)
-            .toString();
-        if (!g.keySet().equals(new java.util.HashSet<>(m.layerNames()))) {
-          throw new IllegalArgumentException("query '" + query.id() + "' at checkpoint '" + m.checkpoint() + "' has layers "
-              + new java.util.TreeSet<>(g.keySet()) + " but " + file + " stores " + m.layerNames()
-              + ". HINT: compute query gradients for the same tracked layers as the store.");
-        }
-        int off = q * width + i * d;
-        for (StoreMetadata.Layer l : m.layers()) {
-          float[] v = g.get(l.name());
-          if (v.length != l.size()) {
-            throw new IllegalArgumentException("query '" + query.id() + "' at checkpoint '" + m.checkpoint() + "', layer '"
-                + l.name() + "': " + v.length + " values but " + file + " stores [" + l.rows() + ", " + l.cols()
-                + "] (" + m.projectionDescription() + "). HINT: project the query with the store's projection.");
-          }
-          for (int j = 0; j < v.length; j++) {
-            if (!Float.isFinite(v[j])) {
-              throw new IllegalArgumentException("query '" + query.id() + "' at checkpoint '" + m.checkpoint()
-                  + "', layer '" + l.name() + "' holds " + v[j] + " at index " + j
-                  + ". HINT: the query loss or its preconditioning overflowed; check damping.");
-            }
-          }
-          System.arraycopy(v, 0, out, off, v.length);
-          off += v.length;
-        }
-      }
-    }
-    return out;
   }
 
   /** Float64 per-checkpoint and per-layer contributions of the selected pairs, keyed by {@code q + '\0' + trainId}. */

@@ -41,13 +41,15 @@ public final class PublishedFolder {
   private final Path folder;
   private final String data;
   private final String what;
+  private final String summary;
 
-  private PublishedFolder(SparkSession spark, Path folder, String data, String what) {
+  private PublishedFolder(SparkSession spark, Path folder, String data, String summary, String what) {
     this.spark = spark;
     this.fs = AtomicOutput.fs(folder, spark.sparkContext().hadoopConfiguration());
     this.folder = folder;
     this.data = data;
     this.what = what;
+    this.summary = summary;
   }
 
   /**
@@ -55,17 +57,22 @@ public final class PublishedFolder {
    * {@code folder/data}.
    */
   public static PublishedFolder at(SparkSession spark, Path folder, String data, String what) {
-    return new PublishedFolder(spark, folder, data, what);
+    return new PublishedFolder(spark, folder, data, SUMMARY_FILE, what);
+  }
+
+  /** The same protocol with the JSON Lines copy (and completion marker) named {@code summary} instead. */
+  public static PublishedFolder at(SparkSession spark, Path folder, String data, String summary, String what) {
+    return new PublishedFolder(spark, folder, data, summary, what);
   }
 
   /** The rows of a complete folder; empty when there is none; refused when the folder exists without its summary. */
   public Optional<Dataset<Row>> existing() {
-    if (AtomicOutput.isComplete(fs, folder, SUMMARY_FILE)) {
+    if (AtomicOutput.isComplete(fs, folder, summary)) {
       return Optional.of(spark.read().parquet(new Path(folder, data).toString()));
     }
     try {
       if (fs.exists(folder)) {
-        throw new IllegalStateException(folder + " exists but holds no " + SUMMARY_FILE + ", so it is not a complete "
+        throw new IllegalStateException(folder + " exists but holds no " + summary + ", so it is not a complete "
             + what + " output. HINT: delete it or choose another output folder.");
       }
     } catch (IOException e) {
@@ -83,7 +90,7 @@ public final class PublishedFolder {
     Path tmp = AtomicOutput.newTemporary(folder.getParent());
     try {
       write.accept(tmp);
-      writeSummary(new Path(tmp, SUMMARY_FILE), summaryRows.apply(tmp));
+      writeSummary(new Path(tmp, summary), summaryRows.apply(tmp));
       AtomicOutput.publish(fs, tmp, folder);
     } catch (RuntimeException e) {
       AtomicOutput.deleteQuietly(fs, tmp);
