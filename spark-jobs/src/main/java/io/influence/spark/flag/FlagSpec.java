@@ -40,12 +40,12 @@ public record FlagSpec(Path store, List<String> checkpoints, List<Double> weight
    * Provenance written to {@code _flag.json}.
    *
    * @param method       the method word ("tracin", ...)
-   * @param damping      the method's damping λ, or null
+   * @param damping      the method's damping as set (mode and value, e.g. "relative 0.1"), or null
    * @param examplesFile where the examples were read from
    * @param settings     the settings fingerprint (the digest of the settings the output depends on)
    * @param solver       per example id, the iterative solver's report, or null
    */
-  public record Provenance(String method, Double damping, String examplesFile, String settings,
+  public record Provenance(String method, String damping, String examplesFile, String settings,
                            Map<String, String> solver) {
 
     public Provenance {

@@ -227,7 +227,8 @@ public final class Stages {
           s.input().badRows(), s.input().longText(), examples), checkpoints);
       List<Double> weights = checkpoints.stream().map(c -> method.weight(c.learningRate())).toList();
       return FlagJob.run(spark, new FlagSpec(store, names, weights, p.queries(), f.aggregate(), self, f.fraction(),
-          f.topK(), f.blockRows(), new FlagSpec.Provenance(method.name().word(), method.damping().orElse(null),
+          f.topK(), f.blockRows(), new FlagSpec.Provenance(method.name().word(),
+          method.damping().map(io.influence.ekfac.Damping::words).orElse(null),
           examplesFile, digest, p.solver()), new Path(out, f.folder())));
     });
   }
