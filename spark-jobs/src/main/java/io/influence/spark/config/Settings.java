@@ -65,9 +65,30 @@ public final class Settings {
       }
     }
     Config flags = ConfigFactory.parseMap(flagValues(overrides, reference), "command line");
-    Config merged = flags.withFallback(user).withFallback(reference).resolve();
+    Config merged = plainDampingIsAbsolute(flags.withFallback(user).withFallback(reference).resolve());
     checkKnown(merged, reference, Optional.ofNullable(userFile));
     return merged;
+  }
+
+  /**
+   * {@code ihvp.damping = 0.01}, a plain number (what the setting was before it became a block), keeps its meaning:
+   * an absolute λ, as {@code { mode = "absolute", value = 0.01 }}. Anything else that is not a block is refused
+   * naming the key.
+   */
+  private static Config plainDampingIsAbsolute(Config merged) {
+    String key = "ihvp.damping";
+    if (!merged.hasPath(key) || merged.getValue(key).valueType() == ConfigValueType.OBJECT) {
+      return merged;
+    }
+    ConfigValue v = merged.getValue(key);
+    double lambda;
+    try {
+      lambda = Double.parseDouble(String.valueOf(v.unwrapped()).trim());
+    } catch (NumberFormatException e) {
+      return merged;
+    }
+    return merged.withValue(key, com.typesafe.config.ConfigValueFactory.fromMap(
+        Map.of("mode", "absolute", "value", lambda), v.origin().description()));
   }
 
   /** The defaults ({@code reference.conf} in the jar), under {@code influence}; parsed once. */

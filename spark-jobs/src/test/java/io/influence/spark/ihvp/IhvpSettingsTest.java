@@ -110,10 +110,15 @@ class IhvpSettingsTest {
     assertFalse(InfluenceMethod.of(tracin.score().method(), tracin).needsCorpusProducts());
   }
 
+  @Test
+  void damping_plainNumber_isAnAbsoluteLambdaAsBeforeTheBlock() {
+    assertEquals(Damping.absolute(0.02), read(Map.of("ihvp.damping", "0.02")).damping());
+  }
+
   @ParameterizedTest(name = "{0} = {1}")
   @CsvSource({
       "ihvp.curvature, gauss, influence.ihvp.curvature",
-      "ihvp.damping, 0.01, influence.ihvp.damping",
+      "ihvp.damping, small, influence.ihvp.damping",
       "ihvp.damping.value, -1, influence.ihvp.damping.value",
       "ihvp.damping.value, abc, ihvp.damping.value",
       "ihvp.damping.mode, relatve, influence.ihvp.damping.mode",
