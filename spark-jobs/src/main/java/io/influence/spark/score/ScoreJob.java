@@ -230,10 +230,13 @@ public final class ScoreJob {
         String id = gather.id(r);
         int off = scorer.beginRow(id);
         gather.copy(r, id, scorer.buffer(), off);
-        if (done != null && (++batch == blockRows || !it.hasNext())) {
+        if (done != null && ++batch == blockRows) {
           done.add(batch);
           batch = 0;
         }
+      }
+      if (done != null && batch > 0) {
+        done.add(batch);
       }
       return List.of(scorer.finish()).iterator();
     }).treeReduce(QueryHeaps::merge);
@@ -255,20 +258,23 @@ public final class ScoreJob {
       List<Detail> out = new ArrayList<>();
       int batch = 0;
       while (it.hasNext()) {
+        // Spark reuses the row object: nothing may call it.hasNext() before r is read
         InternalRow r = it.next();
         String id = gather.id(r);
-        if (++batch == blockRows || !it.hasNext()) {
+        List<Integer> wanted = sb.value().get(id);
+        if (wanted != null) {
+          gather.copy(r, id, row, 0);
+          for (int qi : wanted) {
+            out.add(new Detail(qi, id, ScoreSplit.of(layout, weights, qb.value(), qi * width, row)));
+          }
+        }
+        if (++batch == blockRows) {
           done.add(batch);
           batch = 0;
         }
-        List<Integer> wanted = sb.value().get(id);
-        if (wanted == null) {
-          continue;
-        }
-        gather.copy(r, id, row, 0);
-        for (int qi : wanted) {
-          out.add(new Detail(qi, id, ScoreSplit.of(layout, weights, qb.value(), qi * width, row)));
-        }
+      }
+      if (batch > 0) {
+        done.add(batch);
       }
       return out.iterator();
     }).collect();
