@@ -39,6 +39,12 @@ final class StageCommands {
       InfluenceSettings settings = options.load();
       if (needs != Needs.NOTHING) {   // what needs no cluster fails before Spark starts
         settings.input().require(spec.name(), needs == Needs.CORPUS_RUN_AND_QUERIES);
+        io.influence.spark.io.Corpus.precheckLocal(settings.input().corpus(spec.name()), "corpus",
+            settings.input().badRows());
+        if (needs == Needs.CORPUS_RUN_AND_QUERIES) {
+          io.influence.spark.io.Corpus.precheckLocal(settings.input().queries(spec.name()), "queries",
+              io.influence.spark.config.BadRows.FAIL);
+        }
       }
       preflight(settings);
       SparkSession spark = Sessions.create(settings.spark());

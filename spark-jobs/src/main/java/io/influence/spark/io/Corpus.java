@@ -7,6 +7,7 @@ import static org.apache.spark.sql.functions.lit;
 import io.influence.spark.config.BadRows;
 import java.util.Arrays;
 import java.util.List;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
@@ -108,9 +109,30 @@ public final class Corpus {
    * first ({@link JsonLinesCheck}) so that a bad line is named by file and line number.
    */
   static Dataset<Row> jsonLines(SparkSession spark, Path path, String what, BadRows badRows) {
-    JsonLinesCheck.Result check = JsonLinesCheck.check(spark.sparkContext().hadoopConfiguration(), path);
+    boolean clean = requireUsable(JsonLinesCheck.check(spark.sparkContext().hadoopConfiguration(), path), path, what,
+        badRows);
+    return spark.read().option("mode", clean ? "FAILFAST" : "DROPMALFORMED").json(path.toString());
+  }
+
+  /**
+   * Before Spark starts: a local JSON Lines {@code what} ("corpus" or "queries") at {@code location} is checked line
+   * by line and refused as its read would refuse it (a missing file, Parquet, a datasets folder or a remote file is
+   * left to the stage, which checks a remote JSON Lines file when it reads it, still before any Spark job over it).
+   */
+  public static void precheckLocal(String location, String what, BadRows badRows) {
+    Configuration conf = new Configuration();
+    Path path = Locations.resolve(conf, location);
+    if (!Locations.isLocal(path) || !Locations.exists(conf, path)
+        || InputFormat.detect(conf, path) != InputFormat.JSON_LINES) {
+      return;
+    }
+    requireUsable(JsonLinesCheck.check(conf, path), path, what, badRows);
+  }
+
+  /** Whether the checked file is clean; refuses it when a bad line must fail the read (always for bytes not UTF-8). */
+  private static boolean requireUsable(JsonLinesCheck.Result check, Path path, String what, BadRows badRows) {
     if (check.clean()) {
-      return spark.read().option("mode", "FAILFAST").json(path.toString());
+      return true;
     }
     if (badRows == BadRows.FAIL || check.invalidUtf8()) {
       throw new IllegalArgumentException(what + " " + path + ": " + check.badLines() + " line(s) are not JSON objects "
@@ -119,7 +141,7 @@ public final class Corpus {
           : "fix them (one JSON object per line)" + (what.equals("corpus")
           ? ", or set influence.input.bad-rows = skip to leave them out" : "")));
     }
-    return spark.read().option("mode", "DROPMALFORMED").json(path.toString());
+    return false;
   }
 
   /** Projects a raw frame onto {@link #SCHEMA}, refusing one that lacks what the engine needs. */

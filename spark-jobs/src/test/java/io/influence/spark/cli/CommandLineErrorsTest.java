@@ -54,6 +54,22 @@ class CommandLineErrorsTest {
     assertFalse(Files.exists(out), "a failed command claims no folder: " + r.err());
   }
 
+  /** A bad JSON Lines line is named before Spark starts: with an unreachable master the error is still the line's. */
+  @Test
+  void extract_corpusWithBadLine3_namesFileAndLineBeforeSparkStarts() throws Exception {
+    Path corpus = dir.resolve("bad.jsonl");
+    Files.writeString(corpus, "{\"id\": \"a\", \"text\": \"one\"}\n{\"id\": \"b\", \"text\": \"two\"}\n"
+        + "{\"id\": \"c\", \"text\": \"three\"\n");
+    Path out = dir.resolve("out-bad-line");
+    Ran r = run("extract", "--corpus", corpus.toString(), "--run", dir.resolve("run").toString(), "--out",
+        out.toString(), "--master", "spark://127.0.0.1:1");
+    assertEquals(Failures.USER_ERROR, r.code(), r.err().toString());
+    String last = r.err().get(r.err().size() - 1);
+    assertTrue(last.contains("bad.jsonl line 3") && last.contains("HINT"), last);
+    assertFalse(r.err().stream().anyMatch(l -> l.contains("cannot reach")), "Spark was not started: " + r.err());
+    assertFalse(Files.exists(out), "nothing claimed: " + r.err());
+  }
+
   @Test
   void extract_projectionLargerThanTheLayers_isRefusedBeforeAnyWork() throws Exception {
     io.influence.spark.testing.TinyRun tiny = io.influence.spark.testing.TinyRun.create(dir);   // width 16
