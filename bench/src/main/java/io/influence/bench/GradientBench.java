@@ -4,7 +4,6 @@ import io.influence.checkpoints.Gpt2Config;
 import io.influence.checkpoints.LlamaConfig;
 import io.influence.core.model.BatchGradients;
 import io.influence.core.model.CausalLm;
-import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.model.TokenBatch;
@@ -315,7 +314,7 @@ public final class GradientBench {
     }
     t.put("ln_f.weight", Nd4j.ones(DataType.FLOAT, c));
     t.put("ln_f.bias", Nd4j.zeros(DataType.FLOAT, c));
-    return Gpt2Model.fromTensors(cfg, t, DataType.FLOAT);
+    return CausalLm.fromTensors(cfg, t, DataType.FLOAT);
   }
 
   private static void linear(Map<String, INDArray> t, String name, int in, int out) {
