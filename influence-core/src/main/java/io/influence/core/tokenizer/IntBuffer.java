@@ -22,6 +22,10 @@ final class IntBuffer {
     n += v.length;
   }
 
+  int size() {
+    return n;
+  }
+
   int[] toArray() {
     return Arrays.copyOf(a, n);
   }

@@ -25,19 +25,21 @@ public record PromptCompletion(String id, int[] tokens, int[] lossMask) {
   public static PromptCompletion encode(Tokenizer tokenizer, String id, String prompt, String completion,
       int context) {
     // as a document: the tokenizer's prefix (BOS) before the prompt, its suffix (EOS, if any) after the completion
-    int[] p = concat(tokenizer.specialPrefix(), tokenizer.encode(prompt));
+    IntBuffer ids = new IntBuffer(16);
+    ids.addAll(tokenizer.specialPrefix());
+    ids.addAll(tokenizer.encode(prompt));
     int[] said = tokenizer.encode(completion);
-    int[] r = concat(said, tokenizer.specialSuffix());
-    int[] t = new int[p.length + r.length];
+    int promptLength = ids.size();
+    ids.addAll(said);
+    ids.addAll(tokenizer.specialSuffix());
+    int[] t = ids.toArray();
     int[] m = new int[t.length];
-    System.arraycopy(p, 0, t, 0, p.length);
-    System.arraycopy(r, 0, t, p.length, r.length);
-    for (int i = Math.max(1, p.length); i < t.length; i++) {
+    for (int i = Math.max(1, promptLength); i < t.length; i++) {
       m[i] = 1;
     }
     if (said.length == 0 || t.length < 2) {
-      throw new IllegalArgumentException("query " + id + " has no completion token to predict (" + p.length
-          + " prompt and " + r.length + " completion tokens): its loss would be 0 and every training sequence "
+      throw new IllegalArgumentException("query " + id + " has no completion token to predict (" + promptLength
+          + " prompt and " + (t.length - promptLength) + " completion tokens): its loss would be 0 and every training sequence "
           + "would score 0. HINT: give it a non-empty completion, and a prompt or a completion of at least 2 tokens");
     }
     if (t.length > context) {
@@ -54,11 +56,5 @@ public record PromptCompletion(String id, int[] tokens, int[] lossMask) {
       n += v;
     }
     return n;
-  }
-
-  private static int[] concat(int[] a, int[] b) {
-    int[] out = java.util.Arrays.copyOf(a, a.length + b.length);
-    System.arraycopy(b, 0, out, a.length, b.length);
-    return out;
   }
 }

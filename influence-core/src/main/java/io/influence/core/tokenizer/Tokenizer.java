@@ -95,7 +95,11 @@ public interface Tokenizer {
    * {@code encode(text)}.
    */
   default int[] encodeDocument(String text) {
-    return concat(specialPrefix(), encode(text), specialSuffix());
+    IntBuffer ids = new IntBuffer(16);
+    ids.addAll(specialPrefix());
+    ids.addAll(encode(text));
+    ids.addAll(specialSuffix());
+    return ids.toArray();
   }
 
   /** The tokens Hugging Face adds before a single text (e.g. BOS); empty for GPT-2 style files. */
@@ -106,20 +110,6 @@ public interface Tokenizer {
   /** The tokens Hugging Face adds after a single text (e.g. EOS when configured); usually empty. */
   default int[] specialSuffix() {
     return new int[0];
-  }
-
-  private static int[] concat(int[]... parts) {
-    int n = 0;
-    for (int[] p : parts) {
-      n += p.length;
-    }
-    int[] out = new int[n];
-    int at = 0;
-    for (int[] p : parts) {
-      System.arraycopy(p, 0, out, at, p.length);
-      at += p.length;
-    }
-    return out;
   }
 
   /**

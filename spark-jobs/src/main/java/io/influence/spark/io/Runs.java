@@ -268,7 +268,8 @@ public final class Runs {
     }
   }
 
-  private static String sha256(String s) {
+  /** SHA-256 of {@code s} (UTF-8), lower-case hex. */
+  public static String sha256(String s) {
     try {
       return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
     } catch (NoSuchAlgorithmException e) {

@@ -215,12 +215,12 @@ public final class Stages {
     boolean combine = f.combine() == FlagSettings.CombineSelfInfluence.RANK_MEAN;
     Dataset<Row> self = combine ? selfInfluence(spark, s) : null;
     Config settings = fingerprint(spark, s, FLAG, method, store, names)
-        .withValue(OutputGuard.INPUTS + ".examples", ConfigValueFactory.fromAnyRef(digest(examples.stream()
+        .withValue(OutputGuard.INPUTS + ".examples", ConfigValueFactory.fromAnyRef(Runs.sha256(examples.stream()
             .map(q -> q.id() + "\0" + q.prompt() + "\0" + q.completion()).collect(java.util.stream.Collectors.joining("\n")))));
     if (combine) {
       settings = settings.withFallback(s.section(SELF_INFLUENCE));
     }
-    String digest = digest(settings.root().render(com.typesafe.config.ConfigRenderOptions.concise()));
+    String digest = Runs.sha256(settings.root().render(com.typesafe.config.ConfigRenderOptions.concise()));
     return OutputGuard.whileClaimed(out, f.folder(), settings, s.output().overwrite(), () -> {
       requireStoreOf(spark, store, Corpus.read(spark, corpus, s.input().badRows()), s.input().corpus(FLAG));
       Preconditioned p = method.precondition(spark, new ScoringInputs(store, new Path(out, FACTORS), corpus,
@@ -231,16 +231,6 @@ public final class Stages {
           method.damping().map(io.influence.ekfac.Damping::words).orElse(null),
           examplesFile, digest, p.solver()), new Path(out, f.folder())));
     });
-  }
-
-  /** SHA-256 of {@code text} (UTF-8), hex. */
-  private static String digest(String text) {
-    try {
-      return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
-          .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   /**
