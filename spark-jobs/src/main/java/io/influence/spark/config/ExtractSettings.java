@@ -10,8 +10,10 @@ import java.util.Optional;
  * @param layers     tracked layers; empty = every linear layer of the blocks
  * @param batchSize  sequences per forward/backward pass inside a task
  * @param projection the Kronecker projection of the stored gradients, or empty for full gradients
+ * @param partitions Spark partitions (tasks) of the extraction per checkpoint; 0 = as the corpus comes, at least one
+ *                   per core
  */
-public record ExtractSettings(List<String> layers, int batchSize, Optional<Projection> projection) {
+public record ExtractSettings(List<String> layers, int batchSize, Optional<Projection> projection, int partitions) {
 
   /** Seeded Gaussian Kronecker projection to {@code [kOut, kIn]} per layer (LoGra-style). */
   public record Projection(int kIn, int kOut, long seed) implements java.io.Serializable {
@@ -33,6 +35,10 @@ public record ExtractSettings(List<String> layers, int batchSize, Optional<Proje
     if (batchSize < 1) {
       throw new IllegalArgumentException("influence.extract.batch-size must be >= 1, got " + batchSize);
     }
+    if (partitions < 0) {
+      throw new IllegalArgumentException("influence.extract.partitions must be >= 0 (0 = as the corpus comes), got "
+          + partitions);
+    }
   }
 
   static ExtractSettings from(Config c) {
@@ -40,6 +46,7 @@ public record ExtractSettings(List<String> layers, int batchSize, Optional<Proje
     Optional<Projection> projection = e.getBoolean("projection.enabled")
         ? Optional.of(new Projection(e.getInt("projection.k-in"), e.getInt("projection.k-out"),
             e.getLong("projection.seed"))) : Optional.empty();
-    return new ExtractSettings(e.getStringList("layers"), e.getInt("batch-size"), projection);
+    return new ExtractSettings(e.getStringList("layers"), e.getInt("batch-size"), projection,
+        e.getInt("partitions"));
   }
 }

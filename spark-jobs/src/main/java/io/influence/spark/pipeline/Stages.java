@@ -96,9 +96,15 @@ public final class Stages {
     TrainingRun run = run(s, "extract");
     ExtractSettings e = s.extract();
     return OutputGuard.whileClaimed(out, GRADIENTS, corpusSide(s, "extract"), s.output().overwrite(),
-        () -> logged(spark, out, "extract", () -> ExtractJob.run(spark, new ExtractSpec(Corpus.read(spark, corpusFile, s.input().badRows()), run, new Path(out, GRADIENTS),
+        () -> logged(spark, out, "extract", () -> ExtractJob.run(spark, new ExtractSpec(partitioned(Corpus.read(spark, corpusFile, s.input().badRows()),
+            e.partitions()), run, new Path(out, GRADIENTS),
             e.projection().orElse(null), e.layers().isEmpty() ? null : e.layers(), e.batchSize(),
             s.input().badRows(), s.input().longText()))));
+  }
+
+  /** {@code rows} in {@code partitions} partitions, or as they come when it is 0. */
+  private static Dataset<Row> partitioned(Dataset<Row> rows, int partitions) {
+    return partitions > 0 ? rows.repartition(partitions) : rows;
   }
 
   /**

@@ -61,7 +61,7 @@ class StandaloneClusterIT {
     // A larger corpus (the same sentences under many ids) so extraction lasts long enough to be interrupted.
     Path corpus = dir.resolve("big.jsonl");
     StringBuilder lines = new StringBuilder();
-    for (int copy = 0; copy < 40; copy++) {
+    for (int copy = 0; copy < 20; copy++) {
       for (int i = 0; i < tiny.texts().size(); i++) {
         lines.append("{\"id\": \"c").append(copy).append("-").append(i).append("\", \"text\": \"")
             .append(tiny.texts().get(i)).append("\"}\n");
@@ -72,7 +72,7 @@ class StandaloneClusterIT {
     Files.writeString(queries, "{\"id\": \"q1\", \"prompt\": \"the red\", \"completion\": \" cat sleeps.\"}\n");
     List<String> common = List.of("--corpus", corpus.toString(), "--run", dir.resolve("run").toString(),
         "--queries", queries.toString(), "-D", "score.top-k=10", "-D", "extract.projection.enabled=false",
-        "-D", "extract.batch-size=4", "-D", "spark.conf.\"spark.sql.files.maxPartitionBytes\"=16384");
+        "-D", "extract.batch-size=4", "-D", "extract.partitions=24");
 
     Path localOut = dir.resolve("local");
     List<String> local = new ArrayList<>(List.of("run", "--master", "local[2]", "--out", localOut.toString()));
@@ -133,8 +133,8 @@ class StandaloneClusterIT {
         "--conf", "spark.executor.memory=1g", appJar().toString()));
     all.addAll(arguments);
     Process p = cluster.submit(appJar(), log, all);
-    // measured on the quiet 2-core machine: the executor-kill run finishes in about 230 s (thousands of 16 KB
-    // partitions on 1-core executors); 480 s leaves room for a loaded machine without hiding a hang
+    // 24 extraction tasks per checkpoint (extract.partitions), not thousands of 16 KB splits of every stage's input;
+    // 480 s leaves room for a loaded machine without hiding a hang
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(480);
     while (p.isAlive() && System.nanoTime() < deadline) {
       if (watch != null) {
