@@ -134,6 +134,7 @@ public final class Gpt2Model implements CausalLm {
     List<String> layers = request.trackedLayers() == null ? linearLayers() : request.trackedLayers();
     PerExampleGradients.checkLayers(layers, request.projections(), this::linearShape, dataType());
     Gpt2Pass p = passFor(batch);
+    p.loss.useLabels(request.labels());   // every call sets it: a pass is reused across calls
     double[] losses = p.forward(params, batch);
     Gpt2Params grads = request.parameterGradients() ? new Gpt2Params(config, dataType()) : null;
     p.backward(params, grads);

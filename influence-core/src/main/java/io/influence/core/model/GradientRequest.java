@@ -15,13 +15,38 @@ import java.util.Objects;
  *                           empty for none. Every tracked layer needs one when not empty.
  * @param trackedLayers      layer names such as {@code h.0.attn.c_attn}; {@code null} means every Conv1D
  *                           of every block (see {@link Gpt2Model#linearLayers()})
+ * @param labels             which next tokens the gradients are taken against: the observed ones (the data's,
+ *                           the empirical Fisher's) or labels sampled from the model's own predictive distribution
+ *                           (the true Fisher's); the losses returned are always the observed-label losses
  */
 public record GradientRequest(boolean parameterGradients, boolean tokenFactors, boolean fullPerExample,
-                              Map<String, KroneckerProjection> projections, List<String> trackedLayers) {
+                              Map<String, KroneckerProjection> projections, List<String> trackedLayers,
+                              Labels labels) {
+
+  /**
+   * The labels of the loss the gradients differentiate. {@link #OBSERVED}: the next tokens of the data. {@link
+   * #sampled}: at every predicted position one label drawn from the model's softmax at that position, seeded by
+   * {@code seed}, the example's tokens and the position only, so the same example gets the same labels in any batch,
+   * partition or order (what Kronfluence and Grosse et al. use for the true Fisher).
+   */
+  public record Labels(boolean sampled, long seed) {
+    public static final Labels OBSERVED = new Labels(false, 0);
+
+    public static Labels sampled(long seed) {
+      return new Labels(true, seed);
+    }
+  }
+
+  /** A request with observed labels. */
+  public GradientRequest(boolean parameterGradients, boolean tokenFactors, boolean fullPerExample,
+                         Map<String, KroneckerProjection> projections, List<String> trackedLayers) {
+    this(parameterGradients, tokenFactors, fullPerExample, projections, trackedLayers, Labels.OBSERVED);
+  }
 
   public GradientRequest {
     projections = projections == null ? Map.of() : Map.copyOf(projections);
     trackedLayers = trackedLayers == null ? null : List.copyOf(trackedLayers);
+    labels = labels == null ? Labels.OBSERVED : labels;
   }
 
   /** Only the batch-summed gradients of all parameters (what a trainer needs). */
@@ -46,23 +71,28 @@ public record GradientRequest(boolean parameterGradients, boolean tokenFactors, 
   }
 
   public GradientRequest withParameterGradients(boolean on) {
-    return new GradientRequest(on, tokenFactors, fullPerExample, projections, trackedLayers);
+    return new GradientRequest(on, tokenFactors, fullPerExample, projections, trackedLayers, labels);
   }
 
   public GradientRequest withTokenFactors(boolean on) {
-    return new GradientRequest(parameterGradients, on, fullPerExample, projections, trackedLayers);
+    return new GradientRequest(parameterGradients, on, fullPerExample, projections, trackedLayers, labels);
   }
 
   public GradientRequest withFullPerExample(boolean on) {
-    return new GradientRequest(parameterGradients, tokenFactors, on, projections, trackedLayers);
+    return new GradientRequest(parameterGradients, tokenFactors, on, projections, trackedLayers, labels);
   }
 
   public GradientRequest withProjections(Map<String, KroneckerProjection> p) {
-    return new GradientRequest(parameterGradients, tokenFactors, fullPerExample, p, trackedLayers);
+    return new GradientRequest(parameterGradients, tokenFactors, fullPerExample, p, trackedLayers, labels);
   }
 
   public GradientRequest withTrackedLayers(List<String> layers) {
-    return new GradientRequest(parameterGradients, tokenFactors, fullPerExample, projections, layers);
+    return new GradientRequest(parameterGradients, tokenFactors, fullPerExample, projections, layers, labels);
+  }
+
+  /** The same request with gradients against {@code l}. */
+  public GradientRequest withLabels(Labels l) {
+    return new GradientRequest(parameterGradients, tokenFactors, fullPerExample, projections, trackedLayers, l);
   }
 
   boolean needsPerExample() {

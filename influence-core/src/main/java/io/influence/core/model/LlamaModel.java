@@ -237,6 +237,7 @@ public final class LlamaModel implements CausalLm {
     List<String> tracked = request.trackedLayers() == null ? linearLayers() : request.trackedLayers();
     PerExampleGradients.checkLayers(tracked, request.projections(), this::linearShape, dataType());
     LlamaPass p = passFor(batch);
+    p.loss.useLabels(request.labels());   // every call sets it: a pass is reused across calls
     double[] losses = p.forward(params, batch);
     Map<String, INDArray> grads = backward(p, request.parameterGradients());
     long t0 = System.nanoTime();

@@ -26,6 +26,8 @@ final class NextTokenLoss {
   private final int batch, seqLen, n;
   private final int[] targets;      // [N], -1 for none
   private final INDArray weights;   // [N], 1 where a target counts
+  private final long[] exampleKeys; // [B], a hash of each example's tokens (seeds its sampled labels)
+  private GradientRequest.Labels labels = GradientRequest.Labels.OBSERVED;
 
   NextTokenLoss(DataType dt, int batch, int seqLen) {
     this.dt = dt;
@@ -34,12 +36,23 @@ final class NextTokenLoss {
     this.n = batch * seqLen;
     this.targets = new int[n];
     this.weights = Nd4j.create(dt, n);
+    this.exampleKeys = new long[batch];
+  }
+
+  /** Which labels the next {@link #lossAndGradient} differentiates against (observed until set). */
+  void useLabels(GradientRequest.Labels l) {
+    labels = l == null ? GradientRequest.Labels.OBSERVED : l;
   }
 
   /** Sets each column's target token and weight from the batch's tokens and loss mask. */
   void setTargets(TokenBatch tb) {
     double[] w = new double[n];
     for (int b = 0; b < batch; b++) {
+      long key = 0x9E3779B97F4A7C15L;
+      for (int t = 0; t < tb.length(b); t++) {
+        key = (key ^ tb.tokens()[b][t]) * 0xBF58476D1CE4E5B9L;
+      }
+      exampleKeys[b] = key;
       for (int t = 0; t < seqLen; t++) {
         int k = b * seqLen + t;
         targets[k] = tb.counts(b, t + 1) ? tb.tokens()[b][t + 1] : -1;
@@ -74,7 +87,8 @@ final class NextTokenLoss {
     for (int k = 0; k < n; k++) {
       if (targets[k] >= 0) {
         losses[k / seqLen] += Math.log(sums[k]) - shifted[k];
-        int at = targets[k] + k * vl.ld;
+        int label = labels.sampled() ? sample(vl, k, (int) logits.rows()) : targets[k];
+        int at = label + k * vl.ld;
         vl.set(at, vl.get(at) - 1.0);
       }
     }
@@ -101,6 +115,23 @@ final class NextTokenLoss {
         Blas.cols(logits, b * seqLen + len, (b + 1) * seqLen).assign(0);
       }
     }
+  }
+
+  /**
+   * A label for column {@code k} drawn from its softmax (already in {@code vl}) by inverse CDF, with a generator
+   * seeded by the labels' seed, the example's tokens and the position.
+   */
+  private int sample(Vec vl, int k, int vocab) {
+    long mixed = labels.seed() * 0x94D049BB133111EBL ^ exampleKeys[k / seqLen] ^ (long) (k % seqLen) * 0xD6E8FEB86659FD93L;
+    double u = new java.util.SplittableRandom(mixed).nextDouble();
+    double cdf = 0;
+    for (int v = 0; v < vocab; v++) {
+      cdf += vl.get(v + k * vl.ld);
+      if (u < cdf) {
+        return v;
+      }
+    }
+    return vocab - 1;   // u beyond the rounded total
   }
 
   private static INDArray col(INDArray v) {
