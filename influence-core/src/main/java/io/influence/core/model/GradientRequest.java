@@ -29,7 +29,7 @@ public record GradientRequest(boolean parameterGradients, boolean tokenFactors, 
    * {@code seed}, the example's tokens and the position only, so the same example gets the same labels in any batch,
    * partition or order (what Kronfluence and Grosse et al. use for the true Fisher).
    */
-  public record Labels(boolean sampled, long seed) {
+  public record Labels(boolean sampled, long seed) implements java.io.Serializable {
     public static final Labels OBSERVED = new Labels(false, 0);
 
     public static Labels sampled(long seed) {

@@ -11,8 +11,11 @@ import java.util.List;
  * @param checkpoints which extracted checkpoints to fit and score with
  * @param batchSize   sequences per forward/backward pass in the covariance pass
  * @param partitions  partitions of both passes; 0 keeps the input's partitioning
+ * @param fisher      the labels of the fitted curvature: observed (empirical Fisher) or sampled (true Fisher)
+ * @param fisherSeed  the seed of the sampled labels
  */
-public record EkfacSettings(Damping damping, CheckpointSelection checkpoints, int batchSize, int partitions) {
+public record EkfacSettings(Damping damping, CheckpointSelection checkpoints, int batchSize, int partitions,
+                            Fisher fisher, long fisherSeed) {
 
   public EkfacSettings {
     if (batchSize < 1) {
@@ -28,7 +31,8 @@ public record EkfacSettings(Damping damping, CheckpointSelection checkpoints, in
     Config e = influence.getConfig("ekfac");
     Damping damping = DampingSettings.read(influence, "ekfac");
     return new EkfacSettings(damping, Choices.parse(CheckpointSelection.class, "ekfac.checkpoints",
-        e.getString("checkpoints")), e.getInt("batch-size"), e.getInt("partitions"));
+        e.getString("checkpoints")), e.getInt("batch-size"), e.getInt("partitions"),
+        Choices.parse(Fisher.class, "ekfac.fisher", e.getString("fisher")), e.getLong("fisher-seed"));
   }
 
   /** The damping as the settings spell it, e.g. {@code relative 0.1}. */

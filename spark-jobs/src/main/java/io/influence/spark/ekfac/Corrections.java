@@ -51,6 +51,12 @@ final class Corrections implements Serializable {
     return this;
   }
 
+  /** Adds one example's gradient of {@code layer} ({@code [rows, cols]} as the store holds it). */
+  Corrections add(String layer, org.nd4j.linalg.api.ndarray.INDArray gradient, String id) {
+    byLayer.get(layer).addGradient(gradient, 1.0, id);
+    return this;
+  }
+
   Corrections merge(Corrections other) {
     for (Map.Entry<String, EigenvalueCorrection> e : byLayer.entrySet()) {
       e.getValue().merge(other.byLayer.get(e.getKey()));

@@ -49,19 +49,23 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
   private final LayerLayout stored;
   private final Long projectionSeed;
   private final int batchSize;
+  private final GradientRequest.Labels labels;
   private final ProgressCounter done;
 
   /**
    * The covariance pass over the layers {@code meta} stores (its shapes and projection), for checkpoint {@code dir};
-   * each finished batch's rows are added to {@code done}.
+   * with gradients against {@code labels} (observed: empirical Fisher; sampled: true Fisher); each finished batch's
+   * rows are added to {@code done}.
    */
-  CovarianceTask(String dir, String sha256, StoreMetadata meta, int batchSize, ProgressCounter done) {
+  CovarianceTask(String dir, String sha256, StoreMetadata meta, int batchSize, GradientRequest.Labels labels,
+      ProgressCounter done) {
     this.dir = dir;
     this.sha256 = sha256;
     this.layers = List.copyOf(meta.layers());
     this.stored = meta.layout();
     this.projectionSeed = meta.projectionSeed();
     this.batchSize = batchSize;
+    this.labels = labels;
     this.done = done;
   }
 
@@ -79,7 +83,8 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
     List<String> names = layers.stream().map(StoreMetadata.Layer::name).toList();
     Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(stored, model::linearShape,
         projectionSeed, model.dataType());
-    GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(names);
+    GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(names)
+        .withLabels(labels);
     Sums working = empty(layers);
     List<String> ids = new ArrayList<>();
     List<int[]> batch = new ArrayList<>();

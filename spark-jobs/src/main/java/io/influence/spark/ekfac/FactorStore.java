@@ -47,9 +47,16 @@ public final class FactorStore {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** Contents of {@value #MARKER}. */
+  /**
+   * Contents of {@value #MARKER}; {@code fisher} says which curvature was fitted ({@code empirical}, or {@code true
+   * (seed N)}; absent in markers written before it was recorded, which were all empirical).
+   */
   public record Marker(String format, String checkpoint, String sha256, String fitId, String store,
-                       long covarianceExamples, long correctionExamples) {}
+                       long covarianceExamples, long correctionExamples, String fisher) {
+    public Marker {
+      fisher = fisher == null ? "empirical" : fisher;
+    }
+  }
 
   private FactorStore() {}
 
@@ -200,7 +207,7 @@ public final class FactorStore {
    * Writes one checkpoint's factors atomically: a {@code _tmp-*} folder with every layer file and the marker last,
    * renamed to {@code root/checkpoint}. Deletes leftovers of crashed fits first.
    */
-  static void write(Path root, StoreMetadata meta, Map<String, LayerFactors> factors) {
+  static void write(Path root, StoreMetadata meta, Map<String, LayerFactors> factors, String fisher) {
     Configuration conf = Locations.conf();
     FileSystem fs = Locations.fs(conf, root);
     Locations.mkdirs(conf, root);
@@ -223,7 +230,7 @@ public final class FactorStore {
       }
       LayerFactors any = factors.values().iterator().next();
       Marker m = new Marker(FORMAT, meta.checkpoint(), meta.sha256(), UUID.randomUUID().toString(), meta.toJson(),
-          any.examples(), any.correctionExamples());
+          any.examples(), any.correctionExamples(), fisher);
       Locations.writeDirectly(conf, new Path(tmp, MARKER), JSON.writeValueAsString(m));
       AtomicOutput.publish(fs, tmp, target);
     } catch (JsonProcessingException e) {

@@ -77,6 +77,13 @@ public final class FitEkfacJob {
         Locations.deleteRecursively(spark.sparkContext().hadoopConfiguration(),
             FactorStore.folder(spec.factors(), name));
       }
+      if (FactorStore.isComplete(spec.factors(), name)
+          && !FactorStore.marker(spec.factors(), name).fisher().equals(spec.fisherWords())) {
+        LOG.warn("the factors of {} fitted the {} Fisher, ekfac.fisher now asks for the {} one; fitting them again",
+            name, FactorStore.marker(spec.factors(), name).fisher(), spec.fisherWords());
+        Locations.deleteRecursively(spark.sparkContext().hadoopConfiguration(),
+            FactorStore.folder(spec.factors(), name));
+      }
       if (FactorStore.isComplete(spec.factors(), name)) {
         FactorStore.requireSameSpace(spec.factors(), meta);
         LOG.info("EK-FAC factors of {} are already complete in {}; skipping", name, spec.factors());
@@ -94,7 +101,7 @@ public final class FitEkfacJob {
     try {
       for (StoreMetadata meta : todo) {
         Map<String, LayerFactors> factors = fit(spark, spec, corpus, byName.get(meta.checkpoint()), meta);
-        FactorStore.write(spec.factors(), meta, factors);
+        FactorStore.write(spec.factors(), meta, factors, spec.fisherWords());
         written.add(meta.checkpoint());
         LOG.info("wrote EK-FAC factors of {} to {}", meta.checkpoint(), FactorStore.folder(spec.factors(),
             meta.checkpoint()));
@@ -116,7 +123,8 @@ public final class FitEkfacJob {
     CovarianceTask.Sums sums;
     try (Progress progress = Progress.start(spark.sparkContext(), "covariance " + meta.checkpoint(), corpus.size())) {
       sums = tokens.mapPartitions(new CovarianceTask(Runs.location(c), c.sha256(), meta, spec.batchSize(),
-          progress.counter())).treeReduce(CovarianceTask.Sums::merge, TREE_DEPTH);
+          spec.fisher().labels(spec.fisherSeed()), progress.counter())).treeReduce(CovarianceTask.Sums::merge,
+          TREE_DEPTH);
       progress.finish();
     }
     Map<String, LayerFactors> eigen = new LinkedHashMap<>();
@@ -124,24 +132,10 @@ public final class FitEkfacJob {
       eigen.put(l.name(), LayerFactors.fromCovariances(sums.byLayer().get(l.name()).finish()));
     }
 
-    GradientTable table = GradientStore.table(spark, spec.store(), List.of(meta.checkpoint()));
-    if (spec.partitions() > 0) {
-      table = new GradientTable(table.checkpoints(), table.rows().repartition(spec.partitions()));
-    }
-    RowGather gather = table.gather();
-    JavaRDD<InternalRow> grads = table.rows().queryExecution().toRdd().toJavaRDD();
     Corrections zero = new Corrections(meta.layers(), eigen);
-    long stored = GradientStore.read(spark, spec.store(), meta.checkpoint()).count();
-    Corrections lambda;
-    try (Progress progress = Progress.start(spark.sparkContext(), "eigenvalue correction " + meta.checkpoint(),
-        stored)) {
-      var done = progress.counter();
-      lambda = grads.treeAggregate(zero, (acc, row) -> {
-        done.add(1);
-        return acc.add(gather, row);
-      }, Corrections::merge, TREE_DEPTH);
-      progress.finish();
-    }
+    Corrections lambda = spec.fisher() == io.influence.spark.config.Fisher.TRUE
+        ? sampledCorrection(spark, spec, tokens, c, meta, zero, corpus.size())
+        : storedCorrection(spark, spec, meta, zero);
     Map<String, LayerFactors> out = new LinkedHashMap<>();
     for (StoreMetadata.Layer l : meta.layers()) {
       EigenvalueCorrection e = lambda.byLayer().get(l.name());
@@ -154,5 +148,44 @@ public final class FitEkfacJob {
           first.correctionExamples());
     }
     return out;
+  }
+
+  /** The eigenvalue correction from the stored per-example gradients (observed labels: the empirical Fisher). */
+  private static Corrections storedCorrection(SparkSession spark, FitEkfacSpec spec, StoreMetadata meta,
+      Corrections zero) {
+    GradientTable table = GradientStore.table(spark, spec.store(), List.of(meta.checkpoint()));
+    if (spec.partitions() > 0) {
+      table = new GradientTable(table.checkpoints(), table.rows().repartition(spec.partitions()));
+    }
+    RowGather gather = table.gather();
+    JavaRDD<InternalRow> grads = table.rows().queryExecution().toRdd().toJavaRDD();
+    long stored = GradientStore.read(spark, spec.store(), meta.checkpoint()).count();
+    Corrections lambda;
+    try (Progress progress = Progress.start(spark.sparkContext(), "eigenvalue correction " + meta.checkpoint(),
+        stored)) {
+      var done = progress.counter();
+      lambda = grads.treeAggregate(zero, (acc, row) -> {
+        done.add(1);
+        return acc.add(gather, row);
+      }, Corrections::merge, TREE_DEPTH);
+      progress.finish();
+    }
+    return lambda;
+  }
+
+  /**
+   * The eigenvalue correction from per-example gradients recomputed with sampled labels (the true Fisher), in the
+   * store's space (its layers and projection), one pass over the corpus like extract's.
+   */
+  private static Corrections sampledCorrection(SparkSession spark, FitEkfacSpec spec, JavaRDD<Row> tokens,
+      RunCheckpoint c, StoreMetadata meta, Corrections zero, long rows) {
+    try (Progress progress = Progress.start(spark.sparkContext(), "eigenvalue correction " + meta.checkpoint(),
+        rows)) {
+      Corrections lambda = tokens.mapPartitions(new SampledCorrectionTask(Runs.location(c), c.sha256(), meta,
+          zero, spec.batchSize(), spec.fisher().labels(spec.fisherSeed()), progress.counter()))
+          .treeReduce(Corrections::merge, TREE_DEPTH);
+      progress.finish();
+      return lambda;
+    }
   }
 }

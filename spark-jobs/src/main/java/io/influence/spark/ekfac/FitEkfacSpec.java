@@ -2,6 +2,7 @@ package io.influence.spark.ekfac;
 
 import io.influence.checkpoints.TrainingRun;
 import io.influence.spark.config.BadRows;
+import io.influence.spark.config.Fisher;
 import io.influence.spark.config.LongText;
 import io.influence.spark.extract.ExtractSpec;
 import io.influence.spark.io.Locations;
@@ -24,9 +25,19 @@ import org.apache.spark.sql.Row;
  * @param partitions  partitions of both passes; 0 keeps the input's partitioning
  * @param badRows     bad corpus rows: fail, or leave out (as extract did)
  * @param longText    rows longer than the model's context: windows, truncated or bad (as extract did)
+ * @param fisher      observed labels (empirical Fisher, the correction reads the store) or sampled ones (true
+ *                    Fisher, the correction recomputes gradients with the same labels)
+ * @param fisherSeed  the seed of sampled labels
  */
 public record FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> checkpoints, Path store, Path factors,
-                           int batchSize, int partitions, BadRows badRows, LongText longText) {
+                           int batchSize, int partitions, BadRows badRows, LongText longText, Fisher fisher,
+                           long fisherSeed) {
+
+  /** A spec fitting the empirical Fisher. */
+  public FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> checkpoints, Path store, Path factors,
+                      int batchSize, int partitions, BadRows badRows, LongText longText) {
+    this(corpus, run, checkpoints, store, factors, batchSize, partitions, badRows, longText, Fisher.EMPIRICAL, 0);
+  }
 
   public FitEkfacSpec {
     Objects.requireNonNull(corpus, "corpus");
@@ -45,12 +56,18 @@ public record FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> ch
     if (partitions < 0) {
       throw new IllegalArgumentException("partitions must be >= 0, got " + partitions);
     }
+    Objects.requireNonNull(fisher, "fisher");
+  }
+
+  /** How the factors and provenance name the fitted curvature. */
+  public String fisherWords() {
+    return fisher.describe(fisherSeed);
   }
 
   /** A spec with a local store and factor folder. */
   public FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> checkpoints, java.nio.file.Path store,
                       java.nio.file.Path factors, int batchSize, int partitions, BadRows badRows, LongText longText) {
     this(corpus, run, checkpoints, Locations.local(store), Locations.local(factors), batchSize, partitions, badRows,
-        longText);
+        longText, Fisher.EMPIRICAL, 0);
   }
 }

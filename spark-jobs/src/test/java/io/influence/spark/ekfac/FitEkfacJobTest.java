@@ -10,6 +10,8 @@ import io.influence.ekfac.Damping;
 import io.influence.ekfac.KroneckerPreconditioners;
 import io.influence.ekfac.LayerFactors;
 import io.influence.spark.config.BadRows;
+import io.influence.spark.config.Fisher;
+import io.influence.spark.io.Locations;
 import io.influence.spark.config.LongText;
 import io.influence.spark.config.ExtractSettings.Projection;
 import io.influence.spark.extract.ExtractJob;
@@ -129,6 +131,53 @@ class FitEkfacJobTest {
         }
       }
     }
+  }
+
+  @Test
+  void run_trueFisher_equalsOneMachineFactorsWithTheSameSampledLabels_andIsRecordedAndRefitted() throws Exception {
+    Path store = store("projected");
+    Path factors = dir.resolve("factors-true-fisher");
+    FitEkfacJob.Result r = FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, tiny.corpus()).repartition(2),
+        tiny.run(), List.of("step-6"), Locations.local(store), Locations.local(factors), 4, 2, BadRows.FAIL,
+        LongText.WINDOWS, Fisher.TRUE, 3));
+    assertEquals(List.of("step-6"), r.written());
+    assertEquals("true (seed 3)", FactorStore.marker(Locations.local(factors), "step-6").fisher());
+    List<int[]> corpus = tiny.texts().stream().map(tiny.tokenizer()::encode).toList();
+    RunCheckpoint c = tiny.run().checkpoints().get(1);
+    StoreMetadata meta = GradientStore.metadata(spark, store, "step-6");
+    Map<String, LayerFactors> expected = OneMachineEkfac.fitSampled(c, tiny.ids(), corpus, meta,
+        io.influence.core.model.GradientRequest.Labels.sampled(3));
+    Map<String, LayerFactors> empirical = OneMachineEkfac.fit(c, corpus, meta, stored(store, "step-6", meta));
+    Map<String, LayerFactors> got = FactorStore.read(factors, meta);
+    double differsFromEmpirical = 0;
+    for (String layer : expected.keySet()) {
+      LayerFactors e = expected.get(layer);
+      LayerFactors g = got.get(layer);
+      assertClose(e.eigS(), g.eigS(), layer + " eigenvalues of S (true Fisher)");
+      Random random = new Random(layer.hashCode());
+      double[] v = new double[g.dOut() * g.dIn()];
+      for (int i = 0; i < v.length; i++) {
+        v[i] = random.nextGaussian();
+      }
+      INDArray x = Nd4j.create(v, new long[] {g.dOut(), g.dIn()}, 'c');
+      double[] fitted = precondition(g, x, true);
+      assertClose(precondition(e, x, true), fitted, layer + " EK-FAC preconditioned (true Fisher)");
+      double[] emp = precondition(empirical.get(layer), x, true);
+      double num = 0;
+      double den = 0;
+      for (int i = 0; i < emp.length; i++) {
+        num += (emp[i] - fitted[i]) * (emp[i] - fitted[i]);
+        den += emp[i] * emp[i];
+      }
+      differsFromEmpirical = Math.max(differsFromEmpirical, Math.sqrt(num / den));
+    }
+    assertTrue(differsFromEmpirical > 1e-2, "sampled labels must give another curvature than observed ones, "
+        + "relative difference " + differsFromEmpirical);
+    // asking for the empirical Fisher now fits again (the factors record which curvature they hold)
+    FitEkfacJob.Result again = FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, tiny.corpus()),
+        tiny.run(), List.of("step-6"), store, factors, 4, 0, BadRows.FAIL, LongText.WINDOWS));
+    assertEquals(List.of("step-6"), again.written());
+    assertEquals("empirical", FactorStore.marker(Locations.local(factors), "step-6").fisher());
   }
 
   @Test

@@ -28,6 +28,35 @@ final class OneMachineEkfac {
 
   static Map<String, LayerFactors> fit(RunCheckpoint c, List<int[]> corpus, StoreMetadata meta,
       Map<String, Map<String, INDArray>> gradients) throws Exception {
+    return fit(c, corpus, meta, gradients, GradientRequest.Labels.OBSERVED);
+  }
+
+  /**
+   * The true Fisher with {@code labels} sampled: token factors and the correction's per-example gradients (full, or
+   * projected {@code P_out G P_inᵀ} with ND4J's mmul) both against the sampled labels, one example at a time.
+   */
+  static Map<String, LayerFactors> fitSampled(RunCheckpoint c, List<String> ids, List<int[]> corpus,
+      StoreMetadata meta, GradientRequest.Labels labels) throws Exception {
+    Gpt2Model model = Gpt2Model.load(c.dir(), DataType.FLOAT);
+    List<String> names = meta.layerNames();
+    Map<String, KroneckerProjection> projections = meta.projectionSeed() == null ? Map.of()
+        : model.projections(names, meta.layers().get(0).cols(), meta.layers().get(0).rows(), meta.projectionSeed());
+    Map<String, Map<String, INDArray>> gradients = new java.util.HashMap<>();
+    GradientRequest full = GradientRequest.perExampleFull().withTrackedLayers(names).withLabels(labels);
+    for (int i = 0; i < corpus.size(); i++) {
+      Map<String, INDArray> g = model.gradients(TokenBatch.of(corpus.get(i)), full).fullPerExample().get(0);
+      Map<String, INDArray> kept = new LinkedHashMap<>();
+      for (String l : names) {
+        KroneckerProjection p = projections.get(l);
+        kept.put(l, p == null ? g.get(l).dup() : p.pOut().mmul(g.get(l)).mmul(p.pIn().transpose()));
+      }
+      gradients.put(ids.get(i), kept);
+    }
+    return fit(c, corpus, meta, gradients, labels);
+  }
+
+  private static Map<String, LayerFactors> fit(RunCheckpoint c, List<int[]> corpus, StoreMetadata meta,
+      Map<String, Map<String, INDArray>> gradients, GradientRequest.Labels labels) throws Exception {
     Gpt2Model model = Gpt2Model.load(c.dir(), DataType.FLOAT);
     List<String> names = meta.layerNames();
     Map<String, KroneckerProjection> projections = meta.projectionSeed() == null ? Map.of()
@@ -36,7 +65,7 @@ final class OneMachineEkfac {
     for (StoreMetadata.Layer l : meta.layers()) {
       cov.put(l.name(), new CovarianceAccumulator(l.name(), l.cols(), l.rows()));
     }
-    GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(names);
+    GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(names).withLabels(labels);
     for (int[] tokens : corpus) {
       Map<String, TokenFactors> f = model.gradients(TokenBatch.of(tokens), request).tokenFactors().get(0);
       for (String l : names) {

@@ -1,0 +1,84 @@
+package io.influence.spark.ekfac;
+
+import io.influence.core.model.BatchGradients;
+import io.influence.core.model.CausalLm;
+import io.influence.core.model.GradientRequest;
+import io.influence.core.model.KroneckerProjection;
+import io.influence.core.model.TokenBatch;
+import io.influence.core.score.LayerLayout;
+import io.influence.spark.extract.ExecutorModels;
+import io.influence.spark.progress.ProgressCounter;
+import io.influence.spark.store.StoreMetadata;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.sql.Row;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/*
+ * One task of the true-Fisher eigenvalue correction: the partition's (id, tokens) rows in batches through the
+ * checkpoint's model, per-example gradients against sampled labels in the store's space (the store's layers, and
+ * its Kronecker projection when it has one: the same seeded matrices extract uses), added to a copy of the
+ * correction accumulators. The stored gradients cannot serve here: they were taken against the observed labels.
+ */
+final class SampledCorrectionTask implements FlatMapFunction<Iterator<Row>, Corrections> {
+
+  private static final long serialVersionUID = 1L;
+
+  private final String dir;
+  private final String sha256;
+  private final List<StoreMetadata.Layer> layers;
+  private final LayerLayout stored;
+  private final Long projectionSeed;
+  private final Corrections zero;
+  private final int batchSize;
+  private final GradientRequest.Labels labels;
+  private final ProgressCounter done;
+
+  SampledCorrectionTask(String dir, String sha256, StoreMetadata meta, Corrections zero, int batchSize,
+      GradientRequest.Labels labels, ProgressCounter done) {
+    this.dir = dir;
+    this.sha256 = sha256;
+    this.layers = List.copyOf(meta.layers());
+    this.stored = meta.layout();
+    this.projectionSeed = meta.projectionSeed();
+    this.zero = zero;
+    this.batchSize = batchSize;
+    this.labels = labels;
+    this.done = done;
+  }
+
+  @Override
+  public Iterator<Corrections> call(Iterator<Row> rows) {
+    CausalLm model = ExecutorModels.model(dir, sha256);
+    List<String> names = layers.stream().map(StoreMetadata.Layer::name).toList();
+    Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(stored, model::linearShape,
+        projectionSeed, model.dataType());
+    GradientRequest request = (projections.isEmpty() ? GradientRequest.perExampleFull().withTrackedLayers(names)
+        : GradientRequest.perExampleProjected(projections).withTrackedLayers(names)).withLabels(labels);
+    Corrections working = zero;   // this task's own deserialised copy
+    List<String> ids = new ArrayList<>();
+    List<int[]> batch = new ArrayList<>();
+    while (rows.hasNext()) {
+      Row r = rows.next();
+      ids.add(r.getString(0));
+      List<Integer> t = r.getList(1);
+      batch.add(t.stream().mapToInt(Integer::intValue).toArray());
+      if (batch.size() == batchSize || !rows.hasNext()) {
+        BatchGradients g = model.gradients(new TokenBatch(batch.toArray(new int[0][]), null), request);
+        List<Map<String, INDArray>> perExample = projections.isEmpty() ? g.fullPerExample() : g.projectedPerExample();
+        for (int i = 0; i < batch.size(); i++) {
+          for (String layer : names) {
+            working.add(layer, perExample.get(i).get(layer), ids.get(i));
+          }
+        }
+        done.add(batch.size());
+        ids.clear();
+        batch.clear();
+      }
+    }
+    return List.of(working).iterator();
+  }
+}
