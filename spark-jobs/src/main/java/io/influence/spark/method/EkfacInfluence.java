@@ -50,14 +50,28 @@ public final class EkfacInfluence extends InfluenceFunction {
   @Override
   public Preconditioned precondition(SparkSession spark, ScoringInputs in, List<RunCheckpoint> checkpoints) {
     Map<String, Double> lambda = new LinkedHashMap<>();
+    Map<String, String> fisher = new LinkedHashMap<>();
     Preconditioned p = StoreSpaceQueries.collect(spark, in, checkpoints, meta -> {
       Map<String, LayerFactors> factors = FactorStore.read(in.factors(), meta);
+      fisher.put(meta.checkpoint(), FactorStore.marker(in.factors(), meta.checkpoint()).fisher());
       // the λ KroneckerPreconditioner adds to each layer's corrected eigenvalues, for the provenance
       factors.forEach((layer, f) -> lambda.put(meta.checkpoint() + "/" + layer,
           settings.damping().resolve(f.ekfacEigenvalues())));
       return KroneckerPreconditioners.ekfac(factors, settings.damping())::apply;
     });
-    return new Preconditioned(p.queries(), p.solver(), lambda);
+    // provenance in each row's solver column: which curvature the factors hold, per checkpoint
+    String report;
+    try {
+      Map<String, Object> what = new LinkedHashMap<>();
+      what.put("preconditioner", "ekfac");
+      what.put("fisher", fisher);
+      report = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(what);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+    Map<String, String> solver = new LinkedHashMap<>();
+    p.queries().forEach(q -> solver.put(q.id(), report));
+    return new Preconditioned(p.queries(), solver, lambda);
   }
 
   @Override

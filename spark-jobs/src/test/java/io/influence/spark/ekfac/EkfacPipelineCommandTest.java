@@ -107,6 +107,9 @@ class EkfacPipelineCommandTest {
         assertEquals("ekfac", got.getAs("method"));
         assertEquals(0.1, (double) got.getAs("damping"), 0.0);
         assertEquals("relative", got.getAs("damping_mode"));
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        assertEquals(json.readTree("{\"preconditioner\": \"ekfac\", \"fisher\": {\"step-3\": \"empirical\", "
+            + "\"step-6\": \"empirical\"}}"), json.readTree((String) got.getAs("solver")));
         scala.collection.Map<String, Double> lambda = got.getAs("damping_lambda");
         assertTrue(lambda.size() > 0, "resolved λ recorded");
         // one resolved λ per checkpoint and layer block, 0.1 × that block's mean eigenvalue (> 0)
