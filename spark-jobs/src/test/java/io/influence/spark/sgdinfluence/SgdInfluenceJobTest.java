@@ -54,14 +54,14 @@ class SgdInfluenceJobTest {
   private Path train(String name, Optimizer optimizer, List<int[]> corpus) {
     Path run = dir.resolve(name);
     CausalLm model = Initialization.gpt2(CONFIG, 5, DataType.FLOAT);
-    Trainer.train(model, corpus, new Trainer.Settings(optimizer, LearningRateSchedule.constant(0.1), 4, 4, 2, 0, 3),
+    Trainer.train(model, corpus, new Trainer.Settings(optimizer, LearningRateSchedule.constant(0.1), 3, 4, 3, 0, 3),
         run, Optional.empty(), s -> { });
     return run;
   }
 
   @Test
   void run_threeQueriesInTwoBlocks_matchesCoreScoresAndRanking() throws Exception {
-    List<int[]> corpus = corpus(10, 0);
+    List<int[]> corpus = corpus(8, 0);
     Path run = train("sgd", Optimizer.sgd(0), corpus);
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < corpus.size(); i++) {
