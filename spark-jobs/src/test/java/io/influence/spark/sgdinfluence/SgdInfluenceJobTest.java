@@ -76,10 +76,13 @@ class SgdInfluenceJobTest {
       }
       queries.add(new SgdInfluenceJob.Query("q" + q, queryTokens.get(q), mask));
     }
+    long t0 = System.nanoTime();
     SparkSession spark = LocalSpark.get();
+    long t1 = System.nanoTime();
     Dataset<Row> rows = SgdInfluenceJob.run(spark, new SgdInfluenceJob.Spec(run, ids, corpus, queries, 3, 2,
         new org.apache.hadoop.fs.Path(dir.resolve("out").toString())));
     List<Row> got = rows.collectAsList();
+    System.out.printf("Spark session %.1f s, SgdInfluenceJob %.1f s%n", (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9);
     assertEquals(3 * 2 * 3, got.size());
 
     LmReplay replay = LmReplay.open(run, corpus);
