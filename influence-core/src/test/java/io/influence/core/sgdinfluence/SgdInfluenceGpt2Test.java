@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.checkpoints.Gpt2Config;
 import io.influence.checkpoints.TrainingLogs;
+import io.influence.core.hvp.HessianOperator;
+import io.influence.core.hvp.TrainingSequences;
 import io.influence.core.model.CausalLm;
+import io.influence.core.model.LinearLayer;
 import io.influence.core.model.TokenBatch;
 import io.influence.core.score.Stats;
 import io.influence.core.train.Initialization;
@@ -92,6 +95,53 @@ class SgdInfluenceGpt2Test {
         + " counterfactual retrainings%n", n, steps, pearson, n);
     // Measured 0.986 (1 layer, 2 epochs); a sign error or a wrong index gives about 0 or negative.
     assertTrue(pearson > 0.9, "Pearson of predicted vs retrained change of the query loss: " + pearson);
+  }
+
+  @Test
+  void hessianSums_onOneLinearLayer_equalHessianOperatorOnThatBlock() throws Exception {
+    // HessianOperator (checked against PyTorch's double-backward in HvpReferenceTest) is the truth for the
+    // block of one tracked layer: for v supported on that layer, the layer's rows of H v are H_SS v_S.
+    List<int[]> corpus = corpus(8, 0);
+    CausalLm model = Initialization.gpt2(CONFIG, INIT_SEED, DataType.FLOAT);
+    Path run = dir.resolve("hvp");
+    Trainer.train(model, corpus, settings(2), run, Optional.empty(), s -> { });
+    LmReplay replay = LmReplay.open(run, corpus);
+    replay.setParameters(replay.finalParameters());
+    int[] batch = {1, 4, 4, 6};   // a repeat counts twice
+    String layer = "h.0.mlp.c_fc";
+    LinearLayer ll = replay.model().linear(layer);
+    List<int[]> sequences = java.util.Arrays.stream(batch).mapToObj(corpus::get).toList();
+    HessianOperator h = HessianOperator.create(replay.model(), List.of(layer), new TrainingSequences(sequences, null, 4));
+    java.util.Random random = new java.util.Random(3);
+    double[] vS = new double[h.dim()];
+    for (int i = 0; i < vS.length; i++) {
+      vS[i] = random.nextGaussian();
+    }
+    double[] hvS = new double[h.dim()];
+    h.apply(vS, hvS);
+    int weightAt = -1;
+    int biasAt = -1;
+    int offset = 0;
+    for (var e : replay.model().parameterViews().entrySet()) {
+      weightAt = e.getKey().equals(ll.weight()) ? offset : weightAt;
+      biasAt = e.getKey().equals(ll.bias()) ? offset : biasAt;
+      offset += (int) e.getValue().length();
+    }
+    double[][] v = ll.toHuggingFace(vS, 0);
+    double[] full = new double[replay.dim()];
+    System.arraycopy(v[0], 0, full, weightAt, v[0].length);
+    System.arraycopy(v[1], 0, full, biasAt, v[1].length);
+    double[] hv = replay.hessianSums(batch, new double[][] {full})[0];
+    double[][] expected = ll.toHuggingFace(hvS, 0);   // the mean over the 4 sequences: times 4 for the sum
+    double scale = java.util.Arrays.stream(hvS).map(Math::abs).max().orElseThrow() * batch.length;
+    double worst = 0;
+    for (int part = 0; part < 2; part++) {
+      int at = part == 0 ? weightAt : biasAt;
+      for (int i = 0; i < expected[part].length; i++) {
+        worst = Math.max(worst, Math.abs(hv[at + i] - batch.length * expected[part][i]));
+      }
+    }
+    assertTrue(worst < 1e-6 * scale, "largest difference " + worst + " of max |Hv| " + scale);
   }
 
   @Test
