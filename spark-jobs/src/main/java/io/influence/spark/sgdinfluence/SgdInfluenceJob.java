@@ -27,7 +27,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import scala.jdk.javaapi.CollectionConverters;
 
@@ -49,7 +48,7 @@ import scala.jdk.javaapi.CollectionConverters;
  * is null and {@code input_ids} the training sequence. Score = predicted change of the query's summed
  * loss when the sequence is left out of the run (positive = helpful). Written, when {@code output} is
  * set, as {@code output/scores.parquet} + {@code output/summary.jsonl} atomically; a complete output
- * is returned as it is.
+ * is reused only when its rows were computed from the same final checkpoint (SHA-256), queries, method and k.
  *
  * <p>The run must carry a training log and have been trained with plain SGD without weight decay or
  * clipping; otherwise one error before any Spark work names the file and the fix.
@@ -104,12 +103,6 @@ public final class SgdInfluenceJob {
   public static Dataset<Row> run(SparkSession spark, Spec spec) {
     PublishedFolder folder = spec.output() == null ? null
         : PublishedFolder.at(spark, spec.output(), ScoreJob.SCORES_FOLDER, "sgd-influence score");
-    if (folder != null) {
-      var done = folder.existing();
-      if (done.isPresent()) {
-        return done.get();
-      }
-    }
     preflight(spec.runDir(), spec.sequences().size());
     RunCheckpoint last;
     try {
@@ -117,6 +110,13 @@ public final class SgdInfluenceJob {
       last = cs.get(cs.size() - 1);
     } catch (CheckpointFormatException e) {
       throw new IllegalArgumentException("score.method = sgd-influence: " + e.getMessage(), e);
+    }
+    if (folder != null) {
+      var done = folder.existing();
+      if (done.isPresent()) {
+        requireSameInputs(done.get(), spec, last);
+        return done.get();
+      }
     }
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     Broadcast<List<int[]>> corpus = jsc.broadcast(new ArrayList<>(spec.sequences()));
@@ -176,6 +176,28 @@ public final class SgdInfluenceJob {
     folder.publish(tmp -> result.coalesce(1).write().parquet(folder.dataPath(tmp).toString()),
         tmp -> result.collectAsList().iterator());
     return folder.existing().orElseThrow().orderBy(col("query_id"), col("direction").desc(), col("rank"));
+  }
+
+  /**
+   * A complete output is reused only when it was computed from the same final checkpoint (SHA-256), for the
+   * same queries, with the same method and at most {@code k} rows per direction; otherwise one error.
+   */
+  private static void requireSameInputs(Dataset<Row> done, Spec spec, RunCheckpoint last) {
+    // a few rows per query (2k): collected as they are, no shuffle
+    List<Row> seen = done.select(col("method"), col("checkpoint_sha256"), col("query_id"), col("rank")).collectAsList();
+    java.util.Set<String> queries = new java.util.TreeSet<>();
+    boolean same = true;
+    for (Row r : seen) {
+      same &= Method.SGD_INFLUENCE.word().equals(r.getString(0)) && List.of(last.sha256()).equals(r.getList(1))
+          && r.getInt(3) <= spec.k();
+      queries.add(r.getString(2));
+    }
+    same &= queries.equals(new java.util.TreeSet<>(spec.queries().stream().map(Query::id).toList()));
+    if (!same) {
+      throw new IllegalStateException(spec.output() + " holds sgd-influence scores computed from other inputs (another "
+          + "final checkpoint than " + last.dir() + ", other queries, method or a larger k). HINT: delete the folder or "
+          + "choose another output folder.");
+    }
   }
 
   /** One query's kept training sequences. */

@@ -85,6 +85,7 @@ class SgdInfluenceJobTest {
     System.out.printf("Spark session %.1f s, SgdInfluenceJob %.1f s%n", (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9);
     assertEquals(3 * 2 * 3, got.size());
 
+    long tc = System.nanoTime();
     LmReplay replay = LmReplay.open(run, corpus);
     double[][] expected = replay.scores(queries.stream().map(SgdInfluenceJob.Query::batch).toList());
     for (int q = 0; q < 3; q++) {
@@ -107,8 +108,19 @@ class SgdInfluenceJobTest {
         }
       }
     }
+    System.out.printf("core replay and comparison %.1f s%n", (System.nanoTime() - tc) / 1e9);
     assertEquals(ScoreJob.SCHEMA.fieldNames().length + 2, rows.schema().fieldNames().length);
     assertTrue(Files.exists(dir.resolve("out").resolve(ScoreJob.SUMMARY_FILE)));
+
+    // the complete output is reused for the same inputs and refused for others
+    long t2 = System.nanoTime();
+    var out = new org.apache.hadoop.fs.Path(dir.resolve("out").toString());
+    assertEquals(got.size(), SgdInfluenceJob.run(spark, new SgdInfluenceJob.Spec(run, ids, corpus, queries, 3, 2, out))
+        .count());
+    var other = assertThrows(IllegalStateException.class, () -> SgdInfluenceJob.run(spark,
+        new SgdInfluenceJob.Spec(run, ids, corpus, queries.subList(0, 2), 3, 2, out)));
+    assertTrue(other.getMessage().contains("other inputs") && other.getMessage().contains("HINT"), other.getMessage());
+    System.out.printf("reuse checks %.1f s%n", (System.nanoTime() - t2) / 1e9);
   }
 
   @Test
