@@ -4,7 +4,8 @@
  * sharded weights ({@link io.influence.checkpoints.Checkpoint}), their {@code config.json}
  * ({@link io.influence.checkpoints.ModelConfigs}), and training runs — checkpoints with the
  * learning rate of each — from our {@code influence-run.json} manifest or a Trainer output folder
- * ({@link io.influence.checkpoints.TrainingRuns}).
+ * ({@link io.influence.checkpoints.TrainingRuns}), and the training log that makes a run replayable
+ * ({@link io.influence.checkpoints.TrainingLogs}).
  *
  * <p>Everything read from disk is validated when opened, and every problem with a file is one
  * checked {@link io.influence.checkpoints.CheckpointFormatException} naming the file (and tensor)

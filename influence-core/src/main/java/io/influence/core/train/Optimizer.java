@@ -21,6 +21,17 @@ public abstract sealed class Optimizer permits Optimizer.Sgd, Optimizer.AdamW {
   /** Applies one update with learning rate {@code rate}; {@code step} is 1-based. */
   public abstract void update(Map<String, INDArray> parameters, Map<String, INDArray> gradients, double rate, int step);
 
+  /** The name recorded in a run's training log: {@value #SGD} or {@value #ADAMW}. */
+  public abstract String name();
+
+  /** The numeric settings recorded in a run's training log, by name. */
+  public abstract Map<String, Double> settings();
+
+  /** {@link #name()} of plain SGD. */
+  public static final String SGD = "sgd";
+  /** {@link #name()} of AdamW. */
+  public static final String ADAMW = "adamw";
+
   public static Optimizer sgd(double weightDecay) {
     return new Sgd(weightDecay);
   }
@@ -57,6 +68,16 @@ public abstract sealed class Optimizer permits Optimizer.Sgd, Optimizer.AdamW {
     }
 
     @Override
+    public String name() {
+      return SGD;
+    }
+
+    @Override
+    public Map<String, Double> settings() {
+      return Map.of("weight_decay", weightDecay);
+    }
+
+    @Override
     public void update(Map<String, INDArray> parameters, Map<String, INDArray> gradients, double rate, int step) {
       for (Map.Entry<String, INDArray> e : parameters.entrySet()) {
         INDArray p = e.getValue();
@@ -88,6 +109,16 @@ public abstract sealed class Optimizer permits Optimizer.Sgd, Optimizer.AdamW {
       this.beta2 = beta2;
       this.epsilon = epsilon;
       this.weightDecay = weightDecay;
+    }
+
+    @Override
+    public String name() {
+      return ADAMW;
+    }
+
+    @Override
+    public Map<String, Double> settings() {
+      return Map.of("beta1", beta1, "beta2", beta2, "epsilon", epsilon, "weight_decay", weightDecay);
     }
 
     @Override

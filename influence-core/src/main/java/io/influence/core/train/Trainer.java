@@ -4,6 +4,8 @@ import io.influence.checkpoints.Gpt2Config;
 import io.influence.checkpoints.ModelConfigs;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.SafetensorsWriter;
+import io.influence.checkpoints.TrainingLog;
+import io.influence.checkpoints.TrainingLogs;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.checkpoints.TrainingRuns;
 import io.influence.checkpoints.CheckpointFormatException;
@@ -21,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -37,6 +40,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * {@code model.safetensors} with {@code transformer.}-prefixed float32 tensors, and the
  * tokenizer file when one is given); the manifest {@code influence-run.json} is rewritten after
  * each checkpoint, so an interrupted run still lists every checkpoint it finished.
+ *
+ * <p>For an exact replay of the run (SGD-influence) the trainer also writes, beside the
+ * checkpoints, the parameters before step 1 ({@code runDir/initial/}) and the training log
+ * {@code training-log.jsonl} (per step: the batch's corpus indices, the learning rate, the loss
+ * divisor and the clip factor; the optimizer and its settings in the header), see
+ * {@link TrainingLogs}. {@link #trainWithout} retrains with one sequence left out and everything
+ * else the same, the counterfactual that SGD-influence estimates.
  */
 public final class Trainer {
 
@@ -69,6 +79,55 @@ public final class Trainer {
    */
   public static TrainingRun train(CausalLm model, List<int[]> corpus, Settings settings, Path runDir,
                                   Optional<Path> tokenizerJson, Consumer<Step> progress) {
+    checkCorpus(model, corpus);
+    save(model, runDir.resolve(TrainingLogs.INITIAL), tokenizerJson);
+    List<RunCheckpoint> saved = new ArrayList<>();
+    try (TrainingLogs.Writer log = TrainingLogs.start(runDir, settings.optimizer().name(), settings.optimizer().settings(),
+        settings.clipNorm(), settings.seed(), corpus.size())) {
+      loop(model, corpus, settings, -1, (logged, step) -> {
+        try {
+          log.append(logged);
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot append to the training log of " + runDir, e);
+        }
+        progress.accept(step);
+        int n = step.step();
+        if (n % settings.saveEvery() == 0 || n == settings.steps()) {
+          Path dir = runDir.resolve("checkpoint-" + n);
+          save(model, dir, tokenizerJson);
+          try {
+            saved.add(new RunCheckpoint(n, step.learningRate(), dir, TrainingRuns.sha256(dir)));
+            TrainingRuns.writeManifest(runDir, saved);
+          } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the manifest of " + runDir, e);
+          } catch (CheckpointFormatException e) {
+            throw new IllegalStateException("checkpoint just written is unreadable: " + e.getMessage(), e);
+          }
+        }
+      });
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the training log of " + runDir, e);
+    }
+    return new TrainingRun(saved);
+  }
+
+  /**
+   * Counterfactual retraining (Hara et al. 2019's "counterfactual SGD"): trains {@code model} in
+   * place exactly as {@link #train} would (same seed, same example order, same schedule), except
+   * that sequence {@code leftOut} contributes no loss to the mini-batches it is drawn into; each
+   * batch's loss divisor (its predicted-token count, {@code leftOut} included) is unchanged, so
+   * every other example's weight in every step is the same as in the full run. Saves nothing.
+   * Use a fresh optimizer: AdamW keeps its moments in the {@link Optimizer} object.
+   */
+  public static void trainWithout(CausalLm model, List<int[]> corpus, Settings settings, int leftOut) {
+    checkCorpus(model, corpus);
+    if (leftOut < 0 || leftOut >= corpus.size()) {
+      throw new IllegalArgumentException("left-out sequence " + leftOut + " is not in the corpus of " + corpus.size());
+    }
+    loop(model, corpus, settings, leftOut, (logged, step) -> { });
+  }
+
+  private static void checkCorpus(CausalLm model, List<int[]> corpus) {
     if (corpus.isEmpty()) {
       throw new IllegalArgumentException("cannot train on an empty corpus");
     }
@@ -79,61 +138,51 @@ public final class Trainer {
             + " tokens; it needs 2.." + model.config().maxPositions());
       }
     }
+  }
+
+  /** The training loop; {@code leftOut} (or -1) is dropped from the batches' losses, not from their divisors. */
+  private static void loop(CausalLm model, List<int[]> corpus, Settings settings, int leftOut,
+                           BiConsumer<TrainingLog.Step, Step> afterStep) {
     Random random = new Random(settings.seed());
     int[] order = permutation(corpus.size(), random);
     int cursor = 0;
     Map<String, INDArray> parameters = model.parameterViews();
-    List<RunCheckpoint> saved = new ArrayList<>();
     for (int step = 1; step <= settings.steps(); step++) {
       int n = Math.min(settings.batchSize(), corpus.size());
-      int[][] batch = new int[n][];
+      int[] indices = new int[n];
+      long tokens = 0;
+      List<int[]> kept = new ArrayList<>(n);
       for (int b = 0; b < n; b++) {
         if (cursor == order.length) {
           order = permutation(corpus.size(), random);
           cursor = 0;
         }
-        batch[b] = corpus.get(order[cursor++]);
+        indices[b] = order[cursor++];
+        int[] sequence = corpus.get(indices[b]);
+        tokens += sequence.length - 1;
+        if (indices[b] != leftOut) {
+          kept.add(sequence);
+        }
       }
-      BatchGradients g = model.gradients(TokenBatch.of(batch), GradientRequest.allParameters());
-      long tokens = 0;
-      double loss = 0;
-      for (int b = 0; b < n; b++) {
-        tokens += batch[b].length - 1;
-        loss += g.losses()[b];
-      }
-      Map<String, INDArray> grads = g.parameterGradients();
-      double norm = 0;
-      for (INDArray x : grads.values()) {
-        x.divi(tokens);
-        double f = x.norm2Number().doubleValue();
-        norm += f * f;
-      }
-      norm = Math.sqrt(norm);
+      MeanGradient g = meanGradient(model, parameters, kept, tokens);
+      Map<String, INDArray> grads = g.gradients();
+      double loss = g.loss();
+      double norm = g.norm();
       if (!Double.isFinite(norm) || !Double.isFinite(loss)) {
         throw new IllegalStateException("training diverged at step " + step + " (loss " + loss + ", gradient norm "
             + norm + "). HINT: lower the learning rate or enable gradient clipping");
       }
+      double clipScale = 1;
       if (settings.clipNorm() > 0 && norm > settings.clipNorm()) {
-        double scale = settings.clipNorm() / norm;
+        clipScale = settings.clipNorm() / norm;
+        double scale = clipScale;
         grads.values().forEach(x -> x.muli(scale));
       }
       double rate = settings.schedule().at(step);
       settings.optimizer().update(parameters, grads, rate, step);
-      progress.accept(new Step(step, rate, loss / tokens, norm));
-      if (step % settings.saveEvery() == 0 || step == settings.steps()) {
-        Path dir = runDir.resolve("checkpoint-" + step);
-        save(model, dir, tokenizerJson);
-        try {
-          saved.add(new RunCheckpoint(step, rate, dir, TrainingRuns.sha256(dir)));
-          TrainingRuns.writeManifest(runDir, saved);
-        } catch (IOException e) {
-          throw new UncheckedIOException("cannot write the manifest of " + runDir, e);
-        } catch (CheckpointFormatException e) {
-          throw new IllegalStateException("checkpoint just written is unreadable: " + e.getMessage(), e);
-        }
-      }
+      afterStep.accept(new TrainingLog.Step(step, rate, indices, tokens, clipScale),
+          new Step(step, rate, loss / tokens, norm));
     }
-    return new TrainingRun(saved);
   }
 
   /**
@@ -157,6 +206,57 @@ public final class Trainer {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot save checkpoint " + dir, e);
     }
+  }
+
+  /**
+   * Replays one logged step on {@code model} with the trainer's own arithmetic (same batch order,
+   * divisor, clip factor and optimizer call), so a replay from the run's initial parameters
+   * reproduces its checkpoints bit for bit. For SGD-influence's forward replay.
+   */
+  public static void replayStep(CausalLm model, List<int[]> corpus, TrainingLog.Step step, Optimizer optimizer) {
+    int[] indices = step.examples();
+    List<int[]> sequences = new ArrayList<>(indices.length);
+    for (int i : indices) {
+      if (i < 0 || i >= corpus.size()) {
+        throw new IllegalArgumentException("step " + step.step() + " names sequence " + i + " but the corpus has "
+            + corpus.size() + "; HINT: replay with the corpus the run was trained on");
+      }
+      sequences.add(corpus.get(i));
+    }
+    Map<String, INDArray> parameters = model.parameterViews();
+    Map<String, INDArray> grads = meanGradient(model, parameters, sequences, step.lossDivisor()).gradients();
+    if (step.clipScale() != 1) {
+      grads.values().forEach(x -> x.muli(step.clipScale()));
+    }
+    optimizer.update(parameters, grads, step.learningRate(), step.step());
+  }
+
+  private record MeanGradient(Map<String, INDArray> gradients, double loss, double norm) {}
+
+  /** The gradient of {@code Σ losses(kept) / divisor} (zero when nothing is kept), the summed loss, the gradient norm. */
+  private static MeanGradient meanGradient(CausalLm model, Map<String, INDArray> parameters, List<int[]> kept,
+                                           double divisor) {
+    Map<String, INDArray> grads;
+    double loss = 0;
+    if (kept.isEmpty()) {
+      grads = new java.util.LinkedHashMap<>();
+      for (Map.Entry<String, INDArray> e : parameters.entrySet()) {
+        grads.put(e.getKey(), e.getValue().like());
+      }
+    } else {
+      BatchGradients g = model.gradients(TokenBatch.of(kept.toArray(new int[0][])), GradientRequest.allParameters());
+      for (double l : g.losses()) {
+        loss += l;
+      }
+      grads = g.parameterGradients();
+    }
+    double norm = 0;
+    for (INDArray x : grads.values()) {
+      x.divi(divisor);
+      double f = x.norm2Number().doubleValue();
+      norm += f * f;
+    }
+    return new MeanGradient(grads, loss, Math.sqrt(norm));
   }
 
   private static int[] permutation(int n, Random random) {

@@ -13,7 +13,12 @@ public enum Method {
   /** Influence function with {@code (H + λI)⁻¹ g_q} solved by conjugate gradients over the corpus. */
   CG,
   /** Influence function with {@code (H + λI)⁻¹ g_q} solved by LiSSA over the corpus. */
-  LISSA;
+  LISSA,
+  /**
+   * SGD-influence (Hara et al. 2019): the recorded plain-SGD run replayed backwards with HVPs; needs the run's
+   * training log, no gradient store (score stage only; {@code io.influence.spark.sgdinfluence.SgdInfluenceJob}).
+   */
+  SGD_INFLUENCE;
 
   /** The word in settings and outputs ({@code "tracin"}, ...). */
   public String word() {

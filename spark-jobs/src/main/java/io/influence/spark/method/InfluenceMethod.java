@@ -25,6 +25,10 @@ public sealed interface InfluenceMethod permits TracIn, InfluenceFunction {
       case TRACIN -> new TracIn();
       case EKFAC -> new EkfacInfluence(settings.ekfac());
       case CG, LISSA -> new IterativeInfluence(method, settings.ihvp());
+      case SGD_INFLUENCE -> throw new IllegalArgumentException("sgd-influence replays the training run instead of "
+          + "scoring stored gradients, and the pipeline's stages (score, self-influence, flag, quickstart) do not run it "
+          + "yet. HINT: choose tracin, ekfac, cg or lissa here; run SGD-influence through "
+          + "io.influence.spark.sgdinfluence.SgdInfluenceJob (README, \"SGD-influence\")");
     };
   }
 
