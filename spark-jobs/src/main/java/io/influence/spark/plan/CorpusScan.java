@@ -25,7 +25,8 @@ import org.apache.spark.sql.SparkSession;
  * @param lengths  per partition, the token counts of its usable rows in order
  * @param idChars  characters of all usable row ids
  * @param sample   the first rows' token ids (at most the size asked for)
- * @param seconds  wall time of the scan (tokenising and checking: what extract and fit-ekfac do again)
+ * @param seconds  wall time of tokenising and checking the corpus (what extract and fit-ekfac do again), after a
+ *                 warm-up on a few rows
  */
 public record CorpusScan(List<int[]> lengths, long idChars, List<int[]> sample, TokenizedCorpus.BadRowReport badRows,
                          double seconds) {
@@ -98,8 +99,12 @@ public record CorpusScan(List<int[]> lengths, long idChars, List<int[]> sample, 
   /** Scans {@code corpus} against checkpoint {@code first}; keeps {@code sampleRows} sequences for calibration. */
   public static CorpusScan of(SparkSession spark, Dataset<Row> corpus, RunCheckpoint first, BadRows badRows,
                               LongText longText, int sampleRows) {
+    // warm-up on a few rows (tokenizer, code generation), so that the timed pass is what a stage's pass costs
+    int slots = spark.sparkContext().defaultParallelism();
+    TokenizedCorpus.prepare(spark, corpus.limit(8 * slots), first, BadRows.SKIP, longText).release();
     long t0 = System.nanoTime();
     TokenizedCorpus tokenized = TokenizedCorpus.prepare(spark, Corpus.spreadOverCores(corpus), first, badRows, longText);
+    double seconds = (System.nanoTime() - t0) / 1e9;
     try {
       List<Partition> parts = tokenized.rows().javaRDD().mapPartitions(new Lengths()).collect();
       List<int[]> lengths = new ArrayList<>();
@@ -113,7 +118,7 @@ public record CorpusScan(List<int[]> lengths, long idChars, List<int[]> sample, 
         List<Integer> t = r.getList(1);
         sample.add(t.stream().mapToInt(Integer::intValue).toArray());
       }
-      return new CorpusScan(lengths, idChars, sample, tokenized.badRows(), (System.nanoTime() - t0) / 1e9);
+      return new CorpusScan(lengths, idChars, sample, tokenized.badRows(), seconds);
     } finally {
       tokenized.release();
     }

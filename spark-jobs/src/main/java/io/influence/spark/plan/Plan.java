@@ -28,8 +28,20 @@ public record Plan(Map<String, String> facts, List<Stage> stages, long storeByte
    * @param flops    GEMM floating-point operations
    * @param seconds  estimated wall seconds on this session's task slots
    * @param bytes    bytes the stage writes (extract) or reads (the others) from the store
+   * @param parts    the seconds by what they are spent on (compute, Parquet, Spark jobs, ...); they add up to
+   *                 {@code seconds}
    */
-  public record Stage(String name, long passes, double flops, double seconds, long bytes) {}
+  public record Stage(String name, long passes, double flops, double seconds, long bytes, Map<String, Double> parts) {
+    public Stage {
+      parts = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(parts));
+    }
+
+    /** A stage whose seconds are the sum of {@code parts}. */
+    static Stage of(String name, long passes, double flops, long bytes, Map<String, Double> parts) {
+      return new Stage(name, passes, flops, parts.values().stream().mapToDouble(Double::doubleValue).sum(), bytes,
+          parts);
+    }
+  }
 
   /**
    * The candidate prefilter's effect: scoring and extraction restricted to the union of every query's top-M
@@ -51,6 +63,10 @@ public record Plan(Map<String, String> facts, List<Stage> stages, long storeByte
     for (Stage s : stages) {
       sb.append(String.format(Locale.ROOT, "%-16s %14d %12.2f %12.1f %12s%n", s.name(), s.passes(), s.flops() / 1e9,
           s.seconds(), bytes(s.bytes())));
+      StringBuilder parts = new StringBuilder();
+      s.parts().forEach((k, v) -> parts.append(parts.length() == 0 ? "" : ", ").append(
+          String.format(Locale.ROOT, "%s %.1f s", k, v)));
+      sb.append("    ").append(parts).append('\n');
     }
     sb.append(String.format(Locale.ROOT, "%-16s %14s %12s %12.1f%n", "total", "", "", seconds()));
     sb.append(String.format(Locale.ROOT, "%nstore on disk: %s (%d float32 per row and checkpoint)%n", bytes(storeBytes),

@@ -53,16 +53,20 @@ import org.nd4j.linalg.api.buffer.DataType;
  *              + jobs · jobSeconds
  * </pre>
  * with {@code slots} the session's default parallelism, {@code C} checkpoints, {@code R} rows, {@code D} stored
- * floats per row, {@code Q} queries, and {@code jobs} the Spark jobs the stage runs besides its main one (a count
- * read off the stage's code). Each task is calibrated with {@code cores / slots} BLAS threads, as the stages run.
+ * floats per row, {@code Q} queries, and {@code jobs} the Spark jobs the stage runs (counted once, see {@link
+ * #EXTRACT_JOBS}). Each task is calibrated with {@code cores / slots} BLAS threads, as the stages run.
  */
 public final class Planner {
 
-  /** Spark jobs a stage runs besides its per-checkpoint work (tokenising, counts, the commit; read off the code). */
-  private static final int EXTRACT_JOBS = 3;
-  private static final int FIT_JOBS = 3;
-  private static final int SELF_JOBS = 3;
-  private static final int SCORE_JOBS = 6;
+  /**
+   * Spark jobs each stage runs (tokenising, checks, counts, the per-checkpoint work, commits, summaries), counted
+   * with a SparkListener in {@code influence bench plan} (two checkpoints, one fitted): the fixed part of a stage's
+   * time is this count times one small job's measured time. Not re-derived for other checkpoint counts.
+   */
+  private static final int EXTRACT_JOBS = 18;
+  private static final int FIT_JOBS = 21;
+  private static final int SELF_JOBS = 26;
+  private static final int SCORE_JOBS = 35;
 
   private Planner() {}
 
@@ -136,9 +140,12 @@ public final class Planner {
     List<Plan.Stage> stages = new ArrayList<>();
     double passFlops = scan.passFlops(cost, batchSize, space);
     double extractCompute = checkpoints * passFlops / (passRate * slots);
-    double extractSeconds = scan.seconds() + extractCompute + storeBytes / io.writeBytesPerSecond()
-        + (EXTRACT_JOBS + checkpoints) * io.jobSeconds();
-    stages.add(new Plan.Stage("extract", rows * checkpoints, checkpoints * passFlops, extractSeconds, storeBytes));
+    Map<String, Double> ex = new LinkedHashMap<>();
+    ex.put("tokenise", scan.seconds());
+    ex.put("gradients", extractCompute);
+    ex.put("parquet", storeBytes / io.writeBytesPerSecond());
+    ex.put("jobs", EXTRACT_JOBS * io.jobSeconds());
+    stages.add(Plan.Stage.of("extract", rows * checkpoints, checkpoints * passFlops, storeBytes, ex));
 
     InfluenceMethod self = InfluenceMethod.of(s.selfInfluence().method(), s);
     InfluenceMethod scoreMethod = InfluenceMethod.of(s.score().method(), s);
@@ -149,19 +156,25 @@ public final class Planner {
       double cov = scan.overBatches(ekBatch, (b, t, n) -> cost.covarianceFlops(b, t, n, space));
       double eigen = cost.eigenFlops(space);
       double correction = rows * (double) cost.correctionFlopsPerRow(space);
-      double seconds = fitted * (scan.seconds() + cov / (passRate * slots) + eigen / gemm64Rate
-          + correction / (gemmRate * slots) + checkpointBytes / io.readBytesPerSecond() + 2 * io.jobSeconds())
-          + FIT_JOBS * io.jobSeconds();
-      stages.add(new Plan.Stage("fit-ekfac", rows * fitted, fitted * (cov + eigen + correction), seconds,
-          fitted * checkpointBytes));
+      Map<String, Double> fit = new LinkedHashMap<>();
+      fit.put("tokenise", fitted * scan.seconds());
+      fit.put("covariances", fitted * cov / (passRate * slots));
+      fit.put("eigen", fitted * eigen / gemm64Rate);
+      fit.put("correction", fitted * correction / (gemmRate * slots));
+      fit.put("parquet", fitted * checkpointBytes / io.readBytesPerSecond());
+      fit.put("jobs", FIT_JOBS * io.jobSeconds());
+      stages.add(Plan.Stage.of("fit-ekfac", rows * fitted, fitted * (cov + eigen + correction), fitted * checkpointBytes,
+          fit));
     }
     {
       int used = self.checkpoints(names).size();
       double flops = 2.0 * rows * d * used + (self.needsFactors() ? 2.0 * rows * cost.correctionFlopsPerRow(space) * used
           : 0);
-      double seconds = used * checkpointBytes / io.readBytesPerSecond() + flops / (gemmRate * slots)
-          + SELF_JOBS * io.jobSeconds();
-      stages.add(new Plan.Stage("self-influence", 0, flops, seconds, used * checkpointBytes));
+      Map<String, Double> si = new LinkedHashMap<>();
+      si.put("parquet", used * checkpointBytes / io.readBytesPerSecond());
+      si.put("scores", flops / (gemmRate * slots));
+      si.put("jobs", SELF_JOBS * io.jobSeconds());
+      stages.add(Plan.Stage.of("self-influence", 0, flops, used * checkpointBytes, si));
     }
     Optional<Plan.Candidates> candidates = Optional.empty();
     if (scoring) {
@@ -183,10 +196,15 @@ public final class Planner {
       }
       double solveRate = passRate * Math.min(1.0, gemm64Rate / gemmRate);
       long read = used * checkpointBytes;
-      double seconds = queryFlops / passRate + read / io.readBytesPerSecond() + scoreFlops / (gemmRate * slots)
-          + solveFlops / (solveRate * slots) + SCORE_JOBS * io.jobSeconds();
-      stages.add(new Plan.Stage("score", used * queries + solvePasses, queryFlops + scoreFlops + solveFlops, seconds,
-          read));
+      Map<String, Double> sc = new LinkedHashMap<>();
+      sc.put("query gradients", queryFlops / passRate);
+      sc.put("parquet", read / io.readBytesPerSecond());
+      sc.put("scores", scoreFlops / (gemmRate * slots));
+      if (solveFlops > 0) {
+        sc.put("ihvp", solveFlops / (solveRate * slots));
+      }
+      sc.put("jobs", SCORE_JOBS * io.jobSeconds());
+      stages.add(Plan.Stage.of("score", used * queries + solvePasses, queryFlops + scoreFlops + solveFlops, read, sc));
       if (options.candidates() > 0) {
         long kept = Math.min(rows, (long) options.candidates() * queries);
         double keptFraction = (double) kept / rows;
