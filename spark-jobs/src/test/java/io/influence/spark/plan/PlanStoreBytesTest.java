@@ -62,6 +62,9 @@ class PlanStoreBytesTest {
           projected);
       assertTrue(ratio > 0.7 && ratio < 1.3, "store bytes: planned " + plan.storeBytes() + ", written " + real);
       assertEquals(plan.storeBytes(), plan.stage("extract").orElseThrow().bytes());
+      var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(plan.json());   // the JSON line reads back
+      assertEquals(plan.storeBytes(), json.get("store_bytes").asLong());
+      assertEquals(plan.stages().size(), json.get("stages").size());
     }
   }
 }
