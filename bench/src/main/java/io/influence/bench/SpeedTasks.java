@@ -8,6 +8,7 @@ final class SpeedTasks {
   private SpeedTasks() {}
 
   static List<BenchTask> all() {
-    return List.of(new GradientsTask(), new ScoringTask(), new EkfacFitTask(), new ScalingTask(), new MemoryTask());
+    return List.of(new GradientsTask(), new ScoringTask(), new EkfacFitTask(), new ScalingTask(), new MemoryTask(),
+        new PlanTask());
   }
 }

@@ -53,6 +53,7 @@ final class Blas {
     if (m == 0 || n == 0) {
       return;
     }
+    GemmFlops.add(m, n, k);
     int lda = ld(a, "a");
     int ldb = ld(b, "b");
     int ldc = ld(c, "c");

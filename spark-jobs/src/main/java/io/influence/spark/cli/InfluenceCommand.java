@@ -13,7 +13,7 @@ import picocli.CommandLine;
         + "bin/influence bench [TASK...] (bin/influence bench --help)."},
     subcommands = {StageCommands.Run.class, StageCommands.Extract.class, StageCommands.SelfInfluence.class,
         StageCommands.Score.class, StageCommands.Flag.class, StageCommands.FitEkfac.class, StageCommands.Train.class,
-        StageCommands.Report.class, StageCommands.Quickstart.class, InspectCommand.class,
+        StageCommands.Report.class, StageCommands.Quickstart.class, InspectCommand.class, PlanCommand.class,
         CommandLine.HelpCommand.class})
 public final class InfluenceCommand implements Runnable {
 

@@ -153,12 +153,19 @@ final class StageCommands {
   @Command(name = "run", mixinStandardHelpOptions = true,
       description = "The whole pipeline: extract, fit-ekfac (when a method is ekfac), self-influence, score.")
   static final class Run extends StageCommand {
+    @Option(names = "--dry-run", description = "print what the run would cost (as `influence plan`) and exit")
+    boolean dryRun;
+
     Run() {
       super(Needs.CORPUS_AND_RUN);
     }
 
     @Override
     void run(SparkSession spark, InfluenceSettings s) {
+      if (dryRun) {
+        PlanCommand.print(io.influence.spark.plan.Planner.plan(spark, s, io.influence.spark.plan.Planner.Options.defaults()));
+        return;
+      }
       Stages.Outcome o = Stages.run(spark, s, System.out::println);
       printSelfInfluence(o.selfInfluence().limit(10).collectAsList());
       o.scores().ifPresent(scores -> printScores(scores.collectAsList(), 3));
