@@ -13,7 +13,11 @@ public enum Method {
   /** Influence function with {@code (H + λI)⁻¹ g_q} solved by conjugate gradients over the corpus. */
   CG,
   /** Influence function with {@code (H + λI)⁻¹ g_q} solved by LiSSA over the corpus. */
-  LISSA;
+  LISSA,
+  /** Data Shapley by truncated Monte Carlo over permutations, fine-tuning on coalitions (the shapley block). */
+  TMC_SHAPLEY,
+  /** Data Shapley by one epoch of per-player gradient steps per permutation (the shapley block). */
+  G_SHAPLEY;
 
   /** The word in settings and outputs ({@code "tracin"}, ...). */
   public String word() {
@@ -23,5 +27,10 @@ public enum Method {
   /** CG or LiSSA: solved from curvature-vector products over the corpus. */
   public boolean iterative() {
     return this == CG || this == LISSA;
+  }
+
+  /** TMC- or G-Shapley: values by retraining on subsets, not from stored gradients (io.influence.spark.shapley). */
+  public boolean retrains() {
+    return this == TMC_SHAPLEY || this == G_SHAPLEY;
   }
 }

@@ -25,6 +25,9 @@ public sealed interface InfluenceMethod permits TracIn, InfluenceFunction {
       case TRACIN -> new TracIn();
       case EKFAC -> new EkfacInfluence(settings.ekfac());
       case CG, LISSA -> new IterativeInfluence(method, settings.ihvp());
+      case TMC_SHAPLEY, G_SHAPLEY -> throw new IllegalArgumentException(method.word() + " values training data by"
+          + " retraining, not from stored gradients; HINT: it is offered by score.method (the score stage runs it,"
+          + " see the shapley block); use tracin, ekfac, cg or lissa here");
     };
   }
 
