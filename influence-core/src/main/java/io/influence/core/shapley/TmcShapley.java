@@ -27,6 +27,7 @@ public final class TmcShapley {
   public static ShapleyValues run(Utility utility, double tolerance, long seed, Budget budget) {
     double[] empty = utility.value(new int[0]);
     double[] full = utility.value(all(utility.players()));
+    requireRoom(empty, full, tolerance);
     ShapleyValues v = MonteCarlo.estimate(utility.players(), utility.targets(), budget, (first, count) -> {
       List<Marginals> out = new ArrayList<>(count);
       for (int i = 0; i < count; i++) {
@@ -69,6 +70,25 @@ public final class TmcShapley {
       previous = now;
     }
     return new Marginals(index, marginal, evaluations, truncated);
+  }
+
+  /**
+   * Refuses a tolerance under which every permutation would stop before its first player (all values 0): when
+   * {@code V(∅)} is already within {@code tolerance·|V(D)|} of {@code V(D)} for every target, as happens when the
+   * utility is a loss that training on the whole set barely moves.
+   */
+  public static void requireRoom(double[] empty, double[] full, double tolerance) {
+    if (tolerance > 0 && close(empty, full, tolerance)) {
+      StringBuilder gaps = new StringBuilder();
+      for (int t = 0; t < full.length && t < 5; t++) {
+        gaps.append(t == 0 ? "" : ", ").append(String.format(java.util.Locale.ROOT, "%.3g of %.3g",
+            Math.abs(full[t] - empty[t]), Math.abs(full[t])));
+      }
+      throw new IllegalArgumentException("TMC truncation tolerance " + tolerance + " would cut every permutation"
+          + " before its first player: |V(D) − V(∅)| < tolerance·|V(D)| for every target (" + gaps + "). HINT: lower"
+          + " the truncation tolerance (0 turns truncation off), or make training on the whole set move the utility"
+          + " more (more fine-tuning steps or a higher learning rate)");
+    }
   }
 
   /** The truncation test: {@code |V(D) − V(S)| < tolerance·|V(D)|} for every target. */

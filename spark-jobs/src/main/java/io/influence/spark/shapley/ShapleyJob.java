@@ -157,6 +157,15 @@ public final class ShapleyJob {
     int targets = driverGame.targets();
     double[] empty = method == Method.TMC_SHAPLEY ? driverGame.value(new int[0]) : null;
     double[] full = method == Method.TMC_SHAPLEY ? driverGame.value(all(players)) : null;
+    if (method == Method.TMC_SHAPLEY) {
+      try {
+        TmcShapley.requireRoom(empty, full, settings.truncation());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(e.getMessage().replace("the truncation tolerance",
+            "influence.shapley.truncation-tolerance").replace("fine-tuning steps or a higher learning rate",
+            "shapley.fine-tune.steps or a higher shapley.fine-tune.learning-rate"), e);
+      }
+    }
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     Broadcast<ShapleyWork> wb = jsc.broadcast(work);
     int cores = jsc.defaultParallelism();
