@@ -33,7 +33,7 @@ import java.util.Random;
  *    the run inside the budget, with how many permutations and fine-tunings, and the wall time on one core.
  *
  * Flags (-P key=value; quick/full defaults): shapley.players (8/10), shapley.per (2), shapley.noisy (1),
- * shapley.queries (4), shapley.large (20/40), and the TinyLm keys under shapley (steps 150/300).
+ * shapley.queries (4), shapley.large (12/40), and the TinyLm keys under shapley (steps 150/300).
  */
 final class ShapleyTask implements BenchTask {
 
@@ -64,7 +64,7 @@ final class ShapleyTask implements BenchTask {
     int per = o.intParam("shapley.per", 2, 2);
     int noisy = o.intParam("shapley.noisy", 1, 1);
     int nq = o.intParam("shapley.queries", 4, 4);
-    int large = o.intParam("shapley.large", 20, 40);
+    int large = o.intParam("shapley.large", 12, 40);
     Random random = new Random(o.seed());
     long language = o.seed() + 1;
     try (BlasThreads one = BlasThreads.set(1)) {
@@ -123,6 +123,11 @@ final class ShapleyTask implements BenchTask {
         lowest = exact.overall()[p] < exact.overall()[lowest] ? p : lowest;
       }
       b.metric("exact_lowest_is_noisy", lowest >= players - noisy ? 1 : 0);
+      System.err.printf(java.util.Locale.ROOT, "[shapley] %d players: TMC Pearson vs exact mean %.4f (worst query %.4f),"
+          + " G-Shapley %.4f; efficiency gap / bound %.3f; TMC %d permutations (%d truncated), %d fine-tunings,"
+          + " converged %s, %.1f s; exact %d fine-tunings, %.1f s%n", players, meanT, worstT, meanG, worstGap,
+          tmc.permutations(), tmc.truncatedPermutations(), tmc.evaluations(), tmc.converged(), (t2 - t1) / 1e9,
+          exact.evaluations(), (t1 - t0) / 1e9);
 
       List<int[][]> singles = new ArrayList<>();
       for (int[] s : lm.sample(language, random, large).sequences()) {
@@ -132,6 +137,9 @@ final class ShapleyTask implements BenchTask {
       long t3 = System.nanoTime();
       ShapleyValues bigTmc = TmcShapley.run(big, defaults.truncation(), defaults.seed(), defaults.budget());
       long t4 = System.nanoTime();
+      System.err.printf(java.util.Locale.ROOT, "[shapley] %d players: converged %s after %d permutations (%d truncated),"
+          + " %d fine-tunings, %.1f s%n", large, bigTmc.converged(), bigTmc.permutations(),
+          bigTmc.truncatedPermutations(), bigTmc.evaluations(), (t4 - t3) / 1e9);
       b.metric("large_players", large);
       b.metric("large_converged", bigTmc.converged() ? 1 : 0);
       b.metric("large_permutations", bigTmc.permutations());
