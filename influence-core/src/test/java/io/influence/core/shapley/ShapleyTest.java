@@ -14,8 +14,9 @@ import org.junit.jupiter.api.Test;
  */
 class ShapleyTest {
 
-  /** The documented default budget: the paper's rule (window 100, 5%), at most 2000 permutations. */
-  static final Budget BUDGET = new Budget(2000, 100, 0.05, 50);
+  /** The default budget of conf/reference.conf (shapley.permutations, convergence, round): the paper's rule. */
+  static final Budget BUDGET = new Budget(500, 100, 0.05, 32);
+  /** The truncation tolerance of this game's test: 5% of |V(D)| (the paper's order). */
   static final double TOLERANCE = 0.05;
   static final long SEED = 17;
 
