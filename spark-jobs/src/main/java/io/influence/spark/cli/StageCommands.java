@@ -89,7 +89,8 @@ final class StageCommands {
   }
 
   @Command(name = "score", mixinStandardHelpOptions = true,
-      description = "Top-k and bottom-k training sequences of each query (TracIn, EK-FAC, CG or LiSSA), joined to their text.")
+      description = "Top-k and bottom-k training sequences of each query (TracIn, EK-FAC, CG, LiSSA, or Data Shapley"
+          + " by fine-tuning: tmc-shapley, g-shapley), joined to their text.")
   static final class Score extends StageCommand {
     Score() {
       super(Needs.CORPUS_RUN_AND_QUERIES);

@@ -33,6 +33,7 @@ public final class InfluenceSettings {
   private final TrainSettings train;
   private final QuickstartSettings quickstart;
   private final OutputSettings output;
+  private final ShapleySettings shapley;
 
   private InfluenceSettings(Config c) {
     this.config = c;
@@ -49,6 +50,7 @@ public final class InfluenceSettings {
       this.train = TrainSettings.from(c);
       this.quickstart = QuickstartSettings.from(c);
       this.output = OutputSettings.from(c);
+      this.shapley = ShapleySettings.from(c);
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bad setting: " + e.getMessage() + ". HINT: see conf/reference.conf", e);
     }
@@ -131,6 +133,10 @@ public final class InfluenceSettings {
 
   public IhvpSettings ihvp() {
     return ihvp;
+  }
+
+  public ShapleySettings shapley() {
+    return shapley;
   }
 
   public ScoreSettings score() {

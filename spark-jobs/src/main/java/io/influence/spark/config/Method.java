@@ -18,7 +18,11 @@ public enum Method {
    * SGD-influence (Hara et al. 2019): the recorded plain-SGD run replayed backwards with HVPs; needs the run's
    * training log, no gradient store (score stage only; {@code io.influence.spark.sgdinfluence.SgdInfluenceJob}).
    */
-  SGD_INFLUENCE;
+  SGD_INFLUENCE,
+  /** Data Shapley by truncated Monte Carlo over permutations, fine-tuning on coalitions (the shapley block). */
+  TMC_SHAPLEY,
+  /** Data Shapley by one epoch of per-player gradient steps per permutation (the shapley block). */
+  G_SHAPLEY;
 
   /** The word in settings and outputs ({@code "tracin"}, ...). */
   public String word() {
@@ -28,5 +32,10 @@ public enum Method {
   /** CG or LiSSA: solved from curvature-vector products over the corpus. */
   public boolean iterative() {
     return this == CG || this == LISSA;
+  }
+
+  /** TMC- or G-Shapley: values by retraining on subsets, not from stored gradients (io.influence.spark.shapley). */
+  public boolean retrains() {
+    return this == TMC_SHAPLEY || this == G_SHAPLEY;
   }
 }

@@ -24,9 +24,10 @@ public record SelfInfluenceSettings(double flagFraction, Normalization normalize
       throw new IllegalArgumentException("influence.self-influence.flag-fraction must be in [0, 1], got "
           + flagFraction);
     }
-    if (method.iterative()) {
+    if (method.iterative() || method.retrains()) {
       throw new IllegalArgumentException("influence.self-influence.method must be \"tracin\" or \"ekfac\", got \""
-          + method.word() + "\". HINT: the iterative solvers (cg, lissa) are offered by score.method only");
+          + method.word() + "\". HINT: the iterative solvers (cg, lissa) and Data Shapley (tmc-shapley, g-shapley) are"
+          + " offered by score.method only");
     }
   }
 

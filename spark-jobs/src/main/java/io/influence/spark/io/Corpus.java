@@ -94,14 +94,40 @@ public final class Corpus {
 
   /** Reads and validates the corpus at {@code path} in {@code format}; {@code badRows} as in {@link #read(SparkSession, String, BadRows)}. */
   public static Dataset<Row> read(SparkSession spark, Path path, InputFormat format, BadRows badRows) {
-    Dataset<Row> raw = switch (format) {
+    Dataset<Row> shaped = shape(raw(spark, path, format, badRows), path.toString());
+    checkIds(shaped, path.toString());
+    return shaped;
+  }
+
+  /** The corpus file's rows with every column as stored (no shaping, no id checks). */
+  private static Dataset<Row> raw(SparkSession spark, Path path, InputFormat format, BadRows badRows) {
+    return switch (format) {
       case PARQUET -> spark.read().parquet(path.toString());
       case JSON_LINES -> jsonLines(spark, path, "corpus", badRows);
       case HF_ARROW -> HfArrowFolder.read(spark, path);
     };
-    Dataset<Row> shaped = shape(raw, path.toString());
-    checkIds(shaped, path.toString());
-    return shaped;
+  }
+
+  /**
+   * {@code (id: string, group: string)} of every corpus row, from the corpus column {@code column} (cast to a
+   * string), for attributing to sources (Data Shapley's players); a missing column or a row without a value fails
+   * naming the column and an example row.
+   */
+  public static Dataset<Row> groups(SparkSession spark, Path path, BadRows badRows, String column) {
+    Dataset<Row> raw = raw(spark, path, InputFormat.detect(spark.sparkContext().hadoopConfiguration(), path), badRows);
+    if (!Arrays.asList(raw.schema().fieldNames()).contains(column)) {
+      throw new IllegalArgumentException(path + ": no `" + column + "` column to group by (columns: "
+          + Arrays.asList(raw.schema().fieldNames()) + "). HINT: add the column, or set influence.shapley.group-column"
+          + " = \"\" to make each training sequence a player");
+    }
+    Dataset<Row> g = raw.select(col("id").cast(DataTypes.StringType).as("id"),
+        col(column).cast(DataTypes.StringType).as("group"));
+    List<Row> missing = g.filter(col("group").isNull()).limit(3).collectAsList();
+    if (!missing.isEmpty()) {
+      throw new IllegalArgumentException(path + ": rows without a `" + column + "` value, e.g. id "
+          + missing.get(0).getString(0) + ". HINT: give every row a group");
+    }
+    return g;
   }
 
   /**

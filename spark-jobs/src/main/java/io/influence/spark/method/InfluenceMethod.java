@@ -29,6 +29,9 @@ public sealed interface InfluenceMethod permits TracIn, InfluenceFunction {
           + "scoring stored gradients, and the pipeline's stages (score, self-influence, flag, quickstart) do not run it "
           + "yet. HINT: choose tracin, ekfac, cg or lissa here; run SGD-influence through "
           + "io.influence.spark.sgdinfluence.SgdInfluenceJob (README, \"SGD-influence\")");
+      case TMC_SHAPLEY, G_SHAPLEY -> throw new IllegalArgumentException(method.word() + " values training data by"
+          + " retraining, not from stored gradients; HINT: it is offered by score.method (the score stage runs it,"
+          + " see the shapley block); use tracin, ekfac, cg or lissa here");
     };
   }
 

@@ -76,11 +76,11 @@ public final class Stages {
   public static Outcome run(SparkSession spark, InfluenceSettings s, Consumer<String> print) {
     InfluenceMethod self = InfluenceMethod.of(s.selfInfluence().method(), s);
     boolean scoring = s.input().queries().isPresent();
-    InfluenceMethod scoreMethod = InfluenceMethod.of(s.score().method(), s);
+    InfluenceMethod scoreMethod = s.score().method().retrains() ? null : InfluenceMethod.of(s.score().method(), s);
     ExtractJob.Result extracted = extract(spark, s);
     print.accept(describe(extracted));
     Optional<FitEkfacJob.Result> fitted = Optional.empty();
-    if (self.needsFactors() || (scoring && scoreMethod.needsFactors())) {
+    if (self.needsFactors() || (scoring && scoreMethod != null && scoreMethod.needsFactors())) {
       fitted = Optional.of(fitEkfac(spark, s));
       print.accept(describe(fitted.get()));
     }
@@ -165,6 +165,9 @@ public final class Stages {
    * with the method's checkpoint weights, into {@code score.folder}.
    */
   public static Dataset<Row> score(SparkSession spark, InfluenceSettings s) {
+    if (s.score().method().retrains()) { // Data Shapley: fine-tuning on subsets, no gradient store
+      return io.influence.spark.shapley.ShapleyStage.score(spark, s);
+    }
     Path out = Locations.resolve(spark, s.output().dir());
     Path store = new Path(out, GRADIENTS);
     String folder = s.score().folder();

@@ -1,0 +1,147 @@
+package io.influence.spark.shapley;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.shapley.Budget;
+import io.influence.core.shapley.FineTuneGame;
+import io.influence.core.shapley.GShapley;
+import io.influence.core.shapley.ShapleyValues;
+import io.influence.core.shapley.TmcShapley;
+import io.influence.spark.config.BadRows;
+import io.influence.spark.config.InfluenceSettings;
+import io.influence.spark.config.LongText;
+import io.influence.spark.config.Method;
+import io.influence.spark.config.Settings;
+import io.influence.spark.io.Queries;
+import io.influence.spark.pipeline.Stages;
+import io.influence.spark.score.ScoreJob;
+import io.influence.spark.testing.LocalSpark;
+import io.influence.spark.testing.TinyRun;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Data Shapley on a real tiny run (TinyRun's GPT-2 and its 40 sequences, players = 5 sources of 8 sequences each,
+ * a {@code source} column): the values the Spark job computes with the permutations spread over tasks equal the
+ * one-machine core loop's for the same seed, and {@code score.method = tmc-shapley} writes them as score rows and
+ * values.
+ */
+class ShapleyJobTest {
+
+  private static final int GROUPS = 5;
+  private static final long SEED = 7;
+  private static final double TOLERANCE = 0.01;
+
+  @TempDir
+  static Path dir;
+  static TinyRun tiny;
+  static Path corpus;
+  static Path queries;
+  private static ShapleyWork work;
+
+  @BeforeAll
+  static void run() throws Exception {
+    tiny = TinyRun.create(dir);
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; i < tiny.ids().size(); i++) {
+      lines.append("{\"id\": \"").append(tiny.ids().get(i)).append("\", \"text\": \"").append(tiny.texts().get(i))
+          .append("\", \"source\": \"src-").append(i % GROUPS).append("\"}\n");
+    }
+    corpus = dir.resolve("grouped.jsonl");
+    Files.writeString(corpus, lines);
+    queries = dir.resolve("queries.jsonl");
+    Files.writeString(queries, "{\"id\": \"q-cat\", \"prompt\": \"the red\", \"completion\": \" cat sleeps.\"}\n"
+        + "{\"id\": \"q-bird\", \"prompt\": \"a bird\", \"completion\": \" sings quietly.\"}\n");
+  }
+
+  /** 11 permutations in rounds of 4 (three rounds, the last partial, each split over the local cores). */
+  private static InfluenceSettings settings(String method) {
+    Map<String, String> m = new HashMap<>(Map.of("input.corpus", corpus.toString(),
+        "input.run", tiny.run().checkpoints().get(0).dir().getParent().toString(), "input.queries", queries.toString(),
+        "output.dir", dir.resolve("out").toString(), "score.top-k", "2", "score.method", method,
+        "shapley.group-column", "source", "shapley.permutations", "11", "shapley.round", "4"));
+    m.putAll(Map.of("shapley.convergence.threshold", "0", "shapley.truncation-tolerance", "" + TOLERANCE,
+        "shapley.seed", "" + SEED, "shapley.fine-tune.steps", "3"));
+    return Settings.load(Optional.empty(), m);
+  }
+
+  /** The players and queries of the settings, tokenised once for the tests. */
+  private static synchronized ShapleyWork work(SparkSession spark, InfluenceSettings s) {
+    if (work == null) {
+      RunCheckpoint last = tiny.run().checkpoints().get(tiny.run().checkpoints().size() - 1);
+      work = ShapleyJob.prepare(spark, new ShapleySpec(last, new org.apache.hadoop.fs.Path(corpus.toString()),
+          BadRows.FAIL, LongText.WINDOWS, Queries.read(spark, queries), Method.TMC_SHAPLEY, s.shapley(), 2, null));
+    }
+    return work;
+  }
+
+  @Test
+  void tmcShapleyScoreStage_sparkTasks_equalTheOneMachineLoopAndAreWrittenAsScoresAndValues() {
+    SparkSession spark = LocalSpark.get();
+    InfluenceSettings s = settings("tmc-shapley");
+    List<Row> scores = Stages.score(spark, s).collectAsList();
+    List<Row> values = spark.read().parquet(dir.resolve("out/scores").resolve(ShapleyJob.VALUES_FOLDER).toString())
+        .collectAsList();
+
+    FineTuneGame game = work(spark, s).game();
+    ShapleyValues local = TmcShapley.run(game, TOLERANCE, SEED, s.shapley().budget());
+    List<String> players = work(spark, s).playerIds();
+    assertEquals(List.of("src-0", "src-1", "src-2", "src-3", "src-4"), players);
+    assertEquals(GROUPS, values.size());
+    for (Row r : values) {
+      int p = players.indexOf((String) r.getAs("train_id"));
+      assertEquals(local.overall()[p], (double) r.getAs("value"), 1e-12);
+      assertEquals(local.overallStderr()[p], (double) r.getAs("stderr"), 1e-12);
+      List<Double> perQuery = r.getList(r.fieldIndex("query_values"));
+      assertArrayEquals(local.values()[p], perQuery.stream().mapToDouble(Double::doubleValue).toArray(), 1e-12);
+      assertEquals(8, (int) r.getAs("sequences"));
+      assertEquals(11, (int) r.getAs("permutations"));
+      assertEquals(local.evaluations(), (long) r.getAs("retrainings"));
+      assertEquals(false, r.getAs("converged"));
+    }
+    // efficiency: Σφ = V(D) − V(∅) within the truncation tolerance (exactly, for an untruncated permutation)
+    double[] full = game.value(new int[] {0, 1, 2, 3, 4});
+    double[] empty = game.value(new int[0]);
+    for (int q = 0; q < 2; q++) {
+      double gap = Math.abs(local.total()[q] - (full[q] - empty[q]));
+      assertTrue(gap <= TOLERANCE * Math.abs(full[q]) + 1e-9, "efficiency gap " + gap);
+      assertTrue(Math.abs(full[q] - empty[q]) > 1e-3, "fine-tuning moves the query loss");
+    }
+    assertEquals(2 * 2 * 2, scores.size());
+    assertEquals(ScoreJob.SCHEMA.fieldNames().length + 2, scores.get(0).schema().fieldNames().length);
+    for (Row r : scores) {
+      assertEquals("tmc-shapley", r.getAs("method"));
+      int p = players.indexOf((String) r.getAs("train_id"));
+      int q = r.getAs("query_id").equals("q-cat") ? 0 : 1;
+      assertEquals(local.values()[p][q], (double) r.getAs("score"), 1e-12);
+      assertTrue(((String) r.getAs("solver")).contains("\"permutations\":11"));
+    }
+    assertTrue(Files.exists(dir.resolve("out/scores").resolve(ShapleyJob.VALUES_SUMMARY)));
+  }
+
+  @Test
+  void gShapley_sparkTasks_equalTheOneMachineLoop() {
+    SparkSession spark = LocalSpark.get();
+    InfluenceSettings s = settings("g-shapley");
+    Budget budget = Budget.fixed(6, 4);
+    ShapleyValues distributed = ShapleyJob.values(spark, work(spark, s), Method.G_SHAPLEY,
+        new io.influence.spark.config.ShapleySettings(6, 1, 0, 4, 0, SEED, Optional.of("source"), Optional.empty(),
+            s.shapley().fineTune()));
+    ShapleyValues local = GShapley.run(work(spark, s).game(), SEED, budget);
+    for (int p = 0; p < GROUPS; p++) {
+      assertArrayEquals(local.values()[p], distributed.values()[p], 1e-12);
+    }
+  }
+}
