@@ -1,0 +1,115 @@
+package io.influence.spark.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.influence.spark.candidates.CandidatesJob;
+import io.influence.spark.candidates.CandidatesSpec;
+import io.influence.spark.config.InfluenceSettings;
+import io.influence.spark.config.Settings;
+import io.influence.spark.io.Corpus;
+import io.influence.spark.io.Queries;
+import io.influence.spark.testing.LocalSpark;
+import io.influence.spark.testing.TinyRun;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The candidates stage in a real run (our trainer's checkpoints, extracted gradients): `score` with
+ * {@code score.candidates = true} gives the exhaustive scores restricted to each query's candidates; an output of one
+ * kind is never reused as the other; candidates of changed queries or a changed corpus are computed again (equal
+ * to a fresh computation), and other candidates settings are refused.
+ */
+class CandidatesPipelineTest {
+
+  @TempDir Path dir;
+
+  private static List<String> pairs(List<Row> lists) {
+    return lists.stream().map(r -> r.getAs("query_id") + "/" + r.getAs("rank") + "/" + r.getAs("train_id") + "/"
+        + r.getAs("score")).toList();
+  }
+
+  private static List<String> fresh(SparkSession spark, InfluenceSettings s) {
+    return pairs(CandidatesJob.run(spark, new CandidatesSpec(Corpus.read(spark, s.input().corpus("t")),
+        Queries.read(spark, s.input().queries("t")), s.candidates(), null, null)).collectAsList());
+  }
+
+  @Test
+  void scoreOnCandidates_isExhaustiveRestricted_andStaleCandidatesAreRecomputed() throws Exception {
+    TinyRun tiny = TinyRun.create(dir);
+    Path queries = dir.resolve("queries.jsonl");
+    Files.writeString(queries, "{\"id\": \"q1\", \"prompt\": \"the red\", \"completion\": \" cat sleeps.\"}\n"
+        + "{\"id\": \"q2\", \"prompt\": \"a blue\", \"completion\": \" bird sings.\"}\n");
+    SparkSession spark = LocalSpark.get();
+    InfluenceSettings s = Settings.load(Optional.empty(), Map.of("input.corpus", tiny.corpus().toString(),
+        "input.run", dir.resolve("run").toString(), "input.queries", queries.toString(), "output.dir",
+        dir.resolve("out").toString(), "score.top-k", "40", "extract.projection.k-in", "6",
+        "extract.projection.k-out", "5"));
+    Stages.extract(spark, s);
+    List<Row> exhaustive = Stages.score(spark, s).collectAsList();   // k = 40: every row ranked
+    int k = 3;
+    InfluenceSettings c = s.with("score.candidates", true).with("score.folder", "scores-candidates")
+        .with("score.top-k", k).with("candidates.top-m", 8);
+    List<Row> got = Stages.score(spark, c).collectAsList();
+    Map<String, Set<String>> lists = CandidatesJob.byQuery(Stages.candidates(spark, c));
+    assertEquals(Set.of("q1", "q2"), lists.keySet());
+    double scale = exhaustive.stream().mapToDouble(r -> Math.abs((double) r.getAs("score"))).max().orElseThrow();
+    for (String q : List.of("q1", "q2")) {
+      assertEquals(8, lists.get(q).size(), "top-m candidates of " + q);
+      List<Row> pool = exhaustive.stream().filter(r -> r.getAs("query_id").equals(q) && r.getAs("direction").equals("top")
+          && lists.get(q).contains((String) r.getAs("train_id"))).toList();
+      assertEquals(8, pool.size(), "every candidate row of " + q + " was scored exhaustively");
+      for (String direction : List.of("top", "bottom")) {
+        Comparator<Row> byScore = Comparator.comparingDouble(r -> (double) r.getAs("score"));
+        List<Row> expected = new ArrayList<>(pool);
+        expected.sort(direction.equals("top") ? byScore.reversed() : byScore);
+        List<Row> actual = got.stream().filter(r -> r.getAs("query_id").equals(q) && r.getAs("direction")
+            .equals(direction)).toList();
+        assertEquals(k, actual.size());
+        for (int i = 0; i < k; i++) {
+          assertEquals((String) expected.get(i).getAs("train_id"), actual.get(i).getAs("train_id"),
+              q + " " + direction + " rank " + (i + 1));
+          assertEquals((double) expected.get(i).getAs("score"), (double) actual.get(i).getAs("score"), 1e-5 * scale);
+        }
+      }
+    }
+
+    // an exhaustive output is not reused as one computed on candidates
+    var refused = assertThrows(IllegalStateException.class,
+        () -> Stages.score(spark, c.with("score.folder", "scores")));
+    assertTrue(refused.getMessage().contains("score.candidates") && refused.getMessage().contains("HINT"),
+        refused.getMessage());
+
+    // changed queries: the lists are computed again (the fitted model is kept), equal to a fresh computation
+    List<String> before = pairs(Stages.candidates(spark, c).collectAsList());
+    Files.writeString(queries, "{\"id\": \"q1\", \"prompt\": \"the red\", \"completion\": \" cat sleeps.\"}\n"
+        + "{\"id\": \"q2\", \"prompt\": \"a green dog\", \"completion\": \" runs quietly.\"}\n");
+    List<String> afterQueries = pairs(Stages.candidates(spark, c).collectAsList());
+    assertNotEquals(before, afterQueries);
+    assertEquals(fresh(spark, c), afterQueries);
+
+    // a changed corpus row: the model is fitted again
+    String corpus = Files.readString(tiny.corpus());
+    Files.writeString(tiny.corpus(), corpus.replace("\"" + tiny.texts().get(7) + "\"", "\"green dog runs quietly.\""));
+    List<String> afterCorpus = pairs(Stages.candidates(spark, c).collectAsList());
+    assertNotEquals(afterQueries, afterCorpus);
+    assertEquals(fresh(spark, c), afterCorpus);
+
+    // other candidates settings are refused, not mixed
+    var other = assertThrows(IllegalStateException.class, () -> Stages.candidates(spark, c.with("candidates.top-m", 5)));
+    assertTrue(other.getMessage().contains("candidates.top-m") && other.getMessage().contains("HINT"),
+        other.getMessage());
+  }
+}
