@@ -8,6 +8,7 @@ final class QualityTasks {
   private QualityTasks() {}
 
   static List<BenchTask> all() {
-    return List.of(new ExactnessTask(), new LeaveOneOutTask(), new PlantedFactsTask(), new CleaningTask());
+    return List.of(new ExactnessTask(), new LeaveOneOutTask(), new PlantedFactsTask(), new CleaningTask(),
+        new CandidatesTask());
   }
 }

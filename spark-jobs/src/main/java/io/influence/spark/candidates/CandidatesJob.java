@@ -100,14 +100,14 @@ public final class CandidatesJob {
     StructType querySchema = tokenizer == null ? new StructType().add("id", DataTypes.StringType, false)
         .add("text", DataTypes.StringType, false) : TERMS;
     Map<String, Row> byId = new HashMap<>();
-    for (Row r : model.transform(spark.createDataFrame(queryRows, querySchema)).select("id", "tf", "unit")
+    for (Row r : model.transform(spark.createDataFrame(queryRows, querySchema)).select("id", "tf", "tfidf")
         .collectAsList()) {
       byId.put(r.getString(0), r);
     }
     String[] queryIds = spec.queries().stream().map(Queries.Query::id).toArray(String[]::new);
     List<Vector> vectors = new ArrayList<>();
     for (String id : queryIds) {
-      vectors.add(byId.get(id).getAs(spec.settings().scorer() == LexicalScorer.TFIDF ? "unit" : "tf"));
+      vectors.add(byId.get(id).getAs(spec.settings().scorer() == LexicalScorer.TFIDF ? "tfidf" : "tf"));
     }
     LexicalQueries index = new LexicalQueries(spec.settings().scorer(), vectors, model.documents(),
         model.documentFrequencies(), model.averageLength());

@@ -11,7 +11,8 @@ import org.apache.spark.ml.linalg.Vector;
 
 /**
  * The queries of a candidate run as an inverted index: per feature index, the queries whose text has it and the
- * weight it carries for them. TF-IDF: the query's L2-normalised TF-IDF value, so a row's score is the cosine
+ * weight it carries for them. TF-IDF: the query's TF-IDF value normalised over the features found in the corpus
+ * (a query term no row has is left out, whether the vocabulary is exact or hashed), so a row's score is the cosine
  * {@code Σ_t q̂_t · d̂_t}. BM25: the term's Lucene idf (each distinct query term once), so a row's score is
  * {@code Σ_t Bm25.term(idf_t, f(t,d), |d|, avgdl)}. Scoring a row touches only the postings of its own terms.
  */
@@ -26,7 +27,7 @@ final class LexicalQueries implements Serializable {
   private final Map<Integer, double[]> weightsOf = new HashMap<>();
 
   /**
-   * @param vectors per query: its {@code unit} vector (TF-IDF) or its {@code tf} vector (BM25: the indices used)
+   * @param vectors per query: its {@code tfidf} vector (TF-IDF) or its {@code tf} vector (BM25: the indices used)
    * @param documentFrequency MLlib's document frequency per feature (BM25's idf)
    */
   LexicalQueries(LexicalScorer scorer, List<Vector> vectors, long documents, long[] documentFrequency,
@@ -39,11 +40,16 @@ final class LexicalQueries implements Serializable {
       SparseVector v = vectors.get(q).toSparse();
       int[] idx = v.indices();
       double[] val = v.values();
+      double norm = 0;   // over the features some row has: a term the corpus lacks scores nothing, nor weighs
       for (int j = 0; j < idx.length; j++) {
-        if (val[j] == 0) {
+        norm += documentFrequency[idx[j]] > 0 ? val[j] * val[j] : 0;
+      }
+      norm = Math.sqrt(norm);
+      for (int j = 0; j < idx.length; j++) {
+        if (val[j] == 0 || documentFrequency[idx[j]] == 0) {
           continue;
         }
-        double w = scorer == LexicalScorer.TFIDF ? val[j] : Bm25.idf(documents, documentFrequency[idx[j]]);
+        double w = scorer == LexicalScorer.TFIDF ? val[j] / norm : Bm25.idf(documents, documentFrequency[idx[j]]);
         postings.computeIfAbsent(idx[j], x -> new ArrayList<>()).add(new double[] {q, w});
       }
     }
