@@ -6,6 +6,7 @@ import io.influence.core.score.TopK;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.spark.extract.ExecutorModels;
 import io.influence.spark.io.Queries;
+import io.influence.spark.score.ScoreJob;
 import io.influence.spark.store.AtomicOutput;
 import io.influence.spark.store.PublishedFolder;
 import java.util.ArrayList;
@@ -51,6 +52,9 @@ import org.slf4j.LoggerFactory;
  * </pre>
  * Whether a saved model or list still matches the corpus, queries and settings is the caller's check
  * ({@code Stages.candidates} claims both with OutputGuard).
+ *
+ * <p>With {@code candidates.source = scores} (two-stage retrieval) no model is fitted: the candidates are the top
+ * rows of an earlier, cheaper score output ({@link #fromScores}), written as the same lists.
  */
 public final class CandidatesJob {
 
@@ -83,6 +87,15 @@ public final class CandidatesJob {
         LOG.info("candidates in {} are already complete; skipping", spec.folder());
         return done.get().orderBy(col("query_id"), col("rank"));
       }
+    }
+    if (spec.settings().source() == CandidateSource.SCORES) {
+      Dataset<Row> fromScores = fromScores(spark, spec);
+      if (lists == null) {
+        return fromScores;
+      }
+      lists.publish(tmp -> fromScores.coalesce(1).write().parquet(lists.dataPath(tmp).toString()),
+          tmp -> fromScores.collectAsList().iterator());
+      return lists.existing().orElseThrow().orderBy(col("query_id"), col("rank"));
     }
     long t0 = System.nanoTime();
     CandidateTokens tokens = spec.settings().tokens();
@@ -131,6 +144,50 @@ public final class CandidatesJob {
     lists.publish(tmp -> result.coalesce(1).write().parquet(lists.dataPath(tmp).toString()),
         tmp -> result.orderBy(col("query_id"), col("rank")).collectAsList().iterator());
     return lists.existing().orElseThrow().orderBy(col("query_id"), col("rank"));
+  }
+
+  /**
+   * Two-stage retrieval's recall stage: each query's first M distinct rows ({@code LongText.rowId} of the train ids)
+   * of the "top" direction of an earlier score output, with that output's score. Every query must be there, with
+   * M rows or the whole corpus.
+   */
+  private static Dataset<Row> fromScores(SparkSession spark, CandidatesSpec spec) {
+    Path data = new Path(spec.scores(), ScoreJob.SCORES_FOLDER);
+    Dataset<Row> scored;
+    try {
+      scored = spark.read().parquet(data.toString());
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("influence.candidates.scores: cannot read the score output " + data + " ("
+          + e.getMessage() + "). HINT: run `influence score` for the recall stage into that folder first", e);
+    }
+    long rows = spec.corpus().count();
+    int m = spec.settings().m(rows);
+    Map<String, List<Row>> byQuery = new HashMap<>();
+    for (Row r : scored.filter(col("direction").equalTo("top")).select("query_id", "train_id", "rank", "score")
+        .orderBy(col("query_id"), col("rank")).collectAsList()) {
+      byQuery.computeIfAbsent(r.getString(0), x -> new ArrayList<>()).add(r);
+    }
+    List<Row> out = new ArrayList<>();
+    for (Queries.Query q : spec.queries()) {
+      List<Row> ranked = byQuery.get(q.id());
+      if (ranked == null) {
+        throw new IllegalArgumentException("the score output " + spec.scores() + " has no rows for query '" + q.id()
+            + "'. HINT: score the same queries in the recall stage");
+      }
+      Set<String> seen = new LinkedHashSet<>();
+      for (Row r : ranked) {
+        String row = io.influence.spark.config.LongText.rowId(r.getString(1));
+        if (seen.size() < m && seen.add(row)) {
+          out.add(RowFactory.create(q.id(), row, seen.size(), r.getDouble(3)));
+        }
+      }
+      if (seen.size() < m && ranked.size() < rows) {
+        throw new IllegalArgumentException("the score output " + spec.scores() + " keeps " + ranked.size()
+            + " rows of query '" + q.id() + "', fewer than the " + m + " candidates asked for. HINT: run the recall "
+            + "stage with score.top-k >= " + m + ", or lower candidates.top-m");
+      }
+    }
+    return spark.createDataFrame(out, SCHEMA).orderBy(col("query_id"), col("rank"));
   }
 
   /** Per query id, the set of its candidate row ids (what {@code ScoreSpec.withCandidates} takes). */

@@ -21,9 +21,16 @@ import org.apache.spark.sql.Row;
  *                  encodes text ({@code io.influence.spark.io.Runs#location}); unused (may be null) with words
  * @param folder    where the fitted model ({@code model/}) and the lists ({@code lists/}) are kept and reused from;
  *                  null to keep nothing
+ * @param scores    with {@code settings.source() == SCORES}: the resolved score folder the candidates are read from
  */
 public record CandidatesSpec(Dataset<Row> corpus, List<Queries.Query> queries, CandidatesSettings settings,
-    String tokenizer, Path folder) {
+    String tokenizer, Path folder, Path scores) {
+
+  /** The lexical prefilter. */
+  public CandidatesSpec(Dataset<Row> corpus, List<Queries.Query> queries, CandidatesSettings settings,
+      String tokenizer, Path folder) {
+    this(corpus, queries, settings, tokenizer, folder, null);
+  }
 
   public CandidatesSpec {
     Objects.requireNonNull(corpus, "corpus");
@@ -38,7 +45,11 @@ public record CandidatesSpec(Dataset<Row> corpus, List<Queries.Query> queries, C
         throw new IllegalArgumentException("query id '" + q.id() + "' appears twice. HINT: give each query a unique id.");
       }
     }
-    if (settings.tokens() == CandidateTokens.TOKENIZER && tokenizer == null) {
+    if (settings.source() == CandidateSource.SCORES && scores == null) {
+      throw new IllegalArgumentException("candidates.source = scores needs the score folder to read");
+    }
+    if (settings.source() == CandidateSource.LEXICAL && settings.tokens() == CandidateTokens.TOKENIZER
+        && tokenizer == null) {
       throw new IllegalArgumentException("influence.candidates.tokens = tokenizer needs a checkpoint with a "
           + "tokenizer.json. HINT: set input.run, or use candidates.tokens = words");
     }

@@ -1,6 +1,7 @@
 package io.influence.spark.config;
 
 import com.typesafe.config.Config;
+import io.influence.spark.candidates.CandidateSource;
 import io.influence.spark.candidates.CandidateTokens;
 import io.influence.spark.candidates.LexicalScorer;
 
@@ -13,9 +14,16 @@ import io.influence.spark.candidates.LexicalScorer;
  * @param fraction    when {@code > 0}: candidates per query = ⌈fraction × corpus rows⌉ instead of {@code topM}
  * @param numFeatures 0: an exact vocabulary (MLlib CountVectorizer); N > 0: terms hashed into N buckets (MLlib
  *                    HashingTF; colliding terms count as one)
+ * @param source      the lexical prefilter, or the top rows of an earlier score output
+ * @param scores      with {@link CandidateSource#SCORES}: that score folder's location (required then)
  */
 public record CandidatesSettings(LexicalScorer scorer, CandidateTokens tokens, int topM, double fraction,
-    int numFeatures) {
+    int numFeatures, CandidateSource source, java.util.Optional<String> scores) {
+
+  /** The lexical prefilter. */
+  public CandidatesSettings(LexicalScorer scorer, CandidateTokens tokens, int topM, double fraction, int numFeatures) {
+    this(scorer, tokens, topM, fraction, numFeatures, CandidateSource.LEXICAL, java.util.Optional.empty());
+  }
 
   public CandidatesSettings {
     if (topM < 1) {
@@ -24,6 +32,10 @@ public record CandidatesSettings(LexicalScorer scorer, CandidateTokens tokens, i
     if (!(fraction >= 0 && fraction <= 1)) {
       throw new IllegalArgumentException("influence.candidates.fraction must be in [0, 1] (0 = use top-m), got "
           + fraction);
+    }
+    if (source == CandidateSource.SCORES && scores.isEmpty()) {
+      throw new IllegalArgumentException("influence.candidates.source = scores needs influence.candidates.scores. "
+          + "HINT: set it to the score folder of the recall run, e.g. out-small/scores");
     }
     if (numFeatures < 0) {
       throw new IllegalArgumentException("influence.candidates.num-features must be >= 0 (0 = exact vocabulary), got "
@@ -40,6 +52,8 @@ public record CandidatesSettings(LexicalScorer scorer, CandidateTokens tokens, i
     Config b = c.getConfig("candidates");
     return new CandidatesSettings(Choices.parse(LexicalScorer.class, "candidates.scorer", b.getString("scorer")),
         Choices.parse(CandidateTokens.class, "candidates.tokens", b.getString("tokens")), b.getInt("top-m"),
-        b.getDouble("fraction"), b.getInt("num-features"));
+        b.getDouble("fraction"), b.getInt("num-features"),
+        Choices.parse(CandidateSource.class, "candidates.source", b.getString("source")),
+        b.getIsNull("scores") ? java.util.Optional.empty() : java.util.Optional.of(b.getString("scores")));
   }
 }

@@ -204,7 +204,8 @@ public final class Stages {
     Path dir = new Path(out, CANDIDATES);
     String corpusFile = s.input().corpus(CANDIDATES);
     String queriesFile = s.input().queries(CANDIDATES);
-    boolean tokenizer = s.candidates().tokens() == io.influence.spark.candidates.CandidateTokens.TOKENIZER;
+    boolean tokenizer = s.candidates().tokens() == io.influence.spark.candidates.CandidateTokens.TOKENIZER
+        && s.candidates().source() == io.influence.spark.candidates.CandidateSource.LEXICAL;
     String checkpoint = tokenizer ? Runs.location(run(s, CANDIDATES).checkpoints().get(0)) : null;
     Dataset<Row> corpus = Corpus.read(spark, corpusFile, s.input().badRows());
     List<Queries.Query> queries = Queries.read(spark, queriesFile);
@@ -221,6 +222,19 @@ public final class Stages {
             .map(q -> q.id() + "\0" + q.prompt() + "\0" + q.completion())
             .collect(java.util.stream.Collectors.joining("\n")))));
     Config modelSettings = model;
+    if (s.candidates().source() == io.influence.spark.candidates.CandidateSource.SCORES) {   // two-stage: no model
+      Path scores = Locations.resolve(spark, s.candidates().scores().orElseThrow());
+      Path summary = new Path(scores, io.influence.spark.store.PublishedFolder.SUMMARY_FILE);
+      if (!Locations.exists(Locations.conf(), summary)) {
+        throw new IllegalArgumentException("influence.candidates.scores = " + scores + " holds no complete score "
+            + "output (no " + summary.getName() + "). HINT: run `influence score` for the recall stage into it first");
+      }
+      Config fromScores = lists.withValue(OutputGuard.INPUTS + ".scores", ConfigValueFactory.fromAnyRef(
+          Runs.sha256(Locations.readString(Locations.conf(), summary))));
+      return OutputGuard.whileClaimed(dir, CandidatesJob.LISTS, fromScores, s.output().overwrite(),
+          () -> logged(spark, out, CANDIDATES, () -> CandidatesJob.run(spark,
+              new CandidatesSpec(corpus, queries, s.candidates(), checkpoint, dir, scores))));
+    }
     return OutputGuard.whileClaimed(dir, CandidatesJob.MODEL, modelSettings, s.output().overwrite(),
         () -> OutputGuard.whileClaimed(dir, CandidatesJob.LISTS, lists, s.output().overwrite(),
             () -> logged(spark, out, CANDIDATES, () -> CandidatesJob.run(spark,

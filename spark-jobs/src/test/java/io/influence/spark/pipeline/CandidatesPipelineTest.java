@@ -25,7 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The candidates stage in a real run (our trainer's checkpoints, extracted gradients): `score` with
  * {@code score.candidates = true} gives the exhaustive scores restricted to each query's candidates, and an output
- * of one kind is never reused as the other. (Stale candidates: CandidatesJobTest.)
+ * of one kind is never reused as the other; with {@code candidates.source = scores} the candidates are the top rows of
+ * an earlier score output (two-stage retrieval). (Stale candidates: CandidatesJobTest.)
  */
 class CandidatesPipelineTest {
 
@@ -69,6 +70,18 @@ class CandidatesPipelineTest {
           assertEquals((double) expected.get(i).getAs("score"), (double) actual.get(i).getAs("score"), 1e-5 * scale);
         }
       }
+    }
+
+    // two-stage retrieval: candidates read from an earlier score output are its top-M rows
+    InfluenceSettings two = c.with("candidates.scores", dir.resolve("out").resolve(Stages.SCORES).toString())
+        .with("candidates.source", "scores").with("candidates.top-m", 5)
+        .with("output.dir", dir.resolve("two-stage").toString());
+    Map<String, Set<String>> recalled = CandidatesJob.byQuery(Stages.candidates(spark, two));
+    for (String q : List.of("q1", "q2")) {
+      Set<String> expected = new java.util.HashSet<>();
+      exhaustive.stream().filter(r -> r.getAs("query_id").equals(q) && r.getAs("direction").equals("top")
+          && (int) r.getAs("rank") <= 5).forEach(r -> expected.add(r.getAs("train_id")));
+      assertEquals(expected, recalled.get(q), "the recall stage's top 5 of " + q);
     }
 
     // an exhaustive output is not reused as one computed on candidates
