@@ -108,7 +108,7 @@ public final class CandidatesJob {
     for (Queries.Query q : spec.queries()) {
       String text = q.prompt() + q.completion();
       queryRows.add(tokenizer == null ? RowFactory.create(q.id(), text)
-          : RowFactory.create(q.id(), Arrays.asList(terms(tokenizer, text))));
+          : RowFactory.create(q.id(), seq(terms(tokenizer, text))));
     }
     StructType querySchema = tokenizer == null ? new StructType().add("id", DataTypes.StringType, false)
         .add("text", DataTypes.StringType, false) : TERMS;
@@ -272,6 +272,11 @@ public final class CandidatesJob {
         + "next to the checkpoint, or use candidates.tokens = words"));
   }
 
+  /** A Scala sequence: what a row encoder takes for an array column. */
+  private static scala.collection.immutable.Seq<String> seq(String[] terms) {
+    return scala.jdk.javaapi.CollectionConverters.asScala(Arrays.asList(terms)).toList();
+  }
+
   private static String[] terms(Tokenizer tokenizer, String text) {
     return Arrays.stream(tokenizer.encode(text)).mapToObj(Integer::toString).toArray(String[]::new);
   }
@@ -301,7 +306,7 @@ public final class CandidatesJob {
         } else {
           terms = new String[0];
         }
-        out.add(RowFactory.create(r.getString(0), Arrays.asList(terms)));
+        out.add(RowFactory.create(r.getString(0), seq(terms)));
       }
       return out.iterator();
     }

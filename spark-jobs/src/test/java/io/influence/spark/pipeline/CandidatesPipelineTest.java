@@ -26,11 +26,54 @@ import org.junit.jupiter.api.io.TempDir;
  * The candidates stage in a real run (our trainer's checkpoints, extracted gradients): `score` with
  * {@code score.candidates = true} gives the exhaustive scores restricted to each query's candidates, and an output
  * of one kind is never reused as the other; with {@code candidates.source = scores} the candidates are the top rows of
- * an earlier score output (two-stage retrieval). (Stale candidates: CandidatesJobTest.)
+ * an earlier score output (two-stage retrieval); with {@code candidates.tokens = tokenizer} the terms are the
+ * checkpoint tokenizer's ids (against brute-force cosine). (Stale candidates: CandidatesJobTest.)
  */
 class CandidatesPipelineTest {
 
   @TempDir Path dir;
+
+  /** Brute-force TF-IDF cosine over token ids (idf ln((N + 1)/(df + 1)), query terms the corpus lacks left out). */
+  private static List<String> cosineTop(TinyRun tiny, String query, int m) {
+    int n = tiny.texts().size();
+    List<Map<Integer, Double>> docs = new ArrayList<>();
+    Map<Integer, Integer> df = new java.util.HashMap<>();
+    for (String t : tiny.texts()) {
+      Map<Integer, Double> c = new java.util.HashMap<>();
+      for (int id : tiny.tokenizer().encode(t)) {
+        c.merge(id, 1.0, Double::sum);
+      }
+      c.keySet().forEach(id -> df.merge(id, 1, Integer::sum));
+      docs.add(c);
+    }
+    java.util.function.Function<Map<Integer, Double>, Map<Integer, Double>> unit = c -> {
+      Map<Integer, Double> v = new java.util.HashMap<>();
+      c.forEach((id, f) -> {
+        if (df.containsKey(id)) {
+          v.put(id, f * Math.log((n + 1.0) / (df.get(id) + 1.0)));
+        }
+      });
+      double norm = Math.sqrt(v.values().stream().mapToDouble(x -> x * x).sum());
+      v.replaceAll((id, x) -> norm == 0 ? 0 : x / norm);
+      return v;
+    };
+    Map<Integer, Double> q = new java.util.HashMap<>();
+    for (int id : tiny.tokenizer().encode(query)) {
+      q.merge(id, 1.0, Double::sum);
+    }
+    Map<Integer, Double> qv = unit.apply(q);
+    List<Map.Entry<String, Double>> scored = new ArrayList<>();
+    for (int d = 0; d < n; d++) {
+      Map<Integer, Double> dv = unit.apply(docs.get(d));
+      double dot = qv.entrySet().stream().mapToDouble(e -> e.getValue() * dv.getOrDefault(e.getKey(), 0.0)).sum();
+      if (dot > 1e-12) {
+        scored.add(Map.entry(tiny.ids().get(d), dot));
+      }
+    }
+    // ties (equal token multisets) by id; near-ties are not expected on 40 generated sentences
+    scored.sort(Map.Entry.<String, Double>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()));
+    return scored.stream().limit(m).map(Map.Entry::getKey).toList();
+  }
 
   @Test
   void scoreOnCandidates_isExhaustiveRestricted_andNotReusedAsExhaustive() throws Exception {
@@ -83,6 +126,15 @@ class CandidatesPipelineTest {
           && (int) r.getAs("rank") <= 5).forEach(r -> expected.add(r.getAs("train_id")));
       assertEquals(expected, recalled.get(q), "the recall stage's top 5 of " + q);
     }
+
+    // tokens = tokenizer: the terms are the checkpoint tokenizer's ids; the lists equal brute-force TF-IDF cosine
+    InfluenceSettings tok = c.with("candidates.tokens", "tokenizer").with("output.dir", dir.resolve("tok").toString());
+    Map<String, List<String>> byTokens = new java.util.HashMap<>();
+    for (Row r : Stages.candidates(spark, tok).collectAsList()) {
+      byTokens.computeIfAbsent(r.getAs("query_id"), x -> new ArrayList<>()).add(r.getAs("train_id"));
+    }
+    assertEquals(cosineTop(tiny, "the red cat sleeps.", 8), byTokens.get("q1"));
+    assertEquals(cosineTop(tiny, "a blue bird sings.", 8), byTokens.get("q2"));
 
     // an exhaustive output is not reused as one computed on candidates
     var refused = assertThrows(IllegalStateException.class,
