@@ -1,6 +1,7 @@
 package io.influence.bench;
 
 import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.lexical.Bm25;
 import io.influence.core.model.CausalLm;
 import io.influence.core.tokenizer.PromptCompletion;
 import io.influence.core.tokenizer.Tokenizer;

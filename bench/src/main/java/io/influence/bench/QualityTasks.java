@@ -10,6 +10,7 @@ final class QualityTasks {
   static List<BenchTask> all() {
     return List.of(new ExactnessTask(), new LeaveOneOutTask(), new PlantedFactsTask(), new CleaningTask(),
         new SgdInfluenceTask(),
-        new ShapleyTask());
+        new ShapleyTask(),
+        new CandidatesTask());
   }
 }

@@ -46,6 +46,7 @@ public final class BlockScorer {
   private INDArray fullOut;
   private float[] scores;
   private long rowsScored;
+  private java.util.function.BiPredicate<String, Integer> allowed;
 
   /**
    * @param queryIds      one id per query (error messages name them)
@@ -76,6 +77,19 @@ public final class BlockScorer {
     this.block = new float[Math.multiplyExact(blockRows, width)];
     this.blockIds = new String[blockRows];
     this.column = new float[blockRows];
+  }
+
+  /**
+   * Restricts the heaps to the pairs {@code allowed.test(trainId, queryIndex)} accepts (a candidate prefilter: each
+   * query ranks only its own candidate rows); the other pairs are still computed by the block GEMM but never offered.
+   * Call before the first row. Returns this scorer.
+   */
+  public BlockScorer onlyPairs(java.util.function.BiPredicate<String, Integer> allowed) {
+    if (filled > 0 || rowsScored > 0) {
+      throw new IllegalStateException("onlyPairs must be set before the first row");
+    }
+    this.allowed = java.util.Objects.requireNonNull(allowed, "allowed");
+    return this;
   }
 
   /** The heap buffer rows are written into; row {@code r} of the current block starts at {@code r · width}. */
@@ -223,7 +237,7 @@ public final class BlockScorer {
     double[] tt = topThreshold.clone();
     double[] bt = bottomThreshold.clone();
     int k = top[0].k();
-    if (b > k) {
+    if (b > k && allowed == null) {   // with a pair filter the block's k-th score may belong to an excluded pair
       for (int q = 0; q < nq; q++) {
         if (top[q].size() < k || bottom[q].size() < k) {
           for (int r = 0; r < b; r++) {
@@ -246,6 +260,9 @@ public final class BlockScorer {
         float s = scores[base + q];
         if (!Float.isFinite(s)) {
           throw notFinite(r, q, s);
+        }
+        if (allowed != null && !allowed.test(blockIds[r], q)) {
+          continue;
         }
         if (s >= tt[q]) {
           top[q].offer(blockIds[r], s);

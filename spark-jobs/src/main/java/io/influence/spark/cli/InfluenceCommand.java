@@ -12,7 +12,7 @@ import picocli.CommandLine;
     footer = {"%nThe quality and speed suite is not in this jar: it is the bench module, run from a checkout as "
         + "bin/influence bench [TASK...] (bin/influence bench --help)."},
     subcommands = {StageCommands.Run.class, StageCommands.Extract.class, StageCommands.SelfInfluence.class,
-        StageCommands.Score.class, StageCommands.Flag.class, StageCommands.FitEkfac.class, StageCommands.Train.class,
+        StageCommands.Score.class, StageCommands.Candidates.class, StageCommands.Flag.class, StageCommands.FitEkfac.class, StageCommands.Train.class,
         StageCommands.Report.class, StageCommands.Quickstart.class, InspectCommand.class, PlanCommand.class,
         CommandLine.HelpCommand.class})
 public final class InfluenceCommand implements Runnable {

@@ -102,6 +102,22 @@ final class StageCommands {
     }
   }
 
+  @Command(name = "candidates", mixinStandardHelpOptions = true,
+      description = "Per query, the top-M training rows by TF-IDF cosine or BM25 (Spark MLlib; the candidates block), "
+          + "into output.dir/candidates/; score.candidates = true scores only them.")
+  static final class Candidates extends StageCommand {
+    Candidates() {
+      super(Needs.CORPUS_RUN_AND_QUERIES);
+    }
+
+    @Override
+    void run(SparkSession spark, InfluenceSettings s) {
+      List<Row> rows = Stages.candidates(spark, s).collectAsList();
+      System.out.println("candidates: " + rows.size() + " (query, row) pairs in "
+          + Locations.resolve(spark, s.output().dir()) + "/" + Stages.CANDIDATES);
+    }
+  }
+
   @Command(name = "flag", mixinStandardHelpOptions = true,
       description = "Ranks every training sequence by its influence on examples of unwanted behaviour (--examples); "
           + "flags the top fraction for cleaning -> OUT/flag/.")

@@ -34,6 +34,7 @@ public final class InfluenceSettings {
   private final QuickstartSettings quickstart;
   private final OutputSettings output;
   private final ShapleySettings shapley;
+  private final CandidatesSettings candidates;
 
   private InfluenceSettings(Config c) {
     this.config = c;
@@ -51,6 +52,7 @@ public final class InfluenceSettings {
       this.quickstart = QuickstartSettings.from(c);
       this.output = OutputSettings.from(c);
       this.shapley = ShapleySettings.from(c);
+      this.candidates = CandidatesSettings.from(c);
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bad setting: " + e.getMessage() + ". HINT: see conf/reference.conf", e);
     }
@@ -165,5 +167,9 @@ public final class InfluenceSettings {
 
   public OutputSettings output() {
     return output;
+  }
+
+  public CandidatesSettings candidates() {
+    return candidates;
   }
 }

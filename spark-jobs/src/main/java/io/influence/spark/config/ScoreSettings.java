@@ -10,8 +10,14 @@ import java.util.List;
  * @param blockRows training rows per GEMM block on an executor
  * @param method    the influence method
  * @param folder    the folder under {@code output.dir} the scores go to (a plain name)
+ * @param candidates score each query only against its candidates (the {@code candidates} block), not every row
  */
-public record ScoreSettings(int topK, int blockRows, Method method, String folder) {
+public record ScoreSettings(int topK, int blockRows, Method method, String folder, boolean candidates) {
+
+  /** Scores every query against every row. */
+  public ScoreSettings(int topK, int blockRows, Method method, String folder) {
+    this(topK, blockRows, method, folder, false);
+  }
 
   /** Folder names the other stages own. */
   public static final List<String> RESERVED = List.of("gradients", "factors", "self-influence", "report");
@@ -31,11 +37,12 @@ public record ScoreSettings(int topK, int blockRows, Method method, String folde
 
   static ScoreSettings from(Config c) {
     return new ScoreSettings(c.getInt("score.top-k"), c.getInt("score.block-rows"),
-        Choices.parse(Method.class, "score.method", c.getString("score.method")), c.getString("score.folder"));
+        Choices.parse(Method.class, "score.method", c.getString("score.method")), c.getString("score.folder"),
+        c.getBoolean("score.candidates"));
   }
 
   /** This block with another method and folder (the quickstart scores several methods side by side). */
   public ScoreSettings with(Method m, String f) {
-    return new ScoreSettings(topK, blockRows, m, f);
+    return new ScoreSettings(topK, blockRows, m, f, candidates);
   }
 }

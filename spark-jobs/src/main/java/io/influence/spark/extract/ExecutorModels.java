@@ -49,7 +49,7 @@ public final class ExecutorModels {
   }
 
   /** The {@code tokenizer.json} of the checkpoint at {@code location} ({@link Runs#location}), if it has one. */
-  static Optional<Tokenizer> tokenizer(String location) {
+  public static Optional<Tokenizer> tokenizer(String location) {
     return TOKENIZERS.computeIfAbsent(location, d -> {
       Optional<Path> file = Runs.localFile(Locations.conf(), d, "tokenizer.json");
       if (file.isEmpty()) {

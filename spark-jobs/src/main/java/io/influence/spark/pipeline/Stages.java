@@ -5,6 +5,8 @@ import com.typesafe.config.ConfigValueFactory;
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.TrainingRun;
+import io.influence.spark.candidates.CandidatesJob;
+import io.influence.spark.candidates.CandidatesSpec;
 import io.influence.spark.config.EkfacSettings;
 import io.influence.spark.config.ExtractSettings;
 import io.influence.spark.config.FlagSettings;
@@ -62,6 +64,7 @@ public final class Stages {
   public static final String FACTORS = "factors";
   public static final String REPORT = "report";
   public static final String FLAG = "flag";
+  public static final String CANDIDATES = "candidates";
 
   private Stages() {}
 
@@ -177,7 +180,13 @@ public final class Stages {
     TrainingRun run = run(s, "score");
     List<String> names = method.checkpoints(extracted(store));
     List<RunCheckpoint> checkpoints = checkpointsOf(run, names, s.input().run("score"));
-    return OutputGuard.whileClaimed(out, folder, fingerprint(spark, s, "score", method, store, names),
+    boolean onCandidates = s.score().candidates();
+    Map<String, java.util.Set<String>> candidates = onCandidates ? CandidatesJob.byQuery(candidates(spark, s)) : null;
+    Config scoreSettings = fingerprint(spark, s, "score", method, store, names);
+    if (onCandidates) {   // an output computed on candidates records how they were chosen
+      scoreSettings = scoreSettings.withFallback(s.section(CANDIDATES));
+    }
+    return OutputGuard.whileClaimed(out, folder, scoreSettings,
         s.output().overwrite(), () -> logged(spark, out, progressName(folder), () -> {
       requireStoreOf(spark, store, Corpus.read(spark, corpus, s.input().badRows()),
           s.input().corpus("score"));
@@ -185,11 +194,60 @@ public final class Stages {
       Preconditioned p = method.precondition(spark, new ScoringInputs(store, new Path(out, FACTORS), corpus,
           s.input().badRows(), s.input().longText(), queries), checkpoints);
       List<Double> weights = checkpoints.stream().map(c -> method.weight(c.learningRate())).toList();
-      return ScoreJob.run(spark, new ScoreSpec(store, names, weights, p.queries(), s.score().topK(),
+      ScoreSpec spec = new ScoreSpec(store, names, weights, p.queries(), s.score().topK(),
           s.score().blockRows(), method.name().word(),
           method.damping().map(d -> DampingUsed.of(d, p.lambda())).orElse(null), corpus, new Path(out, folder),
-          p.solver()));
+          p.solver());
+      return ScoreJob.run(spark, candidates == null ? spec : spec.withCandidates(candidates));
     }));
+  }
+
+  /**
+   * The lexical candidates of every query ({@link CandidatesJob}) under {@code candidates/}: the fitted model
+   * ({@code candidates/model/}, recomputed when the corpus, its tokens or feature count change) and the per-query lists
+   * ({@code candidates/lists/}, recomputed when the queries or the model change as well). Other settings than those a
+   * folder was written with are refused unless {@code output.overwrite}.
+   */
+  public static Dataset<Row> candidates(SparkSession spark, InfluenceSettings s) {
+    Path out = Locations.resolve(spark, s.output().dir());
+    Path dir = new Path(out, CANDIDATES);
+    String corpusFile = s.input().corpus(CANDIDATES);
+    String queriesFile = s.input().queries(CANDIDATES);
+    boolean tokenizer = s.candidates().tokens() == io.influence.spark.candidates.CandidateTokens.TOKENIZER
+        && s.candidates().source() == io.influence.spark.candidates.CandidateSource.LEXICAL;
+    String checkpoint = tokenizer ? Runs.location(run(s, CANDIDATES).checkpoints().get(0)) : null;
+    Dataset<Row> corpus = Corpus.read(spark, corpusFile, s.input().badRows());
+    List<Queries.Query> queries = Queries.read(spark, queriesFile);
+    Config model = s.section("input").withoutPath("input.queries").withoutPath("input.run")
+        .withValue("candidates.tokens", ConfigValueFactory.fromAnyRef(
+            io.influence.spark.config.Choices.word(s.candidates().tokens())))
+        .withValue("candidates.num-features", ConfigValueFactory.fromAnyRef(s.candidates().numFeatures()))
+        .withValue(OutputGuard.INPUTS + ".corpus", ConfigValueFactory.fromAnyRef(Corpus.fingerprint(corpus)));
+    if (tokenizer) {
+      model = model.withValue(OutputGuard.INPUTS + ".tokenizer", ConfigValueFactory.fromAnyRef(checkpoint));
+    }
+    Config lists = model.withFallback(s.section(CANDIDATES)).withValue(OutputGuard.INPUTS + ".queries",
+        ConfigValueFactory.fromAnyRef(Runs.sha256(queries.stream()
+            .map(q -> q.id() + "\0" + q.prompt() + "\0" + q.completion())
+            .collect(java.util.stream.Collectors.joining("\n")))));
+    Config modelSettings = model;
+    if (s.candidates().source() == io.influence.spark.candidates.CandidateSource.SCORES) {   // two-stage: no model
+      Path scores = Locations.resolve(spark, s.candidates().scores().orElseThrow());
+      Path summary = new Path(scores, io.influence.spark.store.PublishedFolder.SUMMARY_FILE);
+      if (!Locations.exists(Locations.conf(), summary)) {
+        throw new IllegalArgumentException("influence.candidates.scores = " + scores + " holds no complete score "
+            + "output (no " + summary.getName() + "). HINT: run `influence score` for the recall stage into it first");
+      }
+      Config fromScores = lists.withValue(OutputGuard.INPUTS + ".scores", ConfigValueFactory.fromAnyRef(
+          Runs.sha256(Locations.readString(Locations.conf(), summary))));
+      return OutputGuard.whileClaimed(dir, CandidatesJob.LISTS, fromScores, s.output().overwrite(),
+          () -> logged(spark, out, CANDIDATES, () -> CandidatesJob.run(spark,
+              new CandidatesSpec(corpus, queries, s.candidates(), checkpoint, dir, scores))));
+    }
+    return OutputGuard.whileClaimed(dir, CandidatesJob.MODEL, modelSettings, s.output().overwrite(),
+        () -> OutputGuard.whileClaimed(dir, CandidatesJob.LISTS, lists, s.output().overwrite(),
+            () -> logged(spark, out, CANDIDATES, () -> CandidatesJob.run(spark,
+                new CandidatesSpec(corpus, queries, s.candidates(), checkpoint, dir)))));
   }
 
   /** The progress log of the score stage: {@code score}, or {@code score-<folder>} for another score folder. */

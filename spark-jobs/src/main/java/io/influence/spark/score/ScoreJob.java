@@ -126,7 +126,8 @@ public final class ScoreJob {
     long stored = GradientStore.read(spark, spec.store(), spec.checkpoints().get(0)).count();
     QueryHeaps heaps;
     try (Progress progress = Progress.start(spark.sparkContext(), "score", stored)) {
-      heaps = gemmPass(jsc, table, queryIds, weighted, k, blockRows, progress.counter());
+      heaps = gemmPass(jsc, table, queryIds, weighted, k, blockRows, progress.counter(),
+          CandidateMask.of(spec.candidates(), queryIds));
       progress.finish();
     }
     long t2 = System.nanoTime();
@@ -212,22 +213,37 @@ public final class ScoreJob {
   public static QueryHeaps gemmPass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted,
       int k,
       int blockRows) {
-    return gemmPass(jsc, table, queryIds, weighted, k, blockRows, null);
+    return gemmPass(jsc, table, queryIds, weighted, k, blockRows, null, null);
   }
 
-  /** {@link #gemmPass} adding each block's rows to {@code done} (none when null). */
+  /**
+   * {@link #gemmPass} adding each block's rows to {@code done} (none when null); with a {@code mask} (a candidate
+   * prefilter) only the rows of some query's candidates are scored, each pair only when the mask allows it.
+   */
   static QueryHeaps gemmPass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted, int k,
-      int blockRows, ProgressCounter done) {
+      int blockRows, ProgressCounter done, CandidateMask mask) {
     RowGather gather = table.gather();
     int width = table.width();
     Broadcast<float[]> qb = jsc.broadcast(weighted);
+    Broadcast<CandidateMask> mb = mask == null ? null : jsc.broadcast(mask);
     JavaRDD<InternalRow> rows = table.rows().queryExecution().toRdd().toJavaRDD();
     QueryHeaps heaps = rows.mapPartitions(it -> {
       BlockScorer scorer = new BlockScorer(queryIds, qb.value(), width, k, blockRows);
+      CandidateMask m = mb == null ? null : mb.value();
+      if (m != null) {
+        scorer.onlyPairs(m::allows);
+      }
       int batch = 0;
       while (it.hasNext()) {
         InternalRow r = it.next();
         String id = gather.id(r);
+        if (m != null && !m.anyQuery(id)) {
+          if (done != null && ++batch == blockRows) {
+            done.add(batch);
+            batch = 0;
+          }
+          continue;
+        }
         int off = scorer.beginRow(id);
         gather.copy(r, id, scorer.buffer(), off);
         if (done != null && ++batch == blockRows) {
@@ -241,6 +257,9 @@ public final class ScoreJob {
       return List.of(scorer.finish()).iterator();
     }).treeReduce(QueryHeaps::merge);
     qb.destroy();
+    if (mb != null) {
+      mb.destroy();
+    }
     return heaps;
   }
 

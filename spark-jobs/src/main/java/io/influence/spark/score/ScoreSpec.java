@@ -29,9 +29,20 @@ import org.apache.hadoop.fs.Path;
  * @param solver      provenance: per query id, a JSON object describing how its preconditioned gradient was
  *                    solved (iterative methods: iterations, residual, converged per checkpoint), written in the
  *                    {@code solver} column of that query's rows; null (or a missing id) writes null
+ * @param candidates  per query id, the corpus row ids it is scored against (a candidate prefilter,
+ *                    io.influence.spark.candidates): a training sequence counts when its row id
+ *                    ({@code LongText.rowId}, so every window of a candidate row) is in its query's set, and the
+ *                    top-k and bottom-k are taken among those; null scores every query against every row
  */
 public record ScoreSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> queries, int k,
-    int blockRows, String method, DampingUsed damping, Path corpus, Path output, Map<String, String> solver) {
+    int blockRows, String method, DampingUsed damping, Path corpus, Path output, Map<String, String> solver,
+    Map<String, Set<String>> candidates) {
+
+  /** A spec that scores every query against every stored row. */
+  public ScoreSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> queries, int k,
+      int blockRows, String method, DampingUsed damping, Path corpus, Path output, Map<String, String> solver) {
+    this(store, checkpoints, weights, queries, k, blockRows, method, damping, corpus, output, solver, null);
+  }
 
   /** A spec without solver reports (TracIn, EK-FAC). */
   public ScoreSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> queries, int k,
@@ -67,6 +78,24 @@ public record ScoreSpec(Path store, List<String> checkpoints, List<Double> weigh
       throw new IllegalArgumentException("method must name the influence method, e.g. \"tracin\"");
     }
     solver = solver == null ? null : Map.copyOf(solver);
+    if (candidates != null) {
+      Map<String, Set<String>> copy = new java.util.HashMap<>();
+      for (QueryGradient q : queries) {
+        Set<String> rows = candidates.get(q.id());
+        if (rows == null) {
+          throw new IllegalArgumentException("query '" + q.id() + "' has no candidate list. HINT: compute the"
+              + " candidates for these queries (`influence candidates`) or score without them");
+        }
+        copy.put(q.id(), Set.copyOf(rows));
+      }
+      candidates = Map.copyOf(copy);
+    }
+  }
+
+  /** This spec scoring each query only against its own candidate rows ({@code candidates}, see the record). */
+  public ScoreSpec withCandidates(Map<String, Set<String>> candidates) {
+    return new ScoreSpec(store, checkpoints, weights, queries, k, blockRows, method, damping, corpus, output, solver,
+        Objects.requireNonNull(candidates, "candidates"));
   }
 
   /** A spec with local paths (store, corpus or null, output or null). */
