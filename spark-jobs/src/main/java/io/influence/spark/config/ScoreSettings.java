@@ -11,12 +11,27 @@ import java.util.List;
  * @param method    the influence method
  * @param folder    the folder under {@code output.dir} the scores go to (a plain name)
  * @param candidates score each query only against its candidates (the {@code candidates} block), not every row
+ * @param gradients  raw gradients (inner products) or unit-normalised ones (cosines)
  */
-public record ScoreSettings(int topK, int blockRows, Method method, String folder, boolean candidates) {
+public record ScoreSettings(int topK, int blockRows, Method method, String folder, boolean candidates,
+                            Gradients gradients) {
 
-  /** Scores every query against every row. */
+  /** What the scores multiply: the gradients as stored, or each checkpoint's gradient divided by its norm. */
+  public enum Gradients {
+    /** {@code Σ_i w_i ⟨P_i g_q,i, g_i⟩}. */
+    RAW,
+    /** {@code Σ_i w_i cos(P_i g_q,i, g_i)} (TrackStar's unit normalisation). */
+    UNIT
+  }
+
+  /** Scores every query against every row, with raw gradients. */
   public ScoreSettings(int topK, int blockRows, Method method, String folder) {
-    this(topK, blockRows, method, folder, false);
+    this(topK, blockRows, method, folder, false, Gradients.RAW);
+  }
+
+  /** Raw gradients. */
+  public ScoreSettings(int topK, int blockRows, Method method, String folder, boolean candidates) {
+    this(topK, blockRows, method, folder, candidates, Gradients.RAW);
   }
 
   /** Folder names the other stages own. */
@@ -38,11 +53,12 @@ public record ScoreSettings(int topK, int blockRows, Method method, String folde
   static ScoreSettings from(Config c) {
     return new ScoreSettings(c.getInt("score.top-k"), c.getInt("score.block-rows"),
         Choices.parse(Method.class, "score.method", c.getString("score.method")), c.getString("score.folder"),
-        c.getBoolean("score.candidates"));
+        c.getBoolean("score.candidates"), Choices.parse(Gradients.class, "score.gradients",
+        c.getString("score.gradients")));
   }
 
   /** This block with another method and folder (the quickstart scores several methods side by side). */
   public ScoreSettings with(Method m, String f) {
-    return new ScoreSettings(topK, blockRows, m, f, candidates);
+    return new ScoreSettings(topK, blockRows, m, f, candidates, gradients);
   }
 }

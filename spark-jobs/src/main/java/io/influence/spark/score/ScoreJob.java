@@ -4,6 +4,7 @@ import static org.apache.spark.sql.functions.col;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.core.score.BlockScorer;
+import io.influence.core.score.UnitNorm;
 import io.influence.core.score.LayerLayout;
 import io.influence.core.score.QueryHeaps;
 import io.influence.core.score.ScoreSplit;
@@ -111,6 +112,10 @@ public final class ScoreJob {
     }
     int d = metas.get(0).dim();
     float[] raw = QueryMatrix.rowMajor(spec.store(), spec.queries(), metas); // checks the queries before any distributed work
+    int unitPart = spec.unit() ? d : 0;   // with unit gradients: each checkpoint's d values of a row and a query
+    if (spec.unit()) {
+      UnitNorm.normalizeParts(raw, 0, raw.length, d);
+    }
     GradientTable table = GradientStore.table(spark, spec.store(), spec.checkpoints());
     metas = table.checkpoints();
     long t1 = System.nanoTime();
@@ -127,7 +132,7 @@ public final class ScoreJob {
     QueryHeaps heaps;
     try (Progress progress = Progress.start(spark.sparkContext(), "score", stored)) {
       heaps = gemmPass(jsc, table, queryIds, weighted, k, blockRows, progress.counter(),
-          CandidateMask.of(spec.candidates(), queryIds));
+          CandidateMask.of(spec.candidates(), queryIds), unitPart);
       progress.finish();
     }
     long t2 = System.nanoTime();
@@ -145,7 +150,7 @@ public final class ScoreJob {
     }
     Map<String, Detail> details;
     try (Progress progress = Progress.start(spark.sparkContext(), "contributions", stored)) {
-      details = details(jsc, table, raw, weights, selected, blockRows, progress.counter());
+      details = details(jsc, table, raw, weights, selected, blockRows, progress.counter(), unitPart);
       progress.finish();
     }
     long t3 = System.nanoTime();
@@ -181,7 +186,7 @@ public final class ScoreJob {
               spec.damping() == null ? null : scala.jdk.javaapi.CollectionConverters.asScala(spec.damping().lambda()),
               projection,
               scala.jdk.javaapi.CollectionConverters.asScala(shas).toSeq(), ENGINE_VERSION,
-              spec.solver() == null ? null : spec.solver().get(queryIds[q])));
+              solverColumn(spec, queryIds[q])));
         }
       }
     }
@@ -213,15 +218,16 @@ public final class ScoreJob {
   public static QueryHeaps gemmPass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted,
       int k,
       int blockRows) {
-    return gemmPass(jsc, table, queryIds, weighted, k, blockRows, null, null);
+    return gemmPass(jsc, table, queryIds, weighted, k, blockRows, null, null, 0);
   }
 
   /**
    * {@link #gemmPass} adding each block's rows to {@code done} (none when null); with a {@code mask} (a candidate
-   * prefilter) only the rows of some query's candidates are scored, each pair only when the mask allows it.
+   * prefilter) only the rows of some query's candidates are scored, each pair only when the mask allows it; with
+   * {@code unitPart > 0} each {@code unitPart}-long part of every row (a checkpoint's gradient) is unit-normalised.
    */
   static QueryHeaps gemmPass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted, int k,
-      int blockRows, ProgressCounter done, CandidateMask mask) {
+      int blockRows, ProgressCounter done, CandidateMask mask, int unitPart) {
     RowGather gather = table.gather();
     int width = table.width();
     Broadcast<float[]> qb = jsc.broadcast(weighted);
@@ -246,6 +252,9 @@ public final class ScoreJob {
         }
         int off = scorer.beginRow(id);
         gather.copy(r, id, scorer.buffer(), off);
+        if (unitPart > 0) {
+          UnitNorm.normalizeParts(scorer.buffer(), off, width, unitPart);
+        }
         if (done != null && ++batch == blockRows) {
           done.add(batch);
           batch = 0;
@@ -265,7 +274,7 @@ public final class ScoreJob {
 
   /** Float64 per-checkpoint and per-layer contributions of the selected pairs, keyed by {@code q + '\0' + trainId}. */
   private static Map<String, Detail> details(JavaSparkContext jsc, GradientTable table, float[] raw, double[] weights,
-      Map<String, List<Integer>> selected, int blockRows, ProgressCounter done) {
+      Map<String, List<Integer>> selected, int blockRows, ProgressCounter done, int unitPart) {
     RowGather gather = table.gather();
     int width = table.width();
     LayerLayout layout = table.checkpoints().get(0).layout();
@@ -283,6 +292,9 @@ public final class ScoreJob {
         List<Integer> wanted = sb.value().get(id);
         if (wanted != null) {
           gather.copy(r, id, row, 0);
+          if (unitPart > 0) {
+            UnitNorm.normalizeParts(row, 0, width, unitPart);
+          }
           for (int qi : wanted) {
             out.add(new Detail(qi, id, ScoreSplit.of(layout, weights, qb.value(), qi * width, row)));
           }
@@ -304,6 +316,25 @@ public final class ScoreJob {
       byKey.put(det.query() + "\u0000" + det.trainId(), det);
     }
     return byKey;
+  }
+
+  /**
+   * The {@code solver} column of a query's rows: the method's report (iterative solves, EK-FAC's curvature), with
+   * {@code "gradients": "unit"} added when the scores are cosines of unit-normalised gradients.
+   */
+  private static String solverColumn(ScoreSpec spec, String queryId) {
+    String report = spec.solver() == null ? null : spec.solver().get(queryId);
+    if (!spec.unit()) {
+      return report;
+    }
+    try {
+      com.fasterxml.jackson.databind.node.ObjectNode node = report == null ? JSON.createObjectNode()
+          : (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(report);
+      node.put("gradients", "unit");
+      return JSON.writeValueAsString(node);
+    } catch (java.io.IOException | ClassCastException e) {
+      throw new IllegalStateException("the solver report of query " + queryId + " is not a JSON object: " + report, e);
+    }
   }
 
   /** The rows, the query gradients they were scored with, and the summary, published as one folder. */

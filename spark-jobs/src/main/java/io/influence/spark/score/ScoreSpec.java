@@ -33,10 +33,21 @@ import org.apache.hadoop.fs.Path;
  *                    io.influence.spark.candidates): a training sequence counts when its row id
  *                    ({@code LongText.rowId}, so every window of a candidate row) is in its query's set, and the
  *                    top-k and bottom-k are taken among those; null scores every query against every row
+ * @param unit        unit-normalised gradients (TrackStar-style cosine scores): each checkpoint's part of every stored
+ *                    row and of every (preconditioned) query is divided by its norm before the products, so the
+ *                    score is {@code Σ_i w_i cos(P_i g_q,i, g_i)}
  */
 public record ScoreSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> queries, int k,
     int blockRows, String method, DampingUsed damping, Path corpus, Path output, Map<String, String> solver,
-    Map<String, Set<String>> candidates) {
+    Map<String, Set<String>> candidates, boolean unit) {
+
+  /** A spec with raw (not normalised) gradients. */
+  public ScoreSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> queries, int k,
+      int blockRows, String method, DampingUsed damping, Path corpus, Path output, Map<String, String> solver,
+      Map<String, Set<String>> candidates) {
+    this(store, checkpoints, weights, queries, k, blockRows, method, damping, corpus, output, solver, candidates,
+        false);
+  }
 
   /** A spec that scores every query against every stored row. */
   public ScoreSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> queries, int k,
@@ -95,7 +106,13 @@ public record ScoreSpec(Path store, List<String> checkpoints, List<Double> weigh
   /** This spec scoring each query only against its own candidate rows ({@code candidates}, see the record). */
   public ScoreSpec withCandidates(Map<String, Set<String>> candidates) {
     return new ScoreSpec(store, checkpoints, weights, queries, k, blockRows, method, damping, corpus, output, solver,
-        Objects.requireNonNull(candidates, "candidates"));
+        Objects.requireNonNull(candidates, "candidates"), unit);
+  }
+
+  /** This spec with unit-normalised gradients (cosine scores) when {@code on}. */
+  public ScoreSpec withUnitGradients(boolean on) {
+    return new ScoreSpec(store, checkpoints, weights, queries, k, blockRows, method, damping, corpus, output, solver,
+        candidates, on);
   }
 
   /** A spec with local paths (store, corpus or null, output or null). */

@@ -200,6 +200,45 @@ class ScoreJobTest {
   }
 
   @Test
+  void run_unitGradients_equalsBruteForceCosines() {
+    int k = 7;
+    List<Row> rows = ScoreJob.run(spark, spec(k, 16, null, null).withUnitGradients(true)).collectAsList();
+    double[][] want = new double[queries.size()][N_TRAIN];
+    for (int q = 0; q < queries.size(); q++) {
+      for (int t = 0; t < N_TRAIN; t++) {
+        for (int c = 0; c < 3; c++) {
+          Map<String, float[]> qc = queries.get(q).perCheckpoint().get(c);
+          Map<String, float[]> tc = grads.grads.get(c).get(grads.ids.get(t));
+          double dot = 0;
+          double qq = 0;
+          double tt = 0;
+          for (StoreMetadata.Layer l : SyntheticGradients.LAYERS) {
+            dot += BruteForce.dot(qc.get(l.name()), tc.get(l.name()));
+            qq += BruteForce.dot(qc.get(l.name()), qc.get(l.name()));
+            tt += BruteForce.dot(tc.get(l.name()), tc.get(l.name()));
+          }
+          want[q][t] += LR[c] * dot / Math.sqrt(qq * tt);
+        }
+      }
+    }
+    int i = 0;
+    for (int q = 0; q < queries.size(); q++) {
+      for (String direction : List.of("top", "bottom")) {
+        List<TopK.Scored> ref = BruteForce.sorted(grads.ids, want[q], direction.equals("top"), k);
+        for (int r = 0; r < k; r++, i++) {
+          Row row = rows.get(i);
+          String what = "unit " + queries.get(q).id() + " " + direction + " rank " + (r + 1);
+          assertEquals(ref.get(r).id(), row.getAs("train_id"), what);
+          assertEquals(ref.get(r).score(), (double) row.getAs("score"), SCORE_TOL, what);
+          List<Double> contributions = row.getList(row.fieldIndex("contributions"));
+          assertEquals(ref.get(r).score(), contributions.stream().mapToDouble(Double::doubleValue).sum(), 1e-6, what);
+          assertEquals("{\"gradients\":\"unit\"}", row.getAs("solver"), what);
+        }
+      }
+    }
+  }
+
+  @Test
   void run_partitionsOneThreeSeven_sameRowsAsBruteForce() {
     for (int p : new int[] {1, 3, 7}) {
       withConf(Map.of("spark.sql.shuffle.partitions", Integer.toString(p), "spark.sql.adaptive.enabled", "false",
