@@ -93,11 +93,17 @@ final class PlantedFactsTask implements BenchTask {
       scores.put("tracin", BenchPipeline.scores(spark, s, "tracin"));
       stageSeconds.put("score-tracin", seconds(t));
       t = System.nanoTime();
+      scores.put("tracin-unit", BenchPipeline.scores(spark, s.with("score.gradients", "unit"), "tracin"));
+      stageSeconds.put("score-tracin-unit", seconds(t));
+      t = System.nanoTime();
       Stages.fitEkfac(spark, s);
       stageSeconds.put("fit-ekfac", seconds(t));
       t = System.nanoTime();
       scores.put("ekfac", BenchPipeline.scores(spark, s, "ekfac"));
       stageSeconds.put("score-ekfac", seconds(t));
+      t = System.nanoTime();
+      scores.put("ekfac-unit", BenchPipeline.scores(spark, s.with("score.gradients", "unit"), "ekfac"));
+      stageSeconds.put("score-ekfac-unit", seconds(t));
     } finally {
       spark.stop();
     }
@@ -167,6 +173,7 @@ final class PlantedFactsTask implements BenchTask {
             + "statements of %d invented facts (2-5 each); %d queries (verbatim and paraphrased prompt per fact); seed %d",
         ids.size(), ids.size() - planted, planted, data.facts().size(), data.planted().size(), o.seed()));
     result.note(BenchPipeline.describe(s, trained));
+    result.note("tracin-unit, ekfac-unit: the same with score.gradients = unit (cosines of unit-normalised gradients)");
     result.note("tracin, ekfac: the Spark pipeline (extract, fit-ekfac, score) on local Spark, ekfac with "
         + "ekfac.checkpoints = " + Choices.word(s.ekfac().checkpoints()) + ", damping " + s.ekfac().dampingWords());
     ihvpNotes.forEach(result::note);
