@@ -1,0 +1,205 @@
+package io.influence.core.representer;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * Fits the output head to the stationary point that the representer theorem needs: minimises
+ * <pre>  J(W) = (1/n) Σ_t CE(W f_t, y_t) + λ‖W‖²_F     over W ∈ R^{V×d} (the heads here have no bias)</pre>
+ * starting from the checkpoint's head, with the features {@code f_t} fixed (the rest of the model frozen). A tied
+ * head (GPT-2's {@code wte}) becomes a separate, untied matrix: the embeddings are not changed.
+ *
+ * <p>Solver: Newton-CG (truncated Newton) in float64. {@code J} is smooth and {@code 2λ}-strongly convex, so Newton
+ * converges quadratically near the optimum and reaches a gradient at float64 rounding level in a handful of outer
+ * iterations, where gradient descent would need a number of steps that grows with the condition number (large for
+ * a small {@code λ}), and L-BFGS only converges superlinearly. The Hessian is never formed: a Hessian-vector product
+ * {@code H D = (1/n) Σ_t (diag(p_t) − p_t p_tᵀ)(D f_t) f_tᵀ + 2λD} costs two GEMMs over the tokens. Each outer step
+ * solves {@code H s = −∇J} by CG to a relative residual {@code min(0.5, √(‖∇J‖/‖∇J₀‖))} (Eisenstat–Walker forcing),
+ * then takes the largest step {@code 2^{-k}} that satisfies Armijo's condition or lowers {@code ‖∇J‖} (near the
+ * optimum {@code J} changes below float64 resolution, so the gradient norm decides).
+ *
+ * <p>Stop rule: the theorem's own error. At any {@code W}, {@code W − Σ_t α_t f_tᵀ = ∇J / (2λ)} (with {@code α_t}
+ * from that {@code W}), so the fit stops when {@code ‖∇J‖ / (2λ‖W‖) ≤ tolerance}: the relative error of the
+ * decomposition of the head itself.
+ *
+ * <p>Memory: the softmax probabilities of every training token are kept during an outer step ({@code n·V} doubles);
+ * fine for the corpora the driver can hold the features of.
+ */
+public final class HeadFit {
+
+  private static final int BLOCK = 4096;
+  private static final int MAX_CG = 500;
+
+  private HeadFit() {}
+
+  /**
+   * What the fit produced.
+   *
+   * @param head             the fitted head
+   * @param iterations       Newton steps taken
+   * @param cgIterations     Hessian-vector products used in all
+   * @param objective        {@code J(W*)}
+   * @param relativeResidual {@code ‖∇J‖ / (2λ‖W*‖)} at the end
+   * @param converged        whether {@code relativeResidual ≤ tolerance}
+   */
+  public record Result(RepresenterHead head, int iterations, int cgIterations, double objective,
+                       double relativeResidual, boolean converged) {}
+
+  /**
+   * Fits from {@code initial} ({@code [V, d]}, any float type, not modified) on {@code train}'s tokens.
+   *
+   * @param lambda        L2 coefficient, {@code > 0}
+   * @param tolerance     stop when {@code ‖∇J‖ / (2λ‖W‖) ≤ tolerance}, {@code > 0}
+   * @param maxIterations Newton steps at most
+   */
+  public static Result fit(TokenFeatures train, INDArray initial, double lambda, double tolerance, int maxIterations) {
+    if (!(lambda > 0) || !Double.isFinite(lambda)) {
+      throw new IllegalArgumentException("lambda must be finite and > 0, got " + lambda);
+    }
+    if (!(tolerance > 0)) {
+      throw new IllegalArgumentException("tolerance must be > 0, got " + tolerance);
+    }
+    if (train.size() == 0) {
+      throw new IllegalArgumentException("no training tokens to fit the head on");
+    }
+    if (initial.rank() != 2 || initial.columns() != train.dim()) {
+      throw new IllegalArgumentException("initial head has shape " + java.util.Arrays.toString(initial.shape())
+          + ", expected [V, " + train.dim() + "]");
+    }
+    for (int y : train.targets()) {
+      if (y < 0 || y >= initial.rows()) {
+        throw new IllegalArgumentException("target token " + y + " is outside the head's vocabulary of "
+            + initial.rows());
+      }
+    }
+    Problem p = new Problem(train, lambda);
+    INDArray w = initial.castTo(DataType.DOUBLE).dup('c');
+    Eval e = p.eval(w);
+    double g0 = e.gradNorm;
+    int it = 0;
+    int cg = 0;
+    while (residual(e, w, lambda) > tolerance && it < maxIterations) {
+      // truncated CG on H s = −g
+      double eta = Math.min(0.5, Math.sqrt(e.gradNorm / g0));
+      INDArray s = w.ulike();
+      INDArray r = e.grad.neg();
+      INDArray d = r.dup();
+      double rr = sq(r);
+      for (int k = 0; k < MAX_CG; k++) {
+        INDArray hd = p.hvp(e.probs, d);
+        cg++;
+        double dHd = d.mul(hd).sumNumber().doubleValue();
+        if (!(dHd > 0)) {
+          break;
+        }
+        double a = rr / dHd;
+        s.addi(d.mul(a));
+        r.subi(hd.mul(a));
+        double rrNew = sq(r);
+        if (Math.sqrt(rrNew) <= eta * e.gradNorm) {
+          break;
+        }
+        d.muli(rrNew / rr).addi(r);
+        rr = rrNew;
+      }
+      double slope = e.grad.mul(s).sumNumber().doubleValue();
+      double t = 1;
+      Eval next = null;
+      for (int k = 0; k < 40; k++) {
+        INDArray wt = w.add(s.mul(t));
+        Eval cand = p.eval(wt);
+        if (cand.objective <= e.objective + 1e-4 * t * slope || cand.gradNorm < e.gradNorm) {
+          next = cand;
+          w = wt;
+          break;
+        }
+        t /= 2;
+      }
+      it++;
+      if (next == null) {
+        break;   // no step helps: at float64 resolution
+      }
+      e = next;
+    }
+    double res = residual(e, w, lambda);
+    RepresenterHead head = new RepresenterHead((int) w.rows(), train.dim(), w.dup('c').data().asDouble(), lambda,
+        train.size());
+    return new Result(head, it, cg, e.objective, res, res <= tolerance);
+  }
+
+  private static double sq(INDArray x) {
+    double n = x.norm2Number().doubleValue();
+    return n * n;
+  }
+
+  private static double residual(Eval e, INDArray w, double lambda) {
+    double wn = w.norm2Number().doubleValue();
+    return e.gradNorm / (2 * lambda * Math.max(wn, Double.MIN_NORMAL));
+  }
+
+  /** {@code J}, {@code ∇J} and the probabilities per token block at one {@code W}. */
+  private record Eval(double objective, INDArray grad, double gradNorm, List<INDArray> probs) {}
+
+  /** The objective over fixed features, evaluated block by block of {@value #BLOCK} tokens. */
+  private static final class Problem {
+    final List<INDArray> blocks = new ArrayList<>();
+    final List<int[]> targets = new ArrayList<>();
+    final double lambda;
+    final long n;
+
+    Problem(TokenFeatures train, double lambda) {
+      INDArray f = train.matrix();
+      int n = train.size();
+      for (int start = 0; start < n; start += BLOCK) {
+        int end = Math.min(n, start + BLOCK);
+        blocks.add(f.get(NDArrayIndex.interval(start, end), NDArrayIndex.all()).dup('c'));
+        targets.add(java.util.Arrays.copyOfRange(train.targets(), start, end));
+      }
+      this.lambda = lambda;
+      this.n = n;
+    }
+
+    Eval eval(INDArray w) {
+      INDArray grad = w.mul(2 * lambda);
+      double loss = 0;
+      List<INDArray> probs = new ArrayList<>();
+      for (int b = 0; b < blocks.size(); b++) {
+        INDArray f = blocks.get(b);
+        int[] y = targets.get(b);
+        INDArray z = f.mmul(w.transpose());
+        INDArray max = z.max(true, 1);
+        z.subiColumnVector(max);
+        INDArray e = Transforms.exp(z, true);
+        INDArray sum = e.sum(true, 1);
+        for (int t = 0; t < y.length; t++) {
+          loss += Math.log(sum.getDouble(t, 0)) - z.getDouble(t, y[t]);
+        }
+        INDArray p = e.diviColumnVector(sum);
+        probs.add(p);
+        INDArray resid = p.dup();
+        for (int t = 0; t < y.length; t++) {
+          resid.putScalar(t, y[t], resid.getDouble(t, y[t]) - 1);
+        }
+        grad.addi(resid.transpose().mmul(f).muli(1.0 / n));
+      }
+      double objective = loss / n + lambda * sq(w);
+      return new Eval(objective, grad, grad.norm2Number().doubleValue(), probs);
+    }
+
+    INDArray hvp(List<INDArray> probs, INDArray d) {
+      INDArray out = d.mul(2 * lambda);
+      for (int b = 0; b < blocks.size(); b++) {
+        INDArray f = blocks.get(b);
+        INDArray p = probs.get(b);
+        INDArray pu = p.mul(f.mmul(d.transpose()));
+        INDArray r = pu.subi(p.mulColumnVector(pu.sum(true, 1)));
+        out.addi(r.transpose().mmul(f).muli(1.0 / n));
+      }
+      return out;
+    }
+  }
+}
