@@ -19,7 +19,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * @param targets  {@code [n]} token ids
  * @param sequence {@code [n]} index of the owning sequence, non-decreasing
  */
-public record TokenFeatures(int dim, double[] features, int[] targets, int[] sequence) {
+public record TokenFeatures(int dim, double[] features, int[] targets, int[] sequence) implements java.io.Serializable {
 
   public TokenFeatures {
     Objects.requireNonNull(features, "features");

@@ -33,6 +33,7 @@ public final class InfluenceSettings {
   private final TrainSettings train;
   private final QuickstartSettings quickstart;
   private final OutputSettings output;
+  private final RepresenterSettings representer;
 
   private InfluenceSettings(Config c) {
     this.config = c;
@@ -49,6 +50,7 @@ public final class InfluenceSettings {
       this.train = TrainSettings.from(c);
       this.quickstart = QuickstartSettings.from(c);
       this.output = OutputSettings.from(c);
+      this.representer = RepresenterSettings.from(c);
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bad setting: " + e.getMessage() + ". HINT: see conf/reference.conf", e);
     }
@@ -159,5 +161,9 @@ public final class InfluenceSettings {
 
   public OutputSettings output() {
     return output;
+  }
+
+  public RepresenterSettings representer() {
+    return representer;
   }
 }

@@ -13,7 +13,13 @@ public enum Method {
   /** Influence function with {@code (H + λI)⁻¹ g_q} solved by conjugate gradients over the corpus. */
   CG,
   /** Influence function with {@code (H + λI)⁻¹ g_q} solved by LiSSA over the corpus. */
-  LISSA;
+  LISSA,
+  /**
+   * Representer points (Yeh et al. 2018): the output head fine-tuned with L2 to a stationary point, each training
+   * sequence scored by its tokens' share {@code Σ α_s[y_t] (f_s · f_t)} of the query's target logits (see
+   * io.influence.spark.representer). Reads no gradient store; score stage only.
+   */
+  REPRESENTER;
 
   /** The word in settings and outputs ({@code "tracin"}, ...). */
   public String word() {

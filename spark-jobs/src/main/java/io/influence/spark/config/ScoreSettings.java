@@ -14,7 +14,7 @@ import java.util.List;
 public record ScoreSettings(int topK, int blockRows, Method method, String folder) {
 
   /** Folder names the other stages own. */
-  public static final List<String> RESERVED = List.of("gradients", "factors", "self-influence", "report");
+  public static final List<String> RESERVED = List.of("gradients", "factors", "self-influence", "report", "representer");
 
   public ScoreSettings {
     if (topK < 1) {

@@ -25,6 +25,10 @@ public sealed interface InfluenceMethod permits TracIn, InfluenceFunction {
       case TRACIN -> new TracIn();
       case EKFAC -> new EkfacInfluence(settings.ekfac());
       case CG, LISSA -> new IterativeInfluence(method, settings.ihvp());
+      case REPRESENTER -> throw new IllegalArgumentException("representer points score queries against the corpus "
+          + "from the output head's features and read no gradient store: only score.method may name representer"
+          + " (the score stage runs io.influence.spark.representer.RepresenterJob). HINT: set self-influence.method /"
+          + " flag.method to tracin, ekfac, cg or lissa");
     };
   }
 
