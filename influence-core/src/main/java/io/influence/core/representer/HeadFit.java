@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
@@ -19,8 +20,10 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * a small {@code λ}), and L-BFGS only converges superlinearly. The Hessian is never formed: a Hessian-vector product
  * {@code H D = (1/n) Σ_t (diag(p_t) − p_t p_tᵀ)(D f_t) f_tᵀ + 2λD} costs two GEMMs over the tokens. Each outer step
  * solves {@code H s = −∇J} by CG to a relative residual {@code min(0.5, √(‖∇J‖/‖∇J₀‖))} (Eisenstat–Walker forcing),
- * then takes the largest step {@code 2^{-k}} that satisfies Armijo's condition or lowers {@code ‖∇J‖} (near the
- * optimum {@code J} changes below float64 resolution, so the gradient norm decides).
+ * preconditioned by the Hessian's diagonal blocks per vocabulary row ({@code d × d} each, block Jacobi, while
+ * {@code V·d²} doubles fit in 256 MiB: with a small {@code λ} plain CG needed hundreds of products per step), then
+ * takes the largest step {@code 2^{-k}} that satisfies Armijo's condition or lowers {@code ‖∇J‖} (near the optimum
+ * {@code J} changes below float64 resolution, so the gradient norm decides).
  *
  * <p>Stop rule: the theorem's own error. At any {@code W}, {@code W − Σ_t α_t f_tᵀ = ∇J / (2λ)} (with {@code α_t}
  * from that {@code W}), so the fit stops when {@code ‖∇J‖ / (2λ‖W‖) ≤ tolerance}: the relative error of the
@@ -33,6 +36,8 @@ public final class HeadFit {
 
   private static final int BLOCK = 4096;
   private static final int MAX_CG = 500;
+  /** Doubles the block-Jacobi preconditioner may hold ({@code V·d²}); above, CG runs unpreconditioned. */
+  private static final long MAX_PRECONDITIONER = 1L << 25;
 
   private HeadFit() {}
 
@@ -83,12 +88,14 @@ public final class HeadFit {
     int it = 0;
     int cg = 0;
     while (residual(e, w, lambda) > tolerance && it < maxIterations) {
-      // truncated CG on H s = −g
+      // truncated CG on H s = −g, preconditioned by the per-row blocks of H
       double eta = Math.min(0.5, Math.sqrt(e.gradNorm / g0));
+      BlockJacobi m = p.blockJacobi(e.probs);
       INDArray s = w.ulike();
       INDArray r = e.grad.neg();
-      INDArray d = r.dup();
-      double rr = sq(r);
+      INDArray z = m == null ? r.dup() : m.apply(r);
+      INDArray d = z.dup();
+      double rz = r.mul(z).sumNumber().doubleValue();
       for (int k = 0; k < MAX_CG; k++) {
         INDArray hd = p.hvp(e.probs, d);
         cg++;
@@ -96,15 +103,16 @@ public final class HeadFit {
         if (!(dHd > 0)) {
           break;
         }
-        double a = rr / dHd;
+        double a = rz / dHd;
         s.addi(d.mul(a));
         r.subi(hd.mul(a));
-        double rrNew = sq(r);
-        if (Math.sqrt(rrNew) <= eta * e.gradNorm) {
+        if (Math.sqrt(sq(r)) <= eta * e.gradNorm) {
           break;
         }
-        d.muli(rrNew / rr).addi(r);
-        rr = rrNew;
+        z = m == null ? r.dup() : m.apply(r);
+        double rzNew = r.mul(z).sumNumber().doubleValue();
+        d.muli(rzNew / rz).addi(z);
+        rz = rzNew;
       }
       double slope = e.grad.mul(s).sumNumber().doubleValue();
       double t = 1;
@@ -190,6 +198,43 @@ public final class HeadFit {
       return new Eval(objective, grad, grad.norm2Number().doubleValue(), probs);
     }
 
+    /**
+     * The preconditioner: the diagonal blocks {@code H_vv = (1/n) Σ_t p_tv (1 − p_tv) f_t f_tᵀ + 2λI} ({@code d × d},
+     * one per vocabulary row), all from one GEMM {@code Wᵀ K} per token block with {@code K} the rows
+     * {@code f_t ⊗ f_t}, then Cholesky-factored.
+     */
+    BlockJacobi blockJacobi(List<INDArray> probs) {
+      int d = (int) blocks.get(0).columns();
+      int vocab = (int) probs.get(0).columns();
+      if ((long) vocab * d * d > MAX_PRECONDITIONER) {
+        return null;   // the blocks would not fit: plain CG
+      }
+      INDArray sum = Nd4j.zeros(DataType.DOUBLE, vocab, (long) d * d);
+      int rows = (int) Math.max(1, Math.min(BLOCK, MAX_PRECONDITIONER / 8 / ((long) d * d)));
+      for (int b = 0; b < blocks.size(); b++) {
+        double[] f = blocks.get(b).dup('c').data().asDouble();
+        INDArray p = probs.get(b);
+        INDArray weights = p.mul(p.rsub(1.0)).muli(1.0 / n);   // [m, V]
+        int m = f.length / d;
+        for (int start = 0; start < m; start += rows) {
+          int end = Math.min(m, start + rows);
+          double[] k = new double[(end - start) * d * d];
+          for (int t = start; t < end; t++) {
+            for (int i = 0; i < d; i++) {
+              double fi = f[t * d + i];
+              int at = (t - start) * d * d + i * d;
+              for (int j = 0; j < d; j++) {
+                k[at + j] = fi * f[t * d + j];
+              }
+            }
+          }
+          INDArray wb = weights.get(NDArrayIndex.interval(start, end), NDArrayIndex.all());
+          sum.addi(wb.transpose().mmul(Nd4j.create(k, new long[] {end - start, (long) d * d}, 'c')));
+        }
+      }
+      return new BlockJacobi(sum.dup('c').data().asDouble(), vocab, d, 2 * lambda);
+    }
+
     INDArray hvp(List<INDArray> probs, INDArray d) {
       INDArray out = d.mul(2 * lambda);
       for (int b = 0; b < blocks.size(); b++) {
@@ -200,6 +245,63 @@ public final class HeadFit {
         out.addi(r.transpose().mmul(f).muli(1.0 / n));
       }
       return out;
+    }
+  }
+
+  /** {@code M⁻¹ r} with {@code M} block-diagonal over the rows of {@code W}: one Cholesky solve per row. */
+  private static final class BlockJacobi {
+    private final double[] chol;   // per row v, the lower Cholesky factor of its d × d block, row-major
+    private final int vocab;
+    private final int d;
+
+    BlockJacobi(double[] blocks, int vocab, int d, double shift) {
+      this.vocab = vocab;
+      this.d = d;
+      this.chol = blocks;
+      for (int v = 0; v < vocab; v++) {
+        int o = v * d * d;
+        for (int i = 0; i < d; i++) {
+          chol[o + i * d + i] += shift;
+        }
+        for (int j = 0; j < d; j++) {
+          double diag = chol[o + j * d + j];
+          for (int k = 0; k < j; k++) {
+            diag -= chol[o + j * d + k] * chol[o + j * d + k];
+          }
+          diag = Math.sqrt(diag);
+          chol[o + j * d + j] = diag;
+          for (int i = j + 1; i < d; i++) {
+            double x = chol[o + i * d + j];
+            for (int k = 0; k < j; k++) {
+              x -= chol[o + i * d + k] * chol[o + j * d + k];
+            }
+            chol[o + i * d + j] = x / diag;
+          }
+        }
+      }
+    }
+
+    INDArray apply(INDArray r) {
+      double[] x = r.dup('c').data().asDouble();
+      for (int v = 0; v < vocab; v++) {
+        int o = v * d * d;
+        int row = v * d;
+        for (int i = 0; i < d; i++) {       // L y = r
+          double s = x[row + i];
+          for (int k = 0; k < i; k++) {
+            s -= chol[o + i * d + k] * x[row + k];
+          }
+          x[row + i] = s / chol[o + i * d + i];
+        }
+        for (int i = d - 1; i >= 0; i--) {  // Lᵀ z = y
+          double s = x[row + i];
+          for (int k = i + 1; k < d; k++) {
+            s -= chol[o + k * d + i] * x[row + k];
+          }
+          x[row + i] = s / chol[o + i * d + i];
+        }
+      }
+      return Nd4j.create(x, new long[] {vocab, d}, 'c');
     }
   }
 }

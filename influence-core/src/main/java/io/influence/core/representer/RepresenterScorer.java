@@ -77,4 +77,20 @@ public final class RepresenterScorer {
     }
     return out;
   }
+
+  /**
+   * The score of one sequence split over its predicted tokens: {@code out[j][q]} is token {@code j}'s share
+   * {@code Σ_{t ∈ q} α_j[y_t] (f_j · f_t)} ({@code sequence}'s tokens in order); the shares of a sequence add up to
+   * its {@link #scores score}. For token-level highlighting.
+   */
+  public double[][] tokenScores(TokenFeatures sequence) {
+    int m = sequence.size();
+    double[][] out = new double[m][];
+    for (int j = 0; j < m; j++) {
+      TokenFeatures one = new TokenFeatures(sequence.dim(), sequence.row(j), new int[] {sequence.targets()[j]},
+          new int[] {0});
+      out[j] = scores(one, 1)[0];
+    }
+    return out;
+  }
 }

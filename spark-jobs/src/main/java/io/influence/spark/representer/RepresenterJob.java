@@ -159,9 +159,7 @@ public final class RepresenterJob {
   static Fitted fit(SparkSession spark, JavaRDD<SequenceFeatures> features, RepresenterSpec spec,
                     String corpusFingerprint) {
     RepresenterSettings r = spec.settings();
-    String fingerprint = Runs.sha256(String.join("\n", "checkpoint " + spec.checkpoint().sha256(),
-        "corpus " + corpusFingerprint, "bad-rows " + spec.badRows(), "long-text " + spec.longText(),
-        "lambda " + r.lambda(), "tolerance " + r.tolerance(), "max-iterations " + r.maxIterations()));
+    String fingerprint = fingerprint(spec, corpusFingerprint);
     Configuration conf = spark.sparkContext().hadoopConfiguration();
     var saved = SavedHead.read(conf, spec.fitDir(), fingerprint);
     if (saved.isPresent()) {
@@ -195,6 +193,14 @@ public final class RepresenterJob {
     new SavedHead(fit.head(), meta).write(conf, spec.fitDir());
     LOG.info("fitted the representer head on {} tokens: {}", fit.head().tokens(), meta);
     return new Fitted(fit.head(), describe(meta), false);
+  }
+
+  /** What a fitted head depends on: the checkpoint's content, the corpus's content and tokenisation, the settings. */
+  static String fingerprint(RepresenterSpec spec, String corpusFingerprint) {
+    RepresenterSettings r = spec.settings();
+    return Runs.sha256(String.join("\n", "checkpoint " + spec.checkpoint().sha256(),
+        "corpus " + corpusFingerprint, "bad-rows " + spec.badRows(), "long-text " + spec.longText(),
+        "lambda " + r.lambda(), "tolerance " + r.tolerance(), "max-iterations " + r.maxIterations()));
   }
 
   /** Pass 2: per-query heaps of the representer scores of every sequence. */
@@ -280,9 +286,6 @@ public final class RepresenterJob {
   private static String describe(Map<String, String> meta) {
     StringBuilder b = new StringBuilder("{");
     for (Map.Entry<String, String> e : meta.entrySet()) {
-      if (e.getKey().equals(SavedHead.FINGERPRINT)) {
-        continue;
-      }
       if (b.length() > 1) {
         b.append(", ");
       }

@@ -153,15 +153,27 @@ class RepresenterPipelineTest {
       assertEquals(logits, total, 1e-8 * Math.abs(logits), "query " + query[0]);
     }
 
-    // same checkpoint, corpus and settings: the fit is reused; another λ fits again
+    // same checkpoint, corpus and settings: the fit is reused by another score folder
     long before = Files.getLastModifiedTime(saved).toMillis();
     Thread.sleep(20);
     Stages.score(spark, settings("scores-representer-2", LAMBDA)).count();
     assertEquals(before, Files.getLastModifiedTime(saved).toMillis(), "the fit was not reused");
-    Stages.score(spark, settings("scores-representer-3", 2 * LAMBDA)).count();
+    // another λ, checkpoint or corpus is another fingerprint, which the saved head does not match
+    RepresenterSpec spec = new RepresenterSpec(new org.apache.hadoop.fs.Path(tiny.corpus().toUri()), last,
+        List.of(new io.influence.spark.io.Queries.Query("q", "a", "b")), settings("x", LAMBDA).representer(), 1, 1,
+        io.influence.spark.config.BadRows.FAIL, io.influence.spark.config.LongText.ERROR,
+        new org.apache.hadoop.fs.Path(dir.resolve("out/representer").toUri()), null);
+    String fingerprint;
     try (SafetensorsFile f = SafetensorsFile.open(saved)) {
-      assertEquals(Double.toString(2 * LAMBDA), f.metadata().get("lambda"));
+      fingerprint = f.metadata().get(SavedHead.FINGERPRINT);
     }
+    var conf = spark.sparkContext().hadoopConfiguration();
+    assertTrue(SavedHead.read(conf, spec.fitDir(), fingerprint).isPresent());
+    RepresenterSpec otherLambda = new RepresenterSpec(spec.corpus(), last, spec.queries(),
+        settings("x", 2 * LAMBDA).representer(), 1, 1, spec.badRows(), spec.longText(), spec.fitDir(), null);
+    assertTrue(SavedHead.read(conf, spec.fitDir(), RepresenterJob.fingerprint(otherLambda, "c")).isEmpty());
+    assertNotEquals(RepresenterJob.fingerprint(spec, "c"), RepresenterJob.fingerprint(otherLambda, "c"));
+    assertNotEquals(RepresenterJob.fingerprint(spec, "c"), RepresenterJob.fingerprint(spec, "d"));
   }
 
   @Test
