@@ -125,17 +125,22 @@ public final class HeadFit {
           w = wt;
           break;
         }
+        close(cand);
+        close(wt);
         t /= 2;
       }
       it++;
       if (next == null) {
         break;   // no step helps: at float64 resolution
       }
+      close(e);
       e = next;
     }
     double res = residual(e, w, lambda);
     RepresenterHead head = new RepresenterHead((int) w.rows(), train.dim(), w.dup('c').data().asDouble(), lambda,
         train.size());
+    close(e);
+    p.blocks.forEach(HeadFit::close);
     return new Result(head, it, cg, e.objective, res, res <= tolerance);
   }
 
@@ -181,18 +186,22 @@ public final class HeadFit {
         INDArray z = f.mmul(w.transpose());
         INDArray max = z.max(true, 1);
         z.subiColumnVector(max);
-        INDArray e = Transforms.exp(z, true);
-        INDArray sum = e.sum(true, 1);
+        INDArray p = Transforms.exp(z, true);
+        INDArray sum = p.sum(true, 1);
         for (int t = 0; t < y.length; t++) {
           loss += Math.log(sum.getDouble(t, 0)) - z.getDouble(t, y[t]);
         }
-        INDArray p = e.diviColumnVector(sum);
+        close(z, max);
+        p.diviColumnVector(sum);
+        sum.close();
         probs.add(p);
         INDArray resid = p.dup();
         for (int t = 0; t < y.length; t++) {
           resid.putScalar(t, y[t], resid.getDouble(t, y[t]) - 1);
         }
-        grad.addi(resid.transpose().mmul(f).muli(1.0 / n));
+        INDArray g = resid.transpose().mmul(f);
+        grad.addi(g.muli(1.0 / n));
+        close(g, resid);
       }
       double objective = loss / n + lambda * sq(w);
       return new Eval(objective, grad, grad.norm2Number().doubleValue(), probs);
@@ -214,7 +223,7 @@ public final class HeadFit {
       for (int b = 0; b < blocks.size(); b++) {
         double[] f = blocks.get(b).dup('c').data().asDouble();
         INDArray p = probs.get(b);
-        INDArray weights = p.mul(p.rsub(1.0)).muli(1.0 / n);   // [m, V]
+        INDArray weights = p.rsub(1.0).muli(p).muli(1.0 / n);   // [m, V]
         int m = f.length / d;
         for (int start = 0; start < m; start += rows) {
           int end = Math.min(m, start + rows);
@@ -228,11 +237,17 @@ public final class HeadFit {
               }
             }
           }
-          INDArray wb = weights.get(NDArrayIndex.interval(start, end), NDArrayIndex.all());
-          sum.addi(wb.transpose().mmul(Nd4j.create(k, new long[] {end - start, (long) d * d}, 'c')));
+          INDArray wb = weights.get(NDArrayIndex.interval(start, end), NDArrayIndex.all()).dup('c');
+          INDArray kb = Nd4j.create(k, new long[] {end - start, (long) d * d}, 'c');
+          INDArray prod = wb.transpose().mmul(kb);
+          sum.addi(prod);
+          close(prod, kb, wb);
         }
+        weights.close();
       }
-      return new BlockJacobi(sum.dup('c').data().asDouble(), vocab, d, 2 * lambda);
+      double[] all = sum.dup('c').data().asDouble();
+      sum.close();
+      return new BlockJacobi(all, vocab, d, 2 * lambda);
     }
 
     INDArray hvp(List<INDArray> probs, INDArray d) {
@@ -240,12 +255,33 @@ public final class HeadFit {
       for (int b = 0; b < blocks.size(); b++) {
         INDArray f = blocks.get(b);
         INDArray p = probs.get(b);
-        INDArray pu = p.mul(f.mmul(d.transpose()));
-        INDArray r = pu.subi(p.mulColumnVector(pu.sum(true, 1)));
-        out.addi(r.transpose().mmul(f).muli(1.0 / n));
+        INDArray pu = f.mmul(d.transpose()).muli(p);
+        INDArray rowSums = pu.sum(true, 1);
+        INDArray pr = p.mulColumnVector(rowSums);
+        pu.subi(pr);
+        INDArray g = pu.transpose().mmul(f);
+        out.addi(g.muli(1.0 / n));
+        close(g, pr, rowSums, pu);
       }
       return out;
     }
+  }
+
+  /**
+   * Frees the off-heap memory of temporaries now: with a large Java heap the garbage collector runs too seldom to
+   * release ND4J's buffers of {@code n × V} doubles in time.
+   */
+  private static void close(INDArray... arrays) {
+    for (INDArray a : arrays) {
+      if (a != null && a.closeable()) {
+        a.close();
+      }
+    }
+  }
+
+  private static void close(Eval e) {
+    close(e.grad);
+    e.probs.forEach(HeadFit::close);
   }
 
   /** {@code M⁻¹ r} with {@code M} block-diagonal over the rows of {@code W}: one Cholesky solve per row. */

@@ -57,9 +57,16 @@ public final class RepresenterScorer {
       return out;
     }
     INDArray f = block.matrix();
-    double[] p = head.probabilities(f, w).dup('c').data().asDouble();   // [m, V]
+    INDArray probs = head.probabilities(f, w);
+    double[] p = probs.dup('c').data().asDouble();   // [m, V]
+    INDArray dots = f.mmul(queryMatrixT);
+    double[] g = dots.dup('c').data().asDouble();  // [m, k] f_s · f_t
+    for (INDArray a : new INDArray[] {probs, dots, f}) {
+      if (a.closeable()) {
+        a.close();   // n × V off-heap doubles: not left to the garbage collector
+      }
+    }
     int vocab = head.vocab();
-    double[] g = f.mmul(queryMatrixT).dup('c').data().asDouble();  // [m, k] f_s · f_t
     int[] yq = queries.targets();
     int[] sq = queries.sequence();
     int[] ys = block.targets();

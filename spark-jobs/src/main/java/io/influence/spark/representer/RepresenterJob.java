@@ -55,7 +55,7 @@ import scala.jdk.javaapi.CollectionConverters;
  *       of the checkpoint hash, the corpus content and the settings, and reused while that fingerprint holds
  *       ({@link SavedHead}).</li>
  *   <li>Scores: the head and the queries' completion-token features are broadcast; each partition scores its
- *       sequences {@code blockRows} at a time ({@link RepresenterScorer}: one GEMM for the softmax, one for the
+ *       sequences {@code blockRows} (and at most about 4,096 tokens) at a time ({@link RepresenterScorer}: one GEMM for the softmax, one for the
  *       token dot products) into per-query top-k/bottom-k heaps, merged with treeReduce.</li>
  * </ol>
  *
@@ -71,6 +71,7 @@ public final class RepresenterJob {
   /** The fit description written beside the score rows. */
   public static final String FIT_FILE = "representer.json";
 
+  private static final int MAX_BLOCK_TOKENS = 4096;
   private static final Logger LOG = LoggerFactory.getLogger(RepresenterJob.class);
 
   private RepresenterJob() {}
@@ -214,9 +215,14 @@ public final class RepresenterJob {
       QueryHeaps h = QueryHeaps.empty(queryCount, k);
       List<SequenceFeatures> block = new ArrayList<>();
       long rows = 0;
+      int tokens = 0;
       while (it.hasNext()) {
-        block.add(it.next());
-        if (block.size() == blockRows || !it.hasNext()) {
+        SequenceFeatures next = it.next();
+        block.add(next);
+        tokens += next.targets().length;
+        // a block is at most blockRows sequences and about MAX_BLOCK_TOKENS tokens (its softmax is tokens × V)
+        if (block.size() == blockRows || tokens >= MAX_BLOCK_TOKENS || !it.hasNext()) {
+          tokens = 0;
           double[][] s = scorer.scores(concat(block, d), block.size());
           for (int i = 0; i < block.size(); i++) {
             for (int q = 0; q < queryCount; q++) {
