@@ -91,37 +91,43 @@ public final class HeadFit {
       // truncated CG on H s = −g, preconditioned by the per-row blocks of H
       double eta = Math.min(0.5, Math.sqrt(e.gradNorm / g0));
       BlockJacobi m = p.blockJacobi(e.probs);
-      INDArray s = w.ulike();
+      INDArray s = Nd4j.zerosLike(w);
       INDArray r = e.grad.neg();
       INDArray z = m == null ? r.dup() : m.apply(r);
       INDArray d = z.dup();
-      double rz = r.mul(z).sumNumber().doubleValue();
+      double rz = dot(r, z);
       for (int k = 0; k < MAX_CG; k++) {
         INDArray hd = p.hvp(e.probs, d);
         cg++;
-        double dHd = d.mul(hd).sumNumber().doubleValue();
+        double dHd = dot(d, hd);
         if (!(dHd > 0)) {
+          close(hd);
           break;
         }
         double a = rz / dHd;
-        s.addi(d.mul(a));
-        r.subi(hd.mul(a));
+        axpy(a, d, s);
+        axpy(-a, hd, r);
+        close(hd);
         if (Math.sqrt(sq(r)) <= eta * e.gradNorm) {
           break;
         }
+        close(z);
         z = m == null ? r.dup() : m.apply(r);
-        double rzNew = r.mul(z).sumNumber().doubleValue();
+        double rzNew = dot(r, z);
         d.muli(rzNew / rz).addi(z);
         rz = rzNew;
       }
-      double slope = e.grad.mul(s).sumNumber().doubleValue();
+      close(r, z, d);
+      double slope = dot(e.grad, s);
       double t = 1;
       Eval next = null;
       for (int k = 0; k < 40; k++) {
-        INDArray wt = w.add(s.mul(t));
+        INDArray wt = w.dup();
+        axpy(t, s, wt);
         Eval cand = p.eval(wt);
         if (cand.objective <= e.objective + 1e-4 * t * slope || cand.gradNorm < e.gradNorm) {
           next = cand;
+          close(w);
           w = wt;
           break;
         }
@@ -129,6 +135,7 @@ public final class HeadFit {
         close(wt);
         t /= 2;
       }
+      close(s);
       it++;
       if (next == null) {
         break;   // no step helps: at float64 resolution
@@ -142,6 +149,20 @@ public final class HeadFit {
     close(e);
     p.blocks.forEach(HeadFit::close);
     return new Result(head, it, cg, e.objective, res, res <= tolerance);
+  }
+
+  private static double dot(INDArray x, INDArray y) {
+    INDArray t = x.mul(y);
+    double v = t.sumNumber().doubleValue();
+    close(t);
+    return v;
+  }
+
+  /** {@code y += a·x}. */
+  private static void axpy(double a, INDArray x, INDArray y) {
+    INDArray t = x.mul(a);
+    y.addi(t);
+    close(t);
   }
 
   private static double sq(INDArray x) {
