@@ -151,6 +151,17 @@ public interface CausalLm {
   INDArray logits(TokenBatch batch);
 
   /**
+   * The final hidden states entering the output head (after the final norm), {@code [B, T, C]} 'c' in the model's
+   * data type: row {@code t} of example {@code b} is the {@code f} with {@code logits = headWeight() · f} that
+   * scores the token at {@code t + 1}. Rows at or past an example's length are padding. A copy. For last-layer
+   * methods (representer points).
+   */
+  INDArray finalHidden(TokenBatch batch);
+
+  /** The output head {@code [V, C]} 'c' (GPT-2's and tied Llamas' is the token embedding; the head has no bias). A copy. */
+  INDArray headWeight();
+
+  /**
    * The exact directional derivative of the logits (forward mode, {@code J v}) when the given
    * tracked layers move along {@code tangents} (per layer a {@code [dOut, cols]} matrix in the
    * {@link LinearLayer} orientation); every other parameter is fixed. {@code [B, T, V]} like {@link #logits}.

@@ -160,6 +160,19 @@ public final class Gpt2Model implements CausalLm {
     return p.batchMajor(p.logits);
   }
 
+  @Override
+  public INDArray finalHidden(TokenBatch batch) {
+    check(batch);
+    Gpt2Pass p = passFor(batch);
+    p.forwardLogits(params, batch);
+    return p.xf.transpose().dup('c').reshape('c', p.batch, p.seqLen, config.nEmbd());
+  }
+
+  @Override
+  public INDArray headWeight() {
+    return params.wte.dup('c');
+  }
+
   /**
    * The exact directional derivative of the logits (forward mode, a Jacobian-vector product
    * {@code J v}) when the given tracked layers move along {@code tangents}: per layer a

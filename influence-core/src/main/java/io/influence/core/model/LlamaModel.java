@@ -279,6 +279,19 @@ public final class LlamaModel implements CausalLm {
   }
 
   @Override
+  public INDArray finalHidden(TokenBatch batch) {
+    check(batch);
+    LlamaPass p = passFor(batch);
+    p.forwardLogits(params, batch);
+    return p.batchMajor(p.xf);
+  }
+
+  @Override
+  public INDArray headWeight() {
+    return params.head.dup('c');
+  }
+
+  @Override
   public INDArray logitTangents(TokenBatch batch, Map<String, INDArray> tangents) {
     check(batch);
     int np = Proj.values().length;

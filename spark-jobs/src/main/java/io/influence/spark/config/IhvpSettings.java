@@ -178,7 +178,7 @@ public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, Ch
         requireScaleAbove(lissa.scale(), d);
         yield IhvpSolver.lissa(d, lissa.scale().resolve(h, d), lissa.depth(), lissa.repetitions(), lissa.tolerance());
       }
-      case TRACIN, EKFAC, SGD_INFLUENCE, TMC_SHAPLEY, G_SHAPLEY -> throw new IllegalArgumentException(method.word() + " is not an iterative solver; use cg "
+      case TRACIN, EKFAC, SGD_INFLUENCE, TMC_SHAPLEY, G_SHAPLEY, REPRESENTER -> throw new IllegalArgumentException(method.word() + " is not an iterative solver; use cg "
           + "or lissa");
     };
   }

@@ -35,6 +35,7 @@ public final class InfluenceSettings {
   private final OutputSettings output;
   private final ShapleySettings shapley;
   private final CandidatesSettings candidates;
+  private final RepresenterSettings representer;
 
   private InfluenceSettings(Config c) {
     this.config = c;
@@ -53,6 +54,7 @@ public final class InfluenceSettings {
       this.output = OutputSettings.from(c);
       this.shapley = ShapleySettings.from(c);
       this.candidates = CandidatesSettings.from(c);
+      this.representer = RepresenterSettings.from(c);
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bad setting: " + e.getMessage() + ". HINT: see conf/reference.conf", e);
     }
@@ -171,5 +173,9 @@ public final class InfluenceSettings {
 
   public CandidatesSettings candidates() {
     return candidates;
+  }
+
+  public RepresenterSettings representer() {
+    return representer;
   }
 }

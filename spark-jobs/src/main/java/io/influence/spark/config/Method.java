@@ -22,7 +22,13 @@ public enum Method {
   /** Data Shapley by truncated Monte Carlo over permutations, fine-tuning on coalitions (the shapley block). */
   TMC_SHAPLEY,
   /** Data Shapley by one epoch of per-player gradient steps per permutation (the shapley block). */
-  G_SHAPLEY;
+  G_SHAPLEY,
+  /**
+   * Representer points (Yeh et al. 2018): the output head fine-tuned with L2 to a stationary point, each training
+   * sequence scored by its tokens' share {@code Σ α_s[y_t] (f_s · f_t)} of the query's target logits (see
+   * io.influence.spark.representer). Reads no gradient store; score stage only.
+   */
+  REPRESENTER;
 
   /** The word in settings and outputs ({@code "tracin"}, ...). */
   public String word() {

@@ -35,7 +35,7 @@ public record ScoreSettings(int topK, int blockRows, Method method, String folde
   }
 
   /** Folder names the other stages own. */
-  public static final List<String> RESERVED = List.of("gradients", "factors", "self-influence", "report");
+  public static final List<String> RESERVED = List.of("gradients", "factors", "self-influence", "report", "representer");
 
   public ScoreSettings {
     if (topK < 1) {

@@ -29,6 +29,8 @@ import io.influence.spark.method.Preconditioned;
 import io.influence.spark.method.ScoringInputs;
 import io.influence.spark.progress.ProgressLog;
 import io.influence.spark.report.ReportBuilder;
+import io.influence.spark.representer.RepresenterJob;
+import io.influence.spark.representer.RepresenterSpec;
 import io.influence.spark.score.DampingUsed;
 import io.influence.spark.score.ScoreJob;
 import io.influence.spark.score.ScoreSpec;
@@ -65,6 +67,8 @@ public final class Stages {
   public static final String REPORT = "report";
   public static final String FLAG = "flag";
   public static final String CANDIDATES = "candidates";
+  /** The fitted head of score.method = representer. */
+  public static final String REPRESENTER = "representer";
 
   private Stages() {}
 
@@ -79,7 +83,9 @@ public final class Stages {
   public static Outcome run(SparkSession spark, InfluenceSettings s, Consumer<String> print) {
     InfluenceMethod self = InfluenceMethod.of(s.selfInfluence().method(), s);
     boolean scoring = s.input().queries().isPresent();
-    InfluenceMethod scoreMethod = s.score().method().retrains() ? null : InfluenceMethod.of(s.score().method(), s);
+    boolean representer = s.score().method() == io.influence.spark.config.Method.REPRESENTER;  // no gradient store
+    InfluenceMethod scoreMethod = s.score().method().retrains() || representer ? null
+        : InfluenceMethod.of(s.score().method(), s);
     ExtractJob.Result extracted = extract(spark, s);
     print.accept(describe(extracted));
     Optional<FitEkfacJob.Result> fitted = Optional.empty();
@@ -171,6 +177,9 @@ public final class Stages {
     if (s.score().method().retrains()) { // Data Shapley: fine-tuning on subsets, no gradient store
       return io.influence.spark.shapley.ShapleyStage.score(spark, s);
     }
+    if (s.score().method() == io.influence.spark.config.Method.REPRESENTER) {
+      return representerScore(spark, s);
+    }
     Path out = Locations.resolve(spark, s.output().dir());
     Path store = new Path(out, GRADIENTS);
     String folder = s.score().folder();
@@ -249,6 +258,28 @@ public final class Stages {
         () -> OutputGuard.whileClaimed(dir, CandidatesJob.LISTS, lists, s.output().overwrite(),
             () -> logged(spark, out, CANDIDATES, () -> CandidatesJob.run(spark,
                 new CandidatesSpec(corpus, queries, s.candidates(), checkpoint, dir)))));
+  }
+
+  /**
+   * {@code score.method = representer}: representer points of the last checkpoint's output head, fine-tuned with
+   * {@code representer.lambda} (fit saved under {@code representer/} and reused while checkpoint, corpus and settings
+   * hold), into {@code score.folder} with the score stage's schema ({@link RepresenterJob}). Needs no extract.
+   */
+  public static Dataset<Row> representerScore(SparkSession spark, InfluenceSettings s) {
+    Path out = Locations.resolve(spark, s.output().dir());
+    String folder = s.score().folder();
+    Path corpus = Locations.resolve(spark, s.input().corpus("score"));
+    String queriesFile = s.input().queries("score");
+    TrainingRun run = run(s, "score");
+    RunCheckpoint last = run.checkpoints().get(run.checkpoints().size() - 1);
+    Config settings = s.section("score", "input", REPRESENTER)
+        .withValue(OutputGuard.INPUTS + ".checkpoints." + ExtractJob.checkpointName(last),
+            ConfigValueFactory.fromAnyRef(last.sha256() + " " + Corpus.fingerprint(Corpus.read(spark, corpus,
+                s.input().badRows()))));
+    return OutputGuard.whileClaimed(out, folder, settings, s.output().overwrite(),
+        () -> logged(spark, out, progressName(folder), () -> RepresenterJob.run(spark, new RepresenterSpec(corpus,
+            last, Queries.read(spark, queriesFile), s.representer(), s.score().topK(), s.score().blockRows(),
+            s.input().badRows(), s.input().longText(), new Path(out, REPRESENTER), new Path(out, folder)))));
   }
 
   /** The progress log of the score stage: {@code score}, or {@code score-<folder>} for another score folder. */

@@ -73,7 +73,8 @@ public final class Quickstart {
       throw new IllegalArgumentException("influence.quickstart.methods = " + methods + " must list each method once. "
           + "HINT: -D quickstart.methods=[tracin,ekfac]");
     }
-    boolean factors = q.methods().stream().anyMatch(m -> InfluenceMethod.of(m, settings).needsFactors());
+    boolean factors = q.methods().stream().filter(m -> m != Method.REPRESENTER)
+        .anyMatch(m -> InfluenceMethod.of(m, settings).needsFactors());
     prepare(out, settings.output().overwrite());
     TrainSettings train = settings.train();
     Example.Written example = Example.write(out.resolve("example"), q.fortunes(), q.maxChars(), train.seed());

@@ -27,6 +27,7 @@ import io.influence.spark.report.Report;
 import io.influence.spark.report.SelfInfluenceSection;
 import io.influence.spark.report.TokenContribution;
 import io.influence.spark.report.html.ReportWriter;
+import io.influence.spark.representer.RepresenterTokens;
 import io.influence.spark.score.QueryGradientFile;
 import io.influence.spark.score.ScoreJob;
 import io.influence.spark.selfinf.SelfInfluenceJob;
@@ -194,9 +195,11 @@ public final class ReportBuilder {
           + "score` (or `run` with --queries) into this folder first, or fix report.scores");
     }
     List<JsonNode> rows = readJsonLines(conf, summary);
-    QueryGradientFile.Scored scored = QueryGradientFile.read(conf, dir);
+    // representer scores (score.method = representer) have no query gradients: their tokens are split by the head
+    boolean representer = RepresenterTokens.holds(conf, dir);
+    QueryGradientFile.Scored scored = representer ? null : QueryGradientFile.read(conf, dir);
     List<TokenContributions.At> ats = new ArrayList<>();
-    for (String name : scored.checkpoints()) {
+    for (String name : representer ? List.of(RepresenterTokens.checkpoint(conf, dir)) : scored.checkpoints()) {
       TokenContributions.At at = atByName.get(name);
       if (at == null) {
         throw new IllegalStateException(dir + " scored checkpoint " + name + " which the gradient store " + store
@@ -215,10 +218,17 @@ public final class ReportBuilder {
       pairs.computeIfAbsent(q, k -> new LinkedHashSet<>()).add(id);
       rowScores.computeIfAbsent(q, k -> new LinkedHashMap<>()).put(id, r.get("score").asDouble());
     }
-    Map<String, Map<String, double[]>> contributions = TokenContributions.compute(queries, ats, scored, sequences,
-        pairs);
-    Map<String, Map<String, Double>> sampled = sampleScores(spark, store, queries, ats, scored, MAX_SAMPLED);
-    String folderMethod = scored.method();
+    Map<String, Map<String, double[]>> contributions = representer
+        ? RepresenterTokens.contributions(conf, dir, new Path(out, Stages.REPRESENTER), ats.get(0).checkpoint(), queries,
+            sequences, pairs)
+        : TokenContributions.compute(queries, ats, scored, sequences, pairs);
+    Map<String, Map<String, Double>> sampled = new LinkedHashMap<>();
+    if (representer) {
+      queries.forEach(q -> sampled.put(q.id(), new TreeMap<>()));   // the distribution shown is the kept rows'
+    } else {
+      sampled.putAll(sampleScores(spark, store, queries, ats, scored, MAX_SAMPLED));
+    }
+    String folderMethod = representer ? io.influence.spark.config.Method.REPRESENTER.word() : scored.method();
     for (Queries.Query query : queries) {
       List<RankedSequence> top = new ArrayList<>();
       List<RankedSequence> bottom = new ArrayList<>();

@@ -190,24 +190,31 @@ public final class ScoreJob {
         }
       }
     }
-    Dataset<Row> scored = spark.createDataFrame(out1, SCHEMA);
+    Dataset<Row> result = withText(spark, spark.createDataFrame(out1, SCHEMA), spec.corpus());
+    if (folder == null) {
+      return result;
+    }
+    publish(folder, result, tmp -> QueryGradientFile.write(folder.fs(), tmp, spec));
+    return folder.existing().orElseThrow().orderBy(col("query_id"), col("direction").desc(), col("rank"));
+  }
+
+  /**
+   * Score rows ({@link #SCHEMA}) joined to the text and input ids of their corpus rows (null columns when
+   * {@code corpus} is null), ordered by query_id, direction ("top" first), rank: the output rows of every scorer.
+   */
+  public static Dataset<Row> withText(SparkSession spark, Dataset<Row> scored, Path corpus) {
     Dataset<Row> withText;
-    if (spec.corpus() != null) {
+    if (corpus != null) {
       // the stage checked the corpus under input.bad-rows; a window <id>#w<k> of a long text (influence.input.long-text) joins its row <id>
-      Dataset<Row> corpus = Corpus.read(spark, spec.corpus(), BadRows.SKIP).withColumnRenamed("id", "row_id");
+      Dataset<Row> rows = Corpus.read(spark, corpus, BadRows.SKIP).withColumnRenamed("id", "row_id");
       Column rowId = org.apache.spark.sql.functions.regexp_replace(scored.col("train_id"), LongText.SUFFIX_REGEX, "");
-      withText = scored.join(corpus, rowId.equalTo(corpus.col("row_id")), "left").drop(corpus.col("row_id"));
+      withText = scored.join(rows, rowId.equalTo(rows.col("row_id")), "left").drop(rows.col("row_id"));
     } else {
       withText = scored.withColumn("text", org.apache.spark.sql.functions.lit(null).cast(DataTypes.StringType))
           .withColumn("input_ids", org.apache.spark.sql.functions.lit(null)
               .cast(DataTypes.createArrayType(DataTypes.IntegerType)));
     }
-    Dataset<Row> result = withText.orderBy(col("query_id"), col("direction").desc(), col("rank"));
-    if (folder == null) {
-      return result;
-    }
-    publish(folder, result, spec);
-    return folder.existing().orElseThrow().orderBy(col("query_id"), col("direction").desc(), col("rank"));
+    return withText.orderBy(col("query_id"), col("direction").desc(), col("rank"));
   }
 
   /**
@@ -337,11 +344,15 @@ public final class ScoreJob {
     }
   }
 
-  /** The rows, the query gradients they were scored with, and the summary, published as one folder. */
-  private static void publish(PublishedFolder folder, Dataset<Row> result, ScoreSpec spec) {
+
+  /**
+   * The rows and the summary published as one folder, with {@code extra} writing what else belongs beside them into
+   * the temporary folder (the score stage: the query gradients the rows were scored with).
+   */
+  public static void publish(PublishedFolder folder, Dataset<Row> result, java.util.function.Consumer<Path> extra) {
     folder.publish(tmp -> {
       result.coalesce(1).write().parquet(folder.dataPath(tmp).toString());
-      QueryGradientFile.write(folder.fs(), tmp, spec);
+      extra.accept(tmp);
     }, tmp -> result.collectAsList().iterator());
   }
 

@@ -7,14 +7,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** One {@link TinyRun} for the ihvp tests of a JVM (training it is the slow part), in a folder deleted at exit. */
-final class SharedTinyRun {
+public final class SharedTinyRun {
 
   private static TinyRun tiny;
   private static Path dir;
 
   private SharedTinyRun() {}
 
-  static synchronized TinyRun get() throws Exception {
+  public static synchronized TinyRun get() throws Exception {
     if (tiny == null) {
       dir = Files.createTempDirectory("ihvp-tiny-run");
       Runtime.getRuntime().addShutdownHook(new Thread(SharedTinyRun::delete));
@@ -24,7 +24,7 @@ final class SharedTinyRun {
   }
 
   /** The folder holding the run ({@code run/}), the corpus and the tokenizer. */
-  static synchronized Path dir() throws Exception {
+  public static synchronized Path dir() throws Exception {
     get();
     return dir;
   }
