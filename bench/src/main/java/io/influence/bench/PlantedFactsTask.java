@@ -104,6 +104,9 @@ final class PlantedFactsTask implements BenchTask {
       t = System.nanoTime();
       scores.put("ekfac-unit", BenchPipeline.scores(spark, s.with("score.gradients", "unit"), "ekfac"));
       stageSeconds.put("score-ekfac-unit", seconds(t));
+      t = System.nanoTime();
+      scores.put("representer", BenchPipeline.scores(spark, s, "representer"));
+      stageSeconds.put("score-representer", seconds(t));
     } finally {
       spark.stop();
     }
@@ -174,6 +177,7 @@ final class PlantedFactsTask implements BenchTask {
         ids.size(), ids.size() - planted, planted, data.facts().size(), data.planted().size(), o.seed()));
     result.note(BenchPipeline.describe(s, trained));
     result.note("tracin-unit, ekfac-unit: the same with score.gradients = unit (cosines of unit-normalised gradients)");
+    result.note("representer: representer points of the last checkpoint's head fine-tuned with L2 (representer block)");
     result.note("tracin, ekfac: the Spark pipeline (extract, fit-ekfac, score) on local Spark, ekfac with "
         + "ekfac.checkpoints = " + Choices.word(s.ekfac().checkpoints()) + ", damping " + s.ekfac().dampingWords());
     ihvpNotes.forEach(result::note);
