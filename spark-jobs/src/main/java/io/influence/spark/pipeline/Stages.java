@@ -76,11 +76,12 @@ public final class Stages {
   public static Outcome run(SparkSession spark, InfluenceSettings s, Consumer<String> print) {
     InfluenceMethod self = InfluenceMethod.of(s.selfInfluence().method(), s);
     boolean scoring = s.input().queries().isPresent();
-    InfluenceMethod scoreMethod = InfluenceMethod.of(s.score().method(), s);
+    boolean replay = SgdInfluenceStage.handles(s.score().method());   // no stored gradients, no factors
+    InfluenceMethod scoreMethod = replay ? null : InfluenceMethod.of(s.score().method(), s);
     ExtractJob.Result extracted = extract(spark, s);
     print.accept(describe(extracted));
     Optional<FitEkfacJob.Result> fitted = Optional.empty();
-    if (self.needsFactors() || (scoring && scoreMethod.needsFactors())) {
+    if (self.needsFactors() || (scoring && !replay && scoreMethod.needsFactors())) {
       fitted = Optional.of(fitEkfac(spark, s));
       print.accept(describe(fitted.get()));
     }
@@ -165,6 +166,9 @@ public final class Stages {
    * with the method's checkpoint weights, into {@code score.folder}.
    */
   public static Dataset<Row> score(SparkSession spark, InfluenceSettings s) {
+    if (SgdInfluenceStage.handles(s.score().method())) {   // replays the run instead of scoring stored gradients
+      return SgdInfluenceStage.score(spark, s);
+    }
     Path out = Locations.resolve(spark, s.output().dir());
     Path store = new Path(out, GRADIENTS);
     String folder = s.score().folder();
@@ -190,12 +194,12 @@ public final class Stages {
   }
 
   /** The progress log of the score stage: {@code score}, or {@code score-<folder>} for another score folder. */
-  private static String progressName(String folder) {
+  static String progressName(String folder) {
     return folder.equals(SCORES) ? "score" : "score-" + folder;
   }
 
   /** Runs a stage's work with its progress log ({@link ProgressLog}) under {@code out/_progress/} open. */
-  private static <T> T logged(SparkSession spark, Path out, String stage, Supplier<T> work) {
+  static <T> T logged(SparkSession spark, Path out, String stage, Supplier<T> work) {
     try (ProgressLog log = ProgressLog.open(spark.sparkContext().hadoopConfiguration(), out, stage)) {
       return work.get();
     }
@@ -315,7 +319,7 @@ public final class Stages {
     return s.section("input", block).withoutPath("input.queries");
   }
 
-  private static TrainingRun run(InfluenceSettings s, String stage) {
+  static TrainingRun run(InfluenceSettings s, String stage) {
     try {
       return Runs.read(Locations.conf(), s.input().run(stage), s.input().constantLearningRate());
     } catch (CheckpointFormatException e) {
