@@ -41,6 +41,10 @@ import java.util.TreeSet;
  * <p><b>{@value #INITIAL}/</b>: a checkpoint folder ({@code config.json} + {@code model.safetensors})
  * holding the parameters before step 1, in the precision training used; {@code initial_sha256}
  * is its {@link TrainingRuns#sha256} and is checked by {@link #initialState}.
+ *
+ * <p>Which corpus row each example index is (the log's indices are positions in the trainer's list of
+ * sequences) is not in the log: {@code influence train} writes it beside the log as
+ * {@value TrainingExamples#FILE} ({@link TrainingExamples}), bound to this file by its SHA-256.
  */
 public final class TrainingLogs {
     /** File name of the log inside a run folder. */

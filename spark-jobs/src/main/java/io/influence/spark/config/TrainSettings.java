@@ -10,12 +10,12 @@ import io.influence.core.train.Trainer;
 
 /**
  * The {@code influence.train} settings block: a byte-level BPE vocabulary and a small GPT-2 or
- * Llama trained from scratch with AdamW. See {@code conf/reference.conf} for each key's meaning.
+ * Llama trained from scratch with AdamW or plain SGD ({@code train.optimizer}). See {@code conf/reference.conf} for each key's meaning.
  */
 public record TrainSettings(Family family, int vocabSize, int context, int width, int layers, int heads, int kvHeads,
                             int steps, int batchSize,
                             double learningRate, double minLearningRate, Schedule schedule, int warmupSteps,
-                            double weightDecay, double clipNorm, int checkpoints, long seed) {
+                            double weightDecay, double clipNorm, int checkpoints, long seed, TrainOptimizer optimizer) {
 
   public TrainSettings {
     if (vocabSize < 257) {
@@ -44,6 +44,17 @@ public record TrainSettings(Family family, int vocabSize, int context, int width
     LLAMA
   }
 
+  /** {@code train.optimizer}: how the parameters are updated. */
+  public enum TrainOptimizer {
+    /** AdamW (betas 0.9, 0.95), with {@code weight-decay} and {@code clip-norm}. */
+    ADAMW,
+    /**
+     * Plain SGD {@code θ ← θ − η g}: no momentum, no weight decay, no clipping ({@code weight-decay} and
+     * {@code clip-norm} are not used), the runs SGD-influence ({@code score.method = sgd-influence}) replays.
+     */
+    SGD
+  }
+
   /** {@code train.schedule}: the learning rate after the warm-up. */
   public enum Schedule {
     /** Flat (TracIn weighs the checkpoints alike). */
@@ -58,7 +69,8 @@ public record TrainSettings(Family family, int vocabSize, int context, int width
         t.getInt("context"), t.getInt("width"), t.getInt("layers"), t.getInt("heads"), t.getInt("kv-heads"), t.getInt("steps"), t.getInt("batch-size"), t.getDouble("learning-rate"),
         t.getDouble("min-learning-rate"),
         Choices.parse(Schedule.class, "train.schedule", t.getString("schedule")), t.getInt("warmup-steps"),
-        t.getDouble("weight-decay"), t.getDouble("clip-norm"), t.getInt("checkpoints"), t.getLong("seed"));
+        t.getDouble("weight-decay"), t.getDouble("clip-norm"), t.getInt("checkpoints"), t.getLong("seed"),
+        Choices.parse(TrainOptimizer.class, "train.optimizer", t.getString("optimizer")));
   }
 
   /**
@@ -81,9 +93,15 @@ public record TrainSettings(Family family, int vocabSize, int context, int width
         : new LearningRateSchedule(LearningRateSchedule.Shape.CONSTANT, learningRate, learningRate, warmup, steps);
   }
 
-  /** The trainer's settings: AdamW, the schedule, checkpoints every steps/checkpoints steps. */
+  /**
+   * The trainer's settings: AdamW (with weight decay and clipping) or plain SGD (without either), the schedule,
+   * checkpoints every steps/checkpoints steps.
+   */
   public Trainer.Settings trainer() {
     int every = Math.max(1, steps / checkpoints);
+    if (optimizer == TrainOptimizer.SGD) {
+      return new Trainer.Settings(Optimizer.sgd(0), learningRateSchedule(), steps, batchSize, every, 0, seed);
+    }
     return new Trainer.Settings(Optimizer.adamW(0.9, 0.95, 1e-8, weightDecay), learningRateSchedule(), steps,
         batchSize, every, clipNorm, seed);
   }

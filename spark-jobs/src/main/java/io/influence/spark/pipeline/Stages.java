@@ -83,9 +83,9 @@ public final class Stages {
   public static Outcome run(SparkSession spark, InfluenceSettings s, Consumer<String> print) {
     InfluenceMethod self = InfluenceMethod.of(s.selfInfluence().method(), s);
     boolean scoring = s.input().queries().isPresent();
-    boolean representer = s.score().method() == io.influence.spark.config.Method.REPRESENTER;  // no gradient store
-    InfluenceMethod scoreMethod = s.score().method().retrains() || representer ? null
-        : InfluenceMethod.of(s.score().method(), s);
+    boolean noStore = s.score().method().retrains() || SgdInfluenceStage.handles(s.score().method())
+        || s.score().method() == io.influence.spark.config.Method.REPRESENTER;   // no stored gradients, no factors
+    InfluenceMethod scoreMethod = noStore ? null : InfluenceMethod.of(s.score().method(), s);
     ExtractJob.Result extracted = extract(spark, s);
     print.accept(describe(extracted));
     Optional<FitEkfacJob.Result> fitted = Optional.empty();
@@ -179,6 +179,9 @@ public final class Stages {
     }
     if (s.score().method() == io.influence.spark.config.Method.REPRESENTER) {
       return representerScore(spark, s);
+    }
+    if (SgdInfluenceStage.handles(s.score().method())) {   // replays the run instead of scoring stored gradients
+      return SgdInfluenceStage.score(spark, s);
     }
     Path out = Locations.resolve(spark, s.output().dir());
     Path store = new Path(out, GRADIENTS);
@@ -283,12 +286,12 @@ public final class Stages {
   }
 
   /** The progress log of the score stage: {@code score}, or {@code score-<folder>} for another score folder. */
-  private static String progressName(String folder) {
+  static String progressName(String folder) {
     return folder.equals(SCORES) ? "score" : "score-" + folder;
   }
 
   /** Runs a stage's work with its progress log ({@link ProgressLog}) under {@code out/_progress/} open. */
-  private static <T> T logged(SparkSession spark, Path out, String stage, Supplier<T> work) {
+  static <T> T logged(SparkSession spark, Path out, String stage, Supplier<T> work) {
     try (ProgressLog log = ProgressLog.open(spark.sparkContext().hadoopConfiguration(), out, stage)) {
       return work.get();
     }
@@ -408,7 +411,7 @@ public final class Stages {
     return s.section("input", block).withoutPath("input.queries");
   }
 
-  private static TrainingRun run(InfluenceSettings s, String stage) {
+  static TrainingRun run(InfluenceSettings s, String stage) {
     try {
       return Runs.read(Locations.conf(), s.input().run(stage), s.input().constantLearningRate());
     } catch (CheckpointFormatException e) {

@@ -46,6 +46,7 @@ import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.TreeMap;
+import io.influence.spark.config.Method;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Row;
@@ -151,12 +152,23 @@ public final class ReportBuilder {
       atByName.put(name, new TokenContributions.At(c, meta));
       infos.add(new CheckpointInfo(meta.step(), meta.learningRate(), meta.sha256() == null ? "" : meta.sha256()));
     }
-    if (atByName.isEmpty()) {
-      throw new IllegalStateException("no extracted gradients in " + store + ". HINT: run `influence extract` first");
-    }
     List<TokenContributions.At> allAts = new ArrayList<>(atByName.values());
-    Tokenizer tokenizer = tokenizer(allAts.get(allAts.size() - 1).checkpoint().dir());
-    String projection = allAts.get(0).meta().projectionDescription();
+    Tokenizer tokenizer;
+    String projection;
+    if (allAts.isEmpty()) {   // sgd-influence scores need no store; a folder scored from one says so below
+      List<RunCheckpoint> ordered = byName.values().stream()
+          .sorted(java.util.Comparator.comparingLong(RunCheckpoint::step)).toList();
+      if (ordered.isEmpty()) {
+        throw new IllegalStateException("no extracted gradients in " + store + " and no checkpoint in " + runDir
+            + ". HINT: run `influence extract` first");
+      }
+      ordered.forEach(c -> infos.add(new CheckpointInfo(c.step(), c.learningRate(), c.sha256())));
+      tokenizer = tokenizer(ordered.get(ordered.size() - 1).dir());
+      projection = "none";
+    } else {
+      tokenizer = tokenizer(allAts.get(allAts.size() - 1).checkpoint().dir());
+      projection = allAts.get(0).meta().projectionDescription();
+    }
 
     Map<String, List<QueryResult>> perQuery = new LinkedHashMap<>();
     queries.forEach(q -> perQuery.put(q.id(), new ArrayList<>()));
@@ -165,7 +177,7 @@ public final class ReportBuilder {
     String[] engine = {ScoreJob.ENGINE_VERSION};
     Map<String, String> damping = new LinkedHashMap<>();
     for (String folder : folders) {
-      parts.add(scoreFolder(spark, out, folder, store, queries, atByName, tokenizer, perQuery, methods, engine,
+      parts.add(scoreFolder(spark, out, folder, store, queries, atByName, byName, tokenizer, perQuery, methods, engine,
           damping));
     }
     List<QueryResult> results = new ArrayList<>();
@@ -184,9 +196,9 @@ public final class ReportBuilder {
 
   /** Reads one score folder and adds one QueryResult per query to {@code perQuery}. */
   private static Part scoreFolder(SparkSession spark, Path out, String folder, Path store, List<Queries.Query> queries,
-                                  Map<String, TokenContributions.At> atByName, Tokenizer tokenizer,
-                                  Map<String, List<QueryResult>> perQuery, Set<String> methods, String[] engine,
-                                  Map<String, String> damping) {
+                                  Map<String, TokenContributions.At> atByName, Map<String, RunCheckpoint> runByName,
+                                  Tokenizer tokenizer, Map<String, List<QueryResult>> perQuery, Set<String> methods,
+                                  String[] engine, Map<String, String> damping) {
     Configuration conf = spark.sparkContext().hadoopConfiguration();
     Path dir = new Path(out, folder);
     Path summary = new Path(dir, ScoreJob.SUMMARY_FILE);
@@ -195,6 +207,10 @@ public final class ReportBuilder {
           + "score` (or `run` with --queries) into this folder first, or fix report.scores");
     }
     List<JsonNode> rows = readJsonLines(conf, summary);
+    if (!rows.isEmpty() && rows.stream().allMatch(r -> Method.SGD_INFLUENCE.word().equals(r.get("method").asText()))
+        && !Locations.isFile(conf, new Path(dir, QueryGradientFile.FILE))) {
+      return replayedFolder(folder, dir, summary, rows, queries, runByName, tokenizer, perQuery, methods, engine);
+    }
     // representer scores (score.method = representer) have no query gradients: their tokens are split by the head
     boolean representer = RepresenterTokens.holds(conf, dir);
     QueryGradientFile.Scored scored = representer ? null : QueryGradientFile.read(conf, dir);
@@ -270,6 +286,62 @@ public final class ReportBuilder {
           new LinkedHashMap<>()));
     }
     return new Part(folder, folderMethod, contributions, rowScores, sampled);
+  }
+
+  /**
+   * A folder of sgd-influence scores ({@code io.influence.spark.sgdinfluence.SgdInfluenceJob}): the run is replayed,
+   * so there are no query gradients in a store's space to split a score by token, layer or sample the corpus with.
+   * Its rows are shown with their scores and per-checkpoint part (the final checkpoint), tokens unshaded
+   * (contribution 0), and the histogram of the kept rows' scores.
+   */
+  private static Part replayedFolder(String folder, Path dir, Path summary, List<JsonNode> rows,
+                                     List<Queries.Query> queries, Map<String, RunCheckpoint> runByName,
+                                     Tokenizer tokenizer, Map<String, List<QueryResult>> perQuery, Set<String> methods,
+                                     String[] engine) {
+    String method = Method.SGD_INFLUENCE.word();
+    String last = rows.get(0).get("checkpoints").get(0).asText();
+    RunCheckpoint checkpoint = runByName.values().stream().filter(c -> c.dir().getFileName().toString().equals(last))
+        .findFirst().orElseThrow(() -> new IllegalStateException(dir + " was scored at checkpoint " + last
+            + " which the run does not have. HINT: build the report with the run that was scored"));
+    int context = SequenceTokens.context(checkpoint.dir());
+    Map<String, Map<String, double[]>> contributions = new LinkedHashMap<>();
+    Map<String, Map<String, Double>> rowScores = new LinkedHashMap<>();
+    Map<String, Map<String, Double>> sampled = new LinkedHashMap<>();
+    for (Queries.Query query : queries) {
+      List<RankedSequence> top = new ArrayList<>();
+      List<RankedSequence> bottom = new ArrayList<>();
+      List<Double> sample = new ArrayList<>();
+      contributions.put(query.id(), new LinkedHashMap<>());
+      rowScores.put(query.id(), new LinkedHashMap<>());
+      sampled.put(query.id(), new TreeMap<>());
+      for (JsonNode r : rows) {
+        if (!r.get("query_id").asText().equals(query.id())) {
+          continue;
+        }
+        methods.add(method);
+        engine[0] = r.get("engine_version").asText();
+        String id = r.get("train_id").asText();
+        double score = r.get("score").asDouble();
+        int[] tokens = LongText.sequence(id, SequenceTokens.ofRow(r, tokenizer, summary), context);
+        contributions.get(query.id()).put(id, new double[tokens.length]);
+        rowScores.get(query.id()).put(id, score);
+        List<TokenContribution> tc = new ArrayList<>();
+        for (String text : TokenText.of(tokenizer, tokens)) {
+          tc.add(new TokenContribution(text, 0));
+        }
+        Map<String, Double> perCheckpoint = new LinkedHashMap<>();
+        for (int i = 0; i < r.get("checkpoints").size(); i++) {
+          perCheckpoint.put(r.get("checkpoints").get(i).asText(), r.get("contributions").get(i).asDouble());
+        }
+        RankedSequence seq = new RankedSequence(r.get("rank").asInt(), id, score, tc, new LinkedHashMap<>(),
+            perCheckpoint);
+        ("top".equals(r.get("direction").asText()) ? top : bottom).add(seq);
+        sample.add(score);
+      }
+      perQuery.get(query.id()).add(new QueryResult(query.id(), query.prompt(), query.completion(), method, top,
+          bottom, sample.stream().mapToDouble(Double::doubleValue).toArray(), new LinkedHashMap<>()));
+    }
+    return new Part(folder, method, contributions, rowScores, sampled);
   }
 
   /**

@@ -13,7 +13,12 @@ final class SequenceTokens {
 
   /** The model's context: the length of the training sequences the stages cut long texts into. */
   static int context(TokenContributions.At at) {
-    java.nio.file.Path config = at.checkpoint().dir().resolve("config.json");
+    return context(at.checkpoint().dir());
+  }
+
+  /** The context of the model in checkpoint folder {@code dir}. */
+  static int context(java.nio.file.Path dir) {
+    java.nio.file.Path config = dir.resolve("config.json");
     try {
       return ModelConfigs.read(config).maxPositions();
     } catch (CheckpointFormatException e) {

@@ -11,7 +11,10 @@ import io.influence.core.model.TokenBatch;
 import io.influence.core.score.TopK;
 import io.influence.core.sgdinfluence.LmReplay;
 import io.influence.core.sgdinfluence.SgdInfluence;
+import io.influence.spark.config.BadRows;
+import io.influence.spark.config.LongText;
 import io.influence.spark.config.Method;
+import io.influence.spark.io.Corpus;
 import io.influence.spark.score.ScoreJob;
 import io.influence.spark.store.PublishedFolder;
 import java.io.Serializable;
@@ -55,9 +58,19 @@ import scala.jdk.javaapi.CollectionConverters;
  */
 public final class SgdInfluenceJob {
 
-  /** What to score. {@code trainIds.get(i)} names corpus index {@code i} of the run's training log. */
+  /**
+   * What to score. {@code trainIds.get(i)} names corpus index {@code i} of the run's training log. With {@code corpus}
+   * (a corpus file, as the score stage reads it) each row carries its corpus row's {@code text} and {@code input_ids}
+   * like the score stage's rows (a window {@code <id>#w<k>} joins its row); without, {@code text} is null and
+   * {@code input_ids} the training sequence.
+   */
   public record Spec(java.nio.file.Path runDir, List<String> trainIds, List<int[]> sequences, List<Query> queries, int k,
-                     int queryBlock, Path output) {
+                     int queryBlock, Path output, Path corpus) {
+    public Spec(java.nio.file.Path runDir, List<String> trainIds, List<int[]> sequences, List<Query> queries, int k,
+                int queryBlock, Path output) {
+      this(runDir, trainIds, sequences, queries, k, queryBlock, output, null);
+    }
+
     public Spec {
       if (trainIds.size() != sequences.size()) {
         throw new IllegalArgumentException(trainIds.size() + " ids for " + sequences.size() + " training sequences");
@@ -169,7 +182,15 @@ public final class SgdInfluenceJob {
     }
     var schema = ScoreJob.SCHEMA.add("text", DataTypes.StringType, true)
         .add("input_ids", DataTypes.createArrayType(DataTypes.IntegerType, false), true);
-    Dataset<Row> result = spark.createDataFrame(rows, schema).orderBy(col("query_id"), col("direction").desc(), col("rank"));
+    Dataset<Row> scored = spark.createDataFrame(rows, schema);
+    if (spec.corpus() != null) {   // as ScoreJob: the corpus row's text and input_ids; a window joins its row
+      scored = scored.drop("text", "input_ids");
+      Dataset<Row> corpusRows = Corpus.read(spark, spec.corpus(), BadRows.SKIP).withColumnRenamed("id", "row_id");
+      org.apache.spark.sql.Column rowId = org.apache.spark.sql.functions.regexp_replace(scored.col("train_id"),
+          LongText.SUFFIX_REGEX, "");
+      scored = scored.join(corpusRows, rowId.equalTo(corpusRows.col("row_id")), "left").drop(corpusRows.col("row_id"));
+    }
+    Dataset<Row> result = scored.orderBy(col("query_id"), col("direction").desc(), col("rank"));
     if (folder == null) {
       return result;
     }

@@ -2,6 +2,7 @@ package io.influence.spark.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.influence.checkpoints.TrainingExamples;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.core.model.CausalLm;
 import io.influence.core.tokenizer.BpeTrainer;
@@ -27,7 +28,9 @@ import org.nd4j.linalg.api.buffer.DataType;
  * {@link LongText} policy the corpus stages use ({@code influence.input.long-text}): windows, its first context
  * tokens, or refused; texts or windows shorter than 2 tokens are dropped (nothing to predict).
  * Writes {@code runDir/tokenizer.json}, {@code runDir/checkpoint-N/} (config, weights, tokenizer)
- * and the manifest {@code runDir/influence-run.json}, which the pipeline reads as {@code --run}.
+ * and the manifest {@code runDir/influence-run.json}, which the pipeline reads as {@code --run}; beside the trainer's
+ * {@code training-log.jsonl}, {@link TrainingExamples#FILE} names each logged sequence by its corpus id (when every
+ * row has a unique {@code id}), so {@code score.method = sgd-influence} can map the corpus onto the log.
  *
  * <p>Corpus: JSON Lines with a {@code text} field per line (the pipeline's corpus format), or any
  * other file read as one UTF-8 text.
@@ -52,6 +55,9 @@ public final class TrainJob {
       Path tokenizerJson = runDir.resolve("tokenizer.json");
       Tokenizer tokenizer = BpeTrainer.train(texts, s.vocabSize(), tokenizerJson);
       List<int[]> sequences = new ArrayList<>();
+      List<String> rowIds = readIds(corpus, texts.size());
+      List<String> rows = new ArrayList<>();
+      List<String> sequenceIds = new ArrayList<>();
       for (int i = 0; i < texts.size(); i++) {
         int[] ids = tokenizer.encodeDocument(texts.get(i));
         if (ids.length > s.context() && longText == LongText.ERROR) {
@@ -60,9 +66,14 @@ public final class TrainJob {
               + LongText.KEY + " = error. HINT: set influence." + LongText.KEY + " = windows or truncate, or "
               + "raise influence.train.context");
         }
-        for (int[] piece : longText.pieces(ids, s.context())) {
-          if (piece.length >= 2) {
-            sequences.add(piece);
+        List<int[]> pieces = longText.pieces(ids, s.context());
+        for (int k = 0; k < pieces.size(); k++) {
+          if (pieces.get(k).length >= 2) {
+            sequences.add(pieces.get(k));
+            if (rowIds != null) {   // the id the corpus stages give this sequence (TokenizedCorpus)
+              rows.add(rowIds.get(i));
+              sequenceIds.add(longText.pieceId(rowIds.get(i), k, ids.length, s.context()));
+            }
           }
         }
       }
@@ -85,10 +96,41 @@ public final class TrainJob {
               step.meanTokenLoss()));
         }
       });
+      if (rowIds != null) {
+        TrainingExamples.write(runDir, rows, sequenceIds, sequences);
+      } else {
+        log.accept("train: the corpus rows have no unique string or integer `id`, so " + TrainingExamples.FILE
+            + " (the corpus ids of the training log's sequences, which score.method = sgd-influence needs) is not"
+            + " written");
+      }
       return new Result(run, tokenizerJson, sequences.size(), losses[0], losses[1]);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the training run " + runDir + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The {@code id} of every non-blank line of a JSON Lines corpus (a string, or an integer written as the corpus
+   * stages read it), in the order of {@link #readTexts}; null when the corpus is not JSON Lines or some row has no
+   * such id or ids repeat (its sequences then cannot be named).
+   */
+  static List<String> readIds(Path corpus, int texts) throws IOException {
+    String name = corpus.getFileName().toString();
+    if (!(name.endsWith(".jsonl") || name.endsWith(".json"))) {
+      return null;
+    }
+    List<String> ids = new ArrayList<>();
+    for (String line : Files.readAllLines(corpus, StandardCharsets.UTF_8)) {
+      if (line.isBlank()) {
+        continue;
+      }
+      JsonNode id = JSON.readTree(line).get("id");
+      if (id == null || !(id.isTextual() || id.isIntegralNumber())) {
+        return null;
+      }
+      ids.add(id.asText());
+    }
+    return ids.size() == texts && new java.util.HashSet<>(ids).size() == ids.size() ? ids : null;
   }
 
   /** The texts of a JSON Lines corpus (field {@code text}), or the whole file as one text. */
