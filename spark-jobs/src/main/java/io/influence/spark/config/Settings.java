@@ -145,7 +145,10 @@ public final class Settings {
           + userFile.map(f -> " (from " + f + " or the command line)").orElse(" (from the command line)")
           + ". HINT: see conf/reference.conf for every setting and its meaning");
     }
-    for (Map.Entry<String, ConfigValue> e : reference.entrySet()) {
+    // in key order: the first key a message names is the same on every run (entrySet is a hash set)
+    List<Map.Entry<String, ConfigValue>> entries = new ArrayList<>(reference.entrySet());
+    entries.sort(Map.Entry.comparingByKey());
+    for (Map.Entry<String, ConfigValue> e : entries) {
       String key = e.getKey();
       requireBlocksAbove(merged, key);
       if (merged.getIsNull(key)) {
