@@ -93,7 +93,8 @@ final class PlantedFactsTask implements BenchTask {
       scores.put("tracin", BenchPipeline.scores(spark, s, "tracin"));
       stageSeconds.put("score-tracin", seconds(t));
       t = System.nanoTime();
-      scores.put("tracin-unit", BenchPipeline.scores(spark, s.with("score.gradients", "unit"), "tracin"));
+      scores.put("tracin-unit", BenchPipeline.scores(spark, s.with("score.gradients", "unit")
+          .with("score.folder", "scores-tracin-unit"), "tracin"));
       stageSeconds.put("score-tracin-unit", seconds(t));
       t = System.nanoTime();
       Stages.fitEkfac(spark, s);
@@ -102,10 +103,12 @@ final class PlantedFactsTask implements BenchTask {
       scores.put("ekfac", BenchPipeline.scores(spark, s, "ekfac"));
       stageSeconds.put("score-ekfac", seconds(t));
       t = System.nanoTime();
-      scores.put("ekfac-unit", BenchPipeline.scores(spark, s.with("score.gradients", "unit"), "ekfac"));
+      scores.put("ekfac-unit", BenchPipeline.scores(spark, s.with("score.gradients", "unit")
+          .with("score.folder", "scores-ekfac-unit"), "ekfac"));
       stageSeconds.put("score-ekfac-unit", seconds(t));
       t = System.nanoTime();
-      scores.put("representer", BenchPipeline.scores(spark, s, "representer"));
+      scores.put("representer", BenchPipeline.scores(spark, s.with("score.folder", "scores-representer"),
+          "representer"));
       stageSeconds.put("score-representer", seconds(t));
     } finally {
       spark.stop();
