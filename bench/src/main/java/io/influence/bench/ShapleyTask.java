@@ -2,6 +2,7 @@ package io.influence.bench;
 
 import io.influence.core.model.CausalLm;
 import io.influence.core.model.TokenBatch;
+import io.influence.core.score.Stats;
 import io.influence.core.shapley.Budget;
 import io.influence.core.shapley.ExactShapley;
 import io.influence.core.shapley.FineTuneGame;
@@ -99,8 +100,8 @@ final class ShapleyTask implements BenchTask {
       double meanG = 0;
       double worstGap = 0;
       for (int q = 0; q < nq; q++) {
-        double rt = pearson(tmc.target(q), exact.target(q));
-        double rg = pearson(g.target(q), exact.target(q));
+        double rt = Stats.pearson(tmc.target(q), exact.target(q));
+        double rg = Stats.pearson(g.target(q), exact.target(q));
         meanT += rt / nq;
         worstT = Math.min(worstT, rt);
         meanG += rg / nq;
@@ -117,7 +118,7 @@ final class ShapleyTask implements BenchTask {
       b.metric("exact_fine_tunings", exact.evaluations());
       b.metric("exact_seconds", (t1 - t0) / 1e9);
       b.metric("tmc_seconds", (t2 - t1) / 1e9);
-      b.metric("overall_pearson_tmc_vs_exact", pearson(tmc.overall(), exact.overall()));
+      b.metric("overall_pearson_tmc_vs_exact", Stats.pearson(tmc.overall(), exact.overall()));
       int lowest = 0;
       for (int p = 1; p < players; p++) {
         lowest = exact.overall()[p] < exact.overall()[lowest] ? p : lowest;
@@ -172,22 +173,4 @@ final class ShapleyTask implements BenchTask {
     return a;
   }
 
-  static double pearson(double[] a, double[] b) {
-    int n = a.length;
-    double ma = 0;
-    double mb = 0;
-    for (int i = 0; i < n; i++) {
-      ma += a[i] / n;
-      mb += b[i] / n;
-    }
-    double sab = 0;
-    double saa = 0;
-    double sbb = 0;
-    for (int i = 0; i < n; i++) {
-      sab += (a[i] - ma) * (b[i] - mb);
-      saa += (a[i] - ma) * (a[i] - ma);
-      sbb += (b[i] - mb) * (b[i] - mb);
-    }
-    return sab / Math.sqrt(saa * sbb);
-  }
 }

@@ -5,6 +5,7 @@ import io.influence.core.model.CausalLm;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.TokenBatch;
 import io.influence.core.train.Optimizer;
+import io.influence.core.train.Trainer;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -121,14 +122,14 @@ public final class FineTuneGame implements Utility, Stepwise {
       }
       Optimizer optimizer = settings.newOptimizer();
       Random random = new Random(settings.seed());
-      int[] order = permutation(corpus.size(), random);
+      int[] order = Trainer.permutation(corpus.size(), random);
       int cursor = 0;
       for (int step = 1; step <= settings.steps(); step++) {
         int n = Math.min(settings.batchSize(), corpus.size());
         int[][] batch = new int[n][];
         for (int b = 0; b < n; b++) {
           if (cursor == order.length) {
-            order = permutation(corpus.size(), random);
+            order = Trainer.permutation(corpus.size(), random);
             cursor = 0;
           }
           batch[b] = corpus.get(order[cursor++]);
@@ -190,19 +191,5 @@ public final class FineTuneGame implements Utility, Stepwise {
     for (Map.Entry<String, INDArray> e : views.entrySet()) {
       e.getValue().assign(start.get(e.getKey()));
     }
-  }
-
-  private static int[] permutation(int n, Random random) {
-    int[] p = new int[n];
-    for (int i = 0; i < n; i++) {
-      p[i] = i;
-    }
-    for (int i = n - 1; i > 0; i--) {
-      int j = random.nextInt(i + 1);
-      int t = p[i];
-      p[i] = p[j];
-      p[j] = t;
-    }
-    return p;
   }
 }

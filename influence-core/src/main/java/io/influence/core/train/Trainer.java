@@ -259,7 +259,8 @@ public final class Trainer {
     return new MeanGradient(grads, loss, Math.sqrt(norm));
   }
 
-  private static int[] permutation(int n, Random random) {
+  /** A uniformly random order of {@code 0..n-1} from {@code random} (Fisher-Yates): how every epoch's batches are drawn. */
+  public static int[] permutation(int n, Random random) {
     int[] p = new int[n];
     for (int i = 0; i < n; i++) {
       p[i] = i;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.influence.core.score.Stats;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -51,7 +52,7 @@ class ShapleyTest {
     double[] full = game.value(TmcShapley.all(10));
     double[] empty = game.value(new int[0]);
     for (int t = 0; t < LogisticGame.TARGETS; t++) {
-      double r = pearson(tmc.target(t), exact.target(t));
+      double r = Stats.pearson(tmc.target(t), exact.target(t));
       double gap = tmc.total()[t] - (full[t] - empty[t]);
       double allowed = TOLERANCE * Math.abs(full[t]) + 3 * tmc.totalStderr()[t];
       System.out.printf("TMC target %d: Pearson vs exact %.4f, Σφ − (V(D) − V(∅)) = %.2e (allowed %.2e: tolerance·|V(D)|"
@@ -119,7 +120,7 @@ class ShapleyTest {
     for (int t = 0; t < LogisticGame.TARGETS; t++) {
       assertEquals(meanEnd[t] - start[t], g.total()[t], 1e-12);
       System.out.printf("G-Shapley target %d: Pearson vs exact TMC-game values %.4f (%d permutations, converged %s)%n",
-          t, pearson(g.target(t), exact.target(t)), g.permutations(), g.converged());
+          t, Stats.pearson(g.target(t), exact.target(t)), g.permutations(), g.converged());
     }
   }
 
@@ -129,25 +130,6 @@ class ShapleyTest {
       best = v[i] < v[best] ? i : best;
     }
     return best;
-  }
-
-  static double pearson(double[] a, double[] b) {
-    int n = a.length;
-    double ma = 0;
-    double mb = 0;
-    for (int i = 0; i < n; i++) {
-      ma += a[i] / n;
-      mb += b[i] / n;
-    }
-    double sab = 0;
-    double saa = 0;
-    double sbb = 0;
-    for (int i = 0; i < n; i++) {
-      sab += (a[i] - ma) * (b[i] - mb);
-      saa += (a[i] - ma) * (a[i] - ma);
-      sbb += (b[i] - mb) * (b[i] - mb);
-    }
-    return sab / Math.sqrt(saa * sbb);
   }
 
   private static void permute(int[] a, int k, List<int[]> out) {
