@@ -1,18 +1,15 @@
 package io.influence.spark.ekfac;
 
 import io.influence.core.grad.TokenFactors;
-import io.influence.core.model.BatchGradients;
 import io.influence.core.model.CausalLm;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
-import io.influence.core.model.TokenBatch;
 import io.influence.core.score.LayerLayout;
 import io.influence.ekfac.CovarianceAccumulator;
 import io.influence.spark.extract.ExecutorModels;
 import io.influence.spark.progress.ProgressCounter;
 import io.influence.spark.store.StoreMetadata;
 import java.io.Serializable;
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -86,30 +83,18 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
     GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(names)
         .withLabels(labels);
     Sums working = empty(layers);
-    List<String> ids = new ArrayList<>();
-    List<int[]> batch = new ArrayList<>();
-    while (rows.hasNext()) {
-      Row r = rows.next();
-      ids.add(r.getString(0));
-      List<Integer> t = r.getList(1);
-      batch.add(t.stream().mapToInt(Integer::intValue).toArray());
-      if (batch.size() == batchSize || !rows.hasNext()) {
-        BatchGradients g = model.gradients(new TokenBatch(batch.toArray(new int[0][]), null), request);
-        for (int i = 0; i < batch.size(); i++) {
-          for (String layer : names) {
-            TokenFactors f = g.tokenFactors().get(i).get(layer);
-            KroneckerProjection p = projections.get(layer);
-            if (p != null) {
-              f = p.projectTokens(f);
-            }
-            working.byLayer().get(layer).add(f, 1.0, ids.get(i));
+    TokenRowBatches.forEach(rows, model, request, batchSize, done, (ids, g) -> {
+      for (int i = 0; i < ids.size(); i++) {
+        for (String layer : names) {
+          TokenFactors f = g.tokenFactors().get(i).get(layer);
+          KroneckerProjection p = projections.get(layer);
+          if (p != null) {
+            f = p.projectTokens(f);
           }
+          working.byLayer().get(layer).add(f, 1.0, ids.get(i));
         }
-        done.add(batch.size());
-        ids.clear();
-        batch.clear();
       }
-    }
+    });
     return List.of(empty(layers).merge(working)).iterator();
   }
 }

@@ -1,15 +1,12 @@
 package io.influence.spark.ekfac;
 
-import io.influence.core.model.BatchGradients;
 import io.influence.core.model.CausalLm;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
-import io.influence.core.model.TokenBatch;
 import io.influence.core.score.LayerLayout;
 import io.influence.spark.extract.ExecutorModels;
 import io.influence.spark.progress.ProgressCounter;
 import io.influence.spark.store.StoreMetadata;
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -59,26 +56,14 @@ final class SampledCorrectionTask implements FlatMapFunction<Iterator<Row>, Corr
     GradientRequest request = (projections.isEmpty() ? GradientRequest.perExampleFull().withTrackedLayers(names)
         : GradientRequest.perExampleProjected(projections).withTrackedLayers(names)).withLabels(labels);
     Corrections working = zero;   // this task's own deserialised copy
-    List<String> ids = new ArrayList<>();
-    List<int[]> batch = new ArrayList<>();
-    while (rows.hasNext()) {
-      Row r = rows.next();
-      ids.add(r.getString(0));
-      List<Integer> t = r.getList(1);
-      batch.add(t.stream().mapToInt(Integer::intValue).toArray());
-      if (batch.size() == batchSize || !rows.hasNext()) {
-        BatchGradients g = model.gradients(new TokenBatch(batch.toArray(new int[0][]), null), request);
-        List<Map<String, INDArray>> perExample = projections.isEmpty() ? g.fullPerExample() : g.projectedPerExample();
-        for (int i = 0; i < batch.size(); i++) {
-          for (String layer : names) {
-            working.add(layer, perExample.get(i).get(layer), ids.get(i));
-          }
+    TokenRowBatches.forEach(rows, model, request, batchSize, done, (ids, g) -> {
+      List<Map<String, INDArray>> perExample = projections.isEmpty() ? g.fullPerExample() : g.projectedPerExample();
+      for (int i = 0; i < ids.size(); i++) {
+        for (String layer : names) {
+          working.add(layer, perExample.get(i).get(layer), ids.get(i));
         }
-        done.add(batch.size());
-        ids.clear();
-        batch.clear();
       }
-    }
+    });
     return List.of(working).iterator();
   }
 }
