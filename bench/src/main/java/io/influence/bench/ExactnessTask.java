@@ -8,6 +8,7 @@ import io.influence.core.hvp.HessianOperator;
 import io.influence.core.hvp.TrainingSequences;
 import io.influence.core.linalg.LinearOperator;
 import io.influence.core.model.CausalLm;
+import io.influence.core.model.GradientRequest;
 import io.influence.core.score.LayerLayout;
 import io.influence.core.score.Stats;
 import io.influence.core.solve.IhvpSolver;
@@ -53,6 +54,8 @@ import org.nd4j.linalg.factory.Nd4j;
  *    (HessianOperator, damped above |λ_min| since it is indefinite). K-FAC and EK-FAC are fitted the way the
  *    fit-ekfac stage fits them, on the empirical Fisher (the data's own next tokens), so they are compared
  *    with both the exact damped GGN and the exact damped empirical Fisher (1/N) Σ g gᵀ of the same layers.
+ *    The same fit on the true Fisher (ekfac.fisher = true: labels sampled from the model's softmax, 1 or more draws
+ *    per position) is compared with the exact damped GGN, which is that Fisher's expectation.
  *    No bar here (the issue sets none): block-diagonal Kronecker factors of a transformer are an
  *    approximation, reported as measured. "identity" (the plain gradient inner product, TracIn at one
  *    checkpoint) is the baseline a preconditioner should beat.
@@ -62,7 +65,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * alpha (1e-3), lissa-depth (20000)}; exactness.gpt2.{sequences (50/100: the curvature's training set), track
  * (h.0.attn.c_proj / h.0.attn.c_proj,h.1.attn.c_proj), lissa-depth (200/400), hessian (0/1), defaults (0/1: the
  * engine's default CG and LiSSA, SolverDefaults; logistic regression always has them),
- * hessian-lissa-depth (700)} and the TinyLm keys under exactness.gpt2 (layers 1/2, steps 100/200).
+ * hessian-lissa-depth (700), fisher-samples (1 / 1,4,16: label draws per position of
+ * the true-Fisher fits)} and the TinyLm keys under exactness.gpt2 (layers 1/2, steps 100/200).
  */
 final class ExactnessTask implements BenchTask {
 
@@ -264,6 +268,17 @@ final class ExactnessTask implements BenchTask {
     compare(b, pre + "kfac", exact, preconditioned(kfac, p), Double.NaN);
     compare(b, pre + "ekfac", exact, preconditioned(ekfac, p), Double.NaN);
     compare(b, pre + "identity", exact, p.scores(qg::get), Double.NaN);
+    // ekfac.fisher = true: labels drawn from the model's softmax, whose expectation is this very GGN
+    for (String k : o.param("exactness.gpt2.fisher-samples", o.quick() ? "1" : "1,4,16").split(",")) {
+      int samples = Integer.parseInt(k.trim());
+      Map<String, LayerFactors> sampled = InMemoryEkfac.fit(model, data, layers,
+          GradientRequest.Labels.sampled(o.seed()), samples);
+      String name = pre + "true-fisher" + (samples == 1 ? "" : "-x" + samples) + ".";
+      compare(b, name + "kfac", exact, preconditioned(KroneckerPreconditioners.kfac(sampled,
+          Damping.absolute(lambda)), p), Double.NaN);
+      compare(b, name + "ekfac", exact, preconditioned(KroneckerPreconditioners.ekfac(sampled,
+          Damping.absolute(lambda)), p), Double.NaN);
+    }
     if (o.intParam("exactness.gpt2.defaults", o.quick() ? 0 : 1, 1) != 0) {
       SolverDefaults.compare(b, "gpt2.ggn", ggn, m, p.train(), qg);
     }

@@ -26,15 +26,32 @@ final class InMemoryEkfac {
 
   /** Factors (with the EK-FAC correction) of each of {@code layers}, fitted on {@code sequences} at {@code model}. */
   static Map<String, LayerFactors> fit(CausalLm model, List<int[]> sequences, List<String> layers) {
+    return fit(model, sequences, layers, GradientRequest.Labels.OBSERVED, 1);
+  }
+
+  /**
+   * The same fit against {@code labels}: observed next tokens (the empirical Fisher) or, when sampled, the true
+   * Fisher estimated from {@code samples} label draws per predicted position (draw {@code s} seeded with
+   * {@code seed + s}, each pass weighted {@code 1/samples}), which is how {@code ekfac.fisher = true} fits it.
+   */
+  static Map<String, LayerFactors> fit(CausalLm model, List<int[]> sequences, List<String> layers,
+                                       GradientRequest.Labels labels, int samples) {
+    if (samples < 1 || (!labels.sampled() && samples != 1)) {
+      throw new IllegalArgumentException("samples must be 1 for observed labels and >= 1 for sampled ones: " + samples);
+    }
+    double weight = 1.0 / samples;
     Map<String, CovarianceAccumulator> cov = new LinkedHashMap<>();
-    GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(layers);
-    for (int start = 0; start < sequences.size(); start += BATCH) {
-      List<int[]> batch = sequences.subList(start, Math.min(sequences.size(), start + BATCH));
-      BatchGradients g = model.gradients(TokenBatch.of(batch.toArray(new int[0][])), request);
-      for (int b = 0; b < batch.size(); b++) {
-        for (TokenFactors f : g.tokenFactors().get(b).values()) {
-          cov.computeIfAbsent(f.layer(), l -> new CovarianceAccumulator(l, f.dIn(), f.dOut())).add(f, 1.0,
-              "sequence " + (start + b));
+    for (int s = 0; s < samples; s++) {
+      GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(layers)
+          .withLabels(draw(labels, s));
+      for (int start = 0; start < sequences.size(); start += BATCH) {
+        List<int[]> batch = sequences.subList(start, Math.min(sequences.size(), start + BATCH));
+        BatchGradients g = model.gradients(TokenBatch.of(batch.toArray(new int[0][])), request);
+        for (int b = 0; b < batch.size(); b++) {
+          for (TokenFactors f : g.tokenFactors().get(b).values()) {
+            cov.computeIfAbsent(f.layer(), l -> new CovarianceAccumulator(l, f.dIn(), f.dOut())).add(f, weight,
+                "sequence " + (start + b));
+          }
         }
       }
     }
@@ -45,13 +62,15 @@ final class InMemoryEkfac {
       base.put(l, f);
       correction.put(l, new EigenvalueCorrection(f));
     }
-    GradientRequest full = GradientRequest.perExampleFull().withTrackedLayers(layers);
-    for (int start = 0; start < sequences.size(); start += BATCH) {
-      List<int[]> batch = sequences.subList(start, Math.min(sequences.size(), start + BATCH));
-      BatchGradients g = model.gradients(TokenBatch.of(batch.toArray(new int[0][])), full);
-      for (int b = 0; b < batch.size(); b++) {
-        for (String l : layers) {
-          correction.get(l).addGradient(g.fullPerExample().get(b).get(l), 1.0, "sequence " + (start + b));
+    for (int s = 0; s < samples; s++) {
+      GradientRequest full = GradientRequest.perExampleFull().withTrackedLayers(layers).withLabels(draw(labels, s));
+      for (int start = 0; start < sequences.size(); start += BATCH) {
+        List<int[]> batch = sequences.subList(start, Math.min(sequences.size(), start + BATCH));
+        BatchGradients g = model.gradients(TokenBatch.of(batch.toArray(new int[0][])), full);
+        for (int b = 0; b < batch.size(); b++) {
+          for (String l : layers) {
+            correction.get(l).addGradient(g.fullPerExample().get(b).get(l), weight, "sequence " + (start + b));
+          }
         }
       }
     }
@@ -60,5 +79,9 @@ final class InMemoryEkfac {
       out.put(l, base.get(l).withCorrection(correction.get(l).finish(), correction.get(l).examples()));
     }
     return out;
+  }
+
+  private static GradientRequest.Labels draw(GradientRequest.Labels labels, int s) {
+    return labels.sampled() ? GradientRequest.Labels.sampled(labels.seed() + s) : labels;
   }
 }

@@ -13,9 +13,10 @@ import java.util.List;
  * @param partitions  partitions of both passes; 0 keeps the input's partitioning
  * @param fisher      the labels of the fitted curvature: observed (empirical Fisher) or sampled (true Fisher)
  * @param fisherSeed  the seed of the sampled labels
+ * @param fisherSamples label draws per predicted position for the true Fisher
  */
 public record EkfacSettings(Damping damping, CheckpointSelection checkpoints, int batchSize, int partitions,
-                            Fisher fisher, long fisherSeed) {
+                            Fisher fisher, long fisherSeed, int fisherSamples) {
 
   public EkfacSettings {
     if (batchSize < 1) {
@@ -25,6 +26,15 @@ public record EkfacSettings(Damping damping, CheckpointSelection checkpoints, in
       throw new IllegalArgumentException("influence.ekfac.partitions must be >= 0 (0 = keep the input's), got "
           + partitions);
     }
+    if (fisherSamples < 1) {
+      throw new IllegalArgumentException("influence.ekfac.fisher-samples must be >= 1, got " + fisherSamples
+          + ". HINT: 1 is one sampled label per predicted position; more draws average out sampling noise");
+    }
+    if (fisher == Fisher.EMPIRICAL && fisherSamples != 1) {
+      throw new IllegalArgumentException("influence.ekfac.fisher-samples = " + fisherSamples + " needs ekfac.fisher ="
+          + " true: the empirical Fisher has one label per position, the observed token. HINT: set ekfac.fisher ="
+          + " true, or leave fisher-samples at 1");
+    }
   }
 
   static EkfacSettings from(Config influence) {
@@ -32,7 +42,8 @@ public record EkfacSettings(Damping damping, CheckpointSelection checkpoints, in
     Damping damping = DampingSettings.read(influence, "ekfac");
     return new EkfacSettings(damping, Choices.parse(CheckpointSelection.class, "ekfac.checkpoints",
         e.getString("checkpoints")), e.getInt("batch-size"), e.getInt("partitions"),
-        Choices.parse(Fisher.class, "ekfac.fisher", e.getString("fisher")), e.getLong("fisher-seed"));
+        Choices.parse(Fisher.class, "ekfac.fisher", e.getString("fisher")), e.getLong("fisher-seed"),
+        e.getInt("fisher-samples"));
   }
 
   /** The damping as the settings spell it, e.g. {@code relative 0.1}. */

@@ -1,6 +1,8 @@
 package io.influence.spark.config;
 
 import io.influence.core.model.GradientRequest;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Which curvature EK-FAC fits ({@code ekfac.fisher}): the Fisher of the data's own next tokens, or of labels drawn
@@ -16,13 +18,33 @@ public enum Fisher {
    */
   TRUE;
 
-  /** The labels the covariance and correction passes differentiate against. */
-  public GradientRequest.Labels labels(long seed) {
-    return this == TRUE ? GradientRequest.Labels.sampled(seed) : GradientRequest.Labels.OBSERVED;
+  /**
+   * The labels the covariance and correction passes differentiate against, one entry per pass over each batch: the
+   * observed tokens once, or {@code samples} sampled draws seeded {@code seed, seed + 1, …} (averaged with equal
+   * weights: more draws, less sampling noise in the estimate of the Gauss-Newton matrix).
+   */
+  public List<GradientRequest.Labels> draws(long seed, int samples) {
+    if (samples < 1) {
+      throw new IllegalArgumentException("influence.ekfac.fisher-samples must be >= 1, got " + samples);
+    }
+    if (this == EMPIRICAL) {
+      return List.of(GradientRequest.Labels.OBSERVED);
+    }
+    List<GradientRequest.Labels> out = new ArrayList<>();
+    for (int s = 0; s < samples; s++) {
+      out.add(GradientRequest.Labels.sampled(seed + s));
+    }
+    return out;
   }
 
-  /** How the factor marker and provenance name it: {@code empirical}, or {@code true (seed 0)}. */
-  public String describe(long seed) {
-    return this == TRUE ? "true (seed " + seed + ")" : "empirical";
+  /**
+   * How the factor marker and provenance name it: {@code empirical}, {@code true (seed 0)}, or with several draws
+   * {@code true (seed 0, 4 samples per position)}.
+   */
+  public String describe(long seed, int samples) {
+    if (this == EMPIRICAL) {
+      return "empirical";
+    }
+    return samples == 1 ? "true (seed " + seed + ")" : "true (seed " + seed + ", " + samples + " samples per position)";
   }
 }

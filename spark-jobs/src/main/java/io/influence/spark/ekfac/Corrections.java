@@ -51,9 +51,9 @@ final class Corrections implements Serializable {
     return this;
   }
 
-  /** Adds one example's gradient of {@code layer} ({@code [rows, cols]} as the store holds it). */
-  Corrections add(String layer, org.nd4j.linalg.api.ndarray.INDArray gradient, String id) {
-    byLayer.get(layer).addGradient(gradient, 1.0, id);
+  /** Adds one example's gradient of {@code layer} ({@code [rows, cols]} as the store holds it) with {@code weight}. */
+  Corrections add(String layer, org.nd4j.linalg.api.ndarray.INDArray gradient, double weight, String id) {
+    byLayer.get(layer).addGradient(gradient, weight, id);
     return this;
   }
 

@@ -46,15 +46,15 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
   private final LayerLayout stored;
   private final Long projectionSeed;
   private final int batchSize;
-  private final GradientRequest.Labels labels;
+  private final List<GradientRequest.Labels> draws;
   private final ProgressCounter done;
 
   /**
    * The covariance pass over the layers {@code meta} stores (its shapes and projection), for checkpoint {@code dir};
-   * with gradients against {@code labels} (observed: empirical Fisher; sampled: true Fisher); each finished batch's
-   * rows are added to {@code done}.
+   * with gradients against each of {@code draws} (observed: empirical Fisher; sampled: true Fisher, one or more
+   * draws averaged); each finished batch's rows are added to {@code done}.
    */
-  CovarianceTask(String dir, String sha256, StoreMetadata meta, int batchSize, GradientRequest.Labels labels,
+  CovarianceTask(String dir, String sha256, StoreMetadata meta, int batchSize, List<GradientRequest.Labels> draws,
       ProgressCounter done) {
     this.dir = dir;
     this.sha256 = sha256;
@@ -62,7 +62,7 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
     this.stored = meta.layout();
     this.projectionSeed = meta.projectionSeed();
     this.batchSize = batchSize;
-    this.labels = labels;
+    this.draws = List.copyOf(draws);
     this.done = done;
   }
 
@@ -80,10 +80,9 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
     List<String> names = layers.stream().map(StoreMetadata.Layer::name).toList();
     Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(stored, model::linearShape,
         projectionSeed, model.dataType());
-    GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(names)
-        .withLabels(labels);
+    GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(names);
     Sums working = empty(layers);
-    TokenRowBatches.forEach(rows, model, request, batchSize, done, (ids, g) -> {
+    TokenRowBatches.forEach(rows, model, request, draws, batchSize, done, (ids, g, weight) -> {
       for (int i = 0; i < ids.size(); i++) {
         for (String layer : names) {
           TokenFactors f = g.tokenFactors().get(i).get(layer);
@@ -91,7 +90,7 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
           if (p != null) {
             f = p.projectTokens(f);
           }
-          working.byLayer().get(layer).add(f, 1.0, ids.get(i));
+          working.byLayer().get(layer).add(f, weight, ids.get(i));
         }
       }
     });

@@ -123,7 +123,7 @@ public final class FitEkfacJob {
     CovarianceTask.Sums sums;
     try (Progress progress = Progress.start(spark.sparkContext(), "covariance " + meta.checkpoint(), corpus.size())) {
       sums = tokens.mapPartitions(new CovarianceTask(Runs.location(c), c.sha256(), meta, spec.batchSize(),
-          spec.fisher().labels(spec.fisherSeed()), progress.counter())).treeReduce(CovarianceTask.Sums::merge,
+          spec.labelDraws(), progress.counter())).treeReduce(CovarianceTask.Sums::merge,
           TREE_DEPTH);
       progress.finish();
     }
@@ -182,7 +182,7 @@ public final class FitEkfacJob {
     try (Progress progress = Progress.start(spark.sparkContext(), "eigenvalue correction " + meta.checkpoint(),
         rows)) {
       Corrections lambda = tokens.mapPartitions(new SampledCorrectionTask(Runs.location(c), c.sha256(), meta,
-          zero, spec.batchSize(), spec.fisher().labels(spec.fisherSeed()), progress.counter()))
+          zero, spec.batchSize(), spec.labelDraws(), progress.counter()))
           .treeReduce(Corrections::merge, TREE_DEPTH);
       progress.finish();
       return lambda;

@@ -28,10 +28,18 @@ import org.apache.spark.sql.Row;
  * @param fisher      observed labels (empirical Fisher, the correction reads the store) or sampled ones (true
  *                    Fisher, the correction recomputes gradients with the same labels)
  * @param fisherSeed  the seed of sampled labels
+ * @param fisherSamples label draws per predicted position for the true Fisher (1 for the empirical one)
  */
 public record FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> checkpoints, Path store, Path factors,
                            int batchSize, int partitions, BadRows badRows, LongText longText, Fisher fisher,
-                           long fisherSeed) {
+                           long fisherSeed, int fisherSamples) {
+
+  /** A spec with one label draw per position. */
+  public FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> checkpoints, Path store, Path factors,
+                      int batchSize, int partitions, BadRows badRows, LongText longText, Fisher fisher,
+                      long fisherSeed) {
+    this(corpus, run, checkpoints, store, factors, batchSize, partitions, badRows, longText, fisher, fisherSeed, 1);
+  }
 
   /** A spec fitting the empirical Fisher. */
   public FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> checkpoints, Path store, Path factors,
@@ -57,11 +65,20 @@ public record FitEkfacSpec(Dataset<Row> corpus, TrainingRun run, List<String> ch
       throw new IllegalArgumentException("partitions must be >= 0, got " + partitions);
     }
     Objects.requireNonNull(fisher, "fisher");
+    if (fisherSamples < 1 || (fisher == Fisher.EMPIRICAL && fisherSamples != 1)) {
+      throw new IllegalArgumentException("influence.ekfac.fisher-samples must be >= 1, and 1 with ekfac.fisher = "
+          + "empirical (the observed labels are one draw), got " + fisherSamples);
+    }
   }
 
   /** How the factors and provenance name the fitted curvature. */
   public String fisherWords() {
-    return fisher.describe(fisherSeed);
+    return fisher.describe(fisherSeed, fisherSamples);
+  }
+
+  /** The label draws each batch is differentiated against, in order. */
+  public List<io.influence.core.model.GradientRequest.Labels> labelDraws() {
+    return fisher.draws(fisherSeed, fisherSamples);
   }
 
   /** A spec with a local store and factor folder. */

@@ -31,11 +31,11 @@ final class SampledCorrectionTask implements FlatMapFunction<Iterator<Row>, Corr
   private final Long projectionSeed;
   private final Corrections zero;
   private final int batchSize;
-  private final GradientRequest.Labels labels;
+  private final List<GradientRequest.Labels> draws;
   private final ProgressCounter done;
 
   SampledCorrectionTask(String dir, String sha256, StoreMetadata meta, Corrections zero, int batchSize,
-      GradientRequest.Labels labels, ProgressCounter done) {
+      List<GradientRequest.Labels> draws, ProgressCounter done) {
     this.dir = dir;
     this.sha256 = sha256;
     this.layers = List.copyOf(meta.layers());
@@ -43,7 +43,7 @@ final class SampledCorrectionTask implements FlatMapFunction<Iterator<Row>, Corr
     this.projectionSeed = meta.projectionSeed();
     this.zero = zero;
     this.batchSize = batchSize;
-    this.labels = labels;
+    this.draws = List.copyOf(draws);
     this.done = done;
   }
 
@@ -54,13 +54,13 @@ final class SampledCorrectionTask implements FlatMapFunction<Iterator<Row>, Corr
     Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(stored, model::linearShape,
         projectionSeed, model.dataType());
     GradientRequest request = (projections.isEmpty() ? GradientRequest.perExampleFull().withTrackedLayers(names)
-        : GradientRequest.perExampleProjected(projections).withTrackedLayers(names)).withLabels(labels);
+        : GradientRequest.perExampleProjected(projections).withTrackedLayers(names));
     Corrections working = zero;   // this task's own deserialised copy
-    TokenRowBatches.forEach(rows, model, request, batchSize, done, (ids, g) -> {
+    TokenRowBatches.forEach(rows, model, request, draws, batchSize, done, (ids, g, weight) -> {
       List<Map<String, INDArray>> perExample = projections.isEmpty() ? g.fullPerExample() : g.projectedPerExample();
       for (int i = 0; i < ids.size(); i++) {
         for (String layer : names) {
-          working.add(layer, perExample.get(i).get(layer), ids.get(i));
+          working.add(layer, perExample.get(i).get(layer), weight, ids.get(i));
         }
       }
     });

@@ -130,7 +130,7 @@ public final class Stages {
     return OutputGuard.whileClaimed(out, FACTORS, corpusSide(s, "extract"), s.output().overwrite(),
         () -> logged(spark, out, "fit-ekfac", () -> FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, corpusFile, s.input().badRows()), run, names, store,
             new Path(out, FACTORS), ek.batchSize(), ek.partitions(), s.input().badRows(),
-            s.input().longText(), ek.fisher(), ek.fisherSeed()))));
+            s.input().longText(), ek.fisher(), ek.fisherSeed(), ek.fisherSamples()))));
   }
 
   /**

@@ -52,6 +52,17 @@ class SettingsTest {
   }
 
   @Test
+  void load_fisherSamplesWithTheEmpiricalFisher_failsNamingBothKeys() {
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> Settings.load(Optional.empty(), Map.of("ekfac.fisher-samples", "4")));
+    assertTrue(e.getMessage().contains("ekfac.fisher-samples") && e.getMessage().contains("ekfac.fisher = true"),
+        e.getMessage());
+    var zero = assertThrows(IllegalArgumentException.class,
+        () -> Settings.load(Optional.empty(), Map.of("ekfac.fisher", "true", "ekfac.fisher-samples", "0")));
+    assertTrue(zero.getMessage().contains("ekfac.fisher-samples must be >= 1"), zero.getMessage());
+  }
+
+  @Test
   void load_invalidHocon_failsNamingFile() throws Exception {
     Path file = dir.resolve("broken.conf");
     Files.writeString(file, "influence { input { ");

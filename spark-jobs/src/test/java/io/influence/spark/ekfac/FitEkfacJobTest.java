@@ -181,6 +181,48 @@ class FitEkfacJobTest {
   }
 
   @Test
+  void run_trueFisherWithTwoSamples_averagesBothDraws_andSaysSoInTheMarker() throws Exception {
+    Path store = store("projected");
+    Path factors = dir.resolve("factors-true-fisher-x2");
+    FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, tiny.corpus()).repartition(2), tiny.run(),
+        List.of("step-6"), Locations.local(store), Locations.local(factors), 4, 2, BadRows.FAIL, LongText.WINDOWS,
+        Fisher.TRUE, 3, 2));
+    assertEquals("true (seed 3, 2 samples per position)",
+        FactorStore.marker(Locations.local(factors), "step-6").fisher());
+    List<int[]> corpus = tiny.texts().stream().map(tiny.tokenizer()::encode).toList();
+    RunCheckpoint c = tiny.run().checkpoints().get(1);
+    StoreMetadata meta = GradientStore.metadata(spark, store, "step-6");
+    var draws = List.of(io.influence.core.model.GradientRequest.Labels.sampled(3),
+        io.influence.core.model.GradientRequest.Labels.sampled(4));
+    Map<String, LayerFactors> expected = OneMachineEkfac.fitSampled(c, tiny.ids(), corpus, meta, draws);
+    Map<String, LayerFactors> oneDraw = OneMachineEkfac.fitSampled(c, tiny.ids(), corpus, meta, draws.subList(0, 1));
+    Map<String, LayerFactors> got = FactorStore.read(factors, meta);
+    double differsFromOneDraw = 0;
+    for (String layer : expected.keySet()) {
+      LayerFactors g = got.get(layer);
+      assertClose(expected.get(layer).eigS(), g.eigS(), layer + " eigenvalues of S (two draws)");
+      Random random = new Random(layer.hashCode());
+      double[] v = new double[g.dOut() * g.dIn()];
+      for (int i = 0; i < v.length; i++) {
+        v[i] = random.nextGaussian();
+      }
+      INDArray x = Nd4j.create(v, new long[] {g.dOut(), g.dIn()}, 'c');
+      double[] fitted = precondition(g, x, true);
+      assertClose(precondition(expected.get(layer), x, true), fitted, layer + " EK-FAC preconditioned (two draws)");
+      double[] one = precondition(oneDraw.get(layer), x, true);
+      double num = 0;
+      double den = 0;
+      for (int i = 0; i < one.length; i++) {
+        num += (one[i] - fitted[i]) * (one[i] - fitted[i]);
+        den += one[i] * one[i];
+      }
+      differsFromOneDraw = Math.max(differsFromOneDraw, Math.sqrt(num / den));
+    }
+    assertTrue(differsFromOneDraw > 1e-3, "the second draw must change the fit, relative difference "
+        + differsFromOneDraw);
+  }
+
+  @Test
   void run_again_isNoOp_andCrashedFitIsRedone() throws Exception {
     Path store = store("projected");
     Path factors = dir.resolve("rerun").resolve("factors");
