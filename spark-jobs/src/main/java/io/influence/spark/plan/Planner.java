@@ -11,6 +11,7 @@ import io.influence.core.plan.CostModel;
 import io.influence.core.plan.GradientSpace;
 import io.influence.spark.config.BlasThreads;
 import io.influence.spark.config.ExtractSettings;
+import io.influence.spark.config.Fisher;
 import io.influence.spark.config.IhvpSettings;
 import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Method;
@@ -47,6 +48,8 @@ import org.nd4j.linalg.api.buffer.DataType;
  * extract      scan + C · Σ_batches passFlops / (passRate · slots) + storeBytes / writeRate + jobs · jobSeconds
  * fit-ekfac    per fitted checkpoint: scan + covariance FLOPs / (passRate · slots) + eigen FLOPs / float64 GEMM rate
  *              + rows · correction FLOPs / (GEMM rate · slots) + checkpoint store bytes / readRate + jobs · jobSeconds
+ *              (ekfac.fisher = true with K draws: K × the covariance and correction FLOPs, plus K extract-like
+ *              gradient passes in place of reading the store)
  * self-infl.   store bytes read / readRate + 2·R·D·C / (GEMM rate · slots) + jobs · jobSeconds
  * score        query passes / passRate + store bytes read / readRate + 2·Q·R·D·C / (GEMM rate · slots)
  *              + iHVP passes (cg, lissa: at most max-iterations each, float64 ≈ passRate · f64/f32 GEMM rate)
@@ -153,17 +156,23 @@ public final class Planner {
     if (self.needsFactors() || (scoring && scoreMethod.needsFactors())) {
       int fitted = s.ekfac().select(names).size();
       int ekBatch = s.ekfac().batchSize();
-      double cov = scan.overBatches(ekBatch, (b, t, n) -> cost.covarianceFlops(b, t, n, space));
+      // the true Fisher differentiates each batch once per label draw in both passes, and its correction
+      // recomputes the gradients (an extract-like pass per draw) instead of reading the store
+      boolean sampled = s.ekfac().fisher() == Fisher.TRUE;
+      int draws = sampled ? s.ekfac().fisherSamples() : 1;
+      double cov = draws * scan.overBatches(ekBatch, (b, t, n) -> cost.covarianceFlops(b, t, n, space));
       double eigen = cost.eigenFlops(space);
-      double correction = rows * (double) cost.correctionFlopsPerRow(space);
+      double correction = draws * rows * (double) cost.correctionFlopsPerRow(space);
+      double regradient = sampled ? draws * scan.passFlops(cost, ekBatch, space) : 0;
       Map<String, Double> fit = new LinkedHashMap<>();
       fit.put("tokenise", fitted * scan.seconds());
       fit.put("covariances", fitted * cov / (passRate * slots));
       fit.put("eigen", fitted * eigen / gemm64Rate);
-      fit.put("correction", fitted * correction / (gemmRate * slots));
-      fit.put("parquet", fitted * checkpointBytes / io.readBytesPerSecond());
+      fit.put("correction", fitted * (correction / (gemmRate * slots) + regradient / (passRate * slots)));
+      fit.put("parquet", sampled ? 0.0 : fitted * checkpointBytes / io.readBytesPerSecond());
       fit.put("jobs", FIT_JOBS * io.jobSeconds());
-      stages.add(Plan.Stage.of("fit-ekfac", rows * fitted, fitted * (cov + eigen + correction), fitted * checkpointBytes,
+      stages.add(Plan.Stage.of("fit-ekfac", rows * fitted, fitted * (cov + eigen + correction + regradient),
+          sampled ? 0 : fitted * checkpointBytes,
           fit));
     }
     {
