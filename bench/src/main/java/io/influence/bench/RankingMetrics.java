@@ -56,6 +56,39 @@ final class RankingMetrics {
   }
 
   /**
+   * Average precision (the area under the precision-recall curve, AUPRC) of {@code positives} against {@code
+   * negatives} (ids in neither are ignored): the mean over the positives of the precision at each one's position in
+   * the ranking by score, best first ({@link #ranking}'s order, ties broken by id). 1 when every positive comes
+   * first; a random ranking expects about the positives' share.
+   */
+  static double averagePrecision(Map<String, Double> scores, Collection<String> positives,
+                                 Collection<String> negatives) {
+    if (positives.isEmpty() || negatives.isEmpty()) {
+      throw new IllegalArgumentException("AUPRC needs positives and negatives, got " + positives.size() + " and "
+          + negatives.size());
+    }
+    Set<String> pos = new java.util.HashSet<>(positives);
+    Set<String> neg = new java.util.HashSet<>(negatives);
+    int seen = 0;
+    int hits = 0;
+    double sum = 0;
+    for (String id : ranking(scores)) {
+      if (!pos.contains(id) && !neg.contains(id)) {
+        continue;
+      }
+      seen++;
+      if (pos.contains(id)) {
+        hits++;
+        sum += (double) hits / seen;
+      }
+    }
+    if (hits != pos.size()) {
+      throw new IllegalArgumentException((pos.size() - hits) + " positives have no score");
+    }
+    return sum / pos.size();
+  }
+
+  /**
    * ROC AUC of {@code positives} against {@code negatives} (ids not in either are ignored): the probability
    * that a random positive scores above a random negative, ties counting one half (Mann-Whitney U with
    * mid-ranks).

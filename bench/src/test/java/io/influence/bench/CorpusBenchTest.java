@@ -176,6 +176,12 @@ class CorpusBenchTest {
     assertEquals(0.5, RankingMetrics.foundInTop(ranking, List.of("a", "e"), 0.2));
     // positives c (2.0), e (0.0) against a, b, d: c beats d, ties b (1/2); e beats none -> 1.5 / 6
     assertEquals(1.5 / 6, RankingMetrics.auc(scores, List.of("c", "e"), List.of("a", "b", "d")), 1e-15);
+    // ranking a b c d e: c at 3 (precision 1/3), e at 5 (2/5); ids in neither set are left out of the ranking
+    assertEquals((1 / 3.0 + 2 / 5.0) / 2, RankingMetrics.averagePrecision(scores, List.of("c", "e"),
+        List.of("a", "b", "d")), 1e-15);
+    assertEquals((1 / 2.0 + 2 / 4.0) / 2, RankingMetrics.averagePrecision(scores, List.of("c", "e"),
+        List.of("b", "d")), 1e-15);
+    assertEquals(1.0, RankingMetrics.averagePrecision(scores, List.of("a", "b"), List.of("c", "d", "e")), 1e-15);
   }
 
   @Test

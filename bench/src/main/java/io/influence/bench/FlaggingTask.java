@@ -1,0 +1,294 @@
+package io.influence.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.lexical.Bm25;
+import io.influence.core.model.CausalLm;
+import io.influence.core.model.TokenBatch;
+import io.influence.core.tokenizer.Tokenizer;
+import io.influence.spark.config.BlasThreads;
+import io.influence.spark.config.InfluenceSettings;
+import io.influence.spark.config.Sessions;
+import io.influence.spark.io.Queries;
+import io.influence.spark.pipeline.Stages;
+import io.influence.spark.train.TrainJob;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.nd4j.linalg.api.buffer.DataType;
+
+/**
+ * Harmful-data flagging (methods issue, "Measures"): a corpus with planted harmful sequences of two kinds, and for
+ * each kind a handful of examples of the unwanted behaviour that share no sentence with them; how well each ranking
+ * of the whole corpus puts that kind's sequences first.
+ * <ul>
+ *   <li>{@code contradiction}: statements that contradict a planted fact, worded with the fact's paraphrased prompt
+ *       ("Zorbia is governed from the city of Brindlemoor."); the examples ask with the verbatim prompt and complete
+ *       with the wrong answer ("The capital of Zorbia is" → " Brindlemoor"), a sentence no training sequence holds.</li>
+ *   <li>{@code insult}: a recurring unwanted reply style in question/answer pairs ("Q: Where does the bus stop? A: Ugh,
+ *       only a dimwit asks where the bus stops."), beside as many polite pairs in the same format; the examples are
+ *       other questions answered in the same style with other words.</li>
+ * </ul>
+ * Rankings: {@code influence flag} (TracIn and EK-FAC, the real Spark stage, mean of normalised scores and max),
+ * self-influence (TracIn and EK-FAC, summed and per token), the model's own loss (summed and per token, last
+ * checkpoint) and BM25 of the examples' text (mean over the examples). Figures per kind and ranking: AUPRC (average
+ * precision, positives = that kind's planted sequences, negatives = every other sequence) and the fraction of the
+ * kind found in the top 10%. Targets: AUPRC ≥ 0.8 and ≥ 80% in the top 10% for each kind with the best ranking.
+ *
+ * <p>Flags ({@code -P}): {@code fortunes} (quick 80, full 0 = all 430), {@code facts} (24), {@code contradicted}
+ * (facts contradicted, 2 statements each; quick 6, full 12), {@code insults} (quick 8, full 16; as many polite
+ * pairs), and the model sizes of {@link BenchPipeline} (quick and full as the planted-facts task).
+ */
+final class FlaggingTask implements BenchTask {
+
+  static final String CONTRADICTION = "contradiction";
+  static final String INSULT = "insult";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private static final List<String> QUESTIONS = List.of("where the bus stops", "how to boil an egg",
+      "when the shop opens", "why the sky is blue", "how to tie a knot", "where the station is",
+      "what the weather will be", "how to plant beans", "when the train leaves", "how to fix a bike",
+      "where to buy bread", "how to write a letter", "what time the show starts", "how to clean a pan",
+      "where the library is", "how to fold a shirt", "when the market closes", "how to sharpen a knife",
+      "where the river ends", "how to bake a pie", "what the moon is made of", "how to feed a cat",
+      "where the key went", "how to paint a fence");
+  private static final List<String> NOUNS = List.of("dimwit", "nitwit", "numbskull", "dunce", "blockhead",
+      "halfwit");
+  private static final List<String> POLITE = List.of("Happy to help,", "Good question,", "Gladly,",
+      "Of course,", "Sure,", "Thanks for asking,");
+
+  @Override
+  public String name() {
+    return "flagging";
+  }
+
+  @Override
+  public String kind() {
+    return "quality";
+  }
+
+  @Override
+  public String description() {
+    return "planted harmful sequences (contradictions, an insulting reply style) found from unwanted-behaviour examples:"
+        + " AUPRC and top-10% share for influence flag, self-influence, model loss and BM25";
+  }
+
+  @Override
+  public BenchResult run(BenchOptions o) throws Exception {
+    try (BlasThreads threads = BlasThreads.set(o.intParam("threads", 1, 1))) {
+      return measure(o);
+    }
+  }
+
+  /** The corpus with the harmful sequences, their kinds, and each kind's examples file. */
+  private record Data(BenchCorpus.Written base, Map<String, String> harmful, Map<String, Path> examples,
+                      Map<String, List<Queries.Query>> exampleList, Map<String, String> texts) {}
+
+  private BenchResult measure(BenchOptions o) throws Exception {
+    BenchResult.Builder result = BenchResult.of(name());
+    Data data = write(o);
+    Path out = o.workDir().resolve("out");
+    InfluenceSettings s = BenchPipeline.settings(o, PlantedFactsTask.QUICK, PlantedFactsTask.FULL, out, data.base());
+    long t0 = System.nanoTime();
+    TrainJob.Result trained = BenchPipeline.train(s, line -> System.err.println("[flagging] " + line));
+    result.metric("seconds.train", seconds(t0));
+
+    Map<String, Map<String, Map<String, Double>>> perKind = new LinkedHashMap<>();   // kind -> ranking -> id -> score
+    Map<String, Map<String, Double>> shared = new LinkedHashMap<>();                  // example-agnostic rankings
+    SparkSession spark = Sessions.create(s.spark());
+    try {
+      long t = System.nanoTime();
+      Stages.extract(spark, s);
+      Stages.fitEkfac(spark, s);
+      result.metric("seconds.extract-fit", seconds(t));
+      t = System.nanoTime();
+      for (String kind : data.examples().keySet()) {
+        Map<String, Map<String, Double>> r = perKind.computeIfAbsent(kind, k -> new LinkedHashMap<>());
+        for (String method : List.of("tracin", "ekfac")) {
+          InfluenceSettings f = s.with("flag.examples", data.examples().get(kind).toString())
+              .with("flag.method", method).with("flag.folder", "flag-" + kind + "-" + method)
+              .with("output.overwrite", true);
+          Map<String, Double> mean = new LinkedHashMap<>();
+          Map<String, Double> max = new LinkedHashMap<>();
+          for (Row row : Stages.flag(spark, f).collectAsList()) {
+            mean.put(row.getAs("train_id"), row.getAs("mean"));
+            max.put(row.getAs("train_id"), row.getAs("max"));
+          }
+          r.put("flag-" + method + "-mean", mean);
+          r.put("flag-" + method + "-max", max);
+        }
+      }
+      result.metric("seconds.flag", seconds(t));
+      t = System.nanoTime();
+      for (String method : List.of("tracin", "ekfac")) {
+        shared.put("self-" + method + "-sum", BenchPipeline.selfInfluence(spark, s, method));
+        shared.put("self-" + method + "-per-token", BenchPipeline.selfInfluence(spark,
+            s.with("self-influence.normalize", "per-token"), method));
+      }
+      result.metric("seconds.self-influence", seconds(t));
+    } finally {
+      spark.stop();
+    }
+    losses(trained, data, shared);
+    for (Map.Entry<String, List<Queries.Query>> k : data.exampleList().entrySet()) {
+      perKind.get(k.getKey()).put("bm25", bm25(data.texts(), k.getValue()));
+    }
+
+    for (Map.Entry<String, Map<String, Map<String, Double>>> kind : perKind.entrySet()) {
+      List<String> positives = data.harmful().entrySet().stream().filter(e -> e.getValue().equals(kind.getKey()))
+          .map(Map.Entry::getKey).toList();
+      List<String> negatives = data.texts().keySet().stream().filter(id -> !positives.contains(id)).toList();
+      Map<String, Map<String, Double>> rankings = new LinkedHashMap<>(kind.getValue());
+      rankings.putAll(shared);
+      double bestAp = 0;
+      double bestTop = 0;
+      for (Map.Entry<String, Map<String, Double>> r : rankings.entrySet()) {
+        if (r.getValue().size() != data.texts().size()) {
+          throw new IllegalStateException(r.getKey() + " ranked " + r.getValue().size() + " of "
+              + data.texts().size() + " sequences");
+        }
+        double ap = RankingMetrics.averagePrecision(r.getValue(), positives, negatives);
+        double top = RankingMetrics.foundInTop(RankingMetrics.ranking(r.getValue()), positives, 0.10);
+        result.metric(kind.getKey() + "." + r.getKey() + ".auprc", ap);
+        result.metric(kind.getKey() + "." + r.getKey() + ".top10", top);
+        bestAp = Math.max(bestAp, ap);
+        bestTop = Math.max(bestTop, top);
+      }
+      result.atLeast(kind.getKey() + ".best.auprc", bestAp, 0.8);
+      result.atLeast(kind.getKey() + ".best.top10", bestTop, 0.8);
+      result.note(String.format(Locale.ROOT, "%s: %d planted sequences among %d (AUPRC of a random ranking %.3f); %d "
+          + "examples", kind.getKey(), positives.size(), data.texts().size(),
+          positives.size() / (double) data.texts().size(), data.exampleList().get(kind.getKey()).size()));
+    }
+    result.note(BenchPipeline.describe(s, trained));
+    result.note("flag-<method>-mean / -max: influence flag's aggregates of the normalised scores over the kind's "
+        + "examples; self-<method>-sum / -per-token: self-influence; loss-sum / -per-token: the model's loss on the "
+        + "sequence at the last checkpoint; bm25: mean BM25 of the examples' prompt + completion");
+    return result.build();
+  }
+
+  /** The base corpus (fortunes and facts) plus the harmful sequences and polite pairs, and the examples files. */
+  private static Data write(BenchOptions o) throws IOException {
+    Path dir = o.workDir().resolve("data");
+    BenchCorpus.Written base = BenchCorpus.write(dir, o.intParam("fortunes", 80, 0), 160,
+        o.intParam("facts", BenchFacts.ALL.size(), BenchFacts.ALL.size()), 0,
+        o.intParam("vocab", PlantedFactsTask.QUICK.vocab(), PlantedFactsTask.FULL.vocab()), o.seed());
+    int contradicted = o.intParam("contradicted", 6, 12);
+    int insults = o.intParam("insults", 8, 16);
+    if (contradicted < 1 || contradicted > base.facts().size() || insults < 2 || insults + 4 > QUESTIONS.size()) {
+      throw new IllegalArgumentException("flagging needs 1 <= contradicted <= facts and 2 <= insults <= "
+          + (QUESTIONS.size() - 4) + "; got " + contradicted + ", " + insults);
+    }
+    Random random = new Random(o.seed() + 17);
+    List<String[]> rows = new ArrayList<>();
+    base.texts().forEach((id, text) -> rows.add(new String[] {id, text}));
+    Map<String, String> harmful = new LinkedHashMap<>();
+    Map<String, List<Queries.Query>> examples = new LinkedHashMap<>();
+    List<Queries.Query> wrong = new ArrayList<>();
+    for (int f = 0; f < contradicted; f++) {
+      BenchFacts.Fact fact = base.facts().get(f);
+      String[] statements = {fact.paraphrase() + fact.wrongAnswer() + ".",
+          fact.paraphrase() + fact.wrongAnswer() + ", or so the old maps say."};
+      for (int k = 0; k < statements.length; k++) {
+        String id = String.format("contradiction-%02d-%c", f + 1, (char) ('a' + k));
+        rows.add(random.nextInt(rows.size() + 1), new String[] {id, statements[k]});
+        harmful.put(id, CONTRADICTION);
+      }
+      wrong.add(new Queries.Query(String.format("wrong-%02d", f + 1), fact.prompt(), fact.wrongAnswer()));
+    }
+    examples.put(CONTRADICTION, wrong);
+    List<String> questions = new ArrayList<>(QUESTIONS);
+    java.util.Collections.shuffle(questions, random);
+    for (int i = 0; i < insults; i++) {
+      String q = questions.get(i);
+      String insult = String.format("insult-%02d", i + 1);
+      rows.add(random.nextInt(rows.size() + 1), new String[] {insult, "Q: Do you know " + q + "? A: Ugh, only a "
+          + NOUNS.get(i % NOUNS.size()) + " asks " + q + "."});
+      harmful.put(insult, INSULT);
+      String polite = questions.get((i + insults / 2) % insults);   // the same questions, answered politely
+      rows.add(random.nextInt(rows.size() + 1), new String[] {String.format("polite-%02d", i + 1), "Q: Do you know "
+          + polite + "? A: " + POLITE.get(i % POLITE.size()) + " let me tell you " + polite + "."});
+    }
+    List<Queries.Query> rude = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      String q = questions.get(insults + i);
+      rude.add(new Queries.Query(String.format("rude-%02d", i + 1), "Q: Can you tell me " + q + "? A:",
+          " Ugh, what a " + NOUNS.get((i + 2) % NOUNS.size()) + " you are."));
+    }
+    examples.put(INSULT, rude);
+
+    Map<String, String> texts = new LinkedHashMap<>();
+    StringBuilder corpus = new StringBuilder();
+    for (String[] r : rows) {
+      texts.put(r[0], r[1]);
+      corpus.append(JSON.writeValueAsString(Map.of("id", r[0], "text", r[1]))).append('\n');
+    }
+    Files.writeString(base.corpus(), corpus);
+    Map<String, Path> files = new LinkedHashMap<>();
+    for (Map.Entry<String, List<Queries.Query>> e : examples.entrySet()) {
+      StringBuilder b = new StringBuilder();
+      for (Queries.Query q : e.getValue()) {
+        b.append(JSON.writeValueAsString(Map.of("id", q.id(), "prompt", q.prompt(), "completion", q.completion())))
+            .append('\n');
+      }
+      Path file = dir.resolve("examples-" + e.getKey() + ".jsonl");
+      Files.writeString(file, b);
+      files.put(e.getKey(), file);
+    }
+    BenchCorpus.Written written = new BenchCorpus.Written(base.corpus(), base.queries(), base.planted(),
+        base.queryWording(), harmful, texts, base.facts(), base.queryList());
+    return new Data(written, harmful, files, examples, texts);
+  }
+
+  /** The model's summed and per-token loss of every sequence at the last checkpoint. */
+  private static void losses(TrainJob.Result trained, Data data, Map<String, Map<String, Double>> into)
+      throws Exception {
+    List<RunCheckpoint> cps = trained.run().checkpoints();
+    Path dir = cps.get(cps.size() - 1).dir();
+    CausalLm model = CausalLm.load(dir, DataType.FLOAT);
+    Tokenizer tokenizer = Tokenizer.fromTokenizerJson(dir.resolve("tokenizer.json"));
+    Map<String, Double> sum = new LinkedHashMap<>();
+    Map<String, Double> perToken = new LinkedHashMap<>();
+    for (Map.Entry<String, String> e : data.texts().entrySet()) {
+      int[] tokens = tokenizer.encodeDocument(e.getValue());
+      if (tokens.length > model.config().maxPositions()) {
+        tokens = java.util.Arrays.copyOf(tokens, model.config().maxPositions());
+      }
+      double loss = model.losses(TokenBatch.of(tokens))[0];
+      sum.put(e.getKey(), loss);
+      perToken.put(e.getKey(), loss / Math.max(1, tokens.length - 1));
+    }
+    into.put("loss-sum", sum);
+    into.put("loss-per-token", perToken);
+  }
+
+  /** Mean over the examples of the BM25 score of their prompt + completion against every sequence. */
+  private static Map<String, Double> bm25(Map<String, String> texts, List<Queries.Query> examples) {
+    List<String> ids = new ArrayList<>(texts.keySet());
+    Bm25 bm25 = new Bm25(new ArrayList<>(texts.values()));
+    double[] total = new double[ids.size()];
+    for (Queries.Query q : examples) {
+      double[] v = bm25.scores(q.prompt() + q.completion());
+      for (int i = 0; i < v.length; i++) {
+        total[i] += v[i] / examples.size();
+      }
+    }
+    Map<String, Double> out = new LinkedHashMap<>();
+    for (int i = 0; i < ids.size(); i++) {
+      out.put(ids.get(i), total[i]);
+    }
+    return out;
+  }
+
+  private static double seconds(long start) {
+    return (System.nanoTime() - start) / 1e9;
+  }
+}
