@@ -41,7 +41,10 @@ import org.nd4j.linalg.api.buffer.DataType;
  * {@link BenchPipeline}, {@code ihvp.layers} (last-block | all | comma list), {@code ihvp.sample} (training
  * sequences in G; quick 32, full 64), {@code ihvp.damping} (0.1 × mean eigenvalue), {@code ihvp.batch} (64),
  * {@code cg.iterations} (quick 5, full 10), {@code lissa.depth} (0 = off: each LiSSA step costs as much as a CG
- * iteration, and a useful depth does not fit the time budget on 2 cores; {@code -P lissa.depth=20} turns it on).
+ * iteration, and a useful depth does not fit the time budget on 2 cores; {@code -P lissa.depth=20} turns it on),
+ * {@code ekfac.true-fisher} (quick 0, full 1: EK-FAC on the true Fisher too, as {@code ekfac-true}),
+ * {@code tailpatch.k} (quick 5, full 10) and {@code tailpatch.rate} (train.learning-rate): tail-patch of each method's
+ * top k ({@link TailPatch}).
  */
 final class PlantedFactsTask implements BenchTask {
 
@@ -110,6 +113,13 @@ final class PlantedFactsTask implements BenchTask {
       scores.put("representer", BenchPipeline.scores(spark, s.with("score.folder", "scores-representer"),
           "representer"));
       stageSeconds.put("score-representer", seconds(t));
+      if (o.intParam("ekfac.true-fisher", 0, 1) != 0) {   // last: it refits the factors on sampled labels
+        t = System.nanoTime();
+        InfluenceSettings trueFisher = s.with("ekfac.fisher", "true").with("score.folder", "scores-ekfac-true");
+        Stages.fitEkfac(spark, trueFisher);
+        scores.put("ekfac-true", BenchPipeline.scores(spark, trueFisher, "ekfac"));
+        stageSeconds.put("fit-and-score-ekfac-true", seconds(t));
+      }
     } finally {
       spark.stop();
     }
@@ -171,6 +181,9 @@ final class PlantedFactsTask implements BenchTask {
     // rounded to 1e-12 so that equal recalls summed in another order read as a tie, not as ±1e-16
     double margin = figures.get("ekfac.paraphrased.recall@10") - figures.get("bm25.paraphrased.recall@10");
     result.atLeast("ekfac-bm25.paraphrased.recall@10", Math.round(margin * 1e12) / 1e12, 0.01);
+    t = System.nanoTime();
+    tailPatch(o, s, trained, data, scores, result);
+    stageSeconds.put("tail-patch", seconds(t));
     result.metric("seconds.train", trainSeconds);
     stageSeconds.forEach((k, v) -> result.metric("seconds." + k, v));
 
@@ -189,6 +202,59 @@ final class PlantedFactsTask implements BenchTask {
     result.note("recall@1: share of queries whose first-ranked sequence is planted for them; recall@10: share of the "
         + "fact's planted sequences in the top 10, averaged over queries; mrr: mean 1/rank of the first planted sequence");
     return result.build();
+  }
+
+  /**
+   * Tail-patch ({@link TailPatch}) of each method's top k per wording, beside two references: the fact's planted
+   * sequences themselves (ranked first, then the rest in corpus order) and a seeded random ranking.
+   */
+  private static void tailPatch(BenchOptions o, InfluenceSettings s, TrainJob.Result trained, BenchCorpus.Written data,
+                                Map<String, Map<String, Map<String, Double>>> scores, BenchResult.Builder result)
+      throws Exception {
+    int k = o.intParam("tailpatch.k", 5, 10);
+    double rate = o.doubleParam("tailpatch.rate", s.train().learningRate(), s.train().learningRate());
+    List<RunCheckpoint> cps = trained.run().checkpoints();
+    Path dir = cps.get(cps.size() - 1).dir();
+    CausalLm model = CausalLm.load(dir, DataType.FLOAT);
+    Tokenizer tokenizer = Tokenizer.fromTokenizerJson(dir.resolve("tokenizer.json"));
+    Map<String, int[]> train = new LinkedHashMap<>();
+    data.texts().forEach((id, text) -> train.put(id, tokenizer.encode(text)));
+    Map<String, List<TailPatch.Query>> byWording = new LinkedHashMap<>();
+    for (Queries.Query q : data.queryList()) {
+      PromptCompletion e = PromptCompletion.encode(tokenizer, q.id(), q.prompt(), q.completion(),
+          model.config().maxPositions());
+      byWording.computeIfAbsent(data.queryWording().get(q.id()), w -> new ArrayList<>())
+          .add(new TailPatch.Query(q.id(), e.tokens(), e.lossMask()));
+    }
+    Map<String, Map<String, List<String>>> rankings = new LinkedHashMap<>();
+    for (Map.Entry<String, Map<String, Map<String, Double>>> m : scores.entrySet()) {
+      Map<String, List<String>> r = new LinkedHashMap<>();
+      m.getValue().forEach((q, byTrain) -> r.put(q, RankingMetrics.ranking(byTrain)));
+      rankings.put(m.getKey(), r);
+    }
+    Map<String, List<String>> planted = new LinkedHashMap<>();
+    Map<String, List<String>> random = new LinkedHashMap<>();
+    java.util.Random rnd = new java.util.Random(o.seed());
+    for (Map.Entry<String, List<String>> q : data.planted().entrySet()) {
+      List<String> first = new ArrayList<>(q.getValue());
+      train.keySet().stream().filter(id -> !q.getValue().contains(id)).forEach(first::add);
+      planted.put(q.getKey(), first);
+      List<String> shuffled = new ArrayList<>(train.keySet());
+      java.util.Collections.shuffle(shuffled, rnd);
+      random.put(q.getKey(), shuffled);
+    }
+    rankings.put("planted", planted);
+    rankings.put("random", random);
+    TailPatch patch = new TailPatch(model, train, rate);
+    for (Map.Entry<String, Map<String, List<String>>> m : rankings.entrySet()) {
+      for (Map.Entry<String, List<TailPatch.Query>> w : byWording.entrySet()) {
+        result.metric("tailpatch." + m.getKey() + "." + w.getKey(), patch.mean(w.getValue(), m.getValue(), k));
+      }
+    }
+    result.note(String.format(Locale.ROOT, "tailpatch.<method>.<wording>: mean increase of the query completion's "
+        + "log-probability (nats) after one SGD step of %.3g (train.learning-rate) on one of the method's top %d "
+        + "sequences alone, averaged over the top %d and the queries (TrackStar's tail-patch); planted = the fact's "
+        + "own statements first, random = a seeded random ranking", rate, k, k));
   }
 
   /** CG and LiSSA scores on one machine at the final checkpoint, added to {@code scores}; returns the notes. */
