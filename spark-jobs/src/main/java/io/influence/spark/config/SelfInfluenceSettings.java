@@ -7,7 +7,8 @@ import com.typesafe.config.Config;
  *
  * @param flagFraction fraction of the corpus flagged (highest self-influence), in [0, 1]
  * @param normalize    self-influence of the summed loss, or divided by each sequence's predicted tokens
- * @param method       TracIn or EK-FAC (the iterative solvers are offered by the score stage only)
+ * @param method       TracIn, EK-FAC or representer points (the iterative solvers, sgd-influence and Data Shapley are
+ *                     offered by the score stage only)
  */
 public record SelfInfluenceSettings(double flagFraction, Normalization normalize, Method method) {
 
@@ -25,9 +26,11 @@ public record SelfInfluenceSettings(double flagFraction, Normalization normalize
           + flagFraction);
     }
     if (method.iterative() || method.retrains()) {
-      throw new IllegalArgumentException("influence.self-influence.method must be \"tracin\" or \"ekfac\", got \""
-          + method.word() + "\". HINT: the iterative solvers (cg, lissa) and Data Shapley (tmc-shapley, g-shapley) are"
-          + " offered by score.method only");
+      throw new IllegalArgumentException("influence.self-influence.method must be \"tracin\", \"ekfac\" or "
+          + "\"representer\", got \"" + method.word() + "\". HINT: the iterative solvers (cg, lissa) would need one solve "
+          + "per training sequence, and Data Shapley (tmc-shapley, g-shapley) values players by retraining on subsets"
+          + " (a player's value is defined by the queries' utility, and valuing each sequence against its own loss would"
+          + " be one Shapley game per sequence): both are offered by score.method only");
     }
   }
 
