@@ -26,8 +26,8 @@ public sealed interface InfluenceMethod permits TracIn, InfluenceFunction {
       case EKFAC -> new EkfacInfluence(settings.ekfac());
       case CG, LISSA -> new IterativeInfluence(method, settings.ihvp());
       case SGD_INFLUENCE -> throw new IllegalArgumentException("sgd-influence replays the training run instead of "
-          + "scoring stored gradients: only the score stage runs it (score.method = sgd-influence); self-influence and "
-          + "flag do not (each sequence would need its own backward replay of the run). HINT: choose tracin, ekfac, cg "
+          + "scoring stored gradients: the score, self-influence and flag stages run it from the run's training log, "
+          + "and this command does not offer it (influence plan does not cost it yet). HINT: choose tracin, ekfac, cg "
           + "or lissa here (README, \"SGD-influence\")");
       case TMC_SHAPLEY, G_SHAPLEY -> throw new IllegalArgumentException(method.word() + " values training data by"
           + " retraining, not from stored gradients; HINT: it is offered by score.method (the score stage runs it,"

@@ -81,7 +81,8 @@ public final class Stages {
    * factors; self-influence; score when queries are given. Both methods are resolved before any work.
    */
   public static Outcome run(SparkSession spark, InfluenceSettings s, Consumer<String> print) {
-    InfluenceMethod self = RepresenterStages.handles(s.selfInfluence().method()) ? null   // no store, no factors
+    InfluenceMethod self = RepresenterStages.handles(s.selfInfluence().method())   // no store, no factors
+        || SgdInfluenceCleaning.handles(s.selfInfluence().method()) ? null
         : InfluenceMethod.of(s.selfInfluence().method(), s);
     boolean scoring = s.input().queries().isPresent();
     boolean noStore = s.score().method().retrains() || SgdInfluenceStage.handles(s.score().method())
@@ -142,6 +143,9 @@ public final class Stages {
   public static Dataset<Row> selfInfluence(SparkSession spark, InfluenceSettings s) {
     if (RepresenterStages.handles(s.selfInfluence().method())) {   // from the fitted head, no gradient store
       return RepresenterStages.selfInfluence(spark, s);
+    }
+    if (SgdInfluenceCleaning.handles(s.selfInfluence().method())) {   // replays the run, one replay per sequence
+      return SgdInfluenceCleaning.selfInfluence(spark, s);
     }
     Path out = Locations.resolve(spark, s.output().dir());
     Path store = new Path(out, GRADIENTS);
@@ -310,6 +314,9 @@ public final class Stages {
   public static Dataset<Row> flag(SparkSession spark, InfluenceSettings s) {
     if (RepresenterStages.handles(s.flag().method())) {   // from the fitted head, no gradient store
       return RepresenterStages.flag(spark, s);
+    }
+    if (SgdInfluenceCleaning.handles(s.flag().method())) {   // replays the run once for all the examples
+      return SgdInfluenceCleaning.flag(spark, s);
     }
     Path out = Locations.resolve(spark, s.output().dir());
     Path store = new Path(out, GRADIENTS);
