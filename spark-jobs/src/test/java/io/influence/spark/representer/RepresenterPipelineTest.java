@@ -223,7 +223,9 @@ class RepresenterPipelineTest {
   void selfInfluence_representer_equalsBruteForceFromTheFittedHead() throws Exception {
     InfluenceSettings s = settings("scores-x", LAMBDA).with("self-influence.method", "representer")
         .with("self-influence.flag-fraction", "0.1");
+    long t0 = System.nanoTime();
     List<Row> rows = Stages.selfInfluence(spark, s).collectAsList();
+    System.out.printf("representer self-influence stage: %.1f s%n", (System.nanoTime() - t0) / 1e9);
     Brute b = brute();
     double[] expected = new double[DOCS];
     int[] tokens = new int[DOCS];
@@ -264,7 +266,9 @@ class RepresenterPipelineTest {
   void flag_representer_equalsBruteForceMeanAndMaxOfNormalisedScores() throws Exception {
     InfluenceSettings s = settings("scores-x", LAMBDA).with("flag.method", "representer")
         .with("flag.examples", queries.toString()).with("flag.top-k", "3").with("flag.folder", "flag-representer");
+    long t0 = System.nanoTime();
     List<Row> rows = Stages.flag(spark, s).collectAsList();
+    System.out.printf("representer flag stage: %.1f s%n", (System.nanoTime() - t0) / 1e9);
     Brute b = brute();
     TokenFeatures train = b.train();
     double[][] normalised = new double[DOCS][QUERIES.size()];

@@ -156,9 +156,11 @@ class ShapleyJobTest {
     InfluenceSettings s = settings("tmc-shapley");
     List<Row> values = spark.read().parquet(dir.resolve("out/scores").resolve(ShapleyJob.VALUES_FOLDER).toString())
         .collectAsList();
+    long t0 = System.nanoTime();
     ReportBuilder.Built built = ReportBuilder.build(spark, s);
     Report report = built.report();
     String html = ReportWriter.render(report);
+    System.out.printf("Shapley report built and rendered: %.1f s%n", (System.nanoTime() - t0) / 1e9);
     assertEquals(List.of("tmc-shapley"), built.parts().stream().map(ReportBuilder.Part::method).toList());
     assertEquals(2, report.shapley().size(), "one Shapley section per query");
     List<String> queryIds = values.get(0).getList(values.get(0).fieldIndex("query_ids"));
