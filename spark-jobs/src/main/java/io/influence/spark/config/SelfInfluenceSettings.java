@@ -34,8 +34,8 @@ public record SelfInfluenceSettings(double flagFraction, Normalization normalize
     }
     if (method.iterative() || method.retrains()) {
       throw new IllegalArgumentException("influence.self-influence.method must be \"tracin\", \"ekfac\", "
-          + "\"representer\" or \"sgd-influence\", got \"" + method.word() + "\". HINT: the iterative solvers (cg, lissa) would need one solve "
-          + "per training sequence, and Data Shapley (tmc-shapley, g-shapley) values players by retraining on subsets"
+          + "\"representer\" or \"sgd-influence\", got \"" + method.word() + "\". HINT: the iterative solvers (cg, "
+          + "lissa) would need one solve per training sequence, and Data Shapley (tmc-shapley, g-shapley) values players by retraining on subsets"
           + " (a player's value is defined by the queries' utility, and valuing each sequence against its own loss would"
           + " be one Shapley game per sequence): both are offered by score.method only");
     }

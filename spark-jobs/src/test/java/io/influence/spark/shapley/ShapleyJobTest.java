@@ -202,6 +202,16 @@ class ShapleyJobTest {
   }
 
   @Test
+  void selfInfluenceSettings_shapleyMethod_refusedSayingWhy() {
+    for (String method : List.of("tmc-shapley", "g-shapley")) {
+      var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> Settings.load(Optional.empty(), Map.of("self-influence.method", method)));
+      assertTrue(e.getMessage().contains("one Shapley game per sequence") && e.getMessage().contains("HINT")
+          && e.getMessage().contains("score.method"), e.getMessage());
+    }
+  }
+
+  @Test
   void gShapley_sparkTasks_equalTheOneMachineLoop() {
     SparkSession spark = LocalSpark.get();
     InfluenceSettings s = settings("g-shapley");
