@@ -86,6 +86,79 @@ public final class RepresenterScorer {
   }
 
   /**
+   * Representer self-influence of {@code block}'s sequences: {@code out[i] = Σ_{s ∈ i} α_s[y_s] ‖f_s‖²}, each of
+   * sequence {@code i}'s predicted tokens' own term in the representer decomposition of its fitted target logit
+   * ({@code (W* f_s)[y_s] = Σ_u α_u[y_s] (f_u · f_s)}, the {@code u = s} term), taken at the observed label
+   * (Yeh et al. 2018's {@code α_i f_iᵀ f_i} with tokens as the training points). Since
+   * {@code α_s[y_s] = (1 − p_s[y_s])/(2λn) ≥ 0}, it is non-negative and large for tokens the fitted head predicts
+   * poorly with large features. Needs no queries: one GEMM per block for the softmax. Float64.
+   */
+  public static double[] selfScores(RepresenterHead head, TokenFeatures block, int sequences) {
+    double[] out = new double[sequences];
+    int m = block.size();
+    if (m == 0) {
+      return out;
+    }
+    INDArray f = block.matrix();
+    INDArray w = head.matrix();
+    INDArray probs = head.probabilities(f, w);
+    double[] p = probs.dup('c').data().asDouble();   // [m, V]
+    for (INDArray a : new INDArray[] {probs, f, w}) {
+      if (a.closeable()) {
+        a.close();
+      }
+    }
+    int vocab = head.vocab();
+    int d = block.dim();
+    double[] x = block.features();
+    int[] ys = block.targets();
+    int[] seq = block.sequence();
+    double scale = head.scale();
+    for (int s = 0; s < m; s++) {
+      if (seq[s] < 0 || seq[s] >= sequences) {
+        throw new IllegalArgumentException("sequence index " + seq[s] + " outside [0, " + sequences + ")");
+      }
+      double norm2 = 0;
+      for (int c = 0; c < d; c++) {
+        norm2 += x[s * d + c] * x[s * d + c];
+      }
+      out[seq[s]] += scale * (p[s * vocab + ys[s]] - 1) * norm2;
+    }
+    return out;
+  }
+
+  /**
+   * The Frobenius norm of each query's target matrix {@code Q_q = Σ_{t ∈ q} e_{y_t} f_tᵀ} ({@code [V, d]}), the
+   * vector a sequence's {@code A_z = Σ_{s ∈ z} α_s f_sᵀ} is scored against: {@code score(q, z) = ⟨A_z, Q_q⟩_F}. So
+   * {@code score / norm} is the component of {@code A_z} along the query's direction, as the flag stage normalises
+   * every method's scores. {@code ‖Q_q‖² = Σ_{t, t' ∈ q, y_t = y_t'} f_t · f_t'}.
+   */
+  public double[] queryNorms() {
+    double[] sq = new double[queryCount];
+    int k = queries.size();
+    int d = queries.dim();
+    double[] x = queries.features();
+    int[] y = queries.targets();
+    int[] owner = queries.sequence();
+    for (int a = 0; a < k; a++) {
+      for (int b = 0; b < k; b++) {
+        if (owner[a] == owner[b] && y[a] == y[b]) {
+          double dot = 0;
+          for (int c = 0; c < d; c++) {
+            dot += x[a * d + c] * x[b * d + c];
+          }
+          sq[owner[a]] += dot;
+        }
+      }
+    }
+    double[] out = new double[queryCount];
+    for (int q = 0; q < queryCount; q++) {
+      out[q] = Math.sqrt(sq[q]);
+    }
+    return out;
+  }
+
+  /**
    * The score of one sequence split over its predicted tokens: {@code out[j][q]} is token {@code j}'s share
    * {@code Σ_{t ∈ q} α_j[y_t] (f_j · f_t)} ({@code sequence}'s tokens in order); the shares of a sequence add up to
    * its {@link #scores score}. For token-level highlighting.

@@ -157,6 +157,28 @@ public final class LmReplay implements ReplayModel {
     return SgdInfluence.queryScores(this, trajectory, log.steps(), g, corpus.size());
   }
 
+  /**
+   * Self-influence of training sequences {@code examples} (log indices): the predicted change of each one's own summed
+   * loss when it is left out of the run ({@link SgdInfluence#selfScores}); one backward replay per sequence,
+   * {@code block} at a time.
+   */
+  public double[] selfScores(int[] examples, int block) {
+    return SgdInfluence.selfScores(this, trajectory, log.steps(), finalParameters, examples, corpus.size(), block);
+  }
+
+  /**
+   * {@code ∇L(θ_T)} of each batch at the run's final parameters (the vectors {@link #scores} replays), e.g. to
+   * normalise scores by their norms.
+   */
+  public double[][] finalGradients(List<TokenBatch> batches) {
+    setParameters(finalParameters);
+    double[][] g = new double[batches.size()][];
+    for (int q = 0; q < g.length; q++) {
+      g[q] = lossGradient(batches.get(q));
+    }
+    return g;
+  }
+
   @Override
   public int dim() {
     return dim;

@@ -123,6 +123,34 @@ public final class SgdInfluence {
   }
 
   /**
+   * SGD-influence self-influence: {@code out[k]} estimates {@code ℓ_j(θ_T without j) − ℓ_j(θ_T)} for
+   * {@code j = examples[k]}, the change of example {@code j}'s own loss when it is left out of the run (positive =
+   * its own steps lowered its loss; large for examples the run could only fit by their own steps). It is
+   * {@link #queryScores} with the query vector {@code ∇ℓ_j(θ_T)}: one backward replay per example (T batch HVPs and
+   * the batch's per-example gradients per step), {@code block} examples per replay sharing the per-example gradients.
+   * The caller bounds the number of examples; nothing here is cheaper than a replay per example.
+   *
+   * @param finalParameters {@code θ_T}, the parameters after the last logged step
+   */
+  public static double[] selfScores(ReplayModel model, List<double[]> trajectory, List<TrainingLog.Step> steps,
+                                    double[] finalParameters, int[] examples, int corpusSize, int block) {
+    if (block < 1) {
+      throw new IllegalArgumentException("block must be >= 1, got " + block);
+    }
+    double[] out = new double[examples.length];
+    for (int first = 0; first < examples.length; first += block) {
+      int[] part = java.util.Arrays.copyOfRange(examples, first, Math.min(first + block, examples.length));
+      model.setParameters(finalParameters);
+      double[][] g = model.exampleGradients(part);
+      double[][] scores = queryScores(model, trajectory, steps, g, corpusSize);
+      for (int k = 0; k < part.length; k++) {
+        out[first + k] = scores[k][part[k]];
+      }
+    }
+    return out;
+  }
+
+  /**
    * {@code Δθ_T ≈ θ_T(without example) − θ_T}, propagated forward through the Jacobians of the
    * steps (see the class comment); one HVP per step after the example's first batch.
    */

@@ -102,21 +102,77 @@ public final class FlagJob {
     double[] unit = AggregateScorer.unitRows(exampleIds, raw, metas.get(0).dim(), weights);
     GradientTable table = GradientStore.table(spark, spec.store(), spec.checkpoints());
     Dataset<Row> aggregates = aggregates(spark, table, exampleIds, unit, spec.blockRows());
-    Dataset<Row> scored = aggregates.withColumn("score", col(spec.aggregate() == Aggregate.MEAN ? "mean" : "max"));
-    if (spec.selfInfluence() != null) {
-      scored = withSelfInfluence(scored, spec.selfInfluence());
+    return ranked(spark, aggregates, exampleIds, spec.aggregate(), spec.selfInfluence(), spec.fraction(), spec.topK(),
+        folder, (n, flagged, selection) -> provenance(spec, table.checkpoints(), exampleIds, n, flagged, selection));
+  }
+
+  /** The provenance JSON of a finished ranking of {@code n} rows with {@code flagged} flagged. */
+  @FunctionalInterface
+  public interface ProvenanceOf {
+    String of(long n, long flagged, String selection);
+  }
+
+  /**
+   * Per-sequence aggregates {@code (train_id, mean, max, strongest_example)} computed by another method (e.g.
+   * representer points), ranked, flagged, explained and written exactly as {@link #run} does, with the provenance
+   * {@code provenance} writes; an output that is already complete is returned as it is.
+   */
+  public static Dataset<Row> publish(SparkSession spark, java.util.function.Supplier<Dataset<Row>> aggregates,
+                                     String[] exampleIds, Aggregate aggregate, Dataset<Row> selfInfluence,
+                                     double fraction, int topK, Path output, ProvenanceOf provenance) {
+    PublishedFolder folder = PublishedFolder.at(spark, output, DATA_FOLDER, JSON_LINES, "flag");
+    var done = folder.existing();
+    if (done.isPresent()) {
+      LOG.info("flags in {} are already complete; skipping", output);
+      return done.get().orderBy(col("rank"));
     }
-    FlagReasons reasons = new FlagReasons(spec.aggregate(), exampleIds.length, spec.selfInfluence() != null,
-        FlagReasons.selection(spec.fraction(), spec.topK()));
+    return ranked(spark, aggregates.get(), exampleIds, aggregate, selfInfluence, fraction, topK, folder, provenance);
+  }
+
+  /** A provenance object with the fields every flag output has, for {@link #publish}'s callers to complete. */
+  public static Map<String, Object> provenanceBase(String method, Aggregate aggregate, String normalisation,
+      boolean combined, String selection, long n, long flagged, String examplesFile, String[] exampleIds) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("format", "influence-flag/1");
+    m.put("method", method);
+    m.put("damping", null);
+    m.put("aggregate", io.influence.spark.config.Choices.word(aggregate));
+    m.put("normalisation", normalisation);
+    m.put("combine_self_influence", combined ? "rank-mean" : "none");
+    m.put("selection", selection);
+    m.put("rows", n);
+    m.put("flagged", flagged);
+    m.put("examples", Map.of("file", examplesFile, "ids", List.of(exampleIds)));
+    return m;
+  }
+
+  /** {@code m} as the provenance file's text. */
+  public static String provenanceText(Map<String, Object> m) {
+    try {
+      return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(m) + "\n";
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot write " + PROVENANCE + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static Dataset<Row> ranked(SparkSession spark, Dataset<Row> aggregates, String[] exampleIds,
+      Aggregate aggregate, Dataset<Row> selfInfluence, double fraction, int topK, PublishedFolder folder,
+      ProvenanceOf provenanceOf) {
+    Dataset<Row> scored = aggregates.withColumn("score", col(aggregate == Aggregate.MEAN ? "mean" : "max"));
+    if (selfInfluence != null) {
+      scored = withSelfInfluence(scored, selfInfluence);
+    }
+    FlagReasons reasons = new FlagReasons(aggregate, exampleIds.length, selfInfluence != null,
+        FlagReasons.selection(fraction, topK));
     long n = scored.count();
-    long flagged = spec.flaggedOf(n);
+    long flagged = topK > 0 ? Math.min(topK, n) : (long) Math.ceil(fraction * n - 1e-9);
     Dataset<Row> result = spark.createDataFrame(FlagRanking.rank(scored, n, flagged, reasons), SCHEMA)
         .orderBy(col("rank")).localCheckpoint();
     LOG.info("flag: {} training sequences against {} examples, {} flagged", n, exampleIds.length, flagged);
     if (folder == null) {
       return result;
     }
-    String provenance = provenance(spec, table.checkpoints(), exampleIds, n, flagged, reasons.selection());
+    String provenance = provenanceOf.of(n, flagged, reasons.selection());
     return folder.publish(tmp -> {
       result.coalesce(1).write().parquet(folder.dataPath(tmp).toString());
       AtomicOutput.writeString(folder.fs(), new Path(tmp, PROVENANCE), provenance);

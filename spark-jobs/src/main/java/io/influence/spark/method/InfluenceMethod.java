@@ -26,16 +26,16 @@ public sealed interface InfluenceMethod permits TracIn, InfluenceFunction {
       case EKFAC -> new EkfacInfluence(settings.ekfac());
       case CG, LISSA -> new IterativeInfluence(method, settings.ihvp());
       case SGD_INFLUENCE -> throw new IllegalArgumentException("sgd-influence replays the training run instead of "
-          + "scoring stored gradients: only the score stage runs it (score.method = sgd-influence); self-influence and "
-          + "flag do not (each sequence would need its own backward replay of the run). HINT: choose tracin, ekfac, cg "
+          + "scoring stored gradients: the score, self-influence and flag stages run it from the run's training log, "
+          + "and this command does not offer it (influence plan does not cost it yet). HINT: choose tracin, ekfac, cg "
           + "or lissa here (README, \"SGD-influence\")");
       case TMC_SHAPLEY, G_SHAPLEY -> throw new IllegalArgumentException(method.word() + " values training data by"
           + " retraining, not from stored gradients; HINT: it is offered by score.method (the score stage runs it,"
           + " see the shapley block); use tracin, ekfac, cg or lissa here");
-      case REPRESENTER -> throw new IllegalArgumentException("representer points score queries against the corpus "
-          + "from the output head's features and read no gradient store: only score.method may name representer"
-          + " (the score stage runs io.influence.spark.representer.RepresenterJob). HINT: set self-influence.method /"
-          + " flag.method to tracin, ekfac, cg or lissa");
+      case REPRESENTER -> throw new IllegalArgumentException("representer points work from the output head's "
+          + "features and read no gradient store: the score, self-influence and flag stages run them from the fitted "
+          + "head (io.influence.spark.representer), and this command does not offer them (influence plan does not cost"
+          + " them yet). HINT: choose tracin, ekfac, cg or lissa here");
     };
   }
 

@@ -44,8 +44,8 @@ import org.nd4j.linalg.api.buffer.DataType;
  *
  * <p>Fingerprint ({@link OutputGuard}): the {@code score} and {@code input} blocks plus, as inputs, the last
  * checkpoint's SHA-256, the training log's and the examples file's SHA-256, the corpus content fingerprint and the
- * queries' content: any change recomputes the scores. Self-influence and flag with this method are refused by
- * {@code InfluenceMethod.of} (the self-influence of every sequence would need one backward replay per sequence).
+ * queries' content: any change recomputes the scores. Self-influence and flag with this method run in
+ * {@link SgdInfluenceCleaning} (self-influence: one backward replay per training sequence, bounded by a setting).
  */
 final class SgdInfluenceStage {
 
@@ -105,7 +105,7 @@ final class SgdInfluenceStage {
         }));
   }
 
-  private static int readLogSize(java.nio.file.Path runDir) {
+  static int readLogSize(java.nio.file.Path runDir) {
     try {
       return TrainingLogs.read(runDir).corpusSize();
     } catch (CheckpointFormatException e) {
@@ -113,7 +113,7 @@ final class SgdInfluenceStage {
     }
   }
 
-  private static List<TrainingExamples.Example> examples(java.nio.file.Path runDir) {
+  static List<TrainingExamples.Example> examples(java.nio.file.Path runDir) {
     try {
       return TrainingExamples.read(runDir).orElseThrow(() -> new IllegalArgumentException("score.method = "
           + "sgd-influence: " + runDir.resolve(TrainingExamples.FILE) + " does not exist, so the sequences of "
@@ -126,7 +126,7 @@ final class SgdInfluenceStage {
   }
 
   /** The training sequences in the log's order, from the corpus file tokenised as the stages do. */
-  private static List<int[]> sequences(SparkSession spark, Dataset<Row> corpusRows, TrainingRun run,
+  static List<int[]> sequences(SparkSession spark, Dataset<Row> corpusRows, TrainingRun run,
                                        InfluenceSettings s, List<TrainingExamples.Example> examples,
                                        java.nio.file.Path runDir) {
     TokenizedCorpus tokenized = TokenizedCorpus.prepare(spark, corpusRows, run.checkpoints().get(0),
@@ -166,7 +166,7 @@ final class SgdInfluenceStage {
   }
 
   /** The queries encoded like the other methods' (prompt + completion; the loss counts the completion only). */
-  private static List<SgdInfluenceJob.Query> encode(List<Queries.Query> queries, RunCheckpoint last) {
+  static List<SgdInfluenceJob.Query> encode(List<Queries.Query> queries, RunCheckpoint last) {
     CausalLm model;
     try {
       model = CausalLm.load(last.dir(), DataType.FLOAT);

@@ -81,7 +81,9 @@ public final class Stages {
    * factors; self-influence; score when queries are given. Both methods are resolved before any work.
    */
   public static Outcome run(SparkSession spark, InfluenceSettings s, Consumer<String> print) {
-    InfluenceMethod self = InfluenceMethod.of(s.selfInfluence().method(), s);
+    InfluenceMethod self = RepresenterStages.handles(s.selfInfluence().method())   // no store, no factors
+        || SgdInfluenceCleaning.handles(s.selfInfluence().method()) ? null
+        : InfluenceMethod.of(s.selfInfluence().method(), s);
     boolean scoring = s.input().queries().isPresent();
     boolean noStore = s.score().method().retrains() || SgdInfluenceStage.handles(s.score().method())
         || s.score().method() == io.influence.spark.config.Method.REPRESENTER;   // no stored gradients, no factors
@@ -89,7 +91,7 @@ public final class Stages {
     ExtractJob.Result extracted = extract(spark, s);
     print.accept(describe(extracted));
     Optional<FitEkfacJob.Result> fitted = Optional.empty();
-    if (self.needsFactors() || (scoring && scoreMethod != null && scoreMethod.needsFactors())) {
+    if ((self != null && self.needsFactors()) || (scoring && scoreMethod != null && scoreMethod.needsFactors())) {
       fitted = Optional.of(fitEkfac(spark, s));
       print.accept(describe(fitted.get()));
     }
@@ -139,6 +141,12 @@ public final class Stages {
    * {@code self-influence.normalize = per-token} each divided by the sequence's predicted tokens.
    */
   public static Dataset<Row> selfInfluence(SparkSession spark, InfluenceSettings s) {
+    if (RepresenterStages.handles(s.selfInfluence().method())) {   // from the fitted head, no gradient store
+      return RepresenterStages.selfInfluence(spark, s);
+    }
+    if (SgdInfluenceCleaning.handles(s.selfInfluence().method())) {   // replays the run, one replay per sequence
+      return SgdInfluenceCleaning.selfInfluence(spark, s);
+    }
     Path out = Locations.resolve(spark, s.output().dir());
     Path store = new Path(out, GRADIENTS);
     InfluenceMethod method = InfluenceMethod.of(s.selfInfluence().method(), s);
@@ -304,6 +312,12 @@ public final class Stages {
    * is reused). The examples are read before the folder is claimed; their content is part of the fingerprint.
    */
   public static Dataset<Row> flag(SparkSession spark, InfluenceSettings s) {
+    if (RepresenterStages.handles(s.flag().method())) {   // from the fitted head, no gradient store
+      return RepresenterStages.flag(spark, s);
+    }
+    if (SgdInfluenceCleaning.handles(s.flag().method())) {   // replays the run once for all the examples
+      return SgdInfluenceCleaning.flag(spark, s);
+    }
     Path out = Locations.resolve(spark, s.output().dir());
     Path store = new Path(out, GRADIENTS);
     FlagSettings f = s.flag();

@@ -3,14 +3,22 @@ package io.influence.spark.report;
 import java.util.List;
 
 /**
- * Everything the HTML report shows. {@code selfInfluence} may be null (no self-influence run).
- * Render with {@link ReportWriter}.
+ * Everything the HTML report shows. {@code selfInfluence} may be null (no self-influence run); {@code shapley} holds
+ * the Data Shapley folders' per-query values (empty when none is shown), rendered beside the same query's other
+ * methods. Render with {@link ReportWriter}.
  */
 public record Report(
-    String title, Provenance provenance, List<QueryResult> queries, SelfInfluenceSection selfInfluence) {
+    String title, Provenance provenance, List<QueryResult> queries, SelfInfluenceSection selfInfluence,
+    List<ShapleyResult> shapley) {
   public Report {
     Checks.notNull(title, "report title");
     Checks.notNull(provenance, "report provenance");
     queries = Checks.list(queries, "report queries");
+    shapley = Checks.list(shapley, "report Shapley values");
+  }
+
+  /** A report without Data Shapley values. */
+  public Report(String title, Provenance provenance, List<QueryResult> queries, SelfInfluenceSection selfInfluence) {
+    this(title, provenance, queries, selfInfluence, List.of());
   }
 }

@@ -56,7 +56,8 @@ import org.apache.spark.sql.functions;
 /**
  * Builds the HTML {@link Report} from a pipeline output folder: {@code scores/summary.jsonl} (the
  * kept top-k and bottom-k rows with their per-checkpoint and per-layer parts),
- * {@code self-influence/summary.jsonl}, the gradient store's metadata (checkpoints, learning rates,
+ * {@code self-influence/summary.jsonl}, Data Shapley folders ({@link ShapleyFolders}: values with standard errors and
+ * the run's provenance), the gradient store's metadata (checkpoints, learning rates,
  * projection) and the run's checkpoints, from which each kept row's token contributions are
  * recomputed ({@link TokenContributions}). Inputs not given in the settings ({@code input.run},
  * {@code input.queries}, {@code input.corpus}) are taken from the settings the score stage saved
@@ -176,7 +177,19 @@ public final class ReportBuilder {
     Set<String> methods = new LinkedHashSet<>();
     String[] engine = {ScoreJob.ENGINE_VERSION};
     Map<String, String> damping = new LinkedHashMap<>();
+    List<ShapleyResult> shapley = new ArrayList<>();
     for (String folder : folders) {
+      Path dir = new Path(out, folder);
+      Path summary = new Path(dir, ScoreJob.SUMMARY_FILE);
+      List<JsonNode> rows = Locations.isFile(conf, summary) ? readJsonLines(conf, summary) : List.of();
+      if (ShapleyFolders.holds(rows)) {   // Data Shapley: values with standard errors, no gradients to split
+        List<ShapleyResult> read = ShapleyFolders.read(conf, folder, dir, rows, queries);
+        shapley.addAll(read);
+        methods.add(read.get(0).run().method());
+        engine[0] = rows.get(0).get("engine_version").asText();
+        parts.add(shapleyPart(folder, read));
+        continue;
+      }
       parts.add(scoreFolder(spark, out, folder, store, queries, atByName, byName, tokenizer, perQuery, methods, engine,
           damping));
     }
@@ -190,7 +203,7 @@ public final class ReportBuilder {
         damping, projection, infos, Instant.now().toString(), shown);
     SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.input().badRows(),
         s.selfInfluence().flagFraction());
-    Report report = new Report("Influence report: " + out.getName(), provenance, results, self);
+    Report report = new Report("Influence report: " + out.getName(), provenance, results, self, shapley);
     return new Built(report, parts);
   }
 
@@ -286,6 +299,22 @@ public final class ReportBuilder {
           new LinkedHashMap<>()));
     }
     return new Part(folder, folderMethod, contributions, rowScores, sampled);
+  }
+
+  /** A Data Shapley folder as a {@link Part}: per query, the kept players' values (no token split, no sample). */
+  private static Part shapleyPart(String folder, List<ShapleyResult> read) {
+    Map<String, Map<String, double[]>> contributions = new LinkedHashMap<>();
+    Map<String, Map<String, Double>> rowScores = new LinkedHashMap<>();
+    Map<String, Map<String, Double>> sampled = new LinkedHashMap<>();
+    for (ShapleyResult r : read) {
+      contributions.put(r.queryId(), new LinkedHashMap<>());
+      sampled.put(r.queryId(), new TreeMap<>());
+      Map<String, Double> scores = new LinkedHashMap<>();
+      r.top().forEach(p -> scores.put(p.playerId(), p.value()));
+      r.bottom().forEach(p -> scores.put(p.playerId(), p.value()));
+      rowScores.put(r.queryId(), scores);
+    }
+    return new Part(folder, read.get(0).run().method(), contributions, rowScores, sampled);
   }
 
   /**

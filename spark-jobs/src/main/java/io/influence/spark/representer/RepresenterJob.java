@@ -2,6 +2,7 @@ package io.influence.spark.representer;
 
 import static org.apache.spark.sql.functions.col;
 
+import io.influence.checkpoints.RunCheckpoint;
 import io.influence.core.model.CausalLm;
 import io.influence.core.representer.HeadFit;
 import io.influence.core.representer.RepresenterHead;
@@ -10,6 +11,8 @@ import io.influence.core.representer.TokenFeatures;
 import io.influence.core.score.QueryHeaps;
 import io.influence.core.score.TopK;
 import io.influence.core.tokenizer.PromptCompletion;
+import io.influence.spark.config.BadRows;
+import io.influence.spark.config.LongText;
 import io.influence.spark.config.RepresenterSettings;
 import io.influence.spark.extract.ExecutorModels;
 import io.influence.spark.extract.ExtractJob;
@@ -120,8 +123,31 @@ public final class RepresenterJob {
     }
   }
 
+  /**
+   * What the fitted head depends on and where it is kept: the checkpoint whose head is fine-tuned and whose features
+   * are used, the fine-tune's settings, how the corpus is read and tokenised, and the folder of the saved head. The
+   * score, self-influence and flag stages of representer points share it (one fit serves all three).
+   */
+  public record Fit(RunCheckpoint checkpoint, RepresenterSettings settings, BadRows badRows, LongText longText,
+                    Path fitDir) {
+    public Fit {
+      java.util.Objects.requireNonNull(checkpoint, "checkpoint");
+      java.util.Objects.requireNonNull(settings, "settings");
+      java.util.Objects.requireNonNull(fitDir, "fitDir");
+    }
+
+    static Fit of(RepresenterSpec spec) {
+      return new Fit(spec.checkpoint(), spec.settings(), spec.badRows(), spec.longText(), spec.fitDir());
+    }
+  }
+
   /** Pass 1: each usable sequence's predicted-token features at the checkpoint, float64, cached. */
   static JavaRDD<SequenceFeatures> features(TokenizedCorpus tokenized, RepresenterSpec spec) {
+    return features(tokenized, Fit.of(spec));
+  }
+
+  /** Pass 1 for {@code fit}'s checkpoint; the caller unpersists the result. */
+  static JavaRDD<SequenceFeatures> features(TokenizedCorpus tokenized, Fit spec) {
     String location = Runs.location(spec.checkpoint());
     String sha = spec.checkpoint().sha256();
     int batch = spec.settings().batchSize();
@@ -159,6 +185,11 @@ public final class RepresenterJob {
    */
   static Fitted fit(SparkSession spark, JavaRDD<SequenceFeatures> features, RepresenterSpec spec,
                     String corpusFingerprint) {
+    return fit(spark, features, Fit.of(spec), corpusFingerprint);
+  }
+
+  /** {@link #fit(SparkSession, JavaRDD, RepresenterSpec, String)} for the fit alone. */
+  static Fitted fit(SparkSession spark, JavaRDD<SequenceFeatures> features, Fit spec, String corpusFingerprint) {
     RepresenterSettings r = spec.settings();
     String fingerprint = fingerprint(spec, corpusFingerprint);
     Configuration conf = spark.sparkContext().hadoopConfiguration();
@@ -170,7 +201,7 @@ public final class RepresenterJob {
     long t0 = System.nanoTime();
     List<SequenceFeatures> all = new ArrayList<>(features.collect());
     all.sort(Comparator.comparing(SequenceFeatures::id));   // the same token order whatever the partitioning
-    CausalLm model = driverModel(spec);
+    CausalLm model = driverModel(spec.checkpoint());
     TokenFeatures train = concat(all, model.config().hiddenSize());
     HeadFit.Result fit = HeadFit.fit(train, model.headWeight(), r.lambda(), r.tolerance(), r.maxIterations());
     if (!fit.converged()) {
@@ -198,6 +229,11 @@ public final class RepresenterJob {
 
   /** What a fitted head depends on: the checkpoint's content, the corpus's content and tokenisation, the settings. */
   static String fingerprint(RepresenterSpec spec, String corpusFingerprint) {
+    return fingerprint(Fit.of(spec), corpusFingerprint);
+  }
+
+  /** {@link #fingerprint(RepresenterSpec, String)} of the fit alone. */
+  static String fingerprint(Fit spec, String corpusFingerprint) {
     RepresenterSettings r = spec.settings();
     return Runs.sha256(String.join("\n", "checkpoint " + spec.checkpoint().sha256(),
         "corpus " + corpusFingerprint, "bad-rows " + spec.badRows(), "long-text " + spec.longText(),
@@ -286,10 +322,14 @@ public final class RepresenterJob {
   }
 
   private static CausalLm driverModel(RepresenterSpec spec) {
-    return ExecutorModels.model(Runs.location(spec.checkpoint()), spec.checkpoint().sha256(), DataType.DOUBLE);
+    return driverModel(spec.checkpoint());
   }
 
-  private static String describe(Map<String, String> meta) {
+  static CausalLm driverModel(RunCheckpoint checkpoint) {
+    return ExecutorModels.model(Runs.location(checkpoint), checkpoint.sha256(), DataType.DOUBLE);
+  }
+
+  static String describe(Map<String, String> meta) {
     StringBuilder b = new StringBuilder("{");
     for (Map.Entry<String, String> e : meta.entrySet()) {
       if (b.length() > 1) {

@@ -116,8 +116,29 @@ public final class SelfInfluenceJob {
     if (spec.lossTokens() != null) {
       perExample = perToken(perExample, spec.lossTokens());
     }
+    return ranked(spark, perExample, spec.flagFraction(), folder);
+  }
+
+  /**
+   * Self-influence scores computed by another method ({@code (train_id, score)} rows, e.g. representer points'),
+   * ranked, flagged and written exactly as {@link #run} does; an output that is already complete is returned as it
+   * is (its rows, without calling {@code perExample}).
+   */
+  public static Dataset<Row> publish(SparkSession spark, java.util.function.Supplier<Dataset<Row>> perExample,
+                                     double flagFraction, org.apache.hadoop.fs.Path output) {
+    PublishedFolder folder = PublishedFolder.at(spark, output, DATA_FOLDER, "self-influence");
+    var done = folder.existing();
+    if (done.isPresent()) {
+      LOG.info("self-influence in {} is already complete; skipping", output);
+      return done.get().orderBy(col("score").desc(), col("train_id"));
+    }
+    return ranked(spark, perExample.get(), flagFraction, folder);
+  }
+
+  private static Dataset<Row> ranked(SparkSession spark, Dataset<Row> perExample, double flagFraction,
+                                     PublishedFolder folder) {
     long n = perExample.count();
-    long flaggedCount = (long) Math.ceil(spec.flagFraction() * n - 1e-9);
+    long flaggedCount = (long) Math.ceil(flagFraction * n - 1e-9);
     long firstFlagged = n - flaggedCount;
     JavaRDD<Row> ranked = perExample.orderBy(col("score"), col("train_id")).javaRDD().zipWithIndex()
         .map(t -> RowFactory.create(t._1().getString(0), t._1().getDouble(1), (t._2() + 1) / (double) n,

@@ -177,6 +177,95 @@ class SgdInfluenceStageTest {
     }
   }
 
+  /** The trainer's sequence list rebuilt by hand (texts in file order, windows of CONTEXT): ids and tokens. */
+  private static Map<String, int[]> handSequences(Tokenizer tokenizer) throws Exception {
+    Map<String, int[]> out = new LinkedHashMap<>();
+    for (String line : Files.readAllLines(corpusFile)) {
+      var row = new com.fasterxml.jackson.databind.ObjectMapper().readTree(line);
+      int[] tokens = tokenizer.encodeDocument(row.get("text").asText());
+      for (int start = 0, w = 0; start < tokens.length; start += CONTEXT, w++) {
+        int[] piece = java.util.Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + CONTEXT));
+        if (piece.length >= 2) {
+          out.put(tokens.length > CONTEXT ? row.get("id").asText() + "#w" + w : row.get("id").asText(), piece);
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * {@code self-influence.method = sgd-influence}: every sequence's score equals the core's replay of its own final
+   * gradient ({@link LmReplay#selfScores}, itself checked against retraining in SgdInfluenceLogisticTest) on the corpus
+   * tokenised here; a corpus above {@code self-influence.sgd-influence-max-sequences} is refused before any work.
+   */
+  @Test
+  void selfInfluence_sgdRun_equalsTheCoreReplayPerSequence_andIsBoundedBySetting() throws Exception {
+    Path runDir = dir.resolve("run-sgd");
+    Map<String, int[]> hand = handSequences(Tokenizer.fromTokenizerJson(runDir.resolve("tokenizer.json")));
+    List<String> ids = new ArrayList<>(hand.keySet());
+    int[] all = java.util.stream.IntStream.range(0, ids.size()).toArray();
+    double[] truth = LmReplay.open(runDir, new ArrayList<>(hand.values())).selfScores(all, 4);
+    double scale = java.util.Arrays.stream(truth).map(Math::abs).max().orElseThrow();
+
+    InfluenceSettings s = settings("sgd", "out-self").with("self-influence.method", "sgd-influence")
+        .with("self-influence.flag-fraction", "0.2");
+    long t0 = System.nanoTime();
+    List<Row> rows = Stages.selfInfluence(LocalSpark.get(), s).collectAsList();
+    System.out.printf("sgd-influence self-influence stage: %.1f s%n", (System.nanoTime() - t0) / 1e9);
+    assertEquals(ids.size(), rows.size());
+    for (Row r : rows) {
+      int j = ids.indexOf(r.getString(0));
+      assertTrue(j >= 0, "unknown id " + r.getString(0));
+      assertEquals(truth[j], r.getDouble(1), 1e-9 * scale, "self-influence of " + ids.get(j));
+    }
+    assertEquals((long) Math.ceil(0.2 * ids.size()), rows.stream().filter(r -> r.getBoolean(3)).count());
+
+    InfluenceSettings tooMany = settings("sgd", "out-self-2").with("self-influence.method", "sgd-influence")
+        .with("self-influence.sgd-influence-max-sequences", "3");
+    var e = assertThrows(IllegalArgumentException.class, () -> Stages.selfInfluence(LocalSpark.get(), tooMany));
+    assertTrue(e.getMessage().contains("influence.self-influence.sgd-influence-max-sequences = 3")
+        && e.getMessage().contains("HINT"), e.getMessage());
+    assertTrue(!Files.exists(dir.resolve("out-self-2").resolve("self-influence")), "nothing written");
+  }
+
+  /**
+   * {@code flag.method = sgd-influence}: one replay with both unwanted examples' final gradients; each sequence's
+   * mean and max of the scores divided by the example's gradient norm equal the core replay's.
+   */
+  @Test
+  void flag_sgdRun_meanAndMaxOfNormalisedReplayedScoresEqualTheCore() throws Exception {
+    Path runDir = dir.resolve("run-sgd");
+    Tokenizer tokenizer = Tokenizer.fromTokenizerJson(runDir.resolve("tokenizer.json"));
+    Map<String, int[]> hand = handSequences(tokenizer);
+    List<String> ids = new ArrayList<>(hand.keySet());
+    LmReplay replay = LmReplay.open(runDir, new ArrayList<>(hand.values()));
+    List<TokenBatch> examples = List.of(batch(tokenizer, "q1", "the old mills of", " Brastow"),
+        batch(tokenizer, "q2", "the river", " runs north"));
+    double[][] g = replay.finalGradients(examples);
+    double[][] scores = replay.scores(examples);
+    double[][] normalised = new double[ids.size()][2];
+    double scale = 0;
+    for (int e = 0; e < 2; e++) {
+      double norm = Math.sqrt(java.util.Arrays.stream(g[e]).map(x -> x * x).sum());
+      for (int j = 0; j < ids.size(); j++) {
+        normalised[j][e] = scores[e][j] / norm;
+        scale = Math.max(scale, Math.abs(normalised[j][e]));
+      }
+    }
+    InfluenceSettings s = settings("sgd", "out-flag").with("flag.method", "sgd-influence")
+        .with("flag.examples", queriesFile.toString()).with("flag.top-k", "2");
+    List<Row> rows = Stages.flag(LocalSpark.get(), s).collectAsList();
+    assertEquals(ids.size(), rows.size());
+    for (Row r : rows) {
+      int j = ids.indexOf((String) r.getAs("train_id"));
+      double[] x = normalised[j];
+      assertEquals((x[0] + x[1]) / 2, (double) r.getAs("mean"), 1e-9 * scale, "mean of " + ids.get(j));
+      assertEquals(Math.max(x[0], x[1]), (double) r.getAs("max"), 1e-9 * scale, "max of " + ids.get(j));
+      assertEquals((long) r.getAs("rank") <= 2, r.getAs("flagged"));
+    }
+    assertTrue(Files.readString(dir.resolve("out-flag/flag/_flag.json")).contains("\"method\" : \"sgd-influence\""));
+  }
+
   private static TokenBatch batch(Tokenizer tokenizer, String id, String prompt, String completion) {
     PromptCompletion p = PromptCompletion.encode(tokenizer, id, prompt, completion, CONTEXT);
     return new TokenBatch(new int[][] {p.tokens()}, new int[][] {p.lossMask()});

@@ -176,11 +176,145 @@ class RepresenterPipelineTest {
     assertNotEquals(RepresenterJob.fingerprint(spec, "c"), RepresenterJob.fingerprint(spec, "d"));
   }
 
+  /** The head fitted here on the corpus tokenised by hand, as the brute-force checks' truth. */
+  private static synchronized Brute brute() throws Exception {
+    if (brute == null) {
+      RunCheckpoint last = tiny.run().checkpoints().get(tiny.run().checkpoints().size() - 1);
+      CausalLm model = CausalLm.load(last.dir(), DataType.DOUBLE);
+      List<int[]> docs = tiny.texts().stream().map(tiny.tokenizer()::encodeDocument).toList();
+      TokenFeatures train = TokenFeatures.of(model, docs, null, 8);
+      brute = new Brute(model, train, HeadFit.fit(train, model.headWeight(), LAMBDA, 1e-11, 50).head());
+    }
+    return brute;
+  }
+
+  private record Brute(CausalLm model, TokenFeatures train, RepresenterHead head) {
+    /** softmax(W* f_s)[y] by plain loops. */
+    double probability(int s, int y) {
+      double[] z = head.logits(train.row(s));
+      double max = Double.NEGATIVE_INFINITY;
+      for (double x : z) {
+        max = Math.max(max, x);
+      }
+      double sum = 0;
+      for (double x : z) {
+        sum += Math.exp(x - max);
+      }
+      return Math.exp(z[y] - max) / sum;
+    }
+
+    double dot(double[] a, int i, double[] b, int j) {
+      double d = 0;
+      for (int c = 0; c < train.dim(); c++) {
+        d += a[i * train.dim() + c] * b[j * train.dim() + c];
+      }
+      return d;
+    }
+  }
+
+  private static Brute brute;
+
+  /**
+   * Representer self-influence through {@link Stages#selfInfluence} equals, for every sequence, the brute force
+   * {@code Σ_{s ∈ z} α_s[y_s] ‖f_s‖²} with {@code α_s[y_s] = (1 − p_s[y_s])/(2λn)} from the head fitted here, summed
+   * (and, with normalize = per-token, divided by the predicted tokens); quantiles and flags as the stage defines them.
+   */
   @Test
-  void selfInfluence_representer_refusedWithHint() {
-    InfluenceSettings s = settings("scores-x", LAMBDA).with("self-influence.method", "representer");
-    var e = assertThrows(IllegalArgumentException.class, () -> Stages.selfInfluence(spark, s));
-    assertTrue(e.getMessage().contains("HINT"), e.getMessage());
-    assertNotEquals(-1, e.getMessage().indexOf("score.method"));
+  void selfInfluence_representer_equalsBruteForceFromTheFittedHead() throws Exception {
+    InfluenceSettings s = settings("scores-x", LAMBDA).with("self-influence.method", "representer")
+        .with("self-influence.flag-fraction", "0.1");
+    long t0 = System.nanoTime();
+    List<Row> rows = Stages.selfInfluence(spark, s).collectAsList();
+    System.out.printf("representer self-influence stage: %.1f s%n", (System.nanoTime() - t0) / 1e9);
+    Brute b = brute();
+    double[] expected = new double[DOCS];
+    int[] tokens = new int[DOCS];
+    for (int t = 0; t < b.train().size(); t++) {
+      double alpha = (1 - b.probability(t, b.train().targets()[t])) / (2 * LAMBDA * b.train().size());
+      expected[b.train().sequence()[t]] += alpha * b.dot(b.train().features(), t, b.train().features(), t);
+      tokens[b.train().sequence()[t]]++;
+    }
+    double scale = java.util.Arrays.stream(expected).max().orElseThrow();
+    assertEquals(DOCS, rows.size());
+    assertEquals(4, rows.stream().filter(r -> (boolean) r.getAs("flagged")).count(), "ceil(0.1 · 40) flagged");
+    double previous = Double.POSITIVE_INFINITY;
+    for (int i = 0; i < rows.size(); i++) {
+      Row r = rows.get(i);
+      int doc = Integer.parseInt(((String) r.getAs("train_id")).substring("doc-".length()));
+      double score = r.getAs("score");
+      assertEquals(expected[doc], score, 1e-9 * scale, "self-influence of doc-" + doc);
+      assertTrue(score > 0 && score <= previous, "positive, in descending order");
+      previous = score;
+      assertEquals((DOCS - i) / (double) DOCS, (double) r.getAs("quantile"), 1e-12);
+      assertEquals(i < 4, r.getAs("flagged"));
+    }
+    // per token: each divided by its predicted tokens (another setting: written again over the old output)
+    List<Row> perToken = Stages.selfInfluence(spark, s.with("self-influence.normalize", "per-token")
+        .with("output.overwrite", "true")).collectAsList();
+    for (Row r : perToken) {
+      int doc = Integer.parseInt(((String) r.getAs("train_id")).substring("doc-".length()));
+      assertEquals(expected[doc] / tokens[doc], (double) r.getAs("score"), 1e-9 * scale, "per token, doc-" + doc);
+    }
+  }
+
+  /**
+   * {@code influence flag} with representer points: for every sequence the mean and max over the examples of the
+   * representer score divided by the norm of the example's target matrix, and the strongest example, equal a brute
+   * force from the head fitted here; ranks follow the mean.
+   */
+  @Test
+  void flag_representer_equalsBruteForceMeanAndMaxOfNormalisedScores() throws Exception {
+    InfluenceSettings s = settings("scores-x", LAMBDA).with("flag.method", "representer")
+        .with("flag.examples", queries.toString()).with("flag.top-k", "3").with("flag.folder", "flag-representer");
+    long t0 = System.nanoTime();
+    List<Row> rows = Stages.flag(spark, s).collectAsList();
+    System.out.printf("representer flag stage: %.1f s%n", (System.nanoTime() - t0) / 1e9);
+    Brute b = brute();
+    TokenFeatures train = b.train();
+    double[][] normalised = new double[DOCS][QUERIES.size()];
+    for (int q = 0; q < QUERIES.size(); q++) {
+      String[] query = QUERIES.get(q);
+      PromptCompletion pc = PromptCompletion.encode(tiny.tokenizer(), query[0], query[1], query[2], 16);
+      TokenFeatures qf = TokenFeatures.of(b.model(), List.of(pc.tokens()), List.of(pc.lossMask()), 1);
+      double norm2 = 0;
+      for (int t = 0; t < qf.size(); t++) {
+        for (int u = 0; u < qf.size(); u++) {
+          if (qf.targets()[t] == qf.targets()[u]) {
+            norm2 += b.dot(qf.features(), t, qf.features(), u);
+          }
+        }
+      }
+      for (int sIdx = 0; sIdx < train.size(); sIdx++) {
+        for (int t = 0; t < qf.size(); t++) {
+          int y = qf.targets()[t];
+          double alpha = -(b.probability(sIdx, y) - (train.targets()[sIdx] == y ? 1 : 0)) / (2 * LAMBDA * train.size());
+          normalised[train.sequence()[sIdx]][q] += alpha * b.dot(train.features(), sIdx, qf.features(), t)
+              / Math.sqrt(norm2);
+        }
+      }
+    }
+    double scale = 0;
+    for (double[] row : normalised) {
+      for (double x : row) {
+        scale = Math.max(scale, Math.abs(x));
+      }
+    }
+    assertEquals(DOCS, rows.size());
+    double previous = Double.POSITIVE_INFINITY;
+    for (Row r : rows) {
+      int doc = Integer.parseInt(((String) r.getAs("train_id")).substring("doc-".length()));
+      double[] e = normalised[doc];
+      assertEquals((e[0] + e[1]) / 2, (double) r.getAs("mean"), 1e-9 * scale, "mean of doc-" + doc);
+      assertEquals(Math.max(e[0], e[1]), (double) r.getAs("max"), 1e-9 * scale, "max of doc-" + doc);
+      if (Math.abs(e[0] - e[1]) > 1e-6 * scale) {
+        assertEquals(e[0] >= e[1] ? "q1" : "q2", r.getAs("strongest_example"), "strongest of doc-" + doc);
+      }
+      assertEquals((double) r.getAs("mean"), (double) r.getAs("score"));
+      assertTrue((double) r.getAs("score") <= previous, "rows in rank order");
+      previous = r.getAs("score");
+      assertEquals((long) r.getAs("rank") <= 3, r.getAs("flagged"));
+    }
+    String provenance = Files.readString(dir.resolve("out/flag-representer/_flag.json"));
+    assertTrue(provenance.contains("\"method\" : \"representer\""), provenance);
   }
 }

@@ -17,6 +17,10 @@ import io.influence.spark.config.Method;
 import io.influence.spark.config.Settings;
 import io.influence.spark.io.Queries;
 import io.influence.spark.pipeline.Stages;
+import io.influence.spark.report.Report;
+import io.influence.spark.report.ReportBuilder;
+import io.influence.spark.report.ShapleyResult;
+import io.influence.spark.report.html.ReportWriter;
 import io.influence.spark.score.ScoreJob;
 import io.influence.spark.testing.LocalSpark;
 import io.influence.spark.testing.TinyRun;
@@ -87,11 +91,21 @@ class ShapleyJobTest {
     return work;
   }
 
+  private static List<Row> tmcScores;
+
+  /** The tmc-shapley score stage into out/scores, run once for the tests that read it. */
+  private static synchronized List<Row> tmcScores(SparkSession spark) {
+    if (tmcScores == null) {
+      tmcScores = Stages.score(spark, settings("tmc-shapley")).collectAsList();
+    }
+    return tmcScores;
+  }
+
   @Test
   void tmcShapleyScoreStage_sparkTasks_equalTheOneMachineLoopAndAreWrittenAsScoresAndValues() {
     SparkSession spark = LocalSpark.get();
     InfluenceSettings s = settings("tmc-shapley");
-    List<Row> scores = Stages.score(spark, s).collectAsList();
+    List<Row> scores = tmcScores(spark);
     List<Row> values = spark.read().parquet(dir.resolve("out/scores").resolve(ShapleyJob.VALUES_FOLDER).toString())
         .collectAsList();
 
@@ -129,6 +143,72 @@ class ShapleyJobTest {
       assertTrue(((String) r.getAs("solver")).contains("\"permutations\":11"));
     }
     assertTrue(Files.exists(dir.resolve("out/scores").resolve(ShapleyJob.VALUES_SUMMARY)));
+  }
+
+  /**
+   * The report shows the Shapley folder: per query the top-2 and bottom-2 players of values.parquet (ranked here from
+   * its per-query values), each with its value and standard error (exact in the tooltip), and the run's provenance.
+   */
+  @Test
+  void report_tmcShapleyFolder_showsEachQuerysTopAndBottomPlayersWithValueAndStderrOfValuesParquet() {
+    SparkSession spark = LocalSpark.get();
+    tmcScores(spark);
+    InfluenceSettings s = settings("tmc-shapley");
+    List<Row> values = spark.read().parquet(dir.resolve("out/scores").resolve(ShapleyJob.VALUES_FOLDER).toString())
+        .collectAsList();
+    long t0 = System.nanoTime();
+    ReportBuilder.Built built = ReportBuilder.build(spark, s);
+    Report report = built.report();
+    String html = ReportWriter.render(report);
+    System.out.printf("Shapley report built and rendered: %.1f s%n", (System.nanoTime() - t0) / 1e9);
+    assertEquals(List.of("tmc-shapley"), built.parts().stream().map(ReportBuilder.Part::method).toList());
+    assertEquals(2, report.shapley().size(), "one Shapley section per query");
+    List<String> queryIds = values.get(0).getList(values.get(0).fieldIndex("query_ids"));
+    for (int q = 0; q < queryIds.size(); q++) {
+      final int qi = q;
+      List<Row> ranked = new java.util.ArrayList<>(values);
+      ranked.sort(java.util.Comparator.<Row>comparingDouble(r -> -valueOf(r, qi))
+          .thenComparing(r -> (String) r.getAs("train_id")));
+      ShapleyResult shown = report.shapley().stream().filter(r -> r.queryId().equals(queryIds.get(qi)))
+          .findFirst().orElseThrow();
+      assertEquals(values.size(), shown.allValues().length, "every player in the distribution");
+      for (int k = 0; k < 2; k++) {
+        Row top = ranked.get(k);
+        Row bottom = ranked.get(ranked.size() - 1 - k);
+        assertEquals(top.getAs("train_id"), shown.top().get(k).playerId(), "top " + (k + 1) + " of " + queryIds.get(q));
+        assertEquals(bottom.getAs("train_id"), shown.bottom().get(k).playerId(), "bottom " + (k + 1));
+        for (Row r : List.of(top, bottom)) {
+          String tooltip = "title=\"value = " + valueOf(r, q) + "; standard error = "
+              + r.getList(r.fieldIndex("query_stderr")).get(q) + "\"";
+          assertTrue(html.contains(tooltip), "missing " + tooltip);
+          assertTrue(html.contains(">" + r.getAs("train_id") + "</code>"));
+        }
+      }
+    }
+    // the run's provenance, from the values' own columns
+    Row any = values.get(0);
+    assertTrue(html.contains("<th>Permutations</th><td>" + any.getAs("permutations") + " of at most "
+        + any.getAs("max_permutations") + "</td>"));
+    assertTrue(html.contains("<th>Converged</th><td>" + ((boolean) any.getAs("converged") ? "yes" : "no")));
+    assertTrue(html.contains("<th>Fine-tunings</th><td>" + any.getAs("retrainings") + "</td>"));
+    assertTrue(html.contains("<th>Truncation tolerance</th><td>0.01000</td>"));
+    assertTrue(html.contains("<th>Utility</th><td>V(S) = −(the query&#39;s completion loss) after fine-tuning "
+        + any.getAs("checkpoint")));
+    assertTrue(html.contains("<span class=\"badge\">tmc-shapley</span>"));
+  }
+
+  private static double valueOf(Row r, int q) {
+    return (double) r.getList(r.fieldIndex("query_values")).get(q);
+  }
+
+  @Test
+  void selfInfluenceSettings_shapleyMethod_refusedSayingWhy() {
+    for (String method : List.of("tmc-shapley", "g-shapley")) {
+      var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> Settings.load(Optional.empty(), Map.of("self-influence.method", method)));
+      assertTrue(e.getMessage().contains("one Shapley game per sequence") && e.getMessage().contains("HINT")
+          && e.getMessage().contains("score.method"), e.getMessage());
+    }
   }
 
   @Test

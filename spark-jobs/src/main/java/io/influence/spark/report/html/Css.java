@@ -65,6 +65,7 @@ final class Css {
       .tok.d{color:#fff}
       .empty-tok{color:var(--muted)}
       .empty{color:var(--muted);font-style:italic}
+      .players td .snippet{max-height:7.5em;overflow:auto;max-width:560px}
       .self td .snippet{max-height:7.5em;overflow:auto;max-width:560px}
       tr.flagged td{background:#fff4e5}
       .flag{color:#bf5b00;font-weight:700;white-space:nowrap}

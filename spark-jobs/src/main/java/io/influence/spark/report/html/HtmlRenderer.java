@@ -8,10 +8,15 @@ import io.influence.spark.report.SelfInfluenceSection;
 import io.influence.spark.report.FlaggedSequence;
 import io.influence.spark.report.TokenContribution;
 import io.influence.spark.report.CheckpointInfo;
+import io.influence.spark.report.PlayerValue;
+import io.influence.spark.report.ShapleyResult;
+import io.influence.spark.report.ShapleyRun;
 
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Renders a {@link Report} as one self-contained HTML document: inline CSS, inline SVG, no
@@ -68,8 +73,12 @@ final class HtmlRenderer {
     legend();
     provenance(report.provenance());
     int q = 1;
-    for (QueryResult query : report.queries()) {
-      query(query, q++);
+    for (Object section : sections(report)) {
+      if (section instanceof QueryResult query) {
+        query(query, q++);
+      } else {
+        shapley((ShapleyResult) section, q++);
+      }
     }
     if (report.selfInfluence() != null) {
       selfInfluence(report.selfInfluence());
@@ -81,18 +90,19 @@ final class HtmlRenderer {
   private void header(Report report) {
     Provenance p = report.provenance();
     a("<header>\n<h1 id=\"report-title\">").e(report.title()).a("</h1>\n<p class=\"sub\">");
-    e(p.methods()).a(" · ").a(Integer.toString(report.queries().size()))
-        .a(report.queries().size() == 1 ? " query" : " queries").a(" · ")
+    int shown = report.queries().size() + report.shapley().size();
+    e(p.methods()).a(" · ").a(Integer.toString(shown)).a(shown == 1 ? " query" : " queries").a(" · ")
         .a(Integer.toString(p.checkpoints().size())).a(p.checkpoints().size() == 1 ? " checkpoint" : " checkpoints")
         .a(" · created ").e(p.createdAt()).a("</p>\n");
     a("<nav><ol>\n<li><a href=\"#legend\">How to read</a></li>\n<li><a href=\"#provenance\">Provenance</a></li>\n");
     int q = 1;
-    boolean severalMethods = report.queries().stream().map(QueryResult::method).distinct().count() > 1;
-    for (QueryResult query : report.queries()) {
+    List<Object> sections = sections(report);
+    boolean severalMethods = sections.stream().map(HtmlRenderer::method).distinct().count() > 1;
+    for (Object section : sections) {
       a("<li><a href=\"#q").a(Integer.toString(q)).a("\">Query ").a(Integer.toString(q)).a(": <code>")
-          .e(query.queryId()).a("</code>");
+          .e(queryId(section)).a("</code>");
       if (severalMethods) {
-        a(" · ").e(query.method());
+        a(" · ").e(method(section));
       }
       a("</a></li>\n");
       q++;
@@ -101,6 +111,31 @@ final class HtmlRenderer {
       a("<li><a href=\"#self-influence\">Self-influence</a></li>\n");
     }
     a("</ol></nav>\n</header>\n");
+  }
+
+  /**
+   * The query sections in display order: query by query (in the order they first appear), each query's
+   * {@link QueryResult}s of the gradient-based methods, then its Data Shapley values ({@link ShapleyResult}), so every
+   * method's answer for a query sits beside the others.
+   */
+  private static List<Object> sections(Report report) {
+    Set<String> ids = new LinkedHashSet<>();
+    report.queries().forEach(q -> ids.add(q.queryId()));
+    report.shapley().forEach(q -> ids.add(q.queryId()));
+    List<Object> out = new ArrayList<>();
+    for (String id : ids) {
+      report.queries().stream().filter(q -> q.queryId().equals(id)).forEach(out::add);
+      report.shapley().stream().filter(q -> q.queryId().equals(id)).forEach(out::add);
+    }
+    return out;
+  }
+
+  private static String queryId(Object section) {
+    return section instanceof QueryResult q ? q.queryId() : ((ShapleyResult) section).queryId();
+  }
+
+  private static String method(Object section) {
+    return section instanceof QueryResult q ? q.method() : ((ShapleyResult) section).run().method();
   }
 
   private void legend() {
@@ -274,6 +309,70 @@ final class HtmlRenderer {
       Html.escapeTo(out, t.text(), true);
     }
     a("</span>");
+  }
+
+  /**
+   * One query's Data Shapley values: the run's provenance, the distribution of every player's value, and the top and
+   * bottom players with value ± standard error (a tooltip holds both exactly).
+   */
+  private void shapley(ShapleyResult q, int index) {
+    String id = "q" + index;
+    ShapleyRun run = q.run();
+    a("<section class=\"query shapley\" id=\"").a(id).a("\">\n<h2>Query ").a(Integer.toString(index)).a(": <code>")
+        .e(q.queryId()).a("</code> <span class=\"badge\">").e(run.method()).a("</span></h2>\n");
+    a("<div class=\"qa\">\n<div class=\"prompt\"><h3>Prompt</h3><div class=\"text\">").e(q.prompt())
+        .a("</div></div>\n<div class=\"completion\"><h3>Completion</h3><div class=\"text\">").e(q.completion())
+        .a("</div></div>\n</div>\n");
+    a("<p>Data Shapley value φ of each player (").e(run.groupColumn().isEmpty() ? "a training sequence"
+        : "the sequences sharing a value of column " + run.groupColumn()).a(") for this query, with its Monte Carlo"
+        + " standard error. <span class=\"pos-text\">Positive</span> = the player lowers the query's loss.</p>\n");
+    a("<div class=\"charts\">\n<div><h3>Shapley run</h3>\n<table class=\"kv shapley-run\">\n");
+    row("Method", run.method());
+    row("Folder", run.folder());
+    row("Utility", run.utility());
+    row("Permutations", run.permutations() + " of at most " + run.maxPermutations());
+    row("Converged", run.converged() ? "yes" : "no (stopped at the permutation budget)");
+    row("Convergence error", run.convergenceError().isPresent() ? Fmt.num(run.convergenceError().getAsDouble())
+        : "not measured");
+    row(run.method().equals("g-shapley") ? "Gradient steps" : "Fine-tunings", Long.toString(run.retrainings()));
+    row("Truncation tolerance", Fmt.num(run.truncationTolerance()));
+    row("Truncated permutations", Integer.toString(run.truncated()));
+    row("Players", Integer.toString(run.players()));
+    row("Seed", Long.toString(run.seed()));
+    a("</table>\n</div>\n<div><h3>Value distribution</h3>\n");
+    List<Charts.Marker> markers = new ArrayList<>();
+    if (!q.top().isEmpty()) {
+      markers.add(new Charts.Marker("top-" + q.top().size() + " ≥", q.top().get(q.top().size() - 1).value(), "top"));
+    }
+    if (!q.bottom().isEmpty()) {
+      markers.add(new Charts.Marker("bottom-" + q.bottom().size() + " ≤", q.bottom().get(q.bottom().size() - 1).value(),
+          "bottom"));
+    }
+    Charts.histogram(out, q.allValues(), markers, "Shapley values of all players for query " + q.queryId(), true);
+    a("</div>\n</div>\n");
+    players(q.top(), "Top " + q.top().size() + ": highest-valued players", "top", id);
+    players(q.bottom(), "Bottom " + q.bottom().size() + ": lowest-valued players", "bottom", id);
+    a("</section>\n");
+  }
+
+  private void players(List<PlayerValue> list, String heading, String kind, String queryAnchor) {
+    a("<div class=\"seqs ").a(kind).a("\" id=\"").a(queryAnchor).a("-").a(kind).a("\">\n<h3>").e(heading).a("</h3>\n");
+    if (list.isEmpty()) {
+      a("<p class=\"empty\">None.</p>\n");
+    } else {
+      a("<table class=\"grid players\"><thead><tr><th>#</th><th>Player</th><th>Value ± standard error</th>"
+          + "<th>Sequences</th><th>Text</th></tr></thead><tbody>\n");
+      for (PlayerValue p : list) {
+        a("<tr class=\"player\"><td class=\"num\">").a(Integer.toString(p.rank())).a("</td><td><code class=\"train-id\">")
+            .e(p.playerId()).a("</code></td><td class=\"num\" title=\"value = ").a(Fmt.exact(p.value()))
+            .a("; standard error = ").a(Fmt.exact(p.stderr())).a("\"><span class=\"score ").a(p.value() < 0 ? "neg" : "pos")
+            .a("\">").a(Fmt.signed(p.value())).a("</span> ± ").a(Fmt.num(p.stderr())).a("</td><td class=\"num\">")
+            .a(Integer.toString(p.sequences())).a("</td><td><div class=\"text snippet\">").e(p.text())
+            .a("</div></td></tr>\n");
+      }
+      a("</tbody></table>\n");
+    }
+    a("</div>\n");
   }
 
   private void selfInfluence(SelfInfluenceSection s) {

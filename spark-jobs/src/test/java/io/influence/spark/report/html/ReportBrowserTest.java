@@ -133,6 +133,10 @@ class ReportBrowserTest {
     assertTrue(dom.contains("id=\"legend\""));
     assertTrue(dom.contains("<em>lowers</em> the query loss"));
     assertEquals(SampleReports.tokenCount(report), count(dom, "<span class=\"tok "));
+    // the Data Shapley values of the same query: players as text, value ± standard error
+    assertEquals(1, count(dom, "<section class=\"query shapley\" id=\"q2\">"));
+    assertEquals(3, count(dom, "<tr class=\"player\">"));
+    assertTrue(dom.contains("<span class=\"score neg\">-0.5000</span> ± 0.06250"));
   }
 
   @Test

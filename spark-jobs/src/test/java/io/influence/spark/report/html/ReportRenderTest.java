@@ -80,6 +80,30 @@ class ReportRenderTest {
   }
 
   @Test
+  void render_shapleyValues_besideTheQueryWithValueStderrAndProvenanceEscaped() {
+    Report report = SampleReports.hostile("Report");
+    String html = ReportWriter.render(report);
+    for (String raw : List.of(SampleReports.PWN, SampleReports.IMG, SampleReports.STYLE_BREAK)) {
+      assertFalse(html.contains(raw), "unescaped " + raw);
+    }
+    int gradientSection = html.indexOf("<section class=\"query\" id=\"q1\">");
+    int shapleySection = html.indexOf("<section class=\"query shapley\" id=\"q2\">");
+    assertTrue(gradientSection >= 0 && shapleySection > gradientSection, "the Shapley values follow their query");
+    assertTrue(html.contains("<code class=\"train-id\">&lt;script&gt;document.title=&#39;PWNED&#39;&lt;/script&gt;"
+        + "it&#39;s &quot;quoted&quot; id</code></td><td class=\"num\" title=\"value = 0.0123456; standard error = "
+        + "0.00125\"><span class=\"score pos\">+0.01235</span> ± 0.001250</td><td class=\"num\">8</td>"));
+    assertTrue(html.contains("title=\"value = -0.5; standard error = 0.0625\"><span class=\"score neg\">-0.5000</span>"
+        + " ± 0.06250</td>"));
+    assertTrue(html.contains("<th>Utility</th><td>&lt;script&gt;document.title=&#39;PWNED&#39;&lt;/script&gt;</td>"));
+    assertTrue(html.contains("<th>Folder</th><td>&lt;/style&gt;&lt;style&gt;body{display:none}&lt;/style&gt;</td>"));
+    assertTrue(html.contains("<th>Permutations</th><td>11 of at most 500</td>"));
+    assertTrue(html.contains("<th>Converged</th><td>no (stopped at the permutation budget)</td>"));
+    assertTrue(html.contains("<th>Truncated permutations</th><td>2</td>"));
+    assertTrue(html.contains("column &quot;&gt;&lt;img src=x onerror=alert(1)&gt;)"));
+    assertEquals(3, count(html, "<tr class=\"player\">"));
+  }
+
+  @Test
   void render_hostileText_isValidUtf8() throws CharacterCodingException {
     String html = ReportWriter.render(SampleReports.hostile("Report"));
     StandardCharsets.UTF_8.newEncoder().onMalformedInput(CodingErrorAction.REPORT)

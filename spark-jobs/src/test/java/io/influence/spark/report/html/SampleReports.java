@@ -8,6 +8,9 @@ import io.influence.spark.report.SelfInfluenceSection;
 import io.influence.spark.report.FlaggedSequence;
 import io.influence.spark.report.TokenContribution;
 import io.influence.spark.report.CheckpointInfo;
+import io.influence.spark.report.PlayerValue;
+import io.influence.spark.report.ShapleyResult;
+import io.influence.spark.report.ShapleyRun;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -158,7 +161,17 @@ final class SampleReports {
     SelfInfluenceSection self = new SelfInfluenceSection(
         List.of(new FlaggedSequence(PWN, 9.5, 0.999, true, all), new FlaggedSequence(QUOTE_ID, 1.5, 0.5, false, IMG)),
         new double[] {1.5, 9.5, 2, 3}, 0.01);
-    return new Report(title, p, List.of(q), self);
+    return new Report(title, p, List.of(q), self, List.of(hostileShapley(q.queryId(), all)));
+  }
+
+  /** Data Shapley values of the hostile query: hostile player ids, texts, folder, group column and utility. */
+  static ShapleyResult hostileShapley(String queryId, String all) {
+    ShapleyRun run = new ShapleyRun(STYLE_BREAK, "tmc-shapley", PWN, 11, 500, 3500, 2, 0.01, false,
+        java.util.OptionalDouble.of(0.25), 7, 3, IMG, "checkpoint-6");
+    List<PlayerValue> top = List.of(new PlayerValue(1, PWN + QUOTE_ID, 0.0123456, 0.00125, 8, all),
+        new PlayerValue(2, "safe-player-2", 3.2e-5, 1e-6, 1, ""));
+    List<PlayerValue> bottom = List.of(new PlayerValue(1, IMG, -0.5, 0.0625, 2, STYLE_BREAK));
+    return new ShapleyResult(queryId, all, PWN, run, top, bottom, new double[] {-0.5, 3.2e-5, 0.0123456});
   }
 
   static int tokenCount(Report report) {
