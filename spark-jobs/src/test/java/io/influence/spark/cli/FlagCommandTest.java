@@ -77,13 +77,13 @@ class FlagCommandTest {
       assertEquals(List.of("train_id", "score", "mean", "max", "quantile", "flagged", "rank", "strongest_example",
           "reason"), keys);
       assertEquals(i + 1, row.get("rank").asLong());
-      assertEquals(row.get("mean").asDouble(), row.get("score").asDouble(), 0.0);
+      assertEquals(row.get("max").asDouble(), row.get("score").asDouble(), 0.0);   // flag.aggregate's default
       assertTrue(row.get("max").asDouble() >= row.get("mean").asDouble());
       flagged += row.get("flagged").asBoolean() ? 1 : 0;
     }
     assertEquals(3, flagged);
     assertTrue(json.readTree(lines.get(0)).get("reason").asText().startsWith(
-        "mean normalised influence on 2 unwanted examples in the top 3 (rank 1 of 40); strongest on example ex-"));
+        "max normalised influence over 2 unwanted examples in the top 3 (rank 1 of 40); strongest on example ex-"));
     JsonNode p = json.readTree(folder.resolve(FlagJob.PROVENANCE).toFile());
     assertEquals("tracin", p.get("method").asText());
     assertEquals(2, p.get("checkpoints").size());

@@ -265,7 +265,8 @@ class RepresenterPipelineTest {
   @Test
   void flag_representer_equalsBruteForceMeanAndMaxOfNormalisedScores() throws Exception {
     InfluenceSettings s = settings("scores-x", LAMBDA).with("flag.method", "representer")
-        .with("flag.examples", queries.toString()).with("flag.top-k", "3").with("flag.folder", "flag-representer");
+        .with("flag.examples", queries.toString()).with("flag.top-k", "3").with("flag.folder", "flag-representer")
+        .with("flag.aggregate", "mean");
     long t0 = System.nanoTime();
     List<Row> rows = Stages.flag(spark, s).collectAsList();
     System.out.printf("representer flag stage: %.1f s%n", (System.nanoTime() - t0) / 1e9);
