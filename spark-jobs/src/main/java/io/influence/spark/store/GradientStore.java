@@ -1,8 +1,11 @@
 package io.influence.spark.store;
 
+import static org.apache.spark.sql.functions.array_max;
+import static org.apache.spark.sql.functions.array_min;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.concat;
 import static org.apache.spark.sql.functions.expr;
+import static org.apache.spark.sql.functions.isnan;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.raise_error;
 import static org.apache.spark.sql.functions.size;
@@ -359,13 +362,24 @@ public final class GradientStore {
       Column arr = col(l.column()).cast(DataTypes.createArrayType(DataTypes.FloatType, false));
       Column where = concat(lit("gradient store, checkpoint '" + meta.checkpoint() + "', layer '" + l.name()
           + "', example '"), col("id"), lit("': "));
+      // NaN/Inf by array_max/array_min of the float values (Spark orders NaN above +Inf, so a NaN is the max; a
+      // double too large for float32 becomes Inf): both are generated loops, where a lambda (exists) is interpreted
+      // per element and cost more than the rest of the write. Null elements only when the column's type allows them.
+      Column hi = array_max(arr);
+      Column lo = array_min(arr);
+      Column notFinite = isnan(hi).or(hi.equalTo(lit(Float.POSITIVE_INFINITY)))
+          .or(lo.equalTo(lit(Float.NEGATIVE_INFINITY)));
+      Column nullElement = ((ArrayType) schema.apply(l.column()).dataType()).containsNull()
+          ? expr("exists(" + c + ", x -> x IS NULL)") : lit(false);
+      String finite = ". HINT: the loss overflowed for this example at this checkpoint; check the checkpoint and the"
+          + " example's tokens, or drop it.";
       Column bad = when(col(l.column()).isNull(), raise_error(concat(where, lit("no gradient (null)."))))
           .when(size(col(l.column())).notEqual(l.size()), raise_error(concat(where, lit("array has "),
               size(col(l.column())).cast("string"), lit(" values but [" + l.rows() + ", " + l.cols() + "] needs "
                   + l.size() + ". HINT: flatten the matrix row-major."))))
-          .when(expr("exists(" + c + ", x -> x IS NULL OR isnan(x) OR abs(x) = double('inf'))"),
-              raise_error(concat(where, lit("gradient holds NaN, Inf or null. HINT: the loss overflowed for this"
-                  + " example at this checkpoint; check the checkpoint and the example's tokens, or drop it."))));
+          .when(nullElement, raise_error(concat(where, lit("gradient holds NaN, Inf or null (a null value)" + finite))))
+          .when(notFinite, raise_error(concat(where, lit("gradient holds NaN, Inf or null (max "), hi.cast("string"),
+              lit(", min "), lo.cast("string"), lit(")" + finite))));
       out.add(bad.otherwise(arr).as(l.column()));
     }
     return rows.select(out.toArray(new Column[0]));
