@@ -155,7 +155,8 @@ final class ScaleTask implements BenchTask {
     b.note("job = ScoreJob.run end to end (store checks incl. the id check, one Parquet pass: decode, block GEMMs,"
         + " top-k and the float64 parts of kept pairs); job_seconds from a run without the heap sampler;"
         + " read_only = the same rows read and copied, no GEMM; exact = the top-k and bottom-k ids of a checked query"
-        + " equal, in order, those of a float64 brute-force pass; max_score_error = largest |job score - float64 score|");
+        + " equal, in order, those of a float64 brute-force pass; max_score_error = largest |job score - float64"
+        + " score|");
     b.note(MachineLoad.now() + " at end");
     return b.build();
   }

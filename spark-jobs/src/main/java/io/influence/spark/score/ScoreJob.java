@@ -200,8 +200,9 @@ public final class ScoreJob {
   }
 
   /**
-   * Pass 1: every wide row of {@code table} scored against {@code weighted} ({@code [nQ, width]} row-major) with
-   * one GEMM per block of {@code blockRows} rows in each partition; per-partition heaps merged with treeReduce.
+   * The ranking alone: every wide row of {@code table} scored against {@code weighted} ({@code [nQ, width]}
+   * row-major) with one GEMM per block of {@code blockRows} rows in each partition; per-partition heaps merged with
+   * treeReduce.
    * Public for the bench module, which times this pass alone ({@code io.influence.bench.ScoreBench}).
    */
   public static QueryHeaps gemmPass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted,

@@ -61,6 +61,8 @@ public final class GradientStore {
   public static final String FOLDER_PREFIX = "checkpoint=";
 
   private static final Logger LOG = LoggerFactory.getLogger(GradientStore.class);
+  /** Rows per task of the id check's aggregation (64-bit hashes: a few MiB of hash map each). */
+  private static final long ROWS_PER_ID_CHECK_TASK = 1L << 18;
 
   private GradientStore() {}
 
@@ -217,8 +219,35 @@ public final class GradientStore {
     return new GradientTable(metas, joined);
   }
 
-  /** One aggregation over the ids of all checkpoints: every id must occur exactly once per checkpoint. */
+  /**
+   * Every id must occur exactly once per checkpoint. Fast path: one hash aggregation over 64-bit hashes of the ids
+   * (fixed-size keys; the string aggregation cost as much as scoring a million projected rows), counting the rows per
+   * hash and summing {@code 2^c} over their checkpoints {@code c}: C rows with the sum {@code 2^C - 1} means one row in
+   * each (a sum of C powers of two has C one-bits only without carries). Only when some hash fails (a bad store,
+   * or two ids sharing a hash) the exact aggregation over the ids runs, and it alone decides and names the ids.
+   * Measured with {@code influence bench scale}: the string aggregation held the live heap 1.6x higher at 1M rows
+   * than at 250k.
+   */
   private static void checkSameIds(SparkSession spark, Path store, List<String> checkpoints) {
+    int c = checkpoints.size();
+    if (c <= 62) {
+      Dataset<Row> hashes = null;
+      for (int i = 0; i < c; i++) {
+        Dataset<Row> part = read(spark, store, checkpoints.get(i))
+            .select(org.apache.spark.sql.functions.xxhash64(col("id")).as("h"), lit(1L << i).as("bit"));
+        hashes = hashes == null ? part : hashes.unionAll(part);
+      }
+      // as many partitions as keep each aggregating task at ROWS_PER_ID_CHECK_TASK rows: its hash map does not grow
+      // with the store (a fixed spark.sql.shuffle.partitions would)
+      long rows = read(spark, store, checkpoints.get(0)).count(); // from the Parquet footers
+      int parts = (int) Math.max(1, Math.min(1 << 16, c * rows / ROWS_PER_ID_CHECK_TASK + 1));
+      boolean suspect = !hashes.repartition(parts, col("h")).groupBy("h").agg(org.apache.spark.sql.functions.count(lit(1)).as("n"),
+              org.apache.spark.sql.functions.sum(col("bit")).as("bits"))
+          .filter(col("n").notEqual(c).or(col("bits").notEqual((1L << c) - 1))).limit(1).isEmpty();
+      if (!suspect) {
+        return;
+      }
+    }
     Dataset<Row> ids = null;
     for (int i = 0; i < checkpoints.size(); i++) {
       Dataset<Row> part = read(spark, store, checkpoints.get(i)).select(col("id"), lit(i).as("c"));

@@ -258,7 +258,8 @@ class ScoreJobTest {
     withConf(Map.of("spark.sql.shuffle.partitions", "1", "spark.sql.adaptive.enabled", "false",
         "spark.sql.autoBroadcastJoinThreshold", "-1"), () -> {
           var table = GradientStore.table(spark, store, grads.checkpoints);
-          float[] raw = QueryMatrix.rowMajor(io.influence.spark.io.Locations.local(store), queries, table.checkpoints());
+          float[] raw = QueryMatrix.rowMajor(io.influence.spark.io.Locations.local(store), queries,
+              table.checkpoints());
           float[] weighted = io.influence.core.score.BlockScorer.foldWeights(raw, table.dim(), LR);
           String[] ids = queries.stream().map(QueryGradient::id).toArray(String[]::new);
           int k = 3;
