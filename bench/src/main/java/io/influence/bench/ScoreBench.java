@@ -37,7 +37,7 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * Scoring throughput from stored projected gradients against the float32 GEMM peak measured in the
  * same run (not a test). Writes a synthetic gradient store (seeded random float32 rows), then times
- * {@link ScoreJob#run} end to end (Parquet read, GEMM, top-k, contributions pass) and the bare
+ * {@link ScoreJob#run} end to end (Parquet read, GEMM, top-k, float64 contributions of the kept pairs) and the bare
  * kernel {@link BlockScorer#rank} on the same sizes in memory, and prints one JSON line:
  * {@code scores_per_s, gflops, gemm_peak_gflops, ratio} for the whole job, {@code gemm_pass_*} for its
  * first pass alone (Parquet read, block GEMMs, heaps; what grows with nQuery × nTrain), {@code read_only_seconds}

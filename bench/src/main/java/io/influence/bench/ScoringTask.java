@@ -7,7 +7,7 @@ import org.apache.spark.sql.SparkSession;
 /**
  * Scoring from stored projected gradients ({@link ScoreBench}) against the float32 GEMM peak measured in
  * the same task with as many concurrent GEMM threads as Spark has task slots: the whole score job
- * (Parquet read, block GEMMs, top-k, contributions pass), its GEMM pass alone, and the in-memory kernel.
+ * (Parquet read, block GEMMs, top-k, float64 contributions of the kept pairs), its GEMM pass alone, and the in-memory kernel.
  * Runs on {@code local[cores]} with {@code cores / slots} BLAS threads per task.
  *
  * <p>Keys: {@code -P train=N}, {@code queries}, {@code grad-layers}, {@code grad-rows}, {@code grad-cols} (layer gradient
@@ -60,7 +60,7 @@ final class ScoringTask implements BenchTask {
     b.metric("kernel_fraction_of_peak", r.kernelGflops() / peak);
     b.metric("read_only_seconds", r.readOnlySeconds());
     b.metric("rows_out", r.rowsOut());
-    b.note("job = ScoreJob.run end to end (checks, Parquet read, GEMM pass, top-k, float64 contributions pass);"
+    b.note("job = ScoreJob.run end to end (checks, one pass: Parquet read, GEMMs, top-k, float64 parts of kept pairs);"
         + " gemm pass = Parquet read + block GEMMs + heaps; kernel = BlockScorer.rank in memory; best of 2 after a warm-up");
     b.note(MachineLoad.now() + " at end");
     return b.build();

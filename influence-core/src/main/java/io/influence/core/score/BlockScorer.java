@@ -47,6 +47,20 @@ public final class BlockScorer {
   private float[] scores;
   private long rowsScored;
   private java.util.function.BiPredicate<String, Integer> allowed;
+  private OfferListener listener;
+
+  /**
+   * Told of every (query, training row) pair offered to a heap, while the row's floats are still in the block
+   * buffer: a caller that needs more than the score of the kept pairs (the score stage's float64 per-checkpoint and
+   * per-layer parts) computes it here instead of reading every row again. Offers are a superset of the kept pairs and,
+   * once the heaps are full, rare (a row must beat the worst kept score): about {@code k · (1 + ln(rows / blockRows))}
+   * per query and direction.
+   */
+  @FunctionalInterface
+  public interface OfferListener {
+    /** Pair ({@code query}, {@code id}) is offered; the row is {@code block[rowStart, rowStart + width)}. */
+    void offered(int query, String id, float[] block, int rowStart);
+  }
 
   /**
    * @param queryIds      one id per query (error messages name them)
@@ -90,6 +104,17 @@ public final class BlockScorer {
     }
     this.allowed = java.util.Objects.requireNonNull(allowed, "allowed");
     return this;
+  }
+
+  /** Calls {@code listener} for every pair offered to a heap (see {@link OfferListener}). Returns this scorer. */
+  public BlockScorer onOffer(OfferListener listener) {
+    this.listener = java.util.Objects.requireNonNull(listener, "listener");
+    return this;
+  }
+
+  /** The current top-k and bottom-k heaps (live: they change as rows are scored). */
+  public QueryHeaps heaps() {
+    return new QueryHeaps(top, bottom, rowsScored);
   }
 
   /** The heap buffer rows are written into; row {@code r} of the current block starts at {@code r · width}. */
@@ -264,10 +289,15 @@ public final class BlockScorer {
         if (allowed != null && !allowed.test(blockIds[r], q)) {
           continue;
         }
-        if (s >= tt[q]) {
+        boolean toTop = s >= tt[q];
+        boolean toBottom = s <= bt[q];
+        if (listener != null && (toTop || toBottom)) {
+          listener.offered(q, blockIds[r], block, r * width);
+        }
+        if (toTop) {
           top[q].offer(blockIds[r], s);
         }
-        if (s <= bt[q]) {
+        if (toBottom) {
           bottom[q].offer(blockIds[r], s);
         }
       }

@@ -24,11 +24,18 @@ public record ScoreSplit(double[] perCheckpoint, double[] perLayer) implements S
    * {@code row}, both {@code weights.length × layout.dim()} values laid out as in the class comment.
    */
   public static ScoreSplit of(LayerLayout layout, double[] weights, float[] query, int queryStart, float[] row) {
+    return of(layout, weights, query, queryStart, row, 0);
+  }
+
+  /** {@link #of(LayerLayout, double[], float[], int, float[])} of the wide row starting at {@code row[rowStart]}. */
+  public static ScoreSplit of(LayerLayout layout, double[] weights, float[] query, int queryStart, float[] row,
+      int rowStart) {
     int d = layout.dim();
     int c = weights.length;
-    if (row.length < (long) c * d || queryStart < 0 || query.length - queryStart < (long) c * d) {
+    if (rowStart < 0 || row.length - rowStart < (long) c * d || queryStart < 0
+        || query.length - queryStart < (long) c * d) {
       throw new IllegalArgumentException("a query and a row of " + c + " checkpoints x " + d + " values do not fit in "
-          + (query.length - queryStart) + " query values and a row of " + row.length);
+          + (query.length - queryStart) + " query values and " + (row.length - rowStart) + " row values");
     }
     List<String> layers = layout.layers();
     double[] perCheckpoint = new double[c];
@@ -39,7 +46,7 @@ public record ScoreSplit(double[] perCheckpoint, double[] perLayer) implements S
         int to = from + layout.size(layers.get(l));
         double s = 0;
         for (int j = from; j < to; j++) {
-          s += (double) query[queryStart + j] * row[j];
+          s += (double) query[queryStart + j] * row[rowStart + j];
         }
         perCheckpoint[i] += weights[i] * s;
         perLayer[l] += weights[i] * s;

@@ -19,7 +19,6 @@ import io.influence.spark.store.GradientTable;
 import io.influence.spark.store.PublishedFolder;
 import io.influence.spark.store.RowGather;
 import io.influence.spark.store.StoreMetadata;
-import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -44,11 +43,12 @@ import org.slf4j.LoggerFactory;
  * The score stage: ranks the training examples of a gradient store for each query and keeps the
  * top-k and bottom-k, with their per-checkpoint and per-layer contributions, provenance and text.
  *
- * <p>Pass 1 (all rows): the checkpoints are joined on id into wide rows; each partition scores its
+ * <p>One pass over all rows: the checkpoints are joined on id into wide rows; each partition scores its
  * rows B at a time with one float32 GEMM against the broadcast query matrix (influence-core's BlockScorer) and keeps
- * per-query heaps (QueryHeaps), merged with treeReduce. Pass 2 (all rows read, only the selected copied): each
- * selected (query, train) pair's contributions {@code w_i ⟨q_i, g_i⟩} per checkpoint and {@code Σ_i w_i ⟨q_i,l, g_i,l⟩}
- * per layer are recomputed in float64 on the executors (ScoreSplit). {@code score} is the float32 GEMM value that
+ * per-query heaps (QueryHeaps), merged with treeReduce. When a pair is offered to a heap, while its row is still in
+ * the block buffer, its contributions {@code w_i ⟨q_i, g_i⟩} per checkpoint and {@code Σ_i w_i ⟨q_i,l, g_i,l⟩} per
+ * layer are computed in float64 (ScoreSplit) and kept as long as the heaps keep the pair ({@link KeptPairs}); the
+ * store is read once. {@code score} is the float32 GEMM value that
  * ranked the pair; {@code Σ contributions} equals it up to float32 rounding.
  *
  * <p>Output rows ({@link #SCHEMA} plus {@code text}, {@code input_ids} from the corpus row; a window
@@ -129,34 +129,16 @@ public final class ScoreJob {
     // cap the two block buffers (heap + off-heap) at about 256 MiB each for wide (full-gradient) rows
     int blockRows = (int) Math.max(1, Math.min(spec.blockRows(), MAX_BLOCK_BYTES / (4L * width)));
     long stored = GradientStore.read(spark, spec.store(), spec.checkpoints().get(0)).count();
-    QueryHeaps heaps;
+    KeptPairs pairs;
     try (Progress progress = Progress.start(spark.sparkContext(), "score", stored)) {
-      heaps = gemmPass(jsc, table, queryIds, weighted, k, blockRows, progress.counter(),
-          CandidateMask.of(spec.candidates(), queryIds), unitPart);
+      pairs = pass(jsc, table, queryIds, weighted, raw, weights, k, blockRows, progress.counter(),
+          CandidateMask.of(spec.candidates(), queryIds), unitPart, 8 * k * nq);
       progress.finish();
     }
+    QueryHeaps heaps = pairs.heaps();
     long t2 = System.nanoTime();
-
-    Map<String, List<Integer>> selected = new HashMap<>();
-    for (int q = 0; q < nq; q++) {
-      for (TopK h : List.of(heaps.top()[q], heaps.bottom()[q])) {
-        for (TopK.Scored s : h.result()) {
-          List<Integer> qs = selected.computeIfAbsent(s.id(), x -> new ArrayList<>());
-          if (!qs.contains(q)) {
-            qs.add(q);
-          }
-        }
-      }
-    }
-    Map<String, Detail> details;
-    try (Progress progress = Progress.start(spark.sparkContext(), "contributions", stored)) {
-      details = details(jsc, table, raw, weights, selected, blockRows, progress.counter(), unitPart);
-      progress.finish();
-    }
-    long t3 = System.nanoTime();
-    LOG.info("scored {} training rows against {} queries: checks {} ms, GEMM pass {} ms, contributions pass over {}"
-        + " selected rows {} ms", heaps.rows(), nq, (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, selected.size(),
-        (t3 - t2) / 1_000_000);
+    LOG.info("scored {} training rows against {} queries: checks {} ms, one pass (GEMM, top-k, contributions of the"
+        + " kept pairs) {} ms", heaps.rows(), nq, (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000);
 
     List<Row> out1 = new ArrayList<>();
     List<String> names = table.checkpointNames();
@@ -168,18 +150,18 @@ public final class ScoreJob {
         List<TopK.Scored> kept = (direction.equals("top") ? heaps.top() : heaps.bottom())[q].result();
         for (int r = 0; r < kept.size(); r++) {
           TopK.Scored s = kept.get(r);
-          Detail det = details.get(q + "\u0000" + s.id());
-          if (det == null) {
+          ScoreSplit split = pairs.parts(q, s.id());
+          if (split == null) {
             throw new IllegalStateException("no contributions computed for query '" + queryIds[q] + "', train '" + s.id()
                 + "'");
           }
           Map<String, Double> perLayer = new LinkedHashMap<>();
           for (int l = 0; l < layers.size(); l++) {
-            perLayer.put(layers.get(l), det.split().perLayer()[l]);
+            perLayer.put(layers.get(l), split.perLayer()[l]);
           }
           out1.add(RowFactory.create(queryIds[q], direction, r + 1, s.id(), s.score(),
               scala.jdk.javaapi.CollectionConverters.asScala(names).toSeq(),
-              scala.jdk.javaapi.CollectionConverters.asScala(boxed(det.split().perCheckpoint())).toSeq(),
+              scala.jdk.javaapi.CollectionConverters.asScala(boxed(split.perCheckpoint())).toSeq(),
               scala.jdk.javaapi.CollectionConverters.asScala(perLayer),
               spec.method(), spec.damping() == null ? null : spec.damping().value(),
               spec.damping() == null ? null : spec.damping().mode(),
@@ -218,8 +200,9 @@ public final class ScoreJob {
   }
 
   /**
-   * Pass 1: every wide row of {@code table} scored against {@code weighted} ({@code [nQ, width]} row-major) with
-   * one GEMM per block of {@code blockRows} rows in each partition; per-partition heaps merged with treeReduce.
+   * The ranking alone: every wide row of {@code table} scored against {@code weighted} ({@code [nQ, width]}
+   * row-major) with one GEMM per block of {@code blockRows} rows in each partition; per-partition heaps merged with
+   * treeReduce.
    * Public for the bench module, which times this pass alone ({@code io.influence.bench.ScoreBench}).
    */
   public static QueryHeaps gemmPass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted,
@@ -235,19 +218,51 @@ public final class ScoreJob {
    */
   static QueryHeaps gemmPass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted, int k,
       int blockRows, ProgressCounter done, CandidateMask mask, int unitPart) {
+    return pass(jsc, table, queryIds, weighted, null, null, k, blockRows, done, mask, unitPart, 0).heaps();
+  }
+
+  /**
+   * The stage's one pass over the store: {@link #gemmPass} and, when {@code raw} (the unweighted query matrix) is
+   * given, the float64 per-checkpoint and per-layer parts ({@link ScoreSplit}) of every pair offered to a heap,
+   * computed from the row while it is still in the block buffer and kept only while the heaps keep the pair.
+   * Memory per task: the block buffers, the query matrices, and O(queries × k) heaps and parts; none grows with
+   * the rows: the parts of pairs no longer kept are dropped whenever {@code pruneAt} parts are held ({@code pruneAt}
+   * then doubles if that many are still kept; the stage uses {@code 8 · k · queries}, four times what the heaps keep).
+   */
+  static KeptPairs pass(JavaSparkContext jsc, GradientTable table, String[] queryIds, float[] weighted, float[] raw,
+      double[] weights, int k, int blockRows, ProgressCounter done, CandidateMask mask, int unitPart, int pruneAt) {
     RowGather gather = table.gather();
     int width = table.width();
+    LayerLayout layout = table.checkpoints().get(0).layout();
     Broadcast<float[]> qb = jsc.broadcast(weighted);
+    Broadcast<float[]> rb = raw == null ? null : jsc.broadcast(raw);
     Broadcast<CandidateMask> mb = mask == null ? null : jsc.broadcast(mask);
     JavaRDD<InternalRow> rows = table.rows().queryExecution().toRdd().toJavaRDD();
-    QueryHeaps heaps = rows.mapPartitions(it -> {
+    KeptPairs kept = rows.mapPartitions(it -> {
       BlockScorer scorer = new BlockScorer(queryIds, qb.value(), width, k, blockRows);
       CandidateMask m = mb == null ? null : mb.value();
       if (m != null) {
         scorer.onlyPairs(m::allows);
       }
+      HashMap<String, ScoreSplit> parts = new HashMap<>();
+      if (rb != null) {
+        float[] rq = rb.value();
+        // offers are few once the heaps are full; pruning to the kept pairs at the limit bounds the map
+        int[] limit = {Math.max(1, pruneAt)};
+        scorer.onOffer((q, id, block, start) -> {
+          String key = KeptPairs.key(q, id);
+          if (!parts.containsKey(key)) {
+            if (parts.size() >= limit[0]) { // before the put: this pair enters the heap only after the call
+              KeptPairs.prune(scorer.heaps(), parts);
+              limit[0] = Math.max(limit[0], 2 * parts.size());
+            }
+            parts.put(key, ScoreSplit.of(layout, weights, rq, q * width, block, start));
+          }
+        });
+      }
       int batch = 0;
       while (it.hasNext()) {
+        // Spark reuses the row object: nothing may call it.hasNext() before r is read
         InternalRow r = it.next();
         String id = gather.id(r);
         if (m != null && !m.anyQuery(id)) {
@@ -270,59 +285,18 @@ public final class ScoreJob {
       if (done != null && batch > 0) {
         done.add(batch);
       }
-      return List.of(scorer.finish()).iterator();
-    }).treeReduce(QueryHeaps::merge);
+      QueryHeaps heaps = scorer.finish();
+      KeptPairs.prune(heaps, parts);
+      return List.of(new KeptPairs(heaps, parts)).iterator();
+    }).treeReduce(KeptPairs::merge);
     qb.destroy();
+    if (rb != null) {
+      rb.destroy();
+    }
     if (mb != null) {
       mb.destroy();
     }
-    return heaps;
-  }
-
-  /** Float64 per-checkpoint and per-layer contributions of the selected pairs, keyed by {@code q + '\0' + trainId}. */
-  private static Map<String, Detail> details(JavaSparkContext jsc, GradientTable table, float[] raw, double[] weights,
-      Map<String, List<Integer>> selected, int blockRows, ProgressCounter done, int unitPart) {
-    RowGather gather = table.gather();
-    int width = table.width();
-    LayerLayout layout = table.checkpoints().get(0).layout();
-    Broadcast<float[]> qb = jsc.broadcast(raw);
-    Broadcast<Map<String, List<Integer>>> sb = jsc.broadcast(new HashMap<>(selected));
-    // no Spark filter: an IN over thousands of ids costs more than reading the rows and skipping by hash lookup
-    List<Detail> all = table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
-      float[] row = new float[width];
-      List<Detail> out = new ArrayList<>();
-      int batch = 0;
-      while (it.hasNext()) {
-        // Spark reuses the row object: nothing may call it.hasNext() before r is read
-        InternalRow r = it.next();
-        String id = gather.id(r);
-        List<Integer> wanted = sb.value().get(id);
-        if (wanted != null) {
-          gather.copy(r, id, row, 0);
-          if (unitPart > 0) {
-            UnitNorm.normalizeParts(row, 0, width, unitPart);
-          }
-          for (int qi : wanted) {
-            out.add(new Detail(qi, id, ScoreSplit.of(layout, weights, qb.value(), qi * width, row)));
-          }
-        }
-        if (++batch == blockRows) {
-          done.add(batch);
-          batch = 0;
-        }
-      }
-      if (batch > 0) {
-        done.add(batch);
-      }
-      return out.iterator();
-    }).collect();
-    qb.destroy();
-    sb.destroy();
-    Map<String, Detail> byKey = new HashMap<>();
-    for (Detail det : all) {
-      byKey.put(det.query() + "\u0000" + det.trainId(), det);
-    }
-    return byKey;
+    return kept;
   }
 
   /**
@@ -369,6 +343,4 @@ public final class ScoreJob {
     return v != null ? v : "0.1.0-SNAPSHOT";
   }
 
-  /** Float64 contributions of one selected (query, train) pair. */
-  record Detail(int query, String trainId, ScoreSplit split) implements Serializable {}
 }

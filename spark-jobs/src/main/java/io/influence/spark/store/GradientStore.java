@@ -1,8 +1,11 @@
 package io.influence.spark.store;
 
+import static org.apache.spark.sql.functions.array_max;
+import static org.apache.spark.sql.functions.array_min;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.concat;
 import static org.apache.spark.sql.functions.expr;
+import static org.apache.spark.sql.functions.isnan;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.raise_error;
 import static org.apache.spark.sql.functions.size;
@@ -58,6 +61,8 @@ public final class GradientStore {
   public static final String FOLDER_PREFIX = "checkpoint=";
 
   private static final Logger LOG = LoggerFactory.getLogger(GradientStore.class);
+  /** Rows per task of the id check's aggregation (64-bit hashes: a few MiB of hash map each). */
+  private static final long ROWS_PER_ID_CHECK_TASK = 1L << 18;
 
   private GradientStore() {}
 
@@ -214,8 +219,33 @@ public final class GradientStore {
     return new GradientTable(metas, joined);
   }
 
-  /** One aggregation over the ids of all checkpoints: every id must occur exactly once per checkpoint. */
+  /**
+   * Every id must occur exactly once per checkpoint. Fast path: one hash aggregation over 64-bit hashes of the ids
+   * (fixed-size keys; the string aggregation cost as much as scoring a million projected rows), counting the rows per
+   * hash and summing {@code 2^c} over their checkpoints {@code c}: C rows with the sum {@code 2^C - 1} means one row in
+   * each (a sum of C powers of two has C one-bits only without carries). Only when some hash fails (a bad store,
+   * or two ids sharing a hash) the exact aggregation over the ids runs, and it alone decides and names the ids.
+   */
   private static void checkSameIds(SparkSession spark, Path store, List<String> checkpoints) {
+    int c = checkpoints.size();
+    if (c <= 62) {
+      Dataset<Row> hashes = null;
+      for (int i = 0; i < c; i++) {
+        Dataset<Row> part = read(spark, store, checkpoints.get(i))
+            .select(org.apache.spark.sql.functions.xxhash64(col("id")).as("h"), lit(1L << i).as("bit"));
+        hashes = hashes == null ? part : hashes.unionAll(part);
+      }
+      // as many partitions as keep each aggregating task at ROWS_PER_ID_CHECK_TASK rows: its hash map does not grow
+      // with the store (a fixed spark.sql.shuffle.partitions would)
+      long rows = read(spark, store, checkpoints.get(0)).count(); // from the Parquet footers
+      int parts = (int) Math.max(1, Math.min(1 << 16, c * rows / ROWS_PER_ID_CHECK_TASK + 1));
+      boolean suspect = !hashes.repartition(parts, col("h")).groupBy("h").agg(org.apache.spark.sql.functions.count(lit(1)).as("n"),
+              org.apache.spark.sql.functions.sum(col("bit")).as("bits"))
+          .filter(col("n").notEqual(c).or(col("bits").notEqual((1L << c) - 1))).limit(1).isEmpty();
+      if (!suspect) {
+        return;
+      }
+    }
     Dataset<Row> ids = null;
     for (int i = 0; i < checkpoints.size(); i++) {
       Dataset<Row> part = read(spark, store, checkpoints.get(i)).select(col("id"), lit(i).as("c"));
@@ -359,13 +389,24 @@ public final class GradientStore {
       Column arr = col(l.column()).cast(DataTypes.createArrayType(DataTypes.FloatType, false));
       Column where = concat(lit("gradient store, checkpoint '" + meta.checkpoint() + "', layer '" + l.name()
           + "', example '"), col("id"), lit("': "));
+      // NaN/Inf by array_max/array_min of the float values (Spark orders NaN above +Inf, so a NaN is the max; a
+      // double too large for float32 becomes Inf): both are generated loops, where a lambda (exists) is interpreted
+      // per element and cost more than the rest of the write. Null elements only when the column's type allows them.
+      Column hi = array_max(arr);
+      Column lo = array_min(arr);
+      Column notFinite = isnan(hi).or(hi.equalTo(lit(Float.POSITIVE_INFINITY)))
+          .or(lo.equalTo(lit(Float.NEGATIVE_INFINITY)));
+      Column nullElement = ((ArrayType) schema.apply(l.column()).dataType()).containsNull()
+          ? expr("exists(" + c + ", x -> x IS NULL)") : lit(false);
+      String finite = ". HINT: the loss overflowed for this example at this checkpoint; check the checkpoint and the"
+          + " example's tokens, or drop it.";
       Column bad = when(col(l.column()).isNull(), raise_error(concat(where, lit("no gradient (null)."))))
           .when(size(col(l.column())).notEqual(l.size()), raise_error(concat(where, lit("array has "),
               size(col(l.column())).cast("string"), lit(" values but [" + l.rows() + ", " + l.cols() + "] needs "
                   + l.size() + ". HINT: flatten the matrix row-major."))))
-          .when(expr("exists(" + c + ", x -> x IS NULL OR isnan(x) OR abs(x) = double('inf'))"),
-              raise_error(concat(where, lit("gradient holds NaN, Inf or null. HINT: the loss overflowed for this"
-                  + " example at this checkpoint; check the checkpoint and the example's tokens, or drop it."))));
+          .when(nullElement, raise_error(concat(where, lit("gradient holds NaN, Inf or null (a null value)" + finite))))
+          .when(notFinite, raise_error(concat(where, lit("gradient holds NaN, Inf or null (max "), hi.cast("string"),
+              lit(", min "), lo.cast("string"), lit(")" + finite))));
       out.add(bad.otherwise(arr).as(l.column()));
     }
     return rows.select(out.toArray(new Column[0]));

@@ -252,6 +252,44 @@ class ScoreJobTest {
   }
 
   @Test
+  void pass_pruningBeforeEveryNewOffer_keepsExactPartsOfEveryKeptPair() {
+    // one partition, one row per block, prune at 1: the parts of offered pairs are cut back to the kept pairs before
+    // every new offer (the path a large store takes), and every kept pair must still carry its exact float64 parts
+    withConf(Map.of("spark.sql.shuffle.partitions", "1", "spark.sql.adaptive.enabled", "false",
+        "spark.sql.autoBroadcastJoinThreshold", "-1"), () -> {
+          var table = GradientStore.table(spark, store, grads.checkpoints);
+          float[] raw = QueryMatrix.rowMajor(io.influence.spark.io.Locations.local(store), queries,
+              table.checkpoints());
+          float[] weighted = io.influence.core.score.BlockScorer.foldWeights(raw, table.dim(), LR);
+          String[] ids = queries.stream().map(QueryGradient::id).toArray(String[]::new);
+          int k = 3;
+          KeptPairs kept = ScoreJob.pass(org.apache.spark.api.java.JavaSparkContext.fromSparkContext(
+              spark.sparkContext()), table, ids, weighted, raw, LR, k, 1, null, null, 0, 1);
+          double[][] want = bruteForce();
+          for (int q = 0; q < queries.size(); q++) {
+            for (boolean top : new boolean[] {true, false}) {
+              List<TopK.Scored> ref = BruteForce.sorted(grads.ids, want[q], top, k);
+              List<TopK.Scored> got = (top ? kept.heaps().top() : kept.heaps().bottom())[q].result();
+              assertEquals(ref.stream().map(TopK.Scored::id).toList(), got.stream().map(TopK.Scored::id).toList());
+              for (TopK.Scored s : got) {
+                var parts = kept.parts(q, s.id());
+                String what = ids[q] + " " + s.id();
+                assertTrue(parts != null, what + " has no parts");
+                for (int c = 0; c < 3; c++) {
+                  double ref1 = 0;
+                  for (StoreMetadata.Layer l : SyntheticGradients.LAYERS) {
+                    ref1 += LR[c] * BruteForce.dot(queries.get(q).perCheckpoint().get(c).get(l.name()),
+                        grads.grads.get(c).get(s.id()).get(l.name()));
+                  }
+                  assertEquals(ref1, parts.perCheckpoint()[c], CONTRIBUTION_TOL, what + " ckpt " + c);
+                }
+              }
+            }
+          }
+        });
+  }
+
+  @Test
   void run_withOutputAndCorpus_writesParquetSummaryAndText_secondRunIsNoOp() throws Exception {
     Path corpus = dir.resolve("corpus.parquet");
     StructType schema = new StructType().add("id", DataTypes.StringType).add("text", DataTypes.StringType);

@@ -167,16 +167,19 @@ class GradientStoreTest {
   }
 
   @Test
-  void write_nanGradient_failsNamingExample() {
+  void write_nanOrInfiniteGradient_failsNamingExample() {
     Path store = dir.resolve("store");
-    float[] bad = new float[3];
-    bad[1] = Float.NaN;
-    Dataset<Row> df = spark.createDataFrame(List.of(RowFactory.create("nan-row", new float[12], new float[10], bad)),
-        SyntheticGradients.schema());
-    var e = assertThrows(Exception.class, () -> GradientStore.write(spark, df, store,
-        SyntheticGradients.meta("step-100", 100, 0.01)));
-    String m = messages(e);
-    assertTrue(m.contains("nan-row") && m.contains("lm_head") && m.contains("NaN"), m);
+    for (float v : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+      float[] bad = {0.5f, v, -0.5f};
+      Dataset<Row> df = spark.createDataFrame(List.of(RowFactory.create("ok-row", new float[12], new float[10],
+              new float[3]), RowFactory.create("nan-row", new float[12], new float[10], bad)),
+          SyntheticGradients.schema());
+      var e = assertThrows(Exception.class, () -> GradientStore.write(spark, df, store,
+          SyntheticGradients.meta("step-100", 100, 0.01)), "value " + v);
+      String m = messages(e);
+      assertTrue(m.contains("nan-row") && m.contains("lm_head") && m.contains("NaN"), m);
+      assertEquals(List.of(), GradientStore.checkpoints(store));
+    }
   }
 
   @Test

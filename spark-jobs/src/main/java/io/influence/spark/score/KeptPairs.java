@@ -1,0 +1,66 @@
+package io.influence.spark.score;
+
+import io.influence.core.score.QueryHeaps;
+import io.influence.core.score.ScoreSplit;
+import io.influence.core.score.TopK;
+import java.io.Serializable;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The score stage's one pass over the store, per partition and merged: the top-k and bottom-k heaps of every query
+ * and the float64 per-checkpoint and per-layer parts ({@link ScoreSplit}) of the pairs those heaps keep, keyed by
+ * {@link #key}. The parts are computed when a pair is offered to a heap, while its row is still in the scorer's block
+ * buffer ({@link io.influence.core.score.BlockScorer.OfferListener}), so no second read of the store is needed;
+ * {@link #prune} drops the parts of pairs the heaps no longer keep, so what a task and the driver hold is bounded by
+ * queries × 2k, not by the rows.
+ */
+final class KeptPairs implements Serializable {
+
+  private static final long serialVersionUID = 1L;
+
+  private final QueryHeaps heaps;
+  private final HashMap<String, ScoreSplit> parts;
+
+  KeptPairs(QueryHeaps heaps, HashMap<String, ScoreSplit> parts) {
+    this.heaps = heaps;
+    this.parts = parts;
+  }
+
+  /** The key of pair (query index {@code q}, training id). */
+  static String key(int q, String trainId) {
+    return q + "\u0000" + trainId;
+  }
+
+  QueryHeaps heaps() {
+    return heaps;
+  }
+
+  /** The parts of pair ({@code q}, {@code trainId}), or null when it was never offered. */
+  ScoreSplit parts(int q, String trainId) {
+    return parts.get(key(q, trainId));
+  }
+
+  /** Keeps in {@code parts} only the pairs that {@code heaps} keep now. */
+  static void prune(QueryHeaps heaps, Map<String, ScoreSplit> parts) {
+    Set<String> kept = new HashSet<>();
+    for (int q = 0; q < heaps.top().length; q++) {
+      for (TopK h : new TopK[] {heaps.top()[q], heaps.bottom()[q]}) {
+        for (TopK.Scored s : h.result()) {
+          kept.add(key(q, s.id()));
+        }
+      }
+    }
+    parts.keySet().retainAll(kept);
+  }
+
+  /** Merges {@code other} into this (same queries and k): heaps merged, parts of the pairs still kept. */
+  KeptPairs merge(KeptPairs other) {
+    QueryHeaps merged = heaps.merge(other.heaps);
+    parts.putAll(other.parts);
+    prune(merged, parts);
+    return new KeptPairs(merged, parts);
+  }
+}
