@@ -11,6 +11,7 @@ final class QualityTasks {
     return List.of(new ExactnessTask(), new LeaveOneOutTask(), new PlantedFactsTask(), new CleaningTask(),
         new SgdInfluenceTask(),
         new ShapleyTask(),
-        new CandidatesTask());
+        new CandidatesTask(),
+        new ProjectionTask());
   }
 }
