@@ -114,7 +114,7 @@ final class CandidatesTask implements BenchTask {
       Stages.extract(spark, small);
       seconds.put("proj.extract", since(t));
       t = System.nanoTime();
-      proj = BenchPipeline.scores(spark, small, "tracin");
+      proj = BenchPipeline.scores(spark, small.with("score.gradients", "raw"), "tracin");   // proj-unit divides below
       seconds.put("proj.score-all", since(t));
       self = BenchPipeline.selfInfluence(spark, small, "tracin");
       for (double f : fractions) {   // the final method on the TF-IDF candidates only, as a user would run it
@@ -167,7 +167,7 @@ final class CandidatesTask implements BenchTask {
     result.note(BenchPipeline.describe(small, trained) + " (recall stage); the exact stage uses " + exactK + "x"
         + exactK);
     result.note("tfidf/bm25: Stages.candidates (Spark MLlib CountVectorizer + IDF, words); proj: TracIn over all "
-        + "checkpoints on the " + recallK + "x" + recallK + " projection; proj-unit: proj / sqrt(TracIn self-influence); "
+        + "checkpoints on the " + recallK + "x" + recallK + " projection (score.gradients = raw); proj-unit: proj / sqrt(TracIn self-influence); "
         + "tfidf>proj: TF-IDF top-4M, then proj's top-M among them");
     result.note("seconds.exact-score-on-tfidf@M: `score` with score.candidates = true (candidates stage + EK-FAC score of"
         + " the candidates only; the fitted lexical model is reused, the lists recomputed at M), against seconds.exact.score-all; extraction and fit-ekfac still "

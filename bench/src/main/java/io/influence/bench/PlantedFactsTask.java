@@ -93,7 +93,8 @@ final class PlantedFactsTask implements BenchTask {
       Stages.extract(spark, s);
       stageSeconds.put("extract", seconds(t));
       t = System.nanoTime();
-      scores.put("tracin", BenchPipeline.scores(spark, s, "tracin"));
+      // "tracin" stays the raw inner products (the default is unit for TracIn since issue 16), "tracin-unit" the default
+      scores.put("tracin", BenchPipeline.scores(spark, s.with("score.gradients", "raw"), "tracin"));
       stageSeconds.put("score-tracin", seconds(t));
       t = System.nanoTime();
       scores.put("tracin-unit", BenchPipeline.scores(spark, s.with("score.gradients", "unit")
@@ -192,7 +193,8 @@ final class PlantedFactsTask implements BenchTask {
             + "statements of %d invented facts (2-5 each); %d queries (verbatim and paraphrased prompt per fact); seed %d",
         ids.size(), ids.size() - planted, planted, data.facts().size(), data.planted().size(), o.seed()));
     result.note(BenchPipeline.describe(s, trained));
-    result.note("tracin-unit, ekfac-unit: the same with score.gradients = unit (cosines of unit-normalised gradients)");
+    result.note("tracin, ekfac: score.gradients = raw; tracin-unit, ekfac-unit: the same with score.gradients = unit "
+        + "(cosines of unit-normalised gradients; the default, auto, is unit for tracin and raw for ekfac)");
     result.note("representer: representer points of the last checkpoint's head fine-tuned with L2 (representer block)");
     result.note("tracin, ekfac: the Spark pipeline (extract, fit-ekfac, score) on local Spark, ekfac with "
         + "ekfac.checkpoints = " + Choices.word(s.ekfac().checkpoints()) + ", damping " + s.ekfac().dampingWords());

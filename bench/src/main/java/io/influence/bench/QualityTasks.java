@@ -12,6 +12,7 @@ final class QualityTasks {
         new SgdInfluenceTask(),
         new ShapleyTask(),
         new CandidatesTask(),
-        new FlaggingTask());
+        new FlaggingTask(),
+        new ProjectionTask());
   }
 }

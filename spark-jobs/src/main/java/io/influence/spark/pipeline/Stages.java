@@ -218,7 +218,7 @@ public final class Stages {
           s.score().blockRows(), method.name().word(),
           method.damping().map(d -> DampingUsed.of(d, p.lambda())).orElse(null), corpus, new Path(out, folder),
           p.solver());
-      spec = spec.withUnitGradients(s.score().gradients() == io.influence.spark.config.ScoreSettings.Gradients.UNIT);
+      spec = spec.withUnitGradients(s.score().gradientsInForce() == io.influence.spark.config.ScoreSettings.Gradients.UNIT);
       return ScoreJob.run(spark, candidates == null ? spec : spec.withCandidates(candidates));
     }));
   }

@@ -402,8 +402,24 @@ public final class ReportBuilder {
         rows = rows.where(functions.pmod(functions.hash(functions.col("id")), functions.lit(1_000_000))
             .lt(keepPerMillion));
       }
+      double[] queryNorm = new double[queries.size()];   // unit-normalised scores divide by both norms
+      for (int qi = 0; qi < queries.size(); qi++) {
+        queryNorm[qi] = scored.unit() ? TokenContributions.norm(queries.get(qi).id(), meta.checkpoint(),
+            meta.layerNames(), scored) : 1;
+      }
       for (Row r : rows.collectAsList()) {
         String id = r.getString(0);
+        double rowNorm = 1;
+        if (scored.unit()) {
+          double ss = 0;
+          for (int l = 0; l < meta.layers().size(); l++) {
+            for (Object v : r.getList(l + 2)) {
+              double x = ((Number) v).doubleValue();
+              ss += x * x;
+            }
+          }
+          rowNorm = Math.sqrt(ss);
+        }
         for (int qi = 0; qi < queries.size(); qi++) {
           double dot = 0;
           for (int l = 0; l < flat.get(qi).length; l++) {
@@ -413,7 +429,8 @@ public final class ReportBuilder {
               dot += (double) ql[k] * ((Number) stored.get(k)).doubleValue();
             }
           }
-          out.get(queries.get(qi).id()).merge(id, weight * dot, Double::sum);
+          double norms = rowNorm * queryNorm[qi];
+          out.get(queries.get(qi).id()).merge(id, norms > 0 ? weight * dot / norms : 0, Double::sum);
         }
       }
     }

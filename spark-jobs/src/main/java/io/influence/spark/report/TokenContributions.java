@@ -40,6 +40,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * mixes the prediction of {@code x_{t+1}} with what later positions read from t through attention.
  * Without a projection ({@code P = I}) the same formula uses {@code g_t} and {@code a_t}.
  *
+ * <p>With unit-normalised scores ({@link QueryGradientFile.Scored#unit}, TracIn's default) checkpoint i's terms are
+ * divided by {@code ‖Q_i‖ ‖P_out G_i P_inᵀ‖} (norms over every stored layer; the row's from its factors, as
+ * {@code Σ_l ‖g_lᵀ a_l‖²} of the projected factors), so that they add up to the cosine score.
+ *
  * <p>Numerics: the model runs in float32 like the extract stage (the factors then agree with the
  * stored gradients to float32 rounding); the projections are the store's float32 matrices, and the products
  * (influence-core's {@link TokenAttribution}) and the sums over layers and checkpoints are done in float64.
@@ -102,24 +106,58 @@ public final class TokenContributions {
     }
     GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(layers);
     double rate = scored.weight(meta.checkpoint());
+    // unit-normalised scores: each query's norm over every layer of this checkpoint
+    double[] queryNorm = new double[queries.size()];
+    if (scored.unit()) {
+      for (int qi = 0; qi < queries.size(); qi++) {
+        queryNorm[qi] = norm(queries.get(qi).id(), meta.checkpoint(), layers, scored);
+      }
+    }
     for (Map.Entry<String, List<Integer>> e : wantedBy.entrySet()) {
       int[] tokens = sequences.get(e.getKey());
       Map<String, TokenFactors> factors = model.gradients(TokenBatch.of(tokens), request).tokenFactors().get(0);
+      Map<Integer, double[]> terms = new LinkedHashMap<>();   // query index → this checkpoint's per-token terms
+      e.getValue().forEach(qi -> terms.put(qi, new double[tokens.length]));
+      double rowSquares = 0;
       for (String layer : layers) {
         TokenFactors f = factors.get(layer);
         f = new TokenFactors(layer, f.a().castTo(DataType.DOUBLE), f.g().castTo(DataType.DOUBLE));
         KroneckerProjection p = projections.get(layer);
         TokenFactors projected = p == null ? f : p.projectTokens(f);  // a [T, kIn], g [T, kOut]
+        if (scored.unit()) {   // the row's stored gradient of this layer is Σ_t g_t a_tᵀ = gᵀ a
+          double n = projected.g().transpose().mmul(projected.a()).norm2Number().doubleValue();
+          rowSquares += n * n;
+        }
         for (int qi : e.getValue()) {
           float[] flat = scored.gradient(queries.get(qi).id(), meta.checkpoint(), layer);
           INDArray ql = Nd4j.createFromArray(flat).reshape(stored.shape(layer));
           double[] perToken = TokenAttribution.perToken(e.getKey(), projected, ql);
-          double[] target = out.get(queries.get(qi).id()).get(e.getKey());
+          double[] target = terms.get(qi);
           for (int t = 0; t < target.length; t++) {
-            target[t] += rate * perToken[t];
+            target[t] += perToken[t];
           }
         }
       }
+      for (Map.Entry<Integer, double[]> q : terms.entrySet()) {
+        // cosines: a zero gradient scores 0 against everything, as in the score stage (UnitNorm)
+        double scale = !scored.unit() ? rate
+            : rowSquares > 0 && queryNorm[q.getKey()] > 0 ? rate / (Math.sqrt(rowSquares) * queryNorm[q.getKey()]) : 0;
+        double[] target = out.get(queries.get(q.getKey()).id()).get(e.getKey());
+        for (int t = 0; t < target.length; t++) {
+          target[t] += scale * q.getValue()[t];
+        }
+      }
     }
+  }
+
+  /** The Euclidean norm of a query's scored gradient over {@code layers} at {@code checkpoint}, in float64. */
+  static double norm(String queryId, String checkpoint, List<String> layers, QueryGradientFile.Scored scored) {
+    double ss = 0;
+    for (String layer : layers) {
+      for (float v : scored.gradient(queryId, checkpoint, layer)) {
+        ss += (double) v * v;
+      }
+    }
+    return Math.sqrt(ss);
   }
 }

@@ -26,16 +26,21 @@ import org.apache.hadoop.fs.Path;
  * <p>Layout: one float32 tensor per (query, checkpoint, layer), named {@code q<i>/<checkpoint>/<layer>}
  * with {@code i} the query's position, flattened row-major (shape {@code [rows·cols]}, the store's
  * layer shape); the metadata holds {@code query_ids}, {@code checkpoints} and {@code weights} (JSON
- * arrays) and {@code method}.
+ * arrays), {@code method} and {@code gradients} ({@code "unit"} when the scores are cosines: each checkpoint's query
+ * and training gradient divided by its norm over every layer first; {@code "raw"}, or absent in files of older
+ * engines, for inner products). The gradients are saved as scored, before any unit normalisation.
  */
 public final class QueryGradientFile {
 
   public static final String FILE = "query-gradients.safetensors";
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** What a score stage scored with. */
+  /**
+   * What a score stage scored with; {@code unit}: the scores are {@code Σ_i w_i cos(q_i, g_i)} over checkpoints i
+   * (each checkpoint's query and training gradient unit-normalised over all its layers), not inner products.
+   */
   public record Scored(String method, List<String> queryIds, List<String> checkpoints, List<Double> weights,
-                       Map<String, List<Map<String, float[]>>> gradients) {
+                       Map<String, List<Map<String, float[]>>> gradients, boolean unit) {
 
     /** The preconditioned gradient of {@code queryId} at checkpoint {@code name}, layer {@code layer} (row-major). */
     public float[] gradient(String queryId, String checkpoint, String layer) {
@@ -80,6 +85,7 @@ public final class QueryGradientFile {
       w.metadata("query_ids", JSON.writeValueAsString(ids));
       w.metadata("checkpoints", JSON.writeValueAsString(spec.checkpoints()));
       w.metadata("weights", JSON.writeValueAsString(spec.weights()));
+      w.metadata("gradients", spec.unit() ? "unit" : "raw");
       // a file in a fresh folder, not Files.createTempFile: that one is rw-------, a mode the copy would keep
       local = Locations.localTemporary("query-gradients");
       w.write(local.resolve(FILE));
@@ -151,7 +157,12 @@ public final class QueryGradientFile {
         }
         gradients.get(ids.get(q)).get(c).put(parts[2], f.readFloats(name));
       }
-      return new Scored(meta.getOrDefault("method", ""), ids, checkpoints, weights, gradients);
+      String kind = meta.getOrDefault("gradients", "raw");
+      if (!kind.equals("raw") && !kind.equals("unit")) {
+        throw new IllegalStateException(file + ": metadata 'gradients' is '" + kind + "', neither raw nor unit. HINT: "
+            + "score again with this engine");
+      }
+      return new Scored(meta.getOrDefault("method", ""), ids, checkpoints, weights, gradients, kind.equals("unit"));
     } catch (CheckpointFormatException e) {
       throw new IllegalStateException("cannot read " + file + ": " + e.getMessage() + ". HINT: score again", e);
     }

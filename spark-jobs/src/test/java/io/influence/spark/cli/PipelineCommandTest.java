@@ -33,7 +33,8 @@ import picocli.CommandLine;
 /**
  * {@code influence run} end to end on {@code local[2]}: its TracIn top-k and bottom-k per query
  * equal a brute-force ranking of {@link TracInCp} scores computed on one machine from the same
- * projected gradients, and a second run reuses every finished output.
+ * projected gradients, each checkpoint's gradient divided by its norm over every layer first (TracIn's
+ * default, score.gradients = auto, is unit-normalised), and a second run reuses every finished output.
  */
 class PipelineCommandTest {
 
@@ -66,7 +67,8 @@ class PipelineCommandTest {
           tiny.texts().stream().map(tiny.tokenizer()::encode).toList(), null);
       var store = io.influence.spark.store.GradientStore.metadata(LocalSpark.get(), out.resolve(Stages.GRADIENTS),
           "step-" + c.step());
-      List<ExampleGradient> query = QueryGradients.projected(qs, c, store);
+      List<ExampleGradient> query = unit(QueryGradients.projected(qs, c, store));
+      train = unit(train);
       if (layout == null) {
         layout = LayerLayout.ofExample(m.linearLayers(), train.get(0).layers());
       }
@@ -102,6 +104,23 @@ class PipelineCommandTest {
     String[] changed = args.clone();
     changed[changed.length - 1] = "extract.projection.k-out=4";
     org.junit.jupiter.api.Assertions.assertNotEquals(0, new CommandLine(new InfluenceCommand()).execute(changed));
+  }
+
+  /** Each example's gradient divided by its Euclidean norm over all its layers, in float64. */
+  private static List<ExampleGradient> unit(List<ExampleGradient> examples) {
+    List<ExampleGradient> out = new ArrayList<>();
+    for (ExampleGradient e : examples) {
+      double ss = 0;
+      for (var l : e.layers().values()) {
+        double n = l.castTo(DataType.DOUBLE).norm2Number().doubleValue();
+        ss += n * n;
+      }
+      double norm = Math.sqrt(ss);
+      java.util.Map<String, org.nd4j.linalg.api.ndarray.INDArray> layers = new java.util.LinkedHashMap<>();
+      e.layers().forEach((name, g) -> layers.put(name, g.castTo(DataType.DOUBLE).div(norm)));
+      out.add(new ExampleGradient(e.id(), layers));
+    }
+    return out;
   }
 
   private static Row find(List<Row> rows, String query, String direction, int rank) {
