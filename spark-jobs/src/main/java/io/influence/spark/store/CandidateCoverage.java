@@ -165,7 +165,7 @@ public record CandidateCoverage(String format, int formatVersion, int generation
       throw new IllegalStateException("the gradient store " + store + " is partial: it holds the gradients of "
           + c.describe() + " (extract.candidates = true), not of the whole corpus, so `" + stage + "` would rank only"
           + " those rows as if they were the corpus. HINT: " + (stage.equals("score")
-          ? "score with score.candidates = true, or" : "") + " extract the whole corpus with extract.candidates ="
+          ? "score with score.candidates = true, or " : "") + "extract the whole corpus with extract.candidates ="
           + " false into another output.dir (or pass --overwrite to replace this store)");
     }
     List<String> missing = c.missing(candidates);
