@@ -199,6 +199,15 @@ public final class CandidatesJob {
     return out;
   }
 
+  /** The union of every query's candidate row ids (what a candidate-only extraction extracts). */
+  public static Set<String> rows(Dataset<Row> lists) {
+    Set<String> out = new java.util.HashSet<>();
+    for (Row r : lists.select("train_id").distinct().collectAsList()) {
+      out.add(r.getString(0));
+    }
+    return out;
+  }
+
   /** The fitted model: the one saved in {@code folder/model} when complete, else fitted on {@code docs} and saved. */
   private static LexicalModel model(SparkSession spark, CandidatesSpec spec, Dataset<Row> docs) {
     Path folder = spec.folder() == null ? null : new Path(spec.folder(), MODEL);

@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
 final class PlanCommand extends StageCommands.StageCommand {
 
   @Option(names = "--candidates", paramLabel = "M", defaultValue = "0",
-      description = "also price a candidate prefilter keeping the top M training rows per query (0: none)")
+      description = "also price a candidate prefilter keeping the top M training rows per query (0: none, or the"
+          + " candidates block's M when extract.candidates = true)")
   int candidates;
 
   @Option(names = "--calibration-seconds", paramLabel = "S", defaultValue = "1",

@@ -70,6 +70,13 @@ final class StageCommands {
     }
 
     @Override
+    void preflight(InfluenceSettings s) {
+      if (s.extract().candidates()) {   // extract.candidates = true needs the queries whose candidates it extracts
+        s.input().require("extract", true);
+      }
+    }
+
+    @Override
     void run(SparkSession spark, InfluenceSettings s) {
       System.out.println(Stages.describe(Stages.extract(spark, s)));
     }

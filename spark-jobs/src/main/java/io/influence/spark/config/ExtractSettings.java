@@ -12,8 +12,11 @@ import java.util.Optional;
  * @param projection the Kronecker projection of the stored gradients, or empty for full gradients
  * @param partitions Spark partitions (tasks) of the extraction per checkpoint; 0 = as the corpus comes, at least one
  *                   per core
+ * @param candidates true: extract only the union of the queries' candidate rows (the candidates block) into a
+ *                   partial store, adding only the rows it lacks on a re-run
  */
-public record ExtractSettings(List<String> layers, int batchSize, Optional<Projection> projection, int partitions) {
+public record ExtractSettings(List<String> layers, int batchSize, Optional<Projection> projection, int partitions,
+                              boolean candidates) {
 
   /** Seeded Gaussian Kronecker projection to {@code [kOut, kIn]} per layer (LoGra-style). */
   public record Projection(int kIn, int kOut, long seed) implements java.io.Serializable {
@@ -47,6 +50,6 @@ public record ExtractSettings(List<String> layers, int batchSize, Optional<Proje
         ? Optional.of(new Projection(e.getInt("projection.k-in"), e.getInt("projection.k-out"),
             e.getLong("projection.seed"))) : Optional.empty();
     return new ExtractSettings(e.getStringList("layers"), e.getInt("batch-size"), projection,
-        e.getInt("partitions"));
+        e.getInt("partitions"), e.getBoolean("candidates"));
   }
 }

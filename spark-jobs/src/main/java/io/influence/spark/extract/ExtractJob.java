@@ -15,6 +15,7 @@ import io.influence.spark.io.Locations;
 import io.influence.spark.io.Runs;
 import io.influence.spark.progress.Progress;
 import io.influence.spark.progress.ProgressCounter;
+import io.influence.spark.store.CandidateCoverage;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.StoreMetadata;
 import java.util.ArrayList;
@@ -50,11 +51,27 @@ public final class ExtractJob {
 
   private ExtractJob() {}
 
-  /** What happened: checkpoints written and skipped, and the bad rows found. */
-  public record Result(List<String> written, List<String> skipped, TokenizedCorpus.BadRowReport badRows) {}
+  /**
+   * What happened: checkpoints written and skipped, the bad rows found, and the gradient rows computed (sequences
+   * extracted, summed over the checkpoints written; with candidates, only the rows the store lacked).
+   */
+  public record Result(List<String> written, List<String> skipped, TokenizedCorpus.BadRowReport badRows,
+                       long rowsExtracted) {
+    public Result(List<String> written, List<String> skipped, TokenizedCorpus.BadRowReport badRows) {
+      this(written, skipped, badRows, -1);
+    }
+  }
 
   public static Result run(SparkSession spark, ExtractSpec spec) {
     requireProjectionFits(spec, spec.run().checkpoints().get(0));   // before any distributed work
+    if (spec.candidates() != null) {
+      return CandidateExtraction.run(spark, spec);
+    }
+    CandidateCoverage.read(spark.sparkContext().hadoopConfiguration(), spec.store()).ifPresent(c -> {
+      throw new IllegalStateException("the gradient store " + spec.store() + " is partial (" + c.describe()
+          + ", extract.candidates = true); extracting the whole corpus into it would mix the two. HINT: extract into"
+          + " another output.dir, or pass --overwrite to replace the store");
+    });
     TokenizedCorpus corpus = TokenizedCorpus.prepare(spark, Corpus.spreadOverCores(spec.corpus()),
         spec.run().checkpoints().get(0), spec.badRows(), spec.longText());
     List<String> written = new ArrayList<>();
@@ -78,16 +95,8 @@ public final class ExtractJob {
                 GradientStore.folder(spec.store(), name));
           }
         }
-        StructType schema = new StructType().add("id", DataTypes.StringType, false);
-        for (StoreMetadata.Layer l : meta.layers()) {
-          schema = schema.add(l.column(), DataTypes.createArrayType(DataTypes.FloatType, false), false);
-        }
         try (Progress progress = Progress.start(spark.sparkContext(), "extract " + name, corpus.size())) {
-          Dataset<Row> rows = corpus.rows().mapPartitions(
-              new GradientsOfPartition(Runs.location(c), c.sha256(), spec.projection(),
-                  meta.layers().stream().map(StoreMetadata.Layer::name).toList(),
-                  spec.batchSize(), progress.counter()), Encoders.row(schema));
-          if (GradientStore.write(spark, rows, spec.store(), meta)) {
+          if (GradientStore.write(spark, gradients(spec, c, meta, corpus, progress.counter()), spec.store(), meta)) {
             written.add(name);
           } else {
             skipped.add(name);
@@ -98,7 +107,20 @@ public final class ExtractJob {
     } finally {
       corpus.release();
     }
-    return new Result(written, skipped, corpus.badRows());
+    return new Result(written, skipped, corpus.badRows(), written.size() * corpus.size());
+  }
+
+  /** The gradient rows of {@code corpus} at checkpoint {@code c}, in {@code meta}'s layers (lazy: computed when written). */
+  static Dataset<Row> gradients(ExtractSpec spec, RunCheckpoint c, StoreMetadata meta, TokenizedCorpus corpus,
+      ProgressCounter done) {
+    StructType schema = new StructType().add("id", DataTypes.StringType, false);
+    for (StoreMetadata.Layer l : meta.layers()) {
+      schema = schema.add(l.column(), DataTypes.createArrayType(DataTypes.FloatType, false), false);
+    }
+    return corpus.rows().mapPartitions(
+        new GradientsOfPartition(Runs.location(c), c.sha256(), spec.projection(),
+            meta.layers().stream().map(StoreMetadata.Layer::name).toList(),
+            spec.batchSize(), done), Encoders.row(schema));
   }
 
   /**

@@ -22,9 +22,11 @@ import org.apache.spark.sql.Row;
  * @param batchSize  sequences per forward/backward pass inside a task
  * @param badRows    what to do with rows that cannot be used (empty, too long, unknown token ids)
  * @param longText   what a row longer than the model's context becomes (windows, truncated, or a bad row)
+ * @param candidates the corpus row ids to extract (a partial store, {@code extract.candidates = true}; see
+ *                   {@link io.influence.spark.store.CandidateCoverage}), or null for every row
  */
 public record ExtractSpec(Dataset<Row> corpus, TrainingRun run, Path store, Projection projection, List<String> layers,
-                          int batchSize, BadRows badRows, LongText longText) {
+                          int batchSize, BadRows badRows, LongText longText, java.util.Set<String> candidates) {
 
   public ExtractSpec {
     Objects.requireNonNull(corpus, "corpus");
@@ -36,6 +38,19 @@ public record ExtractSpec(Dataset<Row> corpus, TrainingRun run, Path store, Proj
       throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
     }
     layers = layers == null ? null : List.copyOf(layers);
+    candidates = candidates == null ? null : java.util.Set.copyOf(candidates);
+  }
+
+  /** A spec over every corpus row (an exhaustive store). */
+  public ExtractSpec(Dataset<Row> corpus, TrainingRun run, Path store, Projection projection, List<String> layers,
+                     int batchSize, BadRows badRows, LongText longText) {
+    this(corpus, run, store, projection, layers, batchSize, badRows, longText, null);
+  }
+
+  /** This spec extracting only the corpus rows {@code ids} into a partial store. */
+  public ExtractSpec withCandidates(java.util.Set<String> ids) {
+    return new ExtractSpec(corpus, run, store, projection, layers, batchSize, badRows, longText,
+        Objects.requireNonNull(ids, "candidate ids"));
   }
 
   /** A spec writing to a local store. */

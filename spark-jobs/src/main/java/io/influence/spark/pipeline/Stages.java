@@ -36,6 +36,7 @@ import io.influence.spark.score.ScoreJob;
 import io.influence.spark.score.ScoreSpec;
 import io.influence.spark.selfinf.SelfInfluenceJob;
 import io.influence.spark.selfinf.SelfInfluenceSpec;
+import io.influence.spark.store.CandidateCoverage;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.StoreMetadata;
 import java.util.ArrayList;
@@ -88,6 +89,11 @@ public final class Stages {
     boolean noStore = s.score().method().retrains() || SgdInfluenceStage.handles(s.score().method())
         || s.score().method() == io.influence.spark.config.Method.REPRESENTER;   // no stored gradients, no factors
     InfluenceMethod scoreMethod = noStore ? null : InfluenceMethod.of(s.score().method(), s);
+    if (s.extract().candidates() && scoring && !noStore && !s.score().candidates()) {   // before any work
+      throw new IllegalArgumentException("influence.extract.candidates = true extracts the candidates' gradients only,"
+          + " but score.candidates = false would score them as the whole corpus. HINT: set score.candidates = true"
+          + " (or extract.candidates = false)");
+    }
     ExtractJob.Result extracted = extract(spark, s);
     print.accept(describe(extracted));
     Optional<FitEkfacJob.Result> fitted = Optional.empty();
@@ -106,11 +112,15 @@ public final class Stages {
     String corpusFile = s.input().corpus("extract");
     TrainingRun run = run(s, "extract");
     ExtractSettings e = s.extract();
+    java.util.Set<String> candidates = e.candidates() ? CandidatesJob.rows(candidates(spark, s)) : null;
     return OutputGuard.whileClaimed(out, GRADIENTS, corpusSide(s, "extract"), s.output().overwrite(),
-        () -> logged(spark, out, "extract", () -> ExtractJob.run(spark, new ExtractSpec(partitioned(Corpus.read(spark, corpusFile, s.input().badRows()),
-            e.partitions()), run, new Path(out, GRADIENTS),
-            e.projection().orElse(null), e.layers().isEmpty() ? null : e.layers(), e.batchSize(),
-            s.input().badRows(), s.input().longText()))));
+        () -> logged(spark, out, "extract", () -> {
+          ExtractSpec spec = new ExtractSpec(partitioned(Corpus.read(spark, corpusFile, s.input().badRows()),
+              e.partitions()), run, new Path(out, GRADIENTS),
+              e.projection().orElse(null), e.layers().isEmpty() ? null : e.layers(), e.batchSize(),
+              s.input().badRows(), s.input().longText());
+          return ExtractJob.run(spark, candidates == null ? spec : spec.withCandidates(candidates));
+        }));
   }
 
   /** {@code rows} in {@code partitions} partitions, or as they come when it is 0. */
@@ -129,6 +139,12 @@ public final class Stages {
     String corpusFile = s.input().corpus("fit-ekfac");
     TrainingRun run = run(s, "fit-ekfac");
     List<String> names = ek.select(extracted(store));
+    if (ek.fisher() == io.influence.spark.config.Fisher.EMPIRICAL && CandidateCoverage.read(store).isPresent()) {
+      throw new IllegalStateException("the gradient store " + store + " is partial (" + CandidateCoverage.read(store)
+          .orElseThrow().describe() + "), and ekfac.fisher = empirical takes its eigenvalue correction from the stored"
+          + " gradients, i.e. from the candidates only. HINT: set ekfac.fisher = true (the correction is then a pass"
+          + " over the whole corpus), or fit the factors from an exhaustive store");
+    }
     return OutputGuard.whileClaimed(out, FACTORS, corpusSide(s, "extract"), s.output().overwrite(),
         () -> logged(spark, out, "fit-ekfac", () -> FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, corpusFile, s.input().badRows()), run, names, store,
             new Path(out, FACTORS), ek.batchSize(), ek.partitions(), s.input().badRows(),
@@ -202,6 +218,8 @@ public final class Stages {
     List<RunCheckpoint> checkpoints = checkpointsOf(run, names, s.input().run("score"));
     boolean onCandidates = s.score().candidates();
     Map<String, java.util.Set<String>> candidates = onCandidates ? CandidatesJob.byQuery(candidates(spark, s)) : null;
+    CandidateCoverage.requireCovers(CandidateCoverage.read(store), onCandidates ? candidates.values().stream()
+        .flatMap(java.util.Set::stream).toList() : null, store, "score");
     Config scoreSettings = fingerprint(spark, s, "score", method, store, names);
     if (onCandidates) {   // an output computed on candidates records how they were chosen
       scoreSettings = scoreSettings.withFallback(s.section(CANDIDATES));
@@ -328,6 +346,7 @@ public final class Stages {
     List<String> names = method.checkpoints(extracted(store));
     List<RunCheckpoint> checkpoints = checkpointsOf(run, names, s.input().run(FLAG));
     List<Queries.Query> examples = Queries.read(spark, examplesFile);
+    CandidateCoverage.requireCovers(CandidateCoverage.read(store), null, store, FLAG);
     boolean combine = f.combine() == FlagSettings.CombineSelfInfluence.RANK_MEAN;
     Dataset<Row> self = combine ? selfInfluence(spark, s) : null;
     Config settings = fingerprint(spark, s, FLAG, method, store, names)
@@ -391,6 +410,7 @@ public final class Stages {
   /** One line saying what extract did. */
   public static String describe(ExtractJob.Result r) {
     return "extract: wrote " + r.written() + ", already done " + r.skipped()
+        + (r.rowsExtracted() >= 0 ? ", " + r.rowsExtracted() + " gradient rows computed" : "")
         + (r.badRows().count() > 0 ? ", skipped " + r.badRows().count() + " bad rows, e.g. " + r.badRows().examples()
         : "");
   }
@@ -416,6 +436,10 @@ public final class Stages {
       StoreMetadata meta = GradientStore.metadata(spark, store, name);
       c = c.withValue(OutputGuard.INPUTS + ".checkpoints." + name, ConfigValueFactory.fromAnyRef(meta.sha256() + " "
           + meta.corpus()));
+    }
+    var coverage = CandidateCoverage.read(store);   // a partial store: which rows it holds
+    if (coverage.isPresent()) {
+      c = c.withValue(OutputGuard.INPUTS + ".candidate-store", ConfigValueFactory.fromAnyRef(coverage.get().describe()));
     }
     return stage.equals("score") ? c : c.withoutPath("input.queries");
   }

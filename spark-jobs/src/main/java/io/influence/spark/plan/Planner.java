@@ -214,14 +214,16 @@ public final class Planner {
       }
       sc.put("jobs", SCORE_JOBS * io.jobSeconds());
       stages.add(Plan.Stage.of("score", used * queries + solvePasses, queryFlops + scoreFlops + solveFlops, read, sc));
-      if (options.candidates() > 0) {
-        long kept = Math.min(rows, (long) options.candidates() * queries);
+      // with extract.candidates = true and no --candidates, price the settings' own M (candidates.top-m/fraction)
+      int m = options.candidates() > 0 ? options.candidates() : s.extract().candidates() ? s.candidates().m(rows) : 0;
+      if (m > 0) {
+        long kept = Math.min(rows, (long) m * queries);
         double keptFraction = (double) kept / rows;
-        double savedScoreFlops = scoreFlops - used * (double) cost.scoreFlops(1, options.candidates(), space) * queries;
+        double savedScoreFlops = scoreFlops - used * (double) cost.scoreFlops(1, m, space) * queries;
         double savedExtract = (1 - keptFraction) * (extractCompute + storeBytes / io.writeBytesPerSecond());
         double savedScore = (1 - keptFraction) * read / io.readBytesPerSecond()
             + Math.max(0, savedScoreFlops) / (gemmRate * slots);
-        candidates = Optional.of(new Plan.Candidates(options.candidates(), kept, savedExtract + savedScore,
+        candidates = Optional.of(new Plan.Candidates(m, kept, savedExtract + savedScore,
             Math.round((1 - keptFraction) * storeBytes),
             (1 - keptFraction) * checkpoints * passFlops + Math.max(0, savedScoreFlops)));
       }

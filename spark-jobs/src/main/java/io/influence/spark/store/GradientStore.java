@@ -53,6 +53,11 @@ import org.slf4j.LoggerFactory;
  * metadata {@value StoreMetadata#PARQUET_KEY} of {@code id}); reading checks that both agree with
  * the Parquet schema. Writing the same checkpoint again is a no-op when the existing folder was
  * written with the same gradient space, and an error otherwise.
+ *
+ * <p>A partial store (extract with {@code extract.candidates = true}) also has {@code _candidates.json}
+ * ({@link CandidateCoverage}): the corpus rows it holds, and the parts ({@code _added-N/} inside a checkpoint
+ * folder, {@link #writePart}) added by later extractions; {@link #read} returns a checkpoint's own rows plus its
+ * listed parts.
  */
 public final class GradientStore {
 
@@ -149,7 +154,76 @@ public final class GradientStore {
     for (StoreMetadata.Layer l : meta.layers()) {
       cols.add(col(l.column()));
     }
-    return data.select(cols.toArray(new Column[0]));
+    Dataset<Row> out = data.select(cols.toArray(new Column[0]));
+    for (String part : CandidateCoverage.read(conf, root).map(c -> c.partsOf(checkpoint)).orElse(List.of())) {
+      Path p = new Path(folder, part);
+      if (!AtomicOutput.isComplete(fs, p, SUCCESS_FILE)) {
+        throw new IllegalArgumentException(new Path(root, CandidateCoverage.FILE) + " lists part " + part + " of "
+            + checkpoint + " but " + p + " is missing or incomplete (no " + SUCCESS_FILE + "). HINT: run `influence"
+            + " extract` with extract.candidates = true again (or delete the store and extract again)");
+      }
+      // its data files by name: Spark skips (and warns about) a folder whose name starts with '_'
+      String[] files = Locations.list(conf, p).stream().map(FileStatus::getPath)
+          .filter(f -> !f.getName().startsWith("_") && !f.getName().startsWith(".")).map(Path::toString)
+          .toArray(String[]::new);
+      if (files.length == 0) {   // a part of bad rows only holds no rows
+        continue;
+      }
+      Dataset<Row> added = spark.read().parquet(files);
+      checkSchema(added.schema(), meta, metaFile);
+      out = out.unionAll(added.select(cols.toArray(new Column[0])));
+    }
+    return out;
+  }
+
+  /**
+   * Writes {@code rows} as a new part {@code part} ({@code _added-N}) of the complete checkpoint {@code meta.checkpoint()}
+   * of a partial store: into a temporary folder inside the checkpoint folder, renamed to the part when complete. The
+   * part is read only once {@link CandidateCoverage} lists it (the caller's commit); a leftover part of the same name
+   * (a killed run's) is replaced. The checkpoint must have been written with the same gradient space and inputs.
+   */
+  public static void writePart(SparkSession spark, Dataset<Row> rows, Path store, StoreMetadata meta, String part) {
+    Configuration conf = spark.sparkContext().hadoopConfiguration();
+    FileSystem fs = AtomicOutput.fs(store, conf);
+    Path folder = requireComplete(fs, store, meta.checkpoint());
+    StoreMetadata existing = readMetadata(fs, folder);
+    if (!existing.sameGradientSpace(meta) || !existing.sameInputs(meta)) {
+      throw new IllegalStateException(new Path(folder, METADATA_FILE) + " was written with " + existing.toJson()
+          + " but this part is " + meta.toJson() + ". HINT: extract the checkpoint again over every candidate");
+    }
+    Path target = new Path(folder, part);
+    AtomicOutput.deleteQuietly(fs, target);
+    AtomicOutput.cleanTemporaries(fs, folder);
+    Path tmp = AtomicOutput.newTemporary(folder);
+    try {
+      shapeForWrite(rows, existing).write().option("parquet.enable.dictionary", "false").parquet(tmp.toString());
+      AtomicOutput.publish(fs, tmp, target);
+    } catch (RuntimeException e) {
+      AtomicOutput.deleteQuietly(fs, tmp);
+      throw e;
+    }
+    LOG.info("wrote part {} of checkpoint '{}' to {}", part, meta.checkpoint(), target);
+  }
+
+  /**
+   * Deletes the {@code _added-*} parts of every checkpoint folder that {@code coverage} does not list (a killed
+   * increment's; never read) and returns how many.
+   */
+  public static int removeUnlistedParts(Configuration conf, Path store, CandidateCoverage coverage) {
+    FileSystem fs = AtomicOutput.fs(store, conf);
+    int n = 0;
+    for (String name : checkpoints(store, conf)) {
+      Path folder = folder(store, name);
+      for (FileStatus s : Locations.list(conf, folder)) {
+        String part = s.getPath().getName();
+        if (s.isDirectory() && part.startsWith(CandidateCoverage.PART_PREFIX)
+            && !coverage.partsOf(name).contains(part)) {
+          AtomicOutput.deleteQuietly(fs, s.getPath());
+          n++;
+        }
+      }
+    }
+    return n;
   }
 
   /** The metadata of one complete checkpoint ({@code _store.json}). */
