@@ -109,7 +109,7 @@ final class ProjectionTask implements BenchTask {
         long t = System.nanoTime();
         Stages.extract(spark, s);
         result.metric("seconds.extract." + folder(r), since(t));
-        result.metric("bytes.store." + folder(r), bytes(Path.of(s.output().dir()).resolve("gradients")));
+        result.metric("bytes.store." + folder(r), io.influence.spark.plan.Planner.folderBytes(Path.of(s.output().dir()).resolve("gradients")));
         if (methods.contains("ekfac")) {
           t = System.nanoTime();
           Stages.fitEkfac(spark, s);
@@ -199,19 +199,6 @@ final class ProjectionTask implements BenchTask {
     return out;
   }
 
-  private static double bytes(Path dir) {
-    try (Stream<Path> files = Files.walk(dir)) {
-      return files.filter(Files::isRegularFile).mapToLong(p -> {
-        try {
-          return Files.size(p);
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
-      }).sum();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot measure " + dir, e);
-    }
-  }
 
   private static double since(long start) {
     return (System.nanoTime() - start) / 1e9;

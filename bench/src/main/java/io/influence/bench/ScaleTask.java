@@ -285,7 +285,8 @@ final class ScaleTask implements BenchTask {
     GradientStore.write(spark, rows, store, meta);
   }
 
-  private static long readOnly(GradientTable table) {
+  /** Reads every row of {@code table} into a float buffer as the score job does, without scoring; returns the rows. */
+  static long readOnly(GradientTable table) {
     RowGather gather = table.gather();
     return table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
       float[] buf = new float[gather.width()];

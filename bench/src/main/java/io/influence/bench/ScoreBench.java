@@ -202,18 +202,8 @@ public final class ScoreBench {
       ScoreJob.gemmPass(jsc, table, qIds, weighted, k, block);
       passSeconds = Math.min(passSeconds, (System.nanoTime() - t1) / 1e9);
     }
-    RowGather gather = table.gather();
     long t2 = System.nanoTime();
-    long copied = table.rows().queryExecution().toRdd().toJavaRDD().mapPartitions(it -> {
-      float[] buf = new float[gather.width()];
-      long n = 0;
-      while (it.hasNext()) {
-        InternalRow row = it.next();
-        gather.copy(row, gather.id(row), buf, 0);
-        n++;
-      }
-      return List.of(n).iterator();
-    }).reduce(Long::sum);
+    long copied = ScaleTask.readOnly(table);
     double readSeconds = (System.nanoTime() - t2) / 1e9;
     if (copied != nTrain) {
       throw new IllegalStateException("read " + copied + " rows, expected " + nTrain);
