@@ -2,7 +2,7 @@ package io.influence.bench;
 
 import java.util.List;
 
-/** The quality tasks of {@code influence bench} (exactness, leave-one-out/LDS, planted facts, data cleaning). */
+/** The quality tasks of {@code influence bench} (exactness, leave-one-out/LDS, planted facts, data cleaning, all methods compared). */
 final class QualityTasks {
 
   private QualityTasks() {}
@@ -11,6 +11,7 @@ final class QualityTasks {
     return List.of(new ExactnessTask(), new LeaveOneOutTask(), new PlantedFactsTask(), new CleaningTask(),
         new SgdInfluenceTask(),
         new ShapleyTask(),
-        new CandidatesTask());
+        new CandidatesTask(),
+        new CompareTask());
   }
 }
