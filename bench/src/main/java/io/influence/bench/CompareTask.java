@@ -48,15 +48,18 @@ import org.apache.spark.sql.SparkSession;
  *    self-influence stage: tracin, ekfac) or, for tmc-shapley, by lowest mean Shapley value over the queries
  *    (Ghorbani and Zou's use of data values); "—" with the reason for the others.
  *
- * Flags (-P key=value; quick/full): fortunes (14/30), facts (5/8), corrupt (0.1), loo.top (10/15), lds.models
- * (6/24), lds.fraction (0.5), the model sizes of BenchPipeline (vocab 300/320, width 16/32, layers 1, heads 2,
- * steps 60/200, checkpoints 3/4) and any engine key as -P set.KEY=VALUE (task defaults: train.optimizer sgd,
- * train.learning-rate 0.5, train.batch-size 8, shapley.permutations 6/60).
+ * Flags (-P key=value; quick/full): fortunes (8/16), facts (3/5), corrupt (0.15/0.1), loo.top (8/10), lds.models
+ * (5/12), lds.fraction (0.5), shapley.permutations (4/20), the model sizes of BenchPipeline (vocab 300/320, width
+ * 16/32, layers 1, heads 2, steps 40/100, checkpoints 3/4) and any engine key as -P set.KEY=VALUE (task defaults:
+ * train.optimizer sgd, train.learning-rate 0.5, train.schedule constant without warm-up, train.batch-size 8,
+ * extract.projection.enabled false, ihvp.cg.tolerance 1e-6 (CG at 1e-10 took 25 min of Spark jobs on the loaded
+ * 2-core machine), self-influence.normalize per-token). Every Spark stage costs its job overheads whatever the
+ * corpus size, so on a loaded machine the quick version is slow too (README, "All methods on one setting").
  */
 final class CompareTask implements BenchTask {
 
-  static final BenchPipeline.Sizes QUICK = new BenchPipeline.Sizes(300, 16, 1, 2, 60, 3);
-  static final BenchPipeline.Sizes FULL = new BenchPipeline.Sizes(320, 32, 1, 2, 200, 4);
+  static final BenchPipeline.Sizes QUICK = new BenchPipeline.Sizes(300, 16, 1, 2, 40, 3);
+  static final BenchPipeline.Sizes FULL = new BenchPipeline.Sizes(320, 32, 1, 2, 100, 4);
 
   /** The rows of the table, in order: method word (as in the metric names) → how it is computed. */
   static final Map<String, String> METHODS = methods();
@@ -107,10 +110,10 @@ final class CompareTask implements BenchTask {
 
   private BenchResult measure(BenchOptions o) throws Exception {
     long t0 = System.nanoTime();
-    BenchCorpus.Written data = BenchCorpus.write(o.workDir().resolve("data"), o.intParam("fortunes", 14, 30), 160,
-        o.intParam("facts", 5, 8), o.doubleParam("corrupt", 0.1, 0.1), o.intParam("vocab", QUICK.vocab(), FULL.vocab()),
+    BenchCorpus.Written data = BenchCorpus.write(o.workDir().resolve("data"), o.intParam("fortunes", 8, 16), 160,
+        o.intParam("facts", 3, 5), o.doubleParam("corrupt", 0.15, 0.1), o.intParam("vocab", QUICK.vocab(), FULL.vocab()),
         o.seed());
-    int permutations = o.intParam("shapley.permutations", 6, 60);
+    int permutations = o.intParam("shapley.permutations", 4, 20);
     Map<String, String> defaults = new LinkedHashMap<>();
     defaults.put("train.optimizer", "sgd");
     defaults.put("train.learning-rate", "0.5");
@@ -120,6 +123,8 @@ final class CompareTask implements BenchTask {
     defaults.put("extract.projection.enabled", "false");
     defaults.put("shapley.permutations", String.valueOf(permutations));
     defaults.put("shapley.round", String.valueOf(Math.min(32, permutations)));
+    defaults.put("ihvp.cg.tolerance", "1e-6");
+    defaults.put("self-influence.normalize", "per-token");
     Path out = o.workDir().resolve("out");
     InfluenceSettings s = BenchPipeline.settings(o, QUICK, FULL, out, data, defaults);
     TrainJob.Result trained = BenchPipeline.train(s, line -> System.err.println("[compare] " + line));
@@ -170,10 +175,10 @@ final class CompareTask implements BenchTask {
     seconds.put("retrain-loo", since(t));
     t = System.nanoTime();
     int n = ids.size();
-    int models = o.intParam("lds.models", 6, 24);
+    int models = o.intParam("lds.models", 5, 12);
     double fraction = o.doubleParam("lds.fraction", 0.5, 0.5);
     int kept = (int) Math.round(fraction * n);
-    int top = Math.min(o.intParam("loo.top", 10, 15), n);
+    int top = Math.min(o.intParam("loo.top", 8, 10), n);
     if (models < 3 || kept < 1 || kept >= n || top < 3) {
       throw new IllegalArgumentException("-P lds.models=" + models + " must be >= 3, -P lds.fraction=" + fraction
           + " must keep 1.." + (n - 1) + " of " + n + " sequences and -P loo.top=" + top + " must be >= 3");
@@ -228,6 +233,9 @@ final class CompareTask implements BenchTask {
         + "vs the actual change of its completion loss when the run is repeated without the sequence (%d "
         + "retrainings, same seeds and batch order); lds: Spearman over %d models trained on random %.0f%% subsets; "
         + "means over the %d queries", top, n, models, 100 * fraction, queries.size()));
+    result.note("cg: ihvp.cg.tolerance " + s.ihvp().cg().tolerance() + ", damping " + s.ihvp().damping().words()
+        + "; ekfac: damping " + s.ekfac().dampingWords() + "; self-influence (tracin, ekfac) per predicted token (self-influence.normalize = per-token: the summed one "
+        + "grows with length and hides the short contradictions)");
     result.note("tmc-shapley: " + permutations + " permutations (shapley.permutations), players = sequences; its "
         + "cleaning figure ranks the lowest mean value over the queries first");
     if (!undefined.isEmpty()) {
