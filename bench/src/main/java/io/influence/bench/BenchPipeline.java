@@ -31,6 +31,15 @@ final class BenchPipeline {
 
   /** The settings of a bench run writing under {@code out}. */
   static InfluenceSettings settings(BenchOptions o, Sizes quick, Sizes full, Path out, BenchCorpus.Written data) {
+    return settings(o, quick, full, out, data, Map.of());
+  }
+
+  /**
+   * The settings of a bench run writing under {@code out}, with a task's own defaults of other engine keys
+   * ({@code taskDefaults}, e.g. {@code train.optimizer}) over {@code reference.conf}; {@code -P set.KEY=VALUE} still wins.
+   */
+  static InfluenceSettings settings(BenchOptions o, Sizes quick, Sizes full, Path out, BenchCorpus.Written data,
+      Map<String, String> taskDefaults) {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("output.dir", out.toString());
     m.put("input.corpus", data.corpus().toString());
@@ -44,6 +53,7 @@ final class BenchPipeline {
     m.put("train.checkpoints", String.valueOf(o.intParam("checkpoints", quick.checkpoints(), full.checkpoints())));
     m.put("train.seed", String.valueOf(o.seed()));
     m.put("score.top-k", String.valueOf(data.texts().size()));   // the full ranking of every query
+    m.putAll(taskDefaults);
     o.params().forEach((k, v) -> {
       if (k.startsWith("set.")) {
         m.put(k.substring(4), v);
@@ -63,7 +73,7 @@ final class BenchPipeline {
         s.input().longText(), log);
   }
 
-  /** Every query's score of every training sequence with {@code method} ("tracin" or "ekfac"): query → train → score. */
+  /** Every query's score of every training sequence with {@code method} (a score.method word): query → train → score. */
   static Map<String, Map<String, Double>> scores(org.apache.spark.sql.SparkSession spark, InfluenceSettings s,
       String method) {
     InfluenceSettings c = s.with("score.method", method).with("output.overwrite", true);

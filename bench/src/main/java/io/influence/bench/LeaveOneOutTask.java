@@ -324,7 +324,7 @@ final class LeaveOneOutTask implements BenchTask {
   // ---------------------------------------------------------------- shared
 
   /** A uniformly random subset of exactly {@code kept} of {@code n} indices. */
-  private static boolean[] subset(Random random, int n, int kept) {
+  static boolean[] subset(Random random, int n, int kept) {
     List<Integer> order = new ArrayList<>(IntStream.range(0, n).boxed().toList());
     java.util.Collections.shuffle(order, random);
     boolean[] keep = new boolean[n];
@@ -334,7 +334,7 @@ final class LeaveOneOutTask implements BenchTask {
     return keep;
   }
 
-  private static double sumKept(double[] scores, boolean[] keep) {
+  static double sumKept(double[] scores, boolean[] keep) {
     double s = 0;
     for (int i = 0; i < keep.length; i++) {
       if (keep[i]) {
@@ -345,7 +345,7 @@ final class LeaveOneOutTask implements BenchTask {
   }
 
   /** Spearman between predicted and actual over the models, per query ([query][model] inputs). */
-  private static double[] lds(double[][] predicted, double[][] actual) {
+  static double[] lds(double[][] predicted, double[][] actual) {
     double[] out = new double[predicted.length];
     for (int q = 0; q < out.length; q++) {
       out[q] = Stats.spearman(predicted[q], actual[q]);

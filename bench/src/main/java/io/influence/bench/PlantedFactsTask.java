@@ -132,44 +132,17 @@ final class PlantedFactsTask implements BenchTask {
 
     t = System.nanoTime();
     List<String> ids = new ArrayList<>(data.texts().keySet());
-    Bm25 bm25 = new Bm25(new ArrayList<>(data.texts().values()));
-    Map<String, Map<String, Double>> lexical = new LinkedHashMap<>();
-    for (Queries.Query q : data.queryList()) {
-      double[] v = bm25.scores(q.prompt() + q.completion());
-      Map<String, Double> m = new LinkedHashMap<>();
-      for (int i = 0; i < v.length; i++) {
-        m.put(ids.get(i), v[i]);
-      }
-      lexical.put(q.id(), m);
-    }
-    scores.put("bm25", lexical);
+    scores.put("bm25", bm25(data));
     stageSeconds.put("bm25", seconds(t));
 
     Map<String, Double> figures = new LinkedHashMap<>();
     for (Map.Entry<String, Map<String, Map<String, Double>>> m : scores.entrySet()) {
       for (String wording : List.of("verbatim", "paraphrased")) {
-        double[] sums = new double[3];
-        int n = 0;
-        for (Map.Entry<String, List<String>> q : data.planted().entrySet()) {
-          if (!data.queryWording().get(q.getKey()).equals(wording)) {
-            continue;
-          }
-          Map<String, Double> byTrain = m.getValue().get(q.getKey());
-          if (byTrain == null || byTrain.size() != ids.size()) {
-            throw new IllegalStateException(m.getKey() + " ranked " + (byTrain == null ? 0 : byTrain.size()) + " of "
-                + ids.size() + " training sequences for query " + q.getKey());
-          }
-          List<String> ranking = RankingMetrics.ranking(byTrain);
-          Set<String> relevant = new HashSet<>(q.getValue());
-          sums[0] += RankingMetrics.hitAt1(ranking, relevant);
-          sums[1] += RankingMetrics.recallAt(ranking, relevant, 10);
-          sums[2] += RankingMetrics.reciprocalRank(ranking, relevant);
-          n++;
-        }
+        double[] f = figures(m.getKey(), m.getValue(), data, Set.of(wording));
         String prefix = m.getKey() + "." + wording + ".";
-        figures.put(prefix + "recall@1", sums[0] / n);
-        figures.put(prefix + "recall@10", sums[1] / n);
-        figures.put(prefix + "mrr", sums[2] / n);
+        figures.put(prefix + "recall@1", f[0]);
+        figures.put(prefix + "recall@10", f[1]);
+        figures.put(prefix + "mrr", f[2]);
       }
     }
     figures.forEach((k, v) -> {
@@ -257,6 +230,49 @@ final class PlantedFactsTask implements BenchTask {
         + "log-probability (nats) after one SGD step of %.3g (train.learning-rate) on one of the method's top %d "
         + "sequences alone, averaged over the top %d and the queries (TrackStar's tail-patch); planted = the fact's "
         + "own statements first, random = a seeded random ranking", rate, k, k));
+  }
+
+  /** BM25 of each query's text (prompt + completion) against every training text: query → train → score. */
+  static Map<String, Map<String, Double>> bm25(BenchCorpus.Written data) {
+    List<String> ids = new ArrayList<>(data.texts().keySet());
+    Bm25 bm25 = new Bm25(new ArrayList<>(data.texts().values()));
+    Map<String, Map<String, Double>> lexical = new LinkedHashMap<>();
+    for (Queries.Query q : data.queryList()) {
+      double[] v = bm25.scores(q.prompt() + q.completion());
+      Map<String, Double> m = new LinkedHashMap<>();
+      for (int i = 0; i < v.length; i++) {
+        m.put(ids.get(i), v[i]);
+      }
+      lexical.put(q.id(), m);
+    }
+    return lexical;
+  }
+
+  /**
+   * Recall@1, recall@10 and MRR of the planted sequences, averaged over the queries of the given wordings
+   * ("verbatim", "paraphrased"); {@code byQuery} must rank every training sequence for every such query.
+   */
+  static double[] figures(String method, Map<String, Map<String, Double>> byQuery, BenchCorpus.Written data,
+      Set<String> wordings) {
+    double[] sums = new double[3];
+    int n = 0;
+    for (Map.Entry<String, List<String>> q : data.planted().entrySet()) {
+      if (!wordings.contains(data.queryWording().get(q.getKey()))) {
+        continue;
+      }
+      Map<String, Double> byTrain = byQuery.get(q.getKey());
+      if (byTrain == null || byTrain.size() != data.texts().size()) {
+        throw new IllegalStateException(method + " ranked " + (byTrain == null ? 0 : byTrain.size()) + " of "
+            + data.texts().size() + " training sequences for query " + q.getKey());
+      }
+      List<String> ranking = RankingMetrics.ranking(byTrain);
+      Set<String> relevant = new HashSet<>(q.getValue());
+      sums[0] += RankingMetrics.hitAt1(ranking, relevant);
+      sums[1] += RankingMetrics.recallAt(ranking, relevant, 10);
+      sums[2] += RankingMetrics.reciprocalRank(ranking, relevant);
+      n++;
+    }
+    return new double[] {sums[0] / n, sums[1] / n, sums[2] / n};
   }
 
   /** CG and LiSSA scores on one machine at the final checkpoint, added to {@code scores}; returns the notes. */

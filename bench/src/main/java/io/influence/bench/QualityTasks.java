@@ -2,7 +2,7 @@ package io.influence.bench;
 
 import java.util.List;
 
-/** The quality tasks of {@code influence bench} (exactness, leave-one-out/LDS, planted facts, data cleaning). */
+/** The quality tasks of {@code influence bench} (exactness, leave-one-out/LDS, planted facts, data cleaning, all methods compared). */
 final class QualityTasks {
 
   private QualityTasks() {}
@@ -13,6 +13,7 @@ final class QualityTasks {
         new ShapleyTask(),
         new CandidatesTask(),
         new FlaggingTask(),
-        new ProjectionTask());
+        new ProjectionTask(),
+        new CompareTask());
   }
 }
