@@ -30,7 +30,7 @@ class CompareBenchTest {
     r.notes().forEach(System.out::println);
     Map<String, Double> m = r.metrics();
 
-    Set<String> cleaning = Set.of("tracin", "ekfac", "tmc-shapley");
+    Set<String> cleaning = Set.of("tracin", "ekfac", "representer", "tmc-shapley");
     for (String method : CompareTask.METHODS.keySet()) {
       for (String c : List.of("loo_pearson", "lds_spearman")) {
         double v = m.get(method + "." + c);
