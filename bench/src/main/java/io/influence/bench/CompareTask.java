@@ -68,13 +68,13 @@ final class CompareTask implements BenchTask {
   /** Why a method has no cleaning figure. */
   static final Map<String, String> NO_CLEANING = Map.of(
       "tracin-unit", "unit-normalised self-influence is 1 for every sequence",
-      "cg", "the self-influence stage offers tracin and ekfac only (cg would need one solve per sequence)",
+      "cg", "self-influence is not offered for cg (it would need one solve per sequence)",
       "sgd-influence", "its self-influence costs one backward replay per sequence; left out to keep the task's time",
       "bm25", "a lexical match has no self-influence");
 
   private static Map<String, String> methods() {
     Map<String, String> m = new LinkedHashMap<>();
-    m.put("tracin", "score.method = tracin (TracInCP over the checkpoints)");
+    m.put("tracin", "score.method = tracin, score.gradients = raw (TracInCP over the checkpoints)");
     m.put("tracin-unit", "score.method = tracin, score.gradients = unit (cosines)");
     m.put("ekfac", "score.method = ekfac (fit-ekfac, default damping)");
     m.put("cg", "score.method = cg (exact damped Gauss-Newton influence, last checkpoint)");
@@ -152,7 +152,9 @@ final class CompareTask implements BenchTask {
         }
         InfluenceSettings c = s.with("score.folder", "scores-" + m);
         String method = m;
-        if (m.equals("tracin-unit")) {
+        if (m.equals("tracin")) {
+          c = c.with("score.gradients", "raw");   // the default (auto) is unit for TracIn: that is the next row
+        } else if (m.equals("tracin-unit")) {
           c = c.with("score.gradients", "unit");
           method = "tracin";
         }
