@@ -37,7 +37,8 @@ import org.nd4j.linalg.api.buffer.DataType;
  *       only a dimwit asks where the bus stops."), beside as many polite pairs in the same format; the examples are
  *       other questions answered in the same style with other words.</li>
  * </ul>
- * Rankings: {@code influence flag} (TracIn and EK-FAC, the real Spark stage, mean of normalised scores and max),
+ * Rankings: {@code influence flag} (TracIn with its default unit-normalised gradients and with raw ones, EK-FAC; the
+ * real Spark stage, mean of normalised scores and max),
  * self-influence (TracIn and EK-FAC, summed and per token), the model's own loss (summed and per token, last
  * checkpoint) and BM25 of the examples' text (mean over the examples). Figures per kind and ranking: AUPRC (average
  * precision, positives = that kind's planted sequences, negatives = every other sequence) and the fraction of the
@@ -112,10 +113,13 @@ final class FlaggingTask implements BenchTask {
       t = System.nanoTime();
       for (String kind : data.examples().keySet()) {
         Map<String, Map<String, Double>> r = perKind.computeIfAbsent(kind, k -> new LinkedHashMap<>());
-        for (String method : List.of("tracin", "ekfac")) {
+        for (String method : List.of("tracin", "tracin-raw", "ekfac")) {
           InfluenceSettings f = s.with("flag.examples", data.examples().get(kind).toString())
-              .with("flag.method", method).with("flag.folder", "flag-" + kind + "-" + method)
+              .with("flag.method", method.replace("-raw", "")).with("flag.folder", "flag-" + kind + "-" + method)
               .with("output.overwrite", true);
+          if (method.endsWith("-raw")) {   // TracIn's default gradients are unit-normalised (score.gradients = auto)
+            f = f.with("score.gradients", "raw");
+          }
           Map<String, Double> mean = new LinkedHashMap<>();
           Map<String, Double> max = new LinkedHashMap<>();
           for (Row row : Stages.flag(spark, f).collectAsList()) {

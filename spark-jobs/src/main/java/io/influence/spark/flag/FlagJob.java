@@ -5,6 +5,7 @@ import static org.apache.spark.sql.functions.col;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.influence.core.score.AggregateScorer;
+import io.influence.core.score.UnitNorm;
 import io.influence.spark.config.FlagSettings.Aggregate;
 import io.influence.spark.score.QueryGradient;
 import io.influence.spark.score.QueryMatrix;
@@ -99,9 +100,13 @@ public final class FlagJob {
     float[] raw = QueryMatrix.rowMajor(spec.store(), spec.examples(), metas);   // checked before distributed work
     String[] exampleIds = spec.examples().stream().map(QueryGradient::id).toArray(String[]::new);
     double[] weights = spec.weights().stream().mapToDouble(Double::doubleValue).toArray();
-    double[] unit = AggregateScorer.unitRows(exampleIds, raw, metas.get(0).dim(), weights);
+    int d = metas.get(0).dim();
+    if (spec.unit()) {   // cosines: each checkpoint's part of every example, and below of every row, at norm 1
+      UnitNorm.normalizeParts(raw, 0, raw.length, d);
+    }
+    double[] unit = AggregateScorer.unitRows(exampleIds, raw, d, weights);
     GradientTable table = GradientStore.table(spark, spec.store(), spec.checkpoints());
-    Dataset<Row> aggregates = aggregates(spark, table, exampleIds, unit, spec.blockRows());
+    Dataset<Row> aggregates = aggregates(spark, table, exampleIds, unit, spec.blockRows(), spec.unit() ? d : 0);
     return ranked(spark, aggregates, exampleIds, spec.aggregate(), spec.selfInfluence(), spec.fraction(), spec.topK(),
         folder, (n, flagged, selection) -> provenance(spec, table.checkpoints(), exampleIds, n, flagged, selection));
   }
@@ -180,9 +185,12 @@ public final class FlagJob {
         .orderBy(col("rank"));
   }
 
-  /** Pass over every wide row: {@code (train_id, mean, max, strongest_example)}, one row per training sequence. */
+  /**
+   * Pass over every wide row: {@code (train_id, mean, max, strongest_example)}, one row per training sequence; with
+   * {@code unitPart > 0} each {@code unitPart}-long part of every row (a checkpoint's gradient) is unit-normalised.
+   */
   static Dataset<Row> aggregates(SparkSession spark, GradientTable table, String[] exampleIds, double[] unit,
-      int blockRows) {
+      int blockRows, int unitPart) {
     RowGather gather = table.gather();
     int width = table.width();
     // cap the heap block at about 256 MiB for wide (full-gradient) rows, as the score stage does
@@ -196,7 +204,11 @@ public final class FlagJob {
       while (it.hasNext()) {
         InternalRow r = it.next();
         String id = gather.id(r);
-        gather.copy(r, id, scorer.buffer(), scorer.beginRow(id));
+        int off = scorer.beginRow(id);
+        gather.copy(r, id, scorer.buffer(), off);
+        if (unitPart > 0) {
+          UnitNorm.normalizeParts(scorer.buffer(), off, width, unitPart);
+        }
       }
       scorer.finish();
       return kept.iterator();
@@ -232,6 +244,7 @@ public final class FlagJob {
     m.put("damping", spec.provenance().damping());
     m.put("aggregate", io.influence.spark.config.Choices.word(spec.aggregate()));
     m.put("normalisation", NORMALISATION);
+    m.put("gradients", spec.unit() ? "unit" : "raw");
     m.put("combine_self_influence", spec.selfInfluence() == null ? "none" : "rank-mean");
     m.put("selection", selection);
     m.put("rows", n);

@@ -31,10 +31,21 @@ import org.apache.spark.sql.Row;
  * @param blockRows     training rows per GEMM, {@code >= 1}
  * @param provenance    what {@code _flag.json} records beside the computed facts
  * @param output        folder for {@code flagged.parquet}, {@code flagged.jsonl} and {@code _flag.json}, or null
+ * @param unit          unit-normalised gradients: each checkpoint's part of every stored row and of every example
+ *                      divided by its norm first ({@code score.gradients} in force for the method), as the score
+ *                      stage does
  */
 public record FlagSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> examples,
                        Aggregate aggregate, Dataset<Row> selfInfluence, double fraction, int topK, int blockRows,
-                       Provenance provenance, Path output) {
+                       Provenance provenance, Path output, boolean unit) {
+
+  /** A spec with raw gradients. */
+  public FlagSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> examples,
+                  Aggregate aggregate, Dataset<Row> selfInfluence, double fraction, int topK, int blockRows,
+                  Provenance provenance, Path output) {
+    this(store, checkpoints, weights, examples, aggregate, selfInfluence, fraction, topK, blockRows, provenance,
+        output, false);
+  }
 
   /**
    * Provenance written to {@code _flag.json}.

@@ -355,8 +355,12 @@ public final class Stages {
     if (combine) {
       settings = settings.withFallback(s.section(SELF_INFLUENCE));
     }
+    // score.gradients in force for the flag method (auto: unit for tracin), as the score stage would use it
+    boolean unit = s.score().gradients().of(f.method()) == io.influence.spark.config.ScoreSettings.Gradients.UNIT;
+    settings = settings.withValue("flag.gradients-in-force", ConfigValueFactory.fromAnyRef(unit ? "unit" : "raw"));
     String digest = Runs.sha256(settings.root().render(com.typesafe.config.ConfigRenderOptions.concise()));
-    return OutputGuard.whileClaimed(out, f.folder(), settings, s.output().overwrite(), () -> {
+    Config claimed = settings;
+    return OutputGuard.whileClaimed(out, f.folder(), claimed, s.output().overwrite(), () -> {
       requireStoreOf(spark, store, Corpus.read(spark, corpus, s.input().badRows()), s.input().corpus(FLAG));
       Preconditioned p = method.precondition(spark, new ScoringInputs(store, new Path(out, FACTORS), corpus,
           s.input().badRows(), s.input().longText(), examples), checkpoints);
@@ -364,7 +368,7 @@ public final class Stages {
       return FlagJob.run(spark, new FlagSpec(store, names, weights, p.queries(), f.aggregate(), self, f.fraction(),
           f.topK(), f.blockRows(), new FlagSpec.Provenance(method.name().word(),
           method.damping().map(io.influence.ekfac.Damping::words).orElse(null),
-          examplesFile, digest, p.solver()), new Path(out, f.folder())));
+          examplesFile, digest, p.solver()), new Path(out, f.folder()), unit));
     });
   }
 

@@ -157,6 +157,47 @@ class FlagJobTest {
   }
 
   @Test
+  void unitGradients_aggregatesOfCosines_equalBruteForce_andProvenanceSaysUnit() throws Exception {
+    FlagSpec raw = spec(Aggregate.MEAN, null, 0.1, 0, 7, dir.resolve("flag-unit"));
+    FlagSpec unit = new FlagSpec(raw.store(), raw.checkpoints(), raw.weights(), raw.examples(), raw.aggregate(), null,
+        raw.fraction(), raw.topK(), raw.blockRows(), raw.provenance(), raw.output(), true);
+    List<Row> rows = FlagJob.run(spark, unit).collectAsList();
+    // cosines by loops: each checkpoint's example and training gradient (all layers) divided by its own norm
+    double[][] want = new double[N_TRAIN][examples.size()];
+    double weightNorm = Math.sqrt(LR[0] * LR[0] + LR[1] * LR[1] + LR[2] * LR[2]);
+    for (int e = 0; e < examples.size(); e++) {
+      for (int t = 0; t < N_TRAIN; t++) {
+        double sum = 0;
+        for (int c = 0; c < 3; c++) {
+          double dot = 0;
+          double qq = 0;
+          double gg = 0;
+          for (StoreMetadata.Layer l : SyntheticGradients.LAYERS) {
+            float[] q = examples.get(e).perCheckpoint().get(c).get(l.name());
+            float[] g = grads.grads.get(c).get(grads.ids.get(t)).get(l.name());
+            dot += BruteForce.dot(q, g);
+            qq += BruteForce.dot(q, q);
+            gg += BruteForce.dot(g, g);
+          }
+          sum += LR[c] * dot / Math.sqrt(qq * gg);
+        }
+        want[t][e] = sum / weightNorm;
+      }
+    }
+    assertEquals(N_TRAIN, rows.size());
+    for (Row r : rows) {
+      int t = grads.ids.indexOf((String) r.getAs("train_id"));
+      double mean = java.util.Arrays.stream(want[t]).sum() / examples.size();
+      double max = java.util.Arrays.stream(want[t]).max().orElseThrow();
+      assertEquals(mean, (double) r.getAs("mean"), 1e-5, "mean of " + grads.ids.get(t));
+      assertEquals(max, (double) r.getAs("max"), 1e-5, "max of " + grads.ids.get(t));
+      assertTrue(Math.abs(max) <= 1 + 1e-6, "a weighted mean of cosines lies in [-1, 1]: " + max);
+    }
+    JsonNode p = new ObjectMapper().readTree(dir.resolve("flag-unit").resolve(FlagJob.PROVENANCE).toFile());
+    assertEquals("unit", p.get("gradients").asText());
+  }
+
+  @Test
   void max_withTopK_flagsExactlyK_rankedByMax() {
     List<Row> rows = FlagJob.run(spark, spec(Aggregate.MAX, null, 0.5, 5, 1024, null)).collectAsList();
     double[][] s = normalised();
