@@ -163,13 +163,7 @@ class FitEkfacJobTest {
       double[] fitted = precondition(g, x, true);
       assertClose(precondition(e, x, true), fitted, layer + " EK-FAC preconditioned (true Fisher)");
       double[] emp = precondition(empirical.get(layer), x, true);
-      double num = 0;
-      double den = 0;
-      for (int i = 0; i < emp.length; i++) {
-        num += (emp[i] - fitted[i]) * (emp[i] - fitted[i]);
-        den += emp[i] * emp[i];
-      }
-      differsFromEmpirical = Math.max(differsFromEmpirical, Math.sqrt(num / den));
+      differsFromEmpirical = Math.max(differsFromEmpirical, relativeDifference(emp, fitted));
     }
     assertTrue(differsFromEmpirical > 1e-2, "sampled labels must give another curvature than observed ones, "
         + "relative difference " + differsFromEmpirical);
@@ -210,13 +204,7 @@ class FitEkfacJobTest {
       double[] fitted = precondition(g, x, true);
       assertClose(precondition(expected.get(layer), x, true), fitted, layer + " EK-FAC preconditioned (two draws)");
       double[] one = precondition(oneDraw.get(layer), x, true);
-      double num = 0;
-      double den = 0;
-      for (int i = 0; i < one.length; i++) {
-        num += (one[i] - fitted[i]) * (one[i] - fitted[i]);
-        den += one[i] * one[i];
-      }
-      differsFromOneDraw = Math.max(differsFromOneDraw, Math.sqrt(num / den));
+      differsFromOneDraw = Math.max(differsFromOneDraw, relativeDifference(one, fitted));
     }
     assertTrue(differsFromOneDraw > 1e-3, "the second draw must change the fit, relative difference "
         + differsFromOneDraw);
@@ -291,6 +279,17 @@ class FitEkfacJobTest {
     var p = corrected ? KroneckerPreconditioners.ekfac(Map.of(f.layer(), f), Damping.DEFAULT)
         : KroneckerPreconditioners.kfac(Map.of(f.layer(), f), Damping.DEFAULT);
     return p.apply(Map.of(f.layer(), x)).get(f.layer()).dup('c').data().asDouble();
+  }
+
+  /** ‖a − b‖ / ‖a‖. */
+  private static double relativeDifference(double[] a, double[] b) {
+    double num = 0;
+    double den = 0;
+    for (int i = 0; i < a.length; i++) {
+      num += (a[i] - b[i]) * (a[i] - b[i]);
+      den += a[i] * a[i];
+    }
+    return Math.sqrt(num / den);
   }
 
   static void assertClose(double[] expected, double[] got, String what) {
