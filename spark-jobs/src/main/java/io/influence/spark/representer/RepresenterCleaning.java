@@ -49,8 +49,6 @@ public final class RepresenterCleaning {
       .add("max", DataTypes.DoubleType, false)
       .add("strongest_example", DataTypes.StringType, false);
 
-  private static final int MAX_BLOCK_TOKENS = 4096;
-
   private RepresenterCleaning() {}
 
   /** What a pass produces from one block of sequences' features. */
@@ -131,18 +129,8 @@ public final class RepresenterCleaning {
       int d = fitted.head().dim();
       JavaRDD<Row> out = features.mapPartitions(it -> {
         List<Row> done = new ArrayList<>();
-        List<SequenceFeatures> block = new ArrayList<>();
-        int tokens = 0;
-        while (it.hasNext()) {
-          SequenceFeatures next = it.next();
-          block.add(next);
-          tokens += next.targets().length;
-          if (block.size() == blockRows || tokens >= MAX_BLOCK_TOKENS || !it.hasNext()) {
-            rows.add(block, RepresenterJob.concat(block, d), hb.value(), done);
-            block.clear();
-            tokens = 0;
-          }
-        }
+        RepresenterJob.inBlocks(it, blockRows, block -> rows.add(block, RepresenterJob.concat(block, d), hb.value(),
+            done));
         return done.iterator();
       });
       Dataset<Row> result = spark.createDataFrame(out, schema).localCheckpoint();

@@ -249,32 +249,42 @@ public final class RepresenterJob {
     QueryHeaps heaps = features.mapPartitions(it -> {
       RepresenterScorer scorer = new RepresenterScorer(hb.value(), qb.value(), queryCount);
       QueryHeaps h = QueryHeaps.empty(queryCount, k);
-      List<SequenceFeatures> block = new ArrayList<>();
-      long rows = 0;
-      int tokens = 0;
-      while (it.hasNext()) {
-        SequenceFeatures next = it.next();
-        block.add(next);
-        tokens += next.targets().length;
-        // a block is at most blockRows sequences and about MAX_BLOCK_TOKENS tokens (its softmax is tokens × V)
-        if (block.size() == blockRows || tokens >= MAX_BLOCK_TOKENS || !it.hasNext()) {
-          tokens = 0;
-          double[][] s = scorer.scores(concat(block, d), block.size());
-          for (int i = 0; i < block.size(); i++) {
-            for (int q = 0; q < queryCount; q++) {
-              h.top()[q].offer(block.get(i).id(), s[i][q]);
-              h.bottom()[q].offer(block.get(i).id(), s[i][q]);
-            }
+      long[] rows = new long[1];
+      inBlocks(it, blockRows, block -> {
+        double[][] s = scorer.scores(concat(block, d), block.size());
+        for (int i = 0; i < block.size(); i++) {
+          for (int q = 0; q < queryCount; q++) {
+            h.top()[q].offer(block.get(i).id(), s[i][q]);
+            h.bottom()[q].offer(block.get(i).id(), s[i][q]);
           }
-          rows += block.size();
-          block.clear();
         }
-      }
-      return List.of(new QueryHeaps(h.top(), h.bottom(), rows)).iterator();
+        rows[0] += block.size();
+      });
+      return List.of(new QueryHeaps(h.top(), h.bottom(), rows[0])).iterator();
     }).treeReduce(QueryHeaps::merge);
     hb.destroy();
     qb.destroy();
     return heaps;
+  }
+
+  /**
+   * Hands the sequences of {@code it} to {@code each} in blocks of at most {@code blockRows} sequences and about
+   * {@link #MAX_BLOCK_TOKENS} tokens (a block's softmax is tokens × V); the list is reused between calls.
+   */
+  static void inBlocks(java.util.Iterator<SequenceFeatures> it, int blockRows,
+                       java.util.function.Consumer<List<SequenceFeatures>> each) {
+    List<SequenceFeatures> block = new ArrayList<>();
+    int tokens = 0;
+    while (it.hasNext()) {
+      SequenceFeatures next = it.next();
+      block.add(next);
+      tokens += next.targets().length;
+      if (block.size() == blockRows || tokens >= MAX_BLOCK_TOKENS || !it.hasNext()) {
+        each.accept(block);
+        block.clear();
+        tokens = 0;
+      }
+    }
   }
 
   /** The sequences' tokens one after another, {@code sequence()} = index in {@code seqs}. */
