@@ -22,7 +22,6 @@ import io.influence.spark.io.Queries;
 import io.influence.spark.io.Runs;
 import io.influence.spark.selfinf.SelfInfluenceJob;
 import io.influence.spark.sgdinfluence.SgdInfluenceJob;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -91,18 +90,8 @@ final class SgdInfluenceCleaning {
           + " steps but the run's last checkpoint is at step " + last.step() + ". HINT: use the run as `influence "
           + "train` left it");
     }
-    Config inputs = s.section(stage, "input").withoutPath("input.queries");
-    try {
-      inputs = inputs
-          .withValue(OutputGuard.INPUTS + ".checkpoint", ConfigValueFactory.fromAnyRef(last.sha256()))
-          .withValue(OutputGuard.INPUTS + ".training-log", ConfigValueFactory.fromAnyRef(
-              TrainingExamples.fileSha256(runDir.resolve(TrainingLogs.FILE))))
-          .withValue(OutputGuard.INPUTS + ".training-examples", ConfigValueFactory.fromAnyRef(
-              TrainingExamples.fileSha256(runDir.resolve(TrainingExamples.FILE))))
-          .withValue(OutputGuard.INPUTS + ".corpus", ConfigValueFactory.fromAnyRef(Corpus.fingerprint(corpusRows)));
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException("cannot read the training log of " + runDir + ": " + e.getMessage(), e);
-    }
+    Config inputs = SgdInfluenceStage.withRunInputs(s.section(stage, "input").withoutPath("input.queries"), last,
+        runDir, corpusRows);
     return new Replayable(runDir, run, log, examples, last, inputs);
   }
 

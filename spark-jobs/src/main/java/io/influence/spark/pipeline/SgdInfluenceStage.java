@@ -81,20 +81,9 @@ final class SgdInfluenceStage {
     }
     Dataset<Row> corpusRows = Corpus.read(spark, corpusPath, s.input().badRows());
     List<Queries.Query> queries = Queries.read(spark, queriesFile);
-    Config settings = s.section("score", "input");
-    try {
-      settings = settings
-          .withValue(OutputGuard.INPUTS + ".checkpoint", ConfigValueFactory.fromAnyRef(last.sha256()))
-          .withValue(OutputGuard.INPUTS + ".training-log", ConfigValueFactory.fromAnyRef(
-              TrainingExamples.fileSha256(runDir.resolve(TrainingLogs.FILE))))
-          .withValue(OutputGuard.INPUTS + ".training-examples", ConfigValueFactory.fromAnyRef(
-              TrainingExamples.fileSha256(runDir.resolve(TrainingExamples.FILE))))
-          .withValue(OutputGuard.INPUTS + ".corpus", ConfigValueFactory.fromAnyRef(Corpus.fingerprint(corpusRows)))
-          .withValue(OutputGuard.INPUTS + ".queries", ConfigValueFactory.fromAnyRef(Runs.sha256(queries.stream()
-              .map(q -> q.id() + "\0" + q.prompt() + "\0" + q.completion()).collect(Collectors.joining("\n")))));
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException("cannot read the training log of " + runDir + ": " + e.getMessage(), e);
-    }
+    Config settings = withRunInputs(s.section("score", "input"), last, runDir, corpusRows)
+        .withValue(OutputGuard.INPUTS + ".queries", ConfigValueFactory.fromAnyRef(Runs.sha256(queries.stream()
+            .map(q -> q.id() + "\0" + q.prompt() + "\0" + q.completion()).collect(Collectors.joining("\n")))));
     return OutputGuard.whileClaimed(out, folder, settings, s.output().overwrite(),
         () -> Stages.logged(spark, out, Stages.progressName(folder), () -> {
           List<int[]> sequences = sequences(spark, corpusRows, run, s, examples, runDir);
@@ -103,6 +92,24 @@ final class SgdInfluenceStage {
               examples.stream().map(TrainingExamples.Example::id).toList(), sequences, encoded, s.score().topK(),
               Math.max(1, (encoded.size() + 1) / 2), new Path(out, folder), corpusPath));
         }));
+  }
+
+  /**
+   * {@code settings} with what a replay's output is computed from: the last checkpoint's content hash, the training
+   * log and training-examples files, the corpus content.
+   */
+  static Config withRunInputs(Config settings, RunCheckpoint last, java.nio.file.Path runDir, Dataset<Row> corpusRows) {
+    try {
+      return settings
+          .withValue(OutputGuard.INPUTS + ".checkpoint", ConfigValueFactory.fromAnyRef(last.sha256()))
+          .withValue(OutputGuard.INPUTS + ".training-log", ConfigValueFactory.fromAnyRef(
+              TrainingExamples.fileSha256(runDir.resolve(TrainingLogs.FILE))))
+          .withValue(OutputGuard.INPUTS + ".training-examples", ConfigValueFactory.fromAnyRef(
+              TrainingExamples.fileSha256(runDir.resolve(TrainingExamples.FILE))))
+          .withValue(OutputGuard.INPUTS + ".corpus", ConfigValueFactory.fromAnyRef(Corpus.fingerprint(corpusRows)));
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot read the training log of " + runDir + ": " + e.getMessage(), e);
+    }
   }
 
   static int readLogSize(java.nio.file.Path runDir) {
