@@ -9,6 +9,6 @@ final class SpeedTasks {
 
   static List<BenchTask> all() {
     return List.of(new GradientsTask(), new ScoringTask(), new EkfacFitTask(), new ScalingTask(), new MemoryTask(),
-        new PlanTask(), new ScaleTask());
+        new PlanTask(), new ScaleTask(), new HvpBlockTask());
   }
 }

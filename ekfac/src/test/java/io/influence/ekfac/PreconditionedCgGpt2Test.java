@@ -80,7 +80,7 @@ class PreconditionedCgGpt2Test {
     LayerLayout layout = gn.layout();
     ExampleGradient q = new GradientExtractor(model, Map.of(), 8).extract(List.of("q"), query, null).get(0);
     double[] b = layout.toVector("q", q.layers());
-    double mean = HutchinsonTrace.estimate(gn, 16, 7).meanEigenvalue();
+    double mean = HutchinsonTrace.estimate((io.influence.core.linalg.BlockLinearOperator) gn, 16, 7).meanEigenvalue();
 
     StringBuilder table = new StringBuilder(String.format("tiny GPT-2 (random init), %d parameters, %d sequences; "
         + "mean eigenvalue of G %.3e; operator products to a true relative residual of %.0e:%n", gn.dim(), trainSize,

@@ -1,5 +1,6 @@
 package io.influence.core.hvp;
 
+import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.linalg.LinearOperator;
 import io.influence.core.model.CausalLm;
 import io.influence.core.model.TokenBatch;
@@ -33,11 +34,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Precision: the model's (float64 for checks; float32 works too, with float32 rounding in J v and
  * Jᵀ r), while softmax, H_out and the sums over batches are float64.
  *
- * Cost per batch: 2 forward passes, 1 tangent pass and 1 backward pass; memory: the logits of
- * one batch (B·T·V float64) a few times. The model's parameters are never modified. Not
- * thread-safe (nor is the model).
+ * Cost per batch, for a block of k vectors (BlockLinearOperator): one forward pass and one softmax
+ * (CausalLm.hold keeps them), then per vector 1 tangent pass and 1 backward pass. One vector at a time
+ * (LinearOperator) is the block of one. Memory: the logits of one batch (B·T·V float64) a few times,
+ * and the k outputs. The model's parameters are never modified. Not thread-safe (nor is the model).
  */
-public final class GaussNewtonOperator implements LinearOperator {
+public final class GaussNewtonOperator implements LinearOperator, BlockLinearOperator {
 
   private final ParameterSubset subset;
   private final TrainingSequences data;
@@ -71,17 +73,39 @@ public final class GaussNewtonOperator implements LinearOperator {
   @Override
   public void apply(double[] v, double[] out) {
     subset.checkDim(v, out);
-    java.util.Arrays.fill(out, 0);
-    if (subset.step(v, 1.0) == 0) {   // also rejects NaN/Inf
-      return;
-    }
+    apply(new double[][] {v}, new double[][] {out});
+  }
+
+  /** {@code outs[j] = G vs[j]} with one forward pass and one softmax per batch for the whole block. */
+  @Override
+  public void apply(double[][] vs, double[][] outs) {
+    BlockLinearOperator.checkBlock(this, vs, outs);
     CausalLm model = subset.model();
-    Map<String, INDArray> tangents = subset.layout().fromVector(v, DataType.DOUBLE);
+    List<Map<String, INDArray>> tangents = new java.util.ArrayList<>();
+    boolean[] zero = new boolean[vs.length];
+    for (int j = 0; j < vs.length; j++) {
+      java.util.Arrays.fill(outs[j], 0);
+      zero[j] = subset.step(vs[j], 1.0) == 0;   // also rejects NaN/Inf
+      tangents.add(zero[j] ? null : subset.layout().fromVector(vs[j], DataType.DOUBLE));
+    }
     double scale = 1.0 / data.size();
     for (TokenBatch b : batches) {
-      double[] u = model.logitTangents(b, tangents).data().asDouble();
-      subset.accumulate(model.parameterGradientsFromLogits(b, z -> OutputCurvature.gaussNewton(z, u, b)), scale, out);
+      CausalLm.HeldForward held = null;
+      OutputCurvature.Softmax p = null;
+      for (int j = 0; j < vs.length; j++) {
+        if (zero[j]) {
+          continue;
+        }
+        if (held == null) {
+          held = model.hold(b);
+          p = OutputCurvature.Softmax.of(held.logits(), b);
+        }
+        double[] u = held.logitTangents(tangents.get(j)).data().asDouble();
+        subset.accumulate(held.parameterGradients(p.gaussNewton(u)), scale, outs[j]);
+      }
     }
-    ParameterSubset.checkFinite(out, "Gauss-Newton-vector product");
+    for (double[] out : outs) {
+      ParameterSubset.checkFinite(out, "Gauss-Newton-vector product");
+    }
   }
 }

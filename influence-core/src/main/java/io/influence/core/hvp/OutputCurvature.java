@@ -23,54 +23,94 @@ final class OutputCurvature {
 
   /** {@code ∂(Σ counted −log p_target)/∂z} as a {@code [B, T, V]} float64 array. */
   static INDArray lossGradient(INDArray logits, TokenBatch batch) {
-    return rows(logits, batch, null);
+    Softmax p = Softmax.of(logits, batch);
+    double[] r = p.p.clone();
+    for (int i = 0; i < batch.size(); i++) {
+      for (int t = 0; t < p.seqLen; t++) {
+        if (batch.counts(i, t + 1)) {
+          r[(i * p.seqLen + t) * p.vocab + batch.tokens()[i][t + 1]] -= 1.0;
+        }
+      }
+    }
+    return p.shaped(r);
   }
 
   /** {@code H_out u} row by row for the logits' softmax, as a {@code [B, T, V]} float64 array. */
   static INDArray gaussNewton(INDArray logits, double[] u, TokenBatch batch) {
-    return rows(logits, batch, u);
+    return Softmax.of(logits, batch).gaussNewton(u);
   }
 
-  private static INDArray rows(INDArray logits, TokenBatch batch, double[] u) {
-    double[] z = logits.dup('c').castTo(DataType.DOUBLE).data().asDouble();
-    int seqLen = (int) logits.size(1);
-    int vocab = (int) logits.size(2);
-    double[] r = new double[z.length];
-    double[] p = new double[vocab];
-    for (int i = 0; i < batch.size(); i++) {
-      for (int t = 0; t < seqLen; t++) {
-        if (!batch.counts(i, t + 1)) {
-          continue;
-        }
-        int base = (i * seqLen + t) * vocab;
-        double max = Double.NEGATIVE_INFINITY;
-        for (int k = 0; k < vocab; k++) {
-          max = Math.max(max, z[base + k]);
-        }
-        double sum = 0;
-        for (int k = 0; k < vocab; k++) {
-          p[k] = Math.exp(z[base + k] - max);
-          sum += p[k];
-        }
-        for (int k = 0; k < vocab; k++) {
-          p[k] /= sum;
-        }
-        if (u == null) {
-          for (int k = 0; k < vocab; k++) {
-            r[base + k] = p[k];
+  /**
+   * The softmax {@code p} of every counted position of one batch's logits (zero rows elsewhere), computed once for
+   * the {@code H_out} products of many vectors at the same parameters.
+   */
+  static final class Softmax {
+    private final double[] p;
+    private final boolean[] counted;   // per position row
+    private final int batch, seqLen, vocab;
+
+    private Softmax(double[] p, boolean[] counted, int batch, int seqLen, int vocab) {
+      this.p = p;
+      this.counted = counted;
+      this.batch = batch;
+      this.seqLen = seqLen;
+      this.vocab = vocab;
+    }
+
+    static Softmax of(INDArray logits, TokenBatch batch) {
+      double[] z = logits.dup('c').castTo(DataType.DOUBLE).data().asDouble();
+      int seqLen = (int) logits.size(1);
+      int vocab = (int) logits.size(2);
+      double[] p = new double[z.length];
+      boolean[] counted = new boolean[batch.size() * seqLen];
+      for (int i = 0; i < batch.size(); i++) {
+        for (int t = 0; t < seqLen; t++) {
+          if (!batch.counts(i, t + 1)) {
+            continue;
           }
-          r[base + batch.tokens()[i][t + 1]] -= 1.0;
-        } else {
-          double pu = 0;
+          counted[i * seqLen + t] = true;
+          int base = (i * seqLen + t) * vocab;
+          double max = Double.NEGATIVE_INFINITY;
           for (int k = 0; k < vocab; k++) {
-            pu += p[k] * u[base + k];
+            max = Math.max(max, z[base + k]);
+          }
+          double sum = 0;
+          for (int k = 0; k < vocab; k++) {
+            p[base + k] = Math.exp(z[base + k] - max);
+            sum += p[base + k];
           }
           for (int k = 0; k < vocab; k++) {
-            r[base + k] = p[k] * (u[base + k] - pu);
+            p[base + k] /= sum;
           }
         }
       }
+      return new Softmax(p, counted, batch.size(), seqLen, vocab);
     }
-    return Nd4j.create(r, new long[] {batch.size(), seqLen, vocab}, 'c');
+
+    /** {@code H_out u = p ⊙ (u − pᵀu)} per position ({@code u} is {@code [B, T, V]} flat); zero at uncounted rows. */
+    INDArray gaussNewton(double[] u) {
+      if (u.length != p.length) {
+        throw new IllegalArgumentException("the logit tangent has " + u.length + " values, the logits " + p.length);
+      }
+      double[] r = new double[p.length];
+      for (int row = 0; row < counted.length; row++) {
+        if (!counted[row]) {
+          continue;
+        }
+        int base = row * vocab;
+        double pu = 0;
+        for (int k = 0; k < vocab; k++) {
+          pu += p[base + k] * u[base + k];
+        }
+        for (int k = 0; k < vocab; k++) {
+          r[base + k] = p[base + k] * (u[base + k] - pu);
+        }
+      }
+      return shaped(r);
+    }
+
+    private INDArray shaped(double[] r) {
+      return Nd4j.create(r, new long[] {batch, seqLen, vocab}, 'c');
+    }
   }
 }

@@ -182,6 +182,45 @@ public interface CausalLm {
    */
   Map<String, INDArray> parameterGradientsFromLogits(TokenBatch batch, UnaryOperator<INDArray> logitGradient);
 
+  /**
+   * Runs the forward pass of {@code batch} once and keeps it for several tangent and backward passes on that
+   * batch: what curvature products need ({@code J v}, then {@code Jᵀ r}, for many vectors {@code v} at the same
+   * parameters). Each product through the hold costs its tangent or backward pass only, instead of a forward pass
+   * more. The hold re-runs the forward pass by itself when another call on this model has used the buffers since
+   * (so using a stale hold is slower, never wrong). The parameters must not change while it is held.
+   */
+  default HeldForward hold(TokenBatch batch) {
+    INDArray logits = logits(batch);
+    return new HeldForward() {
+      @Override
+      public INDArray logits() {
+        return logits;
+      }
+
+      @Override
+      public INDArray logitTangents(Map<String, INDArray> tangents) {
+        return CausalLm.this.logitTangents(batch, tangents);
+      }
+
+      @Override
+      public Map<String, INDArray> parameterGradients(INDArray dLogits) {
+        return parameterGradientsFromLogitGradients(batch, dLogits);
+      }
+    };
+  }
+
+  /** The forward pass of one batch, kept: see {@link #hold}. Not thread-safe (nor is the model). */
+  interface HeldForward {
+    /** The logits of the held pass, {@code [B, T, V]} as {@link CausalLm#logits} returns them; do not modify. */
+    INDArray logits();
+
+    /** {@link CausalLm#logitTangents} of the held batch, without a forward pass. */
+    INDArray logitTangents(Map<String, INDArray> tangents);
+
+    /** {@link CausalLm#parameterGradientsFromLogitGradients} of the held batch, without a forward pass. */
+    Map<String, INDArray> parameterGradients(INDArray dLogits);
+  }
+
   /** Wall-clock seconds per phase since {@link #resetTimings()}; for profiling. */
   Map<String, Double> timings();
 

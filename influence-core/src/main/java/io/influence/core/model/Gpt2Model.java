@@ -183,6 +183,13 @@ public final class Gpt2Model implements CausalLm {
    */
   public INDArray logitTangents(TokenBatch batch, Map<String, INDArray> tangents) {
     check(batch);
+    Gpt2Pass p = passFor(batch);
+    p.forwardLogits(params, batch);
+    return tangentsAfterForward(p, tangents);
+  }
+
+  /** {@link #logitTangents} in a pass that has run its forward pass. */
+  private INDArray tangentsAfterForward(Gpt2Pass p, Map<String, INDArray> tangents) {
     int layers = config.nLayer();
     INDArray[][] kinds = new INDArray[4][layers];
     for (Map.Entry<String, INDArray> e : tangents.entrySet()) {
@@ -190,12 +197,17 @@ public final class Gpt2Model implements CausalLm {
       int kind = Arrays.asList(Gpt2Params.LINEARS).indexOf(Gpt2Params.kindOf(l));
       kinds[kind][Gpt2Params.blockOf(l)] = linear(l).requireTangent(e.getValue(), dataType());
     }
-    Gpt2Pass p = passFor(batch);
-    p.forwardLogits(params, batch);
     if (p.tangent == null) {
       p.tangent = new Gpt2Tangent(config, p, dataType());
     }
     return p.batchMajor(p.tangent.logits(params, kinds[0], kinds[1], kinds[2], kinds[3]));
+  }
+
+  @Override
+  public HeldForward hold(TokenBatch batch) {
+    check(batch);
+    return new HeldPass<>(batch, this::passFor, p -> p.forwardLogits(params, batch), p -> p.batchMajor(p.logits),
+        this::tangentsAfterForward, (p, dLogits) -> backwardAfterForward(p, batch, dLogits));
   }
 
   /**
@@ -208,7 +220,11 @@ public final class Gpt2Model implements CausalLm {
     check(batch);
     Gpt2Pass p = passFor(batch);
     p.forwardLogits(params, batch);
-    INDArray dLogits = logitGradient.apply(p.batchMajor(p.logits));
+    return backwardAfterForward(p, batch, logitGradient.apply(p.batchMajor(p.logits)));
+  }
+
+  /** Every parameter's gradient from the logits gradient {@code dLogits}, in a pass that has run its forward pass. */
+  private Map<String, INDArray> backwardAfterForward(Gpt2Pass p, TokenBatch batch, INDArray dLogits) {
     NextTokenLoss.requireLogitGradient(dLogits, batch, config.vocabSize());
     p.setLogitGradient(dLogits, batch);
     Gpt2Params grads = new Gpt2Params(config, dataType());

@@ -33,7 +33,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *
  * <p>Not thread-safe: one pass per thread.
  */
-final class Gpt2Pass {
+final class Gpt2Pass implements HeldPass.Forwards {
 
   final int batch, seqLen, n;
   private final int c, vocab, layers;
@@ -57,6 +57,8 @@ final class Gpt2Pass {
 
   /** Forward-mode buffers for {@link Gpt2Model#logitTangents}, created on first use. */
   Gpt2Tangent tangent;
+
+  private long forwards;
 
   Gpt2Pass(Gpt2Config cfg, DataType dt, int batch, int seqLen) {
     this.batch = batch;
@@ -155,6 +157,7 @@ final class Gpt2Pass {
 
   /** Forward pass up to the logits ({@link #logits}, {@code [V, N]}); sets the loss targets. */
   void forwardLogits(Gpt2Params p, TokenBatch tb) {
+    forwards++;
     for (int b = 0; b < batch; b++) {
       int len = tb.length(b);
       for (int t = 0; t < seqLen; t++) {
@@ -193,6 +196,11 @@ final class Gpt2Pass {
     timer.tock("fwd.layernorm");
     Blas.gemm(p.wte.transpose(), true, xf, false, logits, 1, 0);
     timer.tock("fwd.lm_head");
+  }
+
+  @Override
+  public long forwards() {
+    return forwards;
   }
 
   /**

@@ -294,6 +294,13 @@ public final class LlamaModel implements CausalLm {
   @Override
   public INDArray logitTangents(TokenBatch batch, Map<String, INDArray> tangents) {
     check(batch);
+    LlamaPass p = passFor(batch);
+    p.forwardLogits(params, batch);
+    return tangentsAfterForward(p, tangents);
+  }
+
+  /** {@link #logitTangents} in a pass that has run its forward pass. */
+  private INDArray tangentsAfterForward(LlamaPass p, Map<String, INDArray> tangents) {
     int np = Proj.values().length;
     int nl = config.numHiddenLayers();
     INDArray[][] dW = new INDArray[np][nl];
@@ -304,8 +311,6 @@ public final class LlamaModel implements CausalLm {
       INDArray[][] target = r.factor() == null ? dW : r.factor().equals("A") ? dA : dB;
       target[r.proj().ordinal()][r.block()] = r.linear().requireTangent(e.getValue(), dataType());
     }
-    LlamaPass p = passFor(batch);
-    p.forwardLogits(params, batch);
     if (p.tangent == null) {
       p.tangent = new LlamaTangent(config, p, lora, dataType());
     }
@@ -317,10 +322,21 @@ public final class LlamaModel implements CausalLm {
     check(batch);
     LlamaPass p = passFor(batch);
     p.forwardLogits(params, batch);
-    INDArray dLogits = logitGradient.apply(p.batchMajor(p.logits));
+    return backwardAfterForward(p, batch, logitGradient.apply(p.batchMajor(p.logits)));
+  }
+
+  /** Every trained parameter's gradient from the logits gradient {@code dLogits}, after the forward pass. */
+  private Map<String, INDArray> backwardAfterForward(LlamaPass p, TokenBatch batch, INDArray dLogits) {
     NextTokenLoss.requireLogitGradient(dLogits, batch, config.vocabSize());
     p.setLogitGradient(dLogits, batch);
     return backward(p, true);
+  }
+
+  @Override
+  public HeldForward hold(TokenBatch batch) {
+    check(batch);
+    return new HeldPass<>(batch, this::passFor, p -> p.forwardLogits(params, batch), p -> p.batchMajor(p.logits),
+        this::tangentsAfterForward, (p, dLogits) -> backwardAfterForward(p, batch, dLogits));
   }
 
   @Override

@@ -31,7 +31,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *
  * <p>Not thread-safe: one pass per thread.
  */
-final class LlamaPass {
+final class LlamaPass implements HeldPass.Forwards {
 
   final int batch, seqLen, n;
   private final LlamaConfig cfg;
@@ -51,6 +51,8 @@ final class LlamaPass {
   final PerExampleGradients perExample;
   final PhaseTimer timer = new PhaseTimer();
   private final LoraWeights lora;
+
+  private long forwards;
 
   /** Forward-mode buffers for {@link LlamaModel#logitTangents}, created on first use. */
   LlamaTangent tangent;
@@ -222,7 +224,13 @@ final class LlamaPass {
   }
 
   /** Forward pass up to the logits ({@link #logits}, {@code [V, N]}); sets the loss targets. */
+  @Override
+  public long forwards() {
+    return forwards;
+  }
+
   void forwardLogits(LlamaParams p, TokenBatch tb) {
+    forwards++;
     for (int b = 0; b < batch; b++) {
       int len = tb.length(b);
       for (int t = 0; t < seqLen; t++) {

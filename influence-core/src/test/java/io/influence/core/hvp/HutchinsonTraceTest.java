@@ -41,7 +41,7 @@ class HutchinsonTraceTest {
     for (int i = 0; i < m.length; i++) {
       exact += m[i][i];
     }
-    HutchinsonTrace.Estimate e = HutchinsonTrace.estimate(ggn, 16, 7);
+    HutchinsonTrace.Estimate e = HutchinsonTrace.estimate((io.influence.core.linalg.BlockLinearOperator) ggn, 16, 7);
     System.out.printf("GGN trace: exact %.6g, Hutchinson %.6g ± %.3g (16 probes, dim %d)%n", exact, e.trace(),
         e.standardError(), e.dim());
     assertEquals(m.length, e.dim());

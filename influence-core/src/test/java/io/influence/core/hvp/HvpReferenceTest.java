@@ -68,6 +68,52 @@ class HvpReferenceTest {
   }
 
   @Test
+  void gaussNewtonProducts_wholeBlockOnOneForwardPass_matchPytorch() throws Exception {
+    // the block form keeps each batch's forward pass and softmax for all probes (CausalLm.hold); a zero vector
+    // in the block is skipped and must give zero
+    GaussNewtonOperator g = GaussNewtonOperator.create(fx.model, fx.layers, fx.data(4));
+    try (SafetensorsFile ref = SafetensorsFile.open(HvpFixture.DIR.resolve("hvp.safetensors"))) {
+      double[][] vs = new double[PROBES + 1][];
+      double[][] outs = new double[PROBES + 1][g.dim()];
+      for (int k = 0; k < PROBES; k++) {
+        vs[k] = ref.readDoubles("v." + k);
+      }
+      vs[PROBES] = new double[g.dim()];
+      g.apply(vs, outs);
+      for (int k = 0; k < PROBES; k++) {
+        double r = relativeError(ref.readDoubles("gv." + k), outs[k]);
+        assertTrue(r <= TOL_GGN, "block probe " + k + ": relative error " + r + " > " + TOL_GGN);
+      }
+      assertTrue(java.util.Arrays.stream(outs[PROBES]).allMatch(x -> x == 0), "the zero vector's product");
+    }
+  }
+
+  @Test
+  void heldForward_afterAnotherBatchUsedTheModel_recomputesAndStaysExact() throws Exception {
+    // a hold whose buffers another call has overwritten must run its forward pass again, not read stale caches
+    io.influence.core.model.TokenBatch a = fx.data(2).batches().get(0);
+    int[][] other = new int[a.size()][];   // the same shape with other tokens
+    for (int i = 0; i < other.length; i++) {
+      other[i] = a.tokens()[i].clone();
+      for (int t = 0; t < other[i].length; t++) {
+        other[i][t] = (other[i][t] + 1 + t) % (int) fx.model.config().vocabSize();
+      }
+    }
+    io.influence.core.model.TokenBatch b = new io.influence.core.model.TokenBatch(other, a.lossMask());
+    GaussNewtonOperator g = GaussNewtonOperator.create(fx.model, fx.layers, fx.data(2));
+    try (SafetensorsFile ref = SafetensorsFile.open(HvpFixture.DIR.resolve("hvp.safetensors"))) {
+      var tangents = g.layout().fromVector(ref.readDoubles("v.0"), org.nd4j.linalg.api.buffer.DataType.DOUBLE);
+      double[] fresh = fx.model.logitTangents(a, tangents).data().asDouble();
+      var held = fx.model.hold(a);
+      fx.model.logits(b);   // same shape, other tokens: overwrites the pass's caches
+      double[] got = held.logitTangents(tangents).data().asDouble();
+      assertEquals(0, relativeError(fresh, got), 1e-15, "tangents through a stale hold");
+      double[] freshLogits = fx.model.logits(a).data().asDouble();
+      assertEquals(0, relativeError(freshLogits, held.logits().data().asDouble()), 0, "held logits");
+    }
+  }
+
+  @Test
   void hessianProducts_tenfoldSmallerStep_errorShrinksAboutQuadratically() throws Exception {
     // the stated bound: truncation (h²/6)·M₄ dominates at these steps, so 10× smaller h gives ~100× less error
     try (SafetensorsFile ref = SafetensorsFile.open(HvpFixture.DIR.resolve("hvp.safetensors"))) {

@@ -58,6 +58,17 @@ class LlamaGaussNewtonTest {
     in.get("masks").forEach(n -> masks.add(n.isNull() ? null : ints(n)));
     GaussNewtonOperator g = GaussNewtonOperator.create(model, layers, new TrainingSequences(tokens, masks, batchSize));
     try (SafetensorsFile ref = SafetensorsFile.open(dir.resolve("gn.safetensors"))) {
+      // the whole block at once: one forward pass per batch serves every probe (CausalLm.hold)
+      List<double[]> vs = new ArrayList<>();
+      for (int k = 0; ref.contains("v." + k); k++) {
+        vs.add(ref.readDoubles("v." + k));
+      }
+      double[][] block = new double[vs.size()][g.dim()];
+      g.apply(vs.toArray(new double[0][]), block);
+      for (int k = 0; k < vs.size(); k++) {
+        double r = HvpReferenceTest.relativeError(ref.readDoubles("gv." + k), block[k]);
+        assertTrue(r <= tol, fixture + " " + dt + " block probe " + k + ": relative error " + r + " > " + tol);
+      }
       for (int k = 0; ref.contains("v." + k); k++) {
         double[] v = ref.readDoubles("v." + k);
         double[] want = ref.readDoubles("gv." + k);

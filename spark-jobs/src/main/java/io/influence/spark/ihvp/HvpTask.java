@@ -3,7 +3,7 @@ package io.influence.spark.ihvp;
 import io.influence.core.hvp.GaussNewtonOperator;
 import io.influence.core.hvp.HessianOperator;
 import io.influence.core.hvp.TrainingSequences;
-import io.influence.core.linalg.LinearOperator;
+import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.model.CausalLm;
 import io.influence.spark.config.IhvpSettings.Curvature;
 import io.influence.spark.extract.ExecutorModels;
@@ -18,7 +18,8 @@ import org.nd4j.linalg.api.buffer.DataType;
 /*
  * One task of a distributed curvature-vector product: the partition's sequences, the checkpoint's float64
  * model (loaded once per task thread by ExecutorModels), a GaussNewtonOperator (or HessianOperator) over those
- * sequences only, applied to every broadcast vector. The operators give the MEAN over their sequences, so
+ * sequences only, applied to the broadcast block (the Gauss-Newton operator runs one forward pass per batch for
+ * all vectors; central differences of the Hessian need two gradient passes per vector). The operators give the MEAN over their sequences, so
  * each product is multiplied by the partition's count n_p: the task returns Σ_{z in partition} G(z) v_j and
  * n_p, and the driver divides the treeReduce'd sums by N = Σ n_p. An empty partition returns count 0 and no
  * arrays (so it costs nothing to merge).
@@ -79,14 +80,15 @@ final class HvpTask implements FlatMapFunction<Iterator<int[]>, HvpTask.Sum> {
     }
     CausalLm model = ExecutorModels.model(dir, sha256, DataType.DOUBLE);
     TrainingSequences data = TrainingSequences.of(tokens, batchSize);
-    LinearOperator op = curvature == Curvature.HESSIAN ? HessianOperator.create(model, layers, data)
+    // the Gauss-Newton operator serves the whole block with one forward pass per batch
+    BlockLinearOperator op = curvature == Curvature.HESSIAN
+        ? BlockLinearOperator.oneAtATime(HessianOperator.create(model, layers, data))
         : GaussNewtonOperator.create(model, layers, data);
     double[][] vs = vectors.value();
     double[][] out = new double[vs.length][op.dim()];
+    op.apply(vs, out);
     double n = tokens.size();
-    for (int j = 0; j < vs.length; j++) {
-      op.apply(vs[j], out[j]);
-      double[] o = out[j];
+    for (double[] o : out) {
       for (int i = 0; i < o.length; i++) {
         o[i] *= n;
       }
