@@ -1,5 +1,11 @@
 package io.influence.spark.ihvp;
 
+import io.influence.core.linalg.LinearOperator;
+import io.influence.core.solve.PreconditionerOperator;
+import io.influence.ekfac.Damping;
+import io.influence.ekfac.KroneckerPreconditioners;
+import io.influence.ekfac.LayerFactors;
+import java.util.Optional;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.xxhash64;
@@ -95,15 +101,19 @@ public final class IhvpQueries {
 
   /**
    * Solves every query at checkpoint {@code c}: {@code queries} are full float64 gradients of the store's layers
-   * (one per query, in order), {@code meta} the store's metadata of that checkpoint.
+   * (one per query, in order), {@code meta} the store's metadata of that checkpoint; {@code ekfac}, the EK-FAC factors
+   * of that checkpoint's layers when CG is preconditioned by them ({@code ihvp.cg.preconditioner = ekfac}).
    */
   public static Solved precondition(HvpCorpus corpus, RunCheckpoint c, StoreMetadata meta, IhvpSettings settings,
-      Method method, List<ExampleGradient> queries) {
+      Method method, List<ExampleGradient> queries, Optional<Map<String, LayerFactors>> ekfac) {
     CorpusHvp op = new CorpusHvp(corpus.tokens(), corpus.rows(), c, meta.layerNames(), settings.curvature(),
         settings.batchSize());
     ResolvedDamping damping = settings.resolveDamping(op);
-    IhvpSolver solver = settings.solver(method, op, damping);
     LayerLayout layout = op.layout();
+    // M = (EK-FAC + λI)⁻¹ per layer, with the solve's own absolute λ, in the operator's full-gradient layout
+    LinearOperator m = ekfac.map(f -> (LinearOperator) new PreconditionerOperator(
+        KroneckerPreconditioners.ekfac(f, Damping.absolute(damping.lambda())), layout)).orElse(null);
+    IhvpSolver solver = settings.solver(method, op, damping, m);
     CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
     // float64 copies of the store's seeded matrices; none for a full store (whose shapes must be the model's)
     Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(meta.layout(), model::linearShape,
@@ -232,6 +242,9 @@ public final class IhvpQueries {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("method", method.word());
       m.put("curvature", Choices.word(settings.curvature()));
+      if (method == Method.CG) {
+        m.put("preconditioner", Choices.word(settings.cg().preconditioner()));
+      }
       m.put("damping_mode", settings.damping().relative() ? "relative" : "absolute");
       m.put("damping", settings.damping().value());
       m.put("training_sequences", rows);

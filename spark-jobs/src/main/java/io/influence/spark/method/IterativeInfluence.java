@@ -6,6 +6,7 @@ import io.influence.spark.config.IhvpSettings;
 import io.influence.spark.config.Method;
 import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.extract.TokenizedCorpus;
+import io.influence.spark.ekfac.FactorStore;
 import io.influence.spark.ihvp.IhvpQueries;
 import io.influence.spark.ihvp.SolveReport;
 import io.influence.spark.io.Corpus;
@@ -45,7 +46,12 @@ public final class IterativeInfluence extends InfluenceFunction {
 
   @Override
   public boolean needsFactors() {
-    return false;
+    return preconditioned();
+  }
+
+  /** CG preconditioned by the fitted EK-FAC ({@code ihvp.cg.preconditioner = ekfac}). */
+  private boolean preconditioned() {
+    return solver == Method.CG && settings.cg().preconditioner() == IhvpSettings.CgPreconditioner.EKFAC;
   }
 
   @Override
@@ -55,7 +61,7 @@ public final class IterativeInfluence extends InfluenceFunction {
 
   @Override
   public List<String> settingsBlocks() {
-    return List.of("ihvp");
+    return preconditioned() ? List.of("ihvp", "ekfac") : List.of("ihvp");
   }
 
   @Override
@@ -75,7 +81,8 @@ public final class IterativeInfluence extends InfluenceFunction {
       for (RunCheckpoint c : checkpoints) {
         StoreMetadata meta = GradientStore.metadata(spark, in.store(), ExtractJob.checkpointName(c));
         IhvpQueries.Solved solved = IhvpQueries.precondition(hvpCorpus, c, meta, settings, solver,
-            QueryGradients.full(in.queries(), c, meta.layerNames()));
+            QueryGradients.full(in.queries(), c, meta.layerNames()),
+            preconditioned() ? Optional.of(FactorStore.read(in.factors(), meta)) : Optional.empty());
         for (int i = 0; i < in.queries().size(); i++) {
           perQuery.get(i).add(solved.preconditioned().get(i));
         }

@@ -109,6 +109,30 @@ class IhvpPipelineTest {
     double[][] expected = bruteForce(IhvpSolver.conjugateGradient(DAMPING, 1e-9, 200), false);
     compare(rows, expected, TOLERANCE, "cg");
     checkSolverColumn(rows, "cg");
+
+    // preconditioned by the fitted EK-FAC (ASTRA): the same solve to the same tolerance, whatever the iterations
+    InfluenceSettings pcg = s.with("ihvp.cg.preconditioner", "ekfac").with("score.folder", "scores-pcg");
+    Stages.fitEkfac(spark, pcg);
+    List<Row> pre = Stages.score(spark, pcg).collectAsList();
+    compare(pre, expected, TOLERANCE, "cg preconditioned");
+    checkSolverColumn(pre, "cg");
+    JsonNode plainSolver = solverOf(rows);
+    JsonNode preSolver = solverOf(pre);
+    assertEquals("none", plainSolver.get("preconditioner").asText());
+    assertEquals("ekfac", preSolver.get("preconditioner").asText());
+    assertTrue(preSolver.get("checkpoints").get(0).get("solver").asText().contains("preconditioned"),
+        preSolver.toString());
+    System.out.printf("IhvpPipelineTest CG iterations plain %d, EK-FAC preconditioned %d%n",
+        plainSolver.get("checkpoints").get(0).get("iterations").asInt(),
+        preSolver.get("checkpoints").get(0).get("iterations").asInt());
+  }
+
+  private static JsonNode solverOf(List<Row> rows) {
+    try {
+      return new ObjectMapper().readTree((String) rows.get(0).getAs("solver"));
+    } catch (java.io.IOException e) {
+      throw new AssertionError(e);
+    }
   }
 
   @Test
