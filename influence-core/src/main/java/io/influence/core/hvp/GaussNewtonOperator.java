@@ -26,8 +26,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Per batch, all exact in float64 arithmetic (no differences, no approximation beyond rounding):
  *   1. u = J v by forward-mode differentiation of the logits along v (CausalLm.logitTangents);
  *   2. r = H_out u row by row: r = w ⊙ (p ⊙ u − p (pᵀu)) with p = softmax(z(θ)), in float64;
- *   3. Jᵀ r by the model's backward pass seeded with r instead of p − onehot
- *      (CausalLm.parameterGradientsFromLogits: steps 2-3 share one forward pass).
+ *   3. Jᵀ r by the model's backward pass seeded with r instead of p − onehot, the chosen layers'
+ *      gradients only (CausalLm.HeldForward.layerGradients: the forward pass of steps 1-3 is shared).
  * So G is linear in v, symmetric and PSD up to rounding (measured against PyTorch's exact
  * jvp-then-vjp product: about 1e-15 relative, see HvpReferenceTest).
  *
@@ -101,7 +101,7 @@ public final class GaussNewtonOperator implements LinearOperator, BlockLinearOpe
           p = OutputCurvature.Softmax.of(held.logits(), b);
         }
         double[] u = held.logitTangents(tangents.get(j)).data().asDouble();
-        subset.accumulate(held.parameterGradients(p.gaussNewton(u)), scale, outs[j]);
+        subset.accumulateLayers(held.layerGradients(p.gaussNewton(u), subset.layers()), scale, outs[j]);
       }
     }
     for (double[] out : outs) {

@@ -125,6 +125,22 @@ final class ParameterSubset {
     }
   }
 
+  /** Adds {@code scale ·} each chosen layer's {@code [dOut, cols]} gradient matrix (as the layout orders it) to {@code out}. */
+  void accumulateLayers(Map<String, INDArray> byLayer, double scale, double[] out) {
+    for (String l : layers) {
+      double[] g = byLayer.get(l).castTo(DataType.DOUBLE).dup('c').data().asDouble();
+      int offset = layout.offset(l);
+      for (int i = 0; i < g.length; i++) {
+        out[offset + i] += scale * g[i];
+      }
+    }
+  }
+
+  /** The chosen layers, in the layout's order. */
+  List<String> layers() {
+    return layers;
+  }
+
   /**
    * The finite-difference step {@code ε} for direction {@code v}: {@code ε‖v‖ = relativeStep · max(‖θ_S‖, 1)},
    * so the perturbation is a fixed fraction of the parameters whatever the scale of {@code v}.

@@ -206,6 +206,19 @@ public interface CausalLm {
       public Map<String, INDArray> parameterGradients(INDArray dLogits) {
         return parameterGradientsFromLogitGradients(batch, dLogits);
       }
+
+      @Override
+      public Map<String, INDArray> layerGradients(INDArray dLogits, List<String> layers) {
+        Map<String, INDArray> named = parameterGradients(dLogits);
+        Map<String, INDArray> out = new LinkedHashMap<>();
+        for (String l : layers) {
+          LinearLayer ll = linear(l);
+          double[] flat = new double[ll.dOut() * ll.cols()];
+          ll.addTo(named, 1.0, flat, 0);
+          out.put(l, org.nd4j.linalg.factory.Nd4j.create(flat, new long[] {ll.dOut(), ll.cols()}, 'c'));
+        }
+        return out;
+      }
     };
   }
 
@@ -219,6 +232,14 @@ public interface CausalLm {
 
     /** {@link CausalLm#parameterGradientsFromLogitGradients} of the held batch, without a forward pass. */
     Map<String, INDArray> parameterGradients(INDArray dLogits);
+
+    /**
+     * The gradients of the tracked linear {@code layers} only, from the logits gradient {@code dLogits}: per layer a
+     * {@code [dOut, cols]} matrix in the {@link LinearLayer} orientation, summed over the batch. What curvature
+     * products need: the backward pass without the gradients of every other parameter (the output head's, a
+     * {@code V × C} product, among them).
+     */
+    Map<String, INDArray> layerGradients(INDArray dLogits, List<String> layers);
   }
 
   /** Wall-clock seconds per phase since {@link #resetTimings()}; for profiling. */

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * A decoder-only GPT-2 (Hugging Face parameter names and Conv1D layout) on ND4J, with per-example
@@ -207,7 +208,28 @@ public final class Gpt2Model implements CausalLm {
   public HeldForward hold(TokenBatch batch) {
     check(batch);
     return new HeldPass<>(batch, this::passFor, p -> p.forwardLogits(params, batch), p -> p.batchMajor(p.logits),
-        this::tangentsAfterForward, (p, dLogits) -> backwardAfterForward(p, batch, dLogits));
+        this::tangentsAfterForward, (p, dLogits) -> backwardAfterForward(p, batch, dLogits),
+        (p, dLogits, layers) -> layerGradientsAfterForward(p, batch, dLogits, layers));
+  }
+
+  /**
+   * The tracked layers' gradients {@code g aᵀ} ({@code [dOut, dIn+1]}, summed over the batch's columns; padded columns
+   * have zero {@code g}) from the output gradients of a backward pass that skips every parameter gradient.
+   */
+  private Map<String, INDArray> layerGradientsAfterForward(Gpt2Pass p, TokenBatch batch, INDArray dLogits,
+      List<String> layers) {
+    NextTokenLoss.requireLogitGradient(dLogits, batch, config.vocabSize());
+    p.setLogitGradient(dLogits, batch);
+    p.backward(params, null);
+    Map<String, INDArray> out = new java.util.LinkedHashMap<>();
+    for (String l : layers) {
+      linear(l);   // fails naming the layer when it is unknown
+      INDArray[] f = p.factors(l);   // {a [dIn+1, N], g [dOut, N]}
+      INDArray g = Nd4j.create(dataType(), new long[] {f[1].rows(), f[0].rows()}, 'f');
+      Blas.gemm(f[1], false, f[0], true, g, 1, 0);
+      out.put(l, g);
+    }
+    return out;
   }
 
   /**

@@ -24,6 +24,12 @@ final class HeldPass<P extends HeldPass.Forwards> implements CausalLm.HeldForwar
   private final java.util.function.Consumer<P> forward;
   private final BiFunction<P, Map<String, INDArray>, INDArray> tangents;
   private final BiFunction<P, INDArray, Map<String, INDArray>> backward;
+  private final LayerBackward<P> layerBackward;
+
+  /** The tracked layers' gradients from a logits gradient, after the forward pass (see {@link #layerGradients}). */
+  interface LayerBackward<P> {
+    Map<String, INDArray> apply(P pass, INDArray dLogits, java.util.List<String> layers);
+  }
   private final INDArray logits;
   private P held;
   private long forwards;
@@ -34,10 +40,12 @@ final class HeldPass<P extends HeldPass.Forwards> implements CausalLm.HeldForwar
    * @param logits   the logits of a pass after its forward pass, as a {@code [B, T, V]} copy
    * @param tangents the logit tangents, after the forward pass
    * @param backward the parameter gradients from a logits gradient, after the forward pass
+   * @param layerBackward the tracked layers' gradients only, after the forward pass
    */
   HeldPass(TokenBatch batch, Function<TokenBatch, P> passFor, java.util.function.Consumer<P> forward,
       Function<P, INDArray> logits, BiFunction<P, Map<String, INDArray>, INDArray> tangents,
-      BiFunction<P, INDArray, Map<String, INDArray>> backward) {
+      BiFunction<P, INDArray, Map<String, INDArray>> backward, LayerBackward<P> layerBackward) {
+    this.layerBackward = layerBackward;
     this.batch = batch;
     this.passFor = passFor;
     this.forward = forward;
@@ -70,5 +78,10 @@ final class HeldPass<P extends HeldPass.Forwards> implements CausalLm.HeldForwar
   @Override
   public Map<String, INDArray> parameterGradients(INDArray dLogits) {
     return backward.apply(forwarded(), dLogits);
+  }
+
+  @Override
+  public Map<String, INDArray> layerGradients(INDArray dLogits, java.util.List<String> layers) {
+    return layerBackward.apply(forwarded(), dLogits, layers);
   }
 }

@@ -336,7 +336,27 @@ public final class LlamaModel implements CausalLm {
   public HeldForward hold(TokenBatch batch) {
     check(batch);
     return new HeldPass<>(batch, this::passFor, p -> p.forwardLogits(params, batch), p -> p.batchMajor(p.logits),
-        this::tangentsAfterForward, (p, dLogits) -> backwardAfterForward(p, batch, dLogits));
+        this::tangentsAfterForward, (p, dLogits) -> backwardAfterForward(p, batch, dLogits),
+        (p, dLogits, layers) -> layerGradientsAfterForward(p, batch, dLogits, layers));
+  }
+
+  /**
+   * The tracked layers' (or LoRA factors') gradients {@code g aᵀ} ({@code [dOut, cols]}, summed over the batch's
+   * columns; padded columns have zero {@code g}) from a backward pass that skips every parameter gradient.
+   */
+  private Map<String, INDArray> layerGradientsAfterForward(LlamaPass p, TokenBatch batch, INDArray dLogits,
+      List<String> layers) {
+    NextTokenLoss.requireLogitGradient(dLogits, batch, config.vocabSize());
+    p.setLogitGradient(dLogits, batch);
+    backward(p, false);
+    Map<String, INDArray> out = new LinkedHashMap<>();
+    for (String l : layers) {
+      INDArray[] f = factors(p, l);   // {a [cols, N], g [dOut, N]}
+      INDArray g = Nd4j.create(dataType(), new long[] {f[1].rows(), f[0].rows()}, 'f');
+      Blas.gemm(f[1], false, f[0], true, g, 1, 0);
+      out.put(l, g);
+    }
+    return out;
   }
 
   @Override

@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.spark.sql.Row;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -29,7 +31,22 @@ import picocli.CommandLine;
  */
 class StandaloneClusterIT {
 
+  /** One cluster for both tests (starting a Master and two Workers costs tens of seconds); each submits its own app. */
+  private static StandaloneCluster cluster;
+
   @TempDir Path dir;
+
+  @BeforeAll
+  static void startCluster() throws Exception {
+    cluster = StandaloneCluster.start(2, 1, "1500m");
+  }
+
+  @AfterAll
+  static void stopCluster() throws Exception {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
 
   private static Path appJar() {
     Path jar = Path.of("target", "influence-engine.jar").toAbsolutePath();
@@ -47,12 +64,10 @@ class StandaloneClusterIT {
     }
     Files.writeString(corpus, lines);
     String expected = InspectCommand.summary(LocalSpark.get(), corpus);
-    try (StandaloneCluster cluster = StandaloneCluster.start(2, 1, "1g")) {
-      String out = submit(cluster, List.of("inspect", "--corpus", corpus.toString()), null);
-      String line = out.lines().filter(l -> l.startsWith("{\"corpus\"")).findFirst().orElse("<none>\n" + out);
-      assertEquals(expected, line);
-      assertTrue(expected.contains("\"rows\":500"), expected);
-    }
+    String out = submit(cluster, List.of("inspect", "--corpus", corpus.toString()), null);
+    String line = out.lines().filter(l -> l.startsWith("{\"corpus\"")).findFirst().orElse("<none>\n" + out);
+    assertEquals(expected, line);
+    assertTrue(expected.contains("\"rows\":500"), expected);
   }
 
   @Test
@@ -82,7 +97,7 @@ class StandaloneClusterIT {
     Path clusterOut = dir.resolve("cluster");
     List<String> args = new ArrayList<>(List.of("run", "--out", clusterOut.toString()));
     args.addAll(common);
-    try (StandaloneCluster cluster = StandaloneCluster.start(2, 1, "1500m")) {
+    {
       Path store = clusterOut.resolve(Stages.GRADIENTS);
       boolean[] killed = {false};
       String log = submit(cluster, args, () -> {
@@ -128,6 +143,12 @@ class StandaloneClusterIT {
 
   /** Submits the app jar, polling {@code watch} while it runs; returns the log after a zero exit. */
   private String submit(StandaloneCluster cluster, List<String> arguments, Runnable watch) throws Exception {
+    // the executors of the other test's application must be gone, so that only this one's can be killed
+    long quiet = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!cluster.executors().isEmpty() && System.nanoTime() < quiet) {
+      Thread.sleep(100);
+    }
+    assertTrue(cluster.executors().isEmpty(), "executors of an earlier application are still running");
     Path log = Files.createTempFile(dir, "submit", ".log");
     List<String> all = new ArrayList<>(List.of("--class", InfluenceCommand.class.getName(),
         "--conf", "spark.executor.memory=1g", appJar().toString()));
