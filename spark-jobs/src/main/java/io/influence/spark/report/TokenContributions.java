@@ -86,6 +86,7 @@ public final class TokenContributions {
   private static void accumulate(List<Queries.Query> queries, At at, QueryGradientFile.Scored scored,
                                  Map<String, int[]> sequences, Map<String, Map<String, double[]>> out) {
     StoreMetadata meta = at.meta();
+    meta.requireUnpreconditioned("the report's token highlighting (per-token contributions)");
     CausalLm model;
     try {
       model = CausalLm.load(at.checkpoint().dir(), DataType.FLOAT);
