@@ -184,6 +184,26 @@ class ExtractPipelineTest {
         }
       }
     }
+    // the score stage's query gradients in this store's space are scaled the same way (both sides)
+    RunCheckpoint last = run.checkpoints().get(run.checkpoints().size() - 1);
+    var lastMeta = GradientStore.metadata(spark, store, ExtractJob.checkpointName(last));
+    var query = new io.influence.spark.io.Queries.Query("q", texts.get(0).substring(0, 6), texts.get(0).substring(6));
+    ExampleGradient q = io.influence.spark.method.QueryGradients.projected(List.of(query), last, lastMeta).get(0);
+    Gpt2Model lastModel = Gpt2Model.load(last.dir(), DataType.FLOAT);
+    var encoded = io.influence.spark.method.QueryGradients.encode(List.of(query), last, lastModel).get(0);
+    ExampleGradient qWant = new GradientExtractor(lastModel, lastModel.projections(lastModel.linearLayers(),
+        projection.kIn(), projection.kOut(), projection.seed()), 1,
+        AdamScaling.of(lastModel, lastModel.linearLayers(), OptimizerState.read(last.dir())))
+        .extract(List.of("q"), List.of(encoded.tokens()), java.util.Arrays.asList(encoded.lossMask())).get(0);
+    for (String layer : lastModel.linearLayers()) {
+      float[] want = qWant.layers().get(layer).dup('c').data().asFloat();
+      float scale = 0;
+      for (float x : want) {
+        scale = Math.max(scale, Math.abs(x));
+      }
+      org.junit.jupiter.api.Assertions.assertArrayEquals(want, q.layers().get(layer).dup('c').data().asFloat(),
+          TOLERANCE * scale, "query gradient of " + layer);
+    }
     assertTrue(ExtractJob.run(spark, adam).written().isEmpty(), "the same choice and state reuse the store");
     var raw = assertThrows(IllegalStateException.class, () -> ExtractJob.run(spark,
         adam.withPreconditioning(OptimizerPreconditioning.NONE)));
