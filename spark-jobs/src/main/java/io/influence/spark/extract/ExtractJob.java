@@ -68,6 +68,12 @@ public final class ExtractJob {
 
   public static Result run(SparkSession spark, ExtractSpec spec) {
     requireProjectionFits(spec, spec.run().checkpoints().get(0));   // before any distributed work
+    if (spec.preconditioning() == OptimizerPreconditioning.ADAM) {   // every checkpoint's Adam state, before Spark
+      for (RunCheckpoint c : spec.run().checkpoints()) {
+        CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
+        adamScaling(model, trackedLayers(spec, model), c.dir(), null, "extract.optimizer-preconditioning");
+      }
+    }
     if (spec.candidates() != null) {
       return CandidateExtraction.run(spark, spec);
     }
