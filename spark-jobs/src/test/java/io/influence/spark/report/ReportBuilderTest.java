@@ -200,7 +200,9 @@ class ReportBuilderTest {
     TrainJob.run(corpusFile, dir.resolve("run"), s.train(), s.input().longText(), line -> { });
     SparkSession spark = LocalSpark.get();
     Stages.extract(spark, s);
-    Stages.selfInfluence(spark, s);
+    if (!adam) {   // the Adam case checks the scores' token contributions only
+      Stages.selfInfluence(spark, s);
+    }
     Stages.score(spark, s).collectAsList();
     if (ekfac) {
       InfluenceSettings e = s.with("score.method", "ekfac").with("score.folder", "scores-ekfac");
