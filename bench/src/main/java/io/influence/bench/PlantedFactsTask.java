@@ -44,7 +44,8 @@ import org.nd4j.linalg.api.buffer.DataType;
  * iteration, and a useful depth does not fit the time budget on 2 cores; {@code -P lissa.depth=20} turns it on),
  * {@code ekfac.true-fisher} (quick 0, full 1: EK-FAC on the true Fisher too, as {@code ekfac-true}),
  * {@code tailpatch.k} (quick 5, full 10) and {@code tailpatch.rate} (train.learning-rate): tail-patch of each method's
- * top k ({@link TailPatch}).
+ * top k ({@link TailPatch}); {@code adam} (1: also TracIn on Adam-preconditioned gradients, raw and unit, rows
+ * {@code tracin-adam} and {@code tracin-adam-unit}; 0: not).
  */
 final class PlantedFactsTask implements BenchTask {
 
@@ -100,6 +101,18 @@ final class PlantedFactsTask implements BenchTask {
       scores.put("tracin-unit", BenchPipeline.scores(spark, s.with("score.gradients", "unit")
           .with("score.folder", "scores-tracin-unit"), "tracin"));
       stageSeconds.put("score-tracin-unit", seconds(t));
+      if (o.intParam("adam", 1, 1) != 0) {   // Adam-aware gradients: a second store, under out/adam
+        t = System.nanoTime();
+        InfluenceSettings adam = s.with("extract.optimizer-preconditioning", "adam")
+            .with("output.dir", out.resolve("adam").toString());
+        Stages.extract(spark, adam);
+        stageSeconds.put("extract-adam", seconds(t));
+        t = System.nanoTime();
+        scores.put("tracin-adam", BenchPipeline.scores(spark, adam.with("score.gradients", "raw"), "tracin"));
+        scores.put("tracin-adam-unit", BenchPipeline.scores(spark, adam.with("score.gradients", "unit")
+            .with("score.folder", "scores-tracin-unit"), "tracin"));
+        stageSeconds.put("score-tracin-adam", seconds(t));
+      }
       t = System.nanoTime();
       Stages.fitEkfac(spark, s);
       stageSeconds.put("fit-ekfac", seconds(t));
@@ -168,6 +181,9 @@ final class PlantedFactsTask implements BenchTask {
     result.note(BenchPipeline.describe(s, trained));
     result.note("tracin, ekfac: score.gradients = raw; tracin-unit, ekfac-unit: the same with score.gradients = unit "
         + "(cosines of unit-normalised gradients; the default, auto, is unit for tracin and raw for ekfac)");
+    result.note("tracin-adam, tracin-adam-unit: the same with extract.optimizer-preconditioning = adam (each "
+        + "per-example gradient, training rows and queries, divided per parameter by sqrt(v_hat) + eps of the AdamW "
+        + "state saved with its checkpoint, before the projection), raw and unit; -P adam=0 leaves them out");
     result.note("representer: representer points of the last checkpoint's head fine-tuned with L2 (representer block)");
     result.note("tracin, ekfac: the Spark pipeline (extract, fit-ekfac, score) on local Spark, ekfac with "
         + "ekfac.checkpoints = " + Choices.word(s.ekfac().checkpoints()) + ", damping " + s.ekfac().dampingWords());

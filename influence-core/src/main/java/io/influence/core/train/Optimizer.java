@@ -1,5 +1,8 @@
 package io.influence.core.train;
 
+import io.influence.checkpoints.OptimizerState;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -15,11 +18,20 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * not through the gradient. Moments are kept in the parameters' data type. Parameters whose
  * name marks them as a LayerNorm gain/bias or a bias receive no weight decay (the usual GPT-2
  * recipe); {@link #decays(String)} is the rule.
+ *
+ * <p>{@link #saveState} writes AdamW's moments beside a checkpoint ({@link OptimizerState}, for optimizer-aware
+ * influence); SGD has no state and writes nothing.
  */
 public abstract sealed class Optimizer permits Optimizer.Sgd, Optimizer.AdamW {
 
   /** Applies one update with learning rate {@code rate}; {@code step} is 1-based. */
   public abstract void update(Map<String, INDArray> parameters, Map<String, INDArray> gradients, double rate, int step);
+
+  /**
+   * Writes this optimizer's state after update {@code step} into the checkpoint folder {@code dir}, each parameter
+   * under {@code prefix} + its name (the tensor names of the checkpoint's weights file); nothing for a stateless one.
+   */
+  public abstract void saveState(Path dir, String prefix, long step) throws IOException;
 
   /** The name recorded in a run's training log: {@value #SGD} or {@value #ADAMW}. */
   public abstract String name();
@@ -78,6 +90,11 @@ public abstract sealed class Optimizer permits Optimizer.Sgd, Optimizer.AdamW {
     }
 
     @Override
+    public void saveState(Path dir, String prefix, long step) {
+      // plain SGD keeps no state
+    }
+
+    @Override
     public void update(Map<String, INDArray> parameters, Map<String, INDArray> gradients, double rate, int step) {
       for (Map.Entry<String, INDArray> e : parameters.entrySet()) {
         INDArray p = e.getValue();
@@ -119,6 +136,23 @@ public abstract sealed class Optimizer permits Optimizer.Sgd, Optimizer.AdamW {
     @Override
     public Map<String, Double> settings() {
       return Map.of("beta1", beta1, "beta2", beta2, "epsilon", epsilon, "weight_decay", weightDecay);
+    }
+
+    @Override
+    public void saveState(Path dir, String prefix, long step) throws IOException {
+      if (second.isEmpty()) {
+        throw new IllegalStateException("AdamW has no state before its first update; save after step 1 or later");
+      }
+      Map<String, long[]> shapes = new LinkedHashMap<>();
+      Map<String, float[]> m = new LinkedHashMap<>();
+      Map<String, float[]> v = new LinkedHashMap<>();
+      for (Map.Entry<String, INDArray> e : second.entrySet()) {
+        String name = prefix + e.getKey();
+        shapes.put(name, e.getValue().shape());
+        m.put(name, first.get(e.getKey()).dup('c').data().asFloat());
+        v.put(name, e.getValue().dup('c').data().asFloat());
+      }
+      OptimizerState.write(dir, new OptimizerState.Settings(ADAMW, step, beta1, beta2, epsilon, weightDecay), shapes, m, v);
     }
 
     @Override

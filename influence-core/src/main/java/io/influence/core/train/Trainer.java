@@ -38,7 +38,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * that step. A checkpoint saved after step {@code n} records {@code schedule.at(n)}.
  * Checkpoints are written to {@code runDir/checkpoint-N/} ({@code config.json},
  * {@code model.safetensors} with {@code transformer.}-prefixed float32 tensors, and the
- * tokenizer file when one is given); the manifest {@code influence-run.json} is rewritten after
+ * tokenizer file when one is given, and with AdamW its moments, {@code optimizer.safetensors}, see
+ * {@link io.influence.checkpoints.OptimizerState}); the manifest {@code influence-run.json} is rewritten after
  * each checkpoint, so an interrupted run still lists every checkpoint it finished.
  *
  * <p>For an exact replay of the run (SGD-influence) the trainer also writes, beside the
@@ -96,6 +97,7 @@ public final class Trainer {
           Path dir = runDir.resolve("checkpoint-" + n);
           save(model, dir, tokenizerJson);
           try {
+            settings.optimizer().saveState(dir, tensorPrefix(model), n);   // before hashing: the hash covers it
             saved.add(new RunCheckpoint(n, step.learningRate(), dir, TrainingRuns.sha256(dir)));
             TrainingRuns.writeManifest(runDir, saved);
           } catch (IOException e) {
@@ -194,7 +196,7 @@ public final class Trainer {
       Files.createDirectories(dir);
       ModelConfigs.write(dir.resolve("config.json"), model.config());
       SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
-      String prefix = model.config() instanceof Gpt2Config ? "transformer." : "";
+      String prefix = tensorPrefix(model);
       for (Map.Entry<String, INDArray> e : model.parameters().entrySet()) {
         INDArray t = e.getValue();
         writer.put(prefix + e.getKey(), t.shape(), t.dup('c').data().asFloat());
@@ -206,6 +208,11 @@ public final class Trainer {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot save checkpoint " + dir, e);
     }
+  }
+
+  /** The prefix of the tensor names {@link #save} writes: GPT-2's {@code transformer.}, none for the others. */
+  static String tensorPrefix(CausalLm model) {
+    return model.config() instanceof Gpt2Config ? "transformer." : "";
   }
 
   /**

@@ -2,16 +2,22 @@ package io.influence.core.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.Gpt2Config;
 import io.influence.checkpoints.LlamaConfig;
+import io.influence.checkpoints.OptimizerState;
 import io.influence.checkpoints.ReferencePython;
 import io.influence.checkpoints.SafetensorsFile;
+import io.influence.checkpoints.TrainingLog;
+import io.influence.checkpoints.TrainingLogs;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.checkpoints.TrainingRuns;
 import io.influence.core.model.CausalLm;
+import io.influence.core.model.GradientRequest;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.TokenBatch;
 import java.nio.charset.StandardCharsets;
@@ -85,6 +91,98 @@ class TrainerTest {
     Trainer.train(model, corpus, settings, dir.resolve("sgd"), Optional.empty(), s -> { });
     double after = meanTokenLoss(model, corpus);
     assertTrue(after < before - 0.3, "SGD should lower the loss: " + before + " -> " + after);
+    assertFalse(Files.exists(dir.resolve("sgd/checkpoint-60").resolve(OptimizerState.FILE)), "SGD has no state to save");
+  }
+
+  /**
+   * Two AdamW steps saving after each: the {@code optimizer.safetensors} beside each checkpoint holds Adam's moments
+   * as an independent loop computes them from the batches' mean gradients in float64 (at the run's initial weights
+   * and at checkpoint 1): {@code m_t = β1 m_{t-1} + (1 − β1) g_t}, {@code v_t = β2 v_{t-1} + (1 − β2) g_t²}.
+   */
+  @Test
+  void train_adamWTwoSteps_savesMomentsOfAnIndependentAdamLoop() throws Exception {
+    List<int[]> corpus = countingCorpus(8);
+    double beta1 = 0.9;
+    double beta2 = 0.95;
+    var settings = new Trainer.Settings(Optimizer.adamW(beta1, beta2, 1e-8, 0.01), LearningRateSchedule.constant(1e-2),
+        2, 4, 1, 0, 3);
+    Path runDir = dir.resolve("adam");
+    Trainer.train(Initialization.gpt2(CONFIG, 13, DataType.FLOAT), corpus, settings, runDir, Optional.empty(), s -> { });
+    TrainingLog log = TrainingLogs.read(runDir);
+    Path[] before = {TrainingLogs.initialState(runDir), runDir.resolve("checkpoint-1")};
+    Map<String, double[]> m = new java.util.HashMap<>();
+    Map<String, double[]> v = new java.util.HashMap<>();
+    for (int t = 1; t <= 2; t++) {
+      TrainingLog.Step step = log.steps().get(t - 1);
+      List<int[]> batch = java.util.Arrays.stream(step.examples()).mapToObj(corpus::get).toList();
+      Map<String, INDArray> g = Gpt2Model.load(before[t - 1], DataType.DOUBLE)
+          .gradients(TokenBatch.of(batch.toArray(new int[0][])), GradientRequest.allParameters()).parameterGradients();
+      for (Map.Entry<String, INDArray> e : g.entrySet()) {
+        double[] gi = e.getValue().dup('c').data().asDouble();
+        double[] mi = m.computeIfAbsent(e.getKey(), k -> new double[gi.length]);
+        double[] vi = v.computeIfAbsent(e.getKey(), k -> new double[gi.length]);
+        for (int i = 0; i < gi.length; i++) {
+          double x = gi[i] / step.lossDivisor();
+          mi[i] = beta1 * mi[i] + (1 - beta1) * x;
+          vi[i] = beta2 * vi[i] + (1 - beta2) * x * x;
+        }
+      }
+      OptimizerState state = OptimizerState.read(runDir.resolve("checkpoint-" + t));
+      assertEquals(new OptimizerState.Settings("adamw", t, beta1, beta2, 1e-8, 0.01), state.settings());
+      assertEquals(v.size(), state.parameters().size());
+      try (SafetensorsFile f = SafetensorsFile.open(state.file())) {
+        for (String name : v.keySet()) {
+          float[] savedV = state.secondMoment(name, "transformer.");
+          float[] savedM = f.readFloats("transformer." + name + OptimizerState.FIRST_MOMENT);
+          // float32 training against float64 here: agreement relative to each tensor's largest entry
+          double vMax = java.util.Arrays.stream(v.get(name)).max().orElse(0);
+          double mMax = java.util.Arrays.stream(m.get(name)).map(Math::abs).max().orElse(0);
+          assertTrue(vMax > 0, name + " has a zero second moment");
+          for (int i = 0; i < savedV.length; i++) {
+            assertEquals(v.get(name)[i], savedV[i], 1e-4 * vMax, name + " v[" + i + "] at step " + t);
+            assertEquals(m.get(name)[i], savedM[i], 1e-4 * mMax, name + " m[" + i + "] at step " + t);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * The reader refuses what does not match the weights (a transposed moment), negative second moments and a pickled
+   * {@code optimizer.pt} without {@code optimizer.safetensors}, naming the file and tensor and saying what to do.
+   */
+  @Test
+  void optimizerState_badShapeNegativeOrPickle_isRefusedWithFileTensorAndFix() throws Exception {
+    Path runDir = dir.resolve("adam-bad");
+    Trainer.train(Initialization.gpt2(CONFIG, 13, DataType.FLOAT), countingCorpus(4),
+        new Trainer.Settings(Optimizer.adamW(0.9, 0.95, 1e-8, 0), LearningRateSchedule.constant(1e-2), 1, 4, 1, 0, 3),
+        runDir, Optional.empty(), s -> { });
+    Path cp = runDir.resolve("checkpoint-1");
+    OptimizerState good = OptimizerState.read(cp);
+    String name = "transformer.h.0.mlp.c_fc.weight";
+    long[] shape = good.shape(name, "");
+    float[] values = good.secondMoment(name, "");
+    OptimizerState.Settings st = good.settings();
+
+    OptimizerState.write(cp, st, Map.of(name, new long[] {shape[1], shape[0]}), Map.of(name, values),
+        Map.of(name, values));
+    var e = assertThrows(CheckpointFormatException.class, () -> OptimizerState.read(cp));
+    assertTrue(e.getMessage().contains(OptimizerState.FILE) && e.getMessage().contains(name + ".exp_a")
+        && e.getMessage().contains("has shape [" + shape[1] + ", " + shape[0] + "]") && e.getMessage().contains("HINT"),
+        e.getMessage());
+
+    float[] negative = values.clone();
+    negative[3] = -1e-3f;
+    OptimizerState.write(cp, st, Map.of(name, shape), Map.of(name, values), Map.of(name, negative));
+    e = assertThrows(CheckpointFormatException.class, () -> OptimizerState.read(cp));
+    assertTrue(e.getMessage().contains(name + OptimizerState.SECOND_MOMENT) && e.getMessage().contains("element 3"),
+        e.getMessage());
+
+    Files.delete(cp.resolve(OptimizerState.FILE));
+    Files.write(cp.resolve("optimizer.pt"), new byte[] {(byte) 0x80, 2});
+    e = assertThrows(CheckpointFormatException.class, () -> OptimizerState.read(cp));
+    assertTrue(e.getMessage().contains("optimizer.pt") && e.getMessage().contains("torch.load")
+        && e.getMessage().contains("save_file") && e.getMessage().contains(".exp_avg_sq"), e.getMessage());
   }
 
   @Test

@@ -1,6 +1,7 @@
 package io.influence.spark.config;
 
 import com.typesafe.config.Config;
+import io.influence.spark.store.OptimizerPreconditioning;
 import java.util.List;
 import java.util.Optional;
 
@@ -14,9 +15,11 @@ import java.util.Optional;
  *                   per core
  * @param candidates true: extract only the union of the queries' candidate rows (the candidates block) into a
  *                   partial store, adding only the rows it lacks on a re-run
+ * @param optimizerPreconditioning {@code optimizer-preconditioning}: divide each per-example gradient by Adam's
+ *                   {@code √v̂ + ε} (from each checkpoint's {@code optimizer.safetensors}) before the projection, or not
  */
 public record ExtractSettings(List<String> layers, int batchSize, Optional<Projection> projection, int partitions,
-                              boolean candidates) {
+                              boolean candidates, OptimizerPreconditioning optimizerPreconditioning) {
 
   /** Seeded Gaussian Kronecker projection to {@code [kOut, kIn]} per layer (LoGra-style). */
   public record Projection(int kIn, int kOut, long seed) implements java.io.Serializable {
@@ -38,6 +41,7 @@ public record ExtractSettings(List<String> layers, int batchSize, Optional<Proje
     if (batchSize < 1) {
       throw new IllegalArgumentException("influence.extract.batch-size must be >= 1, got " + batchSize);
     }
+    java.util.Objects.requireNonNull(optimizerPreconditioning, "optimizerPreconditioning");
     if (partitions < 0) {
       throw new IllegalArgumentException("influence.extract.partitions must be >= 0 (0 = as the corpus comes), got "
           + partitions);
@@ -50,6 +54,7 @@ public record ExtractSettings(List<String> layers, int batchSize, Optional<Proje
         ? Optional.of(new Projection(e.getInt("projection.k-in"), e.getInt("projection.k-out"),
             e.getLong("projection.seed"))) : Optional.empty();
     return new ExtractSettings(e.getStringList("layers"), e.getInt("batch-size"), projection,
-        e.getInt("partitions"), e.getBoolean("candidates"));
+        e.getInt("partitions"), e.getBoolean("candidates"), Choices.parse(OptimizerPreconditioning.class,
+            "extract.optimizer-preconditioning", e.getString("optimizer-preconditioning")));
   }
 }

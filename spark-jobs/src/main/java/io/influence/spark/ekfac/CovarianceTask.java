@@ -56,6 +56,7 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
    */
   CovarianceTask(String dir, String sha256, StoreMetadata meta, int batchSize, List<GradientRequest.Labels> draws,
       ProgressCounter done) {
+    meta.requireUnpreconditioned("EK-FAC (fit-ekfac's covariances of a and g)");
     this.dir = dir;
     this.sha256 = sha256;
     this.layers = List.copyOf(meta.layers());

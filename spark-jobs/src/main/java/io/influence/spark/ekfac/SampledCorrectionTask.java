@@ -40,6 +40,7 @@ final class SampledCorrectionTask implements FlatMapFunction<Iterator<Row>, Corr
     this.sha256 = sha256;
     this.layers = List.copyOf(meta.layers());
     this.stored = meta.layout();
+    meta.requireUnpreconditioned("EK-FAC with sampled labels");
     this.projectionSeed = meta.projectionSeed();
     this.zero = zero;
     this.batchSize = batchSize;

@@ -2,7 +2,10 @@ package io.influence.spark.extract;
 
 import static org.apache.spark.sql.functions.col;
 
+import io.influence.checkpoints.CheckpointFormatException;
+import io.influence.checkpoints.OptimizerState;
 import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.AdamScaling;
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.model.CausalLm;
 import io.influence.core.model.LayerSelection;
@@ -17,6 +20,7 @@ import io.influence.spark.progress.Progress;
 import io.influence.spark.progress.ProgressCounter;
 import io.influence.spark.store.CandidateCoverage;
 import io.influence.spark.store.GradientStore;
+import io.influence.spark.store.OptimizerPreconditioning;
 import io.influence.spark.store.StoreMetadata;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -64,6 +68,12 @@ public final class ExtractJob {
 
   public static Result run(SparkSession spark, ExtractSpec spec) {
     requireProjectionFits(spec, spec.run().checkpoints().get(0));   // before any distributed work
+    if (spec.preconditioning() == OptimizerPreconditioning.ADAM) {   // every checkpoint's Adam state, before Spark
+      for (RunCheckpoint c : spec.run().checkpoints()) {
+        CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
+        adamScaling(model, trackedLayers(spec, model), c.dir(), null, "extract.optimizer-preconditioning");
+      }
+    }
     if (spec.candidates() != null) {
       return CandidateExtraction.run(spark, spec);
     }
@@ -120,7 +130,7 @@ public final class ExtractJob {
     return corpus.rows().mapPartitions(
         new GradientsOfPartition(Runs.location(c), c.sha256(), spec.projection(),
             meta.layers().stream().map(StoreMetadata.Layer::name).toList(),
-            spec.batchSize(), done), Encoders.row(schema));
+            spec.batchSize(), done, meta.optimizerSha256()), Encoders.row(schema));
   }
 
   /**
@@ -165,9 +175,32 @@ public final class ExtractJob {
       out.add(spec.projection() == null ? new StoreMetadata.Layer(layer, shape[0], shape[1])
           : new StoreMetadata.Layer(layer, spec.projection().kOut(), spec.projection().kIn()));
     }
-    return StoreMetadata.of(name, c.step(), c.learningRate(), c.sha256(), out,
+    StoreMetadata meta = StoreMetadata.of(name, c.step(), c.learningRate(), c.sha256(), out,
         spec.projection() == null ? StoreMetadata.FULL : spec.projection().description(),
         spec.projection() == null ? null : spec.projection().seed(), io.influence.spark.score.ScoreJob.ENGINE_VERSION);
+    if (spec.preconditioning() == OptimizerPreconditioning.ADAM) {   // checked on the driver, before any task
+      meta = meta.withAdam(adamScaling(model, layers, c.dir(), null, "extract.optimizer-preconditioning").sha256());
+    }
+    return meta;
+  }
+
+  /**
+   * Adam's scaling of {@code layers} from the {@code optimizer.safetensors} in {@code dir}; when {@code sha256} is
+   * given, the file must still be the one with that hash. Errors name the file, the tensor and {@code setting}.
+   */
+  public static AdamScaling adamScaling(CausalLm model, List<String> layers, java.nio.file.Path dir, String sha256,
+                                        String setting) {
+    try {
+      OptimizerState state = OptimizerState.read(dir);
+      if (sha256 != null && !sha256.equals(state.sha256())) {
+        throw new IllegalStateException(state.file() + " has sha256 " + state.sha256() + " but the gradient store was "
+            + "extracted with " + sha256 + ". HINT: the optimizer state changed since extraction; re-run extract "
+            + "(output.overwrite = true)");
+      }
+      return AdamScaling.of(model, layers, state);
+    } catch (CheckpointFormatException e) {
+      throw new IllegalArgumentException(e.getMessage() + " (needed by influence." + setting + " = \"adam\")", e);
+    }
   }
 
   /** One task: load the checkpoint (cached per JVM), batch the partition's sequences, emit gradient rows. */
@@ -178,9 +211,11 @@ public final class ExtractJob {
     private final List<String> layers;
     private final int batchSize;
     private final ProgressCounter done;
+    private final String optimizerSha256;
 
     GradientsOfPartition(String dir, String sha256, Projection projection, List<String> layers,
-                         int batchSize, ProgressCounter done) {
+                         int batchSize, ProgressCounter done, String optimizerSha256) {
+      this.optimizerSha256 = optimizerSha256;
       this.dir = dir;
       this.sha256 = sha256;
       this.projection = projection;
@@ -195,7 +230,9 @@ public final class ExtractJob {
       List<String> tracked = layers == null ? model.linearLayers() : layers;
       Map<String, KroneckerProjection> projections = projection == null ? Map.of()
           : model.projections(tracked, projection.kIn(), projection.kOut(), projection.seed());
-      GradientExtractor extractor = new GradientExtractor(model, projections, batchSize);
+      AdamScaling adam = optimizerSha256 == null ? null : adamScaling(model, tracked,
+          Runs.checkpointDir(Locations.conf(), dir, sha256), optimizerSha256, "extract.optimizer-preconditioning");
+      GradientExtractor extractor = new GradientExtractor(model, projections, batchSize, adam);
       return new Iterator<>() {
         private Iterator<Row> ready = java.util.Collections.emptyIterator();
 

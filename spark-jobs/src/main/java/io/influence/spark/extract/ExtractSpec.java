@@ -5,6 +5,7 @@ import io.influence.spark.config.BadRows;
 import io.influence.spark.config.LongText;
 import io.influence.spark.config.ExtractSettings.Projection;
 import io.influence.spark.io.Locations;
+import io.influence.spark.store.OptimizerPreconditioning;
 import java.util.List;
 import java.util.Objects;
 import org.apache.hadoop.fs.Path;
@@ -24,9 +25,12 @@ import org.apache.spark.sql.Row;
  * @param longText   what a row longer than the model's context becomes (windows, truncated, or a bad row)
  * @param candidates the corpus row ids to extract (a partial store, {@code extract.candidates = true}; see
  *                   {@link io.influence.spark.store.CandidateCoverage}), or null for every row
+ * @param preconditioning what the gradients are divided by before the projection (Adam's {@code √v̂ + ε} from each
+ *                   checkpoint's {@code optimizer.safetensors}, or nothing)
  */
 public record ExtractSpec(Dataset<Row> corpus, TrainingRun run, Path store, Projection projection, List<String> layers,
-                          int batchSize, BadRows badRows, LongText longText, java.util.Set<String> candidates) {
+                          int batchSize, BadRows badRows, LongText longText, java.util.Set<String> candidates,
+                          OptimizerPreconditioning preconditioning) {
 
   public ExtractSpec {
     Objects.requireNonNull(corpus, "corpus");
@@ -39,6 +43,18 @@ public record ExtractSpec(Dataset<Row> corpus, TrainingRun run, Path store, Proj
     }
     layers = layers == null ? null : List.copyOf(layers);
     candidates = candidates == null ? null : java.util.Set.copyOf(candidates);
+    preconditioning = preconditioning == null ? OptimizerPreconditioning.NONE : preconditioning;
+  }
+
+  /** A spec without optimizer preconditioning. */
+  public ExtractSpec(Dataset<Row> corpus, TrainingRun run, Path store, Projection projection, List<String> layers,
+                     int batchSize, BadRows badRows, LongText longText, java.util.Set<String> candidates) {
+    this(corpus, run, store, projection, layers, batchSize, badRows, longText, candidates, OptimizerPreconditioning.NONE);
+  }
+
+  /** This spec with the gradients divided by {@code p} before the projection. */
+  public ExtractSpec withPreconditioning(OptimizerPreconditioning p) {
+    return new ExtractSpec(corpus, run, store, projection, layers, batchSize, badRows, longText, candidates, p);
   }
 
   /** A spec over every corpus row (an exhaustive store). */
@@ -50,7 +66,7 @@ public record ExtractSpec(Dataset<Row> corpus, TrainingRun run, Path store, Proj
   /** This spec extracting only the corpus rows {@code ids} into a partial store. */
   public ExtractSpec withCandidates(java.util.Set<String> ids) {
     return new ExtractSpec(corpus, run, store, projection, layers, batchSize, badRows, longText,
-        Objects.requireNonNull(ids, "candidate ids"));
+        Objects.requireNonNull(ids, "candidate ids"), preconditioning);
   }
 
   /** A spec writing to a local store. */

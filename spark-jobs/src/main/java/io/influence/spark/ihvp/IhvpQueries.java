@@ -106,6 +106,8 @@ public final class IhvpQueries {
    */
   public static Solved precondition(HvpCorpus corpus, RunCheckpoint c, StoreMetadata meta, IhvpSettings settings,
       Method method, List<ExampleGradient> queries, Optional<Map<String, LayerFactors>> ekfac) {
+    meta.requireUnpreconditioned("score.method = " + method.word() + " (an iterative solve with exact curvature "
+        + "products of the raw loss)");
     CorpusHvp op = new CorpusHvp(corpus.tokens(), corpus.rows(), c, meta.layerNames(), settings.curvature(),
         settings.batchSize());
     ResolvedDamping damping = settings.resolveDamping(op);

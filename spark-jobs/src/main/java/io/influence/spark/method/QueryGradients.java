@@ -2,6 +2,7 @@ package io.influence.spark.method;
 
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.AdamScaling;
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.model.BatchGradients;
 import io.influence.core.model.CausalLm;
@@ -11,7 +12,9 @@ import io.influence.core.model.TokenBatch;
 import io.influence.core.tokenizer.PromptCompletion;
 import io.influence.core.tokenizer.Tokenizer;
 import io.influence.core.tracin.ExampleGradient;
+import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.io.Queries;
+import io.influence.spark.store.OptimizerPreconditioning;
 import io.influence.spark.store.StoreMetadata;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -33,13 +36,20 @@ public final class QueryGradients {
 
   private QueryGradients() {}
 
-  /** Gradients in the store's space: what TracIn scores with and EK-FAC preconditions. */
+  /**
+   * Gradients in the store's space: what TracIn scores with and EK-FAC preconditions. A store of Adam-preconditioned
+   * gradients gets queries divided by the same {@code √v̂ + ε} (the checkpoint's optimizer state, checked against the
+   * sha256 the store recorded).
+   */
   public static List<ExampleGradient> projected(List<Queries.Query> queries, RunCheckpoint c, StoreMetadata meta) {
     CausalLm model = load(c, DataType.FLOAT);
     Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(meta.layout(), model::linearShape,
         meta.projectionSeed(), DataType.FLOAT);
     List<PromptCompletion> t = encode(queries, c, model);
-    return new GradientExtractor(model, projections, BATCH).extract(t.stream().map(PromptCompletion::id).toList(),
+    AdamScaling adam = meta.optimizerPreconditioning() == OptimizerPreconditioning.NONE ? null   // as the store's rows
+        : ExtractJob.adamScaling(model, meta.layerNames(), c.dir(), meta.optimizerSha256(),
+            "extract.optimizer-preconditioning");
+    return new GradientExtractor(model, projections, BATCH, adam).extract(t.stream().map(PromptCompletion::id).toList(),
         t.stream().map(PromptCompletion::tokens).toList(), t.stream().map(PromptCompletion::lossMask).toList());
   }
 

@@ -119,6 +119,7 @@ public final class Stages {
               e.partitions()), run, new Path(out, GRADIENTS),
               e.projection().orElse(null), e.layers().isEmpty() ? null : e.layers(), e.batchSize(),
               s.input().badRows(), s.input().longText());
+          spec = spec.withPreconditioning(e.optimizerPreconditioning());
           return ExtractJob.run(spark, candidates == null ? spec : spec.withCandidates(candidates));
         }));
   }
@@ -439,7 +440,7 @@ public final class Stages {
     for (String name : checkpoints) {   // what the output is computed from: each checkpoint's content hash
       StoreMetadata meta = GradientStore.metadata(spark, store, name);
       c = c.withValue(OutputGuard.INPUTS + ".checkpoints." + name, ConfigValueFactory.fromAnyRef(meta.sha256() + " "
-          + meta.corpus()));
+          + meta.corpus() + (meta.optimizerSha256() == null ? "" : " adam " + meta.optimizerSha256())));
     }
     var coverage = CandidateCoverage.read(store);   // a partial store: which rows it holds
     if (coverage.isPresent()) {

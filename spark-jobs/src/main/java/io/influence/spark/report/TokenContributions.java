@@ -2,6 +2,7 @@ package io.influence.spark.report;
 
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.AdamScaling;
 import io.influence.core.grad.TokenFactors;
 import io.influence.core.model.CausalLm;
 import io.influence.core.model.GradientRequest;
@@ -10,7 +11,9 @@ import io.influence.core.model.TokenBatch;
 import io.influence.core.score.LayerLayout;
 import io.influence.core.score.TokenAttribution;
 import io.influence.spark.io.Queries;
+import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.score.QueryGradientFile;
+import io.influence.spark.store.OptimizerPreconditioning;
 import io.influence.spark.store.StoreMetadata;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -38,7 +41,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * with {@code Σ_t c_t = score} (up to the float32 rounding of the stored gradients). Position t is
  * shown on token {@code x_t}, the input at that position (its row of the token factors); the term
  * mixes the prediction of {@code x_{t+1}} with what later positions read from t through attention.
- * Without a projection ({@code P = I}) the same formula uses {@code g_t} and {@code a_t}.
+ * Without a projection ({@code P = I}) the same formula uses {@code g_t} and {@code a_t}. From an Adam store
+ * (rows {@code P_out (G ⊘ D) P_inᵀ}, {@code D = √v̂ + ε}, extract.optimizer-preconditioning = adam) the term is
+ * {@code g_tᵀ [(P_outᵀ Q_il P_in) ⊘ D] a_t} and the row norm that of the scaled, projected {@code gᵀ a}.
  *
  * <p>With unit-normalised scores ({@link QueryGradientFile.Scored#unit}, TracIn's default) checkpoint i's terms are
  * divided by {@code ‖Q_i‖ ‖P_out G_i P_inᵀ‖} (norms over every stored layer; the row's from its factors, as
@@ -104,6 +109,11 @@ public final class TokenContributions {
         wantedBy.computeIfAbsent(id, k -> new ArrayList<>()).add(i);
       }
     }
+    // an Adam store: rows are P_out (G ⊘ D) P_inᵀ with D = √v̂ + ε, so token t contributes g_tᵀ Q̃ a_t with the query
+    // lifted to Q̃ = (P_outᵀ Q P_in) ⊘ D; the same state the extract stage used (its sha256 is checked)
+    AdamScaling adam = meta.optimizerPreconditioning() == OptimizerPreconditioning.NONE ? null
+        : ExtractJob.adamScaling(model, layers, at.checkpoint().dir(), meta.optimizerSha256(),
+            "extract.optimizer-preconditioning");
     GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(layers);
     double rate = scored.weight(meta.checkpoint());
     // unit-normalised scores: each query's norm over every layer of this checkpoint
@@ -123,14 +133,24 @@ public final class TokenContributions {
         TokenFactors f = factors.get(layer);
         f = new TokenFactors(layer, f.a().castTo(DataType.DOUBLE), f.g().castTo(DataType.DOUBLE));
         KroneckerProjection p = projections.get(layer);
-        TokenFactors projected = p == null ? f : p.projectTokens(f);  // a [T, kIn], g [T, kOut]
-        if (scored.unit()) {   // the row's stored gradient of this layer is Σ_t g_t a_tᵀ = gᵀ a
-          double n = projected.g().transpose().mmul(projected.a()).norm2Number().doubleValue();
+        INDArray inverse = adam == null ? null : adam.factors(layer).castTo(DataType.DOUBLE);   // 1 / (√v̂ + ε)
+        TokenFactors projected = adam != null ? f : p == null ? f : p.projectTokens(f);  // a [T, kIn], g [T, kOut]
+        if (scored.unit()) {   // the row's stored gradient of this layer is Σ_t g_t a_tᵀ = gᵀ a (Adam: scaled, projected)
+          INDArray row = projected.g().transpose().mmul(projected.a());
+          if (adam != null) {
+            row.muli(inverse);
+            row = p == null ? row : p.projectGradient(row);
+          }
+          double n = row.norm2Number().doubleValue();
           rowSquares += n * n;
         }
         for (int qi : e.getValue()) {
           float[] flat = scored.gradient(queries.get(qi).id(), meta.checkpoint(), layer);
           INDArray ql = Nd4j.createFromArray(flat).reshape(stored.shape(layer));
+          if (adam != null) {
+            INDArray q = ql.castTo(DataType.DOUBLE);
+            ql = (p == null ? q.dup() : p.pOut().transpose().mmul(q).mmul(p.pIn())).muli(inverse);
+          }
           double[] perToken = TokenAttribution.perToken(e.getKey(), projected, ql);
           double[] target = terms.get(qi);
           for (int t = 0; t < target.length; t++) {

@@ -32,11 +32,16 @@ import java.util.regex.Pattern;
  * {@code projectionSeed = null}) or {@code [kOut, kIn]} for projected ones; each stored array is
  * that matrix flattened row-major. Column name of a layer: {@link Layer#column()}. {@code corpus} is the content
  * fingerprint of the corpus the gradients were extracted from ({@code io.influence.spark.io.Corpus#fingerprint}).
+ * {@code optimizerPreconditioning} says whether the gradients were divided by Adam's {@code √v̂ + ε} before the
+ * projection ({@link OptimizerPreconditioning}; absent in older stores = none) and {@code optimizerSha256} is the
+ * SHA-256 of the {@code optimizer.safetensors} that was used (null for none): both part of the gradient space and
+ * of the inputs, so a store is never reused under the other choice or with other optimizer state.
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record StoreMetadata(String format, int formatVersion, String checkpoint, long step, double learningRate,
     String sha256, List<Layer> layers, String projection, Long projectionSeed, String lossConvention, String dtype,
-    String engineVersion, String corpus) implements Serializable {
+    String engineVersion, String corpus, OptimizerPreconditioning optimizerPreconditioning, String optimizerSha256)
+    implements Serializable {
 
   public static final String FORMAT = "influence-gradient-store";
   public static final int FORMAT_VERSION = 1;
@@ -122,24 +127,52 @@ public record StoreMetadata(String format, int formatVersion, String checkpoint,
       throw new IllegalArgumentException("stored gradients are float32, got dtype '" + dtype + "'");
     }
     Objects.requireNonNull(engineVersion, "engineVersion");
+    optimizerPreconditioning = optimizerPreconditioning == null ? OptimizerPreconditioning.NONE
+        : optimizerPreconditioning;
+    if ((optimizerPreconditioning == OptimizerPreconditioning.NONE) != (optimizerSha256 == null)) {
+      throw new IllegalArgumentException("checkpoint '" + checkpoint + "': optimizer preconditioning "
+          + optimizerPreconditioning + " with optimizer state sha256 " + optimizerSha256 + "; HINT: Adam "
+          + "preconditioning records the sha256 of the optimizer.safetensors it used, none records none");
+    }
   }
 
   /** Metadata of the current format version, float32, loss summed over completion tokens. */
   public static StoreMetadata of(String checkpoint, long step, double learningRate, String sha256, List<Layer> layers,
       String projection, Long projectionSeed, String engineVersion) {
     return new StoreMetadata(FORMAT, FORMAT_VERSION, checkpoint, step, learningRate, sha256, layers, projection,
-        projectionSeed, LOSS_SUM_OVER_COMPLETION, FLOAT32, engineVersion, null);
+        projectionSeed, LOSS_SUM_OVER_COMPLETION, FLOAT32, engineVersion, null, OptimizerPreconditioning.NONE, null);
+  }
+
+  /** This metadata recording Adam preconditioning with the optimizer state whose file hash is {@code sha256}. */
+  public StoreMetadata withAdam(String sha256) {
+    return new StoreMetadata(format, formatVersion, checkpoint, step, learningRate, this.sha256, layers, projection,
+        projectionSeed, lossConvention, dtype, engineVersion, corpus, OptimizerPreconditioning.ADAM,
+        Objects.requireNonNull(sha256, "optimizer state sha256"));
   }
 
   /** This metadata recording the content fingerprint of the corpus the gradients are of (see Corpus.fingerprint). */
   public StoreMetadata withCorpus(String fingerprint) {
     return new StoreMetadata(format, formatVersion, checkpoint, step, learningRate, sha256, layers, projection,
-        projectionSeed, lossConvention, dtype, engineVersion, fingerprint);
+        projectionSeed, lossConvention, dtype, engineVersion, fingerprint, optimizerPreconditioning, optimizerSha256);
   }
 
-  /** The same checkpoint (content hash) and corpus (content fingerprint) as {@code other}. */
+  /** The same checkpoint (content hash), corpus (content fingerprint) and optimizer state (file hash) as {@code other}. */
   public boolean sameInputs(StoreMetadata other) {
-    return Objects.equals(sha256, other.sha256) && Objects.equals(corpus, other.corpus);
+    return Objects.equals(sha256, other.sha256) && Objects.equals(corpus, other.corpus)
+        && Objects.equals(optimizerSha256, other.optimizerSha256);
+  }
+
+  /**
+   * Refuses a store of Adam-preconditioned gradients for {@code what}, which builds store-space vectors from the
+   * layers' token factors ({@code Σ_t (P_out g_t)(P_in a_t)ᵀ}): Adam's elementwise scaling does not factor that way.
+   */
+  public void requireUnpreconditioned(String what) {
+    if (optimizerPreconditioning != OptimizerPreconditioning.NONE) {
+      throw new IllegalStateException("the gradient store's checkpoint '" + checkpoint + "' was extracted with "
+          + "extract.optimizer-preconditioning = \"adam\", but " + what + " computes its vectors from token factors, "
+          + "which Adam's per-parameter scaling does not factor through. HINT: extract a store with "
+          + "extract.optimizer-preconditioning = \"none\" into another output.dir for this method");
+    }
   }
 
   /** The column name of a layer name: '.' becomes "__" (e.g. {@code h.0.mlp.c_fc} → {@code h__0__mlp__c_fc}). */
@@ -178,14 +211,19 @@ public record StoreMetadata(String format, int formatVersion, String checkpoint,
 
   /** "full", or e.g. "kronecker-gaussian(seed=42)"; the shapes are in {@link #layers()}. */
   public String projectionDescription() {
-    return FULL.equals(projection) ? FULL : projection + "(seed=" + projectionSeed + ")";
+    String space = FULL.equals(projection) ? FULL : projection + "(seed=" + projectionSeed + ")";
+    return optimizerPreconditioning == OptimizerPreconditioning.NONE ? space
+        : "adam-preconditioned(optimizer.safetensors sha256 " + optimizerSha256.substring(0, Math.min(12, optimizerSha256.length())) + ") " + space;
   }
 
-  /** True when both describe the same stored vectors: layers, shapes, projection, loss convention and dtype. */
+  /**
+   * True when both describe the same stored vectors: layers, shapes, projection, loss convention, dtype and optimizer
+   * preconditioning.
+   */
   public boolean sameGradientSpace(StoreMetadata other) {
     return layers.equals(other.layers) && projection.equals(other.projection)
         && Objects.equals(projectionSeed, other.projectionSeed) && lossConvention.equals(other.lossConvention)
-        && dtype.equals(other.dtype);
+        && dtype.equals(other.dtype) && optimizerPreconditioning == other.optimizerPreconditioning;
   }
 
   public String toJson() {

@@ -52,6 +52,18 @@ class SettingsTest {
   }
 
   @Test
+  void load_optimizerPreconditioning_defaultNone_adamParsed_unknownWordNamesKeyAndWords() {
+    assertEquals(io.influence.spark.store.OptimizerPreconditioning.NONE,
+        Settings.load(Optional.empty(), Map.of()).extract().optimizerPreconditioning());
+    assertEquals(io.influence.spark.store.OptimizerPreconditioning.ADAM, Settings.load(Optional.empty(),
+        Map.of("extract.optimizer-preconditioning", "adam")).extract().optimizerPreconditioning());
+    var e = assertThrows(IllegalArgumentException.class, () -> Settings.load(Optional.empty(),
+        Map.of("extract.optimizer-preconditioning", "adamw")));
+    assertTrue(e.getMessage().contains("extract.optimizer-preconditioning") && e.getMessage().contains("\"adam\""),
+        e.getMessage());
+  }
+
+  @Test
   void load_fisherSamplesWithTheEmpiricalFisher_failsNamingBothKeys() {
     var e = assertThrows(IllegalArgumentException.class,
         () -> Settings.load(Optional.empty(), Map.of("ekfac.fisher-samples", "4")));

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.checkpoints.RunCheckpoint;
 import io.influence.checkpoints.TrainingRun;
+import io.influence.checkpoints.OptimizerState;
+import io.influence.core.grad.AdamScaling;
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.score.LayerLayout;
@@ -24,6 +26,7 @@ import io.influence.spark.selfinf.SelfInfluenceJob;
 import io.influence.spark.selfinf.SelfInfluenceSpec;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.testing.LocalSpark;
+import io.influence.spark.store.OptimizerPreconditioning;
 import io.influence.spark.testing.TinyRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -143,6 +146,70 @@ class ExtractPipelineTest {
     var again = ExtractJob.run(spark, spec);
     assertTrue(again.written().isEmpty(), "re-running a finished stage must write nothing");
     assertEquals(2, again.skipped().size());
+  }
+
+  /**
+   * extract.optimizer-preconditioning = adam on local[2]: the stored rows equal the one-machine extractor's with
+   * Adam's scaling, the metadata records the choice and the optimizer file's sha256, a re-run reuses the store, and
+   * extracting into it without the scaling is refused rather than reused (sameGradientSpace compares the choice).
+   */
+  @Test
+  void extract_adamPreconditioned_equalsScaledReference_andIsNeverMixedWithRaw() throws Exception {
+    Projection projection = new Projection(4, 6, 17);
+    Path store = dir.resolve("store-adam");
+    ExtractSpec adam = new ExtractSpec(corpus(2, List.of()), run, store, projection, null, 8, BadRows.FAIL,
+        LongText.WINDOWS).withPreconditioning(OptimizerPreconditioning.ADAM);
+    assertEquals(2, ExtractJob.run(spark, adam).written().size());
+    for (RunCheckpoint c : run.checkpoints()) {
+      var meta = GradientStore.metadata(spark, store, ExtractJob.checkpointName(c));
+      assertEquals(OptimizerPreconditioning.ADAM, meta.optimizerPreconditioning());
+      assertEquals(OptimizerState.read(c.dir()).sha256(), meta.optimizerSha256());
+      assertTrue(meta.projectionDescription().startsWith("adam-preconditioned"), meta.projectionDescription());
+      Gpt2Model model = Gpt2Model.load(c.dir(), DataType.FLOAT);
+      List<ExampleGradient> expected = new GradientExtractor(model, model.projections(model.linearLayers(),
+          projection.kIn(), projection.kOut(), projection.seed()), 5,
+          AdamScaling.of(model, model.linearLayers(), OptimizerState.read(c.dir())))
+          .extract(ids, texts.stream().map(tokenizer::encode).toList(), null);
+      for (String layer : model.linearLayers()) {
+        Map<String, float[]> got = stored(spark, store, ExtractJob.checkpointName(c), layer);
+        for (ExampleGradient e : expected) {
+          float[] want = e.layers().get(layer).dup('c').data().asFloat();
+          float scale = 0;
+          for (float x : want) {
+            scale = Math.max(scale, Math.abs(x));
+          }
+          for (int i = 0; i < want.length; i++) {
+            assertEquals(want[i], got.get(e.id())[i], TOLERANCE * scale, e.id() + " " + layer + "[" + i + "]");
+          }
+        }
+      }
+    }
+    // the score stage's query gradients in this store's space are scaled the same way (both sides)
+    RunCheckpoint last = run.checkpoints().get(run.checkpoints().size() - 1);
+    var lastMeta = GradientStore.metadata(spark, store, ExtractJob.checkpointName(last));
+    var query = new io.influence.spark.io.Queries.Query("q", texts.get(0).substring(0, 6), texts.get(0).substring(6));
+    ExampleGradient q = io.influence.spark.method.QueryGradients.projected(List.of(query), last, lastMeta).get(0);
+    Gpt2Model lastModel = Gpt2Model.load(last.dir(), DataType.FLOAT);
+    var encoded = io.influence.spark.method.QueryGradients.encode(List.of(query), last, lastModel).get(0);
+    ExampleGradient qWant = new GradientExtractor(lastModel, lastModel.projections(lastModel.linearLayers(),
+        projection.kIn(), projection.kOut(), projection.seed()), 1,
+        AdamScaling.of(lastModel, lastModel.linearLayers(), OptimizerState.read(last.dir())))
+        .extract(List.of("q"), List.of(encoded.tokens()), java.util.Arrays.asList(encoded.lossMask())).get(0);
+    for (String layer : lastModel.linearLayers()) {
+      float[] want = qWant.layers().get(layer).dup('c').data().asFloat();
+      float scale = 0;
+      for (float x : want) {
+        scale = Math.max(scale, Math.abs(x));
+      }
+      org.junit.jupiter.api.Assertions.assertArrayEquals(want, q.layers().get(layer).dup('c').data().asFloat(),
+          TOLERANCE * scale, "query gradient of " + layer);
+    }
+    assertTrue(ExtractJob.run(spark, adam).written().isEmpty(), "the same choice and state reuse the store");
+    var raw = assertThrows(IllegalStateException.class, () -> ExtractJob.run(spark,
+        adam.withPreconditioning(OptimizerPreconditioning.NONE)));
+    assertTrue(raw.getMessage().contains("\"optimizerPreconditioning\":\"ADAM\"")
+        && raw.getMessage().contains("\"optimizerPreconditioning\":\"NONE\"") && raw.getMessage().contains("HINT"),
+        raw.getMessage());
   }
 
   @Test

@@ -75,6 +75,29 @@ class GradientStoreTest {
     assertEquals("h__0__mlp__c_fc", StoreMetadata.columnOf("h.0.mlp.c_fc"));
   }
 
+  /**
+   * Adam preconditioning is part of the stored vectors and of the inputs: it survives the JSON, makes another
+   * gradient space than the raw store's, another optimizer state other inputs, and token-factor methods refuse it.
+   */
+  @Test
+  void metadata_adamPreconditioned_roundTripsAndDiffersInSpaceAndInputs_tokenFactorMethodsRefuse() {
+    StoreMetadata raw = SyntheticGradients.meta("step-7", 7, 3e-4);
+    StoreMetadata adam = raw.withAdam("ab12cd34ef56aa");
+    assertEquals(adam, StoreMetadata.fromJson(adam.toJson(), "x"));
+    String older = raw.toJson().replace(",\"optimizerPreconditioning\":\"NONE\",\"optimizerSha256\":null", "");
+    assertFalse(older.contains("optimizer"), "a store written before the field: " + older);
+    assertEquals(raw, StoreMetadata.fromJson(older, "old"), "an older store reads as not preconditioned");
+    assertFalse(raw.sameGradientSpace(adam));
+    assertTrue(adam.sameGradientSpace(raw.withAdam("other")));
+    assertFalse(adam.sameInputs(raw.withAdam("other")));
+    assertTrue(adam.projectionDescription().startsWith("adam-preconditioned(optimizer.safetensors sha256 ab12cd34ef56)"),
+        adam.projectionDescription());
+    raw.requireUnpreconditioned("EK-FAC");
+    var e = assertThrows(IllegalStateException.class, () -> adam.requireUnpreconditioned("EK-FAC"));
+    assertTrue(e.getMessage().contains("extract.optimizer-preconditioning") && e.getMessage().contains("HINT"),
+        e.getMessage());
+  }
+
   @Test
   void write_checkpointAlreadyComplete_isNoOp() throws Exception {
     SyntheticGradients g = new SyntheticGradients(2, 1, 10, false);
