@@ -88,7 +88,7 @@ final class Css {
       .agree{font-size:11px;font-weight:600;background:#bf8700;color:#fff;border-radius:8px;padding:0 6px;white-space:nowrap}
       .agreement{margin:4px 0 8px}.overlap{font-weight:700}
       details.method{border:1px solid var(--line);border-radius:6px;padding:0 12px;margin:8px 0}
-      .parts td,.parts th{padding:2px 8px}.parts tr.sum th,.parts tr.sum td{font-weight:700;border-top:2px solid var(--line)}
+      .wide{overflow-x:auto}.parts td,.parts th{padding:2px 8px}.parts tr.score-line td{font-weight:700}
       .empty-tok{color:var(--muted)}
       .empty{color:var(--muted);font-style:italic}
       .players td .snippet{max-height:7.5em;overflow:auto;max-width:560px}

@@ -322,6 +322,7 @@ final class HtmlRenderer {
     for (RankedSequence s : list) {
       sequence(s);
     }
+    breakdown(list, kind);
     a("</div>\n");
   }
 
@@ -339,31 +340,51 @@ final class HtmlRenderer {
       token(t, maxAbs);
     }
     a("</div>\n");
-    if (!s.perCheckpoint().isEmpty() || !s.perLayer().isEmpty()) {
-      a("<details class=\"breakdown\"><summary>Breakdown: ").a(Integer.toString(s.perCheckpoint().size()))
-          .a(" checkpoints, ").a(Integer.toString(s.perLayer().size())).a(" layers (each sums to the score)</summary>\n")
-          .a("<div class=\"charts\">\n");
-      parts(s.perCheckpoint(), "Checkpoint", "per-checkpoint");
-      parts(s.perLayer(), "Layer", "per-layer");
-      a("</div>\n</details>\n");
-    }
     a("</article>\n");
   }
 
-  /** A breakdown of a score into parts (checkpoints or layers) with their sum; nothing when there are no parts. */
-  private void parts(Map<String, Double> parts, String what, String cls) {
-    if (parts.isEmpty()) {
+  /**
+   * The per-checkpoint and per-layer parts of the kept rows, collapsed: one table whose columns are the rows (#rank)
+   * and whose lines are the score, then each checkpoint's part, then each layer's part (names written once, not once
+   * per row); each row's checkpoint parts sum to its score, and so do its layer parts. Nothing when no row has parts.
+   */
+  private void breakdown(List<RankedSequence> list, String kind) {
+    Set<String> checkpoints = new LinkedHashSet<>();
+    Set<String> layers = new LinkedHashSet<>();
+    for (RankedSequence s : list) {
+      checkpoints.addAll(s.perCheckpoint().keySet());
+      layers.addAll(s.perLayer().keySet());
+    }
+    if (checkpoints.isEmpty() && layers.isEmpty()) {
       return;
     }
-    a("<table class=\"grid parts ").a(cls).a("\"><thead><tr><th>").a(what).a("</th><th>Part</th></tr></thead><tbody>\n");
-    double sum = 0;
-    for (Map.Entry<String, Double> p : parts.entrySet()) {
-      sum += p.getValue();
-      a("<tr><td><code>").e(p.getKey()).a("</code></td><td class=\"num part\" title=\"").a(Fmt.exact(p.getValue()))
-          .a("\">").a(Fmt.signed(p.getValue())).a("</td></tr>\n");
+    a("<details class=\"breakdown\"><summary>Breakdown of these ").a(Integer.toString(list.size())).a(" scores: ")
+        .a(Integer.toString(checkpoints.size())).a(checkpoints.size() == 1 ? " checkpoint, " : " checkpoints, ")
+        .a(Integer.toString(layers.size())).a(layers.size() == 1 ? " layer" : " layers")
+        .a(" (each column's parts sum to its score)</summary>\n<div class=\"wide\"><table class=\"grid parts ").a(kind)
+        .a("\"><thead><tr><th>Part</th>");
+    for (RankedSequence s : list) {
+      a("<th class=\"num\" title=\"").e(s.trainId()).a("\">#").a(Integer.toString(s.rank())).a("</th>");
     }
-    a("<tr class=\"sum\"><th>Sum</th><td class=\"num\" title=\"").a(Fmt.exact(sum)).a("\">").a(Fmt.signed(sum))
-        .a("</td></tr>\n</tbody></table>\n");
+    a("</tr></thead><tbody>\n<tr class=\"score-line\"><th>Score</th>");
+    for (RankedSequence s : list) {
+      a("<td class=\"num\">").a(Fmt.signed(s.score())).a("</td>");
+    }
+    a("</tr>\n");
+    partLines(list, checkpoints, true);
+    partLines(list, layers, false);
+    a("</tbody></table></div>\n</details>\n");
+  }
+
+  private void partLines(List<RankedSequence> list, Set<String> names, boolean checkpoints) {
+    for (String name : names) {
+      a("<tr class=\"").a(checkpoints ? "checkpoint" : "layer").a("\"><th><code>").e(name).a("</code></th>");
+      for (RankedSequence s : list) {
+        Double v = (checkpoints ? s.perCheckpoint() : s.perLayer()).get(name);
+        a("<td class=\"num\">").a(v == null ? "" : Fmt.signed(v)).a("</td>");
+      }
+      a("</tr>\n");
+    }
   }
 
   /**

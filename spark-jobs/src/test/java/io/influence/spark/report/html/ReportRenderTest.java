@@ -161,13 +161,25 @@ class ReportRenderTest {
     assertEquals(12, count(html, "<article class=\"seq\">"));
     assertEquals(SampleReports.tokenCount(report), count(html, "<span class=\"tok "));
     assertEquals(3, count(html, "<tr class=\"flagged\">"));
-    // one histogram per query plus the self-influence one; bars: the 2 query-level splits; per row a table of its
-    // checkpoints' and one of its layers' parts
+    // one histogram per query plus the self-influence one; bars: the 2 query-level splits; per query and list one
+    // table of the kept rows' parts: 3 checkpoint lines and 12 layer lines, names once per table
     assertEquals(3, count(html, "<svg class=\"hist\""));
     assertEquals(2, count(html, "<svg class=\"bars\""));
-    assertEquals(12, count(html, "<table class=\"grid parts per-checkpoint\">"));
-    assertEquals(12, count(html, "<table class=\"grid parts per-layer\">"));
+    assertEquals(2, count(html, "<table class=\"grid parts top\">"));
+    assertEquals(2, count(html, "<table class=\"grid parts bottom\">"));
+    assertEquals(4 * 3, count(html, "<tr class=\"checkpoint\">"));
+    assertEquals(4 * 12, count(html, "<tr class=\"layer\">"));
     assertFalse(html.contains("No breakdown given."));
+    // the first table's columns are the first query's top rows: each line holds each row's part in rank order
+    String table = html.substring(html.indexOf("<table class=\"grid parts top\">"));
+    table = table.substring(0, table.indexOf("</table>"));
+    QueryResult first = report.queries().get(0);
+    for (String step : first.top().get(0).perCheckpoint().keySet()) {
+      StringBuilder line = new StringBuilder("<tr class=\"checkpoint\"><th><code>" + step + "</code></th>");
+      first.top().forEach(r -> line.append("<td class=\"num\">").append(Fmt.signed(r.perCheckpoint().get(step)))
+          .append("</td>"));
+      assertTrue(table.contains(line + "</tr>"), line.toString());
+    }
     for (String step : List.of("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "<td class=\"num\">2000</td>")) {
       assertTrue(html.contains(step), step);
     }
