@@ -116,8 +116,9 @@ public final class ReportBuilder {
 
   /**
    * The report of the score folders named by {@code report.scores} (default: the score stage's
-   * {@code score.folder}), each query shown once per folder (so TracIn and EK-FAC scores of the same
-   * queries sit side by side), plus the self-influence section.
+   * {@code score.folder}), one {@link QueryResult} per query and folder (the report shows each query once with its
+   * folders' top-k side by side), each folder's {@link MethodRun}, the number of training sequences (corpus rows), plus
+   * the self-influence section.
    */
   public static Built build(SparkSession spark, InfluenceSettings s) {
     Configuration conf = spark.sparkContext().hadoopConfiguration();

@@ -25,10 +25,17 @@ import java.util.Set;
  * document needs no JavaScript at all, and its Content-Security-Policy forbids every script
  * ({@code default-src 'none'}), so even a missed escape could not run code.
  *
+ * <p>Layout: each query once ({@link QuerySection}), with a table of every method's top-k side by side (one column
+ * per score folder or Data Shapley folder; an id kept by more than one method is marked with how many agree, and the
+ * pairwise overlaps are counted above the table), the bottom-k likewise in a collapsed part, then one collapsed part
+ * per method with its score distribution, its kept sequences' tokens and one table of their per-checkpoint and
+ * per-layer parts. The provenance lists each folder's own damping, gradients, solver and checkpoint weights.
+ *
  * <p>Token highlighting: a token's background is blue for a positive contribution and red for a
  * negative one (ColorBrewer RdBu ends, distinguishable with the common colour-vision
- * deficiencies), with opacity |c| / max|c| over the tokens of the same sequence; text turns
- * white on strong backgrounds. Each token's {@code title} holds its exact contribution.
+ * deficiencies), in ten shades: |c| / max|c| over the tokens of the same sequence, in tenths rounded up (a class per
+ * shade in the style sheet rather than a style per token, to keep the file small); text turns white from the sixth
+ * shade. Each token's {@code title} holds its contribution to 4 significant digits.
  *
  * <p>Output depends only on the report: no clock, no locale, no hash order (maps are shown in
  * their given order; settings sorted by key), so the same input gives the same bytes.
@@ -127,9 +134,13 @@ final class HtmlRenderer {
         + " <span class=\"neg-text\">negative (red)</span> = upweighting it raises the query loss.</p>\n");
     a("<p><b>Tokens.</b> Each training token is shaded by its contribution: colour gives the sign,"
         + " intensity is |contribution| divided by the largest |contribution| in the same sequence"
-        + " (shown in each sequence header). Hover a token for its exact value. "
+        + " (shown in each sequence header), in the ten shades above. Hover a token for its value. "
         + "<span class=\"tok-demo\">↵</span> marks a line break inside a token; ␀-style symbols mark"
         + " control characters; � marks invalid text.</p>\n");
+    a("<p><b>Methods side by side.</b> Each query's table has one column per method (score folder) and one line per"
+        + " rank; <span class=\"agree\">2 agree</span> marks a training sequence that more than one method keeps in its"
+        + " top-k (or bottom-k), and the line above the table counts each pair of methods' shared sequences. Each"
+        + " method's tokens and per-checkpoint / per-layer parts are in its collapsed part below the table.</p>\n");
     a("<p><b>Numbers.</b> Shown with 4 significant digits (scientific notation below 10<sup>−3</sup>"
         + " or from 10<sup>4</sup>); tooltips give the exact value.</p>\n</section>\n");
   }
