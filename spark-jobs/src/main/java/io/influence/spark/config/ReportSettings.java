@@ -6,7 +6,7 @@ import java.util.List;
 /**
  * The {@code influence.report} block.
  *
- * @param scores score folders shown, each query once per folder; empty = {@code score.folder}
+ * @param scores score folders shown, one column each beside the others under each query; empty = {@code score.folder}
  */
 public record ReportSettings(List<String> scores) {
 

@@ -7,7 +7,8 @@ import java.util.TreeMap;
 
 /**
  * How the scores were made. {@code damping} holds each method's own damping in words (method → words; TracIn has
- * none, null reads as empty); {@code settings} is shown sorted by key.
+ * none, null reads as empty); {@code settings} is shown sorted by key; {@code runs} says how each score folder was
+ * computed, in that method's own terms (one per column of the report; may be empty).
  */
 public record Provenance(
     String engineVersion,
@@ -16,7 +17,8 @@ public record Provenance(
     String projection,
     List<CheckpointInfo> checkpoints,
     String createdAt,
-    Map<String, String> settings) {
+    Map<String, String> settings,
+    List<MethodRun> runs) {
   public Provenance {
     Checks.notNull(engineVersion, "provenance engineVersion");
     Checks.notNull(methods, "provenance methods");
@@ -30,5 +32,12 @@ public record Provenance(
         (k, v) ->
             sorted.put(Checks.notNull(k, "settings key"), Checks.notNull(v, "settings[" + k + "]")));
     settings = Collections.unmodifiableMap(sorted);
+    runs = Checks.list(runs, "provenance method runs");
+  }
+
+  /** Provenance without per-folder runs. */
+  public Provenance(String engineVersion, String methods, Map<String, String> damping, String projection,
+                    List<CheckpointInfo> checkpoints, String createdAt, Map<String, String> settings) {
+    this(engineVersion, methods, damping, projection, checkpoints, createdAt, settings, List.of());
   }
 }

@@ -116,8 +116,9 @@ public final class ReportBuilder {
 
   /**
    * The report of the score folders named by {@code report.scores} (default: the score stage's
-   * {@code score.folder}), each query shown once per folder (so TracIn and EK-FAC scores of the same
-   * queries sit side by side), plus the self-influence section.
+   * {@code score.folder}), one {@link QueryResult} per query and folder (the report shows each query once with its
+   * folders' top-k side by side), each folder's {@link MethodRun}, the number of training sequences (corpus rows), plus
+   * the self-influence section.
    */
   public static Built build(SparkSession spark, InfluenceSettings s) {
     Configuration conf = spark.sparkContext().hadoopConfiguration();
@@ -178,6 +179,7 @@ public final class ReportBuilder {
     String[] engine = {ScoreJob.ENGINE_VERSION};
     Map<String, String> damping = new LinkedHashMap<>();
     List<ShapleyResult> shapley = new ArrayList<>();
+    List<MethodRun> runs = new ArrayList<>();
     for (String folder : folders) {
       Path dir = new Path(out, folder);
       Path summary = new Path(dir, ScoreJob.SUMMARY_FILE);
@@ -191,7 +193,7 @@ public final class ReportBuilder {
         continue;
       }
       parts.add(scoreFolder(spark, out, folder, store, queries, atByName, byName, tokenizer, perQuery, methods, engine,
-          damping));
+          damping, runs));
     }
     List<QueryResult> results = new ArrayList<>();
     perQuery.values().forEach(results::addAll);
@@ -200,10 +202,12 @@ public final class ReportBuilder {
       shown.put(e.getKey(), e.getValue().unwrapped() == null ? "null" : String.valueOf(e.getValue().unwrapped()));
     }
     Provenance provenance = new Provenance(engine[0], methods.isEmpty() ? "tracin" : String.join(", ", methods),
-        damping, projection, infos, Instant.now().toString(), shown);
+        damping, projection, infos, Instant.now().toString(), shown, runs);
     SelfInfluenceSection self = selfInfluence(spark, out, corpusFile, s.input().badRows(),
         s.selfInfluence().flagFraction());
-    Report report = new Report("Influence report: " + out.getName(), provenance, results, self, shapley);
+    long trainingSequences = Corpus.read(spark, corpusFile, s.input().badRows()).count();
+    Report report = new Report("Influence report: " + out.getName(), provenance, results, self, shapley,
+        java.util.OptionalLong.of(trainingSequences));
     return new Built(report, parts);
   }
 
@@ -211,7 +215,7 @@ public final class ReportBuilder {
   private static Part scoreFolder(SparkSession spark, Path out, String folder, Path store, List<Queries.Query> queries,
                                   Map<String, TokenContributions.At> atByName, Map<String, RunCheckpoint> runByName,
                                   Tokenizer tokenizer, Map<String, List<QueryResult>> perQuery, Set<String> methods,
-                                  String[] engine, Map<String, String> damping) {
+                                  String[] engine, Map<String, String> damping, List<MethodRun> runs) {
     Configuration conf = spark.sparkContext().hadoopConfiguration();
     Path dir = new Path(out, folder);
     Path summary = new Path(dir, ScoreJob.SUMMARY_FILE);
@@ -222,6 +226,7 @@ public final class ReportBuilder {
     List<JsonNode> rows = readJsonLines(conf, summary);
     if (!rows.isEmpty() && rows.stream().allMatch(r -> Method.SGD_INFLUENCE.word().equals(r.get("method").asText()))
         && !Locations.isFile(conf, new Path(dir, QueryGradientFile.FILE))) {
+      runs.add(MethodRuns.of(folder, Method.SGD_INFLUENCE.word(), rows, Map.of()));
       return replayedFolder(folder, dir, summary, rows, queries, runByName, tokenizer, perQuery, methods, engine);
     }
     // representer scores (score.method = representer) have no query gradients: their tokens are split by the head
@@ -258,6 +263,11 @@ public final class ReportBuilder {
       sampled.putAll(sampleScores(spark, store, queries, ats, scored, MAX_SAMPLED));
     }
     String folderMethod = representer ? io.influence.spark.config.Method.REPRESENTER.word() : scored.method();
+    Map<String, Double> weights = new LinkedHashMap<>();
+    if (!representer) {
+      scored.checkpoints().forEach(c -> weights.put(c, scored.weight(c)));
+    }
+    runs.add(MethodRuns.of(folder, rows.isEmpty() ? folderMethod : rows.get(0).get("method").asText(), rows, weights));
     for (Queries.Query query : queries) {
       List<RankedSequence> top = new ArrayList<>();
       List<RankedSequence> bottom = new ArrayList<>();
@@ -296,7 +306,7 @@ public final class ReportBuilder {
       double[] all = sampled.get(query.id()).values().stream().mapToDouble(Double::doubleValue).toArray();
       perQuery.get(query.id()).add(new QueryResult(query.id(), query.prompt(), query.completion(), method, top,
           bottom, all.length > 0 ? all : sample.stream().mapToDouble(Double::doubleValue).toArray(),
-          new LinkedHashMap<>()));
+          new LinkedHashMap<>(), folder));
     }
     return new Part(folder, folderMethod, contributions, rowScores, sampled);
   }
@@ -368,7 +378,7 @@ public final class ReportBuilder {
         sample.add(score);
       }
       perQuery.get(query.id()).add(new QueryResult(query.id(), query.prompt(), query.completion(), method, top,
-          bottom, sample.stream().mapToDouble(Double::doubleValue).toArray(), new LinkedHashMap<>()));
+          bottom, sample.stream().mapToDouble(Double::doubleValue).toArray(), new LinkedHashMap<>(), folder));
     }
     return new Part(folder, method, contributions, rowScores, sampled);
   }

@@ -8,7 +8,9 @@
  * {@link io.influence.spark.report.QueryResult}, {@link io.influence.spark.report.RankedSequence},
  * {@link io.influence.spark.report.TokenContribution},
  * {@link io.influence.spark.report.SelfInfluenceSection},
- * {@link io.influence.spark.report.FlaggedSequence}) — records that validate in their compact
+ * {@link io.influence.spark.report.FlaggedSequence}, {@link io.influence.spark.report.MethodRun} (how one score folder
+ * was computed), {@link io.influence.spark.report.Agreement} (how far the methods' top-k lists overlap)) — records that
+ * validate in their compact
  * constructors (non-null, finite numbers; IllegalArgumentException with a HINT) — and
  * {@link io.influence.spark.report.html.ReportWriter} ({@code render} to a string, {@code write}
  * atomically to a file).

@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -130,6 +131,137 @@ class ReportBuilderTest {
     Map<String, Double> ekfac = built.parts().get(1).rowScores().get("q-mills");
     assertFalse(java.util.Arrays.equals(tracin.values().stream().mapToDouble(Double::doubleValue).toArray(),
         ekfac.values().stream().mapToDouble(Double::doubleValue).toArray()), "EK-FAC rows equal TracIn rows");
+    assertSideBySide(built.report(), dir.resolve("out"), List.of("scores", "scores-ekfac"));
+  }
+
+  /**
+   * The rendered report against the summary rows read here on their own: each query once, its side-by-side table's ids
+   * are each folder's top-k and bottom-k in rank order, the agreement marks and pairwise overlaps equal a recount,
+   * every kept row's per-checkpoint and per-layer parts sum to its score, the header counts queries, methods and
+   * training sequences, and each folder's provenance shows its own damping and gradients.
+   */
+  private static void assertSideBySide(Report report, Path out, List<String> folders) throws Exception {
+    String html = ReportWriter.render(report);
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    // folder -> query -> direction -> ids in rank order; and (query, train id) -> score per folder
+    Map<String, Map<String, Map<String, List<String>>>> kept = new LinkedHashMap<>();
+    Map<String, Map<String, Double>> scores = new LinkedHashMap<>();
+    Map<String, com.fasterxml.jackson.databind.JsonNode> firstRow = new LinkedHashMap<>();
+    Map<String, Boolean> unit = new LinkedHashMap<>();
+    for (String folder : folders) {
+      List<com.fasterxml.jackson.databind.JsonNode> rows = new java.util.ArrayList<>();
+      for (String line : Files.readAllLines(out.resolve(folder).resolve("summary.jsonl"))) {
+        if (!line.isBlank()) {
+          rows.add(json.readTree(line));
+        }
+      }
+      rows.sort(java.util.Comparator.comparingInt(r -> r.get("rank").asInt()));
+      firstRow.put(folder, rows.get(0));
+      unit.put(folder, rows.stream().anyMatch(r -> r.hasNonNull("solver")
+          && r.get("solver").asText().contains("\"gradients\":\"unit\"")));
+      for (com.fasterxml.jackson.databind.JsonNode r : rows) {
+        String q = r.get("query_id").asText();
+        kept.computeIfAbsent(folder, k -> new LinkedHashMap<>()).computeIfAbsent(q, k -> new LinkedHashMap<>())
+            .computeIfAbsent(r.get("direction").asText(), k -> new java.util.ArrayList<>()).add(r.get("train_id").asText());
+        scores.computeIfAbsent(folder + "/" + q, k -> new LinkedHashMap<>()).put(r.get("train_id").asText(),
+            r.get("score").asDouble());
+      }
+    }
+    List<String> queryIds = List.of("q-mills", "q-river");
+    assertEquals(queryIds.size(), count(html, "<section class=\"query\""), "each query once");
+    assertTrue(html.contains("<span class=\"count\">2</span> queries · <span class=\"count\">" + folders.size()
+        + "</span> methods · <span class=\"count\">20</span> training sequences · "), "header counts");
+    assertFalse(html.contains("No breakdown given."));
+    for (int qi = 0; qi < queryIds.size(); qi++) {
+      String q = queryIds.get(qi);
+      assertTrue(html.contains("<h2>Query " + (qi + 1) + ": <code>" + q + "</code>"), q);
+      for (String direction : List.of("top", "bottom")) {
+        String table = between(html, "id=\"q" + (qi + 1) + "-" + direction + "\">", "</table>");
+        List<List<String>> cells = new java.util.ArrayList<>();   // per rank row, per column: id or null
+        List<List<Boolean>> marked = new java.util.ArrayList<>();
+        for (String tr : table.split("<tr class=\"rank-row\">")) {
+          if (!tr.contains("<td class=\"cell")) {
+            continue;
+          }
+          List<String> ids = new java.util.ArrayList<>();
+          List<Boolean> marks = new java.util.ArrayList<>();
+          for (String td : tr.split("<td class=\"cell")) {
+            if (td.startsWith("<td class=\"num\">") || !td.contains("</td>")) {
+              continue;
+            }
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("<code class=\"train-id\">([^<]*)</code>")
+                .matcher(td);
+            ids.add(m.find() ? m.group(1) : null);
+            marks.add(td.contains("<span class=\"agree\""));
+          }
+          cells.add(ids);
+          marked.add(marks);
+        }
+        int depth = 0;
+        Map<String, Integer> agree = new LinkedHashMap<>();
+        for (String folder : folders) {
+          List<String> ids = kept.get(folder).get(q).get(direction);
+          depth = Math.max(depth, ids.size());
+          new java.util.LinkedHashSet<>(ids).forEach(id -> agree.merge(id, 1, Integer::sum));
+        }
+        assertEquals(depth, cells.size(), q + " " + direction + " rows");
+        for (int f = 0; f < folders.size(); f++) {
+          List<String> ids = kept.get(folders.get(f)).get(q).get(direction);
+          for (int r = 0; r < depth; r++) {
+            String expected = r < ids.size() ? ids.get(r) : null;
+            assertEquals(expected, cells.get(r).get(f), q + " " + direction + " rank " + (r + 1) + " " + folders.get(f));
+            assertEquals(expected != null && agree.get(expected) > 1, marked.get(r).get(f),
+                "agreement mark of " + expected);
+          }
+        }
+        Set<String> a = new java.util.HashSet<>(kept.get(folders.get(0)).get(q).get(direction));
+        a.retainAll(kept.get(folders.get(1)).get(q).get(direction));
+        int tableAt = html.indexOf("id=\"q" + (qi + 1) + "-" + direction + "\">");
+        String line = html.substring(html.lastIndexOf("<p class=\"agreement\">", tableAt), tableAt);
+        assertTrue(line.contains("tracin ∩ ekfac: <span class=\"overlap\">" + a.size() + "</span>"),
+            q + " " + direction + " overlap " + a.size());
+      }
+    }
+    for (QueryResult r : report.queries()) {
+      Map<String, Double> summaryScores = scores.get(r.folder() + "/" + r.queryId());
+      for (RankedSequence s : concat(r.top(), r.bottom())) {
+        double scale = Math.max(1e-30, Math.abs(s.score()));
+        assertEquals(summaryScores.get(s.trainId()), s.score(), 0, "score of " + s.trainId());
+        assertEquals(s.score(), s.perCheckpoint().values().stream().mapToDouble(Double::doubleValue).sum(), 1e-6 * scale,
+            r.folder() + " per-checkpoint parts of " + r.queryId() + "/" + s.trainId());
+        assertFalse(s.perLayer().isEmpty());
+        assertEquals(s.score(), s.perLayer().values().stream().mapToDouble(Double::doubleValue).sum(), 1e-6 * scale,
+            r.folder() + " per-layer parts of " + r.queryId() + "/" + s.trainId());
+      }
+    }
+    for (String folder : folders) {
+      String damping = DampingText.of(firstRow.get(folder));
+      String run = between(html, "<tr class=\"run\"><td><code>" + folder + "</code></td>", "</tr>");
+      assertTrue(run.startsWith("<td>" + firstRow.get(folder).get("method").asText() + "</td><td>"
+          + (damping == null ? "none" : damping.replace("&", "&amp;")) + "</td><td>"
+          + (unit.get(folder) ? "unit (cosines)" : "raw") + "</td>"), folder + ": " + run);
+    }
+  }
+
+  private static String between(String text, String start, String end) {
+    int from = text.indexOf(start);
+    assertTrue(from >= 0, "missing " + start);
+    int to = text.indexOf(end, from + start.length());
+    return text.substring(from + start.length(), to);
+  }
+
+  private static <T> List<T> concat(List<T> a, List<T> b) {
+    List<T> all = new java.util.ArrayList<>(a);
+    all.addAll(b);
+    return all;
+  }
+
+  private static int count(String haystack, String needle) {
+    int n = 0;
+    for (int i = haystack.indexOf(needle); i >= 0; i = haystack.indexOf(needle, i + 1)) {
+      n++;
+    }
+    return n;
   }
 
   private static void assertContributionsSumToScores(ReportBuilder.Built built) {

@@ -144,10 +144,9 @@ final class Charts {
     out.append("</svg><figcaption>").append(Html.escape(caption)).append("</figcaption></figure>\n");
   }
 
-  /** Diverging horizontal bars for signed values in the map's iteration order. */
+  /** Diverging horizontal bars for signed values in the map's iteration order; nothing for an empty map. */
   static void bars(StringBuilder out, Map<String, Double> values, String caption) {
     if (values.isEmpty()) {
-      out.append("<p class=\"empty\">No breakdown given.</p>\n");
       return;
     }
     int labelW = 160;

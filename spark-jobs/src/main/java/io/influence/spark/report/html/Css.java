@@ -5,6 +5,27 @@ final class Css {
 
   private Css() {}
 
+  /** Shade levels of a token's background: level i is opacity i / LEVELS (the legend's swatches). */
+  static final int LEVELS = 10;
+
+  /**
+   * The token shades: {@code .tok.p1} … {@code .tok.p10} (positive colour) and {@code .tok.n1} … (negative), opacity
+   * level / {@value #LEVELS}, text white from level 6 on; one rule per shade instead of a style per token.
+   */
+  static String levels(String posRgb, String negRgb) {
+    StringBuilder out = new StringBuilder();
+    for (int i = 1; i <= LEVELS; i++) {
+      String alpha = Fmt.fixed(i / (double) LEVELS, 1);
+      out.append(".tok.p").append(i).append("{background:rgba(").append(posRgb).append(',').append(alpha).append(")}")
+          .append(".tok.n").append(i).append("{background:rgba(").append(negRgb).append(',').append(alpha).append(")}");
+      if (i > LEVELS / 2) {
+        out.append(".tok.p").append(i).append(",.tok.n").append(i).append("{color:#fff}");
+      }
+      out.append('\n');
+    }
+    return out.toString();
+  }
+
   static final String TEXT =
       """
       :root{--pos:rgb(33,102,172);--neg:rgb(178,24,43);--ink:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;}
@@ -62,7 +83,12 @@ final class Css {
       .meta{color:var(--muted);font-size:12px}
       .tokens{white-space:pre-wrap;overflow-wrap:anywhere;line-height:1.75}
       .tok{border-radius:2px;padding:1px 0;box-shadow:inset -1px 0 rgba(255,255,255,.85)}
-      .tok.d{color:#fff}
+      .side{width:100%;table-layout:fixed}.side th:first-child,.side td:first-child{width:2.5em}
+      .side .score{display:block}.side .cell.shared{background:#fff8c5}.side .snippet{color:var(--muted);font-size:12px;max-height:3em;overflow:hidden}
+      .agree{font-size:11px;font-weight:600;background:#bf8700;color:#fff;border-radius:8px;padding:0 6px;white-space:nowrap}
+      .agreement{margin:4px 0 8px}.overlap{font-weight:700}
+      details.method{border:1px solid var(--line);border-radius:6px;padding:0 12px;margin:8px 0}
+      .wide{overflow-x:auto}.parts td,.parts th{padding:2px 8px}.parts tr.score-line td{font-weight:700}
       .empty-tok{color:var(--muted)}
       .empty{color:var(--muted);font-style:italic}
       .players td .snippet{max-height:7.5em;overflow:auto;max-width:560px}

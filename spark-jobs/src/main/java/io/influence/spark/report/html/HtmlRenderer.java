@@ -8,6 +8,7 @@ import io.influence.spark.report.SelfInfluenceSection;
 import io.influence.spark.report.FlaggedSequence;
 import io.influence.spark.report.TokenContribution;
 import io.influence.spark.report.CheckpointInfo;
+import io.influence.spark.report.MethodRun;
 import io.influence.spark.report.PlayerValue;
 import io.influence.spark.report.ShapleyResult;
 import io.influence.spark.report.ShapleyRun;
@@ -24,10 +25,17 @@ import java.util.Set;
  * document needs no JavaScript at all, and its Content-Security-Policy forbids every script
  * ({@code default-src 'none'}), so even a missed escape could not run code.
  *
+ * <p>Layout: each query once ({@link QuerySection}), with a table of every method's top-k side by side (one column
+ * per score folder or Data Shapley folder; an id kept by more than one method is marked with how many agree, and the
+ * pairwise overlaps are counted above the table), the bottom-k likewise in a collapsed part, then one collapsed part
+ * per method with its score distribution, its kept sequences' tokens and one table of their per-checkpoint and
+ * per-layer parts. The provenance lists each folder's own damping, gradients, solver and checkpoint weights.
+ *
  * <p>Token highlighting: a token's background is blue for a positive contribution and red for a
  * negative one (ColorBrewer RdBu ends, distinguishable with the common colour-vision
- * deficiencies), with opacity |c| / max|c| over the tokens of the same sequence; text turns
- * white on strong backgrounds. Each token's {@code title} holds its exact contribution.
+ * deficiencies), in ten shades: |c| / max|c| over the tokens of the same sequence, in tenths rounded up (a class per
+ * shade in the style sheet rather than a style per token, to keep the file small); text turns white from the sixth
+ * shade. Each token's {@code title} holds its contribution to 4 significant digits.
  *
  * <p>Output depends only on the report: no clock, no locale, no hash order (maps are shown in
  * their given order; settings sorted by key), so the same input gives the same bytes.
@@ -39,9 +47,6 @@ final class HtmlRenderer {
 
   static final String POS_RGB = "33,102,172";
   static final String NEG_RGB = "178,24,43";
-
-  /** Opacity above which token text is drawn white. */
-  private static final double DARK = 0.55;
 
   private final StringBuilder out = new StringBuilder(1 << 16);
 
@@ -68,17 +73,15 @@ final class HtmlRenderer {
     a("<meta http-equiv=\"Content-Security-Policy\" content=\"").e(CSP).a("\">\n");
     a("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     a("<meta name=\"referrer\" content=\"no-referrer\">\n");
-    a("<title>").e(report.title()).a("</title>\n<style>\n").a(Css.TEXT).a("</style>\n</head>\n<body>\n");
-    header(report);
+    a("<title>").e(report.title()).a("</title>\n<style>\n").a(Css.TEXT).a(Css.levels(POS_RGB, NEG_RGB))
+        .a("</style>\n</head>\n<body>\n");
+    List<QuerySection> sections = QuerySection.of(report);
+    header(report, sections);
     legend();
     provenance(report.provenance());
     int q = 1;
-    for (Object section : sections(report)) {
-      if (section instanceof QueryResult query) {
-        query(query, q++);
-      } else {
-        shapley((ShapleyResult) section, q++);
-      }
+    for (QuerySection section : sections) {
+      query(section, q++);
     }
     if (report.selfInfluence() != null) {
       selfInfluence(report.selfInfluence());
@@ -87,24 +90,23 @@ final class HtmlRenderer {
         .a(". Self-contained file: no scripts, no network.</footer>\n</body>\n</html>\n");
   }
 
-  private void header(Report report) {
+  private void header(Report report, List<QuerySection> sections) {
     Provenance p = report.provenance();
-    a("<header>\n<h1 id=\"report-title\">").e(report.title()).a("</h1>\n<p class=\"sub\">");
-    int shown = report.queries().size() + report.shapley().size();
-    e(p.methods()).a(" · ").a(Integer.toString(shown)).a(shown == 1 ? " query" : " queries").a(" · ")
-        .a(Integer.toString(p.checkpoints().size())).a(p.checkpoints().size() == 1 ? " checkpoint" : " checkpoints")
-        .a(" · created ").e(p.createdAt()).a("</p>\n");
+    a("<header>\n<h1 id=\"report-title\">").e(report.title()).a("</h1>\n<p class=\"sub\" id=\"counts\">");
+    Set<String> labels = new LinkedHashSet<>();
+    sections.forEach(s -> s.columns().forEach(c -> labels.add(c.label())));
+    e(labels.isEmpty() ? p.methods() : String.join(", ", labels)).a(" · ");
+    count(sections.size(), "query", "queries").a(" · ");
+    count(labels.size(), "method", "methods").a(" · ");
+    if (report.trainingSequences().isPresent()) {
+      count(report.trainingSequences().getAsLong(), "training sequence", "training sequences").a(" · ");
+    }
+    count(p.checkpoints().size(), "checkpoint", "checkpoints").a(" · created ").e(p.createdAt()).a("</p>\n");
     a("<nav><ol>\n<li><a href=\"#legend\">How to read</a></li>\n<li><a href=\"#provenance\">Provenance</a></li>\n");
     int q = 1;
-    List<Object> sections = sections(report);
-    boolean severalMethods = sections.stream().map(HtmlRenderer::method).distinct().count() > 1;
-    for (Object section : sections) {
+    for (QuerySection section : sections) {
       a("<li><a href=\"#q").a(Integer.toString(q)).a("\">Query ").a(Integer.toString(q)).a(": <code>")
-          .e(queryId(section)).a("</code>");
-      if (severalMethods) {
-        a(" · ").e(method(section));
-      }
-      a("</a></li>\n");
+          .e(section.queryId()).a("</code></a></li>\n");
       q++;
     }
     if (report.selfInfluence() != null) {
@@ -113,29 +115,8 @@ final class HtmlRenderer {
     a("</ol></nav>\n</header>\n");
   }
 
-  /**
-   * The query sections in display order: query by query (in the order they first appear), each query's
-   * {@link QueryResult}s of the gradient-based methods, then its Data Shapley values ({@link ShapleyResult}), so every
-   * method's answer for a query sits beside the others.
-   */
-  private static List<Object> sections(Report report) {
-    Set<String> ids = new LinkedHashSet<>();
-    report.queries().forEach(q -> ids.add(q.queryId()));
-    report.shapley().forEach(q -> ids.add(q.queryId()));
-    List<Object> out = new ArrayList<>();
-    for (String id : ids) {
-      report.queries().stream().filter(q -> q.queryId().equals(id)).forEach(out::add);
-      report.shapley().stream().filter(q -> q.queryId().equals(id)).forEach(out::add);
-    }
-    return out;
-  }
-
-  private static String queryId(Object section) {
-    return section instanceof QueryResult q ? q.queryId() : ((ShapleyResult) section).queryId();
-  }
-
-  private static String method(Object section) {
-    return section instanceof QueryResult q ? q.method() : ((ShapleyResult) section).run().method();
+  private HtmlRenderer count(long n, String one, String many) {
+    return a("<span class=\"count\">").a(Long.toString(n)).a("</span> ").a(n == 1 ? one : many);
   }
 
   private void legend() {
@@ -153,9 +134,13 @@ final class HtmlRenderer {
         + " <span class=\"neg-text\">negative (red)</span> = upweighting it raises the query loss.</p>\n");
     a("<p><b>Tokens.</b> Each training token is shaded by its contribution: colour gives the sign,"
         + " intensity is |contribution| divided by the largest |contribution| in the same sequence"
-        + " (shown in each sequence header). Hover a token for its exact value. "
+        + " (shown in each sequence header), in the ten shades above. Hover a token for its value. "
         + "<span class=\"tok-demo\">↵</span> marks a line break inside a token; ␀-style symbols mark"
         + " control characters; � marks invalid text.</p>\n");
+    a("<p><b>Methods side by side.</b> Each query's table has one column per method (score folder) and one line per"
+        + " rank; <span class=\"agree\">2 agree</span> marks a training sequence that more than one method keeps in its"
+        + " top-k (or bottom-k), and the line above the table counts each pair of methods' shared sequences. Each"
+        + " method's tokens and per-checkpoint / per-layer parts are in its collapsed part below the table.</p>\n");
     a("<p><b>Numbers.</b> Shown with 4 significant digits (scientific notation below 10<sup>−3</sup>"
         + " or from 10<sup>4</sup>); tooltips give the exact value.</p>\n</section>\n");
   }
@@ -178,7 +163,9 @@ final class HtmlRenderer {
     p.damping().forEach((method, words) -> row("Damping λ (" + method + ")", words));
     row("Projection", p.projection());
     row("Created at", p.createdAt());
-    a("</table>\n<h3>Checkpoints</h3>\n");
+    a("</table>\n");
+    methodRuns(p.runs());
+    a("<h3>Checkpoints</h3>\n");
     if (p.checkpoints().isEmpty()) {
       a("<p class=\"empty\">No checkpoints listed.</p>\n");
     } else {
@@ -206,13 +193,100 @@ final class HtmlRenderer {
     a("<tr><th>").e(key).a("</th><td>").e(value).a("</td></tr>\n");
   }
 
-  private void query(QueryResult q, int index) {
+  /**
+   * One query, once: its prompt and completion, the side-by-side table of every method's top-k (and, collapsed, its
+   * bottom-k) with agreement marked, then each method's details (distribution, tokens, breakdowns), collapsed.
+   */
+  private void query(QuerySection section, int index) {
     String id = "q" + index;
     a("<section class=\"query\" id=\"").a(id).a("\">\n<h2>Query ").a(Integer.toString(index)).a(": <code>")
-        .e(q.queryId()).a("</code> <span class=\"badge\">").e(q.method()).a("</span></h2>\n");
-    a("<div class=\"qa\">\n<div class=\"prompt\"><h3>Prompt</h3><div class=\"text\">").e(q.prompt())
-        .a("</div></div>\n<div class=\"completion\"><h3>Completion</h3><div class=\"text\">").e(q.completion())
+        .e(section.queryId()).a("</code>");
+    for (QuerySection.Column c : section.columns()) {
+      a(" <span class=\"badge\">").e(c.label()).a("</span>");
+    }
+    a("</h2>\n<div class=\"qa\">\n<div class=\"prompt\"><h3>Prompt</h3><div class=\"text\">").e(section.prompt())
+        .a("</div></div>\n<div class=\"completion\"><h3>Completion</h3><div class=\"text\">").e(section.completion())
         .a("</div></div>\n</div>\n");
+    a("<h3>Top-").a(Integer.toString(section.depth(true))).a(": most supporting, side by side</h3>\n");
+    sideBySide(section, true, id);
+    if (section.depth(false) > 0) {
+      a("<details class=\"bottom-k\"><summary>Bottom-").a(Integer.toString(section.depth(false)))
+          .a(": most opposing, side by side</summary>\n");
+      sideBySide(section, false, id);
+      a("</details>\n");
+    }
+    int c = 1;
+    for (QuerySection.Column column : section.columns()) {
+      String anchor = id + "-m" + c++;
+      if (column.result() != null) {
+        methodDetails(column, anchor);
+      } else {
+        shapleyDetails(column, anchor);
+      }
+    }
+    a("</section>\n");
+  }
+
+  /** The table of every column's top-k (or bottom-k): rank rows, one column per method, agreement marked. */
+  private void sideBySide(QuerySection section, boolean top, String queryAnchor) {
+    String kind = top ? "top" : "bottom";
+    List<QuerySection.Column> columns = section.columns();
+    io.influence.spark.report.Agreement agreement = section.agreement(top);
+    int depth = section.depth(top);
+    if (columns.size() > 1) {
+      a("<p class=\"agreement\"><b>").e(kind.equals("top") ? "Top-" : "Bottom-").a(Integer.toString(depth))
+          .a(" agreement</b> (sequences in both lists): ");
+      boolean first = true;
+      for (io.influence.spark.report.Agreement.Overlap o : agreement.pairs()) {
+        a(first ? "" : " · ").e(o.a()).a(" ∩ ").e(o.b()).a(": <span class=\"overlap\">")
+            .a(Integer.toString(o.shared())).a("</span> of ").a(Integer.toString(Math.min(o.sizeA(), o.sizeB())));
+        first = false;
+      }
+      long several = agreement.methodsPerId().values().stream().filter(n -> n > 1).count();
+      a(". ").a(Long.toString(several)).a(several == 1 ? " sequence is" : " sequences are")
+          .a(" kept by more than one method.</p>\n");
+    }
+    a("<table class=\"grid side ").a(kind).a("\" id=\"").a(queryAnchor).a("-").a(kind).a("\"><thead><tr><th>#</th>");
+    for (QuerySection.Column c : columns) {
+      a("<th>").e(c.label()).a("</th>");
+    }
+    a("</tr></thead><tbody>\n");
+    for (int r = 0; r < depth; r++) {
+      a("<tr class=\"rank-row\"><td class=\"num\">").a(Integer.toString(r + 1)).a("</td>");
+      for (QuerySection.Column c : columns) {
+        QuerySection.Entry entry = c.entry(top, r);
+        if (entry == null) {
+          a("<td class=\"cell none\">—</td>");
+          continue;
+        }
+        int agree = agreement.methods(entry.id());
+        a("<td class=\"cell").a(agree > 1 ? " shared" : "").a("\"><code class=\"train-id\">").e(entry.id())
+            .a("</code>");
+        if (agree > 1) {
+          a(" <span class=\"agree\" title=\"in the ").a(kind).a("-").a(Integer.toString(depth)).a(" of ")
+              .a(Integer.toString(agree)).a(" of ").a(Integer.toString(columns.size())).a(" methods\">")
+              .a(Integer.toString(agree)).a(" agree</span>");
+        }
+        a(" <span class=\"score ").a(entry.value() < 0 ? "neg" : "pos").a("\" title=\"").a(Fmt.exact(entry.value()));
+        if (entry.stderr() != null) {
+          a(" ± ").a(Fmt.exact(entry.stderr()));
+        }
+        a("\">").a(Fmt.signed(entry.value())).a("</span>");
+        if (entry.stderr() != null) {
+          a(" ± ").a(Fmt.num(entry.stderr()));
+        }
+        a("<div class=\"snippet\">").e(entry.snippet()).a("</div></td>");
+      }
+      a("</tr>\n");
+    }
+    a("</tbody></table>\n");
+  }
+
+  /** One gradient-based column's details, collapsed: its score distribution and each kept sequence's tokens. */
+  private void methodDetails(QuerySection.Column column, String anchor) {
+    QueryResult q = column.result();
+    a("<details class=\"method\" id=\"").a(anchor).a("\"><summary>").e(column.label())
+        .a(": score distribution, token contributions and per-checkpoint / per-layer breakdowns</summary>\n");
     a("<div class=\"charts\">\n<div><h3>Score distribution</h3>\n");
     List<Charts.Marker> markers = new ArrayList<>();
     if (!q.top().isEmpty()) {
@@ -223,12 +297,16 @@ final class HtmlRenderer {
     }
     Charts.histogram(out, q.allScoresSample(), markers,
         "Scores of sampled training sequences for query " + q.queryId(), true);
-    a("</div>\n<div><h3>Per-layer breakdown</h3>\n");
-    Charts.bars(out, q.perLayer(), "Query-level score per layer");
-    a("</div>\n</div>\n");
-    sequences(q.top(), "Top " + q.top().size() + ": most supporting training sequences", "top", id);
-    sequences(q.bottom(), "Bottom " + q.bottom().size() + ": most opposing training sequences", "bottom", id);
-    a("</section>\n");
+    a("</div>\n");
+    if (!q.perLayer().isEmpty()) {   // a query-level split is shown only when one was given
+      a("<div><h3>Per-layer breakdown</h3>\n");
+      Charts.bars(out, q.perLayer(), "Query-level score per layer");
+      a("</div>\n");
+    }
+    a("</div>\n");
+    sequences(q.top(), "Top " + q.top().size() + ": most supporting training sequences", "top", anchor);
+    sequences(q.bottom(), "Bottom " + q.bottom().size() + ": most opposing training sequences", "bottom", anchor);
+    a("</details>\n");
   }
 
   private static double minScore(List<RankedSequence> list) {
@@ -255,6 +333,7 @@ final class HtmlRenderer {
     for (RankedSequence s : list) {
       sequence(s);
     }
+    breakdown(list, kind);
     a("</div>\n");
   }
 
@@ -272,37 +351,71 @@ final class HtmlRenderer {
       token(t, maxAbs);
     }
     a("</div>\n");
-    if (!s.perCheckpoint().isEmpty() || !s.perLayer().isEmpty()) {
-      a("<details class=\"breakdown\"><summary>Breakdown: ").a(Integer.toString(s.perCheckpoint().size()))
-          .a(" checkpoints, ").a(Integer.toString(s.perLayer().size())).a(" layers</summary>\n<div class=\"charts\">\n");
-      if (!s.perCheckpoint().isEmpty()) {
-        a("<div><h4>Per checkpoint</h4>\n");
-        Charts.bars(out, s.perCheckpoint(), "Score contribution per checkpoint");
-        a("</div>\n");
-      }
-      if (!s.perLayer().isEmpty()) {
-        a("<div><h4>Per layer</h4>\n");
-        Charts.bars(out, s.perLayer(), "Score contribution per layer");
-        a("</div>\n");
-      }
-      a("</div>\n</details>\n");
-    }
     a("</article>\n");
   }
 
+  /**
+   * The per-checkpoint and per-layer parts of the kept rows, collapsed: one table whose columns are the rows (#rank)
+   * and whose lines are the score, then each checkpoint's part, then each layer's part (names written once, not once
+   * per row); each row's checkpoint parts sum to its score, and so do its layer parts. Nothing when no row has parts.
+   */
+  private void breakdown(List<RankedSequence> list, String kind) {
+    Set<String> checkpoints = new LinkedHashSet<>();
+    Set<String> layers = new LinkedHashSet<>();
+    for (RankedSequence s : list) {
+      checkpoints.addAll(s.perCheckpoint().keySet());
+      layers.addAll(s.perLayer().keySet());
+    }
+    if (checkpoints.isEmpty() && layers.isEmpty()) {
+      return;
+    }
+    a("<details class=\"breakdown\"><summary>Breakdown of these ").a(Integer.toString(list.size())).a(" scores: ")
+        .a(Integer.toString(checkpoints.size())).a(checkpoints.size() == 1 ? " checkpoint, " : " checkpoints, ")
+        .a(Integer.toString(layers.size())).a(layers.size() == 1 ? " layer" : " layers")
+        .a(" (each column's parts sum to its score)</summary>\n<div class=\"wide\"><table class=\"grid parts ").a(kind)
+        .a("\"><thead><tr><th>Part</th>");
+    for (RankedSequence s : list) {
+      a("<th class=\"num\" title=\"").e(s.trainId()).a("\">#").a(Integer.toString(s.rank())).a("</th>");
+    }
+    a("</tr></thead><tbody>\n<tr class=\"score-line\"><th>Score</th>");
+    for (RankedSequence s : list) {
+      a("<td class=\"num\">").a(Fmt.signed(s.score())).a("</td>");
+    }
+    a("</tr>\n");
+    partLines(list, checkpoints, true);
+    partLines(list, layers, false);
+    a("</tbody></table></div>\n</details>\n");
+  }
+
+  private void partLines(List<RankedSequence> list, Set<String> names, boolean checkpoints) {
+    for (String name : names) {
+      a("<tr class=\"").a(checkpoints ? "checkpoint" : "layer").a("\"><th><code>").e(name).a("</code></th>");
+      for (RankedSequence s : list) {
+        Double v = (checkpoints ? s.perCheckpoint() : s.perLayer()).get(name);
+        a("<td class=\"num\">").a(v == null ? "" : Fmt.signed(v)).a("</td>");
+      }
+      a("</tr>\n");
+    }
+  }
+
+  /**
+   * A token as a span: class p (positive) / n (negative) / z (zero) and the shade level 1..10 (tenths of the largest
+   * |contribution| in the sequence, rounded up; the style sheet holds the ten shades of each colour, {@link Css#levels}),
+   * so a token costs a few bytes beyond its text; its title holds the contribution to 4 significant digits.
+   */
   private void token(TokenContribution t, double maxAbs) {
     double c = t.contribution();
     double alpha = maxAbs == 0 ? 0 : Math.abs(c) / maxAbs;
-    String sign = c > 0 ? "p" : c < 0 ? "n" : "z";
-    a("<span class=\"tok ").a(sign);
-    if (alpha > DARK) {
-      a(" d");
+    int level = c == 0 ? 0 : Math.max(1, Math.min(Css.LEVELS, (int) Math.ceil(alpha * Css.LEVELS - 1e-9)));
+    a("<span class=\"tok ").a(c > 0 ? "p" : c < 0 ? "n" : "z");
+    if (level > 0) {
+      a(Integer.toString(level));
     }
     a("\"");
     if (c != 0) {
-      a(" style=\"background:rgba(").a(c > 0 ? POS_RGB : NEG_RGB).a(",").a(Fmt.fixed(alpha, 3)).a(")\"");
+      a(" title=\"").a(Fmt.signed(c)).a("\"");
     }
-    a(" title=\"").a(Fmt.exact(c)).a(" (").a(Fmt.fixed(100 * alpha, 1)).a("% of max)\">");
+    a(">");
     if (t.text().isEmpty()) {
       a("<span class=\"empty-tok\">∅</span>");
     } else {
@@ -312,17 +425,14 @@ final class HtmlRenderer {
   }
 
   /**
-   * One query's Data Shapley values: the run's provenance, the distribution of every player's value, and the top and
-   * bottom players with value ± standard error (a tooltip holds both exactly).
+   * One query's Data Shapley column, collapsed: the run's provenance, the distribution of every player's value, and
+   * the top and bottom players with value ± standard error (a tooltip holds both exactly).
    */
-  private void shapley(ShapleyResult q, int index) {
-    String id = "q" + index;
+  private void shapleyDetails(QuerySection.Column column, String anchor) {
+    ShapleyResult q = column.shapley();
     ShapleyRun run = q.run();
-    a("<section class=\"query shapley\" id=\"").a(id).a("\">\n<h2>Query ").a(Integer.toString(index)).a(": <code>")
-        .e(q.queryId()).a("</code> <span class=\"badge\">").e(run.method()).a("</span></h2>\n");
-    a("<div class=\"qa\">\n<div class=\"prompt\"><h3>Prompt</h3><div class=\"text\">").e(q.prompt())
-        .a("</div></div>\n<div class=\"completion\"><h3>Completion</h3><div class=\"text\">").e(q.completion())
-        .a("</div></div>\n</div>\n");
+    a("<details class=\"method shapley\" id=\"").a(anchor).a("\"><summary>").e(column.label())
+        .a(": Shapley run, value distribution and players</summary>\n");
     a("<p>Data Shapley value φ of each player (").e(run.groupColumn().isEmpty() ? "a training sequence"
         : "the sequences sharing a value of column " + run.groupColumn()).a(") for this query, with its Monte Carlo"
         + " standard error. <span class=\"pos-text\">Positive</span> = the player lowers the query's loss.</p>\n");
@@ -350,9 +460,33 @@ final class HtmlRenderer {
     }
     Charts.histogram(out, q.allValues(), markers, "Shapley values of all players for query " + q.queryId(), true);
     a("</div>\n</div>\n");
-    players(q.top(), "Top " + q.top().size() + ": highest-valued players", "top", id);
-    players(q.bottom(), "Bottom " + q.bottom().size() + ": lowest-valued players", "bottom", id);
-    a("</section>\n");
+    players(q.top(), "Top " + q.top().size() + ": highest-valued players", "top", anchor);
+    players(q.bottom(), "Bottom " + q.bottom().size() + ": lowest-valued players", "bottom", anchor);
+    a("</details>\n");
+  }
+
+  /** Each score folder's own settings: method, damping as that method uses it, gradients, solver, checkpoints. */
+  private void methodRuns(List<MethodRun> runs) {
+    if (runs.isEmpty()) {
+      return;
+    }
+    a("<h3>Per method</h3>\n<table class=\"grid runs\"><thead><tr><th>Folder</th><th>Method</th><th>Damping λ</th>"
+        + "<th>Gradients</th><th>Solver</th><th>Checkpoints (weight)</th><th>Projection</th></tr></thead><tbody>\n");
+    for (MethodRun r : runs) {
+      a("<tr class=\"run\"><td><code>").e(r.folder()).a("</code></td><td>").e(r.method()).a("</td><td>").e(r.damping())
+          .a("</td><td>").e(r.gradients().equals("unit") ? "unit (cosines)" : "raw").a("</td><td>")
+          .e(r.solver().isEmpty() ? "—" : r.solver()).a("</td><td>");
+      boolean first = true;
+      for (String c : r.checkpoints()) {
+        a(first ? "" : ", ").a("<code>").e(c).a("</code>");
+        if (r.weights().containsKey(c)) {
+          a(" (").a(Fmt.num(r.weights().get(c))).a(")");
+        }
+        first = false;
+      }
+      a("</td><td>").e(r.projection()).a("</td></tr>\n");
+    }
+    a("</tbody></table>\n");
   }
 
   private void players(List<PlayerValue> list, String heading, String kind, String queryAnchor) {

@@ -134,8 +134,13 @@ class ReportBrowserTest {
     assertTrue(dom.contains("<em>lowers</em> the query loss"));
     assertEquals(SampleReports.tokenCount(report), count(dom, "<span class=\"tok "));
     // the Data Shapley values of the same query: players as text, value ± standard error
-    assertEquals(1, count(dom, "<section class=\"query shapley\" id=\"q2\">"));
+    assertEquals(1, count(dom, "<details class=\"method shapley\" id=\"q1-m2\">"));
     assertEquals(3, count(dom, "<tr class=\"player\">"));
+    // one query section with both methods side by side; the top-1 and bottom-1 ids, kept by both, are marked in both
+    assertEquals(1, count(dom, "<section class=\"query\""));
+    assertEquals(4, count(dom, "<span class=\"agree\" title="));
+    assertEquals(1, count(dom, "<table class=\"grid side top\""));
+    assertTrue(dom.contains("<span class=\"count\">1</span> query · <span class=\"count\">2</span> methods"));
     assertTrue(dom.contains("<span class=\"score neg\">-0.5000</span> ± 0.06250"));
   }
 

@@ -76,7 +76,7 @@ class ReportRenderTest {
     assertTrue(html.contains("nul\u2400bell\u2407del\u2421c1\uFFFDend"));
     assertTrue(html.contains("lone\uFFFDhigh and \uFFFDlow"));
     // a token that is a line break is shown as a visible marker inside its span
-    assertTrue(html.contains("(0.0% of max)\">\u21B5\n</span>"));
+    assertTrue(html.contains("<span class=\"tok z\">\u21B5\n</span>"));
   }
 
   @Test
@@ -87,8 +87,15 @@ class ReportRenderTest {
       assertFalse(html.contains(raw), "unescaped " + raw);
     }
     int gradientSection = html.indexOf("<section class=\"query\" id=\"q1\">");
-    int shapleySection = html.indexOf("<section class=\"query shapley\" id=\"q2\">");
-    assertTrue(gradientSection >= 0 && shapleySection > gradientSection, "the Shapley values follow their query");
+    int shapleySection = html.indexOf("<details class=\"method shapley\" id=\"q1-m2\">");
+    assertTrue(gradientSection >= 0 && shapleySection > gradientSection, "the Shapley values sit in their query");
+    assertFalse(html.contains("id=\"q2\""), "the query is shown once");
+    // the side-by-side table: the Shapley column beside the gradient one, value ± standard error, agreement marked
+    assertTrue(html.contains("<span class=\"score neg\" title=\"-0.5 ± 0.0625\">-0.5000</span> ± 0.06250"));
+    // recount: the first top id is in both top-2 lists (safe-id-2 and safe-player-2 differ), the bottom id in both
+    assertEquals(2, count(html, "<span class=\"agree\" title=\"in the top-2 of 2 of 2 methods\">2 agree</span>"));
+    assertEquals(2, count(html, "<span class=\"agree\" title=\"in the bottom-1 of 2 of 2 methods\">2 agree</span>"));
+    assertTrue(html.contains("∩ tmc-shapley: <span class=\"overlap\">1</span> of 2"));
     assertTrue(html.contains("<code class=\"train-id\">&lt;script&gt;document.title=&#39;PWNED&#39;&lt;/script&gt;"
         + "it&#39;s &quot;quoted&quot; id</code></td><td class=\"num\" title=\"value = 0.0123456; standard error = "
         + "0.00125\"><span class=\"score pos\">+0.01235</span> ± 0.001250</td><td class=\"num\">8</td>"));
@@ -148,15 +155,31 @@ class ReportRenderTest {
     Report report = SampleReports.realistic();
     String html = ReportWriter.render(report);
     for (String id : List.of("legend", "provenance", "q1", "q2", "q1-top", "q1-bottom", "q2-top", "q2-bottom",
-        "self-influence")) {
+        "q1-m1", "q1-m1-top", "q2-m1-bottom", "self-influence")) {
       assertEquals(1, count(html, " id=\"" + id + "\""), id);
     }
     assertEquals(12, count(html, "<article class=\"seq\">"));
     assertEquals(SampleReports.tokenCount(report), count(html, "<span class=\"tok "));
     assertEquals(3, count(html, "<tr class=\"flagged\">"));
-    // one histogram per query plus the self-influence one; bars: 2 query-level + 12 x (layers + checkpoints)
+    // one histogram per query plus the self-influence one; bars: the 2 query-level splits; per query and list one
+    // table of the kept rows' parts: 3 checkpoint lines and 12 layer lines, names once per table
     assertEquals(3, count(html, "<svg class=\"hist\""));
-    assertEquals(2 + 12 * 2, count(html, "<svg class=\"bars\""));
+    assertEquals(2, count(html, "<svg class=\"bars\""));
+    assertEquals(2, count(html, "<table class=\"grid parts top\">"));
+    assertEquals(2, count(html, "<table class=\"grid parts bottom\">"));
+    assertEquals(4 * 3, count(html, "<tr class=\"checkpoint\">"));
+    assertEquals(4 * 12, count(html, "<tr class=\"layer\">"));
+    assertFalse(html.contains("No breakdown given."));
+    // the first table's columns are the first query's top rows: each line holds each row's part in rank order
+    String table = html.substring(html.indexOf("<table class=\"grid parts top\">"));
+    table = table.substring(0, table.indexOf("</table>"));
+    QueryResult first = report.queries().get(0);
+    for (String step : first.top().get(0).perCheckpoint().keySet()) {
+      StringBuilder line = new StringBuilder("<tr class=\"checkpoint\"><th><code>" + step + "</code></th>");
+      first.top().forEach(r -> line.append("<td class=\"num\">").append(Fmt.signed(r.perCheckpoint().get(step)))
+          .append("</td>"));
+      assertTrue(table.contains(line + "</tr>"), line.toString());
+    }
     for (String step : List.of("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "<td class=\"num\">2000</td>")) {
       assertTrue(html.contains(step), step);
     }
@@ -179,25 +202,34 @@ class ReportRenderTest {
   void render_tokens_intensityProportionalToLargestAbsoluteContribution() {
     // contributions 0.25, -0.5, ..., alternating signs: max |c| = 9 * 0.25
     String html = ReportWriter.render(SampleReports.hostile("t"));
-    Matcher m = Pattern.compile("<span class=\"tok ([pnz])( d)?\"(?: style=\"background:rgba\\(([0-9,]+),([0-9.]+)\\)\")?"
-        + " title=\"([^\"]*)\">").matcher(html);
+    Matcher m = Pattern.compile("<span class=\"tok ([pnz])(\\d*)\"(?: title=\"([^\"]*)\")?>").matcher(html);
     int seen = 0;
     while (m.find() && seen < 18) {
       int i = seen / 2;
       if (seen % 2 == 1) {
         assertEquals("z", m.group(1));
+        assertEquals("", m.group(2));
+        assertEquals(null, m.group(3), "a zero contribution has no tooltip");
       } else {
         double c = (i % 2 == 0 ? 1 : -1) * 0.25 * (2 * i + 1);
         assertEquals(c > 0 ? "p" : "n", m.group(1));
-        assertEquals(c > 0 ? "33,102,172" : "178,24,43", m.group(3));
-        double expectedAlpha = Math.abs(c) / (0.25 * 17);
-        assertEquals(expectedAlpha, Double.parseDouble(m.group(4)), 5e-4);
-        assertEquals(expectedAlpha > 0.55, m.group(2) != null);
-        assertTrue(m.group(5).startsWith(Double.toString(c) + " ("), m.group(5));
+        // shade level: |c| / max |c| in tenths, rounded up (the style sheet's ten shades per colour)
+        int level = (int) Math.ceil(10 * Math.abs(c) / (0.25 * 17) - 1e-9);
+        assertEquals(Integer.toString(level), m.group(2));
+        assertEquals(Fmt.signed(c), m.group(3));
       }
       seen++;
     }
     assertEquals(18, seen);
+  }
+
+  @Test
+  void render_tokenShades_styleSheetHoldsTenLevelsPerColourWithWhiteTextFromSix() {
+    String html = ReportWriter.render(SampleReports.realistic());
+    assertTrue(html.contains(".tok.p1{background:rgba(33,102,172,0.1)}.tok.n1{background:rgba(178,24,43,0.1)}\n"));
+    assertTrue(html.contains(".tok.p10{background:rgba(33,102,172,1.0)}"));
+    assertTrue(html.contains(".tok.p6,.tok.n6{color:#fff}"));
+    assertFalse(html.contains(".tok.p5,.tok.n5{color:#fff}"));
   }
 
   @Test
