@@ -70,6 +70,17 @@ public final class IterativeInfluence extends InfluenceFunction {
       throw new IllegalArgumentException("influence.input.corpus is required for score with method "
           + solver.word() + " (the curvature is a mean over the corpus). HINT: pass --corpus");
     }
+    if (preconditioned()) {   // before any Spark work: the factors must live in the solve's (full) space
+      for (RunCheckpoint c : checkpoints) {
+        StoreMetadata meta = GradientStore.metadata(spark, in.store(), ExtractJob.checkpointName(c));
+        if (!StoreMetadata.FULL.equals(meta.projection())) {
+          throw new IllegalArgumentException("influence.ihvp.cg.preconditioner = ekfac needs EK-FAC factors of full "
+              + "gradients, but the gradient store holds " + meta.projectionDescription() + " gradients at "
+              + meta.checkpoint() + " and fit-ekfac fits its factors in the store's space. HINT: extract a full store "
+              + "(influence.extract.projection.enabled = false) or set influence.ihvp.cg.preconditioner = none");
+        }
+      }
+    }
     List<List<Map<String, INDArray>>> perQuery = new ArrayList<>();
     in.queries().forEach(q -> perQuery.add(new ArrayList<>()));
     List<SolveReport> reports = new ArrayList<>();

@@ -168,6 +168,12 @@ class IhvpPipelineTest {
     assertTrue(line.get("projection").asText().contains("5"), line.toString());
     assertTrue(new ObjectMapper().readTree(line.get("solver").asText()).get("converged").asBoolean(), line.toString());
 
+    // EK-FAC preconditioning needs factors of full gradients: a projected store's are refused before any solve
+    var projectedFactors = assertThrows(IllegalArgumentException.class, () -> Stages.score(LocalSpark.get(), settings("projected",
+        true, Map.of("score.method", "cg", "ihvp.cg.preconditioner", "ekfac", "score.folder", "scores-pcg"))));
+    assertTrue(projectedFactors.getMessage().contains("extract.projection.enabled = false"),
+        projectedFactors.getMessage());
+
     var refused = assertThrows(IllegalStateException.class, () -> Stages.score(spark, settings("projected", true,
         Map.of("score.method", "cg", "ihvp.damping.value", "0.02", "ihvp.cg.tolerance", "1e-9", "ihvp.cg.max-iterations",
             "200", "ihvp.partitions", "1", "ihvp.batch-size", "20"))));
