@@ -268,13 +268,10 @@ class GradientStoreTest {
         }
       }
     }
-    // both readers: the driver-side decode and the executors' gather into a block buffer
+    // the driver-side decode (the executors' RowGather is checked bit-exactly in the format-1 test below)
     for (Row r : GradientStore.read(spark, store, "step-1").collectAsList()) {
       assertBitsEqual(want.get(r.getString(0)), StoredRow.values(r, meta), r.getString(0));
     }
-    Map<String, float[]> gathered = gather(GradientStore.table(spark, store, List.of("step-1")));
-    assertEquals(want.keySet(), gathered.keySet());
-    want.forEach((id, w) -> assertBitsEqual(w, gathered.get(id), id));
   }
 
   @Test
