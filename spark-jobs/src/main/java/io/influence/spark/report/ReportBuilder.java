@@ -419,13 +419,13 @@ public final class ReportBuilder {
       }
       for (Row r : rows.collectAsList()) {
         String id = r.getString(0);
+        float[][] stored = io.influence.spark.store.StoredRow.layers(r, meta);
         double rowNorm = 1;
         if (scored.unit()) {
           double ss = 0;
-          for (int l = 0; l < meta.layers().size(); l++) {
-            for (Object v : r.getList(l + 2)) {
-              double x = ((Number) v).doubleValue();
-              ss += x * x;
+          for (float[] layer : stored) {
+            for (float v : layer) {
+              ss += (double) v * v;
             }
           }
           rowNorm = Math.sqrt(ss);
@@ -433,10 +433,9 @@ public final class ReportBuilder {
         for (int qi = 0; qi < queries.size(); qi++) {
           double dot = 0;
           for (int l = 0; l < flat.get(qi).length; l++) {
-            List<Object> stored = r.getList(l + 2);
             float[] ql = flat.get(qi)[l];
             for (int k = 0; k < ql.length; k++) {
-              dot += (double) ql[k] * ((Number) stored.get(k)).doubleValue();
+              dot += (double) ql[k] * stored[l][k];
             }
           }
           double norms = rowNorm * queryNorm[qi];

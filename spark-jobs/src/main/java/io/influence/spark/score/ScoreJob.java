@@ -244,13 +244,13 @@ public final class ScoreJob {
       if (m != null) {
         scorer.onlyPairs(m::allows);
       }
-      HashMap<String, ScoreSplit> parts = new HashMap<>();
+      HashMap<KeptPairs.Pair, ScoreSplit> parts = new HashMap<>();
       if (rb != null) {
         float[] rq = rb.value();
         // offers are few once the heaps are full; pruning to the kept pairs at the limit bounds the map
         int[] limit = {Math.max(1, pruneAt)};
         scorer.onOffer((q, id, block, start) -> {
-          String key = KeptPairs.key(q, id);
+          KeptPairs.Pair key = KeptPairs.key(q, id);
           if (!parts.containsKey(key)) {
             if (parts.size() >= limit[0]) { // before the put: this pair enters the heap only after the call
               KeptPairs.prune(scorer.heaps(), parts);

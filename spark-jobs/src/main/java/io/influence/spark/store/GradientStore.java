@@ -1,15 +1,7 @@
 package io.influence.spark.store;
 
-import static org.apache.spark.sql.functions.array_max;
-import static org.apache.spark.sql.functions.array_min;
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.concat;
-import static org.apache.spark.sql.functions.expr;
-import static org.apache.spark.sql.functions.isnan;
 import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.raise_error;
-import static org.apache.spark.sql.functions.size;
-import static org.apache.spark.sql.functions.when;
 
 import io.influence.spark.io.Locations;
 import java.io.IOException;
@@ -17,23 +9,30 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
+import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.Metadata;
 import org.apache.spark.sql.types.MetadataBuilder;
 import org.apache.spark.sql.types.NumericType;
-import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.unsafe.Platform;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,12 +43,14 @@ import org.slf4j.LoggerFactory;
  *     checkpoint=step-100/          visible only when complete (written as _tmp-uuid, then renamed)
  *       _store.json                 StoreMetadata (layers, shapes, projection, loss convention, checkpoint)
  *       _SUCCESS                    Spark's commit marker
- *       part-*.parquet              rows (id string, checkpoint string, one array&lt;float&gt; column per layer)
+ *       part-*.parquet              rows (id string, checkpoint string, gradient binary: every layer, float32 LE)
  *     _tmp-1b2c.../                 a crashed write; ignored by readers, deleted by the next write
  * </pre>
- * A layer's column is its name with '.' replaced by "__" ({@link StoreMetadata#columnOf}); each
- * array is the layer's {@code [rows, cols]} matrix flattened row-major, the order of
- * {@link io.influence.core.score.LayerLayout}. The metadata JSON is also in the Parquet footer (field
+ * The {@code gradient} column (format 2, byte map in {@link StoredRow}) holds each layer's {@code [rows, cols]}
+ * matrix flattened row-major, layers in metadata order, the order of {@link io.influence.core.score.LayerLayout}, as
+ * {@code 4 · dim} bytes of little-endian float32: read with one block copy per row. A format-1 folder (one
+ * {@code array<float>} column per layer, named {@link StoreMetadata#columnOf}) is still read; rows are decoded only
+ * by {@link RowGather} and {@link StoredRow}. The metadata JSON is also in the Parquet footer (field
  * metadata {@value StoreMetadata#PARQUET_KEY} of {@code id}); reading checks that both agree with
  * the Parquet schema. Writing the same checkpoint again is a no-op when the existing folder was
  * written with the same gradient space, and an error otherwise.
@@ -135,7 +136,9 @@ public final class GradientStore {
   }
 
   /**
-   * The rows of one complete checkpoint: {@code id}, {@code checkpoint} and the layer columns in metadata order.
+   * The rows of one complete checkpoint: {@code id}, {@code checkpoint} and the stored gradient: the
+   * {@code gradient} binary column (format 2) or the layer columns in metadata order (format 1); decode a row with
+   * {@link StoredRow#layers} (small reads) or read them through {@link #table} and {@link RowGather}.
    * Throws IllegalArgumentException naming the file when the folder is missing or incomplete, or when its
    * {@code _store.json}, Parquet footer and Parquet schema disagree.
    */
@@ -151,8 +154,8 @@ public final class GradientStore {
     List<Column> cols = new ArrayList<>();
     cols.add(col("id"));
     cols.add(col("checkpoint"));
-    for (StoreMetadata.Layer l : meta.layers()) {
-      cols.add(col(l.column()));
+    for (String c : storedColumns(meta)) {
+      cols.add(col(c));
     }
     Dataset<Row> out = data.select(cols.toArray(new Column[0]));
     for (String part : CandidateCoverage.read(conf, root).map(c -> c.partsOf(checkpoint)).orElse(List.of())) {
@@ -187,6 +190,12 @@ public final class GradientStore {
     FileSystem fs = AtomicOutput.fs(store, conf);
     Path folder = requireComplete(fs, store, meta.checkpoint());
     StoreMetadata existing = readMetadata(fs, folder);
+    if (!existing.packed()) {
+      throw new IllegalStateException(new Path(folder, METADATA_FILE) + " is gradient store format "
+          + existing.formatVersion() + " (one array<float> column per layer); this engine adds parts only to format "
+          + StoreMetadata.FORMAT_VERSION + " checkpoints. HINT: delete " + folder + " (or the store) and extract it"
+          + " again.");
+    }
     if (!existing.sameGradientSpace(meta) || !existing.sameInputs(meta)) {
       throw new IllegalStateException(new Path(folder, METADATA_FILE) + " was written with " + existing.toJson()
           + " but this part is " + meta.toJson() + ". HINT: extract the checkpoint again over every candidate");
@@ -283,8 +292,12 @@ public final class GradientStore {
       metas.add(m);
       List<Column> cols = new ArrayList<>();
       cols.add(col("id"));
-      for (StoreMetadata.Layer l : m.layers()) {
-        cols.add(col(l.column()).as(GradientTable.column(i, l)));
+      if (m.packed()) {
+        cols.add(col(StoredRow.COLUMN).as(GradientTable.packedColumn(i)));
+      } else {
+        for (StoreMetadata.Layer l : m.layers()) {
+          cols.add(col(l.column()).as(GradientTable.column(i, l)));
+        }
       }
       Dataset<Row> part = read(spark, store, name).select(cols.toArray(new Column[0]));
       joined = joined == null ? part : joined.join(part, "id");
@@ -393,20 +406,25 @@ public final class GradientStore {
 
   private static void checkSchema(StructType schema, StoreMetadata meta, Path metaFile) {
     List<String> expected = new ArrayList<>(List.of("id", "checkpoint"));
-    for (StoreMetadata.Layer l : meta.layers()) {
-      expected.add(l.column());
-    }
+    expected.addAll(storedColumns(meta));
     List<String> found = Arrays.asList(schema.fieldNames());
     if (!new java.util.HashSet<>(found).equals(new java.util.HashSet<>(expected))) {
       List<String> missing = new ArrayList<>(expected);
       missing.removeAll(found);
       List<String> extra = new ArrayList<>(found);
       extra.removeAll(expected);
-      throw new IllegalArgumentException(metaFile + " lists layers " + meta.layerNames() + " but the Parquet files next"
-          + " to it have columns " + found + " (missing " + missing + ", unexpected " + extra
+      throw new IllegalArgumentException(metaFile + " (format " + meta.formatVersion() + ") lists layers "
+          + meta.layerNames() + " but the Parquet files next to it have columns " + found + " (missing " + missing + ", unexpected " + extra
           + "). HINT: the folder was modified after writing; delete it and re-extract this checkpoint.");
     }
-    for (StoreMetadata.Layer l : meta.layers()) {
+    if (meta.packed()) {
+      DataType t = schema.apply(StoredRow.COLUMN).dataType();
+      if (t != DataTypes.BinaryType) {
+        throw new IllegalArgumentException(metaFile + ": column `" + StoredRow.COLUMN + "` must be binary (format "
+            + meta.formatVersion() + "), found " + t.simpleString() + ". HINT: re-extract this checkpoint.");
+      }
+    }
+    for (StoreMetadata.Layer l : meta.packed() ? List.<StoreMetadata.Layer>of() : meta.layers()) {
       DataType t = schema.apply(l.column()).dataType();
       if (!(t instanceof ArrayType a) || a.elementType() != DataTypes.FloatType) {
         throw new IllegalArgumentException(metaFile + ": column `" + l.column() + "` (layer '" + l.name()
@@ -425,7 +443,15 @@ public final class GradientStore {
     }
   }
 
-  /** Validates the input schema on the driver and adds the per-row checks (length, null, NaN/Inf). */
+  /** The data columns of a checkpoint after id and checkpoint: {@code gradient} (format 2) or one per layer. */
+  private static List<String> storedColumns(StoreMetadata meta) {
+    return meta.packed() ? List.of(StoredRow.COLUMN) : meta.layers().stream().map(StoreMetadata.Layer::column).toList();
+  }
+
+  /**
+   * Validates the input schema on the driver, then packs each row ({@link StoredRow}, format 2) checking it on the
+   * way (id present; each layer present, of rows·cols values, all finite): the rows to write.
+   */
   private static Dataset<Row> shapeForWrite(Dataset<Row> rows, StoreMetadata meta) {
     StructType schema = rows.schema();
     List<String> names = Arrays.asList(schema.fieldNames());
@@ -453,36 +479,103 @@ public final class GradientStore {
       throw new IllegalArgumentException("gradient rows for checkpoint '" + meta.checkpoint() + "' have columns " + extra
           + " that are not layers of the metadata " + meta.layerNames() + ". HINT: drop them or add the layers.");
     }
-    Metadata idMeta = new MetadataBuilder().putString(StoreMetadata.PARQUET_KEY, meta.toJson()).build();
-    List<Column> out = new ArrayList<>();
-    out.add(when(col("id").isNull(), raise_error(lit("gradient store: a row of checkpoint '" + meta.checkpoint()
-        + "' has no id. HINT: every example needs a unique id."))).otherwise(col("id")).as("id", idMeta));
-    out.add(lit(meta.checkpoint()).as("checkpoint"));
-    for (StoreMetadata.Layer l : meta.layers()) {
-      String c = "`" + l.column() + "`";
-      Column arr = col(l.column()).cast(DataTypes.createArrayType(DataTypes.FloatType, false));
-      Column where = concat(lit("gradient store, checkpoint '" + meta.checkpoint() + "', layer '" + l.name()
-          + "', example '"), col("id"), lit("': "));
-      // NaN/Inf by array_max/array_min of the float values (Spark orders NaN above +Inf, so a NaN is the max; a
-      // double too large for float32 becomes Inf): both are generated loops, where a lambda (exists) is interpreted
-      // per element and cost more than the rest of the write. Null elements only when the column's type allows them.
-      Column hi = array_max(arr);
-      Column lo = array_min(arr);
-      Column notFinite = isnan(hi).or(hi.equalTo(lit(Float.POSITIVE_INFINITY)))
-          .or(lo.equalTo(lit(Float.NEGATIVE_INFINITY)));
-      Column nullElement = ((ArrayType) schema.apply(l.column()).dataType()).containsNull()
-          ? expr("exists(" + c + ", x -> x IS NULL)") : lit(false);
-      String finite = ". HINT: the loss overflowed for this example at this checkpoint; check the checkpoint and the"
-          + " example's tokens, or drop it.";
-      Column bad = when(col(l.column()).isNull(), raise_error(concat(where, lit("no gradient (null)."))))
-          .when(size(col(l.column())).notEqual(l.size()), raise_error(concat(where, lit("array has "),
-              size(col(l.column())).cast("string"), lit(" values but [" + l.rows() + ", " + l.cols() + "] needs "
-                  + l.size() + ". HINT: flatten the matrix row-major."))))
-          .when(nullElement, raise_error(concat(where, lit("gradient holds NaN, Inf or null (a null value)" + finite))))
-          .when(notFinite, raise_error(concat(where, lit("gradient holds NaN, Inf or null (max "), hi.cast("string"),
-              lit(", min "), lo.cast("string"), lit(")" + finite))));
-      out.add(bad.otherwise(arr).as(l.column()));
+    if (!meta.packed()) {
+      throw new IllegalStateException("this engine writes gradient store format " + StoreMetadata.FORMAT_VERSION
+          + " only, not " + meta.formatVersion() + " (checkpoint '" + meta.checkpoint() + "')");
     }
-    return rows.select(out.toArray(new Column[0]));
+    List<Column> in = new ArrayList<>();
+    in.add(col("id"));
+    boolean[] nullable = new boolean[meta.layers().size()];
+    for (int l = 0; l < nullable.length; l++) {
+      StoreMetadata.Layer layer = meta.layers().get(l);
+      nullable[l] = ((ArrayType) schema.apply(layer.column()).dataType()).containsNull();
+      in.add(col(layer.column()).cast(DataTypes.createArrayType(DataTypes.FloatType, nullable[l])));
+    }
+    JavaRDD<Row> packed = rows.select(in.toArray(new Column[0])).queryExecution().toRdd().toJavaRDD()
+        .mapPartitions(new Packer(meta, nullable));
+    Metadata idMeta = new MetadataBuilder().putString(StoreMetadata.PARQUET_KEY, meta.toJson()).build();
+    StructType out = new StructType()
+        .add("id", DataTypes.StringType, false, idMeta)
+        .add("checkpoint", DataTypes.StringType, false)
+        .add(StoredRow.COLUMN, DataTypes.BinaryType, false);
+    return rows.sparkSession().createDataFrame(packed, out);
+  }
+
+  /**
+   * Packs rows {@code (id, layer arrays...)} into {@code (id, checkpoint, gradient)}, checking each: one float buffer
+   * per task, the NaN/Inf check a loop over it (a generated loop per value in SQL cost more than the rest of the
+   * write, see {@code influence bench memory}). Errors name the checkpoint, layer and example id.
+   */
+  private static final class Packer implements FlatMapFunction<Iterator<InternalRow>, Row> {
+    private static final long serialVersionUID = 1L;
+    private final StoreMetadata meta;
+    private final boolean[] nullable;
+
+    Packer(StoreMetadata meta, boolean[] nullable) {
+      this.meta = meta;
+      this.nullable = nullable;
+    }
+
+    @Override
+    public Iterator<Row> call(Iterator<InternalRow> rows) {
+      float[] buf = new float[meta.dim()];
+      List<StoreMetadata.Layer> layers = meta.layers();
+      String checkpoint = meta.checkpoint();
+      return new Iterator<>() {
+        @Override
+        public boolean hasNext() {
+          return rows.hasNext();
+        }
+
+        @Override
+        public Row next() {
+          InternalRow r = rows.next();
+          if (r.isNullAt(0)) {
+            throw new IllegalArgumentException("gradient store: a row of checkpoint '" + checkpoint + "' has no id."
+                + " HINT: every example needs a unique id.");
+          }
+          String id = r.getUTF8String(0).toString();
+          int off = 0;
+          for (int l = 0; l < layers.size(); l++) {
+            StoreMetadata.Layer layer = layers.get(l);
+            String where = "gradient store, checkpoint '" + checkpoint + "', layer '" + layer.name() + "', example '"
+                + id + "': ";
+            if (r.isNullAt(l + 1)) {
+              throw new IllegalArgumentException(where + "no gradient (null).");
+            }
+            ArrayData a = r.getArray(l + 1);
+            if (a.numElements() != layer.size()) {
+              throw new IllegalArgumentException(where + "array has " + a.numElements() + " values but ["
+                  + layer.rows() + ", " + layer.cols() + "] needs " + layer.size()
+                  + ". HINT: flatten the matrix row-major.");
+            }
+            String finite = ". HINT: the loss overflowed for this example at this checkpoint; check the checkpoint"
+                + " and the example's tokens, or drop it.";
+            if (nullable[l]) {
+              for (int i = 0; i < layer.size(); i++) {
+                if (a.isNullAt(i)) {
+                  throw new IllegalArgumentException(where + "gradient holds NaN, Inf or null (a null value)" + finite);
+                }
+              }
+            }
+            if (a instanceof UnsafeArrayData u) {
+              int n = layer.size();
+              Platform.copyMemory(u.getBaseObject(), u.getBaseOffset() + UnsafeArrayData.calculateHeaderPortionInBytes(n),
+                  buf, Platform.FLOAT_ARRAY_OFFSET + 4L * off, 4L * n);
+            } else {
+              System.arraycopy(a.toFloatArray(), 0, buf, off, layer.size());
+            }
+            for (int i = off; i < off + layer.size(); i++) {
+              if (!Float.isFinite(buf[i])) {  // a double too large for float32 became Inf in the cast
+                throw new IllegalArgumentException(where + "gradient holds NaN, Inf or null (value " + buf[i]
+                    + " at index " + (i - off) + ")" + finite);
+              }
+            }
+            off += layer.size();
+          }
+          return RowFactory.create(id, checkpoint, StoredRow.pack(buf, 0, buf.length));
+        }
+      };
+    }
   }
 }

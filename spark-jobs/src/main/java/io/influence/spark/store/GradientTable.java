@@ -8,7 +8,8 @@ import org.apache.spark.sql.Row;
 
 /**
  * Checkpoints of one store joined on {@code id}: {@code rows} has {@code id} and, for checkpoint
- * {@code i} (in the order given) and each layer, the column {@code c<i>__<layer column>}. The wide
+ * {@code i} (in the order given), its packed gradient {@code c<i>__gradient} ({@link #packedColumn}; format 2) or,
+ * for a format-1 checkpoint, the column {@code c<i>__<layer column>} of each layer. The wide
  * row read through {@link #gather()} is
  * <pre>
  *   [ checkpoint 0: layer_0 row-major | layer_1 | ... | checkpoint 1: layer_0 | ... ]   width = C · D
@@ -25,7 +26,12 @@ public record GradientTable(List<StoreMetadata> checkpoints, Dataset<Row> rows) 
     }
   }
 
-  /** Column of layer {@code l} of the {@code i}-th checkpoint. */
+  /** Column of the {@code i}-th checkpoint's packed gradient (format 2, {@link StoredRow}). */
+  public static String packedColumn(int i) {
+    return "c" + i + "__" + StoredRow.COLUMN;
+  }
+
+  /** Column of layer {@code l} of the {@code i}-th checkpoint (a format-1 checkpoint). */
   public static String column(int i, StoreMetadata.Layer l) {
     return "c" + i + "__" + l.column();
   }

@@ -1,6 +1,7 @@
 package io.influence.spark.store;
 
 import java.io.Serializable;
+import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
@@ -8,13 +9,15 @@ import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.unsafe.Platform;
 
 /*
- * Copies the gradient arrays of one wide row (see GradientTable) into a float[] at a given
- * offset, without boxing: Spark's Row API hands out arrays as boxed Float sequences, which costs
- * more than the GEMM that consumes them, so executors read Catalyst's InternalRow (from
- * Dataset.queryExecution().toRdd()) and copy each UnsafeArrayData's element region with one
- * Platform.copyMemory (other ArrayData implementations go through toFloatArray()).
+ * Copies the gradients of one wide row (see GradientTable) into a float[] at a given offset,
+ * without boxing: Spark's Row API hands out arrays as boxed Float sequences, which costs more than
+ * the GEMM that consumes them, so executors read Catalyst's InternalRow (from
+ * Dataset.queryExecution().toRdd()). One segment per stored column: a format-2 checkpoint is one
+ * binary column (StoredRow: one block copy of the row's bytes, read in place), a format-1 checkpoint
+ * one array<float> column per layer (each UnsafeArrayData's element region with one
+ * Platform.copyMemory; other ArrayData implementations go through toFloatArray()).
  *
- * Checks per row and column: the array is present and has rows·cols elements; errors name the
+ * Checks per row and column: the value is present and has the metadata's length; errors name the
  * example id, checkpoint and layer. Finiteness is not checked here (the store checked it when
  * writing; scores are checked for NaN/Inf where they are used).
  */
@@ -26,16 +29,18 @@ public final class RowGather implements Serializable {
   private final int[] ordinals;
   private final int[] sizes;
   private final int[] offsets;
+  private final boolean[] packed;
   private final String[] checkpointNames;
   private final String[] layerNames;
   private final int width;
 
-  private RowGather(int idOrdinal, int[] ordinals, int[] sizes, int[] offsets, String[] checkpointNames,
-      String[] layerNames, int width) {
+  private RowGather(int idOrdinal, int[] ordinals, int[] sizes, int[] offsets, boolean[] packed,
+      String[] checkpointNames, String[] layerNames, int width) {
     this.idOrdinal = idOrdinal;
     this.ordinals = ordinals;
     this.sizes = sizes;
     this.offsets = offsets;
+    this.packed = packed;
     this.checkpointNames = checkpointNames;
     this.layerNames = layerNames;
     this.width = width;
@@ -45,31 +50,40 @@ public final class RowGather implements Serializable {
     List<String> names = List.of(table.rows().schema().fieldNames());
     int idOrdinal = names.indexOf("id");
     List<StoreMetadata> metas = table.checkpoints();
-    int layers = metas.get(0).layers().size();
-    int n = metas.size() * layers;
-    int[] ordinals = new int[n];
-    int[] sizes = new int[n];
-    int[] offsets = new int[n];
-    String[] ckpt = new String[n];
-    String[] layer = new String[n];
+    List<Integer> ordinals = new ArrayList<>();
+    List<Integer> sizes = new ArrayList<>();
+    List<Integer> offsets = new ArrayList<>();
+    List<Boolean> packed = new ArrayList<>();
+    List<String> ckpt = new ArrayList<>();
+    List<String> layer = new ArrayList<>();
     int off = 0;
     for (int i = 0; i < metas.size(); i++) {
-      for (int l = 0; l < layers; l++) {
-        StoreMetadata.Layer ly = metas.get(i).layers().get(l);
-        int j = i * layers + l;
-        ordinals[j] = names.indexOf(GradientTable.column(i, ly));
-        if (ordinals[j] < 0) {
-          throw new IllegalStateException("gradient table has no column " + GradientTable.column(i, ly) + "; columns: "
-              + names);
+      StoreMetadata m = metas.get(i);
+      int c = i;
+      List<String> columns = m.packed() ? List.of(GradientTable.packedColumn(i))
+          : m.layers().stream().map(l -> GradientTable.column(c, l)).toList();
+      for (int j = 0; j < columns.size(); j++) {
+        int ordinal = names.indexOf(columns.get(j));
+        if (ordinal < 0) {
+          throw new IllegalStateException("gradient table has no column " + columns.get(j) + "; columns: " + names);
         }
-        sizes[j] = ly.size();
-        offsets[j] = off;
-        ckpt[j] = metas.get(i).checkpoint();
-        layer[j] = ly.name();
-        off += ly.size();
+        int size = m.packed() ? m.dim() : m.layers().get(j).size();
+        ordinals.add(ordinal);
+        sizes.add(size);
+        offsets.add(off);
+        packed.add(m.packed());
+        ckpt.add(m.checkpoint());
+        layer.add(m.packed() ? String.join(", ", m.layerNames()) : m.layers().get(j).name());
+        off += size;
       }
     }
-    return new RowGather(idOrdinal, ordinals, sizes, offsets, ckpt, layer, off);
+    boolean[] p = new boolean[packed.size()];
+    for (int j = 0; j < p.length; j++) {
+      p[j] = packed.get(j);
+    }
+    return new RowGather(idOrdinal, ordinals.stream().mapToInt(Integer::intValue).toArray(),
+        sizes.stream().mapToInt(Integer::intValue).toArray(), offsets.stream().mapToInt(Integer::intValue).toArray(),
+        p, ckpt.toArray(new String[0]), layer.toArray(new String[0]), off);
   }
 
   /** Floats per wide row. */
@@ -87,6 +101,15 @@ public final class RowGather implements Serializable {
       if (row.isNullAt(ordinals[j])) {
         throw new IllegalArgumentException(where(id, j) + "no gradient (null). HINT: re-extract this checkpoint.");
       }
+      if (packed[j]) {
+        int bytes = StoredRow.copyPacked(row, ordinals[j], dst, start + offsets[j], sizes[j]);
+        if (bytes >= 0) {
+          throw new IllegalArgumentException(where(id, j) + "gradient has " + bytes + " bytes but the store metadata"
+              + " needs " + 4L * sizes[j] + " (4 per value). HINT: the folder was modified after writing; re-extract"
+              + " this checkpoint.");
+        }
+        continue;
+      }
       ArrayData a = row.getArray(ordinals[j]);
       int n = a.numElements();
       if (n != sizes[j]) {
@@ -103,6 +126,7 @@ public final class RowGather implements Serializable {
   }
 
   private String where(String id, int j) {
-    return "checkpoint '" + checkpointNames[j] + "', layer '" + layerNames[j] + "', example '" + id + "': ";
+    return "checkpoint '" + checkpointNames[j] + "', layer" + (packed[j] ? "s '" : " '") + layerNames[j]
+        + "', example '" + id + "': ";
   }
 }

@@ -23,11 +23,13 @@ import java.util.regex.Pattern;
  *
  * <p>Example {@code _store.json}:
  * <pre>{@code
- * {"format":"influence-gradient-store","formatVersion":1,"checkpoint":"step-100","step":100,
+ * {"format":"influence-gradient-store","formatVersion":2,"checkpoint":"step-100","step":100,
  *  "learningRate":0.001,"sha256":"9f2c...","layers":[{"name":"h.0.attn.c_attn","rows":32,"cols":16}],
  *  "projection":"kronecker-gaussian","projectionSeed":42,"lossConvention":"sum over completion tokens",
  *  "dtype":"float32","engineVersion":"0.1.0-SNAPSHOT","corpus":"rows=40;xxh64-sums=1f3a...:9c02..."}
  * }</pre>
+ * {@code formatVersion} 2 stores each row's gradient as one fixed-length {@code binary} column of little-endian
+ * float32 (byte map in {@link StoredRow}); version 1 stores, one {@code array<float>} column per layer, are still read.
  * {@code rows, cols} are {@code [dOut, dIn]} for full gradients ({@code projection = "full"},
  * {@code projectionSeed = null}) or {@code [kOut, kIn]} for projected ones; each stored array is
  * that matrix flattened row-major. Column name of a layer: {@link Layer#column()}. {@code corpus} is the content
@@ -44,7 +46,13 @@ public record StoreMetadata(String format, int formatVersion, String checkpoint,
     implements Serializable {
 
   public static final String FORMAT = "influence-gradient-store";
-  public static final int FORMAT_VERSION = 1;
+  /**
+   * The version this engine writes: 2, every layer of a row in one fixed-length {@code binary} column
+   * ({@link StoredRow}). Version 1 (one {@code array<float>} column per layer) is still read.
+   */
+  public static final int FORMAT_VERSION = 2;
+  /** The first version, one {@code array<float>} column per layer: read, no longer written. */
+  public static final int FORMAT_VERSION_ARRAYS = 1;
   public static final String LOSS_SUM_OVER_COMPLETION = "sum over completion tokens";
   public static final String FLOAT32 = "float32";
   public static final String FULL = "full";
@@ -90,9 +98,10 @@ public record StoreMetadata(String format, int formatVersion, String checkpoint,
     if (!FORMAT.equals(format)) {
       throw new IllegalArgumentException("format must be '" + FORMAT + "', got '" + format + "'");
     }
-    if (formatVersion != FORMAT_VERSION) {
-      throw new IllegalArgumentException("this engine reads gradient store format version " + FORMAT_VERSION
-          + ", got " + formatVersion + ". HINT: re-extract the gradients with this engine version.");
+    if (formatVersion != FORMAT_VERSION && formatVersion != FORMAT_VERSION_ARRAYS) {
+      throw new IllegalArgumentException("this engine reads gradient store format versions " + FORMAT_VERSION_ARRAYS
+          + " and " + FORMAT_VERSION + ", got " + formatVersion + ". HINT: re-extract the gradients with this engine"
+          + " version.");
     }
     Objects.requireNonNull(checkpoint, "checkpoint");
     if (!CHECKPOINT_NAME.matcher(checkpoint).matches()) {
@@ -154,6 +163,22 @@ public record StoreMetadata(String format, int formatVersion, String checkpoint,
   public StoreMetadata withCorpus(String fingerprint) {
     return new StoreMetadata(format, formatVersion, checkpoint, step, learningRate, sha256, layers, projection,
         projectionSeed, lossConvention, dtype, engineVersion, fingerprint, optimizerPreconditioning, optimizerSha256);
+  }
+
+  /**
+   * True when the rows are packed (format 2: one {@code binary} column {@value StoredRow#COLUMN} of little-endian
+   * float32, every layer of the row in {@link #layout()} order); false for format 1 (one {@code array<float>} column
+   * per layer, {@link Layer#column()}).
+   */
+  @JsonIgnore
+  public boolean packed() {
+    return formatVersion >= FORMAT_VERSION;
+  }
+
+  /** This metadata with another format version (tests: a format-1 store). */
+  public StoreMetadata withFormatVersion(int version) {
+    return new StoreMetadata(format, version, checkpoint, step, learningRate, sha256, layers, projection,
+        projectionSeed, lossConvention, dtype, engineVersion, corpus, optimizerPreconditioning, optimizerSha256);
   }
 
   /** The same checkpoint (content hash), corpus (content fingerprint) and optimizer state (file hash) as {@code other}. */

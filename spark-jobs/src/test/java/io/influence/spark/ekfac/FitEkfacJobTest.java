@@ -80,12 +80,10 @@ class FitEkfacJobTest {
     Map<String, Map<String, INDArray>> out = new HashMap<>();
     for (Row r : GradientStore.read(spark, store, checkpoint).collectAsList()) {
       Map<String, INDArray> layers = new HashMap<>();
-      for (StoreMetadata.Layer l : meta.layers()) {
-        List<Float> v = r.getList(r.fieldIndex(l.column()));
-        float[] f = new float[v.size()];
-        for (int i = 0; i < f.length; i++) {
-          f[i] = v.get(i);
-        }
+      float[][] values = io.influence.spark.store.StoredRow.layers(r, meta);
+      for (int i = 0; i < values.length; i++) {
+        StoreMetadata.Layer l = meta.layers().get(i);
+        float[] f = values[i];
         layers.put(l.name(), Nd4j.create(f, new long[] {l.rows(), l.cols()}, 'c'));
       }
       out.put(r.getString(0), layers);

@@ -81,14 +81,10 @@ class ExtractPipelineTest {
 
   private static Map<String, float[]> stored(SparkSession spark, Path store, String checkpoint, String layer) {
     Map<String, float[]> out = new HashMap<>();
-    String column = io.influence.spark.store.StoreMetadata.columnOf(layer);
-    for (Row r : GradientStore.read(spark, store, checkpoint).select("id", column).collectAsList()) {
-      List<Float> v = r.getList(1);
-      float[] f = new float[v.size()];
-      for (int i = 0; i < f.length; i++) {
-        f[i] = v.get(i);
-      }
-      out.put(r.getString(0), f);
+    io.influence.spark.store.StoreMetadata meta = GradientStore.metadata(spark, store, checkpoint);
+    int l = meta.layerNames().indexOf(layer);
+    for (Row r : GradientStore.read(spark, store, checkpoint).collectAsList()) {
+      out.put(r.getString(0), io.influence.spark.store.StoredRow.layers(r, meta)[l]);
     }
     return out;
   }

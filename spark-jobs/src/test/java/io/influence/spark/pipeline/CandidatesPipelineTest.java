@@ -172,15 +172,9 @@ class CandidatesPipelineTest {
     Map<String, Map<String, float[]>> out = new TreeMap<>();
     for (String name : GradientStore.checkpoints(store)) {
       Map<String, float[]> byId = new TreeMap<>();
+      io.influence.spark.store.StoreMetadata meta = GradientStore.metadata(spark, store, name);
       for (Row r : GradientStore.read(spark, store, name).collectAsList()) {
-        List<Float> all = new ArrayList<>();
-        for (int c = 2; c < r.length(); c++) {
-          all.addAll(r.getList(c));
-        }
-        float[] v = new float[all.size()];
-        for (int i = 0; i < v.length; i++) {
-          v[i] = all.get(i);
-        }
+        float[] v = io.influence.spark.store.StoredRow.values(r, meta);
         assertTrue(byId.put(r.getString(0), v) == null, "id " + r.getString(0) + " stored once in " + name);
       }
       out.put(name, byId);

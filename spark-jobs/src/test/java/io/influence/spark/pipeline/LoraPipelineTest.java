@@ -113,8 +113,10 @@ class LoraPipelineTest {
     for (Row row : rows) {
       int[] tokens = tokenizer.encodeDocument(texts.get(row.getString(row.fieldIndex("id"))));
       BatchGradients g = model.gradients(TokenBatch.of(new int[][] {tokens}), GradientRequest.perExampleFull());
-      for (StoreMetadata.Layer l : meta.layers()) {
-        float[] stored = toFloats(row.getList(row.fieldIndex(l.column())));
+      float[][] values = io.influence.spark.store.StoredRow.layers(row, meta);
+      for (int li = 0; li < values.length; li++) {
+        StoreMetadata.Layer l = meta.layers().get(li);
+        float[] stored = values[li];
         INDArray want = g.fullPerExample().get(0).get(l.name());
         LinearLayer ll = model.linear(l.name());
         assertEquals(ll.size(), stored.length, l.name());
@@ -171,13 +173,5 @@ class LoraPipelineTest {
       v[i] = (float) (0.1 * Math.sqrt(-2 * Math.log(1 - random.nextDouble())) * Math.cos(2 * Math.PI * random.nextDouble()));
     }
     return v;
-  }
-
-  private static float[] toFloats(List<Object> values) {
-    float[] out = new float[values.size()];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = ((Number) values.get(i)).floatValue();
-    }
-    return out;
   }
 }

@@ -49,12 +49,8 @@ class PlanStoreBytesTest {
 
       Path store = out.resolve(Stages.GRADIENTS);
       Row row = GradientStore.read(spark, store, "step-6").first();
-      long floats = 0;
-      for (int i = 0; i < row.size(); i++) {
-        if (row.get(i) instanceof scala.collection.Seq<?> seq) {
-          floats += seq.size();
-        }
-      }
+      long floats = io.influence.spark.store.StoredRow.values(row, GradientStore.metadata(spark, store, "step-6"))
+          .length;
       assertEquals(floats, plan.floatsPerRow(), "stored floats per row, projected=" + projected);
       long real = Planner.folderBytes(store);
       double ratio = (double) plan.storeBytes() / real;

@@ -7,11 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.spark.testing.LocalSpark;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -46,14 +49,10 @@ class GradientStoreTest {
     for (Row r : rows) {
       String id = r.getString(0);
       assertEquals("step-100", r.getString(1));
+      float[][] got = StoredRow.layers(r, meta);
       for (int l = 0; l < SyntheticGradients.LAYERS.size(); l++) {
-        List<Float> got = r.getList(2 + l);
         float[] want = g.grads.get(0).get(id).get(SyntheticGradients.LAYERS.get(l).name());
-        float[] gotArr = new float[got.size()];
-        for (int i = 0; i < gotArr.length; i++) {
-          gotArr[i] = got.get(i);
-        }
-        assertArrayEquals(want, gotArr, 0f, "example " + id + " layer " + l);
+        assertArrayEquals(want, got[l], 0f, "example " + id + " layer " + l);
       }
     }
     Path folder = GradientStore.folder(store, "step-100");
@@ -247,10 +246,110 @@ class GradientStoreTest {
     assertEquals(8, t.rows().count());
     assertEquals(2 * 25, t.width());
     Row r = t.rows().filter("id = '" + g.ids.get(3) + "'").first();
-    List<Float> got = r.getList(r.fieldIndex("c1__lm_head"));
+    byte[] packed = r.getAs("c1__gradient");   // lm_head follows 12 + 10 floats
+    ByteBuffer le = ByteBuffer.wrap(packed).order(ByteOrder.LITTLE_ENDIAN);
     float[] want = g.grads.get(1).get(g.ids.get(3)).get("lm_head");
     for (int i = 0; i < want.length; i++) {
-      assertEquals(want[i], got.get(i), 0f);
+      assertEquals(want[i], le.getFloat(4 * (22 + i)), 0f);
+    }
+  }
+
+  @Test
+  void writeThenRead_extremeFiniteValues_packedLittleEndianAndBitExact() {
+    float[] specials = {-0.0f, Float.MIN_VALUE, -Float.MAX_VALUE, Float.MAX_VALUE, 1e-40f, -1.17549435e-38f, 1f / 3};
+    SplittableRandom rnd = new SplittableRandom(11);
+    List<Row> rows = new ArrayList<>();
+    Map<String, float[]> want = new java.util.HashMap<>();
+    for (int e = 0; e < 6; e++) {
+      float[][] layers = {new float[12], new float[10], new float[3]};
+      float[] flat = new float[25];
+      for (int i = 0; i < 25; i++) {
+        flat[i] = (i + e) % 3 == 0 ? specials[(i + e) % specials.length] : (float) rnd.nextGaussian();
+      }
+      System.arraycopy(flat, 0, layers[0], 0, 12);
+      System.arraycopy(flat, 12, layers[1], 0, 10);
+      System.arraycopy(flat, 22, layers[2], 0, 3);
+      rows.add(RowFactory.create("e" + e, layers[0], layers[1], layers[2]));
+      want.put("e" + e, flat);
+    }
+    Path store = dir.resolve("store");
+    StoreMetadata meta = SyntheticGradients.meta("step-1", 1, 0.1);
+    GradientStore.write(spark, spark.createDataFrame(rows, SyntheticGradients.schema()), store, meta);
+
+    // the Parquet column itself: binary, 4·dim bytes, each value's IEEE bits little-endian
+    Path folder = GradientStore.folder(store, "step-1");
+    Dataset<Row> raw = spark.read().parquet(folder.toString());
+    assertEquals(org.apache.spark.sql.types.DataTypes.BinaryType, raw.schema().apply(StoredRow.COLUMN).dataType());
+    for (Row r : raw.collectAsList()) {
+      byte[] b = r.getAs(StoredRow.COLUMN);
+      float[] w = want.get(r.<String>getAs("id"));
+      assertEquals(4 * w.length, b.length);
+      for (int i = 0; i < w.length; i++) {
+        int bits = Float.floatToRawIntBits(w[i]);
+        for (int k = 0; k < 4; k++) {
+          assertEquals((byte) (bits >>> (8 * k)), b[4 * i + k], "row " + r.getAs("id") + " value " + i + " byte " + k);
+        }
+      }
+    }
+    // the driver-side decode (the executors' RowGather is checked bit-exactly in the format-1 test below)
+    for (Row r : GradientStore.read(spark, store, "step-1").collectAsList()) {
+      assertBitsEqual(want.get(r.getString(0)), StoredRow.values(r, meta), r.getString(0));
+    }
+  }
+
+  @Test
+  void table_formatOneCheckpointBesideFormatTwo_readsTheSameValuesAndRefusesParts() throws Exception {
+    Path store = dir.resolve("store");
+    SyntheticGradients g = new SyntheticGradients(12, 2, 7, false);
+    StoreMetadata old = g.writeFormat1(spark, store, 0);
+    GradientStore.write(spark, g.rows(spark, 1, 2), store, SyntheticGradients.meta(g.checkpoints.get(1), 200, 0.02));
+    assertEquals(1, GradientStore.metadata(spark, store, g.checkpoints.get(0)).formatVersion());
+    assertEquals(StoreMetadata.FORMAT_VERSION, GradientStore.metadata(spark, store, g.checkpoints.get(1)).formatVersion());
+
+    for (Row r : GradientStore.read(spark, store, g.checkpoints.get(0)).collectAsList()) {
+      assertBitsEqual(toFloat(g.flat(0, r.getString(0))), StoredRow.values(r, old), r.getString(0));
+    }
+    GradientTable t = GradientStore.table(spark, store, g.checkpoints);
+    Map<String, float[]> gathered = gather(t);
+    assertEquals(new java.util.HashSet<>(g.ids), gathered.keySet());
+    for (String id : g.ids) {
+      float[] both = new float[50];
+      System.arraycopy(toFloat(g.flat(0, id)), 0, both, 0, 25);
+      System.arraycopy(toFloat(g.flat(1, id)), 0, both, 25, 25);
+      assertBitsEqual(both, gathered.get(id), id);
+    }
+
+    var e = assertThrows(IllegalStateException.class, () -> GradientStore.writePart(spark, g.rows(spark, 0, 1),
+        io.influence.spark.io.Locations.local(store),
+        old.withFormatVersion(StoreMetadata.FORMAT_VERSION), "_added-1"));
+    assertTrue(e.getMessage().contains("format 1") && e.getMessage().contains("HINT"), e.getMessage());
+  }
+
+  private static Map<String, float[]> gather(GradientTable t) {
+    RowGather gather = t.gather();
+    List<scala.Tuple2<String, float[]>> rows = t.rows().queryExecution().toRdd().toJavaRDD().map(r -> {
+      String id = gather.id(r);
+      float[] f = new float[gather.width()];
+      gather.copy(r, id, f, 0);
+      return new scala.Tuple2<>(id, f);
+    }).collect();
+    Map<String, float[]> out = new java.util.HashMap<>();
+    rows.forEach(x -> out.put(x._1(), x._2()));
+    return out;
+  }
+
+  private static float[] toFloat(double[] v) {
+    float[] out = new float[v.length];
+    for (int i = 0; i < v.length; i++) {
+      out[i] = (float) v[i];
+    }
+    return out;
+  }
+
+  private static void assertBitsEqual(float[] want, float[] got, String id) {
+    assertEquals(want.length, got.length, id);
+    for (int i = 0; i < want.length; i++) {
+      assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), id + " value " + i);
     }
   }
 

@@ -10,7 +10,9 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.MetadataBuilder;
 import org.apache.spark.sql.types.StructType;
 
 /**
@@ -87,6 +89,26 @@ public final class SyntheticGradients {
     for (int c = 0; c < checkpoints.size(); c++) {
       GradientStore.write(spark, rows(spark, c, partitions), store, meta(checkpoints.get(c), 100L * (c + 1), 0.01 * (c + 1)));
     }
+  }
+
+  /**
+   * Writes checkpoint {@code c} as a format-1 folder, as engines before format 2 wrote it: one {@code array<float>}
+   * column per layer, the metadata JSON in {@code _store.json} and in the {@code id} column's footer metadata.
+   */
+  public StoreMetadata writeFormat1(SparkSession spark, Path store, int c) throws java.io.IOException {
+    StoreMetadata meta = meta(checkpoints.get(c), 100L * (c + 1), 0.01 * (c + 1))
+        .withFormatVersion(StoreMetadata.FORMAT_VERSION_ARRAYS);
+    Path folder = GradientStore.folder(store, meta.checkpoint());
+    List<org.apache.spark.sql.Column> cols = new ArrayList<>();
+    cols.add(functions.col("id").as("id", new MetadataBuilder().putString(StoreMetadata.PARQUET_KEY, meta.toJson())
+        .build()));
+    cols.add(functions.lit(meta.checkpoint()).as("checkpoint"));
+    for (StoreMetadata.Layer l : LAYERS) {
+      cols.add(functions.col(l.column()));
+    }
+    rows(spark, c, 2).select(cols.toArray(new org.apache.spark.sql.Column[0])).write().parquet(folder.toString());
+    java.nio.file.Files.writeString(folder.resolve(GradientStore.METADATA_FILE), meta.toJson());
+    return meta;
   }
 
   /** Flat row-major vector (layer order of LAYERS) of one example at one checkpoint, in float64. */
