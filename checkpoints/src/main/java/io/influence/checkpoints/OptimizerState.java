@@ -1,13 +1,9 @@
 package io.influence.checkpoints;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -260,21 +256,6 @@ public final class OptimizerState {
   }
 
   static String sha256(Path file) throws CheckpointFormatException {
-    MessageDigest md;
-    try {
-      md = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required of every Java platform", e);
-    }
-    byte[] buf = new byte[1 << 20];
-    try (InputStream in = Files.newInputStream(file)) {
-      int r;
-      while ((r = in.read(buf)) > 0) {
-        md.update(buf, 0, r);
-      }
-    } catch (IOException e) {
-      throw new CheckpointFormatException(file, null, "cannot be read for hashing: " + e + ".", "check the file.", e);
-    }
-    return HexFormat.of().formatHex(md.digest());
+    return TrainingRuns.sha256OfFiles(List.of(file));
   }
 }

@@ -115,6 +115,11 @@ public final class TrainingRuns {
         if (AdapterFolders.isAdapter(checkpointDir)) {
             files.addAll(safetensorsFiles(AdapterFolders.baseOf(checkpointDir)));
         }
+        return sha256OfFiles(files);
+    }
+
+    /** SHA-256 (lower-case hex) over the bytes of {@code files}, concatenated in the given order. */
+    static String sha256OfFiles(List<Path> files) throws CheckpointFormatException {
         MessageDigest md;
         try {
             md = MessageDigest.getInstance("SHA-256");
