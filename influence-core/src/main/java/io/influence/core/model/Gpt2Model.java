@@ -13,7 +13,6 @@ import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * A decoder-only GPT-2 (Hugging Face parameter names and Conv1D layout) on ND4J, with per-example
@@ -221,15 +220,10 @@ public final class Gpt2Model implements CausalLm {
     NextTokenLoss.requireLogitGradient(dLogits, batch, config.vocabSize());
     p.setLogitGradient(dLogits, batch);
     p.backward(params, null);
-    Map<String, INDArray> out = new java.util.LinkedHashMap<>();
-    for (String l : layers) {
+    return HeldPass.fromFactors(layers, l -> {
       linear(l);   // fails naming the layer when it is unknown
-      INDArray[] f = p.factors(l);   // {a [dIn+1, N], g [dOut, N]}
-      INDArray g = Nd4j.create(dataType(), new long[] {f[1].rows(), f[0].rows()}, 'f');
-      Blas.gemm(f[1], false, f[0], true, g, 1, 0);
-      out.put(l, g);
-    }
-    return out;
+      return p.factors(l);   // {a [dIn+1, N], g [dOut, N]}
+    }, dataType());
   }
 
   /**

@@ -65,6 +65,22 @@ final class HeldPass<P extends HeldPass.Forwards> implements CausalLm.HeldForwar
     return p;
   }
 
+  /**
+   * Each layer's gradient {@code g aᵀ} summed over the batch's columns, from its token factors {@code {a, g}}
+   * ({@code [cols, N]} and {@code [dOut, N]}, after a backward pass; padded columns have zero {@code g}).
+   */
+  static Map<String, INDArray> fromFactors(java.util.List<String> layers, Function<String, INDArray[]> factors,
+      org.nd4j.linalg.api.buffer.DataType dataType) {
+    Map<String, INDArray> out = new java.util.LinkedHashMap<>();
+    for (String l : layers) {
+      INDArray[] f = factors.apply(l);
+      INDArray g = org.nd4j.linalg.factory.Nd4j.create(dataType, new long[] {f[1].rows(), f[0].rows()}, 'f');
+      Blas.gemm(f[1], false, f[0], true, g, 1, 0);
+      out.put(l, g);
+    }
+    return out;
+  }
+
   @Override
   public INDArray logits() {
     return logits;

@@ -349,14 +349,7 @@ public final class LlamaModel implements CausalLm {
     NextTokenLoss.requireLogitGradient(dLogits, batch, config.vocabSize());
     p.setLogitGradient(dLogits, batch);
     backward(p, false);
-    Map<String, INDArray> out = new LinkedHashMap<>();
-    for (String l : layers) {
-      INDArray[] f = factors(p, l);   // {a [cols, N], g [dOut, N]}
-      INDArray g = Nd4j.create(dataType(), new long[] {f[1].rows(), f[0].rows()}, 'f');
-      Blas.gemm(f[1], false, f[0], true, g, 1, 0);
-      out.put(l, g);
-    }
-    return out;
+    return HeldPass.fromFactors(layers, l -> factors(p, l), dataType());
   }
 
   @Override
