@@ -61,11 +61,7 @@ public final class RepresenterScorer {
     double[] p = probs.dup('c').data().asDouble();   // [m, V]
     INDArray dots = f.mmul(queryMatrixT);
     double[] g = dots.dup('c').data().asDouble();  // [m, k] f_s · f_t
-    for (INDArray a : new INDArray[] {probs, dots, f}) {
-      if (a.closeable()) {
-        a.close();   // n × V off-heap doubles: not left to the garbage collector
-      }
-    }
+    release(probs, dots, f);
     int vocab = head.vocab();
     int[] yq = queries.targets();
     int[] sq = queries.sequence();
@@ -73,10 +69,7 @@ public final class RepresenterScorer {
     int[] seq = block.sequence();
     double scale = head.scale();
     for (int s = 0; s < m; s++) {
-      if (seq[s] < 0 || seq[s] >= sequences) {
-        throw new IllegalArgumentException("sequence index " + seq[s] + " outside [0, " + sequences + ")");
-      }
-      double[] row = out[seq[s]];
+      double[] row = out[sequenceOf(seq, s, sequences)];
       for (int t = 0; t < k; t++) {
         double alpha = scale * (p[s * vocab + yq[t]] - (ys[s] == yq[t] ? 1 : 0));
         row[sq[t]] += alpha * g[s * k + t];
@@ -103,11 +96,7 @@ public final class RepresenterScorer {
     INDArray w = head.matrix();
     INDArray probs = head.probabilities(f, w);
     double[] p = probs.dup('c').data().asDouble();   // [m, V]
-    for (INDArray a : new INDArray[] {probs, f, w}) {
-      if (a.closeable()) {
-        a.close();
-      }
-    }
+    release(probs, f, w);
     int vocab = head.vocab();
     int d = block.dim();
     double[] x = block.features();
@@ -115,14 +104,12 @@ public final class RepresenterScorer {
     int[] seq = block.sequence();
     double scale = head.scale();
     for (int s = 0; s < m; s++) {
-      if (seq[s] < 0 || seq[s] >= sequences) {
-        throw new IllegalArgumentException("sequence index " + seq[s] + " outside [0, " + sequences + ")");
-      }
+      int i = sequenceOf(seq, s, sequences);
       double norm2 = 0;
       for (int c = 0; c < d; c++) {
         norm2 += x[s * d + c] * x[s * d + c];
       }
-      out[seq[s]] += scale * (p[s * vocab + ys[s]] - 1) * norm2;
+      out[i] += scale * (p[s * vocab + ys[s]] - 1) * norm2;
     }
     return out;
   }
@@ -172,5 +159,22 @@ public final class RepresenterScorer {
       out[j] = scores(one, 1)[0];
     }
     return out;
+  }
+
+  /** Frees arrays that hold off-heap memory (n × V doubles) now instead of leaving them to the garbage collector. */
+  private static void release(INDArray... arrays) {
+    for (INDArray a : arrays) {
+      if (a.closeable()) {
+        a.close();
+      }
+    }
+  }
+
+  /** {@code seq[s]}, checked to be a sequence index in {@code [0, sequences)}. */
+  private static int sequenceOf(int[] seq, int s, int sequences) {
+    if (seq[s] < 0 || seq[s] >= sequences) {
+      throw new IllegalArgumentException("sequence index " + seq[s] + " outside [0, " + sequences + ")");
+    }
+    return seq[s];
   }
 }
