@@ -38,8 +38,8 @@ import java.util.Objects;
  * scoring             per checkpoint 2·Q·R·D   (Q queries, R rows, D stored floats per row)
  * Gauss-Newton HVP    ≈ 5 forward passes per token and vector (tangent 2, forward + backward with weights 3), float64
  * </pre>
- * Bytes: a stored row holds {@code D} float32 values in one Parquet array column per layer, plus the id; {@link
- * #storeBytesPerRow} adds Parquet's per-value repetition/definition levels as measured (see there).
+ * Bytes: a stored row holds {@code D} float32 values packed in one Parquet binary column, plus the id (see {@link
+ * #storeBytesPerRow}).
  */
 public final class CostModel {
 
@@ -160,14 +160,14 @@ public final class CostModel {
   }
 
   /**
-   * Bytes of one stored row in Parquet (float32, uncompressed values, no dictionary as the store writes them):
-   * {@code 4·D} for the values plus, per value, the repetition and definition levels of a repeated column, which
-   * Parquet's RLE/bit-packing keeps near 1/4 byte per value for dense arrays; plus the id (its characters and a
-   * 4-byte length). The levels' share was measured on real stores ({@code PlanStoreBytesTest}).
+   * Bytes of one stored row in Parquet (store format 2: float32, no dictionary, as the store writes them): the
+   * {@code 4·D} bytes of the packed {@code gradient} binary column and its 4-byte length (one value per row, no
+   * repetition levels: format 1's {@code array<float>} columns added about 1/4 byte per value for them), plus the
+   * id (its characters and a 4-byte length). Checked against real stores by {@code PlanStoreBytesTest}.
    */
   public long storeBytesPerRow(GradientSpace space, int idChars) {
     long d = storedFloatsPerRow(space);
-    return 4 * d + d / 4 + idChars + 4;
+    return 4 * d + 4 + idChars + 4;
   }
 
   /** Forward GEMM FLOPs of one batch of {@code batch} sequences padded to {@code seqLen} tokens. */
