@@ -174,19 +174,21 @@ class BlockSolverTest {
     double[][] m = a.m();
     List<double[]> bs = rightHandSides(a, n);
     for (int depth : new int[] {400, 15}) {
-      IhvpSolver lissa = IhvpSolver.lissa(0.5, 6.0, depth, 2, 1e-9);
+     for (LissaAcceleration acceleration : LissaAcceleration.values()) {
+      IhvpSolver lissa = IhvpSolver.lissa(0.5, 6.0, depth, 2, 1e-9, acceleration);
       Counting block = new Counting(new Dense(m));
       List<SolveResult> all = lissa.solveAll(block, bs);
       int slowest = 0;
       for (int j = 0; j < bs.size(); j++) {
         SolveResult single = lissa.solve(new Dense(m), bs.get(j));
-        assertSame(single, all.get(j), "lissa system " + j + ", depth " + depth);
+        assertSame(single, all.get(j), "lissa system " + j + ", depth " + depth + ", " + acceleration);
         slowest = Math.max(slowest, single.iterations());
       }
       assertEquals(slowest + 1, block.calls);
       assertTrue(all.stream().map(SolveResult::iterations).distinct().count() >= 2,
           "systems should leave the block at different steps: " + all.stream().map(SolveResult::iterations).toList());
-      assertEquals(depth == 400, all.get(0).converged(), "depth " + depth);
+      assertEquals(depth == 400, all.get(0).converged(), "depth " + depth + ", " + acceleration);
+     }
     }
   }
 

@@ -22,6 +22,11 @@ class LissaScaleTest {
 
   /** {@code Q diag(λ) Qᵀ} with λ from 0.05 to 40 and a seeded random orthogonal Q (Gram-Schmidt). */
   private static double[][] spd(long seed) {
+    return spd(seed, 0.05);
+  }
+
+  /** As {@link #spd(long)} with the smallest eigenvalue {@code smallest} (0: singular, as a Gauss-Newton matrix). */
+  private static double[][] spd(long seed, double smallest) {
     Random r = new Random(seed);
     double[][] q = new double[DIM][DIM];
     for (int k = 0; k < DIM; k++) {
@@ -41,7 +46,7 @@ class LissaScaleTest {
     }
     double[][] m = new double[DIM][DIM];
     for (int k = 0; k < DIM; k++) {
-      double lambda = k == DIM - 1 ? 40 : 0.05 + k;
+      double lambda = k == DIM - 1 ? 40 : smallest + k;
       for (int i = 0; i < DIM; i++) {
         for (int j = 0; j < DIM; j++) {
           m[i][j] += lambda * q[k][i] * q[k][j];
@@ -135,5 +140,43 @@ class LissaScaleTest {
     assertTrue(r.converged(), r.toString());
     assertTrue(r.relativeResidual() <= 1e-10, "the recomputed residual meets the tolerance: " + r.relativeResidual());
     assertTrue(relativeError(r.x(), DenseMath.solve(m, 1e-3, b)) < 1e-6);
+  }
+
+  @Test
+  void lissaChebyshev_smallDampingOnSingularCurvature_reachesTheExactSolveInAboutTheSquareRootOfTheSteps() {
+    double lambda = 0.01;
+    double[][] m = spd(2, 0);
+    double scale = LissaScale.Auto.DEFAULT.resolve(BlockLinearOperator.oneAtATime(op(m)), lambda);
+    double tolerance = 1e-10;
+    int depth = 5000;
+    double[] exact = DenseMath.solve(m, lambda, rhs());
+    SolveResult fast = IhvpSolver.lissa(lambda, scale, depth, 1, tolerance, LissaAcceleration.CHEBYSHEV)
+        .solve(op(m), rhs());
+    assertTrue(fast.converged() && !fast.diverged(), fast.toString());
+    assertTrue(fast.relativeResidual() <= 2 * tolerance, "residual " + fast.relativeResidual());
+    // Chebyshev's bound on [λ, s]: residual <= 2((√κ − 1)/(√κ + 1))^j, κ = s/λ
+    double kappa = scale / lambda;
+    double q = (Math.sqrt(kappa) - 1) / (Math.sqrt(kappa) + 1);
+    int bound = (int) Math.ceil(Math.log(tolerance / 2) / Math.log(q));
+    assertTrue(fast.iterations() <= bound, fast.iterations() + " steps, the bound is " + bound);
+    // residual 1e-10 and condition number (40 + λ)/λ: the error is at most their product
+    double err = relativeError(fast.x(), exact);
+    assertTrue(err < (40 + lambda) / lambda * 2 * tolerance, "relative error " + err);
+    // the plain recursion over the same number of products is still far from it
+    SolveResult plain = IhvpSolver.lissa(lambda, scale, depth, 1, tolerance).solve(op(m), rhs());
+    assertFalse(plain.converged());
+    assertTrue(relativeError(plain.x(), exact) > 0.1, "plain LiSSA error " + relativeError(plain.x(), exact));
+  }
+
+  @Test
+  void lissaChebyshev_scaleBelowLargestEigenvalue_stopsAsDiverged() {
+    SolveResult r = IhvpSolver.lissa(DAMPING, 10.0, 1000, 1, 1e-10, LissaAcceleration.CHEBYSHEV)
+        .solve(op(spd(1)), rhs());
+    assertTrue(r.diverged());
+    assertFalse(r.converged());
+    assertTrue(r.iterations() < 100, "stops as soon as it leaves the bound, not at depth: " + r.iterations());
+    for (double v : r.x()) {
+      assertTrue(Double.isFinite(v));
+    }
   }
 }

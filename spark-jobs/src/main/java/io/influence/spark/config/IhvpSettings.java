@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigException;
 import io.influence.core.linalg.BlockLinearOperator;
 import io.influence.core.linalg.LinearOperator;
 import io.influence.core.solve.IhvpSolver;
+import io.influence.core.solve.LissaAcceleration;
 import io.influence.core.solve.LissaScale;
 import io.influence.ekfac.Damping;
 import io.influence.ekfac.ResolvedDamping;
@@ -86,11 +87,14 @@ public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, Ch
 
   /**
    * {@code ihvp.lissa}: the Neumann recursion's scale ({@code "auto"}: estimated by power iteration on the curvature
-   * of each checkpoint; or a number above λ_max(H) + λ), depth, repetitions, stopping tolerance.
+   * of each checkpoint; or a number above λ_max(H) + λ), depth, repetitions, stopping tolerance, and how the products
+   * are combined ({@link LissaAcceleration}: the plain recursion, or Chebyshev semi-iteration over {@code [λ, scale]}).
    */
-  public record Lissa(LissaScale scale, int depth, int repetitions, double tolerance) implements java.io.Serializable {
+  public record Lissa(LissaScale scale, int depth, int repetitions, double tolerance, LissaAcceleration acceleration)
+      implements java.io.Serializable {
     public Lissa {
       java.util.Objects.requireNonNull(scale, P + "lissa.scale");
+      java.util.Objects.requireNonNull(acceleration, P + "lissa.acceleration");
       if (depth < 1) {
         throw new IllegalArgumentException(P + "lissa.depth must be >= 1, got " + depth);
       }
@@ -133,7 +137,8 @@ public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, Ch
           new Cg(c.getInt("ihvp.cg.max-iterations"), c.getDouble("ihvp.cg.tolerance"),
               Choices.parse(CgPreconditioner.class, "ihvp.cg.preconditioner", c.getString("ihvp.cg.preconditioner"))),
           new Lissa(lissaScale(c), c.getInt("ihvp.lissa.depth"), c.getInt("ihvp.lissa.repetitions"),
-              c.getDouble("ihvp.lissa.tolerance")));
+              c.getDouble("ihvp.lissa.tolerance"), Choices.parse(LissaAcceleration.class, "ihvp.lissa.acceleration",
+              c.getString("ihvp.lissa.acceleration"))));
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bad influence.ihvp setting: " + e.getMessage()
           + ". HINT: see the ihvp block of conf/reference.conf", e);
@@ -202,7 +207,8 @@ public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, Ch
           : IhvpSolver.conjugateGradient(d, cg.tolerance(), cg.maxIterations(), m);
       case LISSA -> {
         requireScaleAbove(lissa.scale(), d);
-        yield IhvpSolver.lissa(d, lissa.scale().resolve(h, d), lissa.depth(), lissa.repetitions(), lissa.tolerance());
+        yield IhvpSolver.lissa(d, lissa.scale().resolve(h, d), lissa.depth(), lissa.repetitions(), lissa.tolerance(),
+            lissa.acceleration());
       }
       case TRACIN, EKFAC, SGD_INFLUENCE, TMC_SHAPLEY, G_SHAPLEY, REPRESENTER -> throw new IllegalArgumentException(method.word() + " is not an iterative solver; use cg "
           + "or lissa");

@@ -247,6 +247,9 @@ public final class IhvpQueries {
       if (method == Method.CG) {
         m.put("preconditioner", Choices.word(settings.cg().preconditioner()));
       }
+      if (method == Method.LISSA) {
+        m.put("acceleration", Choices.word(settings.lissa().acceleration()));
+      }
       m.put("damping_mode", settings.damping().relative() ? "relative" : "absolute");
       m.put("damping", settings.damping().value());
       m.put("training_sequences", rows);

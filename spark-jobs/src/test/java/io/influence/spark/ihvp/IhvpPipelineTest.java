@@ -145,6 +145,7 @@ class IhvpPipelineTest {
     double[][] expected = bruteForce(IhvpSolver.conjugateGradient(0.1, 1e-12, 500), false);
     compare(rows, expected, LISSA_TOLERANCE, "lissa");
     checkSolverColumn(rows, "lissa");
+    assertEquals("chebyshev", solverOf(rows).get("acceleration").asText(), "the default acceleration is recorded");
   }
 
   @Test
