@@ -4,12 +4,17 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.ChecksumFileSystem;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkContext;
+import org.apache.spark.SparkExecutorInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Folders that become visible only when complete: a stage writes into
@@ -22,6 +27,11 @@ import org.apache.hadoop.fs.Path;
 public final class AtomicOutput {
 
   static final String TMP_PREFIX = "_tmp-";
+
+  /** How long a publish waits for tasks of retried stages to end (see {@link #publishAfterTasks}). */
+  public static final Duration ZOMBIE_PATIENCE = Duration.ofSeconds(60);
+
+  private static final Logger LOG = LoggerFactory.getLogger(AtomicOutput.class);
 
   private AtomicOutput() {}
 
@@ -105,6 +115,44 @@ public final class AtomicOutput {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot rename " + temporary + " to " + target + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * {@link #publish} for a folder that Spark tasks wrote, then the clean-up of retried stages: when an executor is
+   * lost, the stage is resubmitted and the tasks of its earlier attempt ("zombies") keep running after the job has
+   * returned; one that finishes later is refused the commit, but its writer has already re-created its attempt
+   * folder under {@code temporary}'s old name. Waits (at most {@code patience}) until no task runs in the
+   * application, then deletes that folder if it came back. Without a lost executor no task runs once the job has
+   * returned, and this costs one look at the status tracker.
+   */
+  public static void publishAfterTasks(SparkContext sc, FileSystem fs, Path temporary, Path target, Duration patience) {
+    publish(fs, temporary, target);
+    long deadline = System.nanoTime() + patience.toNanos();
+    while (runningTasks(sc) > 0 && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    try {
+      if (fs.exists(temporary)) {
+        fs.delete(temporary, true);
+      }
+    } catch (IOException e) {
+      LOG.warn("could not delete {} (re-created by a task of a retried stage): {}; the next write deletes it",
+          temporary, e.getMessage());
+    }
+  }
+
+  /** Tasks running in the application now, on every executor (the driver's in local mode). */
+  static int runningTasks(SparkContext sc) {
+    int n = 0;
+    for (SparkExecutorInfo e : sc.statusTracker().getExecutorInfos()) {
+      n += e.numRunningTasks();
+    }
+    return n;
   }
 
   private static FileSystem raw(FileSystem fs) {

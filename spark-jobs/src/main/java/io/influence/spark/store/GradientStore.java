@@ -126,7 +126,7 @@ public final class GradientStore {
       // gives up) and spend a hash insert per float. Measured with `influence bench memory`.
       checked.write().option("parquet.enable.dictionary", "false").parquet(tmp.toString());
       AtomicOutput.writeString(fs, new Path(tmp, METADATA_FILE), meta.toJson());
-      AtomicOutput.publish(fs, tmp, target);
+      AtomicOutput.publishAfterTasks(spark.sparkContext(), fs, tmp, target, AtomicOutput.ZOMBIE_PATIENCE);
     } catch (RuntimeException e) {
       AtomicOutput.deleteQuietly(fs, tmp);
       throw e;
@@ -206,7 +206,7 @@ public final class GradientStore {
     Path tmp = AtomicOutput.newTemporary(folder);
     try {
       shapeForWrite(rows, existing).write().option("parquet.enable.dictionary", "false").parquet(tmp.toString());
-      AtomicOutput.publish(fs, tmp, target);
+      AtomicOutput.publishAfterTasks(spark.sparkContext(), fs, tmp, target, AtomicOutput.ZOMBIE_PATIENCE);
     } catch (RuntimeException e) {
       AtomicOutput.deleteQuietly(fs, tmp);
       throw e;

@@ -91,7 +91,7 @@ public final class PublishedFolder {
     try {
       write.accept(tmp);
       writeSummary(new Path(tmp, summary), summaryRows.apply(tmp));
-      AtomicOutput.publish(fs, tmp, folder);
+      AtomicOutput.publishAfterTasks(spark.sparkContext(), fs, tmp, folder, AtomicOutput.ZOMBIE_PATIENCE);
     } catch (RuntimeException e) {
       AtomicOutput.deleteQuietly(fs, tmp);
       throw e;

@@ -97,10 +97,11 @@ class StandaloneClusterIT {
     Path clusterOut = dir.resolve("cluster");
     List<String> args = new ArrayList<>(List.of("run", "--out", clusterOut.toString()));
     args.addAll(common);
+    String log;
     {
       Path store = clusterOut.resolve(Stages.GRADIENTS);
       boolean[] killed = {false};
-      String log = submit(cluster, args, () -> {
+      log = submit(cluster, args, () -> {
         // Kill one executor once the first checkpoint's extraction is writing, before it is published.
         if (!killed[0] && hasTemporary(store) && GradientStore.checkpoints(store).isEmpty()) {
           List<ProcessHandle> executors = cluster.executors();
@@ -117,7 +118,8 @@ class StandaloneClusterIT {
     assertEquals(LocalSpark.get().read().parquet(localOut.resolve(Stages.GRADIENTS).resolve("checkpoint=step-6")
         .toString()).count(), LocalSpark.get().read().parquet(clusterOut.resolve(Stages.GRADIENTS)
         .resolve("checkpoint=step-6").toString()).count());
-    assertFalse(hasTemporary(clusterOut.resolve(Stages.GRADIENTS)), "no temporary folder may be left behind");
+    assertFalse(hasTemporary(clusterOut.resolve(Stages.GRADIENTS)), () -> "no temporary folder may be left behind;"
+        + " the store holds:\n" + listing(clusterOut.resolve(Stages.GRADIENTS)) + "\n---- the run's log ----\n" + log);
   }
 
   private static List<String> ranked(Path out) {
@@ -138,6 +140,29 @@ class StandaloneClusterIT {
       return s.anyMatch(p -> p.getFileName().toString().startsWith("_tmp-"));
     } catch (java.io.IOException e) {
       return false;
+    }
+  }
+
+  /** The log's error lines and exception messages, without stack frames or repeats. */
+  private static String salient(String log) {
+    return log.lines().filter(l -> !l.startsWith("\tat ") && !l.startsWith("\t... ")
+            && (l.contains("ERROR") || l.contains("Exception") || l.contains("HINT") || l.startsWith("error")))
+        .distinct().limit(40).collect(java.util.stream.Collectors.joining("\n"));
+  }
+
+  /** Every file under {@code folder} with its size and modification time, for a failure message. */
+  private static String listing(Path folder) {
+    try (Stream<Path> s = Files.walk(folder)) {
+      return s.map(p -> {
+        try {
+          return folder.relativize(p) + "  " + (Files.isDirectory(p) ? "dir" : Files.size(p) + " B") + "  "
+              + Files.getLastModifiedTime(p);
+        } catch (java.io.IOException e) {
+          return folder.relativize(p) + "  (" + e.getMessage() + ")";
+        }
+      }).collect(java.util.stream.Collectors.joining("\n"));
+    } catch (java.io.IOException e) {
+      return "(cannot list " + folder + ": " + e.getMessage() + ")";
     }
   }
 
@@ -165,7 +190,8 @@ class StandaloneClusterIT {
     }
     assertFalse(p.isAlive(), "spark-submit did not finish in 480 s; log: " + log);
     String out = Files.readString(log);
-    assertEquals(0, p.exitValue(), out);
+    // the lines that say why first (CI shows the start of a failure message), then the whole log
+    assertEquals(0, p.exitValue(), () -> "spark-submit failed:\n" + salient(out) + "\n---- whole log ----\n" + out);
     return out;
   }
 }
