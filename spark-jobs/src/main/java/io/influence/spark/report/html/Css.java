@@ -100,7 +100,7 @@ final class Css {
       .score{font-weight:600;font-variant-numeric:tabular-nums}.score.pos{color:var(--pos)}.score.neg{color:var(--neg)}
       .meta{color:var(--muted);font-size:12px}
       .tokens{white-space:pre-wrap;overflow-wrap:anywhere;line-height:1.75}
-      .tok{border-radius:2px;padding:1px 0;box-shadow:inset -1px 0 rgba(255,255,255,.85)}
+      .tokens>span{border-radius:2px;padding:1px 0;box-shadow:inset -1px 0 rgba(255,255,255,.85)}
       .shade>label{margin-right:12px;cursor:pointer}.shade>input:checked+label{font-weight:700}.pick{color:var(--muted)}
       .pick-note{margin:2px 0;color:var(--muted);font-size:12px}.seq-head .by{padding:0 4px}
       .side{width:100%;table-layout:fixed}.side th:first-child,.side td:first-child{width:2.5em}

@@ -11,7 +11,7 @@ import java.util.List;
  * {@code b}, negative, shade 7; no class for a zero contribution. Radio inputs above the sequences pick the method
  * whose classes are drawn ({@code .ka:checked ~ .seqs .ap3} in {@link Css#levels}), so the page needs no script and
  * switching methods re-shades the same tokens. The title of a token lists every keeping method's contribution to 4
- * significant digits ({@code a +1.234e-03 · b -2.100e-04}); the head of a sequence says, per method, where it keeps
+ * significant digits, one line per method ({@code a +1.234e-03}, newline, {@code b -2.100e-04}); the head of a sequence says, per method, where it keeps
  * the sequence, its score and its largest |contribution| (the picked method's line is highlighted).
  */
 final class TokenPart {
@@ -84,24 +84,26 @@ final class TokenPart {
     out.append("</div>\n</article>\n");
   }
 
-  /** A token: one span, one shade class per keeping method with a non-zero contribution, every value in the title. */
+  /**
+   * A token: one span (no class of its own: the style sheet reaches it as {@code .tokens>span}), one shade class per
+   * keeping method with a non-zero contribution, and every keeping method's value in the title, one line each.
+   */
   private static void token(StringBuilder out, KeptSequences.Kept s, int t) {
-    out.append("<span class=\"tok");
+    out.append("<span");
     boolean any = false;
     for (var e : s.byKey().entrySet()) {
       double c = e.getValue().contributions()[t];
       int level = KeptSequences.level(c, e.getValue().maxAbs());
       if (level > 0) {
-        out.append(' ').append(key(e.getKey())).append(c > 0 ? 'p' : 'n').append(level);
+        out.append(any ? " " : " class=\"").append(key(e.getKey())).append(c > 0 ? 'p' : 'n').append(level);
+        any = true;
       }
-      any |= c != 0;
     }
-    out.append('"');
-    if (any) {
-      out.append(" title=\"");
+    if (any) {   // a shade only for a non-zero value: some value is non-zero
+      out.append("\" title=\"");
       boolean first = true;
       for (var e : s.byKey().entrySet()) {
-        out.append(first ? "" : " · ").append(key(e.getKey())).append(' ')
+        out.append(first ? "" : "\n").append(key(e.getKey())).append(' ')
             .append(Fmt.signed(e.getValue().contributions()[t]));
         first = false;
       }

@@ -37,9 +37,9 @@ class ReportRenderTest {
 
   @TempDir Path dir;
 
-  /** Token spans: {@code <span class="tok">} or {@code <span class="tok ap3 ...">}, not the legend's tok-demo. */
+  /** Token spans: the spans directly inside the token blocks. */
   static int tokenSpans(String html) {
-    return (int) Pattern.compile("<span class=\"tok[ \"]").matcher(html).results().count();
+    return TokenShades.spans(html);
   }
 
   private static int count(String haystack, String needle) {
@@ -81,7 +81,7 @@ class ReportRenderTest {
     assertTrue(html.contains("nul\u2400bell\u2407del\u2421c1\uFFFDend"));
     assertTrue(html.contains("lone\uFFFDhigh and \uFFFDlow"));
     // a token that is a line break is shown as a visible marker inside its span
-    assertTrue(html.contains("<span class=\"tok\">\u21B5\n</span>"));
+    assertTrue(html.contains("<span>\u21B5\n</span>"));
   }
 
   @Test
@@ -218,7 +218,9 @@ class ReportRenderTest {
   void render_tokens_intensityProportionalToLargestAbsoluteContribution() {
     // contributions 0.25, -0.5, ..., alternating signs: max |c| = 9 * 0.25
     String html = ReportWriter.render(SampleReports.hostile("t"));
-    Matcher m = Pattern.compile("<span class=\"tok(?: a([pn])(\\d+))?\"(?: title=\"a ([^\"]*)\")?>").matcher(html);
+    String tokens = html.substring(html.indexOf("<div class=\"tokens\">"));
+    Matcher m = Pattern.compile("<span(?: class=\"a([pn])(\\d+)\")?(?: title=\"a ([^\"]*)\")?>")
+        .matcher(tokens.substring(0, tokens.indexOf("</div>")));
     int seen = 0;
     while (m.find() && seen < 18) {
       int i = seen / 2;

@@ -19,9 +19,22 @@ import java.util.regex.Pattern;
 public final class TokenShades {
 
   private static final Pattern ARTICLE_ID = Pattern.compile("<code class=\"train-id\">([^<]*)</code>");
-  private static final Pattern TOKEN = Pattern.compile("<span class=\"tok((?: [a-z0-9]+)*)\"(?: title=\"([^\"]*)\")?>");
+  private static final Pattern TOKEN = Pattern.compile("<span(?: class=\"([a-z0-9 ]+)\")?(?: title=\"([^\"]*)\")?>");
 
   private TokenShades() {}
+
+  /** The token spans of a document: the spans directly inside each {@code <div class="tokens">}. */
+  public static int spans(String html) {
+    int n = 0;
+    String open = "<div class=\"tokens\">";
+    for (int i = html.indexOf(open); i >= 0; i = html.indexOf(open, i + 1)) {
+      Matcher m = TOKEN.matcher(html.substring(i, html.indexOf("</div>", i)));
+      while (m.find()) {
+        n++;
+      }
+    }
+    return n;
+  }
 
   /** The token part of query {@code q} (1-based) as {@code train id (as escaped in the HTML) → article HTML}. */
   public static Map<String, String> articles(String html, int q) {
@@ -68,14 +81,14 @@ public final class TokenShades {
           String key = String.valueOf((char) ('a' + method.getKey()));
           if (c[t] != 0) {
             int level = (int) Math.ceil(10 * Math.abs(c[t]) / max - 1e-9);
-            classes.append(' ').append(key).append(c[t] > 0 ? 'p' : 'n').append(Math.max(1, Math.min(10, level)));
+            classes.append(classes.length() == 0 ? "" : " ").append(key).append(c[t] > 0 ? 'p' : 'n').append(Math.max(1, Math.min(10, level)));
             nonZero = true;
           }
           values.add(key + " " + Fmt.signed(c[t]));
         }
         String where = "query " + q + ", " + e.getKey() + ", token " + t;
-        assertEquals(classes.toString(), m.group(1), where + " classes");
-        assertEquals(nonZero ? String.join(" · ", values) : null, m.group(2), where + " tooltip");
+        assertEquals(nonZero ? classes.toString() : null, m.group(1), where + " classes");
+        assertEquals(nonZero ? String.join("\n", values) : null, m.group(2), where + " tooltip");
         t++;
       }
       for (double[] c : e.getValue().values()) {
