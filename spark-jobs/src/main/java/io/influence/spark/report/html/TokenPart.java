@@ -44,7 +44,8 @@ final class TokenPart {
       Html.escapeTo(out, columns.get(k).label(), false);
       out.append("</label>");
     }
-    out.append("\n<p class=\"pick-note\">A token's tooltip lists each method's contribution by its letter.</p>\n");
+    out.append("\n<p class=\"pick-note\">A token's tooltip lists each keeping method's contribution by its letter; a"
+        + " sequence the picked method does not keep stays unshaded.</p>\n");
     group(out, kept, true, top, "In a top-k: supporting", queryAnchor);
     group(out, kept, false, kept.size() - top, "Only in a bottom-k: opposing", queryAnchor);
     out.append("</div>\n</details>\n");
