@@ -341,6 +341,8 @@ final class HtmlRenderer {
     a("<div class=\"seqs ").a(kind).a("\" id=\"").a(queryAnchor).a("-").a(kind).a("\">\n<h3>").e(heading).a("</h3>\n");
     if (list.isEmpty()) {
       a("<p class=\"empty\">None.</p>\n");
+    } else if (list.stream().allMatch(s -> s.perCheckpoint().isEmpty() && s.perLayer().isEmpty())) {
+      a("<p class=\"empty\">No per-checkpoint or per-layer parts recorded.</p>\n");
     }
     breakdown(list, kind);
     a("</div>\n");
