@@ -53,7 +53,9 @@ final class ShapleyFolders {
     first.get("query_ids").forEach(q -> queryIds.add(q.asText()));
     Map<String, JsonNode> byPlayer = new HashMap<>();
     values.forEach(v -> byPlayer.put(v.get("train_id").asText(), v));
-    ShapleyRun run = run(folder, first, solver(dir, rows.get(0)));
+    double[] stderr = values.stream().flatMapToDouble(v -> java.util.stream.StreamSupport
+        .stream(v.get("query_stderr").spliterator(), false).mapToDouble(JsonNode::asDouble)).toArray();
+    ShapleyRun run = run(folder, first, solver(dir, rows.get(0)), ShapleyRun.StandardErrors.of(queryIds.size(), stderr));
     List<ShapleyResult> out = new ArrayList<>();
     for (Queries.Query query : queries) {
       int q = queryIds.indexOf(query.id());
@@ -96,7 +98,7 @@ final class ShapleyFolders {
     }
   }
 
-  private static ShapleyRun run(String folder, JsonNode v, JsonNode solver) {
+  private static ShapleyRun run(String folder, JsonNode v, JsonNode solver, ShapleyRun.StandardErrors stderr) {
     Method method = Choices.parse(Method.class, "method", v.get("method").asText());
     JsonNode error = v.get("convergence_error");
     JsonNode group = solver.get("group_column");
@@ -105,7 +107,7 @@ final class ShapleyFolders {
         v.get("truncated_permutations").asInt(), v.get("truncation_tolerance").asDouble(), v.get("converged").asBoolean(),
         error == null || error.isNull() ? OptionalDouble.empty() : OptionalDouble.of(error.asDouble()),
         v.get("seed").asLong(), solver.get("players").asInt(),
-        group == null || group.isNull() ? "" : group.asText(), v.get("checkpoint").asText());
+        group == null || group.isNull() ? "" : group.asText(), v.get("checkpoint").asText(), stderr);
   }
 
   /** {@code V(S)} in words, from the fine-tune settings the run recorded. */

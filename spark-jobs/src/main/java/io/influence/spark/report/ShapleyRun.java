@@ -20,11 +20,36 @@ import java.util.OptionalDouble;
  * @param players              number of players
  * @param groupColumn          the corpus column players are grouped by, or empty (one player per sequence)
  * @param checkpoint           the checkpoint fine-tuned from
+ * @param stderr               the values' Monte Carlo standard errors over every player and query
  */
 public record ShapleyRun(String folder, String method, String utility, int permutations, int maxPermutations,
                          long retrainings, int truncated, double truncationTolerance, boolean converged,
                          OptionalDouble convergenceError, long seed, int players, String groupColumn,
-                         String checkpoint) {
+                         String checkpoint, StandardErrors stderr) {
+
+  /**
+   * The standard errors of a run's values, over its players × {@code queries} queries: the largest and the median
+   * (the mean of the middle two for an even count).
+   */
+  public record StandardErrors(int queries, double largest, double median) {
+    public StandardErrors {
+      Checks.finite(largest, "largest Shapley standard error");
+      Checks.finite(median, "median Shapley standard error");
+    }
+
+    /** The summary of {@code values} (every player's standard error for every one of {@code queries} queries). */
+    public static StandardErrors of(int queries, double[] values) {
+      if (values.length == 0) {
+        throw new IllegalArgumentException("no Shapley standard errors to summarise");
+      }
+      double[] sorted = values.clone();
+      java.util.Arrays.sort(sorted);
+      int n = sorted.length;
+      return new StandardErrors(queries, sorted[n - 1],
+          n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2);
+    }
+  }
+
   public ShapleyRun {
     Checks.notNull(folder, "Shapley folder");
     Checks.notNull(method, "Shapley method of " + folder);
@@ -33,5 +58,6 @@ public record ShapleyRun(String folder, String method, String utility, int permu
     Checks.notNull(groupColumn, "Shapley group column of " + folder);
     Checks.notNull(checkpoint, "Shapley checkpoint of " + folder);
     Checks.finite(truncationTolerance, "Shapley truncation tolerance of " + folder);
+    Checks.notNull(stderr, "Shapley standard errors of " + folder);
   }
 }

@@ -131,16 +131,19 @@ class ReportBuilderTest {
     Map<String, Double> ekfac = built.parts().get(1).rowScores().get("q-mills");
     assertFalse(java.util.Arrays.equals(tracin.values().stream().mapToDouble(Double::doubleValue).toArray(),
         ekfac.values().stream().mapToDouble(Double::doubleValue).toArray()), "EK-FAC rows equal TracIn rows");
-    assertSideBySide(built.report(), dir.resolve("out"), List.of("scores", "scores-ekfac"));
+    assertSideBySide(built, dir.resolve("out"), List.of("scores", "scores-ekfac"));
   }
 
   /**
    * The rendered report against the summary rows read here on their own: each query once, its side-by-side table's ids
    * are each folder's top-k and bottom-k in rank order, the agreement marks and pairwise overlaps equal a recount,
    * every kept row's per-checkpoint and per-layer parts sum to its score, the header counts queries, methods and
-   * training sequences, and each folder's provenance shows its own damping and gradients.
+   * training sequences, and each folder's provenance shows its own damping and gradients. Each query's token part
+   * writes every sequence some folder keeps once (spans = distinct kept ids × tokens), each token shaded per folder
+   * by the class recomputed from that folder's token contributions as the builder computed them.
    */
-  private static void assertSideBySide(Report report, Path out, List<String> folders) throws Exception {
+  private static void assertSideBySide(ReportBuilder.Built built, Path out, List<String> folders) throws Exception {
+    Report report = built.report();
     String html = ReportWriter.render(report);
     com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
     // folder -> query -> direction -> ids in rank order; and (query, train id) -> score per folder
@@ -169,6 +172,24 @@ class ReportBuilderTest {
     }
     List<String> queryIds = List.of("q-mills", "q-river");
     assertEquals(queryIds.size(), count(html, "<section class=\"query\""), "each query once");
+    int spans = 0;
+    int perFolderSpans = 0;
+    for (int qi = 0; qi < queryIds.size(); qi++) {
+      Map<String, Map<Integer, double[]>> expected = new LinkedHashMap<>();
+      for (int f = 0; f < folders.size(); f++) {
+        for (List<String> ids : kept.get(folders.get(f)).get(queryIds.get(qi)).values()) {
+          for (String id : ids) {
+            double[] c = built.parts().get(f).contributions().get(queryIds.get(qi)).get(id);
+            expected.computeIfAbsent(id, k -> new java.util.TreeMap<>()).put(f, c);
+            perFolderSpans += c.length;
+          }
+        }
+      }
+      spans += io.influence.spark.report.html.TokenShades.assertQuery(html, qi + 1, expected);
+    }
+    assertEquals(spans, io.influence.spark.report.html.TokenShades.spans(html),
+        "token spans: each kept (query, sequence) once");
+    System.out.printf("token spans: %d written, %d if written once per folder%n", spans, perFolderSpans);
     assertTrue(html.contains("<span class=\"count\">2</span> queries · <span class=\"count\">" + folders.size()
         + "</span> methods · <span class=\"count\">20</span> training sequences · "), "header counts");
     assertFalse(html.contains("No breakdown given."));

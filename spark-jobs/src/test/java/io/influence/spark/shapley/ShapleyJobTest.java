@@ -195,6 +195,29 @@ class ShapleyJobTest {
     assertTrue(html.contains("<th>Utility</th><td>V(S) = −(the query&#39;s completion loss) after fine-tuning "
         + any.getAs("checkpoint")));
     assertTrue(html.contains("<span class=\"badge\">tmc-shapley</span>"));
+    // the folder's line in the per-method provenance table, from the values' own columns
+    int from = html.indexOf("<tr class=\"run shapley\"><td><code>scores</code></td>");
+    assertTrue(from >= 0, "no provenance line for the Shapley folder");
+    String line = html.substring(from, html.indexOf("</tr>", from));
+    assertTrue(line.contains("<td>tmc-shapley</td>"), line);
+    assertTrue(line.contains("permutations " + any.getAs("permutations") + " of at most "
+        + any.getAs("max_permutations") + ", " + ((boolean) any.getAs("converged") ? "converged" : "not converged")),
+        line);
+    assertTrue(line.contains("truncation tolerance " + any.getAs("truncation_tolerance") + " ("
+        + any.getAs("truncated_permutations") + " permutations truncated)"), line);
+    assertTrue(line.contains(any.getAs("retrainings") + " fine-tunings"), line);
+    assertTrue(line.contains(values.size() + " players (grouped by source)"), line);
+    assertTrue(line.contains("seed " + any.getAs("seed")), line);
+    assertTrue(line.contains("<code>" + any.getAs("checkpoint") + "</code> (fine-tuned from)"), line);
+    List<Double> stderr = new java.util.ArrayList<>();
+    for (Row r : values) {
+      stderr.addAll(r.getList(r.fieldIndex("query_stderr")));
+    }
+    java.util.Collections.sort(stderr);
+    int n = stderr.size();
+    double median = n % 2 == 1 ? stderr.get(n / 2) : (stderr.get(n / 2 - 1) + stderr.get(n / 2)) / 2;
+    assertTrue(line.contains("title=\"standard error of a value, over " + values.size() + " players × "
+        + queryIds.size() + " queries: largest " + stderr.get(n - 1) + ", median " + median + "\""), line);
   }
 
   private static double valueOf(Row r, int q) {

@@ -9,19 +9,37 @@ final class Css {
   static final int LEVELS = 10;
 
   /**
-   * The token shades: {@code .tok.p1} … {@code .tok.p10} (positive colour) and {@code .tok.n1} … (negative), opacity
-   * level / {@value #LEVELS}, text white from level 6 on; one rule per shade instead of a style per token.
+   * The token shades of up to {@code keys} methods per query ({@link TokenPart}): a token's class {@code ap3} is drawn
+   * (positive colour, opacity 3 / {@value #LEVELS}) only while the radio input of method {@code a} is checked
+   * ({@code .ka:checked~.seqs .ap3}), so one set of token spans serves every method. One rule per shade and colour,
+   * listing every method's selector; text white from level 6 on; the picked method's line in each sequence head is
+   * highlighted.
    */
-  static String levels(String posRgb, String negRgb) {
+  static String levels(String posRgb, String negRgb, int keys) {
     StringBuilder out = new StringBuilder();
     for (int i = 1; i <= LEVELS; i++) {
       String alpha = Fmt.fixed(i / (double) LEVELS, 1);
-      out.append(".tok.p").append(i).append("{background:rgba(").append(posRgb).append(',').append(alpha).append(")}")
-          .append(".tok.n").append(i).append("{background:rgba(").append(negRgb).append(',').append(alpha).append(")}");
+      out.append(shade(keys, 'p', i)).append("{background:rgba(").append(posRgb).append(',').append(alpha).append(")}")
+          .append(shade(keys, 'n', i)).append("{background:rgba(").append(negRgb).append(',').append(alpha).append(")}");
       if (i > LEVELS / 2) {
-        out.append(".tok.p").append(i).append(",.tok.n").append(i).append("{color:#fff}");
+        out.append(shade(keys, 'p', i)).append(',').append(shade(keys, 'n', i)).append("{color:#fff}");
       }
       out.append('\n');
+    }
+    for (int k = 0; k < keys; k++) {
+      String key = TokenPart.key(k);
+      out.append(k == 0 ? "" : ",").append(".k").append(key).append(":checked~.seqs .m-").append(key);
+    }
+    return out.append("{background:#fff8c5;border-radius:4px}\n").toString();
+  }
+
+  /** The selector of shade {@code level} of sign {@code sign} ('p' or 'n') for every method key. */
+  private static String shade(int keys, char sign, int level) {
+    StringBuilder out = new StringBuilder();
+    for (int k = 0; k < keys; k++) {
+      String key = TokenPart.key(k);
+      out.append(k == 0 ? "" : ",").append(".k").append(key).append(":checked~.seqs .").append(key).append(sign)
+          .append(level);
     }
     return out.toString();
   }
@@ -82,7 +100,9 @@ final class Css {
       .score{font-weight:600;font-variant-numeric:tabular-nums}.score.pos{color:var(--pos)}.score.neg{color:var(--neg)}
       .meta{color:var(--muted);font-size:12px}
       .tokens{white-space:pre-wrap;overflow-wrap:anywhere;line-height:1.75}
-      .tok{border-radius:2px;padding:1px 0;box-shadow:inset -1px 0 rgba(255,255,255,.85)}
+      .tokens>span{border-radius:2px;padding:1px 0;box-shadow:inset -1px 0 rgba(255,255,255,.85)}
+      .shade>label{margin-right:12px;cursor:pointer}.shade>input:checked+label{font-weight:700}.pick{color:var(--muted)}
+      .pick-note{margin:2px 0;color:var(--muted);font-size:12px}.seq-head .by{padding:0 4px}
       .side{width:100%;table-layout:fixed}.side th:first-child,.side td:first-child{width:2.5em}
       .side .score{display:block}.side .cell.shared{background:#fff8c5}.side .snippet{color:var(--muted);font-size:12px;max-height:3em;overflow:hidden}
       .agree{font-size:11px;font-weight:600;background:#bf8700;color:#fff;border-radius:8px;padding:0 6px;white-space:nowrap}

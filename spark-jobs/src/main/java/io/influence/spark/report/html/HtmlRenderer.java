@@ -6,7 +6,6 @@ import io.influence.spark.report.QueryResult;
 import io.influence.spark.report.RankedSequence;
 import io.influence.spark.report.SelfInfluenceSection;
 import io.influence.spark.report.FlaggedSequence;
-import io.influence.spark.report.TokenContribution;
 import io.influence.spark.report.CheckpointInfo;
 import io.influence.spark.report.MethodRun;
 import io.influence.spark.report.PlayerValue;
@@ -27,15 +26,18 @@ import java.util.Set;
  *
  * <p>Layout: each query once ({@link QuerySection}), with a table of every method's top-k side by side (one column
  * per score folder or Data Shapley folder; an id kept by more than one method is marked with how many agree, and the
- * pairwise overlaps are counted above the table), the bottom-k likewise in a collapsed part, then one collapsed part
- * per method with its score distribution, its kept sequences' tokens and one table of their per-checkpoint and
- * per-layer parts. The provenance lists each folder's own damping, gradients, solver and checkpoint weights.
+ * pairwise overlaps are counted above the table), the bottom-k likewise in a collapsed part, then a collapsed part with
+ * the tokens of every kept training sequence, each once ({@link TokenPart}), then one collapsed part per method with
+ * its score distribution and one table of its kept rows' per-checkpoint and per-layer parts. The provenance lists each
+ * folder's own damping, gradients, solver and checkpoint weights, and each Data Shapley folder's run.
  *
  * <p>Token highlighting: a token's background is blue for a positive contribution and red for a
  * negative one (ColorBrewer RdBu ends, distinguishable with the common colour-vision
  * deficiencies), in ten shades: |c| / max|c| over the tokens of the same sequence, in tenths rounded up (a class per
- * shade in the style sheet rather than a style per token, to keep the file small); text turns white from the sixth
- * shade. Each token's {@code title} holds its contribution to 4 significant digits.
+ * method and shade in the style sheet rather than a style per token, to keep the file small); text turns white from the
+ * sixth shade. A sequence kept by several methods is written once with every method's classes on its tokens; radio
+ * inputs pick the method drawn (CSS {@code :checked ~}, no script). Each token's {@code title} holds every keeping
+ * method's contribution to 4 significant digits.
  *
  * <p>Output depends only on the report: no clock, no locale, no hash order (maps are shown in
  * their given order; settings sorted by key), so the same input gives the same bytes.
@@ -73,12 +75,16 @@ final class HtmlRenderer {
     a("<meta http-equiv=\"Content-Security-Policy\" content=\"").e(CSP).a("\">\n");
     a("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     a("<meta name=\"referrer\" content=\"no-referrer\">\n");
-    a("<title>").e(report.title()).a("</title>\n<style>\n").a(Css.TEXT).a(Css.levels(POS_RGB, NEG_RGB))
-        .a("</style>\n</head>\n<body>\n");
     List<QuerySection> sections = QuerySection.of(report);
+    int keys = 1;
+    for (QuerySection section : sections) {
+      keys = Math.max(keys, (int) section.columns().stream().filter(c -> c.result() != null).count());
+    }
+    a("<title>").e(report.title()).a("</title>\n<style>\n").a(Css.TEXT).a(Css.levels(POS_RGB, NEG_RGB, keys))
+        .a("</style>\n</head>\n<body>\n");
     header(report, sections);
     legend();
-    provenance(report.provenance());
+    provenance(report);
     int q = 1;
     for (QuerySection section : sections) {
       query(section, q++);
@@ -132,9 +138,12 @@ final class HtmlRenderer {
         + " ∇L(z<sub>train</sub>; θ<sub>i</sub>)⟩). <span class=\"pos-text\">Positive (blue)</span> = upweighting this"
         + " training sequence <em>lowers</em> the query loss, i.e. it supports the completion;"
         + " <span class=\"neg-text\">negative (red)</span> = upweighting it raises the query loss.</p>\n");
-    a("<p><b>Tokens.</b> Each training token is shaded by its contribution: colour gives the sign,"
-        + " intensity is |contribution| divided by the largest |contribution| in the same sequence"
-        + " (shown in each sequence header), in the ten shades above. Hover a token for its value. "
+    a("<p><b>Tokens.</b> Each query's kept training sequences are written once, however many methods keep them,"
+        + " in its collapsed \u201cTokens\u201d part; pick the method whose shading is drawn with the radio buttons"
+        + " above them (<b>a</b>, <b>b</b>, ... in the order of the table's columns). Each training token is shaded by"
+        + " that method's contribution: colour gives the sign, intensity is |contribution| divided by the method's"
+        + " largest |contribution| in the same sequence (max |c|, shown in each sequence header with where each method"
+        + " keeps it), in the ten shades above. Hover a token for every method's value. "
         + "<span class=\"tok-demo\">↵</span> marks a line break inside a token; ␀-style symbols mark"
         + " control characters; � marks invalid text.</p>\n");
     a("<p><b>Methods side by side.</b> Each query's table has one column per method (score folder) and one line per"
@@ -153,7 +162,8 @@ final class HtmlRenderer {
     }
   }
 
-  private void provenance(Provenance p) {
+  private void provenance(Report report) {
+    Provenance p = report.provenance();
     a("<section id=\"provenance\">\n<h2>Provenance</h2>\n<table class=\"kv\">\n");
     row("Engine version", p.engineVersion());
     row("Method(s)", p.methods());
@@ -164,7 +174,7 @@ final class HtmlRenderer {
     row("Projection", p.projection());
     row("Created at", p.createdAt());
     a("</table>\n");
-    methodRuns(p.runs());
+    methodRuns(p.runs(), shapleyRuns(report));
     a("<h3>Checkpoints</h3>\n");
     if (p.checkpoints().isEmpty()) {
       a("<p class=\"empty\">No checkpoints listed.</p>\n");
@@ -215,6 +225,7 @@ final class HtmlRenderer {
       sideBySide(section, false, id);
       a("</details>\n");
     }
+    TokenPart.render(out, section, id);
     int c = 1;
     for (QuerySection.Column column : section.columns()) {
       String anchor = id + "-m" + c++;
@@ -286,7 +297,7 @@ final class HtmlRenderer {
   private void methodDetails(QuerySection.Column column, String anchor) {
     QueryResult q = column.result();
     a("<details class=\"method\" id=\"").a(anchor).a("\"><summary>").e(column.label())
-        .a(": score distribution, token contributions and per-checkpoint / per-layer breakdowns</summary>\n");
+        .a(": score distribution and per-checkpoint / per-layer breakdowns</summary>\n");
     a("<div class=\"charts\">\n<div><h3>Score distribution</h3>\n");
     List<Charts.Marker> markers = new ArrayList<>();
     if (!q.top().isEmpty()) {
@@ -304,8 +315,8 @@ final class HtmlRenderer {
       a("</div>\n");
     }
     a("</div>\n");
-    sequences(q.top(), "Top " + q.top().size() + ": most supporting training sequences", "top", anchor);
-    sequences(q.bottom(), "Bottom " + q.bottom().size() + ": most opposing training sequences", "bottom", anchor);
+    parts(q.top(), "Top " + q.top().size() + ": parts of the most supporting scores", "top", anchor);
+    parts(q.bottom(), "Bottom " + q.bottom().size() + ": parts of the most opposing scores", "bottom", anchor);
     a("</details>\n");
   }
 
@@ -325,33 +336,16 @@ final class HtmlRenderer {
     return m;
   }
 
-  private void sequences(List<RankedSequence> list, String heading, String kind, String queryAnchor) {
+  /** One list's per-checkpoint / per-layer table (its tokens are in the query's token part, {@link TokenPart}). */
+  private void parts(List<RankedSequence> list, String heading, String kind, String queryAnchor) {
     a("<div class=\"seqs ").a(kind).a("\" id=\"").a(queryAnchor).a("-").a(kind).a("\">\n<h3>").e(heading).a("</h3>\n");
     if (list.isEmpty()) {
       a("<p class=\"empty\">None.</p>\n");
-    }
-    for (RankedSequence s : list) {
-      sequence(s);
+    } else if (list.stream().allMatch(s -> s.perCheckpoint().isEmpty() && s.perLayer().isEmpty())) {
+      a("<p class=\"empty\">No per-checkpoint or per-layer parts recorded.</p>\n");
     }
     breakdown(list, kind);
     a("</div>\n");
-  }
-
-  private void sequence(RankedSequence s) {
-    double maxAbs = 0;
-    for (TokenContribution t : s.tokens()) {
-      maxAbs = Math.max(maxAbs, Math.abs(t.contribution()));
-    }
-    a("<article class=\"seq\">\n<div class=\"seq-head\"><span class=\"rank\">#").a(Integer.toString(s.rank()))
-        .a("</span> <code class=\"train-id\">").e(s.trainId()).a("</code> <span class=\"score ")
-        .a(s.score() < 0 ? "neg" : "pos").a("\" title=\"score = ").a(Fmt.exact(s.score())).a("\">score ")
-        .a(Fmt.signed(s.score())).a("</span> <span class=\"meta\">").a(Integer.toString(s.tokens().size()))
-        .a(" tokens · max |contribution| ").a(Fmt.num(maxAbs)).a("</span></div>\n<div class=\"tokens\">");
-    for (TokenContribution t : s.tokens()) {
-      token(t, maxAbs);
-    }
-    a("</div>\n");
-    a("</article>\n");
   }
 
   /**
@@ -399,32 +393,6 @@ final class HtmlRenderer {
   }
 
   /**
-   * A token as a span: class p (positive) / n (negative) / z (zero) and the shade level 1..10 (tenths of the largest
-   * |contribution| in the sequence, rounded up; the style sheet holds the ten shades of each colour, {@link Css#levels}),
-   * so a token costs a few bytes beyond its text; its title holds the contribution to 4 significant digits.
-   */
-  private void token(TokenContribution t, double maxAbs) {
-    double c = t.contribution();
-    double alpha = maxAbs == 0 ? 0 : Math.abs(c) / maxAbs;
-    int level = c == 0 ? 0 : Math.max(1, Math.min(Css.LEVELS, (int) Math.ceil(alpha * Css.LEVELS - 1e-9)));
-    a("<span class=\"tok ").a(c > 0 ? "p" : c < 0 ? "n" : "z");
-    if (level > 0) {
-      a(Integer.toString(level));
-    }
-    a("\"");
-    if (c != 0) {
-      a(" title=\"").a(Fmt.signed(c)).a("\"");
-    }
-    a(">");
-    if (t.text().isEmpty()) {
-      a("<span class=\"empty-tok\">∅</span>");
-    } else {
-      Html.escapeTo(out, t.text(), true);
-    }
-    a("</span>");
-  }
-
-  /**
    * One query's Data Shapley column, collapsed: the run's provenance, the distribution of every player's value, and
    * the top and bottom players with value ± standard error (a tooltip holds both exactly).
    */
@@ -466,8 +434,8 @@ final class HtmlRenderer {
   }
 
   /** Each score folder's own settings: method, damping as that method uses it, gradients, solver, checkpoints. */
-  private void methodRuns(List<MethodRun> runs) {
-    if (runs.isEmpty()) {
+  private void methodRuns(List<MethodRun> runs, List<ShapleyRun> shapley) {
+    if (runs.isEmpty() && shapley.isEmpty()) {
       return;
     }
     a("<h3>Per method</h3>\n<table class=\"grid runs\"><thead><tr><th>Folder</th><th>Method</th><th>Damping λ</th>"
@@ -486,7 +454,48 @@ final class HtmlRenderer {
       }
       a("</td><td>").e(r.projection()).a("</td></tr>\n");
     }
+    shapley.forEach(this::shapleyRun);
     a("</tbody></table>\n");
+  }
+
+  /** The Data Shapley runs of the report, one per folder, in the order the report shows them. */
+  private static List<ShapleyRun> shapleyRuns(Report report) {
+    Map<String, ShapleyRun> byFolder = new java.util.LinkedHashMap<>();
+    report.shapley().forEach(q -> byFolder.putIfAbsent(q.run().folder(), q.run()));
+    return List.copyOf(byFolder.values());
+  }
+
+  /**
+   * A Data Shapley folder's line in the per-method table: no damping, gradients or projection; the solver cell holds
+   * the game (utility), the permutations run and whether the stopping rule fired, the truncation, the fine-tunings
+   * spent, the players, the seed and the values' standard errors (largest and median, exact in the tooltip).
+   */
+  private void shapleyRun(ShapleyRun r) {
+    boolean g = r.method().equals("g-shapley");
+    a("<tr class=\"run shapley\"><td><code>").e(r.folder()).a("</code></td><td>").e(r.method())
+        .a("</td><td>none</td><td>none (values from fine-tuning)</td><td>utility: ").e(r.utility()).a("; permutations ")
+        .a(Integer.toString(r.permutations())).a(" of at most ").a(Integer.toString(r.maxPermutations()))
+        .a(r.converged() ? ", converged" : ", not converged");
+    if (r.convergenceError().isPresent()) {
+      a(" (last relative change ").a(Fmt.num(r.convergenceError().getAsDouble())).a(")");
+    }
+    a(g ? "; no truncation" : "; truncation tolerance " + Fmt.exact(r.truncationTolerance()) + " (" + r.truncated()
+        + (r.truncated() == 1 ? " permutation" : " permutations") + " truncated)");
+    a("; ").a(Long.toString(r.retrainings())).a(g ? " gradient steps" : " fine-tunings").a("; ")
+        .a(Integer.toString(r.players())).a(r.players() == 1 ? " player" : " players");
+    if (r.groupColumn().isEmpty()) {
+      a(" (one per sequence)");
+    } else {
+      a(" (grouped by ").e(r.groupColumn()).a(")");
+    }
+    a("; seed ").a(Long.toString(r.seed()));
+    ShapleyRun.StandardErrors se = r.stderr();
+    a("; <span title=\"standard error of a value, over ").a(Integer.toString(r.players()))
+        .a(r.players() == 1 ? " player × " : " players × ").a(Integer.toString(se.queries()))
+        .a(se.queries() == 1 ? " query" : " queries").a(": largest ").a(Fmt.exact(se.largest())).a(", median ")
+        .a(Fmt.exact(se.median())).a("\">standard errors ≤ ").a(Fmt.num(se.largest())).a(" (median ")
+        .a(Fmt.num(se.median())).a(")</span></td><td><code>").e(r.checkpoint()).a("</code> (fine-tuned from)</td>"
+            + "<td>none</td></tr>\n");
   }
 
   private void players(List<PlayerValue> list, String heading, String kind, String queryAnchor) {

@@ -132,7 +132,7 @@ class ReportBrowserTest {
     assertTrue(dom.contains(">score -0.5000</span>"));
     assertTrue(dom.contains("id=\"legend\""));
     assertTrue(dom.contains("<em>lowers</em> the query loss"));
-    assertEquals(SampleReports.tokenCount(report), count(dom, "<span class=\"tok "));
+    assertEquals(SampleReports.tokenCount(report), ReportRenderTest.tokenSpans(dom));
     // the Data Shapley values of the same query: players as text, value ± standard error
     assertEquals(1, count(dom, "<details class=\"method shapley\" id=\"q1-m2\">"));
     assertEquals(3, count(dom, "<tr class=\"player\">"));
@@ -142,6 +142,9 @@ class ReportBrowserTest {
     assertEquals(1, count(dom, "<table class=\"grid side top\""));
     assertTrue(dom.contains("<span class=\"count\">1</span> query · <span class=\"count\">2</span> methods"));
     assertTrue(dom.contains("<span class=\"score neg\">-0.5000</span> ± 0.06250"));
+    // the token part's method picker: one radio for the one gradient method, its hostile label text
+    assertEquals(1, count(lower, "<input type=\"radio\""));
+    assertTrue(dom.contains("<label for=\"q1-ka\"><b>a</b> \"&gt;&lt;img src=x onerror=alert(1)&gt;</label>"));
   }
 
   @Test
@@ -160,7 +163,7 @@ class ReportBrowserTest {
     Report report = SampleReports.realistic();
     String dom = dumpDom(report);
     assertTrue(dom.contains("<title>" + report.title() + "</title>"));
-    assertEquals(SampleReports.tokenCount(report), count(dom, "<span class=\"tok "));
+    assertEquals(SampleReports.tokenCount(report), ReportRenderTest.tokenSpans(dom));
     assertEquals(12, count(dom, "<article class=\"seq\">"));
     assertEquals(3, count(dom, "<tr class=\"flagged\">"));
     for (String id : List.of("legend", "provenance", "q1", "q2", "self-influence")) {
@@ -186,6 +189,61 @@ class ReportBrowserTest {
     assertEquals(2000, image.getHeight());
     assertTrue(pixelsNear(image, 33, 102, 172) >= MIN_COLOUR_PIXELS, "positive colour missing");
     assertTrue(pixelsNear(image, 178, 24, 43) >= MIN_COLOUR_PIXELS, "negative colour missing");
+  }
+
+  /**
+   * The method picker works in a real browser without a script: one sequence kept by two methods, every token
+   * positive for the first and negative for the second. With the first radio checked (as rendered) the tokens are
+   * blue and not red; with the second checked they are red and not blue. The page is the report's own style sheet and
+   * token part, opened, so nothing else on the page has these colours.
+   */
+  @Test
+  void screenshot_twoMethodsOneSequence_checkedRadioPicksWhichMethodShadesTheTokens() throws Exception {
+    List<io.influence.spark.report.TokenContribution> up = new ArrayList<>();
+    List<io.influence.spark.report.TokenContribution> down = new ArrayList<>();
+    for (int i = 0; i < 150; i++) {
+      up.add(new io.influence.spark.report.TokenContribution(" word" + i, 1));
+      down.add(new io.influence.spark.report.TokenContribution(" word" + i, -1));
+    }
+    List<io.influence.spark.report.QueryResult> results = new ArrayList<>();
+    for (var tokens : List.of(up, down)) {
+      String method = tokens == up ? "tracin" : "ekfac";
+      results.add(new io.influence.spark.report.QueryResult("q", "p", "c", method, List.of(
+          new io.influence.spark.report.RankedSequence(1, "train-1", tokens.size() * (tokens == up ? 1.0 : -1.0),
+              tokens, java.util.Map.of(), java.util.Map.of())), List.of(), new double[] {0}, java.util.Map.of()));
+    }
+    String html = ReportWriter.render(new Report("two methods", SampleReports.provenance(java.util.Map.of()), results,
+        null));
+    String style = html.substring(html.indexOf("<style>"), html.indexOf("</style>") + "</style>".length());
+    String part = html.substring(html.indexOf("<details class=\"tokens-part\""));
+    part = part.substring(0, part.indexOf("</details>") + "</details>".length())
+        .replace("<details class=\"tokens-part\"", "<details open class=\"tokens-part\"")
+        .replaceAll("<div class=\"seq-head\">.*?</div>", "");   // its scores are coloured text
+    String second = part.replace(" class=\"ka\" checked>", " class=\"ka\">")
+        .replace(" class=\"kb\">", " class=\"kb\" checked>").replace("q1-", "q2-");   // its own radio group
+    assertFalse(second.replace("q2-", "q1-").equals(part), "the second radio could not be checked");
+    // the two pages side by side, left as rendered (first method checked), right with the second checked; the
+    // sequence's left border is coloured by its list: dropped so that only tokens carry the two colours
+    String page = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">" + style
+        + "<style>.seq{border:0!important}body{margin:0;padding:0;max-width:none;display:grid;"
+        + "grid-template-columns:400px 400px}</style></head><body><div>" + part + "</div><div>" + second
+        + "</div></body></html>\n";
+    chromium(); // fail with the install hint first
+    Path script = Path.of("..", "bin", "report-screenshot").toAbsolutePath().normalize();
+    Path out = Files.createDirectories(Path.of("target", "report-sample").toAbsolutePath());   // to look at later
+    Path file = out.resolve("pick.html");
+    Path png = out.resolve("pick.png");
+    Files.writeString(file, page, StandardCharsets.UTF_8);
+    run(List.of("bash", script.toString(), file.toString(), png.toString(), "800x600"), "report-screenshot");
+    BufferedImage image = ImageIO.read(png.toFile());
+    BufferedImage left = image.getSubimage(0, 0, 400, image.getHeight());
+    BufferedImage right = image.getSubimage(400, 0, 400, image.getHeight());
+    int[] first = {pixelsNear(left, 33, 102, 172), pixelsNear(left, 178, 24, 43)};
+    int[] picked = {pixelsNear(right, 33, 102, 172), pixelsNear(right, 178, 24, 43)};
+    assertTrue(first[0] >= 20 * MIN_COLOUR_PIXELS && first[1] == 0, "first method checked: blue " + first[0]
+        + ", red " + first[1]);
+    assertTrue(picked[1] >= 20 * MIN_COLOUR_PIXELS && picked[0] == 0, "second method checked: blue " + picked[0]
+        + ", red " + picked[1]);
   }
 
   private static int pixelsNear(BufferedImage image, int r, int g, int b) {

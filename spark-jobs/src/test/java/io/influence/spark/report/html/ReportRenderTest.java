@@ -29,13 +29,18 @@ class ReportRenderTest {
   private static final Set<String> ALLOWED_TAGS = Set.of("html", "head", "meta", "title", "style", "body",
       "header", "h1", "h2", "h3", "h4", "p", "nav", "ol", "li", "a", "code", "section", "div", "span", "b", "sub",
       "sup", "em", "table", "thead", "tbody", "tr", "th", "td", "details", "summary", "article", "figure",
-      "figcaption", "svg", "rect", "line", "text", "g", "footer");
+      "figcaption", "svg", "rect", "line", "text", "g", "footer", "input", "label");
   private static final Set<String> ALLOWED_ATTRIBUTES = Set.of("lang", "charset", "http-equiv", "content", "name",
       "class", "id", "href", "style", "title", "viewBox", "xmlns", "width", "height", "role", "aria-label", "x", "y",
-      "x1", "y1", "x2", "y2", "text-anchor");
+      "x1", "y1", "x2", "y2", "text-anchor", "type", "for", "checked");
   private static final Pattern TOKEN_STYLE = Pattern.compile("background:rgba\\((33,102,172|178,24,43),[01]\\.\\d{3}\\)");
 
   @TempDir Path dir;
+
+  /** Token spans: the spans directly inside the token blocks. */
+  static int tokenSpans(String html) {
+    return TokenShades.spans(html);
+  }
 
   private static int count(String haystack, String needle) {
     int n = 0;
@@ -76,7 +81,7 @@ class ReportRenderTest {
     assertTrue(html.contains("nul\u2400bell\u2407del\u2421c1\uFFFDend"));
     assertTrue(html.contains("lone\uFFFDhigh and \uFFFDlow"));
     // a token that is a line break is shown as a visible marker inside its span
-    assertTrue(html.contains("<span class=\"tok z\">\u21B5\n</span>"));
+    assertTrue(html.contains("<span>\u21B5\n</span>"));
   }
 
   @Test
@@ -108,6 +113,17 @@ class ReportRenderTest {
     assertTrue(html.contains("<th>Truncated permutations</th><td>2</td>"));
     assertTrue(html.contains("column &quot;&gt;&lt;img src=x onerror=alert(1)&gt;)"));
     assertEquals(3, count(html, "<tr class=\"player\">"));
+    // the run's line in the per-method provenance table, hostile folder and group column escaped
+    String line = html.substring(html.indexOf("<tr class=\"run shapley\">"));
+    line = line.substring(0, line.indexOf("</tr>"));
+    assertTrue(line.startsWith("<tr class=\"run shapley\"><td><code>&lt;/style&gt;&lt;style&gt;body{display:none}"
+        + "&lt;/style&gt;</code></td><td>tmc-shapley</td><td>none</td>"), line);
+    assertTrue(line.contains("permutations 11 of at most 500, not converged (last relative change 0.2500)"), line);
+    assertTrue(line.contains("truncation tolerance 0.01 (2 permutations truncated); 3500 fine-tunings; 3 players"
+        + " (grouped by &quot;&gt;&lt;img src=x onerror=alert(1)&gt;); seed 7"), line);
+    assertTrue(line.contains("title=\"standard error of a value, over 3 players × 1 query: largest 0.0625, median"
+        + " 0.00125\">standard errors ≤ 0.06250 (median 0.001250)</span>"), line);
+    assertTrue(line.contains("<code>checkpoint-6</code> (fine-tuned from)"), line);
   }
 
   @Test
@@ -159,7 +175,7 @@ class ReportRenderTest {
       assertEquals(1, count(html, " id=\"" + id + "\""), id);
     }
     assertEquals(12, count(html, "<article class=\"seq\">"));
-    assertEquals(SampleReports.tokenCount(report), count(html, "<span class=\"tok "));
+    assertEquals(SampleReports.tokenCount(report), tokenSpans(html));
     assertEquals(3, count(html, "<tr class=\"flagged\">"));
     // one histogram per query plus the self-influence one; bars: the 2 query-level splits; per query and list one
     // table of the kept rows' parts: 3 checkpoint lines and 12 layer lines, names once per table
@@ -202,13 +218,15 @@ class ReportRenderTest {
   void render_tokens_intensityProportionalToLargestAbsoluteContribution() {
     // contributions 0.25, -0.5, ..., alternating signs: max |c| = 9 * 0.25
     String html = ReportWriter.render(SampleReports.hostile("t"));
-    Matcher m = Pattern.compile("<span class=\"tok ([pnz])(\\d*)\"(?: title=\"([^\"]*)\")?>").matcher(html);
+    String tokens = html.substring(html.indexOf("<div class=\"tokens\">"));
+    Matcher m = Pattern.compile("<span(?: class=\"a([pn])(\\d+)\")?(?: title=\"a ([^\"]*)\")?>")
+        .matcher(tokens.substring(0, tokens.indexOf("</div>")));
     int seen = 0;
     while (m.find() && seen < 18) {
       int i = seen / 2;
       if (seen % 2 == 1) {
-        assertEquals("z", m.group(1));
-        assertEquals("", m.group(2));
+        assertEquals(null, m.group(1), "a zero contribution has no shade");
+        assertEquals(null, m.group(2));
         assertEquals(null, m.group(3), "a zero contribution has no tooltip");
       } else {
         double c = (i % 2 == 0 ? 1 : -1) * 0.25 * (2 * i + 1);
@@ -226,10 +244,66 @@ class ReportRenderTest {
   @Test
   void render_tokenShades_styleSheetHoldsTenLevelsPerColourWithWhiteTextFromSix() {
     String html = ReportWriter.render(SampleReports.realistic());
-    assertTrue(html.contains(".tok.p1{background:rgba(33,102,172,0.1)}.tok.n1{background:rgba(178,24,43,0.1)}\n"));
-    assertTrue(html.contains(".tok.p10{background:rgba(33,102,172,1.0)}"));
-    assertTrue(html.contains(".tok.p6,.tok.n6{color:#fff}"));
-    assertFalse(html.contains(".tok.p5,.tok.n5{color:#fff}"));
+    assertTrue(html.contains(".ka:checked~.seqs .ap1{background:rgba(33,102,172,0.1)}"
+        + ".ka:checked~.seqs .an1{background:rgba(178,24,43,0.1)}\n"));
+    assertTrue(html.contains(".ka:checked~.seqs .ap10{background:rgba(33,102,172,1.0)}"));
+    assertTrue(html.contains(".ka:checked~.seqs .ap6,.ka:checked~.seqs .an6{color:#fff}"));
+    assertFalse(html.contains(".ka:checked~.seqs .ap5,.ka:checked~.seqs .an5{color:#fff}"));
+  }
+
+  /**
+   * Three methods keeping overlapping sequences: each query's token part writes every kept sequence once (spans =
+   * distinct kept ids × their tokens, not once per method), and each token carries, per method that keeps the
+   * sequence, the shade recomputed from that method's own contributions and its value in the tooltip.
+   */
+  @Test
+  void render_threeMethods_eachKeptSequenceWrittenOnceWithEveryMethodsShade() {
+    Report report = SampleReports.sideBySide();
+    String html = ReportWriter.render(report);
+    List<String> queryIds = report.queries().stream().map(QueryResult::queryId).distinct().toList();
+    int expectedSpans = 0;
+    int perMethodSpans = 0;
+    for (int q = 0; q < queryIds.size(); q++) {
+      Map<String, Map<Integer, double[]>> expected = new java.util.LinkedHashMap<>();
+      int key = 0;
+      for (QueryResult r : report.queries()) {
+        if (!r.queryId().equals(queryIds.get(q))) {
+          continue;
+        }
+        for (RankedSequence s : concat(r.top(), r.bottom())) {
+          expected.computeIfAbsent(s.trainId(), k -> new java.util.TreeMap<>())
+              .put(key, s.tokens().stream().mapToDouble(t -> t.contribution()).toArray());
+          perMethodSpans += s.tokens().size();
+        }
+        key++;
+      }
+      assertEquals(3, key, "three methods answer " + queryIds.get(q));
+      assertEquals(6, expected.size(), "train-0 .. train-5, each kept by at least one method");
+      expectedSpans += TokenShades.assertQuery(html, q + 1, expected);
+    }
+    assertEquals(expectedSpans, tokenSpans(html));
+    assertTrue(expectedSpans < perMethodSpans * 0.6, expectedSpans + " spans vs " + perMethodSpans + " once per method");
+    // the picker: one radio per method, the first checked, labelled by key and method
+    assertTrue(html.contains("<input type=\"radio\" name=\"q1-shade\" id=\"q1-ka\" class=\"ka\" checked>"
+        + "<label for=\"q1-ka\"><b>a</b> tracin</label>"));
+    assertTrue(html.contains("<input type=\"radio\" name=\"q1-shade\" id=\"q1-kc\" class=\"kc\">"
+        + "<label for=\"q1-kc\"><b>c</b> representer</label>"));
+    // train-4 is kept in a top-k (method c) and a bottom-k (method a): written once, among the top ones
+    String top = html.substring(html.indexOf("id=\"q1-tokens-top\""), html.indexOf("id=\"q1-tokens-bottom\""));
+    assertTrue(top.contains("<code class=\"train-id\">train-4</code>"));
+    assertTrue(TokenShades.articles(html, 1).get("train-4").contains("<b>a</b> <span class=\"rank\">bottom #2</span>"));
+    // the style sheet draws a method's classes only when its radio is checked; white text from shade 6
+    assertTrue(html.contains(".ka:checked~.seqs .ap3,.kb:checked~.seqs .bp3,.kc:checked~.seqs .cp3"
+        + "{background:rgba(33,102,172,0.3)}"));
+    assertTrue(html.contains(".ka:checked~.seqs .an6,.kb:checked~.seqs .bn6,.kc:checked~.seqs .cn6"
+        + "{background:rgba(178,24,43,0.6)}"));
+    assertTrue(html.contains(".kc:checked~.seqs .cp6,"));
+  }
+
+  private static <T> List<T> concat(List<T> a, List<T> b) {
+    List<T> all = new java.util.ArrayList<>(a);
+    all.addAll(b);
+    return all;
   }
 
   @Test

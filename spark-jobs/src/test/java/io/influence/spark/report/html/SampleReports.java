@@ -127,6 +127,50 @@ final class SampleReports {
         new SelfInfluenceSection(flagged, hist, 0.003));
   }
 
+  /** The methods of {@link #sideBySide}, in column order (keys a, b, c). */
+  static final List<String> SIDE_BY_SIDE_METHODS = List.of("tracin", "ekfac", "representer");
+
+  /**
+   * Two queries answered by three methods whose kept lists overlap: per method, top-3 and bottom-2 ids into
+   * {@link #CORPUS} ({@code train-4} is in the first method's bottom-2 and the third's top-3). A training id has the
+   * same tokens in every method and query, with contributions that differ per method and query and sum to the row's
+   * score.
+   */
+  static Report sideBySide() {
+    Random rnd = new Random(11);
+    int[][] topIds = {{0, 1, 2}, {1, 0, 3}, {2, 4, 0}};
+    int[][] bottomIds = {{5, 4}, {5, 2}, {1, 5}};
+    List<QueryResult> queries = new ArrayList<>();
+    for (String q : List.of("q-capital", "q-code")) {
+      for (int m = 0; m < SIDE_BY_SIDE_METHODS.size(); m++) {
+        List<RankedSequence> top = new ArrayList<>();
+        List<RankedSequence> bottom = new ArrayList<>();
+        for (int r = 0; r < topIds[m].length; r++) {
+          top.add(ranked(rnd, r + 1, topIds[m][r], 1));
+        }
+        for (int r = 0; r < bottomIds[m].length; r++) {
+          bottom.add(ranked(rnd, r + 1, bottomIds[m][r], -1));
+        }
+        String method = SIDE_BY_SIDE_METHODS.get(m);
+        queries.add(new QueryResult(q, "prompt of " + q, " completion", method, top, bottom,
+            new double[] {-1, 0, 1}, Map.of(), m == 0 ? "scores" : "scores-" + method));
+      }
+    }
+    return new Report("Three methods side by side", provenance(Map.of()), queries, null);
+  }
+
+  /** A kept row of {@link #CORPUS}[{@code i}]: random contributions leaning to {@code sign}, their sum the score. */
+  private static RankedSequence ranked(Random rnd, int rank, int i, double sign) {
+    List<TokenContribution> tokens = new ArrayList<>();
+    double score = 0;
+    for (String piece : CORPUS[i].split("(?=[ \n])")) {
+      double c = Math.round((rnd.nextGaussian() + 0.3 * sign) * 1e6) * 1e-9;
+      tokens.add(new TokenContribution(piece, c));
+      score += c;
+    }
+    return new RankedSequence(rank, "train-" + i, score, tokens, Map.of(), checkpoints(score));
+  }
+
   static final List<String> HOSTILE =
       List.of(SCRIPT, IMG, PWN, STYLE_BREAK, LITERAL_ENTITY, QUOTE_ID, CONTROLS, LONE_SURROGATES, UNICODE);
 
@@ -167,7 +211,8 @@ final class SampleReports {
   /** Data Shapley values of the hostile query: hostile player ids, texts, folder, group column and utility. */
   static ShapleyResult hostileShapley(String queryId, String all) {
     ShapleyRun run = new ShapleyRun(STYLE_BREAK, "tmc-shapley", PWN, 11, 500, 3500, 2, 0.01, false,
-        java.util.OptionalDouble.of(0.25), 7, 3, IMG, "checkpoint-6");
+        java.util.OptionalDouble.of(0.25), 7, 3, IMG, "checkpoint-6",
+        new ShapleyRun.StandardErrors(1, 0.0625, 0.00125));
     List<PlayerValue> top = List.of(new PlayerValue(1, PWN + QUOTE_ID, 0.0123456, 0.00125, 8, all),
         new PlayerValue(2, "safe-player-2", 3.2e-5, 1e-6, 1, ""));
     List<PlayerValue> bottom = List.of(new PlayerValue(1, IMG, -0.5, 0.0625, 2, STYLE_BREAK));
