@@ -238,13 +238,13 @@ final class FlaggingTask implements BenchTask {
   }
 
   /**
-   * Bench-only, on the driver (not a product stage): EK-FAC (last checkpoint, raw gradients) split into the per-token
-   * terms of every training sequence ({@link TokenContributions}, as the report's highlighting), each example's terms
-   * divided by the norm of its scoring vector as {@code flag} does. Per sequence and example: the plain sum (which is
-   * {@code flag}'s normalised score; the largest relative gap to {@code flag-ekfac-max} is a target, at most 1e-3) and the sum of
-   * the positive terms (the largest influence any subset of the sequence's predicted tokens has on the example: a
-   * harmful span is not masked by the rest of the sequence); {@code tokens-ekfac-<sum|pos>-max} = their max over the
-   * examples.
+   * Bench-only, on the driver (not a product stage): EK-FAC (last checkpoint, raw gradients) split into the
+   * per-position terms {@code c_t = Σ_layers g_tᵀ Q a_t} of every training sequence ({@link TokenContributions}, as the
+   * report's highlighting), each example's terms divided by the norm of its scoring vector as {@code flag} does. Per
+   * sequence and example: the plain sum (which is {@code flag}'s normalised score; the largest relative gap to
+   * {@code flag-ekfac-max} is a target, at most 1e-3) and the sum of the positive terms (the largest sum of terms over
+   * any subset of the sequence's positions: a harmful span is not masked by the rest of the sequence);
+   * {@code tokens-ekfac-<sum|pos>-max} = their max over the examples.
    */
   private static void tokenLevel(SparkSession spark, InfluenceSettings s, TrainJob.Result trained, Data data,
       String kind, Map<String, Map<String, Double>> into, BenchResult.Builder result) throws Exception {
