@@ -11,6 +11,10 @@ import io.influence.spark.config.InfluenceSettings;
 import io.influence.spark.config.Sessions;
 import io.influence.spark.io.Queries;
 import io.influence.spark.pipeline.Stages;
+import io.influence.spark.report.TokenContributions;
+import io.influence.spark.score.QueryGradientFile;
+import io.influence.spark.store.GradientStore;
+import io.influence.spark.store.StoreMetadata;
 import io.influence.spark.train.TrainJob;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -37,10 +41,16 @@ import org.nd4j.linalg.api.buffer.DataType;
  *       only a dimwit asks where the bus stops."), beside as many polite pairs in the same format; the examples are
  *       other questions answered in the same style with other words.</li>
  * </ul>
- * Rankings: {@code influence flag} (TracIn with its default unit-normalised gradients and with raw ones, EK-FAC; the
- * real Spark stage, mean of normalised scores and max),
- * self-influence (TracIn and EK-FAC, summed and per token), the model's own loss (summed and per token, last
- * checkpoint) and BM25 of the examples' text (mean over the examples). Figures per kind and ranking: AUPRC (average
+ * Rankings: {@code influence flag} (the real Spark stage, mean of normalised scores and max) with TracIn (its default
+ * unit-normalised gradients and raw ones, each also on a second store extracted with
+ * {@code extract.optimizer-preconditioning = adam}), EK-FAC (last checkpoint; raw and {@code score.gradients = unit};
+ * {@code ekfac.checkpoints = all}; {@code ekfac.fisher = true}) and EK-FAC {@code max} combined with self-influence
+ * ({@code flag.combine-self-influence = rank-mean}); one trained run, one store per gradient kind, the factors refitted
+ * only after every use of the previous ones. Then a token-level EK-FAC ranking computed on the driver, bench only
+ * ({@link #tokenLevel}); self-influence (TracIn and EK-FAC, summed and per token), the model's own loss (summed and
+ * per token, last checkpoint) and BM25 of the examples' text (mean over the examples). Notes give the rank of each
+ * planted sequence under {@code flag-ekfac-max} and under the best ranking; {@code rankings-<kind>.tsv} in the work
+ * folder holds every ranking's score of every sequence. Figures per kind and ranking: AUPRC (average
  * precision, positives = that kind's planted sequences, negatives = every other sequence) and the fraction of the
  * kind found in the top 10%. Targets: AUPRC ≥ 0.8 and ≥ 80% in the top 10% for each kind with the best ranking.
  *
@@ -109,26 +119,26 @@ final class FlaggingTask implements BenchTask {
       long t = System.nanoTime();
       Stages.extract(spark, s);
       Stages.fitEkfac(spark, s);
+      InfluenceSettings adam = s.with("extract.optimizer-preconditioning", "adam")   // a second store, under out/adam
+          .with("output.dir", out.resolve("adam").toString());
+      Stages.extract(spark, adam);
       result.metric("seconds.extract-fit", seconds(t));
       t = System.nanoTime();
       for (String kind : data.examples().keySet()) {
         Map<String, Map<String, Double>> r = perKind.computeIfAbsent(kind, k -> new LinkedHashMap<>());
-        for (String method : List.of("tracin", "tracin-raw", "ekfac")) {
-          InfluenceSettings f = s.with("flag.examples", data.examples().get(kind).toString())
-              .with("flag.method", method.replace("-raw", "")).with("flag.folder", "flag-" + kind + "-" + method)
-              .with("output.overwrite", true);
-          if (method.endsWith("-raw")) {   // TracIn's default gradients are unit-normalised (score.gradients = auto)
-            f = f.with("score.gradients", "raw");
-          }
-          Map<String, Double> mean = new LinkedHashMap<>();
-          Map<String, Double> max = new LinkedHashMap<>();
-          for (Row row : Stages.flag(spark, f).collectAsList()) {
-            mean.put(row.getAs("train_id"), row.getAs("mean"));
-            max.put(row.getAs("train_id"), row.getAs("max"));
-          }
-          r.put("flag-" + method + "-mean", mean);
-          r.put("flag-" + method + "-max", max);
-        }
+        InfluenceSettings f = s.with("flag.examples", data.examples().get(kind).toString());
+        // TracIn's default gradients are unit-normalised (score.gradients = auto), EK-FAC's raw
+        flag(spark, f, "tracin", kind, "tracin", r);
+        flag(spark, f.with("score.gradients", "raw"), "tracin", kind, "tracin-raw", r);
+        flag(spark, f, "ekfac", kind, "ekfac", r);
+        flag(spark, f.with("score.gradients", "unit"), "ekfac", kind, "ekfac-unit", r);
+        InfluenceSettings fa = adam.with("flag.examples", data.examples().get(kind).toString());
+        flag(spark, fa, "tracin", kind, "tracin-adam", r);
+        flag(spark, fa.with("score.gradients", "raw"), "tracin", kind, "tracin-adam-raw", r);
+        // the aggregate's quantile averaged with the (TracIn, summed) self-influence quantile
+        r.put("flag-ekfac-max+self", flag(spark, f.with("flag.combine-self-influence", "rank-mean"), "ekfac",
+            kind, "ekfac-self", null).get("score"));
+        tokenLevel(spark, s, trained, data, kind, r, result);
       }
       result.metric("seconds.flag", seconds(t));
       t = System.nanoTime();
@@ -138,6 +148,23 @@ final class FlaggingTask implements BenchTask {
             s.with("self-influence.normalize", "per-token"), method));
       }
       result.metric("seconds.self-influence", seconds(t));
+      // refits, each after every use of the factors before it: EK-FAC at every checkpoint, then on the true Fisher
+      t = System.nanoTime();
+      InfluenceSettings all = s.with("ekfac.checkpoints", "all").with("output.overwrite", true);
+      Stages.fitEkfac(spark, all);
+      for (String kind : data.examples().keySet()) {
+        InfluenceSettings f = all.with("flag.examples", data.examples().get(kind).toString());
+        flag(spark, f, "ekfac", kind, "ekfac-all", perKind.get(kind));
+        flag(spark, f.with("score.gradients", "unit"), "ekfac", kind, "ekfac-all-unit", perKind.get(kind));
+      }
+      InfluenceSettings trueFisher = s.with("ekfac.fisher", "true").with("output.overwrite", true);
+      Stages.fitEkfac(spark, trueFisher);
+      for (String kind : data.examples().keySet()) {
+        InfluenceSettings f = trueFisher.with("flag.examples", data.examples().get(kind).toString());
+        flag(spark, f, "ekfac", kind, "ekfac-true", perKind.get(kind));
+        flag(spark, f.with("score.gradients", "unit"), "ekfac", kind, "ekfac-true-unit", perKind.get(kind));
+      }
+      result.metric("seconds.refit-and-flag", seconds(t));
     } finally {
       spark.stop();
     }
@@ -154,6 +181,7 @@ final class FlaggingTask implements BenchTask {
       rankings.putAll(shared);
       double bestAp = 0;
       double bestTop = 0;
+      String best = "";
       for (Map.Entry<String, Map<String, Double>> r : rankings.entrySet()) {
         if (r.getValue().size() != data.texts().size()) {
           throw new IllegalStateException(r.getKey() + " ranked " + r.getValue().size() + " of "
@@ -163,9 +191,18 @@ final class FlaggingTask implements BenchTask {
         double top = RankingMetrics.foundInTop(RankingMetrics.ranking(r.getValue()), positives, 0.10);
         result.metric(kind.getKey() + "." + r.getKey() + ".auprc", ap);
         result.metric(kind.getKey() + "." + r.getKey() + ".top10", top);
+        if (ap > bestAp) {
+          best = r.getKey();
+        }
         bestAp = Math.max(bestAp, ap);
         bestTop = Math.max(bestTop, top);
       }
+      for (String r : new java.util.LinkedHashSet<>(List.of("flag-ekfac-max", best))) {   // where the misses sit
+        List<String> order = RankingMetrics.ranking(rankings.get(r));
+        result.note(kind.getKey() + " ranks under " + r + ": " + positives.stream().sorted()
+            .map(id -> id + " " + (order.indexOf(id) + 1)).collect(java.util.stream.Collectors.joining(", ")));
+      }
+      writeRankings(o.workDir().resolve("rankings-" + kind.getKey() + ".tsv"), rankings, data.texts());
       result.atLeast(kind.getKey() + ".best.auprc", bestAp, 0.8);
       result.atLeast(kind.getKey() + ".best.top10", bestTop, 0.8);
       result.note(String.format(Locale.ROOT, "%s: %d planted sequences among %d (AUPRC of a random ranking %.3f); %d "
@@ -177,6 +214,110 @@ final class FlaggingTask implements BenchTask {
         + "examples; self-<method>-sum / -per-token: self-influence; loss-sum / -per-token: the model's loss on the "
         + "sequence at the last checkpoint; bm25: mean BM25 of the examples' prompt + completion");
     return result.build();
+  }
+
+  /**
+   * {@code influence flag} with {@code method} on settings {@code f} into its own folder: the mean and max aggregates
+   * as rankings {@code flag-<label>-mean} / {@code -max} in {@code into} (when not null); returns every column read.
+   */
+  private static Map<String, Map<String, Double>> flag(SparkSession spark, InfluenceSettings f, String method,
+      String kind, String label, Map<String, Map<String, Double>> into) {
+    InfluenceSettings c = f.with("flag.method", method).with("flag.folder", "flag-" + kind + "-" + label)
+        .with("output.overwrite", true);
+    Map<String, Map<String, Double>> columns = new LinkedHashMap<>();
+    for (Row row : Stages.flag(spark, c).collectAsList()) {
+      for (String col : List.of("mean", "max", "score")) {
+        columns.computeIfAbsent(col, k -> new LinkedHashMap<>()).put(row.getAs("train_id"), row.getAs(col));
+      }
+    }
+    if (into != null) {
+      into.put("flag-" + label + "-mean", columns.get("mean"));
+      into.put("flag-" + label + "-max", columns.get("max"));
+    }
+    return columns;
+  }
+
+  /**
+   * Bench-only, on the driver (not a product stage): EK-FAC (last checkpoint, raw gradients) split into the
+   * per-position terms {@code c_t = Σ_layers g_tᵀ Q a_t} of every training sequence ({@link TokenContributions}, as the
+   * report's highlighting), each example's terms divided by the norm of its scoring vector as {@code flag} does. Per
+   * sequence and example: the plain sum (which is {@code flag}'s normalised score; the largest relative gap to
+   * {@code flag-ekfac-max} is a target, at most 1e-3) and the sum of the positive terms (the largest sum of terms over
+   * any subset of the sequence's positions: a harmful span is not masked by the rest of the sequence);
+   * {@code tokens-ekfac-<sum|pos>-max} = their max over the examples.
+   */
+  private static void tokenLevel(SparkSession spark, InfluenceSettings s, TrainJob.Result trained, Data data,
+      String kind, Map<String, Map<String, Double>> into, BenchResult.Builder result) throws Exception {
+    List<Queries.Query> examples = data.exampleList().get(kind);
+    String folder = "scores-ekfac-" + kind;
+    Stages.score(spark, s.with("score.method", "ekfac").with("input.queries", data.examples().get(kind).toString())
+        .with("score.folder", folder).with("output.overwrite", true));
+    Path out = Path.of(s.output().dir());
+    QueryGradientFile.Scored scored = QueryGradientFile.read(out.resolve(folder));
+    List<RunCheckpoint> cps = trained.run().checkpoints();
+    RunCheckpoint last = cps.get(cps.size() - 1);
+    String name = io.influence.spark.extract.ExtractJob.checkpointName(last);
+    if (!scored.checkpoints().equals(List.of(name))) {
+      throw new IllegalStateException("EK-FAC scored " + scored.checkpoints() + ", expected only " + name);
+    }
+    StoreMetadata meta = GradientStore.metadata(spark, out.resolve(Stages.GRADIENTS), name);
+    Tokenizer tokenizer = Tokenizer.fromTokenizerJson(last.dir().resolve("tokenizer.json"));
+    CausalLm model = CausalLm.load(last.dir(), DataType.FLOAT);
+    Map<String, int[]> sequences = new LinkedHashMap<>();
+    for (Map.Entry<String, String> e : data.texts().entrySet()) {
+      int[] tokens = tokenizer.encodeDocument(e.getValue());
+      sequences.put(e.getKey(), tokens.length > model.config().maxPositions()
+          ? java.util.Arrays.copyOf(tokens, model.config().maxPositions()) : tokens);
+    }
+    Map<String, java.util.Set<String>> pairs = new LinkedHashMap<>();
+    for (Queries.Query q : examples) {
+      pairs.put(q.id(), sequences.keySet());
+    }
+    Map<String, Map<String, double[]>> terms = TokenContributions.compute(examples,
+        List.of(new TokenContributions.At(last, meta)), scored, sequences, pairs);
+    Map<String, Double> sum = new LinkedHashMap<>();
+    Map<String, Double> positive = new LinkedHashMap<>();
+    for (Queries.Query q : examples) {
+      double sq = 0;
+      for (String layer : meta.layerNames()) {
+        for (float v : scored.gradient(q.id(), name, layer)) {
+          sq += (double) v * v;
+        }
+      }
+      double norm = Math.sqrt(sq);
+      terms.get(q.id()).forEach((id, t) -> {
+        double all = 0;
+        double pos = 0;
+        for (double c : t) {
+          all += c / norm;
+          pos += Math.max(0, c) / norm;
+        }
+        sum.merge(id, all, Math::max);
+        positive.merge(id, pos, Math::max);
+      });
+    }
+    double gap = 0;
+    for (Map.Entry<String, Double> e : into.get("flag-ekfac-max").entrySet()) {
+      gap = Math.max(gap, Math.abs(e.getValue() - sum.get(e.getKey())) / Math.max(1e-12, Math.abs(e.getValue())));
+    }
+    // the token terms must add up to flag's score (float32 model and store: about 1e-4 relative at most)
+    result.atMost(kind + ".tokens-ekfac-sum-max.relative-gap-to-flag", gap, 1e-3);
+    into.put("tokens-ekfac-sum-max", sum);
+    into.put("tokens-ekfac-pos-max", positive);
+  }
+
+  /** Every ranking's score of every sequence, one line per sequence (id, rankings..., text), for a closer look. */
+  private static void writeRankings(Path file, Map<String, Map<String, Double>> rankings, Map<String, String> texts)
+      throws IOException {
+    StringBuilder b = new StringBuilder("id\t" + String.join("\t", rankings.keySet()) + "\ttext\n");
+    for (Map.Entry<String, String> e : texts.entrySet()) {
+      b.append(e.getKey());
+      for (Map<String, Double> r : rankings.values()) {
+        b.append('\t').append(String.format(Locale.ROOT, "%.6g", r.get(e.getKey())));
+      }
+      b.append('\t').append(e.getValue().replace('\t', ' ').replace('\n', ' ')).append('\n');
+    }
+    Files.writeString(file, b);
   }
 
   /** The base corpus (fortunes and facts) plus the harmful sequences and polite pairs, and the examples files. */
