@@ -43,6 +43,9 @@ class MathBenchTest {
     assertTrue(ex.get("lr.defaults.cg.solve-error") <= SolverDefaults.CG_SOLVE_BAR, ex.toString());
     assertEquals(1.0, ex.get("lr.defaults.cg.converged"));
     assertEquals(0.0, ex.get("lr.defaults.lissa.diverged"));
+    // the engine's default LiSSA (auto scale, Chebyshev acceleration) converges there too, to the exact solve
+    assertEquals(1.0, ex.get("lr.defaults.lissa.converged"), ex.toString());
+    atLeast(ex, "lr.defaults.lissa.pearson", LISSA);
     atLeast(ex, "gpt2.ggn.cg.pearson", CG);
     atLeast(ex, "gpt2.ggn.lissa.pearson", LISSA);
     // the Kronecker methods on logistic regression must beat the unpreconditioned inner product by a margin
