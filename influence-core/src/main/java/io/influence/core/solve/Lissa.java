@@ -93,45 +93,24 @@ final class Lissa implements IhvpSolver {
     return acceleration == LissaAcceleration.CHEBYSHEV ? new Chebyshev(b) : new State(b);
   }
 
-  /** One system's Chebyshev semi-iteration over [λ, s] (see the class comment), repetitions as the recursion's. */
-  private final class Chebyshev implements Lockstep.Iteration {
-    private final double[] b;
-    private final double[] sum;
-    private final double[] x;
-    private final double[] r;
-    private final double[] d;
-    private final double[] hv;
-    private final double theta = (scale + damping) / 2;
-    private final double delta = (scale - damping) / 2;
-    private final double sigma = theta / delta;
-    private final double bNorm;
-    private double rho;
-    private int rep;
-    private int step;
-    private int steps;
+  /**
+   * What both iterations keep per system: the product buffer, the sum over finished repetitions and the counters;
+   * {@link #endRepetition} and {@link #stopDiverged} are the only ways a repetition ends.
+   */
+  private abstract class Repetitions implements Lockstep.Iteration {
+    final double[] b;
+    final double[] sum;
+    final double[] hv;           // H · input(), from the driver
+    int rep;                     // finished repetitions
+    int step;                    // steps within the current repetition
+    private int steps;           // steps over all repetitions
     private boolean allConverged = true;
-    private boolean diverged;
+    boolean diverged;
 
-    Chebyshev(double[] b) {
-      int n = b.length;
+    Repetitions(double[] b) {
       this.b = b;
-      sum = new double[n];
-      x = new double[n];
-      r = new double[n];
-      d = new double[n];
-      hv = new double[n];
-      bNorm = Math.sqrt(Vectors.dot(b, b));
-      restart();
-    }
-
-    private void restart() {
-      java.util.Arrays.fill(x, 0);
-      System.arraycopy(b, 0, r, 0, b.length);
-      for (int i = 0; i < d.length; i++) {
-        d[i] = b[i] / theta;
-      }
-      rho = 1 / sigma;
-      step = 0;
+      sum = new double[b.length];
+      hv = new double[b.length];
     }
 
     @Override
@@ -146,15 +125,81 @@ final class Lissa implements IhvpSolver {
     }
 
     @Override
-    public double[] input() {
-      return d;
-    }
-
-    @Override
     public double[] product() {
       return hv;
     }
 
+    /** Stops the solve: the iteration grows without bound. */
+    void stopDiverged() {
+      diverged = true;
+      allConverged = false;
+      rep = repetitions;
+    }
+
+    /** Adds {@code estimate} to the sum and starts the next repetition (if any) with {@code restart}. */
+    void endRepetition(boolean converged, double[] estimate, Runnable restart) {
+      allConverged &= converged;
+      for (int i = 0; i < sum.length; i++) {
+        sum[i] += estimate[i];
+      }
+      rep++;
+      step = 0;
+      if (rep < repetitions) {
+        restart.run();
+      }
+    }
+
+    @Override
+    public int steps() {
+      return steps;
+    }
+
+    @Override
+    public boolean converged() {
+      return allConverged;
+    }
+
+    @Override
+    public boolean diverged() {
+      return diverged;
+    }
+  }
+
+  /** One system's Chebyshev semi-iteration over [λ, s] (see the class comment), repetitions as the recursion's. */
+  private final class Chebyshev extends Repetitions {
+    private final double[] x;
+    private final double[] r;
+    private final double[] d;
+    private final double theta = (scale + damping) / 2;
+    private final double delta = (scale - damping) / 2;
+    private final double sigma = theta / delta;
+    private final double bNorm;
+    private double rho;
+
+    Chebyshev(double[] b) {
+      super(b);
+      x = new double[b.length];
+      r = new double[b.length];
+      d = new double[b.length];
+      bNorm = Math.sqrt(Vectors.dot(b, b));
+      restart();
+    }
+
+    private void restart() {
+      java.util.Arrays.fill(x, 0);
+      System.arraycopy(b, 0, r, 0, b.length);
+      for (int i = 0; i < d.length; i++) {
+        d[i] = b[i] / theta;
+      }
+      rho = 1 / sigma;
+    }
+
+    @Override
+    public double[] input() {
+      return d;
+    }
+
+    /** {@code x += d; r −= (H + λI) d}; stop at the tolerance or depth, else the next direction. */
     @Override
     public void update(String label) {
       double rr = 0;
@@ -165,22 +210,13 @@ final class Lissa implements IhvpSolver {
       }
       double rNorm = Math.sqrt(rr);
       if (!(rNorm <= 2 * bNorm)) {   // outside the polynomial's bound, or NaN/Inf: the spectrum is not in [λ, s]
-        diverged = true;
-        allConverged = false;
-        rep = repetitions;
+        stopDiverged();
         return;
       }
-      Vectors.requireFinite(x, METHOD, "the iterate" + label, steps);
+      Vectors.requireFinite(x, METHOD, "the iterate" + label, steps());
       boolean converged = rNorm <= tolerance * bNorm;
       if (converged || step >= depth) {
-        allConverged &= converged;
-        for (int i = 0; i < sum.length; i++) {
-          sum[i] += x[i];
-        }
-        rep++;
-        if (rep < repetitions) {
-          restart();
-        }
+        endRepetition(converged, x, this::restart);
         return;
       }
       double next = 1 / (2 * sigma - rho);
@@ -204,67 +240,24 @@ final class Lissa implements IhvpSolver {
       }
       return out;
     }
-
-    @Override
-    public int steps() {
-      return steps;
-    }
-
-    @Override
-    public boolean converged() {
-      return allConverged;
-    }
-
-    @Override
-    public boolean diverged() {
-      return diverged;
-    }
   }
 
-  /** One system's recursion: the running iterate, the sum over finished repetitions, the counters. */
-  private final class State implements Lockstep.Iteration {
-    private final double[] b;
-    private final double[] sum;
-    private final double[] hv;   // H cur, from the driver
+  /** One system's recursion: the running iterate and the step's scratch vector. */
+  private final class State extends Repetitions {
     private double[] cur;
     private double[] next;
-    private int rep;             // finished repetitions
-    private int step;            // steps within the current repetition
-    private int steps;           // steps over all repetitions
-    private boolean allConverged = true;
-    private boolean diverged;
     private final double bound;  // (2‖b‖)²: no step of a recursion that can converge is longer
 
     State(double[] b) {
-      int n = b.length;
-      this.b = b;
-      sum = new double[n];
-      hv = new double[n];
+      super(b);
       cur = b.clone();
-      next = new double[n];
-      double bb = Vectors.dot(b, b);
-      bound = 4 * bb;
-    }
-
-    @Override
-    public boolean running() {
-      return rep < repetitions;
-    }
-
-    @Override
-    public int beginStep() {
-      step++;
-      return ++steps;
+      next = new double[b.length];
+      bound = 4 * Vectors.dot(b, b);
     }
 
     @Override
     public double[] input() {
       return cur;
-    }
-
-    @Override
-    public double[] product() {
-      return hv;
     }
 
     /**
@@ -284,26 +277,16 @@ final class Lissa implements IhvpSolver {
         next[i] = v;
       }
       if (!(diff <= bound) || !Double.isFinite(size)) {  // a step past 2‖b‖ or overflowing: growing without bound
-        diverged = true;
-        allConverged = false;
-        rep = repetitions;
+        stopDiverged();
         return;
       }
-      Vectors.requireFinite(next, METHOD, "the iterate" + label, steps);
+      Vectors.requireFinite(next, METHOD, "the iterate" + label, steps());
       double[] t = cur;
       cur = next;
       next = t;
       boolean converged = Math.sqrt(diff) <= tolerance * Math.sqrt(size);
       if (converged || step >= depth) {
-        allConverged &= converged;
-        for (int i = 0; i < sum.length; i++) {
-          sum[i] += cur[i];
-        }
-        rep++;
-        step = 0;
-        if (rep < repetitions) {
-          System.arraycopy(b, 0, cur, 0, b.length);
-        }
+        endRepetition(converged, cur, () -> System.arraycopy(b, 0, cur, 0, b.length));
       }
     }
 
@@ -324,21 +307,6 @@ final class Lissa implements IhvpSolver {
         x[i] = sum[i] / (scale * repetitions);
       }
       return x;
-    }
-
-    @Override
-    public int steps() {
-      return steps;
-    }
-
-    @Override
-    public boolean converged() {
-      return allConverged;
-    }
-
-    @Override
-    public boolean diverged() {
-      return diverged;
     }
   }
 
