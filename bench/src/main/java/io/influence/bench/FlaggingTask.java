@@ -139,6 +139,14 @@ final class FlaggingTask implements BenchTask {
         r.put("flag-ekfac-max+self", flag(spark, f.with("flag.combine-self-influence", "rank-mean"), "ekfac",
             kind, "ekfac-self", null).get("score"));
         tokenLevel(spark, s, trained, data, kind, r, result);
+        // the product's flag.span = positive-tokens (a Spark pass) must equal the bench's driver-side positive sums
+        flag(spark, f.with("flag.span", "positive-tokens"), "ekfac", kind, "ekfac-tokens", r);
+        double gap = 0;
+        for (Map.Entry<String, Double> e : r.get("tokens-ekfac-pos-max").entrySet()) {
+          double got = r.get("flag-ekfac-tokens-max").get(e.getKey());
+          gap = Math.max(gap, Math.abs(got - e.getValue()) / Math.max(1e-12, Math.abs(e.getValue())));
+        }
+        result.atMost(kind + ".flag-ekfac-tokens-max.relative-gap-to-bench", gap, 1e-6);
       }
       result.metric("seconds.flag", seconds(t));
       t = System.nanoTime();

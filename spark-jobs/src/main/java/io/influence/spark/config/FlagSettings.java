@@ -14,9 +14,23 @@ import java.util.Optional;
  * @param topK      exactly this many flagged (0 = use {@code fraction})
  * @param blockRows training rows per GEMM block on an executor
  * @param folder    the folder under {@code output.dir} the flags go to (a plain name)
+ * @param span      what of a training sequence an example's score counts: the whole sequence or its positive tokens
  */
 public record FlagSettings(Optional<String> examples, Method method, Aggregate aggregate,
-                           CombineSelfInfluence combine, double fraction, int topK, int blockRows, String folder) {
+                           CombineSelfInfluence combine, double fraction, int topK, int blockRows, String folder,
+                           Span span) {
+
+  /** {@code flag.span}. */
+  public enum Span {
+    /** The sequence's score: the sum of every position's term (one pass over the gradient store). */
+    SEQUENCE,
+    /**
+     * The sum of the positive per-position terms {@code c_t} of the score (the report's token contributions): the
+     * largest score of any subset of the sequence's positions, so a short harmful span is not cancelled by the rest
+     * of the sequence. One forward/backward pass over the corpus per checkpoint instead of a store pass.
+     */
+    POSITIVE_TOKENS
+  }
 
   /** {@code flag.aggregate}. */
   public enum Aggregate {
@@ -35,6 +49,7 @@ public record FlagSettings(Optional<String> examples, Method method, Aggregate a
   }
 
   public FlagSettings {
+    java.util.Objects.requireNonNull(span, "influence.flag.span");
     if (!(fraction >= 0 && fraction <= 1)) {
       throw new IllegalArgumentException("influence.flag.fraction must be in [0, 1], got " + fraction);
     }
@@ -56,7 +71,8 @@ public record FlagSettings(Optional<String> examples, Method method, Aggregate a
         Choices.parse(Aggregate.class, "flag.aggregate", c.getString("flag.aggregate")),
         Choices.parse(CombineSelfInfluence.class, "flag.combine-self-influence",
             c.getString("flag.combine-self-influence")),
-        c.getDouble("flag.fraction"), c.getInt("flag.top-k"), c.getInt("flag.block-rows"), c.getString("flag.folder"));
+        c.getDouble("flag.fraction"), c.getInt("flag.top-k"), c.getInt("flag.block-rows"), c.getString("flag.folder"),
+        Choices.parse(Span.class, "flag.span", c.getString("flag.span")));
   }
 
   /** The examples file, which {@code stage} needs; the error names the key and how to give it. */

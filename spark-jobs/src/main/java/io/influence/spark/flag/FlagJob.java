@@ -106,7 +106,10 @@ public final class FlagJob {
     }
     double[] unit = AggregateScorer.unitRows(exampleIds, raw, d, weights);
     GradientTable table = GradientStore.table(spark, spec.store(), spec.checkpoints());
-    Dataset<Row> aggregates = aggregates(spark, table, exampleIds, unit, spec.blockRows(), spec.unit() ? d : 0);
+    Dataset<Row> aggregates = spec.tokens() == null
+        ? aggregates(spark, table, exampleIds, unit, spec.blockRows(), spec.unit() ? d : 0)
+        : TokenFlag.aggregates(spark, spec.tokens().rows(), spec.tokens().checkpoints(), metas, exampleIds, unit,
+            spec.unit());
     return ranked(spark, aggregates, exampleIds, spec.aggregate(), spec.selfInfluence(), spec.fraction(), spec.topK(),
         folder, (n, flagged, selection) -> provenance(spec, table.checkpoints(), exampleIds, n, flagged, selection));
   }
@@ -244,6 +247,7 @@ public final class FlagJob {
     m.put("damping", spec.provenance().damping());
     m.put("aggregate", io.influence.spark.config.Choices.word(spec.aggregate()));
     m.put("normalisation", NORMALISATION);
+    m.put("span", spec.tokens() == null ? "sequence" : "positive-tokens");
     m.put("gradients", spec.unit() ? "unit" : "raw");
     m.put("combine_self_influence", spec.selfInfluence() == null ? "none" : "rank-mean");
     m.put("selection", selection);

@@ -34,17 +34,41 @@ import org.apache.spark.sql.Row;
  * @param unit          unit-normalised gradients: each checkpoint's part of every stored row and of every example
  *                      divided by its norm first ({@code score.gradients} in force for the method), as the score
  *                      stage does
+ * @param tokens        null: each sequence's score ({@code flag.span = sequence}, a pass over the store); else the
+ *                      tokenised corpus and the run's checkpoints, and each sequence counts its positive per-position
+ *                      terms ({@code positive-tokens}, {@link TokenFlag})
  */
 public record FlagSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> examples,
                        Aggregate aggregate, Dataset<Row> selfInfluence, double fraction, int topK, int blockRows,
-                       Provenance provenance, Path output, boolean unit) {
+                       Provenance provenance, Path output, boolean unit, Tokens tokens) {
+
+  /**
+   * What {@code flag.span = positive-tokens} recomputes the per-position terms from.
+   *
+   * @param rows        the tokenised corpus {@code (id, tokens)}, as extract used it
+   * @param checkpoints the run's checkpoints, one per name of {@link FlagSpec#checkpoints}, in that order
+   */
+  public record Tokens(Dataset<Row> rows, List<io.influence.checkpoints.RunCheckpoint> checkpoints) {
+    public Tokens {
+      Objects.requireNonNull(rows, "rows");
+      checkpoints = List.copyOf(checkpoints);
+    }
+  }
+
+  /** A spec of whole-sequence scores. */
+  public FlagSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> examples,
+                  Aggregate aggregate, Dataset<Row> selfInfluence, double fraction, int topK, int blockRows,
+                  Provenance provenance, Path output, boolean unit) {
+    this(store, checkpoints, weights, examples, aggregate, selfInfluence, fraction, topK, blockRows, provenance,
+        output, unit, null);
+  }
 
   /** A spec with raw gradients. */
   public FlagSpec(Path store, List<String> checkpoints, List<Double> weights, List<QueryGradient> examples,
                   Aggregate aggregate, Dataset<Row> selfInfluence, double fraction, int topK, int blockRows,
                   Provenance provenance, Path output) {
     this(store, checkpoints, weights, examples, aggregate, selfInfluence, fraction, topK, blockRows, provenance,
-        output, false);
+        output, false, null);
   }
 
   /**
@@ -66,6 +90,10 @@ public record FlagSpec(Path store, List<String> checkpoints, List<Double> weight
 
   public FlagSpec {
     CheckpointWeights.check(store, checkpoints, weights);
+    if (tokens != null && tokens.checkpoints().size() != checkpoints.size()) {
+      throw new IllegalArgumentException("flag.span = positive-tokens needs one run checkpoint per scored checkpoint, got "
+          + tokens.checkpoints().size() + " for " + checkpoints);
+    }
     checkpoints = List.copyOf(checkpoints);
     weights = List.copyOf(weights);
     examples = List.copyOf(Objects.requireNonNull(examples, "examples"));

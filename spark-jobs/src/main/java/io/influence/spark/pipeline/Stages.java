@@ -366,10 +366,22 @@ public final class Stages {
       Preconditioned p = method.precondition(spark, new ScoringInputs(store, new Path(out, FACTORS), corpus,
           s.input().badRows(), s.input().longText(), examples), checkpoints);
       List<Double> weights = checkpoints.stream().map(c -> method.weight(c.learningRate())).toList();
-      return FlagJob.run(spark, new FlagSpec(store, names, weights, p.queries(), f.aggregate(), self, f.fraction(),
-          f.topK(), f.blockRows(), new FlagSpec.Provenance(method.name().word(),
-          method.damping().map(io.influence.ekfac.Damping::words).orElse(null),
-          examplesFile, digest, p.solver()), new Path(out, f.folder()), unit));
+      // flag.span = positive-tokens recomputes each sequence's per-position terms from the corpus, tokenised as
+      // extract did (the run's first checkpoint's tokenizer, the same bad-row and long-text policies)
+      TokenizedCorpus tokenized = f.span() != FlagSettings.Span.POSITIVE_TOKENS ? null
+          : TokenizedCorpus.prepare(spark, Corpus.spreadOverCores(Corpus.read(spark, corpus, s.input().badRows())),
+              run.checkpoints().get(0), s.input().badRows(), s.input().longText());
+      try {
+        return FlagJob.run(spark, new FlagSpec(store, names, weights, p.queries(), f.aggregate(), self, f.fraction(),
+            f.topK(), f.blockRows(), new FlagSpec.Provenance(method.name().word(),
+            method.damping().map(io.influence.ekfac.Damping::words).orElse(null),
+            examplesFile, digest, p.solver()), new Path(out, f.folder()), unit,
+            tokenized == null ? null : new FlagSpec.Tokens(tokenized.rows(), checkpoints)));
+      } finally {
+        if (tokenized != null) {
+          tokenized.release();
+        }
+      }
     });
   }
 

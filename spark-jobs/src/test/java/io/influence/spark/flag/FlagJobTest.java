@@ -242,4 +242,15 @@ class FlagJobTest {
     }
     assertTrue(((String) rows.get(0).getAs("reason")).contains("combined with self-influence"));
   }
+
+  @Test
+  void positiveTokens_onAnAdamStore_isRefusedNamingTheSettings() {
+    StoreMetadata adam = StoreMetadata.of("step-1", 1, 1.0, null, List.of(new StoreMetadata.Layer("h.0.mlp.c_fc", 2, 3)),
+        StoreMetadata.FULL, null, "test").withAdam("0".repeat(64));
+    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> TokenFlag.aggregates(
+        LocalSpark.get(), LocalSpark.get().emptyDataFrame(), List.of(), List.of(adam), new String[] {"e"},
+        new double[6], false));
+    assertTrue(e.getMessage().contains("flag.span") && e.getMessage().contains("optimizer-preconditioning"),
+        e.getMessage());
+  }
 }
