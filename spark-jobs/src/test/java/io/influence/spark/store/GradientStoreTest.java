@@ -358,4 +358,33 @@ class GradientStoreTest {
       return s.map(p -> p.getFileName().toString()).sorted().toList();
     }
   }
+
+  @Test
+  void publishAfterTasks_aTaskWritingAfterThePublish_isAwaitedAndTheFolderItRecreatesDeleted() throws Exception {
+    org.apache.hadoop.conf.Configuration conf = spark.sparkContext().hadoopConfiguration();
+    Path tmpDir = dir.resolve("_tmp-zombie");
+    org.apache.hadoop.fs.Path tmp = new org.apache.hadoop.fs.Path(tmpDir.toUri());
+    org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(dir.resolve("published").toUri());
+    org.apache.hadoop.fs.FileSystem fs = AtomicOutput.fs(tmp, conf);
+    fs.mkdirs(tmp);
+    AtomicOutput.writeString(fs, new org.apache.hadoop.fs.Path(tmp, "part"), "rows");
+    // like a task of a retried stage's earlier attempt: still running at the publish, it then writes its attempt
+    // folder under the temporary folder's old name
+    String late = tmpDir.resolve("_temporary").resolve("attempt_0").toString();
+    var zombie = org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark.sparkContext())
+        .parallelize(List.of(1), 1).foreachAsync(x -> {
+          Thread.sleep(1500);
+          Files.createDirectories(Path.of(late));
+        });
+    long wait = System.nanoTime() + 10_000_000_000L;
+    while (AtomicOutput.runningTasks(spark.sparkContext()) == 0 && System.nanoTime() < wait) {
+      Thread.sleep(10);
+    }
+    assertEquals(1, AtomicOutput.runningTasks(spark.sparkContext()), "the task runs");
+    AtomicOutput.publishAfterTasks(spark.sparkContext(), fs, tmp, target, java.time.Duration.ofSeconds(60));
+    assertTrue(zombie.isDone(), "publish returned before the task ended");
+    zombie.get();
+    assertFalse(Files.exists(tmpDir), "the folder the task re-created after the publish is left behind");
+    assertEquals("rows", Files.readString(dir.resolve("published").resolve("part")));
+  }
 }
