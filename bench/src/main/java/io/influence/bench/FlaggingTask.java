@@ -158,20 +158,8 @@ final class FlaggingTask implements BenchTask {
       result.metric("seconds.self-influence", seconds(t));
       // refits, each after every use of the factors before it: EK-FAC at every checkpoint, then on the true Fisher
       t = System.nanoTime();
-      InfluenceSettings all = s.with("ekfac.checkpoints", "all").with("output.overwrite", true);
-      Stages.fitEkfac(spark, all);
-      for (String kind : data.examples().keySet()) {
-        InfluenceSettings f = all.with("flag.examples", data.examples().get(kind).toString());
-        flag(spark, f, "ekfac", kind, "ekfac-all", perKind.get(kind));
-        flag(spark, f.with("score.gradients", "unit"), "ekfac", kind, "ekfac-all-unit", perKind.get(kind));
-      }
-      InfluenceSettings trueFisher = s.with("ekfac.fisher", "true").with("output.overwrite", true);
-      Stages.fitEkfac(spark, trueFisher);
-      for (String kind : data.examples().keySet()) {
-        InfluenceSettings f = trueFisher.with("flag.examples", data.examples().get(kind).toString());
-        flag(spark, f, "ekfac", kind, "ekfac-true", perKind.get(kind));
-        flag(spark, f.with("score.gradients", "unit"), "ekfac", kind, "ekfac-true-unit", perKind.get(kind));
-      }
+      refitAndFlag(spark, s.with("ekfac.checkpoints", "all"), "ekfac-all", data, perKind);
+      refitAndFlag(spark, s.with("ekfac.fisher", "true"), "ekfac-true", data, perKind);
       result.metric("seconds.refit-and-flag", seconds(t));
     } finally {
       spark.stop();
@@ -222,6 +210,18 @@ final class FlaggingTask implements BenchTask {
         + "examples; self-<method>-sum / -per-token: self-influence; loss-sum / -per-token: the model's loss on the "
         + "sequence at the last checkpoint; bm25: mean BM25 of the examples' prompt + completion");
     return result.build();
+  }
+
+  /** Fits EK-FAC again with {@code settings}, then flags every kind with it, raw and unit ({@code <label>[-unit]}). */
+  private static void refitAndFlag(SparkSession spark, InfluenceSettings settings, String label, Data data,
+      Map<String, Map<String, Map<String, Double>>> perKind) {
+    InfluenceSettings refit = settings.with("output.overwrite", true);
+    Stages.fitEkfac(spark, refit);
+    for (String kind : data.examples().keySet()) {
+      InfluenceSettings f = refit.with("flag.examples", data.examples().get(kind).toString());
+      flag(spark, f, "ekfac", kind, label, perKind.get(kind));
+      flag(spark, f.with("score.gradients", "unit"), "ekfac", kind, label + "-unit", perKind.get(kind));
+    }
   }
 
   /**
