@@ -13,6 +13,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkContext;
 import org.apache.spark.SparkExecutorInfo;
+import org.apache.spark.scheduler.TaskSchedulerImpl;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -146,8 +147,16 @@ public final class AtomicOutput {
     }
   }
 
-  /** Tasks running in the application now, on every executor (the driver's in local mode). */
+  /**
+   * Tasks running in the application now, on every executor (the driver's in local mode): the task scheduler's own
+   * table of running task ids, which a task leaves when it ends or its executor is lost. The status tracker's counts
+   * are only a fallback for another scheduler: they arrive through the listener bus, late under load, and stay wrong
+   * when its queue drops events.
+   */
   static int runningTasks(SparkContext sc) {
+    if (sc.taskScheduler() instanceof TaskSchedulerImpl scheduler) {
+      return scheduler.taskIdToTaskSetManager().size();
+    }
     int n = 0;
     for (SparkExecutorInfo e : sc.statusTracker().getExecutorInfos()) {
       n += e.numRunningTasks();
