@@ -128,7 +128,13 @@ public final class AtomicOutput {
    */
   public static void publishAfterTasks(SparkContext sc, FileSystem fs, Path temporary, Path target, Duration patience) {
     publish(fs, temporary, target);
-    long deadline = System.nanoTime() + patience.toNanos();
+    long start = System.nanoTime();
+    long deadline = start + patience.toNanos();
+    int running = runningTasks(sc);
+    if (running > 0) {
+      LOG.info("{} task(s) still running after the job that wrote {}; waiting up to {} s for them before deleting "
+          + "what they re-create", running, target, patience.toSeconds());
+    }
     while (runningTasks(sc) > 0 && System.nanoTime() < deadline) {
       try {
         Thread.sleep(50);
