@@ -45,7 +45,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * one sequence at a time: one forward/backward pass per sequence and checkpoint. The driver sees one row per
  * sequence.
  */
-final class TokenFlag {
+public final class TokenFlag {
 
   static final StructType AGGREGATES = new StructType()
       .add("train_id", DataTypes.StringType, false)
@@ -65,13 +65,7 @@ final class TokenFlag {
    */
   static Dataset<Row> aggregates(SparkSession spark, Dataset<Row> rows, List<RunCheckpoint> checkpoints,
       List<StoreMetadata> metas, String[] exampleIds, double[] unitRows, boolean unit) {
-    for (StoreMetadata m : metas) {
-      if (m.optimizerPreconditioning() != OptimizerPreconditioning.NONE) {
-        throw new IllegalArgumentException("influence.flag.span = \"positive-tokens\" cannot use checkpoint '"
-            + m.checkpoint() + "' of a store extracted with extract.optimizer-preconditioning = adam. HINT: set"
-            + " flag.span = \"sequence\", or extract the store with extract.optimizer-preconditioning = none");
-      }
-    }
+    requireUsable(metas);
     List<String> locations = new ArrayList<>();
     List<String> hashes = new ArrayList<>();
     for (RunCheckpoint c : checkpoints) {
@@ -92,6 +86,20 @@ final class TokenFlag {
       }
       return out.iterator();
     }), AGGREGATES);
+  }
+
+  /**
+   * Fails naming the setting when a checkpoint's stored gradients are ones the per-position terms cannot reproduce
+   * (Adam-preconditioned: the factors' terms would need the optimizer state); the flag stage calls it before any work.
+   */
+  public static void requireUsable(List<StoreMetadata> metas) {
+    for (StoreMetadata m : metas) {
+      if (m.optimizerPreconditioning() != OptimizerPreconditioning.NONE) {
+        throw new IllegalArgumentException("influence.flag.span = \"positive-tokens\" cannot use checkpoint '"
+            + m.checkpoint() + "' of a store extracted with extract.optimizer-preconditioning = adam. HINT: set"
+            + " flag.span = \"sequence\", or extract the store with extract.optimizer-preconditioning = none");
+      }
+    }
   }
 
   private static int[] tokensOf(Row r) {

@@ -346,6 +346,10 @@ public final class Stages {
     TrainingRun run = run(s, FLAG);
     List<String> names = method.checkpoints(extracted(store));
     List<RunCheckpoint> checkpoints = checkpointsOf(run, names, s.input().run(FLAG));
+    if (f.span() == FlagSettings.Span.POSITIVE_TOKENS) {   // before tokenising the corpus or solving for the examples
+      io.influence.spark.flag.TokenFlag.requireUsable(names.stream()
+          .map(n -> GradientStore.metadata(spark, store, n)).toList());
+    }
     List<Queries.Query> examples = Queries.read(spark, examplesFile);
     CandidateCoverage.requireCovers(CandidateCoverage.read(store), null, store, FLAG);
     boolean combine = f.combine() == FlagSettings.CombineSelfInfluence.RANK_MEAN;

@@ -128,20 +128,20 @@ public final class AtomicOutput {
    */
   public static void publishAfterTasks(SparkContext sc, FileSystem fs, Path temporary, Path target, Duration patience) {
     publish(fs, temporary, target);
-    long start = System.nanoTime();
-    long deadline = start + patience.toNanos();
+    long deadline = System.nanoTime() + patience.toNanos();
     int running = runningTasks(sc);
     if (running > 0) {
       LOG.info("{} task(s) still running after the job that wrote {}; waiting up to {} s for them before deleting "
           + "what they re-create", running, target, patience.toSeconds());
     }
-    while (runningTasks(sc) > 0 && System.nanoTime() < deadline) {
+    while (running > 0 && System.nanoTime() < deadline) {
       try {
         Thread.sleep(50);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         break;
       }
+      running = runningTasks(sc);
     }
     try {
       if (fs.exists(temporary)) {
