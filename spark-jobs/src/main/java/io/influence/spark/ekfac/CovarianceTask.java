@@ -23,6 +23,8 @@ import org.apache.spark.sql.Row;
  * CovarianceAccumulator per layer. Projected stores: a_t and g_t are mapped to P_in a_t ([T, kIn]) and
  * P_out g_t ([T, kOut]) with the store's seeded KroneckerProjection (KroneckerProjection.forLayers: the same
  * matrices extract and the query side build), by one float32 GEMM each (projectTokens); full stores keep a [T, dIn+1], g [T, dOut].
+ * On a store of Adam-preconditioned gradients the token factors are the raw ones: they give the eigenbasis, and the
+ * eigenvalue correction over the stored (scaled) gradients fits the curvature of those gradients in that basis.
  * The partition's result is a snapshot of fresh accumulators merged from the working ones, so no ND4J buffer is
  * pending whichever serializer Spark uses for task results.
  */
@@ -56,7 +58,6 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
    */
   CovarianceTask(String dir, String sha256, StoreMetadata meta, int batchSize, List<GradientRequest.Labels> draws,
       ProgressCounter done) {
-    meta.requireUnpreconditioned("EK-FAC (fit-ekfac's covariances of a and g)");
     this.dir = dir;
     this.sha256 = sha256;
     this.layers = List.copyOf(meta.layers());

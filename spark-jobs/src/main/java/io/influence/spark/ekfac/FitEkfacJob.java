@@ -11,6 +11,7 @@ import io.influence.spark.progress.Progress;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.GradientTable;
 import io.influence.spark.store.RowGather;
+import io.influence.spark.store.OptimizerPreconditioning;
 import io.influence.spark.store.StoreMetadata;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -114,6 +115,14 @@ public final class FitEkfacJob {
 
   private static Map<String, LayerFactors> fit(SparkSession spark, FitEkfacSpec spec, TokenizedCorpus corpus,
       RunCheckpoint c, StoreMetadata meta) {
+    if (spec.fisher() == io.influence.spark.config.Fisher.TRUE
+        && meta.optimizerPreconditioning() != OptimizerPreconditioning.NONE) {   // before the covariance pass
+      throw new IllegalArgumentException("influence.ekfac.fisher = true is not offered on a store of Adam-"
+          + "preconditioned gradients (checkpoint " + meta.checkpoint() + ", influence.extract.optimizer-"
+          + "preconditioning = adam): its correction pass forms projected gradients from token factors, which "
+          + "Adam's per-parameter scaling does not factor through. HINT: set influence.ekfac.fisher = empirical (its "
+          + "correction reads the stored, scaled gradients), or extract a raw store into another output.dir");
+    }
     Dataset<Row> rows = corpus.rows();
     Dataset<Row> input = spec.partitions() > 0 ? rows.repartition(spec.partitions()) : rows;
     JavaRDD<Row> tokens = input.javaRDD();

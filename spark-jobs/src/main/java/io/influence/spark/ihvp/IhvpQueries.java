@@ -1,6 +1,10 @@
 package io.influence.spark.ihvp;
 
+import io.influence.core.linalg.DiagonalCongruence;
 import io.influence.core.linalg.LinearOperator;
+import io.influence.core.grad.AdamScaling;
+import io.influence.spark.extract.ExtractJob;
+import io.influence.spark.store.OptimizerPreconditioning;
 import io.influence.core.solve.PreconditionerOperator;
 import io.influence.ekfac.Damping;
 import io.influence.ekfac.KroneckerPreconditioners;
@@ -106,29 +110,31 @@ public final class IhvpQueries {
    */
   public static Solved precondition(HvpCorpus corpus, RunCheckpoint c, StoreMetadata meta, IhvpSettings settings,
       Method method, List<ExampleGradient> queries, Optional<Map<String, LayerFactors>> ekfac) {
-    meta.requireUnpreconditioned("score.method = " + method.word() + " (an iterative solve with exact curvature "
-        + "products of the raw loss)");
     CorpusHvp op = new CorpusHvp(corpus.tokens(), corpus.rows(), c, meta.layerNames(), settings.curvature(),
         settings.batchSize());
-    ResolvedDamping damping = settings.resolveDamping(op);
     LayerLayout layout = op.layout();
+    // an Adam store holds S g with S = diag(1 / (√v̂ + ε)): the solve runs in those coordinates, on S H S
+    DiagonalCongruence adam = adamCoordinates(op, c, meta);
+    BlockLinearOperator curvature = adam == null ? op : adam;
+    ResolvedDamping damping = settings.resolveDamping(curvature);
     // M = (EK-FAC + λI)⁻¹ per layer, with the solve's own absolute λ, in the operator's full-gradient layout
     LinearOperator m = ekfac.map(f -> (LinearOperator) new PreconditionerOperator(
         KroneckerPreconditioners.ekfac(f, Damping.absolute(damping.lambda())), layout)).orElse(null);
-    IhvpSolver solver = settings.solver(method, op, damping, m);
+    IhvpSolver solver = settings.solver(method, curvature, damping, m);
     CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
     // float64 copies of the store's seeded matrices; none for a full store (whose shapes must be the model's)
     Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(meta.layout(), model::linearShape,
         meta.projectionSeed(), DataType.DOUBLE);
     List<double[]> bs = new ArrayList<>();
     for (ExampleGradient q : queries) {
-      bs.add(layout.toVector("checkpoint '" + meta.checkpoint() + "'", q.id(), q.layers()));
+      double[] b = layout.toVector("checkpoint '" + meta.checkpoint() + "'", q.id(), q.layers());
+      bs.add(adam == null ? b : adam.scale(b));
     }
     long t0 = System.nanoTime();
     List<SolveResult> results;
     try (Progress progress = Progress.iterations(method.word() + " " + meta.checkpoint(),
         nominalProducts(method, settings))) {
-      results = solver.solveAll(reported(op, progress, bs.size()), bs);
+      results = solver.solveAll(reported(curvature, progress, bs.size()), bs);
       progress.finish();
     }
     long ms = (System.nanoTime() - t0) / 1_000_000;
@@ -186,6 +192,28 @@ public final class IhvpQueries {
   }
 
   /**
+   * For a store of Adam-preconditioned gradients ({@code S g}, {@code S = diag(1 / (√v̂ + ε))} from the optimizer state
+   * the store recorded), {@code S H S} over {@code op}; null for a raw store. Scoring {@code x = (S H S + λI)⁻¹ S g_q}
+   * against the stored {@code S g} gives {@code g_qᵀ (H + λ S⁻²)⁻¹ g}: the influence function in the coordinates in
+   * which Adam's step is a plain gradient step, the same space as the store's TracIn (CG preconditioned by EK-FAC is
+   * refused there, by {@code IterativeInfluence}: the factors approximate {@code H}, not {@code S H S}).
+   */
+  private static DiagonalCongruence adamCoordinates(CorpusHvp op, RunCheckpoint c, StoreMetadata meta) {
+    if (meta.optimizerPreconditioning() == OptimizerPreconditioning.NONE) {
+      return null;
+    }
+    CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256(), DataType.DOUBLE);
+    AdamScaling scaling = ExtractJob.adamScaling(model, meta.layerNames(), c.dir(), meta.optimizerSha256(),
+        "extract.optimizer-preconditioning");
+    Map<String, INDArray> factors = new LinkedHashMap<>();
+    for (String l : meta.layerNames()) {
+      factors.put(l, scaling.factors(l));
+    }
+    return new DiagonalCongruence(op, op.layout().toVector("checkpoint '" + meta.checkpoint() + "'",
+        "Adam factors", factors));
+  }
+
+  /**
    * The block products a solve takes at most in the usual case, the {@code max} of its progress: CG's
    * {@code max-iterations} plus one check of the true residual and the final residuals; LiSSA's
    * {@code depth · repetitions} plus the final residuals. A CG that restarts after a failed check may take more.
@@ -196,7 +224,7 @@ public final class IhvpQueries {
   }
 
   /** {@code op}, reporting each block product to {@code progress} with the systems still running of {@code k}. */
-  private static BlockLinearOperator reported(CorpusHvp op, Progress progress, int k) {
+  private static BlockLinearOperator reported(BlockLinearOperator op, Progress progress, int k) {
     return new BlockLinearOperator() {
       private long products;
 

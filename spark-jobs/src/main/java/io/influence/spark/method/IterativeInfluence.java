@@ -12,6 +12,7 @@ import io.influence.spark.ihvp.SolveReport;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.score.QueryGradient;
 import io.influence.spark.store.GradientStore;
+import io.influence.spark.store.OptimizerPreconditioning;
 import io.influence.spark.store.StoreMetadata;
 import java.util.ArrayList;
 import java.util.List;
@@ -78,6 +79,12 @@ public final class IterativeInfluence extends InfluenceFunction {
               + "gradients, but the gradient store holds " + meta.projectionDescription() + " gradients at "
               + meta.checkpoint() + " and fit-ekfac fits its factors in the store's space. HINT: extract a full store "
               + "(influence.extract.projection.enabled = false) or set influence.ihvp.cg.preconditioner = none");
+        }
+        if (meta.optimizerPreconditioning() != OptimizerPreconditioning.NONE) {
+          throw new IllegalArgumentException("influence.ihvp.cg.preconditioner = ekfac is not offered on a store of "
+              + "Adam-preconditioned gradients (checkpoint " + meta.checkpoint() + ", influence.extract."
+              + "optimizer-preconditioning = adam): the solve runs on S H S with S = diag(1 / (√v̂ + ε)), which the "
+              + "EK-FAC factors do not approximate. HINT: set influence.ihvp.cg.preconditioner = none");
         }
       }
     }

@@ -127,6 +127,101 @@ class IhvpPipelineTest {
         preSolver.get("checkpoints").get(0).get("iterations").asInt());
   }
 
+  /**
+   * An Adam store (extract.optimizer-preconditioning = adam, rows {@code S g} with {@code S = diag(1 / (√v̂ + ε))}):
+   * CG solves {@code (S H S + λI) x = S g_q} in Spark and scores {@code x} against the stored rows. The truth: the
+   * congruence written out here over the one-machine GGN ({@code v ↦ S (H (S v)) + λ v}), solved by a one-machine
+   * CG for {@code S g_q}, dotted with {@code S g} formed here from the raw (unscaled) per-example gradients.
+   * (The same scores are {@code g_qᵀ (H + λ S⁻²)⁻¹ g}, but that form is too ill-conditioned to solve: S reaches
+   * 1/ε = 1e8 where v̂ = 0.) EK-FAC-preconditioned CG is refused on such a store.
+   */
+  @Test
+  void score_cgOnAdamStore_equalsOneMachineSolveInAdamCoordinates_andEkfacPreconditionerIsRefused() throws Exception {
+    // relative damping: S spans orders of magnitude, so an absolute λ leaves S H S + λI too ill-conditioned to solve
+    InfluenceSettings s = settings("adam-full", false, Map.of("score.method", "cg",
+        "extract.optimizer-preconditioning", "adam", "ihvp.damping.mode", "relative", "ihvp.damping.value", "1",
+        "ihvp.cg.tolerance", "1e-10", "ihvp.cg.max-iterations", "2000"));
+    Stages.extract(spark, s);
+    List<Row> rows = Stages.score(spark, s.with("output.overwrite", true)).collectAsList();
+
+    RunCheckpoint last = tiny.run().checkpoints().get(tiny.run().checkpoints().size() - 1);
+    Gpt2Model m64 = Gpt2Model.load(last.dir(), DataType.DOUBLE);
+    List<int[]> corpus = tiny.texts().stream().map(tiny.tokenizer()::encode).toList();
+    GaussNewtonOperator g = GaussNewtonOperator.create(m64, LAYERS, TrainingSequences.of(corpus, 8));
+    io.influence.core.grad.AdamScaling adam = io.influence.core.grad.AdamScaling.of(m64, LAYERS,
+        io.influence.checkpoints.OptimizerState.read(last.dir()));
+    Map<String, INDArray> factors = new LinkedHashMap<>();
+    LAYERS.forEach(l -> factors.put(l, adam.factors(l)));
+    double[] sv = g.layout().toVector("adam", factors);
+    scala.collection.Map<String, Double> used = rows.get(0).getAs("damping_lambda");
+    double lambda = used.apply("step-6");
+    System.out.printf("IhvpPipelineTest Adam factors in [%.3e, %.3e], relative damping λ = %.4e%n",
+        Arrays.stream(sv).min().orElseThrow(), Arrays.stream(sv).max().orElseThrow(), lambda);
+    io.influence.core.linalg.LinearOperator congruence = new io.influence.core.linalg.LinearOperator() {
+      @Override
+      public int dim() {
+        return g.dim();
+      }
+
+      @Override
+      public void apply(double[] v, double[] out) {
+        double[] sv0 = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+          sv0[i] = sv[i] * v[i];
+        }
+        g.apply(sv0, out);
+        for (int i = 0; i < out.length; i++) {
+          out[i] = sv[i] * out[i] + lambda * v[i];
+        }
+      }
+    };
+    InverseHvpPreconditioner p = InverseHvpPreconditioner.of(IhvpSolver.conjugateGradient(0, 1e-12, 3000),
+        congruence, g.layout(), true);
+    Gpt2Model m32 = Gpt2Model.load(last.dir(), DataType.FLOAT);
+    List<ExampleGradient> query = only(new GradientExtractor(m64, Map.of(), 1).extract(
+        QUERIES.stream().map(q -> q[0]).toList(), QUERIES.stream().map(this::queryTokens).toList(),
+        QUERIES.stream().map(this::queryMask).toList()));
+    List<ExampleGradient> train = only(new GradientExtractor(m32, Map.of(), 1).extract(tiny.ids(), corpus, null));
+    double[][] expected = new double[QUERIES.size()][train.size()];
+    for (int q = 0; q < QUERIES.size(); q++) {
+      double[] b = g.layout().toVector("query", query.get(q).layers());
+      for (int i = 0; i < b.length; i++) {
+        b[i] *= sv[i];
+      }
+      double[] x = g.layout().toVector("solved", p.apply(g.layout().fromVector(b, DataType.DOUBLE)));
+      for (int t = 0; t < train.size(); t++) {
+        double[] row = g.layout().toVector("train", train.get(t).layers());
+        double acc = 0;
+        for (int i = 0; i < row.length; i++) {
+          acc += x[i] * sv[i] * row[i];
+        }
+        expected[q][t] = acc;
+      }
+    }
+    compare(rows, expected, TOLERANCE, "cg adam");
+    JsonNode solver = solverOf(rows);
+    assertTrue(solver.get("converged").asBoolean(), solver.toString());
+    assertEquals("relative", solver.get("damping_mode").asText());
+    System.out.println("IhvpPipelineTest Adam CG solver column: " + solver);
+
+    var refused = assertThrows(IllegalArgumentException.class, () -> Stages.score(spark,
+        s.with("ihvp.cg.preconditioner", "ekfac").with("score.folder", "scores-pcg")));
+    assertTrue(refused.getMessage().contains("optimizer-preconditioning") && refused.getMessage().contains(
+        "ihvp.cg.preconditioner = none"), refused.getMessage());
+  }
+
+  private int[] queryTokens(String[] q) {
+    return IntStream.concat(Arrays.stream(tiny.tokenizer().encode(q[1])), Arrays.stream(tiny.tokenizer().encode(q[2])))
+        .toArray();
+  }
+
+  private int[] queryMask(String[] q) {
+    int prompt = tiny.tokenizer().encode(q[1]).length;
+    int[] m = new int[queryTokens(q).length];
+    Arrays.fill(m, prompt, m.length, 1);
+    return m;
+  }
+
   private static JsonNode solverOf(List<Row> rows) {
     try {
       return new ObjectMapper().readTree((String) rows.get(0).getAs("solver"));
