@@ -1,5 +1,9 @@
 package io.influence.bench;
 
+import io.influence.checkpoints.OptimizerState;
+import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.AdamScaling;
+
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.grad.Preconditioner;
 import io.influence.core.grad.TokenFactors;
@@ -283,6 +287,8 @@ final class ExactnessTask implements BenchTask {
       SolverDefaults.compare(b, "gpt2.ggn", ggn, m, p.train(), qg);
     }
 
+    String adamNote = adam(b, model, trained, data, layers, layout, m, all.subList(0, train), qg, fraction);
+
     // the curvature EK-FAC is fitted to: the empirical Fisher (1/N) Σ g gᵀ of the same layers
     int dim = layout.dim();
     double[][] f = new double[dim][dim];
@@ -321,9 +327,60 @@ final class ExactnessTask implements BenchTask {
     b.note(String.format(Locale.ROOT, "gpt2: %d layer(s) of width %d, vocabulary %d, %d-token sequences, trained %d "
             + "steps on N=%d sequences (last batch loss %.3f); tracked %s (%d parameters); GGN eigenvalues "
             + "[%.3e, %.3e], damping %.3e (%.3g x mean eigenvalue)%s; LiSSA depth %d; %d train x %d query pairs; "
-            + "training %.1f s, forming the GGN %.1f s, all %.1f s", lm.layers(), lm.width(), lm.vocab(), lm.seq(),
+            + "%s; training %.1f s, forming the GGN %.1f s, all %.1f s", lm.layers(), lm.width(), lm.vocab(), lm.seq(),
         lm.steps(), n, trained.lastLoss(), layers, dim, eig[0], eig[eig.length - 1], lambda, fraction, hessian, depth,
-        train, queries, (tTrain - t0) / 1e9, (tForm - tTrain) / 1e9, (System.nanoTime() - t0) / 1e9));
+        train, queries, adamNote, (tTrain - t0) / 1e9, (tForm - tTrain) / 1e9, (System.nanoTime() - t0) / 1e9));
+  }
+
+  /**
+   * Adam's coordinates ({@code extract.optimizer-preconditioning = adam}): gradients {@code S g} with
+   * {@code S = diag(1 / (√v̂ + ε))} from the AdamW state of the last checkpoint, curvature {@code S G S}. The truth is
+   * the dense damped solve of {@code S G S} at {@code fraction} × its mean eigenvalue (what CG/LiSSA solve on an Adam
+   * store); against it EK-FAC as fit-ekfac fits it on an Adam store (eigenbasis of the token factors scaled by the
+   * rank-one fit of S, correction from the scaled gradients), the same with the raw factors' eigenbasis, EK-FAC of the
+   * raw store applied in these coordinates, and the identity (Adam-aware TracIn). Returns the note's part.
+   */
+  private static String adam(BenchResult.Builder b, CausalLm model, TinyLm.Trained trained, List<int[]> data,
+      List<String> layers, LayerLayout layout, double[][] g, List<double[]> train, List<double[]> queries,
+      double fraction) {
+    RunCheckpoint last = trained.run().checkpoints().get(trained.run().checkpoints().size() - 1);
+    AdamScaling adam;
+    try {
+      adam = AdamScaling.of(model, layers, OptimizerState.read(last.dir()));
+    } catch (io.influence.checkpoints.CheckpointFormatException e) {
+      throw new IllegalStateException("the bench GPT-2's optimizer state: " + e.getMessage(), e);
+    }
+    Map<String, org.nd4j.linalg.api.ndarray.INDArray> factors = new java.util.LinkedHashMap<>();
+    layers.forEach(l -> factors.put(l, adam.factors(l)));
+    double[] s = layout.toVector("adam", factors);
+    int dim = s.length;
+    double[][] gs = new double[dim][dim];
+    for (int i = 0; i < dim; i++) {
+      for (int j = 0; j < dim; j++) {
+        gs[i][j] = s[i] * g[i][j] * s[j];
+      }
+    }
+    java.util.function.UnaryOperator<double[]> scale = v -> {
+      double[] out = new double[v.length];
+      for (int i = 0; i < v.length; i++) {
+        out[i] = s[i] * v[i];
+      }
+      return out;
+    };
+    Pairs p = new Pairs(layout, train.stream().map(scale).toList(), queries.stream().map(scale).toList());
+    double lambda = fraction * trace(gs) / dim;
+    double[] exact = p.scores(q -> DenseMath.solve(gs, lambda, p.queries().get(q)));
+    compare(b, "gpt2.adam.ekfac", exact, preconditioned(KroneckerPreconditioners.ekfac(
+        InMemoryEkfac.fitAdam(model, data, layers, adam, true), Damping.absolute(lambda)), p), Double.NaN);
+    compare(b, "gpt2.adam.ekfac-raw-basis", exact, preconditioned(KroneckerPreconditioners.ekfac(
+        InMemoryEkfac.fitAdam(model, data, layers, adam, false), Damping.absolute(lambda)), p), Double.NaN);
+    Map<String, LayerFactors> raw = InMemoryEkfac.fit(model, data, layers);
+    compare(b, "gpt2.adam.ekfac-raw-correction", exact, preconditioned(KroneckerPreconditioners.ekfac(raw,
+        Damping.absolute(lambda)), p), Double.NaN);
+    compare(b, "gpt2.adam.identity", exact, p.scores(p.queries()::get), Double.NaN);
+    return String.format(Locale.ROOT, "Adam coordinates: S in [%.3e, %.3e], damping %.3e (%.3g x mean eigenvalue of "
+        + "S G S)", java.util.Arrays.stream(s).min().orElse(0), java.util.Arrays.stream(s).max().orElse(0), lambda,
+        fraction);
   }
 
   private static List<double[]> flatten(GradientExtractor extractor, LayerLayout layout, String prefix,

@@ -1,5 +1,9 @@
 package io.influence.bench;
 
+import io.influence.core.grad.AdamScaling;
+import io.influence.core.grad.RankOneScaling;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
 import io.influence.core.grad.TokenFactors;
 import io.influence.core.model.BatchGradients;
 import io.influence.core.model.CausalLm;
@@ -36,6 +40,23 @@ final class InMemoryEkfac {
    */
   static Map<String, LayerFactors> fit(CausalLm model, List<int[]> sequences, List<String> layers,
                                        GradientRequest.Labels labels, int samples) {
+    return fit(model, sequences, layers, labels, samples, null, false);
+  }
+
+  /**
+   * The fit on a store of Adam-preconditioned gradients ({@code extract.optimizer-preconditioning = adam}), as
+   * fit-ekfac does it: the eigenbasis from token factors scaled by the rank-one fit of Adam's factors
+   * ({@link RankOneScaling}), the eigenvalue correction from the per-example gradients scaled by {@code adam}
+   * (observed labels); with {@code rankOneBasis} false, the raw token factors' eigenbasis instead (for comparison).
+   */
+  static Map<String, LayerFactors> fitAdam(CausalLm model, List<int[]> sequences, List<String> layers,
+                                           AdamScaling adam, boolean rankOneBasis) {
+    return fit(model, sequences, layers, GradientRequest.Labels.OBSERVED, 1, adam, rankOneBasis);
+  }
+
+  private static Map<String, LayerFactors> fit(CausalLm model, List<int[]> sequences, List<String> layers,
+                                               GradientRequest.Labels labels, int samples, AdamScaling adam,
+                                               boolean rankOne) {
     if (samples < 1 || (!labels.sampled() && samples != 1)) {
       throw new IllegalArgumentException("samples must be 1 for observed labels and >= 1 for sampled ones: " + samples);
     }
@@ -48,7 +69,8 @@ final class InMemoryEkfac {
         List<int[]> batch = sequences.subList(start, Math.min(sequences.size(), start + BATCH));
         BatchGradients g = model.gradients(TokenBatch.of(batch.toArray(new int[0][])), request);
         for (int b = 0; b < batch.size(); b++) {
-          for (TokenFactors f : g.tokenFactors().get(b).values()) {
+          for (TokenFactors f0 : g.tokenFactors().get(b).values()) {
+            TokenFactors f = rankOne ? RankOneScaling.fit(adam.factors(f0.layer())).apply(f0) : f0;
             cov.computeIfAbsent(f.layer(), l -> new CovarianceAccumulator(l, f.dIn(), f.dOut())).add(f, weight,
                 "sequence " + (start + b));
           }
@@ -69,7 +91,9 @@ final class InMemoryEkfac {
         BatchGradients g = model.gradients(TokenBatch.of(batch.toArray(new int[0][])), full);
         for (int b = 0; b < batch.size(); b++) {
           for (String l : layers) {
-            correction.get(l).addGradient(g.fullPerExample().get(b).get(l), weight, "sequence " + (start + b));
+            INDArray grad = g.fullPerExample().get(b).get(l);
+            correction.get(l).addGradient(adam == null ? grad : adam.applyInPlace(l, grad.dup()), weight,
+                "sequence " + (start + b));
           }
         }
       }

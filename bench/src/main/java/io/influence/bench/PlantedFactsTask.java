@@ -45,7 +45,7 @@ import org.nd4j.linalg.api.buffer.DataType;
  * {@code ekfac.true-fisher} (quick 0, full 1: EK-FAC on the true Fisher too, as {@code ekfac-true}),
  * {@code tailpatch.k} (quick 5, full 10) and {@code tailpatch.rate} (train.learning-rate): tail-patch of each method's
  * top k ({@link TailPatch}); {@code adam} (1: also TracIn on Adam-preconditioned gradients, raw and unit, rows
- * {@code tracin-adam} and {@code tracin-adam-unit}; 0: not).
+ * {@code tracin-adam} and {@code tracin-adam-unit}, and EK-FAC on them, {@code ekfac-adam}; 0: not).
  */
 final class PlantedFactsTask implements BenchTask {
 
@@ -101,10 +101,11 @@ final class PlantedFactsTask implements BenchTask {
       scores.put("tracin-unit", BenchPipeline.scores(spark, s.with("score.gradients", "unit")
           .with("score.folder", "scores-tracin-unit"), "tracin"));
       stageSeconds.put("score-tracin-unit", seconds(t));
-      if (o.intParam("adam", 1, 1) != 0) {   // Adam-aware gradients: a second store, under out/adam
+      boolean withAdam = o.intParam("adam", 1, 1) != 0;
+      InfluenceSettings adam = s.with("extract.optimizer-preconditioning", "adam")
+          .with("output.dir", out.resolve("adam").toString());
+      if (withAdam) {   // Adam-aware gradients: a second store, under out/adam
         t = System.nanoTime();
-        InfluenceSettings adam = s.with("extract.optimizer-preconditioning", "adam")
-            .with("output.dir", out.resolve("adam").toString());
         Stages.extract(spark, adam);
         stageSeconds.put("extract-adam", seconds(t));
         t = System.nanoTime();
@@ -123,6 +124,13 @@ final class PlantedFactsTask implements BenchTask {
       scores.put("ekfac-unit", BenchPipeline.scores(spark, s.with("score.gradients", "unit")
           .with("score.folder", "scores-ekfac-unit"), "ekfac"));
       stageSeconds.put("score-ekfac-unit", seconds(t));
+      if (withAdam) {   // EK-FAC in Adam's coordinates: raw eigenbasis, correction from the scaled rows
+        t = System.nanoTime();
+        Stages.fitEkfac(spark, adam);
+        scores.put("ekfac-adam", BenchPipeline.scores(spark, adam.with("score.gradients", "raw")
+            .with("score.folder", "scores-ekfac"), "ekfac"));
+        stageSeconds.put("fit-and-score-ekfac-adam", seconds(t));
+      }
       t = System.nanoTime();
       scores.put("representer", BenchPipeline.scores(spark, s.with("score.folder", "scores-representer"),
           "representer"));
@@ -183,7 +191,9 @@ final class PlantedFactsTask implements BenchTask {
         + "(cosines of unit-normalised gradients; the default, auto, is unit for tracin and raw for ekfac)");
     result.note("tracin-adam, tracin-adam-unit: the same with extract.optimizer-preconditioning = adam (each "
         + "per-example gradient, training rows and queries, divided per parameter by sqrt(v_hat) + eps of the AdamW "
-        + "state saved with its checkpoint, before the projection), raw and unit; -P adam=0 leaves them out");
+        + "state saved with its checkpoint, before the projection), raw and unit; ekfac-adam: EK-FAC on that store (the raw "
+        + "token factors' eigenbasis, the eigenvalue correction from the scaled rows, queries scaled alike); -P adam=0 "
+        + "leaves them out");
     result.note("representer: representer points of the last checkpoint's head fine-tuned with L2 (representer block)");
     result.note("tracin, ekfac: the Spark pipeline (extract, fit-ekfac, score) on local Spark, ekfac with "
         + "ekfac.checkpoints = " + Choices.word(s.ekfac().checkpoints()) + ", damping " + s.ekfac().dampingWords());

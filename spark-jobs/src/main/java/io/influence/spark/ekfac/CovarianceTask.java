@@ -1,6 +1,13 @@
 package io.influence.spark.ekfac;
 
+import io.influence.core.grad.AdamScaling;
+import io.influence.core.grad.RankOneScaling;
 import io.influence.core.grad.TokenFactors;
+import io.influence.spark.extract.ExtractJob;
+import io.influence.spark.io.Locations;
+import io.influence.spark.io.Runs;
+import io.influence.spark.store.OptimizerPreconditioning;
+import java.util.HashMap;
 import io.influence.core.model.CausalLm;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
@@ -23,8 +30,11 @@ import org.apache.spark.sql.Row;
  * CovarianceAccumulator per layer. Projected stores: a_t and g_t are mapped to P_in a_t ([T, kIn]) and
  * P_out g_t ([T, kOut]) with the store's seeded KroneckerProjection (KroneckerProjection.forLayers: the same
  * matrices extract and the query side build), by one float32 GEMM each (projectTokens); full stores keep a [T, dIn+1], g [T, dOut].
- * On a store of Adam-preconditioned gradients the token factors are the raw ones: they give the eigenbasis, and the
- * eigenvalue correction over the stored (scaled) gradients fits the curvature of those gradients in that basis.
+ * On a store of Adam-preconditioned gradients (rows P_out (G ⊙ S) P_inᵀ, S = 1 / (√v̂ + ε)) each token's factors are
+ * first scaled by the rank-one fit S ≈ r cᵀ (RankOneScaling: g_t ⊙ r, a_t ⊙ c), so the eigenbasis is that of the
+ * scaled gradients' K-FAC; the eigenvalue correction over the stored rows then fits the exactly scaled gradients in
+ * that basis. (Measured, `bench exactness`: Pearson against the exact damped influence in Adam's coordinates 0.83
+ * with this basis, 0.73 with the raw factors' basis.)
  * The partition's result is a snapshot of fresh accumulators merged from the working ones, so no ND4J buffer is
  * pending whichever serializer Spark uses for task results.
  */
@@ -50,6 +60,7 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
   private final int batchSize;
   private final List<GradientRequest.Labels> draws;
   private final ProgressCounter done;
+  private final String optimizerSha256;   // an Adam store's optimizer state, else null
 
   /**
    * The covariance pass over the layers {@code meta} stores (its shapes and projection), for checkpoint {@code dir};
@@ -60,6 +71,8 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
       ProgressCounter done) {
     this.dir = dir;
     this.sha256 = sha256;
+    this.optimizerSha256 = meta.optimizerPreconditioning() == OptimizerPreconditioning.NONE ? null
+        : meta.optimizerSha256();
     this.layers = List.copyOf(meta.layers());
     this.stored = meta.layout();
     this.projectionSeed = meta.projectionSeed();
@@ -83,11 +96,20 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
     Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(stored, model::linearShape,
         projectionSeed, model.dataType());
     GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(names);
+    Map<String, RankOneScaling> adam = new HashMap<>();
+    if (optimizerSha256 != null) {
+      AdamScaling scaling = ExtractJob.adamScaling(model, names, Runs.checkpointDir(Locations.conf(), dir, sha256),
+          optimizerSha256, "extract.optimizer-preconditioning");
+      names.forEach(l -> adam.put(l, RankOneScaling.fit(scaling.factors(l))));
+    }
     Sums working = empty(layers);
     TokenRowBatches.forEach(rows, model, request, draws, batchSize, done, (ids, g, weight) -> {
       for (int i = 0; i < ids.size(); i++) {
         for (String layer : names) {
           TokenFactors f = g.tokenFactors().get(i).get(layer);
+          if (!adam.isEmpty()) {
+            f = adam.get(layer).apply(f);
+          }
           KroneckerProjection p = projections.get(layer);
           if (p != null) {
             f = p.projectTokens(f);

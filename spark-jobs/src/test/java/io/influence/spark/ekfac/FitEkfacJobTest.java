@@ -131,6 +131,67 @@ class FitEkfacJobTest {
     }
   }
 
+  /**
+   * A store of Adam-preconditioned gradients (rows {@code P_out (G ⊙ S) P_inᵀ}, {@code S = 1 / (√v̂ + ε)}): the
+   * eigenbasis comes from token factors scaled by the rank-one fit of {@code S} and the eigenvalue correction from the
+   * stored, scaled gradients, so the factors equal the one-machine fit given those scalings and the one-machine
+   * extractor's Adam-scaled gradients (not read from the store), and differ from the raw store's. The true Fisher,
+   * whose correction recomputes gradients from token factors, is refused.
+   */
+  @Test
+  void run_adamStore_fitsTheScaledFactorsBasisAndTheScaledGradients_trueFisherRefused() throws Exception {
+    Path store = dir.resolve("store-adam").resolve("gradients");
+    ExtractJob.run(spark, new ExtractSpec(Corpus.read(spark, tiny.corpus()), tiny.run(), store,
+        new Projection(6, 5, 42), null, 8, BadRows.FAIL, LongText.WINDOWS)
+        .withPreconditioning(io.influence.spark.store.OptimizerPreconditioning.ADAM));
+    Path factors = dir.resolve("factors-adam");
+    FitEkfacJob.Result r = FitEkfacJob.run(spark, new FitEkfacSpec(Corpus.read(spark, tiny.corpus()).repartition(2),
+        tiny.run(), List.of("step-6"), store, factors, 8, 2, BadRows.FAIL, LongText.WINDOWS));
+    assertEquals(List.of("step-6"), r.written());
+    List<int[]> corpus = tiny.texts().stream().map(tiny.tokenizer()::encode).toList();
+    RunCheckpoint c = tiny.run().checkpoints().get(1);
+    StoreMetadata meta = GradientStore.metadata(spark, store, "step-6");
+    io.influence.core.model.Gpt2Model model = io.influence.core.model.Gpt2Model.load(c.dir(), DataType.FLOAT);
+    List<String> layers = meta.layerNames();
+    Map<String, Map<String, INDArray>> scaled = new HashMap<>();
+    for (var e : new io.influence.core.grad.GradientExtractor(model, model.projections(layers, 6, 5, 42), 5,
+        io.influence.core.grad.AdamScaling.of(model, layers, io.influence.checkpoints.OptimizerState.read(c.dir())))
+        .extract(tiny.ids(), corpus, null)) {
+      scaled.put(e.id(), e.layers());
+    }
+    io.influence.core.grad.AdamScaling adam = io.influence.core.grad.AdamScaling.of(model, layers,
+        io.influence.checkpoints.OptimizerState.read(c.dir()));
+    Map<String, io.influence.core.grad.RankOneScaling> rankOne = new HashMap<>();
+    layers.forEach(l -> rankOne.put(l, io.influence.core.grad.RankOneScaling.fit(adam.factors(l))));
+    Map<String, LayerFactors> expected = OneMachineEkfac.fit(c, corpus, meta, scaled, rankOne);
+    Path rawStore = store("projected");
+    Map<String, LayerFactors> raw = OneMachineEkfac.fit(c, corpus, meta, stored(rawStore, "step-6",
+        GradientStore.metadata(spark, rawStore, "step-6")));
+    Map<String, LayerFactors> got = FactorStore.read(factors, meta);
+    double differsFromRaw = 0;
+    for (String layer : expected.keySet()) {
+      LayerFactors e = expected.get(layer);
+      LayerFactors g = got.get(layer);
+      assertClose(e.eigA(), g.eigA(), layer + " eigenvalues of A (scaled token factors)");
+      assertClose(e.eigS(), g.eigS(), layer + " eigenvalues of S (scaled token factors)");
+      Random random = new Random(layer.hashCode());
+      double[] v = new double[g.dOut() * g.dIn()];
+      for (int i = 0; i < v.length; i++) {
+        v[i] = random.nextGaussian();
+      }
+      INDArray x = Nd4j.create(v, new long[] {g.dOut(), g.dIn()}, 'c');
+      double[] fitted = precondition(g, x, true);
+      assertClose(precondition(e, x, true), fitted, layer + " EK-FAC preconditioned (Adam store)");
+      differsFromRaw = Math.max(differsFromRaw, relativeDifference(precondition(raw.get(layer), x, true), fitted));
+    }
+    assertTrue(differsFromRaw > 1e-2, "the scaled gradients must give another correction, relative difference "
+        + differsFromRaw);
+    var e = assertThrows(IllegalArgumentException.class, () -> FitEkfacJob.run(spark, new FitEkfacSpec(
+        Corpus.read(spark, tiny.corpus()), tiny.run(), List.of("step-6"), Locations.local(store),
+        Locations.local(dir.resolve("factors-adam-true")), 8, 0, BadRows.FAIL, LongText.WINDOWS, Fisher.TRUE, 0)));
+    assertTrue(e.getMessage().contains("ekfac.fisher = empirical"), e.getMessage());
+  }
+
   @Test
   void run_trueFisher_equalsOneMachineFactorsWithTheSameSampledLabels_andIsRecordedAndRefitted() throws Exception {
     Path store = store("projected");

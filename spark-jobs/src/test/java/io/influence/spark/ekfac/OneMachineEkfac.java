@@ -1,6 +1,7 @@
 package io.influence.spark.ekfac;
 
 import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.RankOneScaling;
 import io.influence.core.grad.TokenFactors;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.GradientRequest;
@@ -29,6 +30,15 @@ final class OneMachineEkfac {
   static Map<String, LayerFactors> fit(RunCheckpoint c, List<int[]> corpus, StoreMetadata meta,
       Map<String, Map<String, INDArray>> gradients) throws Exception {
     return fit(c, corpus, meta, gradients, GradientRequest.Labels.OBSERVED);
+  }
+
+  /**
+   * An Adam store's fit: each token's factors scaled by {@code scalings} (per layer, before the projection), the
+   * correction over {@code gradients}.
+   */
+  static Map<String, LayerFactors> fit(RunCheckpoint c, List<int[]> corpus, StoreMetadata meta,
+      Map<String, Map<String, INDArray>> gradients, Map<String, RankOneScaling> scalings) throws Exception {
+    return fit(c, corpus, meta, List.of(gradients), List.of(GradientRequest.Labels.OBSERVED), scalings);
   }
 
   /**
@@ -75,6 +85,12 @@ final class OneMachineEkfac {
 
   private static Map<String, LayerFactors> fit(RunCheckpoint c, List<int[]> corpus, StoreMetadata meta,
       List<Map<String, Map<String, INDArray>>> gradients, List<GradientRequest.Labels> draws) throws Exception {
+    return fit(c, corpus, meta, gradients, draws, Map.of());
+  }
+
+  private static Map<String, LayerFactors> fit(RunCheckpoint c, List<int[]> corpus, StoreMetadata meta,
+      List<Map<String, Map<String, INDArray>>> gradients, List<GradientRequest.Labels> draws,
+      Map<String, RankOneScaling> scalings) throws Exception {
     Gpt2Model model = Gpt2Model.load(c.dir(), DataType.FLOAT);
     List<String> names = meta.layerNames();
     Map<String, KroneckerProjection> projections = meta.projectionSeed() == null ? Map.of()
@@ -90,6 +106,9 @@ final class OneMachineEkfac {
         Map<String, TokenFactors> f = model.gradients(TokenBatch.of(corpus.get(k)), request).tokenFactors().get(0);
         for (String l : names) {
           TokenFactors t = f.get(l);
+          if (scalings.containsKey(l)) {
+            t = scalings.get(l).apply(t);
+          }
           KroneckerProjection p = projections.get(l);
           if (p != null) {
             t = new TokenFactors(l, t.a().mmul(p.pIn().transpose()), t.g().mmul(p.pOut().transpose()));
