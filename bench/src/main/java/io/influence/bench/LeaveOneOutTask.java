@@ -2,6 +2,7 @@ package io.influence.bench;
 
 import io.influence.checkpoints.CheckpointFormatException;
 import io.influence.checkpoints.RunCheckpoint;
+import io.influence.core.grad.AdamScaling;
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.grad.Preconditioner;
 import io.influence.core.linalg.LinearOperator;
@@ -271,6 +272,28 @@ final class LeaveOneOutTask implements BenchTask {
           e.extract(queryIds, querySeqs, null), e.extract(trainIds, data, null)));
     }
     double[][] tracin = TracInCp.scores(layout, CheckpointSource.of(perCheckpoint)).total();
+    // the options of issue 16 on the same run: unit-normalised (cosine) TracIn, Adam-aware TracIn (each checkpoint's
+    // AdamW state, both sides), both, and EK-FAC in Adam's coordinates at the final model
+    Map<String, double[][]> options = new java.util.LinkedHashMap<>();
+    options.put("tracin-unit", TracInCp.scores(layout, CheckpointSource.of(unit(perCheckpoint))).total());
+    List<CheckpointGradients> adamCheckpoints = new ArrayList<>();
+    AdamScaling lastAdam = null;
+    for (RunCheckpoint c : full.run().checkpoints()) {
+      CausalLm at = load(c);
+      lastAdam = adam(at, c);
+      GradientExtractor e = new GradientExtractor(at, Map.of(), 32, lastAdam);
+      adamCheckpoints.add(new CheckpointGradients("checkpoint-" + c.step(), c.learningRate(),
+          e.extract(queryIds, querySeqs, null), e.extract(trainIds, data, null)));
+    }
+    options.put("tracin-adam", TracInCp.scores(layout, CheckpointSource.of(adamCheckpoints)).total());
+    options.put("tracin-adam-unit", TracInCp.scores(layout, CheckpointSource.of(unit(adamCheckpoints))).total());
+    AdamScaling finalAdam = lastAdam;
+    Preconditioner ekfacAdam = KroneckerPreconditioners.ekfac(InMemoryEkfac.fitAdam(model, data, model.linearLayers(),
+        finalAdam, true), Damping.DEFAULT);
+    CheckpointGradients lastScaled = adamCheckpoints.get(adamCheckpoints.size() - 1);
+    options.put("ekfac-adam", PairwiseScores.score(layout, queryIds,
+        lastScaled.queries().stream().map(g -> ekfacAdam.apply(g.layers())).toList(), trainIds,
+        lastScaled.train().stream().map(ExampleGradient::layers).toList()));
     long tFull = System.nanoTime();
 
     Random random = new Random(o.seed() + 104);
@@ -278,6 +301,8 @@ final class LeaveOneOutTask implements BenchTask {
     double[][] predEkfac = new double[queries][models];
     double[][] predTracin = new double[queries][models];
     double[][] predGrad = new double[queries][models];
+    Map<String, double[][]> predOptions = new java.util.LinkedHashMap<>();
+    options.keySet().forEach(k -> predOptions.put(k, new double[queries][models]));
     TokenBatch queryBatch = TokenBatch.of(querySeqs.toArray(new int[0][]));
     for (int m = 0; m < models; m++) {
       boolean[] keep = subset(random, n, kept);
@@ -294,6 +319,9 @@ final class LeaveOneOutTask implements BenchTask {
         predEkfac[q][m] = -sumKept(ekfacScores[q], keep);
         predTracin[q][m] = -sumKept(tracin[q], keep);
         predGrad[q][m] = -sumKept(gradScores[q], keep);
+        for (Map.Entry<String, double[][]> e : options.entrySet()) {
+          predOptions.get(e.getKey())[q][m] = -sumKept(e.getValue()[q], keep);
+        }
       }
       System.err.printf(Locale.ROOT, "[bench] loo: GPT-2 subset model %d/%d trained%n", m + 1, models);
     }
@@ -303,6 +331,15 @@ final class LeaveOneOutTask implements BenchTask {
     b.metric("gpt2.lds.ekfac", mean(ldsEkfac));
     b.metric("gpt2.lds.tracin", mean(ldsTracin));
     b.metric("gpt2.lds.gradient", mean(ldsGrad));
+    List<String> optionLds = new ArrayList<>();
+    for (Map.Entry<String, double[][]> e : predOptions.entrySet()) {
+      double[] l = lds(e.getValue(), actual);
+      b.metric("gpt2.lds." + e.getKey(), mean(l));
+      optionLds.add(e.getKey() + " " + Arrays.toString(round(l)));
+    }
+    b.note("gpt2.lds options, per query: " + String.join("; ", optionLds) + " (tracin-unit: cosines per checkpoint; "
+        + "tracin-adam: gradients divided by sqrt(v_hat) + eps of each checkpoint's AdamW state, both sides; "
+        + "ekfac-adam: EK-FAC in Adam's coordinates at the final model, fit as fit-ekfac fits an Adam store)");
     b.note(String.format(Locale.ROOT, "gpt2.lds: %d layer(s) of width %d, vocabulary %d, %d topics, %d-token "
             + "sequences; %d models each trained %d steps (AdamW, lr %.3g, batch %d, same initialisation) on a random "
             + "%.0f%% of %d training sequences; actual = summed loss of each of %d query sequences; EK-FAC per query %s; "
@@ -311,6 +348,39 @@ final class LeaveOneOutTask implements BenchTask {
         lm.seq(), models, lm.steps(), lm.learningRate(), lm.batch(), 100 * fraction, n, queries,
         Arrays.toString(round(ldsEkfac)), perCheckpoint.size(), Arrays.toString(round(ldsTracin)),
         (tFull - t0) / 1e9, full.lastLoss(), (System.nanoTime() - t0) / 1e9));
+  }
+
+  /** Every gradient of {@code checkpoints} divided by its norm over all layers (cosine TracIn). */
+  private static List<CheckpointGradients> unit(List<CheckpointGradients> checkpoints) {
+    List<CheckpointGradients> out = new ArrayList<>();
+    for (CheckpointGradients c : checkpoints) {
+      out.add(new CheckpointGradients(c.checkpoint(), c.learningRate(), unitEach(c.queries()), unitEach(c.train())));
+    }
+    return out;
+  }
+
+  private static List<ExampleGradient> unitEach(List<ExampleGradient> gradients) {
+    List<ExampleGradient> out = new ArrayList<>();
+    for (ExampleGradient g : gradients) {
+      double sq = 0;
+      for (INDArray l : g.layers().values()) {
+        sq += l.castTo(DataType.DOUBLE).mul(l.castTo(DataType.DOUBLE)).sumNumber().doubleValue();
+      }
+      double norm = Math.sqrt(sq);
+      Map<String, INDArray> scaled = new java.util.LinkedHashMap<>();
+      g.layers().forEach((k, v) -> scaled.put(k, norm > 0 ? v.div(norm) : v.dup()));
+      out.add(new ExampleGradient(g.id(), scaled));
+    }
+    return out;
+  }
+
+  private static AdamScaling adam(CausalLm at, RunCheckpoint c) {
+    try {
+      return AdamScaling.of(at, at.linearLayers(), io.influence.checkpoints.OptimizerState.read(c.dir()));
+    } catch (CheckpointFormatException e) {
+      throw new IllegalStateException("optimizer state of " + c.dir() + " just written is unreadable: "
+          + e.getMessage(), e);
+    }
   }
 
   private static CausalLm load(RunCheckpoint c) {
