@@ -288,6 +288,9 @@ final class ExactnessTask implements BenchTask {
     }
 
     String adamNote = adam(b, model, trained, data, layers, layout, m, all.subList(0, train), qg, fraction);
+    if (o.intParam("exactness.gpt2.preconditioning", 1, 1) != 0) {
+      preconditioning(b, fitted, layout, m, eig, qg);
+    }
 
     // the curvature EK-FAC is fitted to: the empirical Fisher (1/N) Σ g gᵀ of the same layers
     int dim = layout.dim();
@@ -381,6 +384,120 @@ final class ExactnessTask implements BenchTask {
     return String.format(Locale.ROOT, "Adam coordinates: S in [%.3e, %.3e], damping %.3e (%.3g x mean eigenvalue of "
         + "S G S)", java.util.Arrays.stream(s).min().orElse(0), java.util.Arrays.stream(s).max().orElse(0), lambda,
         fraction);
+  }
+
+  /**
+   * Can EK-FAC precondition the iterative solves on this model (ASTRA)? At λ = 1e-3, 1e-2, 1e-1 × the GGN's mean
+   * eigenvalue: the condition number of {@code A = G + λI} and of {@code M⁻¹A} with {@code M} = the fitted EK-FAC
+   * + λI (dense, generalised eigenvalues), the iterations CG and EK-FAC-preconditioned CG take to a relative
+   * residual of 1e-10 on the dense operator (mean over the queries), and the steps Chebyshev-accelerated LiSSA needs
+   * by its bound {@code (√κ/2)·ln(2/1e-6)} without and with the preconditioner, given exact spectrum bounds (the best
+   * a preconditioned LiSSA could do; in practice the bounds are estimated and looser).
+   */
+  private static void preconditioning(BenchResult.Builder b, Map<String, LayerFactors> fitted, LayerLayout layout,
+      double[][] g, double[] eig, List<double[]> queries) {
+    int dim = g.length;
+    double mean = mean(eig);
+    LinearOperator dense = new LinearOperator() {
+      @Override
+      public int dim() {
+        return dim;
+      }
+
+      @Override
+      public void apply(double[] v, double[] out) {
+        for (int i = 0; i < dim; i++) {
+          double acc = 0;
+          for (int j = 0; j < dim; j++) {
+            acc += g[i][j] * v[j];
+          }
+          out[i] = acc;
+        }
+      }
+    };
+    List<String> rows = new ArrayList<>();
+    for (double f : new double[] {1e-3, 1e-2, 1e-1}) {
+      double lambda = f * mean;
+      Preconditioner ekfac = KroneckerPreconditioners.ekfac(fitted, Damping.absolute(lambda));
+      io.influence.core.solve.PreconditionerOperator mOp = new io.influence.core.solve.PreconditionerOperator(ekfac,
+          layout);
+      double[][] w = new double[dim][dim];   // M⁻¹, column by column
+      double[] e = new double[dim];
+      double[] col = new double[dim];
+      for (int j = 0; j < dim; j++) {
+        Arrays.fill(e, 0);
+        e[j] = 1;
+        mOp.apply(e, col);
+        for (int i = 0; i < dim; i++) {
+          w[i][j] = col[i];
+        }
+      }
+      for (int i = 0; i < dim; i++) {   // symmetrise the rounding
+        for (int j = 0; j < i; j++) {
+          w[i][j] = w[j][i] = (w[i][j] + w[j][i]) / 2;
+        }
+      }
+      double[][] a = new double[dim][dim];
+      for (int i = 0; i < dim; i++) {
+        a[i] = g[i].clone();
+        a[i][i] += lambda;
+      }
+      // eig(M⁻¹A) = eig(A^½ M⁻¹ A^½), symmetric: A^½ from A's eigenvectors (dsyev overwrites its input with them)
+      INDArray vecs = Nd4j.create(a).castTo(DataType.DOUBLE);
+      INDArray vals = org.nd4j.linalg.eigen.Eigen.symmetricGeneralizedEigenvalues(vecs, true);
+      INDArray sqrt = org.nd4j.linalg.ops.transforms.Transforms.sqrt(vals, true);
+      INDArray half = vecs.mulRowVector(sqrt).mmul(vecs.transpose());
+      INDArray k = half.mmul(Nd4j.create(w).castTo(DataType.DOUBLE)).mmul(half);
+      k = k.add(k.transpose()).muli(0.5);
+      double[] mu = org.nd4j.linalg.eigen.Eigen.symmetricGeneralizedEigenvalues(k, false).toDoubleVector();
+      Arrays.sort(mu);
+      double kappaA = (eig[eig.length - 1] + lambda) / (Math.max(0, eig[0]) + lambda);
+      double kappaPre = mu[mu.length - 1] / mu[0];
+      double cg = 0;
+      double pcg = 0;
+      for (double[] q : queries) {
+        cg += IhvpSolver.conjugateGradient(lambda, 1e-10, 20 * dim).solve(dense, q).iterations();
+        pcg += IhvpSolver.conjugateGradient(lambda, 1e-10, 20 * dim, mOp).solve(dense, q).iterations();
+      }
+      cg /= queries.size();
+      pcg /= queries.size();
+      // the solvers themselves, as the score stage runs them: Chebyshev LiSSA with the auto scale (10 power-iteration
+      // products) and with EK-FAC and the estimated interval (20 products), to a relative residual of 1e-6
+      io.influence.core.linalg.BlockLinearOperator block = io.influence.core.linalg.BlockLinearOperator.oneAtATime(dense);
+      double scale = io.influence.core.solve.LissaScale.Auto.DEFAULT.resolve(block, lambda);
+      io.influence.core.solve.PreconditionedRange.Range range = io.influence.core.solve.PreconditionedRange.estimate(
+          block, lambda, mOp, 10, 0, 1.5);
+      double lissa = 0;
+      double lissaPre = 0;
+      boolean converged = true;
+      for (double[] q : queries) {
+        var plain = IhvpSolver.lissa(lambda, scale, 50_000, 1, 1e-6,
+            io.influence.core.solve.LissaAcceleration.CHEBYSHEV).solve(dense, q);
+        var pre = IhvpSolver.lissa(lambda, range, 50_000, 1, 1e-6, mOp).solve(dense, q);
+        converged &= plain.converged() && pre.converged();
+        lissa += plain.iterations();
+        lissaPre += pre.iterations();
+      }
+      lissa /= queries.size();
+      lissaPre /= queries.size();
+      double chebyshev = Math.ceil(Math.sqrt(kappaA) / 2 * Math.log(2 / 1e-6));
+      double chebyshevPre = Math.ceil(Math.sqrt(kappaPre) / 2 * Math.log(2 / 1e-6));
+      String key = String.format(Locale.ROOT, "gpt2.preconditioning.lambda-%.0e.", f);
+      b.metric(key + "kappa", kappaA);
+      b.metric(key + "kappa-ekfac", kappaPre);
+      b.metric(key + "cg-iterations", cg);
+      b.metric(key + "pcg-iterations", pcg);
+      b.metric(key + "lissa-chebyshev-bound", chebyshev);
+      b.metric(key + "lissa-chebyshev-bound-ekfac", chebyshevPre);
+      b.metric(key + "lissa-steps", lissa);
+      b.metric(key + "lissa-ekfac-steps", lissaPre);
+      b.metric(key + "lissa-converged", converged ? 1 : 0);
+      rows.add(String.format(Locale.ROOT, "λ = %.0e × mean: κ(A) %.3g, κ(M⁻¹A) %.3g (μ in [%.3g, %.3g]), CG %.0f, "
+          + "PCG %.0f iterations, Chebyshev LiSSA bound %.0f / %.0f steps, LiSSA %.0f steps (+10 for the scale) / "
+          + "preconditioned %.0f steps (+20 for the interval %s)", f, kappaA, kappaPre, mu[0],
+          mu[mu.length - 1], cg, pcg, chebyshev, chebyshevPre, lissa, lissaPre, range));
+    }
+    b.note("gpt2.preconditioning (EK-FAC empirical Fisher as M): " + String.join("; ", rows));
   }
 
   private static List<double[]> flatten(GradientExtractor extractor, LayerLayout layout, String prefix,

@@ -79,4 +79,15 @@ public interface IhvpSolver {
       LissaAcceleration acceleration) {
     return new Lissa(damping, scale, depth, repetitions, tolerance, acceleration);
   }
+
+  /**
+   * Chebyshev-accelerated LiSSA preconditioned by {@code preconditioner} {@code M ≈ (H + λI)⁻¹} (ASTRA, Wang et al.
+   * 2025): the semi-iteration runs on {@code M (H + λI)} over {@code range} (its spectrum, {@link
+   * PreconditionedRange}), one curvature product and one {@code M} per step, stopping on the same true relative
+   * residual {@code ‖b − (H + λI) x‖/‖b‖ <= tolerance}; about {@code √(upper/lower)/2 · ln(2/tolerance)} steps.
+   */
+  static IhvpSolver lissa(double damping, PreconditionedRange.Range range, int depth, int repetitions,
+      double tolerance, LinearOperator preconditioner) {
+    return new Lissa(damping, range.lower(), range.upper(), depth, repetitions, tolerance, preconditioner);
+  }
 }

@@ -37,6 +37,12 @@ import java.util.List;
  * residual longer than 2‖b‖ proves it does not (a scale below λ_max, or an indefinite damped Hessian) and the
  * solve stops as diverged, as the plain recursion does.
  *
+ * Preconditioned (ASTRA, Wang et al. 2025): with M ≈ (H + λI)⁻¹ symmetric positive definite, the same
+ * semi-iteration runs on M A, whose spectrum lies in an interval [μ_lo, μ_hi] (PreconditionedRange estimates it): the
+ * direction takes z = M r instead of r, and about (√(μ_hi/μ_lo)/2)·ln(2/tol) steps suffice; with a good M the
+ * interval is narrow (bench exactness, gpt2.preconditioning: κ 20,541 → 38 at λ = 1e-3 × mean on the 1-layer bench
+ * GPT-2). The divergence test then bounds rᵀ M r by 4 bᵀ M b.
+ *
  * solveAll runs the recursion of k right-hand sides in lockstep: per step one block product over
  * the systems still running (each may be in a different repetition), then the same per-system
  * update as solve() (State, driven by Lockstep); a system leaves the block after its last
@@ -52,11 +58,34 @@ final class Lissa implements IhvpSolver {
   private final int repetitions;
   private final double tolerance;
   private final LissaAcceleration acceleration;
+  private final LinearOperator preconditioner;   // M ≈ (H + λI)⁻¹, or null
+  private final double lower;                    // the Chebyshev interval's lower end: λ, or μ_min(M A) estimated
 
   Lissa(double damping, double scale, int depth, int repetitions, double tolerance, LissaAcceleration acceleration) {
+    this(damping, scale, depth, repetitions, tolerance, acceleration, null, damping);
+  }
+
+  /**
+   * Chebyshev semi-iteration on the preconditioned system {@code M (H + λI) x = M b} over {@code [lower, upper]}, an
+   * interval holding the spectrum of {@code M (H + λI)} (see {@link PreconditionedRange}).
+   */
+  Lissa(double damping, double lower, double upper, int depth, int repetitions, double tolerance,
+      LinearOperator preconditioner) {
+    this(damping, upper, depth, repetitions, tolerance, LissaAcceleration.CHEBYSHEV,
+        java.util.Objects.requireNonNull(preconditioner, "preconditioner"), lower);
+    if (!(lower > 0) || !(upper > lower) || !Double.isFinite(upper)) {
+      throw new IllegalArgumentException("lissa: a preconditioned solve needs 0 < lower < upper, finite, got ["
+          + lower + ", " + upper + "]. HINT: estimate them on M (H + λI) (PreconditionedRange)");
+    }
+  }
+
+  private Lissa(double damping, double scale, int depth, int repetitions, double tolerance,
+      LissaAcceleration acceleration, LinearOperator preconditioner, double lower) {
+    this.preconditioner = preconditioner;
+    this.lower = lower;
     this.acceleration = java.util.Objects.requireNonNull(acceleration, "acceleration");
     this.damping = Vectors.requireNonNegative(METHOD, "damping", damping);
-    if (!(scale > damping) || !Double.isFinite(scale)) {
+    if (preconditioner == null && (!(scale > damping) || !Double.isFinite(scale))) {
       throw new IllegalArgumentException("lissa: scale must be finite and > damping (" + damping + "), got " + scale
           + ". HINT: use a scale above the largest eigenvalue of H plus the damping.");
     }
@@ -170,10 +199,12 @@ final class Lissa implements IhvpSolver {
     private final double[] x;
     private final double[] r;
     private final double[] d;
-    private final double theta = (scale + damping) / 2;
-    private final double delta = (scale - damping) / 2;
+    private final double[] z;   // M r (preconditioned), else r itself
+    private final double theta = (scale + lower) / 2;
+    private final double delta = (scale - lower) / 2;
     private final double sigma = theta / delta;
     private final double bNorm;
+    private final double bz;    // bᵀ M b: the bound of rᵀ M r while the spectrum lies in the interval
     private double rho;
 
     Chebyshev(double[] b) {
@@ -181,17 +212,27 @@ final class Lissa implements IhvpSolver {
       x = new double[b.length];
       r = new double[b.length];
       d = new double[b.length];
+      z = preconditioner == null ? r : new double[b.length];
       bNorm = Math.sqrt(Vectors.dot(b, b));
       restart();
+      bz = Vectors.dot(b, z);
     }
 
     private void restart() {
       java.util.Arrays.fill(x, 0);
       System.arraycopy(b, 0, r, 0, b.length);
+      precondition();
       for (int i = 0; i < d.length; i++) {
-        d[i] = b[i] / theta;
+        d[i] = z[i] / theta;
       }
       rho = 1 / sigma;
+    }
+
+    private void precondition() {
+      if (preconditioner != null) {
+        preconditioner.apply(r, z);
+        Vectors.requireFinite(z, METHOD, "the preconditioned residual", steps());
+      }
     }
 
     @Override
@@ -209,7 +250,11 @@ final class Lissa implements IhvpSolver {
         rr += r[i] * r[i];
       }
       double rNorm = Math.sqrt(rr);
-      if (!(rNorm <= 2 * bNorm)) {   // outside the polynomial's bound, or NaN/Inf: the spectrum is not in [λ, s]
+      precondition();
+      // outside the polynomial's bound, or NaN/Inf: the spectrum is not in the interval. Unpreconditioned ‖r‖ <= ‖b‖;
+      // preconditioned rᵀMr <= bᵀMb (M A is self-adjoint in the A inner product, where the polynomial is bounded by 1)
+      boolean outside = preconditioner == null ? !(rNorm <= 2 * bNorm) : !(Vectors.dot(r, z) <= 4 * bz);
+      if (outside) {
         stopDiverged();
         return;
       }
@@ -223,7 +268,7 @@ final class Lissa implements IhvpSolver {
       double keep = next * rho;
       double push = 2 * next / delta;
       for (int i = 0; i < d.length; i++) {
-        d[i] = keep * d[i] + push * r[i];
+        d[i] = keep * d[i] + push * z[i];
       }
       rho = next;
     }
@@ -312,7 +357,8 @@ final class Lissa implements IhvpSolver {
 
   @Override
   public String toString() {
-    return "Lissa[damping=" + damping + ", scale=" + scale + ", depth=" + depth + ", repetitions=" + repetitions
-        + ", tolerance=" + tolerance + ", acceleration=" + acceleration.word() + "]";
+    return "Lissa[damping=" + damping + (preconditioner == null ? ", scale=" + scale
+        : ", preconditioned, interval=[" + lower + ", " + scale + "]") + ", depth=" + depth + ", repetitions="
+        + repetitions + ", tolerance=" + tolerance + ", acceleration=" + acceleration.word() + "]";
   }
 }

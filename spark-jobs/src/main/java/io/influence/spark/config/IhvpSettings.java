@@ -7,6 +7,7 @@ import io.influence.core.linalg.LinearOperator;
 import io.influence.core.solve.IhvpSolver;
 import io.influence.core.solve.LissaAcceleration;
 import io.influence.core.solve.LissaScale;
+import io.influence.core.solve.PreconditionedRange;
 import io.influence.ekfac.Damping;
 import io.influence.ekfac.ResolvedDamping;
 import java.util.List;
@@ -58,9 +59,9 @@ public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, Ch
     }
   }
 
-  /** {@code ihvp.cg.preconditioner}: what conjugate gradients are preconditioned with. */
-  public enum CgPreconditioner {
-    /** Plain conjugate gradients. */
+  /** {@code ihvp.cg.preconditioner}, {@code ihvp.lissa.preconditioner}: what an iterative solve is preconditioned with. */
+  public enum SolvePreconditioner {
+    /** None. */
     NONE,
     /**
      * {@code M = (Ĥ_EKFAC + λI)⁻¹} per layer from the factors fit-ekfac fitted at the same checkpoint, with the
@@ -73,7 +74,7 @@ public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, Ch
    * {@code ihvp.cg}: stop when the true {@code ‖b − (H + λI) x‖/‖b‖ <= tolerance} or after {@code maxIterations};
    * {@code preconditioner} changes the path to the solve, not the solve.
    */
-  public record Cg(int maxIterations, double tolerance, CgPreconditioner preconditioner) implements java.io.Serializable {
+  public record Cg(int maxIterations, double tolerance, SolvePreconditioner preconditioner) implements java.io.Serializable {
     public Cg {
       java.util.Objects.requireNonNull(preconditioner, P + "cg.preconditioner");
       if (maxIterations < 1) {
@@ -90,11 +91,18 @@ public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, Ch
    * of each checkpoint; or a number above λ_max(H) + λ), depth, repetitions, stopping tolerance, and how the products
    * are combined ({@link LissaAcceleration}: the plain recursion, or Chebyshev semi-iteration over {@code [λ, scale]}).
    */
-  public record Lissa(LissaScale scale, int depth, int repetitions, double tolerance, LissaAcceleration acceleration)
-      implements java.io.Serializable {
+  public record Lissa(LissaScale scale, int depth, int repetitions, double tolerance, LissaAcceleration acceleration,
+      SolvePreconditioner preconditioner) implements java.io.Serializable {
     public Lissa {
       java.util.Objects.requireNonNull(scale, P + "lissa.scale");
       java.util.Objects.requireNonNull(acceleration, P + "lissa.acceleration");
+      java.util.Objects.requireNonNull(preconditioner, P + "lissa.preconditioner");
+      if (preconditioner != SolvePreconditioner.NONE && acceleration != LissaAcceleration.CHEBYSHEV) {
+        throw new IllegalArgumentException(P + "lissa.preconditioner = " + Choices.word(preconditioner) + " needs "
+            + P + "lissa.acceleration = chebyshev (the semi-iteration runs on the preconditioned system), got "
+            + Choices.word(acceleration) + ". HINT: set " + P + "lissa.acceleration = chebyshev or "
+            + P + "lissa.preconditioner = none");
+      }
       if (depth < 1) {
         throw new IllegalArgumentException(P + "lissa.depth must be >= 1, got " + depth);
       }
@@ -124,6 +132,11 @@ public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, Ch
     }
   }
 
+  /** Power-iteration products per end of a preconditioned LiSSA's interval. */
+  static final int RANGE_ITERATIONS = 10;
+  /** Factor each end of that interval is widened by. */
+  static final double RANGE_SAFETY = 1.5;
+
   /** Reads {@code ihvp.*} from the resolved {@code influence} settings. */
   static IhvpSettings from(Config influence) {
     Config c = influence;
@@ -135,10 +148,11 @@ public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, Ch
           c.getInt("ihvp.batch-size"), c.getLong("ihvp.sample-rows"), c.getLong("ihvp.sample-seed"),
           c.getInt("ihvp.partitions"), c.getBoolean("ihvp.require-convergence"),
           new Cg(c.getInt("ihvp.cg.max-iterations"), c.getDouble("ihvp.cg.tolerance"),
-              Choices.parse(CgPreconditioner.class, "ihvp.cg.preconditioner", c.getString("ihvp.cg.preconditioner"))),
+              Choices.parse(SolvePreconditioner.class, "ihvp.cg.preconditioner", c.getString("ihvp.cg.preconditioner"))),
           new Lissa(lissaScale(c), c.getInt("ihvp.lissa.depth"), c.getInt("ihvp.lissa.repetitions"),
               c.getDouble("ihvp.lissa.tolerance"), Choices.parse(LissaAcceleration.class, "ihvp.lissa.acceleration",
-              c.getString("ihvp.lissa.acceleration"))));
+              c.getString("ihvp.lissa.acceleration")), Choices.parse(SolvePreconditioner.class,
+              "ihvp.lissa.preconditioner", c.getString("ihvp.lissa.preconditioner"))));
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bad influence.ihvp setting: " + e.getMessage()
           + ". HINT: see the ihvp block of conf/reference.conf", e);
@@ -197,8 +211,10 @@ public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, Ch
   }
 
   /**
-   * As {@link #solver(Method, BlockLinearOperator, ResolvedDamping)}, CG preconditioned by {@code m} when it is not
-   * null ({@code ihvp.cg.preconditioner}; LiSSA takes none).
+   * As {@link #solver(Method, BlockLinearOperator, ResolvedDamping)}, preconditioned by {@code m} when it is not null
+   * ({@code ihvp.cg.preconditioner}, {@code ihvp.lissa.preconditioner}). Preconditioned LiSSA runs Chebyshev
+   * semi-iteration over the spectrum of {@code m (h + λI)}, estimated here ({@link PreconditionedRange}: 10
+   * power-iteration products per end, each end widened by 1.5); its scale setting is then unused.
    */
   public IhvpSolver solver(Method method, BlockLinearOperator h, ResolvedDamping lambda, LinearOperator m) {
     double d = lambda.lambda();
@@ -206,6 +222,10 @@ public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, Ch
       case CG -> m == null ? IhvpSolver.conjugateGradient(d, cg.tolerance(), cg.maxIterations())
           : IhvpSolver.conjugateGradient(d, cg.tolerance(), cg.maxIterations(), m);
       case LISSA -> {
+        if (m != null) {
+          yield IhvpSolver.lissa(d, PreconditionedRange.estimate(h, d, m, RANGE_ITERATIONS, 0, RANGE_SAFETY),
+              lissa.depth(), lissa.repetitions(), lissa.tolerance(), m);
+        }
         requireScaleAbove(lissa.scale(), d);
         yield IhvpSolver.lissa(d, lissa.scale().resolve(h, d), lissa.depth(), lissa.repetitions(), lissa.tolerance(),
             lissa.acceleration());

@@ -106,7 +106,8 @@ public final class IhvpQueries {
   /**
    * Solves every query at checkpoint {@code c}: {@code queries} are full float64 gradients of the store's layers
    * (one per query, in order), {@code meta} the store's metadata of that checkpoint; {@code ekfac}, the EK-FAC factors
-   * of that checkpoint's layers when CG is preconditioned by them ({@code ihvp.cg.preconditioner = ekfac}).
+   * of that checkpoint's layers when the solve is preconditioned by them ({@code ihvp.cg.preconditioner} or
+   * {@code ihvp.lissa.preconditioner = ekfac}).
    */
   public static Solved precondition(HvpCorpus corpus, RunCheckpoint c, StoreMetadata meta, IhvpSettings settings,
       Method method, List<ExampleGradient> queries, Optional<Map<String, LayerFactors>> ekfac) {
@@ -277,6 +278,7 @@ public final class IhvpQueries {
       }
       if (method == Method.LISSA) {
         m.put("acceleration", Choices.word(settings.lissa().acceleration()));
+        m.put("preconditioner", Choices.word(settings.lissa().preconditioner()));
       }
       m.put("damping_mode", settings.damping().relative() ? "relative" : "absolute");
       m.put("damping", settings.damping().value());

@@ -50,9 +50,16 @@ public final class IterativeInfluence extends InfluenceFunction {
     return preconditioned();
   }
 
-  /** CG preconditioned by the fitted EK-FAC ({@code ihvp.cg.preconditioner = ekfac}). */
+  /** CG or LiSSA preconditioned by the fitted EK-FAC ({@code ihvp.cg.preconditioner}, {@code ihvp.lissa.preconditioner}). */
   private boolean preconditioned() {
-    return solver == Method.CG && settings.cg().preconditioner() == IhvpSettings.CgPreconditioner.EKFAC;
+    IhvpSettings.SolvePreconditioner p = solver == Method.CG ? settings.cg().preconditioner()
+        : settings.lissa().preconditioner();
+    return p == IhvpSettings.SolvePreconditioner.EKFAC;
+  }
+
+  /** The setting that asked for the preconditioner. */
+  private String preconditionerKey() {
+    return "influence.ihvp." + (solver == Method.CG ? "cg" : "lissa") + ".preconditioner";
   }
 
   @Override
@@ -75,16 +82,16 @@ public final class IterativeInfluence extends InfluenceFunction {
       for (RunCheckpoint c : checkpoints) {
         StoreMetadata meta = GradientStore.metadata(spark, in.store(), ExtractJob.checkpointName(c));
         if (!StoreMetadata.FULL.equals(meta.projection())) {
-          throw new IllegalArgumentException("influence.ihvp.cg.preconditioner = ekfac needs EK-FAC factors of full "
+          throw new IllegalArgumentException(preconditionerKey() + " = ekfac needs EK-FAC factors of full "
               + "gradients, but the gradient store holds " + meta.projectionDescription() + " gradients at "
               + meta.checkpoint() + " and fit-ekfac fits its factors in the store's space. HINT: extract a full store "
-              + "(influence.extract.projection.enabled = false) or set influence.ihvp.cg.preconditioner = none");
+              + "(influence.extract.projection.enabled = false) or set " + preconditionerKey() + " = none");
         }
         if (meta.optimizerPreconditioning() != OptimizerPreconditioning.NONE) {
-          throw new IllegalArgumentException("influence.ihvp.cg.preconditioner = ekfac is not offered on a store of "
+          throw new IllegalArgumentException(preconditionerKey() + " = ekfac is not offered on a store of "
               + "Adam-preconditioned gradients (checkpoint " + meta.checkpoint() + ", influence.extract."
               + "optimizer-preconditioning = adam): the solve runs on S H S with S = diag(1 / (√v̂ + ε)), which the "
-              + "EK-FAC factors do not approximate. HINT: set influence.ihvp.cg.preconditioner = none");
+              + "EK-FAC factors do not approximate. HINT: set " + preconditionerKey() + " = none");
         }
       }
     }

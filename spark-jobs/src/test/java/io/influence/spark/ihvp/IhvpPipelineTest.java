@@ -241,6 +241,22 @@ class IhvpPipelineTest {
     compare(rows, expected, LISSA_TOLERANCE, "lissa");
     checkSolverColumn(rows, "lissa");
     assertEquals("chebyshev", solverOf(rows).get("acceleration").asText(), "the default acceleration is recorded");
+
+    // preconditioned by the fitted EK-FAC (ASTRA): the same solve, the interval estimated on M (H + λI)
+    InfluenceSettings pre = s.with("ihvp.lissa.preconditioner", "ekfac").with("ihvp.lissa.tolerance", "1e-8")
+        .with("score.folder", "scores-lissa-ekfac");
+    Stages.fitEkfac(spark, pre);
+    List<Row> preRows = Stages.score(spark, pre).collectAsList();
+    compare(preRows, expected, LISSA_TOLERANCE, "lissa preconditioned");
+    checkSolverColumn(preRows, "lissa");
+    JsonNode preSolver = solverOf(preRows);
+    assertEquals("ekfac", preSolver.get("preconditioner").asText());
+    assertEquals("none", solverOf(rows).get("preconditioner").asText());
+    assertTrue(preSolver.get("checkpoints").get(0).get("solver").asText().contains("preconditioned"),
+        preSolver.toString());
+    System.out.printf("IhvpPipelineTest LiSSA steps plain %d, EK-FAC preconditioned %d%n",
+        solverOf(rows).get("checkpoints").get(0).get("iterations").asInt(),
+        preSolver.get("checkpoints").get(0).get("iterations").asInt());
   }
 
   @Test
