@@ -56,12 +56,21 @@ class MathBenchTest {
     // EK-FAC fitted on sampled labels (ekfac.fisher = true) approximates the same GGN: measured 0.82 against the
     // plain inner product's 0.57 on the quick model; a fit on wrong labels or weights would fall to the baseline
     assertTrue(ex.get("gpt2.ggn.true-fisher.ekfac.pearson") > ex.get("gpt2.ggn.identity.pearson") + 0.1, ex.toString());
+    // in Adam's coordinates (an Adam store) EK-FAC as fit-ekfac fits it: measured 0.83 against the identity's 0.67
+    assertTrue(ex.get("gpt2.adam.ekfac.pearson") > ex.get("gpt2.adam.identity.pearson") + 0.05, ex.toString());
+    // EK-FAC as the preconditioner of CG and LiSSA at λ = 1e-3 × mean (ASTRA): measured CG 656 → 59 iterations and
+    // Chebyshev LiSSA 1,229 → 96 steps on the quick model; both solves reach the tolerance
+    String pre = "gpt2.preconditioning.lambda-1e-03.";
+    assertTrue(ex.get(pre + "pcg-iterations") * 3 < ex.get(pre + "cg-iterations"), ex.toString());
+    assertTrue(ex.get(pre + "lissa-ekfac-steps") * 3 < ex.get(pre + "lissa-steps"), ex.toString());
+    assertEquals(1.0, ex.get(pre + "lissa-converged"), ex.toString());
 
     atLeast(loo, "lr.loo.pearson", LOO);
     double slope = loo.get("lr.loo.slope");
     assertTrue(slope > 0.8 && slope < 1.25, "LOO slope actual/predicted (sign and 1/N convention) " + slope);
     atLeast(loo, "lr.lds.spearman", LR_LDS);
-    for (String m : List.of("gpt2.lds.ekfac", "gpt2.lds.tracin", "gpt2.lds.gradient")) {
+    for (String m : List.of("gpt2.lds.ekfac", "gpt2.lds.tracin", "gpt2.lds.gradient", "gpt2.lds.tracin-unit",
+        "gpt2.lds.tracin-adam", "gpt2.lds.tracin-adam-unit", "gpt2.lds.ekfac-adam")) {
       double v = loo.get(m);
       assertTrue(v >= -1 && v <= 1, m + " = " + v);
     }
