@@ -466,7 +466,7 @@ final class ExactnessTask implements BenchTask {
       io.influence.core.linalg.BlockLinearOperator block = io.influence.core.linalg.BlockLinearOperator.oneAtATime(dense);
       double scale = io.influence.core.solve.LissaScale.Auto.DEFAULT.resolve(block, lambda);
       io.influence.core.solve.PreconditionedRange.Range range = io.influence.core.solve.PreconditionedRange.estimate(
-          block, lambda, mOp, 10, 0, 1.5);
+          block, lambda, mOp, 20, 0, 1.5);
       double lissa = 0;
       double lissaPre = 0;
       boolean converged = true;

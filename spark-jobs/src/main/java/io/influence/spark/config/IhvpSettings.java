@@ -132,8 +132,8 @@ public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, Ch
     }
   }
 
-  /** Power-iteration products per end of a preconditioned LiSSA's interval. */
-  static final int RANGE_ITERATIONS = 10;
+  /** Lanczos steps (products) that estimate a preconditioned LiSSA's interval. */
+  static final int RANGE_ITERATIONS = 20;
   /** Factor each end of that interval is widened by. */
   static final double RANGE_SAFETY = 1.5;
 
@@ -213,8 +213,8 @@ public record IhvpSettings(Curvature curvature, Damping damping, Trace trace, Ch
   /**
    * As {@link #solver(Method, BlockLinearOperator, ResolvedDamping)}, preconditioned by {@code m} when it is not null
    * ({@code ihvp.cg.preconditioner}, {@code ihvp.lissa.preconditioner}). Preconditioned LiSSA runs Chebyshev
-   * semi-iteration over the spectrum of {@code m (h + λI)}, estimated here ({@link PreconditionedRange}: 10
-   * power-iteration products per end, each end widened by 1.5); its scale setting is then unused.
+   * semi-iteration over the spectrum of {@code m (h + λI)}, estimated here ({@link PreconditionedRange}: the Ritz
+   * values of 20 Lanczos steps, each end widened by 1.5); its scale setting is then unused.
    */
   public IhvpSolver solver(Method method, BlockLinearOperator h, ResolvedDamping lambda, LinearOperator m) {
     double d = lambda.lambda();
