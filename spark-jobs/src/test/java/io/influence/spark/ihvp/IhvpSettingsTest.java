@@ -111,6 +111,18 @@ class IhvpSettingsTest {
   }
 
   @Test
+  void lissaPreconditioner_defaultNone_ekfacNeedsFactorsAndChebyshev() {
+    assertEquals(IhvpSettings.SolvePreconditioner.NONE, read(Map.of()).lissa().preconditioner());
+    assertEquals(IhvpSettings.SolvePreconditioner.EKFAC,
+        read(Map.of("ihvp.lissa.preconditioner", "ekfac")).lissa().preconditioner());
+    var s = Settings.load(Optional.empty(), Map.of("score.method", "lissa", "ihvp.lissa.preconditioner", "ekfac"));
+    assertTrue(InfluenceMethod.of(s.score().method(), s).needsFactors(), "run fits EK-FAC first");
+    var e = assertThrows(IllegalArgumentException.class, () -> read(Map.of("ihvp.lissa.preconditioner", "ekfac",
+        "ihvp.lissa.acceleration", "none")));
+    assertTrue(e.getMessage().contains("ihvp.lissa.acceleration = chebyshev"), e.getMessage());
+  }
+
+  @Test
   void damping_plainNumber_isAnAbsoluteLambdaAsBeforeTheBlock() {
     assertEquals(Damping.absolute(0.02), read(Map.of("ihvp.damping", "0.02")).damping());
   }
