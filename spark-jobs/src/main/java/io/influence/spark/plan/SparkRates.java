@@ -22,20 +22,32 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 
 /**
- * What Spark itself costs on this session, measured in a few seconds: the wall time of a small job (listing,
- * planning and reading one column of a small Parquet folder; every stage runs tens of jobs), the fastest of five,
+ * What Spark itself costs on this session, measured in a few seconds: the wall time of a small bookkeeping job (a
+ * two-stage count of one row per task slot; every stage runs tens of such jobs), the fastest of five,
  * and the aggregate rates at which the session writes and reads gradient rows through the store's own code
  * ({@link GradientStore#write}: per-layer float arrays in, the packed binary column of the current store format out,
  * every value checked finite; {@link RowGather}: each row's bytes copied into a float block buffer as the score,
  * self-influence and flag jobs read it), on a one-checkpoint scratch store of about {@code targetBytes} in a local
  * temporary folder that is deleted afterwards.
  *
- * @param jobSeconds           one small Parquet job (see above)
+ * @param jobSeconds           one small bookkeeping job (see above)
  * @param writeBytesPerSecond  Parquet bytes written per second (generation of the rows included)
  * @param readBytesPerSecond   Parquet bytes read and decoded per second (every float touched)
  * @param scratchBytes         bytes of the scratch store
  */
 public record SparkRates(double jobSeconds, double writeBytesPerSecond, double readBytesPerSecond, long scratchBytes) {
+
+  /** The fastest of five runs of {@code job} after one warm-up run: a repetition slowed by other work is not the cost. */
+  private static double fastest(Runnable job) {
+    job.run();
+    double best = Double.POSITIVE_INFINITY;
+    for (int i = 0; i < 5; i++) {
+      long t0 = System.nanoTime();
+      job.run();
+      best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+    }
+    return best;
+  }
 
   /** Measures with rows of {@code floatsPerRow} floats, about {@code targetBytes} in all. */
   public static SparkRates measure(SparkSession spark, long floatsPerRow, long targetBytes) {
@@ -73,9 +85,16 @@ public record SparkRates(double jobSeconds, double writeBytesPerSecond, double r
               return RowFactory.create("row-" + id, values);
             }
           }, Encoders.row(schema));
+      String group = "influence-plan-calibration-write";
+      spark.sparkContext().setJobGroup(group, "plan: Parquet write rate", false);
       long w0 = System.nanoTime();
-      GradientStore.write(spark, generated, store, meta);
+      try {
+        GradientStore.write(spark, generated, store, meta);
+      } finally {
+        spark.sparkContext().clearJobGroup();
+      }
       double write = (System.nanoTime() - w0) / 1e9;
+      int writeJobs = spark.sparkContext().statusTracker().getJobIdsForGroup(group).length;
       long bytes = Planner.folderBytes(store);
       GradientTable table = GradientStore.table(spark, store, List.of(meta.checkpoint()));
       RowGather gather = table.gather();
@@ -93,16 +112,19 @@ public record SparkRates(double jobSeconds, double writeBytesPerSecond, double r
       }).reduce(Double::sum);
       double read = (System.nanoTime() - r0) / 1e9;
       String folder = GradientStore.folder(store, meta.checkpoint()).toString();
-      // a small job as the stages run tens of them: list, plan and read one column of a small Parquet folder
-      spark.read().parquet(folder).filter("id = ''").count();
-      double job = Double.POSITIVE_INFINITY;
-      for (int i = 0; i < 5; i++) {
-        long j0 = System.nanoTime();
-        spark.read().parquet(folder).filter("id = ''").count();
-        job = Math.min(job, (System.nanoTime() - j0) / 1e9);   // a repetition slowed by other work is not the cost
-      }
-      // the rates without one job's fixed cost, which the stages' job counts carry (at least half the time is I/O)
-      return new SparkRates(job, bytes / Math.max(write / 2, write - job), bytes / Math.max(read / 2, read - job), bytes);
+      // the fixed cost of a stage's bookkeeping job (counts, checks, small aggregates: most of the tens each stage
+      // runs): a two-stage count over one row per task slot, the fastest of five after a warm-up. (The earlier
+      // calibration, listing and reading one column of a small Parquet folder, took 0.29 s against the 0.06-0.10 s
+      // per job the stages averaged, work included, and overestimated every stage 1.7-3.1x on a quiet machine;
+      // averaging this job with a one-stage RDD count, 0.015 s, underestimated them 1.5-3x. This one still varies
+      // from 0.055 to 0.16 s between runs.)
+      double parquetJob = fastest(() -> spark.read().parquet(folder).filter("id = ''").count());
+      double job = fastest(() -> spark.range(0, slots, 1, slots).count());
+      // the rates without the jobs' fixed costs, which the stages' job counts carry: the write ran writeJobs jobs (its
+      // checks, the write and the commit; the extract stage's count includes them), the read one Parquet job (at
+      // least half of each time is I/O)
+      return new SparkRates(job, bytes / Math.max(write / 2, write - writeJobs * job),
+          bytes / Math.max(read / 2, read - parquetJob), bytes);
     } finally {
       Locations.deleteRecursively(spark.sparkContext().hadoopConfiguration(), Locations.local(dir));
     }
