@@ -174,12 +174,7 @@ class FitEkfacJobTest {
       LayerFactors g = got.get(layer);
       assertClose(e.eigA(), g.eigA(), layer + " eigenvalues of A (scaled token factors)");
       assertClose(e.eigS(), g.eigS(), layer + " eigenvalues of S (scaled token factors)");
-      Random random = new Random(layer.hashCode());
-      double[] v = new double[g.dOut() * g.dIn()];
-      for (int i = 0; i < v.length; i++) {
-        v[i] = random.nextGaussian();
-      }
-      INDArray x = Nd4j.create(v, new long[] {g.dOut(), g.dIn()}, 'c');
+      INDArray x = randomGradient(g, layer);
       double[] fitted = precondition(g, x, true);
       assertClose(precondition(e, x, true), fitted, layer + " EK-FAC preconditioned (Adam store)");
       differsFromRaw = Math.max(differsFromRaw, relativeDifference(precondition(raw.get(layer), x, true), fitted));
@@ -213,12 +208,7 @@ class FitEkfacJobTest {
       LayerFactors e = expected.get(layer);
       LayerFactors g = got.get(layer);
       assertClose(e.eigS(), g.eigS(), layer + " eigenvalues of S (true Fisher)");
-      Random random = new Random(layer.hashCode());
-      double[] v = new double[g.dOut() * g.dIn()];
-      for (int i = 0; i < v.length; i++) {
-        v[i] = random.nextGaussian();
-      }
-      INDArray x = Nd4j.create(v, new long[] {g.dOut(), g.dIn()}, 'c');
+      INDArray x = randomGradient(g, layer);
       double[] fitted = precondition(g, x, true);
       assertClose(precondition(e, x, true), fitted, layer + " EK-FAC preconditioned (true Fisher)");
       double[] emp = precondition(empirical.get(layer), x, true);
@@ -254,12 +244,7 @@ class FitEkfacJobTest {
     for (String layer : expected.keySet()) {
       LayerFactors g = got.get(layer);
       assertClose(expected.get(layer).eigS(), g.eigS(), layer + " eigenvalues of S (two draws)");
-      Random random = new Random(layer.hashCode());
-      double[] v = new double[g.dOut() * g.dIn()];
-      for (int i = 0; i < v.length; i++) {
-        v[i] = random.nextGaussian();
-      }
-      INDArray x = Nd4j.create(v, new long[] {g.dOut(), g.dIn()}, 'c');
+      INDArray x = randomGradient(g, layer);
       double[] fitted = precondition(g, x, true);
       assertClose(precondition(expected.get(layer), x, true), fitted, layer + " EK-FAC preconditioned (two draws)");
       double[] one = precondition(oneDraw.get(layer), x, true);
@@ -332,6 +317,16 @@ class FitEkfacJobTest {
         otherSpace.getMessage());
     var refit = assertThrows(IllegalStateException.class, () -> fit(full, factors, 1));
     assertTrue(refit.getMessage().contains("--overwrite"), refit.getMessage());
+  }
+
+  /** A seeded standard Gaussian {@code [dOut, dIn]} matrix for {@code f}'s layer. */
+  private static INDArray randomGradient(LayerFactors f, String layer) {
+    Random random = new Random(layer.hashCode());
+    double[] v = new double[f.dOut() * f.dIn()];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = random.nextGaussian();
+    }
+    return Nd4j.create(v, new long[] {f.dOut(), f.dIn()}, 'c');
   }
 
   private static double[] precondition(LayerFactors f, INDArray x, boolean corrected) {
