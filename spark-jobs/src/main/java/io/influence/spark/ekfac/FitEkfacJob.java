@@ -118,8 +118,9 @@ public final class FitEkfacJob {
     if (spec.fisher() == io.influence.spark.config.Fisher.TRUE
         && meta.optimizerPreconditioning() != OptimizerPreconditioning.NONE) {   // before the covariance pass
       throw new IllegalArgumentException("influence.ekfac.fisher = true is not offered on a store of Adam-"
-          + "preconditioned gradients (checkpoint " + meta.checkpoint() + ", influence.extract.optimizer-"
-          + "preconditioning = adam): its correction pass forms projected gradients from token factors, which "
+          + "preconditioned gradients (checkpoint " + meta.checkpoint() + ", "
+          + "influence.extract.optimizer-preconditioning = adam): its correction pass forms projected gradients from "
+          + "token factors, which "
           + "Adam's per-parameter scaling does not factor through. HINT: set influence.ekfac.fisher = empirical (its "
           + "correction reads the stored, scaled gradients), or extract a raw store into another output.dir");
     }

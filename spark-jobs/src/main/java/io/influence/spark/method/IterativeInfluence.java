@@ -89,8 +89,9 @@ public final class IterativeInfluence extends InfluenceFunction {
         }
         if (meta.optimizerPreconditioning() != OptimizerPreconditioning.NONE) {
           throw new IllegalArgumentException(preconditionerKey() + " = ekfac is not offered on a store of "
-              + "Adam-preconditioned gradients (checkpoint " + meta.checkpoint() + ", influence.extract."
-              + "optimizer-preconditioning = adam): the solve runs on S H S with S = diag(1 / (√v̂ + ε)), which the "
+              + "Adam-preconditioned gradients (checkpoint " + meta.checkpoint() + ", "
+              + "influence.extract.optimizer-preconditioning = adam): the solve runs on S H S with "
+              + "S = diag(1 / (√v̂ + ε)), which the "
               + "EK-FAC factors do not approximate. HINT: set " + preconditionerKey() + " = none");
         }
       }
