@@ -398,45 +398,14 @@ final class ExactnessTask implements BenchTask {
       double[][] g, double[] eig, List<double[]> queries) {
     int dim = g.length;
     double mean = mean(eig);
-    LinearOperator dense = new LinearOperator() {
-      @Override
-      public int dim() {
-        return dim;
-      }
-
-      @Override
-      public void apply(double[] v, double[] out) {
-        for (int i = 0; i < dim; i++) {
-          double acc = 0;
-          for (int j = 0; j < dim; j++) {
-            acc += g[i][j] * v[j];
-          }
-          out[i] = acc;
-        }
-      }
-    };
+    LinearOperator dense = DenseMath.operator(g);
     List<String> rows = new ArrayList<>();
     for (double f : new double[] {1e-3, 1e-2, 1e-1}) {
       double lambda = f * mean;
       Preconditioner ekfac = KroneckerPreconditioners.ekfac(fitted, Damping.absolute(lambda));
       io.influence.core.solve.PreconditionerOperator mOp = new io.influence.core.solve.PreconditionerOperator(ekfac,
           layout);
-      double[][] w = new double[dim][dim];   // M⁻¹, column by column
-      double[] e = new double[dim];
-      double[] col = new double[dim];
-      for (int j = 0; j < dim; j++) {
-        Arrays.fill(e, 0);
-        e[j] = 1;
-        mOp.apply(e, col);
-        for (int i = 0; i < dim; i++) {
-          w[i][j] = col[i];
-        }
-      }
-      for (int i = 0; i < dim; i++) {   // symmetrise the rounding
-        for (int j = 0; j < i; j++) {
-          w[i][j] = w[j][i] = (w[i][j] + w[j][i]) / 2;
-        }
-      }
+      double[][] w = DenseMath.matrix(mOp);   // M⁻¹, column by column, symmetrised
       double[][] a = new double[dim][dim];
       for (int i = 0; i < dim; i++) {
         a[i] = g[i].clone();

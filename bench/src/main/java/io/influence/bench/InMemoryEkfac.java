@@ -61,6 +61,10 @@ final class InMemoryEkfac {
       throw new IllegalArgumentException("samples must be 1 for observed labels and >= 1 for sampled ones: " + samples);
     }
     double weight = 1.0 / samples;
+    Map<String, RankOneScaling> scalings = new LinkedHashMap<>();
+    if (rankOne) {
+      layers.forEach(l -> scalings.put(l, RankOneScaling.fit(adam.factors(l))));
+    }
     Map<String, CovarianceAccumulator> cov = new LinkedHashMap<>();
     for (int s = 0; s < samples; s++) {
       GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(layers)
@@ -70,7 +74,7 @@ final class InMemoryEkfac {
         BatchGradients g = model.gradients(TokenBatch.of(batch.toArray(new int[0][])), request);
         for (int b = 0; b < batch.size(); b++) {
           for (TokenFactors f0 : g.tokenFactors().get(b).values()) {
-            TokenFactors f = rankOne ? RankOneScaling.fit(adam.factors(f0.layer())).apply(f0) : f0;
+            TokenFactors f = rankOne ? scalings.get(f0.layer()).apply(f0) : f0;
             cov.computeIfAbsent(f.layer(), l -> new CovarianceAccumulator(l, f.dIn(), f.dOut())).add(f, weight,
                 "sequence " + (start + b));
           }

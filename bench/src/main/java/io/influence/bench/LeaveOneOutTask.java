@@ -263,33 +263,27 @@ final class LeaveOneOutTask implements BenchTask {
         queryGrads.stream().map(ExampleGradient::layers).toList(), trainIds,
         trainGrads.stream().map(ExampleGradient::layers).toList());
 
-    // TracInCP over the saved checkpoints of the full run
+    // TracInCP over the saved checkpoints of the full run, on raw and on Adam-scaled gradients (each checkpoint's
+    // AdamW state, both sides; issue 16's option), each checkpoint loaded once
     List<CheckpointGradients> perCheckpoint = new ArrayList<>();
-    for (RunCheckpoint c : full.run().checkpoints()) {
-      CausalLm at = load(c);
-      GradientExtractor e = new GradientExtractor(at, Map.of(), 32);
-      perCheckpoint.add(new CheckpointGradients("checkpoint-" + c.step(), c.learningRate(),
-          e.extract(queryIds, querySeqs, null), e.extract(trainIds, data, null)));
-    }
-    double[][] tracin = TracInCp.scores(layout, CheckpointSource.of(perCheckpoint)).total();
-    // the options of issue 16 on the same run: unit-normalised (cosine) TracIn, Adam-aware TracIn (each checkpoint's
-    // AdamW state, both sides), both, and EK-FAC in Adam's coordinates at the final model
-    Map<String, double[][]> options = new java.util.LinkedHashMap<>();
-    options.put("tracin-unit", TracInCp.scores(layout, CheckpointSource.of(unit(perCheckpoint))).total());
     List<CheckpointGradients> adamCheckpoints = new ArrayList<>();
     AdamScaling lastAdam = null;
     for (RunCheckpoint c : full.run().checkpoints()) {
       CausalLm at = load(c);
       lastAdam = adam(at, c);
-      GradientExtractor e = new GradientExtractor(at, Map.of(), 32, lastAdam);
-      adamCheckpoints.add(new CheckpointGradients("checkpoint-" + c.step(), c.learningRate(),
-          e.extract(queryIds, querySeqs, null), e.extract(trainIds, data, null)));
+      perCheckpoint.add(gradients(c, new GradientExtractor(at, Map.of(), 32), queryIds, querySeqs, trainIds, data));
+      adamCheckpoints.add(gradients(c, new GradientExtractor(at, Map.of(), 32, lastAdam), queryIds, querySeqs,
+          trainIds, data));
     }
+    double[][] tracin = TracInCp.scores(layout, CheckpointSource.of(perCheckpoint)).total();
+    // the other options on the same run: unit-normalised (cosine) TracIn, Adam-aware TracIn, both, and EK-FAC in
+    // Adam's coordinates at the final model
+    Map<String, double[][]> options = new java.util.LinkedHashMap<>();
+    options.put("tracin-unit", TracInCp.scores(layout, CheckpointSource.of(unit(perCheckpoint))).total());
     options.put("tracin-adam", TracInCp.scores(layout, CheckpointSource.of(adamCheckpoints)).total());
     options.put("tracin-adam-unit", TracInCp.scores(layout, CheckpointSource.of(unit(adamCheckpoints))).total());
-    AdamScaling finalAdam = lastAdam;
     Preconditioner ekfacAdam = KroneckerPreconditioners.ekfac(InMemoryEkfac.fitAdam(model, data, model.linearLayers(),
-        finalAdam, true), Damping.DEFAULT);
+        lastAdam, true), Damping.DEFAULT);
     CheckpointGradients lastScaled = adamCheckpoints.get(adamCheckpoints.size() - 1);
     options.put("ekfac-adam", PairwiseScores.score(layout, queryIds,
         lastScaled.queries().stream().map(g -> ekfacAdam.apply(g.layers())).toList(), trainIds,
@@ -348,6 +342,13 @@ final class LeaveOneOutTask implements BenchTask {
         lm.seq(), models, lm.steps(), lm.learningRate(), lm.batch(), 100 * fraction, n, queries,
         Arrays.toString(round(ldsEkfac)), perCheckpoint.size(), Arrays.toString(round(ldsTracin)),
         (tFull - t0) / 1e9, full.lastLoss(), (System.nanoTime() - t0) / 1e9));
+  }
+
+  /** Checkpoint {@code c}'s query and training gradients by {@code e}. */
+  private static CheckpointGradients gradients(RunCheckpoint c, GradientExtractor e, List<String> queryIds,
+      List<int[]> queries, List<String> trainIds, List<int[]> train) {
+    return new CheckpointGradients("checkpoint-" + c.step(), c.learningRate(), e.extract(queryIds, queries, null),
+        e.extract(trainIds, train, null));
   }
 
   /** Every gradient of {@code checkpoints} divided by its norm over all layers (cosine TracIn). */

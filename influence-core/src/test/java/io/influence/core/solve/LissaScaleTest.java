@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.core.linalg.BlockLinearOperator;
-import io.influence.core.linalg.LinearOperator;
 import io.influence.core.truth.DenseMath;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -56,22 +55,6 @@ class LissaScaleTest {
     return m;
   }
 
-  private static LinearOperator op(double[][] m) {
-    return new LinearOperator() {
-      @Override
-      public int dim() {
-        return m.length;
-      }
-
-      @Override
-      public void apply(double[] v, double[] out) {
-        for (int i = 0; i < m.length; i++) {
-          out[i] = DenseMath.dot(m[i], v);
-        }
-      }
-    };
-  }
-
   private static double[] rhs() {
     Random r = new Random(3);
     double[] b = new double[DIM];
@@ -93,15 +76,15 @@ class LissaScaleTest {
 
   @Test
   void powerIteration_gappedSpectrum_estimatesLargestEigenvalueFromBelow() {
-    double estimate = PowerIteration.largestEigenvalue(op(spd(1)), 10, 0);
+    double estimate = PowerIteration.largestEigenvalue(DenseMath.operator(spd(1)), 10, 0);
     assertTrue(estimate <= 40 * (1 + 1e-12), "Rayleigh quotient above λ_max: " + estimate);
     assertEquals(40, estimate, 40 * 1e-3);
-    assertEquals(estimate, PowerIteration.largestEigenvalue(op(spd(1)), 10, 0), "seeded: the same estimate");
+    assertEquals(estimate, PowerIteration.largestEigenvalue(DenseMath.operator(spd(1)), 10, 0), "seeded: the same estimate");
   }
 
   @Test
   void lissa_oldDefaultScaleBelowLargestEigenvalue_stopsAsDivergedWithFiniteEstimate() {
-    SolveResult r = IhvpSolver.lissa(DAMPING, 10.0, 1000, 1, 1e-10).solve(op(spd(1)), rhs());
+    SolveResult r = IhvpSolver.lissa(DAMPING, 10.0, 1000, 1, 1e-10).solve(DenseMath.operator(spd(1)), rhs());
     assertTrue(r.diverged());
     assertFalse(r.converged());
     assertTrue(r.iterations() < 100, "stops as soon as it leaves the bound, not at depth: " + r.iterations());
@@ -114,10 +97,10 @@ class LissaScaleTest {
   @Test
   void lissa_autoScale_convergesToTheExactDampedSolve() {
     double[][] m = spd(1);
-    BlockLinearOperator h = BlockLinearOperator.oneAtATime(op(m));
+    BlockLinearOperator h = BlockLinearOperator.oneAtATime(DenseMath.operator(m));
     double scale = LissaScale.Auto.DEFAULT.resolve(h, DAMPING);
     assertTrue(scale > 40 + DAMPING && scale < 1.5 * (40 + DAMPING) * (1 + 1e-9), "scale " + scale);
-    SolveResult r = IhvpSolver.lissa(DAMPING, scale, 20_000, 1, 1e-13).solve(op(m), rhs());
+    SolveResult r = IhvpSolver.lissa(DAMPING, scale, 20_000, 1, 1e-13).solve(DenseMath.operator(m), rhs());
     assertTrue(r.converged() && !r.diverged(), r.toString());
     double err = relativeError(r.x(), DenseMath.solve(m, DAMPING, rhs()));
     assertTrue(err < 1e-6, "relative error " + err);
@@ -136,7 +119,7 @@ class LissaScaleTest {
   void conjugateGradient_tightTolerance_trueResidualMeetsIt() {
     double[][] m = spd(2);
     double[] b = rhs();
-    SolveResult r = IhvpSolver.conjugateGradient(1e-3, 1e-10, 1000).solve(op(m), b);
+    SolveResult r = IhvpSolver.conjugateGradient(1e-3, 1e-10, 1000).solve(DenseMath.operator(m), b);
     assertTrue(r.converged(), r.toString());
     assertTrue(r.relativeResidual() <= 1e-10, "the recomputed residual meets the tolerance: " + r.relativeResidual());
     assertTrue(relativeError(r.x(), DenseMath.solve(m, 1e-3, b)) < 1e-6);
@@ -146,12 +129,12 @@ class LissaScaleTest {
   void lissaChebyshev_smallDampingOnSingularCurvature_reachesTheExactSolveInAboutTheSquareRootOfTheSteps() {
     double lambda = 0.01;
     double[][] m = spd(2, 0);
-    double scale = LissaScale.Auto.DEFAULT.resolve(BlockLinearOperator.oneAtATime(op(m)), lambda);
+    double scale = LissaScale.Auto.DEFAULT.resolve(BlockLinearOperator.oneAtATime(DenseMath.operator(m)), lambda);
     double tolerance = 1e-10;
     int depth = 5000;
     double[] exact = DenseMath.solve(m, lambda, rhs());
     SolveResult fast = IhvpSolver.lissa(lambda, scale, depth, 1, tolerance, LissaAcceleration.CHEBYSHEV)
-        .solve(op(m), rhs());
+        .solve(DenseMath.operator(m), rhs());
     assertTrue(fast.converged() && !fast.diverged(), fast.toString());
     assertTrue(fast.relativeResidual() <= 2 * tolerance, "residual " + fast.relativeResidual());
     // Chebyshev's bound on [λ, s]: residual <= 2((√κ − 1)/(√κ + 1))^j, κ = s/λ
@@ -163,7 +146,7 @@ class LissaScaleTest {
     double err = relativeError(fast.x(), exact);
     assertTrue(err < (40 + lambda) / lambda * 2 * tolerance, "relative error " + err);
     // the plain recursion over the same number of products is still far from it
-    SolveResult plain = IhvpSolver.lissa(lambda, scale, depth, 1, tolerance).solve(op(m), rhs());
+    SolveResult plain = IhvpSolver.lissa(lambda, scale, depth, 1, tolerance).solve(DenseMath.operator(m), rhs());
     assertFalse(plain.converged());
     assertTrue(relativeError(plain.x(), exact) > 0.1, "plain LiSSA error " + relativeError(plain.x(), exact));
   }
@@ -171,7 +154,7 @@ class LissaScaleTest {
   @Test
   void lissaChebyshev_scaleBelowLargestEigenvalue_stopsAsDiverged() {
     SolveResult r = IhvpSolver.lissa(DAMPING, 10.0, 1000, 1, 1e-10, LissaAcceleration.CHEBYSHEV)
-        .solve(op(spd(1)), rhs());
+        .solve(DenseMath.operator(spd(1)), rhs());
     assertTrue(r.diverged());
     assertFalse(r.converged());
     assertTrue(r.iterations() < 100, "stops as soon as it leaves the bound, not at depth: " + r.iterations());

@@ -51,8 +51,8 @@ class PreconditionedLissaTest {
       e[j] = 1;
       inverse[j] = DenseMath.solve(blocks, DAMPING, e);   // column j; symmetric
     }
-    LinearOperator m = dense(inverse);
-    LinearOperator op = dense(h);
+    LinearOperator m = DenseMath.operator(inverse);
+    LinearOperator op = DenseMath.operator(h);
     double[] b = new double[DIM];
     for (int i = 0; i < DIM; i++) {
       b[i] = rnd.nextGaussian();
@@ -120,19 +120,4 @@ class PreconditionedLissaTest {
     return h;
   }
 
-  private static LinearOperator dense(double[][] a) {
-    return new LinearOperator() {
-      @Override
-      public int dim() {
-        return a.length;
-      }
-
-      @Override
-      public void apply(double[] v, double[] out) {
-        for (int i = 0; i < a.length; i++) {
-          out[i] = DenseMath.dot(a[i], v);
-        }
-      }
-    };
-  }
 }

@@ -15,6 +15,23 @@ public final class DenseMath {
 
   private DenseMath() {}
 
+  /** {@code m} as an operator: {@code out = m v}, row by row. */
+  public static LinearOperator operator(double[][] m) {
+    return new LinearOperator() {
+      @Override
+      public int dim() {
+        return m.length;
+      }
+
+      @Override
+      public void apply(double[] v, double[] out) {
+        for (int i = 0; i < m.length; i++) {
+          out[i] = dot(m[i], v);
+        }
+      }
+    };
+  }
+
   /** The matrix of {@code op}, column by column from products with unit vectors, symmetrised. */
   public static double[][] matrix(LinearOperator op) {
     int n = op.dim();
