@@ -38,7 +38,10 @@ import org.apache.spark.sql.SparkSession;
  * and per rank the store's bytes on disk ({@code gradients/}, every checkpoint) and the seconds of extract,
  * fit-ekfac and each score.
  *
- * <p>Flags ({@code -P}): {@code ranks} (comma list; quick 4,16, full 8,16,32,64: at width 64 no k can exceed the
+ * <p>Each rank runs with each basis of {@code bases}: {@code random} (seeded Gaussian, folders {@code rank-K}) and
+ * {@code principal} ({@code extract.projection.basis = principal}, folders {@code principal-K}).
+ *
+ * <p>Flags ({@code -P}): {@code bases} (comma list; random,principal), {@code ranks} (comma list; quick 4,16, full 8,16,32,64: at width 64 no k can exceed the
  * smallest layer's 64 outputs and 65 inputs, extract refuses it), {@code methods} (quick tracin,
  * full tracin,ekfac), {@code rerank} (comma list of M; 20,50), {@code fortunes} (quick 12, full 80), {@code facts}
  * (quick 6, full 24), the model sizes of {@link BenchPipeline} (full: the engine's default model, GPT-2 2 layers ×
@@ -52,6 +55,11 @@ final class ProjectionTask implements BenchTask {
   /** The output folder of {@code rank} (0 = full gradients) under the task's work folder. */
   static String folder(int rank) {
     return rank == 0 ? "full" : "rank-" + rank;
+  }
+
+  /** The output folder of {@code rank} with the principal basis. */
+  static String principalFolder(int rank) {
+    return "principal-" + rank;
   }
 
   /** The score folder of {@code method} in every rank's output. */
@@ -89,6 +97,7 @@ final class ProjectionTask implements BenchTask {
     List<Integer> ranks = ints(o.param("ranks", o.quick() ? "4,16" : "8,16,32,64"));
     List<Integer> rerank = ints(o.param("rerank", "20,50"));
     List<String> methods = List.of(o.param("methods", o.quick() ? "tracin" : "tracin,ekfac").split(","));
+    List<String> bases = List.of(o.param("bases", "random,principal").split(","));
     int n = data.texts().size();
     int k = Math.min(10, n);
     InfluenceSettings base = BenchPipeline.settings(o, QUICK, FULL, o.workDir().resolve(folder(0)), data);
@@ -96,30 +105,39 @@ final class ProjectionTask implements BenchTask {
     TrainJob.Result trained = BenchPipeline.train(base, line -> System.err.println("[projection] " + line));
     result.metric("seconds.train", since(t0));
 
-    List<Integer> all = new ArrayList<>(ranks);
+    // output folders: each rank per basis (random ranks r > 0, principal ones -r), and full gradients (0)
+    List<Integer> all = new ArrayList<>();
+    if (bases.contains("random")) {
+      all.addAll(ranks);
+    }
+    if (bases.contains("principal")) {
+      ranks.forEach(r -> all.add(-r));
+    }
     all.add(0);
     // method → rank → query → train → score
     Map<String, Map<Integer, Map<String, Map<String, Double>>>> scores = new LinkedHashMap<>();
     SparkSession spark = Sessions.create(base.spark());
     try {
       for (int r : all) {
+        int rank = Math.abs(r);
         InfluenceSettings s = r == 0 ? base.with("extract.projection.enabled", false)
-            : base.with("output.dir", o.workDir().resolve(folder(r)).toString())
-                .with("extract.projection.k-in", r).with("extract.projection.k-out", r);
+            : base.with("output.dir", o.workDir().resolve(label(r)).toString())
+                .with("extract.projection.k-in", rank).with("extract.projection.k-out", rank)
+                .with("extract.projection.basis", r < 0 ? "principal" : "random");
         long t = System.nanoTime();
         Stages.extract(spark, s);
-        result.metric("seconds.extract." + folder(r), since(t));
-        result.metric("bytes.store." + folder(r), io.influence.spark.plan.Planner.folderBytes(Path.of(s.output().dir()).resolve("gradients")));
+        result.metric("seconds.extract." + label(r), since(t));
+        result.metric("bytes.store." + label(r), io.influence.spark.plan.Planner.folderBytes(Path.of(s.output().dir()).resolve("gradients")));
         if (methods.contains("ekfac")) {
           t = System.nanoTime();
           Stages.fitEkfac(spark, s);
-          result.metric("seconds.fit-ekfac." + folder(r), since(t));
+          result.metric("seconds.fit-ekfac." + label(r), since(t));
         }
         for (String m : methods) {
           t = System.nanoTime();
           scores.computeIfAbsent(m, x -> new LinkedHashMap<>())
               .put(r, BenchPipeline.scores(spark, s.with("score.folder", scoreFolder(m)), m));
-          result.metric("seconds.score-" + m + "." + folder(r), since(t));
+          result.metric("seconds.score-" + m + "." + label(r), since(t));
         }
       }
     } finally {
@@ -128,7 +146,10 @@ final class ProjectionTask implements BenchTask {
 
     for (String m : methods) {
       Map<String, Map<String, Double>> full = scores.get(m).get(0);
-      for (int r : ranks) {
+      for (int r : all) {
+        if (r == 0) {
+          continue;
+        }
         Map<String, Map<String, Double>> projected = scores.get(m).get(r);
         double overlap = 0;
         double spearman = 0;
@@ -138,7 +159,7 @@ final class ProjectionTask implements BenchTask {
           Map<String, Double> truth = q.getValue();
           Map<String, Double> got = projected.get(q.getKey());
           if (got == null || got.size() != n || truth.size() != n) {
-            throw new IllegalStateException(m + " at " + folder(r) + " ranked " + (got == null ? 0 : got.size())
+            throw new IllegalStateException(m + " at " + label(r) + " ranked " + (got == null ? 0 : got.size())
                 + " of " + n + " training sequences for query " + q.getKey());
           }
           List<String> want = RankingMetrics.ranking(truth).subList(0, k);
@@ -158,7 +179,7 @@ final class ProjectionTask implements BenchTask {
           pearson += Stats.pearson(x, y);
         }
         int nq = full.size();
-        String at = "." + folder(r);
+        String at = "." + label(r);
         result.metric(m + ".overlap@" + k + at, overlap / nq);
         result.metric(m + ".spearman" + at, spearman / nq);
         result.metric(m + ".pearson" + at, pearson / nq);
@@ -171,7 +192,8 @@ final class ProjectionTask implements BenchTask {
         + "method on full gradients (extract.projection.enabled = false), every query against every sequence; seed %d",
         n, data.queryList().size(), o.seed()));
     result.note(BenchPipeline.describe(base, trained).replaceFirst("; gradients projected.*", "")
-        + "; ranks k x k per layer: " + ranks);
+        + "; ranks k x k per layer: " + ranks + ", bases " + bases + " (rank-K: seeded Gaussian; principal-K: "
+        + "extract.projection.basis = principal, the top eigenvectors of each layer's covariances)");
     result.note("overlap@" + k + ": |projected top-" + k + " ∩ full top-" + k + "| / " + k + "; rerank@M: projected "
         + "top-M reranked by the full scores (its top-" + k + " overlap); spearman/pearson over every sequence; "
         + "tracin with the default score.gradients (auto: unit for tracin), ekfac raw, ekfac.checkpoints = "
@@ -179,6 +201,11 @@ final class ProjectionTask implements BenchTask {
     result.note("bytes.store: the gradient store on disk (Parquet, every checkpoint); seconds on local Spark, "
         + MachineLoad.now());
     return result.build();
+  }
+
+  /** The folder and metric suffix of output {@code r}: random rank r > 0, principal rank -r, full 0. */
+  private static String label(int r) {
+    return r < 0 ? principalFolder(-r) : folder(r);
   }
 
   /** |want ∩ ranking's first m| / |want|. */

@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The quick version of the projection task through {@link BenchSuite#run}, one rank (16×16) against full gradients,
+ * The quick version of the projection task through {@link BenchSuite#run}, one rank (16×16, seeded and principal)
+ * against full gradients,
  * TracIn with its default (unit-normalised) gradients: floors under the measured figures, and the overlap figure
  * recomputed here from the score outputs the pipeline wrote (the rank's and the full-gradient folder).
  */
@@ -46,6 +47,13 @@ class ProjectionBenchTest {
     // reranking the top 10 changes no membership: its overlap is the plain overlap
     assertEquals(m.get("tracin.overlap@10.rank-16"), m.get("tracin.rerank@10.rank-16"), 1e-12);
     assertTrue(m.get("bytes.store.full") > m.get("bytes.store.rank-16"), "full gradients take more room");
+    // the principal basis at the same rank (extract.projection.basis = principal; queries projected by the stored
+    // matrices in the score stage): measured overlap 1.0 and Spearman 1.0000 at width 16, where 16 directions per
+    // side hold nearly all of each gradient; a query projected another way than its rows would rank at random
+    assertTrue(m.get("tracin.overlap@10.principal-16") >= 0.9, "principal overlap "
+        + m.get("tracin.overlap@10.principal-16"));
+    assertTrue(m.get("tracin.spearman.principal-16") >= 0.95, "principal Spearman "
+        + m.get("tracin.spearman.principal-16"));
 
     // the overlap recomputed from the two score folders the pipeline wrote (rows ranked by the stage itself)
     Path work = dir.resolve("work/projection");

@@ -33,15 +33,19 @@ import org.nd4j.linalg.factory.Nd4j;
  *
  * <p>A gradient store records only the seed and each layer's stored {@code [kOut, kIn]} shape; {@link #forLayers}
  * rebuilds its projections from that and the model's full shapes, the one way every stage does so.
+ *
+ * <p>{@link #of} wraps given matrices instead: the principal projection ({@code extract.projection.basis =
+ * principal}, LoGra's PCA initialisation) whose rows are the top eigenvectors of each layer's activation and
+ * output-gradient covariances, fitted on the corpus and kept beside the store.
  */
 public final class KroneckerProjection {
 
   private final String layer;
-  private final long seed;
+  private final Long seed;   // null for given (principal) matrices
   private final INDArray pIn;   // 'f' [kIn, dIn]
   private final INDArray pOut;  // 'f' [kOut, dOut]
 
-  private KroneckerProjection(String layer, long seed, INDArray pIn, INDArray pOut) {
+  private KroneckerProjection(String layer, Long seed, INDArray pIn, INDArray pOut) {
     this.layer = layer;
     this.seed = seed;
     this.pIn = pIn;
@@ -62,6 +66,29 @@ public final class KroneckerProjection {
     }
     return new KroneckerProjection(layer, seed, gaussian(streamSeed(seed, layer, "in"), kIn, dIn, dataType),
         gaussian(streamSeed(seed, layer, "out"), kOut, dOut, dataType));
+  }
+
+  /**
+   * A projection with given matrices (copied): {@code pIn [kIn, dIn]}, {@code pOut [kOut, dOut]}, both FLOAT or both
+   * DOUBLE, every value finite.
+   */
+  public static KroneckerProjection of(String layer, INDArray pIn, INDArray pOut) {
+    if (pIn.rank() != 2 || pOut.rank() != 2 || pIn.rows() < 1 || pOut.rows() < 1 || pIn.columns() < pIn.rows()
+        || pOut.columns() < pOut.rows()) {
+      throw new IllegalArgumentException("layer " + layer + ": projection matrices must be [k, d] with 1 <= k <= d, got "
+          + Arrays.toString(pIn.shape()) + " and " + Arrays.toString(pOut.shape()));
+    }
+    if (pIn.dataType() != pOut.dataType() || (pIn.dataType() != DataType.FLOAT && pIn.dataType() != DataType.DOUBLE)) {
+      throw new IllegalArgumentException("layer " + layer + ": projection matrices must both be FLOAT or both DOUBLE, got "
+          + pIn.dataType() + " and " + pOut.dataType());
+    }
+    for (INDArray m : new INDArray[] {pIn, pOut}) {
+      if (!Double.isFinite(m.castTo(DataType.DOUBLE).sumNumber().doubleValue())
+          || !Double.isFinite(m.castTo(DataType.DOUBLE).norm2Number().doubleValue())) {
+        throw new IllegalArgumentException("layer " + layer + ": projection matrix holds a non-finite value");
+      }
+    }
+    return new KroneckerProjection(layer, null, pIn.dup('f'), pOut.dup('f'));
   }
 
   /**
@@ -130,8 +157,9 @@ public final class KroneckerProjection {
     return layer;
   }
 
-  public long seed() {
-    return seed;
+  /** The seed of a seeded (Gaussian) projection; empty for given matrices ({@link #of}). */
+  public java.util.OptionalLong seed() {
+    return seed == null ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(seed);
   }
 
   public int kIn() {

@@ -2,6 +2,7 @@ package io.influence.spark.config;
 
 import com.typesafe.config.Config;
 import io.influence.spark.store.OptimizerPreconditioning;
+import io.influence.spark.store.ProjectionBasis;
 import java.util.List;
 import java.util.Optional;
 
@@ -21,18 +22,37 @@ import java.util.Optional;
 public record ExtractSettings(List<String> layers, int batchSize, Optional<Projection> projection, int partitions,
                               boolean candidates, OptimizerPreconditioning optimizerPreconditioning) {
 
-  /** Seeded Gaussian Kronecker projection to {@code [kOut, kIn]} per layer (LoGra-style). */
-  public record Projection(int kIn, int kOut, long seed) implements java.io.Serializable {
+  /**
+   * Kronecker projection to {@code [kOut, kIn]} per layer (LoGra-style): seeded Gaussian matrices ({@code basis =
+   * random}, drawn from {@code seed}) or the principal directions of each layer's covariances ({@code basis =
+   * principal}, fitted on the first {@code fitSequences} sequences of the corpus at each checkpoint).
+   */
+  public record Projection(int kIn, int kOut, long seed, ProjectionBasis basis, int fitSequences)
+      implements java.io.Serializable {
     public Projection {
       if (kIn < 1 || kOut < 1) {
         throw new IllegalArgumentException("influence.extract.projection.k-in and k-out must be >= 1, got k-in=" + kIn
             + " k-out=" + kOut);
       }
+      java.util.Objects.requireNonNull(basis, "basis");
+      if (fitSequences < 1) {
+        throw new IllegalArgumentException("influence.extract.projection.fit-sequences must be >= 1, got "
+            + fitSequences);
+      }
     }
 
-    /** How the store and the report name it, e.g. {@code kronecker-gaussian 16x16}. */
+    /** A seeded Gaussian projection. */
+    public Projection(int kIn, int kOut, long seed) {
+      this(kIn, kOut, seed, ProjectionBasis.RANDOM, 1000);
+    }
+
+    /**
+     * How the store and the report name it, e.g. {@code kronecker-gaussian 16x16} or {@code kronecker-principal 16x16
+     * (fit on 1000 sequences)}.
+     */
     public String description() {
-      return "kronecker-gaussian " + kOut + "x" + kIn;
+      return basis == ProjectionBasis.PRINCIPAL ? "kronecker-principal " + kOut + "x" + kIn + " (fit on "
+          + fitSequences + " sequences)" : "kronecker-gaussian " + kOut + "x" + kIn;
     }
   }
 
@@ -52,7 +72,8 @@ public record ExtractSettings(List<String> layers, int batchSize, Optional<Proje
     Config e = c.getConfig("extract");
     Optional<Projection> projection = e.getBoolean("projection.enabled")
         ? Optional.of(new Projection(e.getInt("projection.k-in"), e.getInt("projection.k-out"),
-            e.getLong("projection.seed"))) : Optional.empty();
+            e.getLong("projection.seed"), Choices.parse(ProjectionBasis.class, "extract.projection.basis",
+                e.getString("projection.basis")), e.getInt("projection.fit-sequences"))) : Optional.empty();
     return new ExtractSettings(e.getStringList("layers"), e.getInt("batch-size"), projection,
         e.getInt("partitions"), e.getBoolean("candidates"), Choices.parse(OptimizerPreconditioning.class,
             "extract.optimizer-preconditioning", e.getString("optimizer-preconditioning")));

@@ -11,11 +11,11 @@ import java.util.HashMap;
 import io.influence.core.model.CausalLm;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
-import io.influence.core.score.LayerLayout;
 import io.influence.ekfac.CovarianceAccumulator;
 import io.influence.spark.extract.ExecutorModels;
 import io.influence.spark.progress.ProgressCounter;
 import io.influence.spark.store.StoreMetadata;
+import io.influence.spark.store.StoreProjections;
 import java.io.Serializable;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -28,7 +28,7 @@ import org.apache.spark.sql.Row;
  * One covariance-pass task: the partition's (id, tokens) rows in batches through the checkpoint's model
  * (loaded once per thread by ExecutorModels), per-example token factors of the store's layers, and one
  * CovarianceAccumulator per layer. Projected stores: a_t and g_t are mapped to P_in a_t ([T, kIn]) and
- * P_out g_t ([T, kOut]) with the store's seeded KroneckerProjection (KroneckerProjection.forLayers: the same
+ * P_out g_t ([T, kOut]) with the store's KroneckerProjection (StoreProjections.of: the same
  * matrices extract and the query side build), by one float32 GEMM each (projectTokens); full stores keep a [T, dIn+1], g [T, dOut].
  * On a store of Adam-preconditioned gradients (rows P_out (G ⊙ S) P_inᵀ, S = 1 / (√v̂ + ε)) each token's factors are
  * first scaled by the rank-one fit S ≈ r cᵀ (RankOneScaling: g_t ⊙ r, a_t ⊙ c), so the eigenbasis is that of the
@@ -55,8 +55,7 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
   private final String dir;
   private final String sha256;
   private final List<StoreMetadata.Layer> layers;
-  private final LayerLayout stored;
-  private final Long projectionSeed;
+  private final StoreMetadata meta;
   private final int batchSize;
   private final List<GradientRequest.Labels> draws;
   private final ProgressCounter done;
@@ -74,8 +73,7 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
     this.optimizerSha256 = meta.optimizerPreconditioning() == OptimizerPreconditioning.NONE ? null
         : meta.optimizerSha256();
     this.layers = List.copyOf(meta.layers());
-    this.stored = meta.layout();
-    this.projectionSeed = meta.projectionSeed();
+    this.meta = meta;
     this.batchSize = batchSize;
     this.draws = List.copyOf(draws);
     this.done = done;
@@ -93,8 +91,8 @@ final class CovarianceTask implements FlatMapFunction<Iterator<Row>, CovarianceT
   public Iterator<Sums> call(Iterator<Row> rows) {
     CausalLm model = ExecutorModels.model(dir, sha256);
     List<String> names = layers.stream().map(StoreMetadata.Layer::name).toList();
-    Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(stored, model::linearShape,
-        projectionSeed, model.dataType());
+    Map<String, KroneckerProjection> projections = StoreProjections.of(meta, model::linearShape,
+        model.dataType());
     GradientRequest request = GradientRequest.perExampleTokenFactors().withTrackedLayers(names);
     Map<String, RankOneScaling> adam = new HashMap<>();
     if (optimizerSha256 != null) {

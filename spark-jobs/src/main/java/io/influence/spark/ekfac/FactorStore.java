@@ -106,13 +106,15 @@ public final class FactorStore {
 
   /**
    * True when the complete factors of {@code meta.checkpoint()} were fitted in the same gradient space but from other
-   * gradients (the checkpoint or the corpus changed and extract wrote them again): they are stale and are refitted.
+   * gradients (the checkpoint or the corpus changed and extract wrote them again, or a principal projection's matrices
+   * were fitted again): they are stale and are refitted.
    */
   public static boolean isStale(Path root, StoreMetadata meta) {
     Marker m = marker(root, meta.checkpoint());
     StoreMetadata fitted = StoreMetadata.fromJson(m.store(), new Path(folder(root, meta.checkpoint()), MARKER)
         .toString());
-    return fitted.sameGradientSpace(meta) && !fitted.sameInputs(meta);
+    return fitted.sameLayout(meta) && (!fitted.sameInputs(meta)   // a principal store refits its matrices with them
+        || !java.util.Objects.equals(fitted.projectionSha256(), meta.projectionSha256()));
   }
 
   /**

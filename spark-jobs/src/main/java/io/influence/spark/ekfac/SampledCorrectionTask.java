@@ -3,10 +3,10 @@ package io.influence.spark.ekfac;
 import io.influence.core.model.CausalLm;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.KroneckerProjection;
-import io.influence.core.score.LayerLayout;
 import io.influence.spark.extract.ExecutorModels;
 import io.influence.spark.progress.ProgressCounter;
 import io.influence.spark.store.StoreMetadata;
+import io.influence.spark.store.StoreProjections;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -27,8 +27,7 @@ final class SampledCorrectionTask implements FlatMapFunction<Iterator<Row>, Corr
   private final String dir;
   private final String sha256;
   private final List<StoreMetadata.Layer> layers;
-  private final LayerLayout stored;
-  private final Long projectionSeed;
+  private final StoreMetadata meta;
   private final Corrections zero;
   private final int batchSize;
   private final List<GradientRequest.Labels> draws;
@@ -39,9 +38,8 @@ final class SampledCorrectionTask implements FlatMapFunction<Iterator<Row>, Corr
     this.dir = dir;
     this.sha256 = sha256;
     this.layers = List.copyOf(meta.layers());
-    this.stored = meta.layout();
     meta.requireUnpreconditioned("EK-FAC with sampled labels");
-    this.projectionSeed = meta.projectionSeed();
+    this.meta = meta;
     this.zero = zero;
     this.batchSize = batchSize;
     this.draws = List.copyOf(draws);
@@ -52,8 +50,8 @@ final class SampledCorrectionTask implements FlatMapFunction<Iterator<Row>, Corr
   public Iterator<Corrections> call(Iterator<Row> rows) {
     CausalLm model = ExecutorModels.model(dir, sha256);
     List<String> names = layers.stream().map(StoreMetadata.Layer::name).toList();
-    Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(stored, model::linearShape,
-        projectionSeed, model.dataType());
+    Map<String, KroneckerProjection> projections = StoreProjections.of(meta, model::linearShape,
+        model.dataType());
     GradientRequest request = (projections.isEmpty() ? GradientRequest.perExampleFull().withTrackedLayers(names)
         : GradientRequest.perExampleProjected(projections).withTrackedLayers(names));
     Corrections working = zero;   // this task's own deserialised copy

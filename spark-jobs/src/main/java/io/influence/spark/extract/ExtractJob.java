@@ -12,7 +12,6 @@ import io.influence.core.model.LayerSelection;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.tracin.ExampleGradient;
 import io.influence.spark.config.BadRows;
-import io.influence.spark.config.ExtractSettings.Projection;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.io.Locations;
 import io.influence.spark.io.Runs;
@@ -22,6 +21,9 @@ import io.influence.spark.store.CandidateCoverage;
 import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.OptimizerPreconditioning;
 import io.influence.spark.store.StoreMetadata;
+import io.influence.spark.store.StoreProjections;
+import io.influence.spark.store.ProjectionBasis;
+import io.influence.spark.ekfac.PrincipalBasisFit;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -75,6 +77,11 @@ public final class ExtractJob {
       }
     }
     if (spec.candidates() != null) {
+      if (principal(spec)) {
+        throw new IllegalArgumentException("influence.extract.projection.basis = principal is not offered with "
+            + "influence.extract.candidates = true: the basis is fitted on the corpus, which a candidates store does"
+            + " not cover. HINT: set extract.projection.basis = random for a candidates store");
+      }
       return CandidateExtraction.run(spark, spec);
     }
     CandidateCoverage.read(spark.sparkContext().hadoopConfiguration(), spec.store()).ifPresent(c -> {
@@ -93,6 +100,9 @@ public final class ExtractJob {
         StoreMetadata meta = metadata(spec, c, name).withCorpus(fingerprint);
         if (GradientStore.checkpoints(spec.store()).contains(name)) {
           StoreMetadata stored = GradientStore.metadata(spark, spec.store(), name);
+          if (principal(spec) && stored.projectionSha256() != null) {   // fitted from these settings: compare as such
+            meta = meta.withPrincipalProjection(stored.projectionSha256(), stored.projectionFile());
+          }
           if (stored.sameGradientSpace(meta) && stored.sameInputs(meta)) {
             LOG.info("checkpoint {} is already extracted in {}; skipping", name, spec.store());
             skipped.add(name);
@@ -104,6 +114,9 @@ public final class ExtractJob {
             Locations.deleteRecursively(spark.sparkContext().hadoopConfiguration(),
                 GradientStore.folder(spec.store(), name));
           }
+        }
+        if (principal(spec)) {
+          meta = fitPrincipal(spark, spec, c, metadata(spec, c, name).withCorpus(fingerprint), corpus);
         }
         try (Progress progress = Progress.start(spark.sparkContext(), "extract " + name, corpus.size())) {
           if (GradientStore.write(spark, gradients(spec, c, meta, corpus, progress.counter()), spec.store(), meta)) {
@@ -120,6 +133,39 @@ public final class ExtractJob {
     return new Result(written, skipped, corpus.badRows(), written.size() * corpus.size());
   }
 
+  private static boolean principal(ExtractSpec spec) {
+    return spec.projection() != null && spec.projection().basis() == ProjectionBasis.PRINCIPAL;
+  }
+
+  /**
+   * {@code meta} with the principal projection of checkpoint {@code c}: fitted on {@code fit-sequences} rows of the
+   * corpus, those whose ids hash lowest (all rows when the corpus is smaller; {@link PrincipalBasisFit}), written
+   * beside the store ({@link StoreProjections}).
+   */
+  private static StoreMetadata fitPrincipal(SparkSession spark, ExtractSpec spec, RunCheckpoint c, StoreMetadata meta,
+                                            TokenizedCorpus corpus) {
+    CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
+    List<StoreMetadata.Layer> full = new ArrayList<>();
+    for (String layer : meta.layerNames()) {
+      int[] shape = model.linearShape(layer);
+      full.add(new StoreMetadata.Layer(layer, shape[0], shape[1]));
+    }
+    StoreMetadata fullMeta = StoreMetadata.of(meta.checkpoint(), meta.step(), meta.learningRate(), meta.sha256(), full,
+        StoreMetadata.FULL, null, meta.engineVersion());
+    int n = spec.projection().fitSequences();
+    // a sample that does not depend on partitioning or file order: the n rows whose ids hash lowest
+    Dataset<Row> sample = corpus.rows().orderBy(org.apache.spark.sql.functions.xxhash64(col("id")), col("id")).limit(n);
+    long count = Math.min(n, corpus.size());
+    Map<String, KroneckerProjection> p = PrincipalBasisFit.fit(spark, sample.javaRDD(), count, c, fullMeta,
+        spec.projection().kIn(), spec.projection().kOut(), spec.batchSize());
+    String sha = StoreProjections.write(spark.sparkContext().hadoopConfiguration(), spec.store(), meta.checkpoint(), p);
+    org.apache.hadoop.fs.Path file = StoreProjections.file(spec.store(), meta.checkpoint(), sha);
+    LOG.info("checkpoint {}: principal projection fitted on {} sequences, written to {}", meta.checkpoint(), count,
+        file);
+    return meta.withPrincipalProjection(sha, Locations.fs(spark.sparkContext().hadoopConfiguration(), file)
+        .makeQualified(file).toString());
+  }
+
   /** The gradient rows of {@code corpus} at checkpoint {@code c}, in {@code meta}'s layers (lazy: computed when written). */
   static Dataset<Row> gradients(ExtractSpec spec, RunCheckpoint c, StoreMetadata meta, TokenizedCorpus corpus,
       ProgressCounter done) {
@@ -128,9 +174,7 @@ public final class ExtractJob {
       schema = schema.add(l.column(), DataTypes.createArrayType(DataTypes.FloatType, false), false);
     }
     return corpus.rows().mapPartitions(
-        new GradientsOfPartition(Runs.location(c), c.sha256(), spec.projection(),
-            meta.layers().stream().map(StoreMetadata.Layer::name).toList(),
-            spec.batchSize(), done, meta.optimizerSha256()), Encoders.row(schema));
+        new GradientsOfPartition(Runs.location(c), c.sha256(), meta, spec.batchSize(), done), Encoders.row(schema));
   }
 
   /**
@@ -207,19 +251,15 @@ public final class ExtractJob {
   static final class GradientsOfPartition implements MapPartitionsFunction<Row, Row> {
     private final String dir;
     private final String sha256;
-    private final Projection projection;
-    private final List<String> layers;
+    private final StoreMetadata meta;
     private final int batchSize;
     private final ProgressCounter done;
-    private final String optimizerSha256;
 
-    GradientsOfPartition(String dir, String sha256, Projection projection, List<String> layers,
-                         int batchSize, ProgressCounter done, String optimizerSha256) {
-      this.optimizerSha256 = optimizerSha256;
+    /** Rows of {@code meta}'s layers, projected as it records (seeded or principal matrices, or full). */
+    GradientsOfPartition(String dir, String sha256, StoreMetadata meta, int batchSize, ProgressCounter done) {
       this.dir = dir;
       this.sha256 = sha256;
-      this.projection = projection;
-      this.layers = layers == null ? null : List.copyOf(layers);
+      this.meta = meta;
       this.batchSize = batchSize;
       this.done = done;
     }
@@ -227,9 +267,9 @@ public final class ExtractJob {
     @Override
     public Iterator<Row> call(Iterator<Row> input) {
       CausalLm model = ExecutorModels.model(dir, sha256);
-      List<String> tracked = layers == null ? model.linearLayers() : layers;
-      Map<String, KroneckerProjection> projections = projection == null ? Map.of()
-          : model.projections(tracked, projection.kIn(), projection.kOut(), projection.seed());
+      List<String> tracked = meta.layerNames();
+      Map<String, KroneckerProjection> projections = StoreProjections.of(meta, model::linearShape, model.dataType());
+      String optimizerSha256 = meta.optimizerSha256();
       AdamScaling adam = optimizerSha256 == null ? null : adamScaling(model, tracked,
           Runs.checkpointDir(Locations.conf(), dir, sha256), optimizerSha256, "extract.optimizer-preconditioning");
       GradientExtractor extractor = new GradientExtractor(model, projections, batchSize, adam);

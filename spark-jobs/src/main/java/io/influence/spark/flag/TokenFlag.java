@@ -12,6 +12,7 @@ import io.influence.spark.extract.ExecutorModels;
 import io.influence.spark.io.Runs;
 import io.influence.spark.store.OptimizerPreconditioning;
 import io.influence.spark.store.StoreMetadata;
+import io.influence.spark.store.StoreProjections;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -132,7 +133,7 @@ public final class TokenFlag {
         StoreMetadata meta = metas.get(i);
         LayerLayout layout = meta.layout();
         Map<String, KroneckerProjection> p = new HashMap<>();
-        KroneckerProjection.forLayers(layout, model::linearShape, meta.projectionSeed(), DataType.FLOAT)
+        StoreProjections.of(meta, model::linearShape, DataType.FLOAT)
             .forEach((layer, k) -> p.put(layer, k.withDataType(DataType.DOUBLE)));
         models.add(model);
         projections.add(p);

@@ -33,6 +33,7 @@ import io.influence.spark.extract.ExecutorModels;
 import io.influence.spark.io.Corpus;
 import io.influence.spark.progress.Progress;
 import io.influence.spark.store.StoreMetadata;
+import io.influence.spark.store.StoreProjections;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -124,8 +125,8 @@ public final class IhvpQueries {
     IhvpSolver solver = settings.solver(method, curvature, damping, m);
     CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
     // float64 copies of the store's seeded matrices; none for a full store (whose shapes must be the model's)
-    Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(meta.layout(), model::linearShape,
-        meta.projectionSeed(), DataType.DOUBLE);
+    Map<String, KroneckerProjection> projections = StoreProjections.of(meta, model::linearShape,
+        DataType.DOUBLE);
     List<double[]> bs = new ArrayList<>();
     for (ExampleGradient q : queries) {
       double[] b = layout.toVector("checkpoint '" + meta.checkpoint() + "'", q.id(), q.layers());

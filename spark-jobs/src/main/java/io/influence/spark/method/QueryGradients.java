@@ -16,6 +16,7 @@ import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.io.Queries;
 import io.influence.spark.store.OptimizerPreconditioning;
 import io.influence.spark.store.StoreMetadata;
+import io.influence.spark.store.StoreProjections;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -43,8 +44,8 @@ public final class QueryGradients {
    */
   public static List<ExampleGradient> projected(List<Queries.Query> queries, RunCheckpoint c, StoreMetadata meta) {
     CausalLm model = load(c, DataType.FLOAT);
-    Map<String, KroneckerProjection> projections = KroneckerProjection.forLayers(meta.layout(), model::linearShape,
-        meta.projectionSeed(), DataType.FLOAT);
+    Map<String, KroneckerProjection> projections = StoreProjections.of(meta, model::linearShape,
+        DataType.FLOAT);
     List<PromptCompletion> t = encode(queries, c, model);
     AdamScaling adam = meta.optimizerPreconditioning() == OptimizerPreconditioning.NONE ? null   // as the store's rows
         : ExtractJob.adamScaling(model, meta.layerNames(), c.dir(), meta.optimizerSha256(),

@@ -456,7 +456,8 @@ public final class Stages {
     for (String name : checkpoints) {   // what the output is computed from: each checkpoint's content hash
       StoreMetadata meta = GradientStore.metadata(spark, store, name);
       c = c.withValue(OutputGuard.INPUTS + ".checkpoints." + name, ConfigValueFactory.fromAnyRef(meta.sha256() + " "
-          + meta.corpus() + (meta.optimizerSha256() == null ? "" : " adam " + meta.optimizerSha256())));
+          + meta.corpus() + (meta.optimizerSha256() == null ? "" : " adam " + meta.optimizerSha256())
+          + (meta.projectionSha256() == null ? "" : " principal " + meta.projectionSha256())));
     }
     var coverage = CandidateCoverage.read(store);   // a partial store: which rows it holds
     if (coverage.isPresent()) {

@@ -15,6 +15,7 @@ import io.influence.spark.extract.ExtractJob;
 import io.influence.spark.score.QueryGradientFile;
 import io.influence.spark.store.OptimizerPreconditioning;
 import io.influence.spark.store.StoreMetadata;
+import io.influence.spark.store.StoreProjections;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -101,7 +102,7 @@ public final class TokenContributions {
     LayerLayout stored = meta.layout();
     // the extract stage's float32 matrices, cast once to float64: the products below run in float64
     Map<String, KroneckerProjection> projections = new HashMap<>();
-    KroneckerProjection.forLayers(stored, model::linearShape, meta.projectionSeed(), DataType.FLOAT)
+    StoreProjections.of(meta, model::linearShape, DataType.FLOAT)
         .forEach((layer, p) -> projections.put(layer, p.withDataType(DataType.DOUBLE)));
     Map<String, List<Integer>> wantedBy = new LinkedHashMap<>();
     for (int i = 0; i < queries.size(); i++) {

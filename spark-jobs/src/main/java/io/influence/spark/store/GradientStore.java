@@ -283,7 +283,7 @@ public final class GradientStore {
     for (int i = 0; i < checkpoints.size(); i++) {
       String name = checkpoints.get(i);
       StoreMetadata m = metadata(spark, store, name);
-      if (!metas.isEmpty() && !metas.get(0).sameGradientSpace(m)) {
+      if (!metas.isEmpty() && !metas.get(0).sameLayout(m)) {
         throw new IllegalArgumentException(new Path(folder(store, name), METADATA_FILE) + " describes " + m.layers()
             + " " + m.projectionDescription() + " but " + new Path(folder(store, checkpoints.get(0)), METADATA_FILE)
             + " describes " + metas.get(0).layers() + " " + metas.get(0).projectionDescription()
@@ -401,6 +401,10 @@ public final class GradientStore {
       throw new IllegalArgumentException(file + " is for checkpoint '" + m.checkpoint() + "' but lies in folder '"
           + folder.getName() + "'. HINT: do not rename checkpoint folders; re-extract instead.");
     }
+    if (m.projectionSha256() != null) {   // a principal projection: its matrices lie beside, wherever the store is now
+      m = m.withProjectionFile(fs.makeQualified(StoreProjections.file(folder.getParent(), m.checkpoint(),
+          m.projectionSha256())).toString());
+    }
     return m;
   }
 
@@ -435,7 +439,7 @@ public final class GradientStore {
     if (idMeta.contains(StoreMetadata.PARQUET_KEY)) {
       StoreMetadata footer = StoreMetadata.fromJson(idMeta.getString(StoreMetadata.PARQUET_KEY), metaFile.getParent()
           + " (Parquet footer)");
-      if (!footer.equals(meta)) {
+      if (!footer.withProjectionFile(meta.projectionFile()).equals(meta)) {
         throw new IllegalArgumentException(metaFile + " says " + meta.toJson() + " but the Parquet footer of the files"
             + " next to it says " + footer.toJson() + ". HINT: the folder was modified after writing; delete it and"
             + " re-extract this checkpoint.");

@@ -38,11 +38,16 @@ import java.util.regex.Pattern;
  * projection ({@link OptimizerPreconditioning}; absent in older stores = none) and {@code optimizerSha256} is the
  * SHA-256 of the {@code optimizer.safetensors} that was used (null for none): both part of the gradient space and
  * of the inputs, so a store is never reused under the other choice or with other optimizer state.
+ * A principal projection ({@code projection = "kronecker-principal KxK"}, {@link ProjectionBasis#PRINCIPAL}) has no
+ * seed: {@code projectionSha256} is the SHA-256 of its matrices' file ({@link StoreProjections}), part of the gradient
+ * space. {@code projectionFile}, where that file is, is not written: the store sets it when it reads the metadata,
+ * so a store moved to another file system still finds its matrices.
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record StoreMetadata(String format, int formatVersion, String checkpoint, long step, double learningRate,
     String sha256, List<Layer> layers, String projection, Long projectionSeed, String lossConvention, String dtype,
-    String engineVersion, String corpus, OptimizerPreconditioning optimizerPreconditioning, String optimizerSha256)
+    String engineVersion, String corpus, OptimizerPreconditioning optimizerPreconditioning, String optimizerSha256,
+    String projectionSha256, @JsonIgnore String projectionFile)
     implements Serializable {
 
   public static final String FORMAT = "influence-gradient-store";
@@ -127,7 +132,14 @@ public record StoreMetadata(String format, int formatVersion, String checkpoint,
     if (FULL.equals(projection) && projectionSeed != null) {
       throw new IllegalArgumentException("full gradients have no projection seed, got " + projectionSeed);
     }
-    if (!FULL.equals(projection) && projectionSeed == null) {
+    if (FULL.equals(projection) && projectionSha256 != null) {
+      throw new IllegalArgumentException("full gradients have no projection matrices, got sha256 " + projectionSha256);
+    }
+    if (projectionSeed != null && projectionSha256 != null) {
+      throw new IllegalArgumentException("projection '" + projection + "' records both a seed and a matrices file;"
+          + " HINT: a seeded projection is rebuilt from its seed, a principal one is read from its file");
+    }
+    if (!FULL.equals(projection) && projectionSeed == null && projectionSha256 == null) {
       throw new IllegalArgumentException("projection '" + projection + "' needs its seed. HINT: record the seed used"
           + " to draw P_in and P_out so that queries can be projected the same way.");
     }
@@ -149,20 +161,39 @@ public record StoreMetadata(String format, int formatVersion, String checkpoint,
   public static StoreMetadata of(String checkpoint, long step, double learningRate, String sha256, List<Layer> layers,
       String projection, Long projectionSeed, String engineVersion) {
     return new StoreMetadata(FORMAT, FORMAT_VERSION, checkpoint, step, learningRate, sha256, layers, projection,
-        projectionSeed, LOSS_SUM_OVER_COMPLETION, FLOAT32, engineVersion, null, OptimizerPreconditioning.NONE, null);
+        projectionSeed, LOSS_SUM_OVER_COMPLETION, FLOAT32, engineVersion, null, OptimizerPreconditioning.NONE, null,
+        null, null);
+  }
+
+  /**
+   * This metadata recording a principal projection: no seed, the SHA-256 of its matrices' file, and where that file
+   * is ({@code file}, a Hadoop location; not written to JSON).
+   */
+  public StoreMetadata withPrincipalProjection(String sha256, String file) {
+    return new StoreMetadata(format, formatVersion, checkpoint, step, learningRate, this.sha256, layers, projection,
+        null, lossConvention, dtype, engineVersion, corpus, optimizerPreconditioning, optimizerSha256,
+        Objects.requireNonNull(sha256, "projection sha256"), Objects.requireNonNull(file, "projection file"));
+  }
+
+  /** This metadata with its projection file located at {@code file} (the store sets it when reading). */
+  public StoreMetadata withProjectionFile(String file) {
+    return new StoreMetadata(format, formatVersion, checkpoint, step, learningRate, sha256, layers, projection,
+        projectionSeed, lossConvention, dtype, engineVersion, corpus, optimizerPreconditioning, optimizerSha256,
+        projectionSha256, file);
   }
 
   /** This metadata recording Adam preconditioning with the optimizer state whose file hash is {@code sha256}. */
   public StoreMetadata withAdam(String sha256) {
     return new StoreMetadata(format, formatVersion, checkpoint, step, learningRate, this.sha256, layers, projection,
         projectionSeed, lossConvention, dtype, engineVersion, corpus, OptimizerPreconditioning.ADAM,
-        Objects.requireNonNull(sha256, "optimizer state sha256"));
+        Objects.requireNonNull(sha256, "optimizer state sha256"), projectionSha256, projectionFile);
   }
 
   /** This metadata recording the content fingerprint of the corpus the gradients are of (see Corpus.fingerprint). */
   public StoreMetadata withCorpus(String fingerprint) {
     return new StoreMetadata(format, formatVersion, checkpoint, step, learningRate, sha256, layers, projection,
-        projectionSeed, lossConvention, dtype, engineVersion, fingerprint, optimizerPreconditioning, optimizerSha256);
+        projectionSeed, lossConvention, dtype, engineVersion, fingerprint, optimizerPreconditioning, optimizerSha256,
+        projectionSha256, projectionFile);
   }
 
   /**
@@ -178,7 +209,8 @@ public record StoreMetadata(String format, int formatVersion, String checkpoint,
   /** This metadata with another format version (tests: a format-1 store). */
   public StoreMetadata withFormatVersion(int version) {
     return new StoreMetadata(format, version, checkpoint, step, learningRate, sha256, layers, projection,
-        projectionSeed, lossConvention, dtype, engineVersion, corpus, optimizerPreconditioning, optimizerSha256);
+        projectionSeed, lossConvention, dtype, engineVersion, corpus, optimizerPreconditioning, optimizerSha256,
+        projectionSha256, projectionFile);
   }
 
   /** The same checkpoint (content hash), corpus (content fingerprint) and optimizer state (file hash) as {@code other}. */
@@ -236,7 +268,9 @@ public record StoreMetadata(String format, int formatVersion, String checkpoint,
 
   /** "full", or e.g. "kronecker-gaussian(seed=42)"; the shapes are in {@link #layers()}. */
   public String projectionDescription() {
-    String space = FULL.equals(projection) ? FULL : projection + "(seed=" + projectionSeed + ")";
+    String space = FULL.equals(projection) ? FULL : projectionSha256 != null
+        ? projection + "(matrices sha256 " + projectionSha256.substring(0, Math.min(12, projectionSha256.length())) + ")"
+        : projection + "(seed=" + projectionSeed + ")";
     return optimizerPreconditioning == OptimizerPreconditioning.NONE ? space
         : "adam-preconditioned(optimizer.safetensors sha256 " + optimizerSha256.substring(0, Math.min(12, optimizerSha256.length())) + ") " + space;
   }
@@ -246,6 +280,15 @@ public record StoreMetadata(String format, int formatVersion, String checkpoint,
    * preconditioning.
    */
   public boolean sameGradientSpace(StoreMetadata other) {
+    return sameLayout(other) && Objects.equals(projectionSha256, other.projectionSha256);
+  }
+
+  /**
+   * True when two checkpoints of one store hold comparable rows: {@link #sameGradientSpace} except for a principal
+   * projection's matrices, which each checkpoint fits for itself (rows of one checkpoint meet only queries projected
+   * with that checkpoint's matrices).
+   */
+  public boolean sameLayout(StoreMetadata other) {
     return layers.equals(other.layers) && projection.equals(other.projection)
         && Objects.equals(projectionSeed, other.projectionSeed) && lossConvention.equals(other.lossConvention)
         && dtype.equals(other.dtype) && optimizerPreconditioning == other.optimizerPreconditioning;
