@@ -70,6 +70,10 @@ public final class ExtractJob {
 
   public static Result run(SparkSession spark, ExtractSpec spec) {
     requireProjectionFits(spec, spec.run().checkpoints().get(0));   // before any distributed work
+    if (principal(spec)) {
+      requireBasisFitsInMemory(spec, spec.run().checkpoints().get(0), spark.sparkContext().isLocal()
+          ? spark.sparkContext().defaultParallelism() : 0, Runtime.getRuntime().maxMemory());
+    }
     if (spec.preconditioning() == OptimizerPreconditioning.ADAM) {   // every checkpoint's Adam state, before Spark
       for (RunCheckpoint c : spec.run().checkpoints()) {
         CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
@@ -196,6 +200,28 @@ public final class ExtractJob {
             + "extract.projection.k-in <= " + shape[1] + " and extract.projection.k-out <= " + shape[0]
             + " (the smallest tracked layer decides), or extract.projection.enabled = false for full gradients");
       }
+    }
+  }
+
+  /**
+   * The principal basis accumulates full-size covariances, {@code dIn² + dOut²} float64 values per tracked layer, in
+   * every task and twice on the driver (the merge); refuses, before any pass, when that exceeds 60% of
+   * {@code maxHeap} ({@code localTasks} tasks share it in local mode, 0 on a cluster).
+   */
+  static void requireBasisFitsInMemory(ExtractSpec spec, RunCheckpoint c, int localTasks, long maxHeap) {
+    CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
+    long values = 0;
+    for (String layer : trackedLayers(spec, model)) {
+      int[] shape = model.linearShape(layer);
+      values += (long) shape[0] * shape[0] + (long) shape[1] * shape[1];
+    }
+    long need = values * Double.BYTES * (2L + localTasks);
+    if (need > 0.6 * maxHeap) {
+      throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "influence.extract.projection.basis = "
+          + "principal needs the full-size covariances of the tracked layers (%,d float64 values, %.1f GB with %d "
+          + "copies) but the driver's heap is %.1f GB. HINT: track fewer layers (extract.layers), give the driver "
+          + "more memory (--driver-memory), or use extract.projection.basis = random", values,
+          need / 1e9, 2 + localTasks, maxHeap / 1e9));
     }
   }
 

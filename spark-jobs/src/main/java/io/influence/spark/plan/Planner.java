@@ -22,6 +22,7 @@ import io.influence.spark.io.Locations;
 import io.influence.spark.io.Queries;
 import io.influence.spark.io.Runs;
 import io.influence.spark.method.InfluenceMethod;
+import io.influence.spark.store.ProjectionBasis;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -148,7 +149,17 @@ public final class Planner {
     ex.put("gradients", extractCompute);
     ex.put("parquet", storeBytes / io.writeBytesPerSecond());
     ex.put("jobs", EXTRACT_JOBS * io.jobSeconds());
-    stages.add(Plan.Stage.of("extract", rows * checkpoints, checkpoints * passFlops, storeBytes, ex));
+    double basisFlops = 0;
+    if (projection != null && projection.basis() == ProjectionBasis.PRINCIPAL) {
+      // extract.projection.basis = principal: per checkpoint, a covariance pass over the fit sample on full-size
+      // token factors, the eigendecompositions on the driver, and the pass's own job
+      double share = Math.min(1.0, projection.fitSequences() / (double) rows);
+      double cov = share * scan.overBatches(batchSize, (b, t, n) -> cost.covarianceFlops(b, t, n, GradientSpace.full()));
+      double eigen = cost.eigenFlops(GradientSpace.full());
+      basisFlops = checkpoints * (cov + eigen);
+      ex.put("basis", checkpoints * (cov / (passRate * slots) + eigen / gemm64Rate + io.jobSeconds()));
+    }
+    stages.add(Plan.Stage.of("extract", rows * checkpoints, checkpoints * passFlops + basisFlops, storeBytes, ex));
 
     InfluenceMethod self = InfluenceMethod.of(s.selfInfluence().method(), s);
     InfluenceMethod scoreMethod = InfluenceMethod.of(s.score().method(), s);

@@ -133,6 +133,17 @@ class PrincipalExtractTest {
         e.getMessage());
   }
 
+  @Test
+  void principalBasis_tooLargeForTheHeap_isRefusedBeforeAnyPass() throws Exception {
+    ExtractSpec spec = new ExtractSpec(corpus(1), run, dir.resolve("store-too-large"),
+        new Projection(K_IN, K_OUT, 17, ProjectionBasis.PRINCIPAL, 1000), null, 4, BadRows.FAIL, LongText.WINDOWS);
+    RunCheckpoint first = run.checkpoints().get(0);
+    ExtractJob.requireBasisFitsInMemory(spec, first, 2, 1L << 30);   // the tiny model's covariances fit in 1 GiB
+    var e = assertThrows(IllegalArgumentException.class, () -> ExtractJob.requireBasisFitsInMemory(spec, first, 2,
+        100_000));
+    assertTrue(e.getMessage().contains("extract.projection.basis") && e.getMessage().contains("HINT"), e.getMessage());
+  }
+
   /** A = Σ a aᵀ / tokens and S = Σ g gᵀ / tokens per layer, by plain loops over every sequence's token factors. */
   private static Map<String, double[][]> covariances(Gpt2Model model) {
     Map<String, double[][]> sums = new HashMap<>();

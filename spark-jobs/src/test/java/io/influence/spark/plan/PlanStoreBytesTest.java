@@ -61,6 +61,15 @@ class PlanStoreBytesTest {
       var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(plan.json());   // the JSON line reads back
       assertEquals(plan.storeBytes(), json.get("store_bytes").asLong());
       assertEquals(plan.stages().size(), json.get("stages").size());
+
+      // extract.projection.basis = principal: the same rows, plus a basis pass per checkpoint priced in the extract
+      o.put("extract.projection.basis", "principal");
+      o.put("output.dir", dir.resolve("principal").toString());
+      Plan principal = Planner.plan(spark, Settings.load(Optional.empty(), o), new Planner.Options(4, 0.05));
+      var extract = principal.stage("extract").orElseThrow();
+      assertTrue(extract.parts().getOrDefault("basis", 0.0) > 0, "basis pass priced: " + extract.parts());
+      assertTrue(extract.flops() > plan.stage("extract").orElseThrow().flops(), "basis pass FLOPs counted");
+      assertEquals(plan.floatsPerRow(), principal.floatsPerRow());
     }
   }
 }
