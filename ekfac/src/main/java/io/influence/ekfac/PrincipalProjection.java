@@ -45,17 +45,28 @@ public final class PrincipalProjection {
     double[] out = new double[k * d];
     for (int r = 0; r < k; r++) {
       int col = d - 1 - r;
+      for (int i = 0; i < d; i++) {
+        out[r * d + i] = e.vectors()[i * d + col];
+      }
+    }
+    fixSigns(out, k, d);
+    return out;
+  }
+
+  /** Flips each row of row-major {@code [k, d]} so that its (first) entry of largest magnitude is positive. */
+  static void fixSigns(double[] rows, int k, int d) {
+    for (int r = 0; r < k; r++) {
       int arg = 0;
       for (int i = 1; i < d; i++) {
-        if (Math.abs(e.vectors()[i * d + col]) > Math.abs(e.vectors()[arg * d + col])) {
+        if (Math.abs(rows[r * d + i]) > Math.abs(rows[r * d + arg])) {
           arg = i;
         }
       }
-      double sign = e.vectors()[arg * d + col] < 0 ? -1 : 1;
-      for (int i = 0; i < d; i++) {
-        out[r * d + i] = sign * e.vectors()[i * d + col];
+      if (rows[r * d + arg] < 0) {
+        for (int i = 0; i < d; i++) {
+          rows[r * d + i] = -rows[r * d + i];
+        }
       }
     }
-    return out;
   }
 }

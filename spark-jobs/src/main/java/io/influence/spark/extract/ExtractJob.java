@@ -149,25 +149,26 @@ public final class ExtractJob {
   private static StoreMetadata fitPrincipal(SparkSession spark, ExtractSpec spec, RunCheckpoint c, StoreMetadata meta,
                                             TokenizedCorpus corpus) {
     CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
-    List<StoreMetadata.Layer> full = new ArrayList<>();
-    for (String layer : meta.layerNames()) {
-      int[] shape = model.linearShape(layer);
-      full.add(new StoreMetadata.Layer(layer, shape[0], shape[1]));
-    }
-    StoreMetadata fullMeta = StoreMetadata.of(meta.checkpoint(), meta.step(), meta.learningRate(), meta.sha256(), full,
-        StoreMetadata.FULL, null, meta.engineVersion());
     int n = spec.projection().fitSequences();
-    // a sample that does not depend on partitioning or file order: the n rows whose ids hash lowest
-    Dataset<Row> sample = corpus.rows().orderBy(org.apache.spark.sql.functions.xxhash64(col("id")), col("id")).limit(n);
-    long count = Math.min(n, corpus.size());
-    Map<String, KroneckerProjection> p = PrincipalBasisFit.fit(spark, sample.javaRDD(), count, c, fullMeta,
-        spec.projection().kIn(), spec.projection().kOut(), spec.batchSize());
-    String sha = StoreProjections.write(spark.sparkContext().hadoopConfiguration(), spec.store(), meta.checkpoint(), p);
-    org.apache.hadoop.fs.Path file = StoreProjections.file(spec.store(), meta.checkpoint(), sha);
-    LOG.info("checkpoint {}: principal projection fitted on {} sequences, written to {}", meta.checkpoint(), count,
-        file);
-    return meta.withPrincipalProjection(sha, Locations.fs(spark.sparkContext().hadoopConfiguration(), file)
-        .makeQualified(file).toString());
+    // a sample that does not depend on partitioning or file order: the n rows whose ids hash lowest, spread again
+    // over the cores (the ordered limit ends in one partition) and kept for the passes
+    Dataset<Row> sample = corpus.rows().orderBy(org.apache.spark.sql.functions.xxhash64(col("id")), col("id")).limit(n)
+        .repartition(spark.sparkContext().defaultParallelism()).persist();
+    try {
+      long count = Math.min(n, corpus.size());
+      Map<String, KroneckerProjection> p = PrincipalBasisFit.fit(spark, sample.javaRDD(), count, c, meta.checkpoint(),
+          PrincipalBasisFit.dims(model, meta.layerNames()), spec.projection().kIn(), spec.projection().kOut(),
+          spec.batchSize());
+      String sha = StoreProjections.write(spark.sparkContext().hadoopConfiguration(), spec.store(), meta.checkpoint(),
+          p);
+      org.apache.hadoop.fs.Path file = StoreProjections.file(spec.store(), meta.checkpoint(), sha);
+      LOG.info("checkpoint {}: principal projection fitted on {} sequences, written to {}", meta.checkpoint(), count,
+          file);
+      return meta.withPrincipalProjection(sha, Locations.fs(spark.sparkContext().hadoopConfiguration(), file)
+          .makeQualified(file).toString());
+    } finally {
+      sample.unpersist();
+    }
   }
 
   /** The gradient rows of {@code corpus} at checkpoint {@code c}, in {@code meta}'s layers (lazy: computed when written). */
@@ -204,24 +205,22 @@ public final class ExtractJob {
   }
 
   /**
-   * The principal basis accumulates full-size covariances, {@code dIn² + dOut²} float64 values per tracked layer, in
-   * every task and twice on the driver (the merge); refuses, before any pass, when that exceeds 60% of
-   * {@code maxHeap} ({@code localTasks} tasks share it in local mode, 0 on a cluster).
+   * The principal basis keeps, per tracked layer and side, a {@code d × min(d, 2k)} basis and its product with the
+   * covariance ({@link PrincipalBasisFit#values}) in every task and on the driver (basis, merged sums, next basis);
+   * refuses, before any pass, when that exceeds 60% of {@code maxHeap} ({@code localTasks} tasks share it in local
+   * mode, 0 on a cluster).
    */
   static void requireBasisFitsInMemory(ExtractSpec spec, RunCheckpoint c, int localTasks, long maxHeap) {
     CausalLm model = ExecutorModels.model(c.dir().toString(), c.sha256());
-    long values = 0;
-    for (String layer : trackedLayers(spec, model)) {
-      int[] shape = model.linearShape(layer);
-      values += (long) shape[0] * shape[0] + (long) shape[1] * shape[1];
-    }
+    long values = PrincipalBasisFit.values(PrincipalBasisFit.dims(model, trackedLayers(spec, model)),
+        spec.projection().kIn(), spec.projection().kOut());
     long need = values * Double.BYTES * (2L + localTasks);
     if (need > 0.6 * maxHeap) {
       throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "influence.extract.projection.basis = "
-          + "principal needs the full-size covariances of the tracked layers (%,d float64 values, %.1f GB with %d "
-          + "copies) but the driver's heap is %.1f GB. HINT: track fewer layers (extract.layers), give the driver "
-          + "more memory (--driver-memory), or use extract.projection.basis = random", values,
-          need / 1e9, 2 + localTasks, maxHeap / 1e9));
+          + "principal keeps a basis of 2k columns per layer and side (%,d float64 values, %.2f GB with %d copies) but"
+          + " the driver's heap is %.2f GB. HINT: track fewer layers (extract.layers), lower extract.projection.k-in "
+          + "and k-out, give the driver more memory (--driver-memory), or use extract.projection.basis = random",
+          values, need / 1e9, 2 + localTasks, maxHeap / 1e9));
     }
   }
 

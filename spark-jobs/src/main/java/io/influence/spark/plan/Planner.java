@@ -23,6 +23,7 @@ import io.influence.spark.io.Queries;
 import io.influence.spark.io.Runs;
 import io.influence.spark.method.InfluenceMethod;
 import io.influence.spark.store.ProjectionBasis;
+import io.influence.spark.ekfac.PrincipalBasisFit;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -151,13 +152,12 @@ public final class Planner {
     ex.put("jobs", EXTRACT_JOBS * io.jobSeconds());
     double basisFlops = 0;
     if (projection != null && projection.basis() == ProjectionBasis.PRINCIPAL) {
-      // extract.projection.basis = principal: per checkpoint, a covariance pass over the fit sample on full-size
-      // token factors, the eigendecompositions on the driver, and the pass's own job
+      // extract.projection.basis = principal: per checkpoint, PrincipalBasisFit.PASSES passes of the model over the
+      // fit sample (each about an extract pass over those rows) and one Spark job each
       double share = Math.min(1.0, projection.fitSequences() / (double) rows);
-      double cov = share * scan.overBatches(batchSize, (b, t, n) -> cost.covarianceFlops(b, t, n, GradientSpace.full()));
-      double eigen = cost.eigenFlops(GradientSpace.full());
-      basisFlops = checkpoints * (cov + eigen);
-      ex.put("basis", checkpoints * (cov / (passRate * slots) + eigen / gemm64Rate + io.jobSeconds()));
+      double basis = PrincipalBasisFit.PASSES * share * passFlops;
+      basisFlops = checkpoints * basis;
+      ex.put("basis", checkpoints * (basis / (passRate * slots) + PrincipalBasisFit.PASSES * io.jobSeconds()));
     }
     stages.add(Plan.Stage.of("extract", rows * checkpoints, checkpoints * passFlops + basisFlops, storeBytes, ex));
 
