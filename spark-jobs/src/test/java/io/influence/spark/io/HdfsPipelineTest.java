@@ -73,8 +73,10 @@ class HdfsPipelineTest {
     java.nio.file.Path queries = local.resolve("queries.jsonl");
     Files.writeString(queries, "{\"id\": \"q1\", \"prompt\": \"the red\", \"completion\": \" cat sleeps.\"}\n"
         + "{\"id\": \"q2\", \"prompt\": \"a blue bird\", \"completion\": \" sings quietly.\"}\n");
+    // the principal basis: its matrices file is written to and read from the store's file system by every stage
+    // (a seeded projection has no file); a mix-up between the two runs' files would break the equalities below
     String settingsFile = "influence {\n  score.top-k = 5\n  extract.projection.k-in = 6\n"
-        + "  extract.projection.k-out = 5\n  ekfac.damping.value = 0.1\n}\n";
+        + "  extract.projection.k-out = 5\n  extract.projection.basis = principal\n  ekfac.damping.value = 0.1\n}\n";
     java.nio.file.Path localSettings = local.resolve("job.conf");
     Files.writeString(localSettings, settingsFile);
     hdfs.copyFromLocalFile(new Path(tiny.corpus().toUri()), new Path(root + "/data/corpus.jsonl"));
@@ -118,6 +120,9 @@ class HdfsPipelineTest {
       assertTrue(hdfs.exists(new Path(out, file)), file + " on HDFS");
     }
     assertTrue(FactorStore.isComplete(new Path(out, Stages.FACTORS), "step-6"), "EK-FAC factors on HDFS");
+    var meta = io.influence.spark.store.GradientStore.metadata(spark, new Path(out, Stages.GRADIENTS), "step-6");
+    assertTrue(meta.projectionFile().startsWith("hdfs://") && hdfs.exists(new Path(meta.projectionFile())),
+        "the principal matrices lie in the store on HDFS: " + meta.projectionFile());
     String html = Locations.readString(hdfs.getConf(), new Path(out, ReportBuilder.REPORT_FILE));
     assertTrue(html.contains("q1") && html.contains("q2") && html.contains("doc-"), "report names queries and docs");
     assertFalse(Files.exists(java.nio.file.Path.of("hdfs:")), "no stray local folder named after the scheme");
