@@ -64,6 +64,11 @@ import org.nd4j.linalg.factory.Nd4j;
  *    approximation, reported as measured. "identity" (the plain gradient inner product, TracIn at one
  *    checkpoint) is the baseline a preconditioner should beat.
  *
+ * 3. Tiny Llama: the same as 2 for the Llama of the same sizes (TinyLm.llamaConfig: RMSNorm, rotary positions,
+ *    SwiGLU, grouped-query attention), trained by our trainer on the same language; metrics llama.*, flags
+ *    exactness.llama.* as exactness.gpt2.* (tracked model.layers.N.self_attn.o_proj), exactness.llama.enabled (1).
+ *    The Adam and preconditioning rows run on GPT-2 only.
+ *
  * Flags (-P key=value; quick/full defaults): exactness.train (50/100) and exactness.queries (5/5) scored pairs;
  * exactness.damping (0.1, × mean eigenvalue); exactness.lr.{n (400), features (6), classes (4), signal (0.1),
  * alpha (1e-3), lissa-depth (20000)}; exactness.gpt2.{sequences (50/100: the curvature's training set), track
@@ -126,7 +131,10 @@ final class ExactnessTask implements BenchTask {
     BenchResult.Builder b = BenchResult.of(name());
     try (BlasThreads one = BlasThreads.set(1)) {
       logistic(o, b, train, queries, fraction);
-      gpt2(o, b, train, queries, fraction);
+      transformer(o, b, train, queries, fraction, false);
+      if (o.intParam("exactness.llama.enabled", 1, 1) != 0) {
+        transformer(o, b, train, queries, fraction, true);
+      }
     }
     return b.build();
   }
@@ -234,19 +242,31 @@ final class ExactnessTask implements BenchTask {
 
   // ---------------------------------------------------------------- tiny GPT-2
 
-  private void gpt2(BenchOptions o, BenchResult.Builder b, int train, int queries, double fraction) {
+  /**
+   * The tiny transformer part: GPT-2 (metrics {@code gpt2.*}, flags {@code exactness.gpt2.*}) or, with
+   * {@code llama}, the Llama of the same sizes ({@link TinyLm#llamaConfig}: RMSNorm, rotary positions, SwiGLU,
+   * grouped-query attention; metrics {@code llama.*}, flags {@code exactness.llama.*}, tracked layers
+   * {@code model.layers.N.self_attn.o_proj}) on the same generated language. The Adam and preconditioning rows run on
+   * GPT-2 only.
+   */
+  private void transformer(BenchOptions o, BenchResult.Builder b, int train, int queries, double fraction,
+                           boolean llama) {
     long t0 = System.nanoTime();
-    TinyLm lm = TinyLm.from(o, "exactness.gpt2", 100, 200, 1, 2);
-    int n = o.intParam("exactness.gpt2.sequences", 50, 100);
-    List<String> layers = List.of(o.param("exactness.gpt2.track", o.quick() ? "h.0.attn.c_proj"
-        : "h.0.attn.c_proj,h.1.attn.c_proj").split(","));
+    String fam = llama ? "llama" : "gpt2";
+    String flags = "exactness." + fam;
+    TinyLm lm = TinyLm.from(o, flags, 100, 200, 1, 2);
+    int n = o.intParam(flags + ".sequences", 50, 100);
+    String first = llama ? "model.layers.0.self_attn.o_proj" : "h.0.attn.c_proj";
+    String second = llama ? "model.layers.1.self_attn.o_proj" : "h.1.attn.c_proj";
+    List<String> layers = List.of(o.param(flags + ".track", o.quick() ? first : first + "," + second).split(","));
     if (train > n) {
-      throw new IllegalArgumentException("-P exactness.train=" + train + " exceeds -P exactness.gpt2.sequences=" + n);
+      throw new IllegalArgumentException("-P exactness.train=" + train + " exceeds -P " + flags + ".sequences=" + n);
     }
     TinyLm.Sample sample = lm.sample(o.seed(), new Random(o.seed() + 1), n + queries);
     List<int[]> data = sample.sequences().subList(0, n);
     List<int[]> querySeqs = sample.sequences().subList(n, n + queries);
-    TinyLm.Trained trained = lm.train(data, o.seed(), o.seed(), lm.steps(), o.workDir().resolve("gpt2-run"));
+    TinyLm.Trained trained = llama ? lm.trainLlama(data, o.seed(), o.seed(), lm.steps(), o.workDir().resolve(fam + "-run"))
+        : lm.train(data, o.seed(), o.seed(), lm.steps(), o.workDir().resolve("gpt2-run"));
     CausalLm model = trained.model().withDataType(DataType.DOUBLE);
     long tTrain = System.nanoTime();
 
@@ -262,8 +282,8 @@ final class ExactnessTask implements BenchTask {
     double[] eig = DenseMath.eigenvalues(m);
     double lambda = fraction * mean(eig);
     double[] exact = p.scores(q -> DenseMath.solve(m, lambda, qg.get(q)));
-    int depth = o.intParam("exactness.gpt2.lissa-depth", 200, 400);
-    String pre = "gpt2.ggn.";
+    int depth = o.intParam(flags + ".lissa-depth", 200, 400);
+    String pre = fam + ".ggn.";
     compare(b, pre + "cg", exact, cg(ggn, p, lambda, b, pre + "cg"), CG_BAR);
     compare(b, pre + "lissa", exact, lissa(ggn, p, lambda, eig[eig.length - 1], depth, b, pre + "lissa"), LISSA_BAR);
     Map<String, LayerFactors> fitted = InMemoryEkfac.fit(model, data, layers);
@@ -273,7 +293,7 @@ final class ExactnessTask implements BenchTask {
     compare(b, pre + "ekfac", exact, preconditioned(ekfac, p), Double.NaN);
     compare(b, pre + "identity", exact, p.scores(qg::get), Double.NaN);
     // ekfac.fisher = true: labels drawn from the model's softmax, whose expectation is this very GGN
-    for (String k : o.param("exactness.gpt2.fisher-samples", o.quick() ? "1" : "1,4,16").split(",")) {
+    for (String k : o.param(flags + ".fisher-samples", o.quick() ? "1" : "1,4,16").split(",")) {
       int samples = Integer.parseInt(k.trim());
       Map<String, LayerFactors> sampled = InMemoryEkfac.fit(model, data, layers,
           GradientRequest.Labels.sampled(o.seed()), samples);
@@ -283,12 +303,13 @@ final class ExactnessTask implements BenchTask {
       compare(b, name + "ekfac", exact, preconditioned(KroneckerPreconditioners.ekfac(sampled,
           Damping.absolute(lambda)), p), Double.NaN);
     }
-    if (o.intParam("exactness.gpt2.defaults", o.quick() ? 0 : 1, 1) != 0) {
-      SolverDefaults.compare(b, "gpt2.ggn", ggn, m, p.train(), qg);
+    if (o.intParam(flags + ".defaults", o.quick() ? 0 : 1, 1) != 0) {
+      SolverDefaults.compare(b, fam + ".ggn", ggn, m, p.train(), qg);
     }
 
-    String adamNote = adam(b, model, trained, data, layers, layout, m, all.subList(0, train), qg, fraction);
-    if (o.intParam("exactness.gpt2.preconditioning", 1, 1) != 0) {
+    String adamNote = llama ? "Adam and preconditioning rows: GPT-2 only"
+        : adam(b, model, trained, data, layers, layout, m, all.subList(0, train), qg, fraction);
+    if (!llama && o.intParam("exactness.gpt2.preconditioning", 1, 1) != 0) {
       preconditioning(b, fitted, layout, m, eig, qg);
     }
 
@@ -307,27 +328,28 @@ final class ExactnessTask implements BenchTask {
     }
     double lambdaF = fraction * trace(f) / dim;
     double[] exactF = p.scores(q -> DenseMath.solve(f, lambdaF, qg.get(q)));
-    compare(b, "gpt2.fisher.ekfac", exactF, preconditioned(KroneckerPreconditioners.ekfac(fitted,
+    compare(b, fam + ".fisher.ekfac", exactF, preconditioned(KroneckerPreconditioners.ekfac(fitted,
         Damping.absolute(lambdaF)), p), Double.NaN);
-    compare(b, "gpt2.fisher.kfac", exactF, preconditioned(KroneckerPreconditioners.kfac(fitted,
+    compare(b, fam + ".fisher.kfac", exactF, preconditioned(KroneckerPreconditioners.kfac(fitted,
         Damping.absolute(lambdaF)), p), Double.NaN);
 
     // the true Hessian (indefinite): damped above |λ_min|
     String hessian = "";
-    int hessianDepth = o.intParam("exactness.gpt2.hessian-lissa-depth", 700, 700);
-    if (o.intParam("exactness.gpt2.hessian", o.quick() ? 0 : 1, 1) != 0) {
+    int hessianDepth = o.intParam(flags + ".hessian-lissa-depth", 700, 700);
+    if (o.intParam(flags + ".hessian", o.quick() ? 0 : 1, 1) != 0) {
       HessianOperator hop = HessianOperator.create(model, layers, TrainingSequences.of(data, n));
       double[][] mh = DenseMath.matrix(hop);
       double[] eh = DenseMath.eigenvalues(mh);
       double lambdaH = Math.max(0, -eh[0]) + lambda;
       double[] exactH = p.scores(q -> DenseMath.solve(mh, lambdaH, qg.get(q)));
-      compare(b, "gpt2.hessian.cg", exactH, cg(hop, p, lambdaH, b, "gpt2.hessian.cg"), CG_BAR);
-      compare(b, "gpt2.hessian.lissa", exactH, lissa(hop, p, lambdaH, eh[eh.length - 1], hessianDepth, b,
-          "gpt2.hessian.lissa"), LISSA_BAR);
+      compare(b, fam + ".hessian.cg", exactH, cg(hop, p, lambdaH, b, fam + ".hessian.cg"), CG_BAR);
+      compare(b, fam + ".hessian.lissa", exactH, lissa(hop, p, lambdaH, eh[eh.length - 1], hessianDepth, b,
+          fam + ".hessian.lissa"), LISSA_BAR);
       hessian = String.format(Locale.ROOT, "; Hessian eigenvalues [%.3e, %.3e], damping %.3e (|λ_min| + λ), LiSSA "
           + "depth %d", eh[0], eh[eh.length - 1], lambdaH, hessianDepth);
     }
-    b.note(String.format(Locale.ROOT, "gpt2: %d layer(s) of width %d, vocabulary %d, %d-token sequences, trained %d "
+    b.note(String.format(Locale.ROOT, fam + (llama ? " (RMSNorm, RoPE, SwiGLU of 2 x width, grouped-query attention)"
+            : "") + ": %d layer(s) of width %d, vocabulary %d, %d-token sequences, trained %d "
             + "steps on N=%d sequences (last batch loss %.3f); tracked %s (%d parameters); GGN eigenvalues "
             + "[%.3e, %.3e], damping %.3e (%.3g x mean eigenvalue)%s; LiSSA depth %d; %d train x %d query pairs; "
             + "%s; training %.1f s, forming the GGN %.1f s, all %.1f s", lm.layers(), lm.width(), lm.vocab(), lm.seq(),

@@ -62,7 +62,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * Flags (-P key=value; quick/full defaults): loo.train (300 digits rows; the rest are held out), loo.alpha
  * (1e-2), loo.removed (40), loo.points (1/3); loo.lds.{models (30/50), fraction (0.5), points (10/20)};
- * loo.gpt2.{train (64/128), queries (8/16), models (6/30), fraction (0.5), checkpoints (4/5)} and the TinyLm
+ * loo.gpt2.{train (64/128), queries (8/16), models (6/30), fraction (0.5), checkpoints (4/5), retrains (1: models
+ * per subset, each with its own batch order; above 1 the actual output is their mean, and gpt2.lds1.* and
+ * gpt2.lds.retrain-agreement report one retrain and the noise ceiling)} and the TinyLm
  * keys under loo.gpt2 (steps 100/300).
  */
 final class LeaveOneOutTask implements BenchTask {
@@ -233,8 +235,9 @@ final class LeaveOneOutTask implements BenchTask {
     int models = o.intParam("loo.gpt2.models", 6, 30);
     int checkpoints = o.intParam("loo.gpt2.checkpoints", 4, 5);
     double fraction = o.doubleParam("loo.gpt2.fraction", 0.5, 0.5);
+    int retrains = o.intParam("loo.gpt2.retrains", 1, 1);
     int kept = (int) Math.round(fraction * n);
-    if (n < 4 || queries < 1 || models < 3 || checkpoints < 1 || kept < 1 || kept >= n) {
+    if (n < 4 || queries < 1 || models < 3 || checkpoints < 1 || kept < 1 || kept >= n || retrains < 1) {
       throw new IllegalArgumentException("loo.gpt2 needs train >= 4, queries >= 1, models >= 3, checkpoints >= 1 and "
           + "a fraction keeping 1.." + (n - 1) + " sequences; got " + n + ", " + queries + ", " + models + ", "
           + checkpoints + ", " + fraction);
@@ -291,7 +294,8 @@ final class LeaveOneOutTask implements BenchTask {
     long tFull = System.nanoTime();
 
     Random random = new Random(o.seed() + 104);
-    double[][] actual = new double[queries][models];
+    double[][] actual = new double[queries][models];          // mean over the retrains of each subset
+    double[][][] perRetrain = new double[retrains][queries][models];
     double[][] predEkfac = new double[queries][models];
     double[][] predTracin = new double[queries][models];
     double[][] predGrad = new double[queries][models];
@@ -306,10 +310,17 @@ final class LeaveOneOutTask implements BenchTask {
           subsetData.add(data.get(i));
         }
       }
-      TinyLm.Trained t = lm.train(subsetData, initSeed, initSeed, lm.steps(), o.workDir().resolve("gpt2-subset-" + m));
-      double[] losses = t.model().withDataType(DataType.DOUBLE).losses(queryBatch);
+      // retrain r > 0: same initialisation and subset, another batch order: the training noise that LDS averages
+      for (int r = 0; r < retrains; r++) {
+        TinyLm.Trained t = lm.train(subsetData, initSeed, initSeed + 7919L * r, lm.steps(),
+            o.workDir().resolve("gpt2-subset-" + m + (r == 0 ? "" : "-retrain-" + r)));
+        double[] losses = t.model().withDataType(DataType.DOUBLE).losses(queryBatch);
+        for (int q = 0; q < queries; q++) {
+          perRetrain[r][q][m] = losses[q];
+          actual[q][m] += losses[q] / retrains;
+        }
+      }
       for (int q = 0; q < queries; q++) {
-        actual[q][m] = losses[q];
         predEkfac[q][m] = -sumKept(ekfacScores[q], keep);
         predTracin[q][m] = -sumKept(tracin[q], keep);
         predGrad[q][m] = -sumKept(gradScores[q], keep);
@@ -325,6 +336,16 @@ final class LeaveOneOutTask implements BenchTask {
     b.metric("gpt2.lds.ekfac", mean(ldsEkfac));
     b.metric("gpt2.lds.tracin", mean(ldsTracin));
     b.metric("gpt2.lds.gradient", mean(ldsGrad));
+    if (retrains > 1) {
+      // against one retrain per subset (what retrains = 1 measures), and the noise ceiling: how well one retrain's
+      // losses rank the subsets like another's (Spearman per query between retrains 0 and 1, averaged)
+      b.metric("gpt2.lds1.ekfac", mean(lds(predEkfac, perRetrain[0])));
+      b.metric("gpt2.lds1.tracin", mean(lds(predTracin, perRetrain[0])));
+      for (Map.Entry<String, double[][]> e : predOptions.entrySet()) {
+        b.metric("gpt2.lds1." + e.getKey(), mean(lds(e.getValue(), perRetrain[0])));
+      }
+      b.metric("gpt2.lds.retrain-agreement", mean(lds(perRetrain[1], perRetrain[0])));
+    }
     List<String> optionLds = new ArrayList<>();
     for (Map.Entry<String, double[][]> e : predOptions.entrySet()) {
       double[] l = lds(e.getValue(), actual);
@@ -336,7 +357,8 @@ final class LeaveOneOutTask implements BenchTask {
         + "ekfac-adam: EK-FAC in Adam's coordinates at the final model, fit as fit-ekfac fits an Adam store)");
     b.note(String.format(Locale.ROOT, "gpt2.lds: %d layer(s) of width %d, vocabulary %d, %d topics, %d-token "
             + "sequences; %d models each trained %d steps (AdamW, lr %.3g, batch %d, same initialisation) on a random "
-            + "%.0f%% of %d training sequences; actual = summed loss of each of %d query sequences; EK-FAC per query %s; "
+            + "%.0f%% of %d training sequences, " + retrains + " batch order(s) per subset; actual = summed loss of each "
+            + "of %d query sequences (mean over the retrains); EK-FAC per query %s; "
             + "TracInCP over %d checkpoints per query %s; 'gradient' = plain inner product at the final model; "
             + "full run %.1f s (last batch loss %.3f), all %.1f s", lm.layers(), lm.width(), lm.vocab(), lm.topics(),
         lm.seq(), models, lm.steps(), lm.learningRate(), lm.batch(), 100 * fraction, n, queries,

@@ -1,6 +1,7 @@
 package io.influence.bench;
 
 import io.influence.checkpoints.Gpt2Config;
+import io.influence.checkpoints.LlamaConfig;
 import io.influence.checkpoints.TrainingRun;
 import io.influence.core.model.CausalLm;
 import io.influence.core.train.Initialization;
@@ -54,6 +55,16 @@ record TinyLm(int vocab, int seq, int width, int layers, int topics, int branchi
     return new Gpt2Config(vocab, seq, width, layers, width / 8, 1e-5, "gelu_new");
   }
 
+  /**
+   * The Llama of the same sizes: hidden {@code width}, SwiGLU MLP of {@code 2 · width}, heads of width 8 with
+   * grouped-query attention (half as many key/value heads when there are at least two), RMSNorm, rotary positions.
+   */
+  LlamaConfig llamaConfig() {
+    int heads = width / 8;
+    return new LlamaConfig(vocab, width, 2 * width, layers, heads, heads >= 2 ? heads / 2 : 1, 1e-6, 10000, false,
+        seq);
+  }
+
   /** A seeded sample of the language: the chains come from {@code languageSeed}, the sequences from {@code random}. */
   Sample sample(long languageSeed, Random random, int count) {
     int[][][] next = new int[topics][vocab][branching];
@@ -104,7 +115,15 @@ record TinyLm(int vocab, int seq, int width, int layers, int topics, int branchi
    * {@code corpus}, saving a checkpoint every {@code saveEvery} steps under {@code runDir}; returns the run.
    */
   Trained train(List<int[]> corpus, long initSeed, long orderSeed, int saveEvery, Path runDir) {
-    CausalLm model = Initialization.gpt2(config(), initSeed, DataType.FLOAT);
+    return train(Initialization.gpt2(config(), initSeed, DataType.FLOAT), corpus, orderSeed, saveEvery, runDir);
+  }
+
+  /** {@link #train} of the Llama of the same sizes ({@link #llamaConfig}). */
+  Trained trainLlama(List<int[]> corpus, long initSeed, long orderSeed, int saveEvery, Path runDir) {
+    return train(Initialization.llama(llamaConfig(), initSeed, DataType.FLOAT), corpus, orderSeed, saveEvery, runDir);
+  }
+
+  private Trained train(CausalLm model, List<int[]> corpus, long orderSeed, int saveEvery, Path runDir) {
     Trainer.Settings settings = new Trainer.Settings(Optimizer.adamW(0.9, 0.999, 1e-8, 0.0),
         LearningRateSchedule.constant(learningRate), steps, batch, saveEvery, 1.0, orderSeed);
     double[] last = new double[1];

@@ -48,6 +48,11 @@ class MathBenchTest {
     atLeast(ex, "lr.defaults.lissa.pearson", LISSA);
     atLeast(ex, "gpt2.ggn.cg.pearson", CG);
     atLeast(ex, "gpt2.ggn.lissa.pearson", LISSA);
+    // the same on the tiny Llama (RMSNorm, rotary positions, SwiGLU, grouped-query attention): its exact GGN
+    // products through the Llama's forward-mode pass, and EK-FAC fitted on it a better preconditioner than none
+    atLeast(ex, "llama.ggn.cg.pearson", CG);
+    atLeast(ex, "llama.ggn.lissa.pearson", LISSA);
+    assertTrue(ex.get("llama.ggn.ekfac.pearson") > ex.get("llama.ggn.identity.pearson"), ex.toString());
     // the Kronecker methods on logistic regression must beat the unpreconditioned inner product by a margin
     assertTrue(ex.get("lr.ekfac.pearson") > ex.get("lr.identity.pearson") + 0.05, ex.toString());
     for (String m : List.of("kfac", "ekfac", "identity")) {

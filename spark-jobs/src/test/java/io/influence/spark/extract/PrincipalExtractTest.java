@@ -60,6 +60,7 @@ class PrincipalExtractTest {
   private static final int K_OUT = 6;
 
   @TempDir static Path dir;
+  private static TinyRun tiny;
   private static TrainingRun run;
   private static Tokenizer tokenizer;
   private static List<String> ids;
@@ -69,21 +70,15 @@ class PrincipalExtractTest {
 
   @BeforeAll
   static void trainTinyModel() throws Exception {
-    TinyRun tiny = TinyRun.create(dir);
+    tiny = TinyRun.create(dir);
     run = tiny.run();
     tokenizer = tiny.tokenizer();
     ids = tiny.ids();
     texts = tiny.texts();
   }
 
-  private Dataset<Row> corpus(int partitions) throws Exception {
-    Path file = dir.resolve("corpus.jsonl");
-    StringBuilder lines = new StringBuilder();
-    for (int i = 0; i < ids.size(); i++) {
-      lines.append("{\"id\": \"").append(ids.get(i)).append("\", \"text\": \"").append(texts.get(i)).append("\"}\n");
-    }
-    Files.writeString(file, lines);
-    return Corpus.read(spark, file).repartition(partitions);
+  private Dataset<Row> corpus(int partitions) {
+    return Corpus.read(spark, tiny.corpus()).repartition(partitions);
   }
 
   @Test
