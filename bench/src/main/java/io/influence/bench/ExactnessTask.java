@@ -97,7 +97,8 @@ final class ExactnessTask implements BenchTask {
 
   @Override
   public String description() {
-    return "CG, LiSSA, K-FAC, EK-FAC scores vs the exact damped GGN/Hessian solve (logistic regression, tiny GPT-2)";
+    return "CG, LiSSA, K-FAC, EK-FAC scores vs the exact damped GGN/Hessian solve (logistic regression, tiny GPT-2, "
+        + "tiny Llama)";
   }
 
   /** Flattened train and query gradients of one problem, in one layout. */

@@ -30,7 +30,7 @@ class MathBenchTest {
   @Test
   void quickExactnessAndLoo_throughBenchSuite_meetBarsAndWriteJson(@TempDir Path dir) throws Exception {
     List<BenchResult> results = BenchSuite.run(BenchSuite.select(List.of("exactness", "loo")),
-        new BenchOptions(true, 1, dir, Map.of()), System.out);
+        new BenchOptions(true, 1, dir, Map.of("loo.gpt2.retrains", "2")), System.out);
     System.out.print(BenchSuite.table(results));
     assertEquals(2, results.size());
     Map<String, Double> ex = results.get(0).metrics();
@@ -76,6 +76,12 @@ class MathBenchTest {
     atLeast(loo, "lr.lds.spearman", LR_LDS);
     for (String m : List.of("gpt2.lds.ekfac", "gpt2.lds.tracin", "gpt2.lds.gradient", "gpt2.lds.tracin-unit",
         "gpt2.lds.tracin-adam", "gpt2.lds.tracin-adam-unit", "gpt2.lds.ekfac-adam")) {
+      double v = loo.get(m);
+      assertTrue(v >= -1 && v <= 1, m + " = " + v);
+    }
+    // two retrains per subset: the LDS against the first alone and the retrain-to-retrain agreement (noise ceiling)
+    for (String m : List.of("gpt2.lds1.ekfac", "gpt2.lds1.tracin", "gpt2.lds1.tracin-adam-unit",
+        "gpt2.lds.retrain-agreement")) {
       double v = loo.get(m);
       assertTrue(v >= -1 && v <= 1, m + " = " + v);
     }
