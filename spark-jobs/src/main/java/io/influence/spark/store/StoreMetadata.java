@@ -269,7 +269,7 @@ public record StoreMetadata(String format, int formatVersion, String checkpoint,
   /** "full", or e.g. "kronecker-gaussian(seed=42)"; the shapes are in {@link #layers()}. */
   public String projectionDescription() {
     String space = FULL.equals(projection) ? FULL : projectionSha256 != null
-        ? projection + "(matrices sha256 " + projectionSha256.substring(0, Math.min(12, projectionSha256.length())) + ")"
+        ? projection + " (matrices sha256 " + projectionSha256.substring(0, Math.min(12, projectionSha256.length())) + ")"
         : projection + "(seed=" + projectionSeed + ")";
     return optimizerPreconditioning == OptimizerPreconditioning.NONE ? space
         : "adam-preconditioned(optimizer.safetensors sha256 " + optimizerSha256.substring(0, Math.min(12, optimizerSha256.length())) + ") " + space;
