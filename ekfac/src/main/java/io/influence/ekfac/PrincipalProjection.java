@@ -17,7 +17,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>Determinism: float64 eigendecomposition ({@link SymmetricEigen}); each eigenvector's sign is fixed so that its
  * entry of largest magnitude (the first such) is positive, so the same covariances give the same matrices.
  */
-public final class PrincipalProjection {
+final class PrincipalProjection {
 
   private PrincipalProjection() {}
 
@@ -27,7 +27,7 @@ public final class PrincipalProjection {
    * @param kOut     rows of {@code P_out}, 1..dOut
    * @param dataType FLOAT or DOUBLE: the matrices' type (values computed in float64, rounded once)
    */
-  public static KroneckerProjection of(Covariances c, int kIn, int kOut, DataType dataType) {
+  static KroneckerProjection of(Covariances c, int kIn, int kOut, DataType dataType) {
     if (kIn < 1 || kIn > c.dIn() || kOut < 1 || kOut > c.dOut()) {
       throw new IllegalArgumentException("layer " + c.layer() + ": a principal projection keeps 1.." + c.dIn()
           + " input and 1.." + c.dOut() + " output directions, got kIn=" + kIn + ", kOut=" + kOut);
