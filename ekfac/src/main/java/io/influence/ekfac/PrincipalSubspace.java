@@ -40,6 +40,8 @@ public final class PrincipalSubspace implements Serializable {
   private final Map<String, Layer> layers;
   private final long seed;
   private final int round;
+  /** Each layer's bases as arrays, built once per JVM (a broadcast value is shared by the executor's tasks). */
+  private transient volatile Map<String, INDArray[]> bases;
 
   private PrincipalSubspace(Map<String, Layer> layers, long seed, int round) {
     this.layers = layers;
@@ -90,27 +92,34 @@ public final class PrincipalSubspace implements Serializable {
       throw new IllegalArgumentException("token factors of layer " + f.layer() + " [" + f.dIn() + ", " + f.dOut()
           + "] do not match the subspace's layers");
     }
-    double[][] y = sums.y().get(l.name());
-    accumulate(y[0], f.a(), l.qIn(), l.dIn(), l.mIn());
-    accumulate(y[1], f.g(), l.qOut(), l.dOut(), l.mOut());
+    INDArray[] q = bases().get(l.name());
+    sums.add(l.name(), 0, f.a(), q[0]);
+    sums.add(l.name(), 1, f.g(), q[1]);
   }
 
-  private static void accumulate(double[] y, INDArray x, double[] q, int d, int m) {
-    INDArray xd = x.castTo(DataType.DOUBLE);
-    INDArray qm = Nd4j.create(q, new long[] {d, m}, 'c');
-    INDArray xq = xd.mmul(qm);                         // [T, m]
-    INDArray add = xd.transpose().mmul(xq).dup('c');   // [d, m]
-    double[] v = add.data().asDouble();
-    for (int i = 0; i < y.length; i++) {
-      y[i] += v[i];
+  private Map<String, INDArray[]> bases() {
+    Map<String, INDArray[]> b = bases;
+    if (b == null) {
+      synchronized (this) {
+        if (bases == null) {
+          Map<String, INDArray[]> built = new LinkedHashMap<>();
+          for (Layer l : layers.values()) {
+            built.put(l.name(), new INDArray[] {Nd4j.create(l.qIn(), new long[] {l.dIn(), l.mIn()}, 'c'),
+                Nd4j.create(l.qOut(), new long[] {l.dOut(), l.mOut()}, 'c')});
+          }
+          bases = built;
+        }
+        b = bases;
+      }
     }
+    return b;
   }
 
   /** The next basis: each {@code Y} orthonormalised. */
   public PrincipalSubspace next(Sums sums) {
     Map<String, Layer> out = new LinkedHashMap<>();
     for (Layer l : layers.values()) {
-      double[][] y = sums.y().get(l.name());
+      double[][] y = sums.values(l.name());
       Random rnd = new Random((seed ^ l.name().hashCode()) + 31L * (round + 1));
       out.put(l.name(), new Layer(l.name(), l.dIn(), l.dOut(), l.kIn(), l.kOut(),
           orthonormal(y[0].clone(), l.dIn(), l.mIn(), rnd), l.mIn(), orthonormal(y[1].clone(), l.dOut(), l.mOut(), rnd),
@@ -123,7 +132,7 @@ public final class PrincipalSubspace implements Serializable {
   public Map<String, KroneckerProjection> finish(Sums sums, DataType dataType) {
     Map<String, KroneckerProjection> out = new LinkedHashMap<>();
     for (Layer l : layers.values()) {
-      double[][] y = sums.y().get(l.name());
+      double[][] y = sums.values(l.name());
       double[] pIn = ritz(l.qIn(), y[0], l.dIn(), l.mIn(), l.kIn(), "layer " + l.name() + " A");
       double[] pOut = ritz(l.qOut(), y[1], l.dOut(), l.mOut(), l.kOut(), "layer " + l.name() + " S");
       out.put(l.name(), KroneckerProjection.of(l.name(),
@@ -213,10 +222,44 @@ public final class PrincipalSubspace implements Serializable {
     return List.copyOf(layers.keySet());
   }
 
-  /** Per layer, {@code Y = A Q} of the input side and {@code S Q} of the output side, row-major {@code [d, m]}. */
-  public record Sums(Map<String, double[][]> y) implements Serializable {
+  /**
+   * Per layer, {@code Y = A Q} of the input side and {@code S Q} of the output side, row-major {@code [d, m]}. Adds go
+   * to float64 arrays that are folded into the sums on merge, on read and when serialised (as
+   * {@link CovarianceAccumulator} does); a task returns a fresh snapshot merged from its working sums, so nothing is
+   * pending whichever serializer carries it.
+   */
+  public static final class Sums implements Serializable {
+    private static final long serialVersionUID = 1L;
+    private final Map<String, double[][]> y;
+    private transient Map<String, INDArray[]> pending;
+
+    Sums(Map<String, double[][]> y) {
+      this.y = y;
+    }
+
+    /** {@code pending[side] += xᵀ (x q)} for one example's factor {@code x [T, d]} and basis {@code q [d, m]}. */
+    void add(String layer, int side, INDArray x, INDArray q) {
+      if (pending == null) {
+        pending = new LinkedHashMap<>();
+      }
+      INDArray[] p = pending.computeIfAbsent(layer, k -> new INDArray[2]);
+      if (p[side] == null) {
+        p[side] = Nd4j.create(DataType.DOUBLE, new long[] {q.rows(), q.columns()}, 'f');
+      }
+      INDArray xd = x.castTo(DataType.DOUBLE);
+      Nd4j.gemm(xd, xd.mmul(q), p[side], true, false, 1.0, 1.0);
+    }
+
+    /** The sums of {@code layer} (input side, output side), pending adds included. */
+    double[][] values(String layer) {
+      flush();
+      return y.get(layer);
+    }
+
     /** Adds {@code other} into this and returns this. */
     public Sums merge(Sums other) {
+      flush();
+      other.flush();
       for (Map.Entry<String, double[][]> e : y.entrySet()) {
         double[][] o = other.y.get(e.getKey());
         for (int s = 0; s < 2; s++) {
@@ -226,6 +269,30 @@ public final class PrincipalSubspace implements Serializable {
         }
       }
       return this;
+    }
+
+    private void flush() {
+      if (pending == null) {
+        return;
+      }
+      for (Map.Entry<String, INDArray[]> e : pending.entrySet()) {
+        for (int s = 0; s < 2; s++) {
+          INDArray p = e.getValue()[s];
+          if (p != null) {
+            double[] v = p.dup('c').data().asDouble();   // row-major, the layout of y
+            double[] sum = y.get(e.getKey())[s];
+            for (int i = 0; i < sum.length; i++) {
+              sum[i] += v[i];
+            }
+            p.assign(0.0);
+          }
+        }
+      }
+    }
+
+    private void writeObject(java.io.ObjectOutputStream out) throws java.io.IOException {
+      flush();
+      out.defaultWriteObject();
     }
   }
 }

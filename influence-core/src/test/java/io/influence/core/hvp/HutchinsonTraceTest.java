@@ -24,7 +24,7 @@ class HutchinsonTraceTest {
   @Test
   void estimate_diagonalOperator_isExactForOneProbe() {
     double[] d = {3, -1, 0.5, 7, 2};
-    LinearOperator diag = dense(new double[][] {
+    LinearOperator diag = DenseMath.operator(new double[][] {
         {d[0], 0, 0, 0, 0}, {0, d[1], 0, 0, 0}, {0, 0, d[2], 0, 0}, {0, 0, 0, d[3], 0}, {0, 0, 0, 0, d[4]}});
     HutchinsonTrace.Estimate e = HutchinsonTrace.estimate(diag, 1, 42);
     assertEquals(11.5, e.trace(), 1e-12);
@@ -53,7 +53,7 @@ class HutchinsonTraceTest {
   @Test
   void estimate_allProbes_oneBlockProductAndSeeded() {
     int[] calls = {0};
-    LinearOperator m = dense(new double[][] {{2, 1, 0}, {1, 3, 1}, {0, 1, 4}});
+    LinearOperator m = DenseMath.operator(new double[][] {{2, 1, 0}, {1, 3, 1}, {0, 1, 4}});
     BlockLinearOperator counted = new BlockLinearOperator() {
       @Override
       public int dim() {
@@ -75,27 +75,7 @@ class HutchinsonTraceTest {
   @Test
   void estimate_zeroProbes_refusedNamingProbes() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> HutchinsonTrace.estimate(dense(new double[][] {{1}}), 0, 0));
+        () -> HutchinsonTrace.estimate(DenseMath.operator(new double[][] {{1}}), 0, 0));
     assertTrue(e.getMessage().contains("probes"), e.getMessage());
-  }
-
-  static LinearOperator dense(double[][] m) {
-    return new LinearOperator() {
-      @Override
-      public int dim() {
-        return m.length;
-      }
-
-      @Override
-      public void apply(double[] v, double[] out) {
-        for (int i = 0; i < m.length; i++) {
-          double s = 0;
-          for (int j = 0; j < m.length; j++) {
-            s += m[i][j] * v[j];
-          }
-          out[i] = s;
-        }
-      }
-    };
   }
 }

@@ -119,7 +119,7 @@ public final class PrincipalBasisFit {
               }
             }
           });
-      return List.of(sums).iterator();
+      return List.of(s.sums().merge(sums)).iterator();   // a snapshot: no pending arrays in the task's result
     }
   }
 

@@ -6,14 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.influence.checkpoints.RunCheckpoint;
-import io.influence.checkpoints.TrainingRun;
 import io.influence.core.grad.GradientExtractor;
 import io.influence.core.grad.TokenFactors;
 import io.influence.core.model.GradientRequest;
 import io.influence.core.model.Gpt2Model;
 import io.influence.core.model.KroneckerProjection;
 import io.influence.core.model.TokenBatch;
-import io.influence.core.tokenizer.Tokenizer;
 import io.influence.core.tracin.ExampleGradient;
 import io.influence.spark.config.BadRows;
 import io.influence.spark.config.ExtractSettings.Projection;
@@ -61,20 +59,12 @@ class PrincipalExtractTest {
 
   @TempDir static Path dir;
   private static TinyRun tiny;
-  private static TrainingRun run;
-  private static Tokenizer tokenizer;
-  private static List<String> ids;
-  private static List<String> texts;
 
   private final SparkSession spark = LocalSpark.get();
 
   @BeforeAll
   static void trainTinyModel() throws Exception {
     tiny = TinyRun.create(dir);
-    run = tiny.run();
-    tokenizer = tiny.tokenizer();
-    ids = tiny.ids();
-    texts = tiny.texts();
   }
 
   private Dataset<Row> corpus(int partitions) {
@@ -84,11 +74,11 @@ class PrincipalExtractTest {
   @Test
   void principalStore_holdsTopEigenvectorsAndRowsProjectedByThem_andIsReusedOrRefusedWhenChanged() throws Exception {
     Path store = dir.resolve("store-principal");
-    ExtractSpec spec = new ExtractSpec(corpus(3), run, store,
+    ExtractSpec spec = new ExtractSpec(corpus(3), tiny.run(), store,
         new Projection(K_IN, K_OUT, 17, ProjectionBasis.PRINCIPAL, 1000), null, 4, BadRows.FAIL, LongText.WINDOWS);
     assertEquals(2, ExtractJob.run(spark, spec).written().size());
     Map<String, String> hashes = new HashMap<>();
-    for (RunCheckpoint c : run.checkpoints()) {
+    for (RunCheckpoint c : tiny.run().checkpoints()) {
       String name = ExtractJob.checkpointName(c);
       StoreMetadata meta = GradientStore.metadata(spark, store, name);
       assertNotNull(meta.projectionSha256(), "a principal store records its matrices' hash");
@@ -115,7 +105,7 @@ class PrincipalExtractTest {
 
     var again = ExtractJob.run(spark, spec);
     assertTrue(again.written().isEmpty(), "a finished principal store is reused");
-    for (RunCheckpoint c : run.checkpoints()) {
+    for (RunCheckpoint c : tiny.run().checkpoints()) {
       String name = ExtractJob.checkpointName(c);
       assertEquals(hashes.get(name), GradientStore.metadata(spark, store, name).projectionSha256());
     }
@@ -123,13 +113,14 @@ class PrincipalExtractTest {
     // a copy of the store whose matrices file was changed: refused, naming the file
     Path copy = dir.resolve("store-copy");
     copyTree(store, copy);
-    String last = ExtractJob.checkpointName(run.checkpoints().get(run.checkpoints().size() - 1));
+    RunCheckpoint lastCheckpoint = tiny.run().checkpoints().get(tiny.run().checkpoints().size() - 1);
+    String last = ExtractJob.checkpointName(lastCheckpoint);
     StoreMetadata meta = GradientStore.metadata(spark, copy, last);
     Path file = Path.of(new java.net.URI(meta.projectionFile()));
     byte[] bytes = Files.readAllBytes(file);
     bytes[bytes.length - 1] ^= 1;
     Files.write(file, bytes);
-    Gpt2Model model = Gpt2Model.load(run.checkpoints().get(run.checkpoints().size() - 1).dir(), DataType.FLOAT);
+    Gpt2Model model = Gpt2Model.load(lastCheckpoint.dir(), DataType.FLOAT);
     var e = assertThrows(IllegalStateException.class, () -> StoreProjections.of(meta, model::linearShape,
         DataType.FLOAT));
     assertTrue(e.getMessage().contains(file.getFileName().toString()) && e.getMessage().contains("HINT"),
@@ -138,9 +129,9 @@ class PrincipalExtractTest {
 
   @Test
   void principalBasis_tooLargeForTheHeap_isRefusedBeforeAnyPass() throws Exception {
-    ExtractSpec spec = new ExtractSpec(corpus(1), run, dir.resolve("store-too-large"),
+    ExtractSpec spec = new ExtractSpec(corpus(1), tiny.run(), dir.resolve("store-too-large"),
         new Projection(K_IN, K_OUT, 17, ProjectionBasis.PRINCIPAL, 1000), null, 4, BadRows.FAIL, LongText.WINDOWS);
-    RunCheckpoint first = run.checkpoints().get(0);
+    RunCheckpoint first = tiny.run().checkpoints().get(0);
     ExtractJob.requireBasisFitsInMemory(spec, first, 2, 1L << 30);   // the tiny model's covariances fit in 1 GiB
     var e = assertThrows(IllegalArgumentException.class, () -> ExtractJob.requireBasisFitsInMemory(spec, first, 2,
         100_000));
@@ -151,8 +142,8 @@ class PrincipalExtractTest {
   private static Map<String, double[][]> covariances(Gpt2Model model) {
     Map<String, double[][]> sums = new HashMap<>();
     long tokens = 0;
-    for (String text : texts) {
-      var g = model.gradients(TokenBatch.of(new int[][] {tokenizer.encode(text)}),
+    for (String text : tiny.texts()) {
+      var g = model.gradients(TokenBatch.of(new int[][] {tiny.tokenizer().encode(text)}),
           GradientRequest.perExampleTokenFactors().withTrackedLayers(model.linearLayers()));
       for (TokenFactors f : g.tokenFactors().get(0).values()) {
         add(sums, f.layer() + "/a", f.a());
@@ -188,8 +179,8 @@ class PrincipalExtractTest {
     int passes = PrincipalBasisFit.passes(s);
     for (int p = 1; ; p++) {
       PrincipalSubspace.Sums sums = s.sums();
-      for (String text : texts) {
-        var g = model.gradients(TokenBatch.of(new int[][] {tokenizer.encode(text)}),
+      for (String text : tiny.texts()) {
+        var g = model.gradients(TokenBatch.of(new int[][] {tiny.tokenizer().encode(text)}),
             GradientRequest.perExampleTokenFactors().withTrackedLayers(model.linearLayers()));
         for (TokenFactors f : g.tokenFactors().get(0).values()) {
           s.add(sums, f);
@@ -230,14 +221,14 @@ class PrincipalExtractTest {
   private void assertRowsAreProjected(Path store, String name, RunCheckpoint c, Map<String, KroneckerProjection> p)
       throws Exception {
     Gpt2Model model = Gpt2Model.load(c.dir(), DataType.FLOAT);
-    List<ExampleGradient> want = new GradientExtractor(model, p, 5).extract(ids,
-        texts.stream().map(tokenizer::encode).toList(), null);
+    List<ExampleGradient> want = new GradientExtractor(model, p, 5).extract(tiny.ids(),
+        tiny.texts().stream().map(tiny.tokenizer()::encode).toList(), null);
     StoreMetadata meta = GradientStore.metadata(spark, store, name);
     Map<String, float[][]> got = new HashMap<>();
     for (Row r : GradientStore.read(spark, store, name).collectAsList()) {
       got.put(r.getString(0), StoredRow.layers(r, meta));
     }
-    assertEquals(ids.size(), got.size());
+    assertEquals(tiny.ids().size(), got.size());
     List<String> layers = meta.layerNames();
     for (ExampleGradient e : want) {
       for (int l = 0; l < layers.size(); l++) {
