@@ -9,6 +9,7 @@ import io.influence.spark.store.GradientStore;
 import io.influence.spark.store.GradientTable;
 import io.influence.spark.store.RowGather;
 import io.influence.spark.store.StoreMetadata;
+import io.influence.spark.testing.StandaloneCluster;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,12 +41,15 @@ import org.apache.spark.sql.catalyst.InternalRow;
  * queries against a float64 brute-force pass over the same store. Each store is deleted when its part is done.
  *
  * <p>In local mode the executor's tasks run in the driver's JVM, so the heap figure is driver and tasks together: an
- * upper bound of the driver's. Flat from 1/4 to the full size means neither holds anything per row.
+ * upper bound of the driver's, whose largest sample depends on which task buffers (Parquet row groups, Tungsten
+ * pages of the id check, block buffers) a forced collection happens to meet. With {@code -P master=standalone} the
+ * job runs on a real standalone cluster on this machine (spark-jobs' {@code StandaloneCluster}: a Master and one
+ * Worker with {@code slots} cores, the executor in its own JVM), so the sampled heap is the driver's alone.
  *
  * <p>Keys: {@code -P train=N} (quick 20,000; full 1,000,000), {@code queries} (64; 2,048), {@code grad-layers},
  * {@code grad-rows}, {@code grad-cols} (2 × 32 × 16: D = 1,024, 4 KiB a row), {@code topk} (10), {@code block}
  * (2,048), {@code check} (queries checked by brute force, 4), {@code period} (ms between heap samples, 2,000),
- * {@code slots} (cores).
+ * {@code slots} (cores), {@code master} ({@code local} or {@code standalone}; {@code executor-memory}, 4g).
  */
 final class ScaleTask implements BenchTask {
 
@@ -87,12 +91,27 @@ final class ScaleTask implements BenchTask {
     BenchResult.Builder b = BenchResult.of(name());
     b.note(MachineLoad.now() + " at start");
     b.note(String.format(Locale.ROOT, "%d train x %d queries, D = %d (%d layers of %dx%d), k = %d, blocks of %d rows;"
-        + " store about %.2f GB; local[%d], %d BLAS thread(s) per task; peak = %d concurrent 1024^3 GEMMs; heap sampled"
-        + " after a forced GC every %d ms, -Xmx %.0f MiB; the driver hosts the executor's tasks in local mode",
+        + " store about %.2f GB; %d task slots, %d BLAS thread(s) per task; peak = %d concurrent 1024^3 GEMMs; heap"
+        + " sampled after a forced GC every %d ms, -Xmx %.0f MiB",
         train, sizes.queries(), sizes.dim(), sizes.layers(), sizes.rows(), sizes.cols(), sizes.k(), sizes.block(),
         storeBytes / 1e9, slots, threads, slots, period, HeapSampler.maxHeapMiB()));
 
-    SparkSession spark = BenchSpark.session("local[" + slots + "]");
+    String master = o.param("master", "local");
+    if (!master.equals("local") && !master.equals("standalone")) {
+      throw new IllegalArgumentException("-P master=" + master + " is not known. HINT: local or standalone.");
+    }
+    b.note(master.equals("local")
+        ? "local[" + slots + "]: the heap is the driver's JVM with the executor's tasks in it"
+        : "standalone cluster on this machine (a Master, one Worker of " + slots + " cores, the executor in its own"
+            + " JVM): the heap is the driver's alone");
+    StandaloneCluster cluster = master.equals("local") ? null
+        : StandaloneCluster.start(1, slots, o.param("executor-memory", "4g"));
+    SparkSession spark = cluster == null ? BenchSpark.session("local[" + slots + "]")
+        : BenchSpark.session(cluster.masterUrl(), Map.of(
+            "spark.executor.memory", o.param("executor-memory", "4g"),
+            "spark.cores.max", String.valueOf(slots),
+            "spark.executor.extraJavaOptions", StandaloneCluster.javaOptions(),
+            "spark.executorEnv.OMP_NUM_THREADS", String.valueOf(threads)));
     try (BlasThreads t = BlasThreads.set(threads)) {
       double peak = ScoreBench.gemmPeak(slots);
       b.metric("gemm_peak_gflops", peak);
@@ -151,6 +170,9 @@ final class ScaleTask implements BenchTask {
       }
     } finally {
       spark.stop();
+      if (cluster != null) {
+        cluster.close();
+      }
     }
     b.note("job = ScoreJob.run end to end (store checks incl. the id check, one Parquet pass: decode, block GEMMs,"
         + " top-k and the float64 parts of kept pairs); job_seconds from a run without the heap sampler;"
