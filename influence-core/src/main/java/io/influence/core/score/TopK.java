@@ -99,6 +99,15 @@ public final class TopK implements Serializable {
     return this;
   }
 
+  /** The score of the worst pair kept (the one the next better offer replaces); throws when nothing is kept. */
+  public double worst() {
+    Scored w = heap.peek();
+    if (w == null) {
+      throw new IllegalStateException("an empty " + describe(this) + " heap has no worst pair");
+    }
+    return w.score();
+  }
+
   /** The kept pairs, best first. */
   public List<Scored> result() {
     List<Scored> out = new ArrayList<>(heap);

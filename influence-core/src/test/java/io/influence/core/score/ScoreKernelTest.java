@@ -127,6 +127,22 @@ class ScoreKernelTest {
   }
 
   @Test
+  void rank_nonFiniteRowAfterTheHeapsAreFull_failsNamingExample() {
+    // the rows of later blocks go through BlockScorer's row test first: a NaN or infinite score must still be refused
+    SplittableRandom r = new SplittableRandom(9);
+    float[][] q = rows(r, 3, false);
+    for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+      float[][] t = rows(r, 60, false);
+      t[45][7] = bad;
+      List<String> tIds = ids("t", 60);
+      var e = assertThrows(IllegalArgumentException.class, () -> BlockScorer.rank(ids("q", 3), q, tIds, t, 2, 8),
+          "value " + bad);
+      assertTrue(e.getMessage().contains("'" + tIds.get(45) + "'") && e.getMessage().contains("HINT"),
+          e.getMessage());
+    }
+  }
+
+  @Test
   void rank_rowOfWrongWidth_failsNamingIt() {
     var e = assertThrows(IllegalArgumentException.class, () -> BlockScorer.rank(List.of("q"), new float[][] {{1, 1}},
         List.of("short"), new float[][] {{1}}, 1, 8));

@@ -56,6 +56,21 @@ class TopKTest {
   }
 
   @Test
+  void worst_isTheLastOfTheResultAfterEveryOffer() {
+    List<TopK.Scored> c = candidates(3);
+    for (boolean largest : new boolean[] {true, false}) {
+      TopK heap = largest ? TopK.largest(7) : TopK.smallest(7);
+      TopK empty = heap;
+      assertThrows(IllegalStateException.class, empty::worst);
+      for (TopK.Scored s : c) {
+        heap.offer(s.id(), s.score());
+        List<TopK.Scored> kept = heap.result();
+        assertEquals(kept.get(kept.size() - 1).score(), heap.worst(), "largest=" + largest);
+      }
+    }
+  }
+
+  @Test
   void result_equalScores_brokenByIdAscendingWhateverTheArrivalOrder() {
     TopK a = TopK.largest(2).offer("b", 1.0).offer("c", 1.0).offer("a", 1.0);
     TopK b = TopK.largest(2).offer("a", 1.0).offer("c", 1.0).offer("b", 1.0);
