@@ -56,7 +56,9 @@ import org.nd4j.linalg.api.buffer.DataType;
  *
  * <p>Flags ({@code -P}): {@code fortunes} (quick 80, full 0 = all 430), {@code facts} (24), {@code contradicted}
  * (facts contradicted, 2 statements each; quick 6, full 12), {@code insults} (quick 8, full 16; as many polite
- * pairs), and the model sizes of {@link BenchPipeline} (quick and full as the planted-facts task).
+ * pairs), {@code pad} (0; CHARS &gt; 0 embeds every sequence between two benign fortune openings of at most CHARS
+ * characters: harmful spans inside long sequences, see {@link #pad}), and the model sizes of {@link BenchPipeline}
+ * (quick and full as the planted-facts task).
  */
 final class FlaggingTask implements BenchTask {
 
@@ -107,7 +109,8 @@ final class FlaggingTask implements BenchTask {
     BenchResult.Builder result = BenchResult.of(name());
     Data data = write(o);
     Path out = o.workDir().resolve("out");
-    InfluenceSettings s = BenchPipeline.settings(o, PlantedFactsTask.QUICK, PlantedFactsTask.FULL, out, data.base());
+    InfluenceSettings s = BenchPipeline.settings(o, PlantedFactsTask.QUICK, PlantedFactsTask.FULL, out, data.base(),
+        o.intParam("pad", 0, 0) > 0 ? Map.of("input.long-text", "truncate") : Map.of());
     long t0 = System.nanoTime();
     TrainJob.Result trained = BenchPipeline.train(s, line -> System.err.println("[flagging] " + line));
     result.metric("seconds.train", seconds(t0));
@@ -126,13 +129,16 @@ final class FlaggingTask implements BenchTask {
       t = System.nanoTime();
       for (String kind : data.examples().keySet()) {
         Map<String, Map<String, Double>> r = perKind.computeIfAbsent(kind, k -> new LinkedHashMap<>());
-        InfluenceSettings f = s.with("flag.examples", data.examples().get(kind).toString());
+        // each sequence's score (flag.span = sequence) unless a row says otherwise
+        InfluenceSettings f = s.with("flag.examples", data.examples().get(kind).toString())
+            .with("flag.span", "sequence");
         // TracIn's default gradients are unit-normalised (score.gradients = auto), EK-FAC's raw
         flag(spark, f, "tracin", kind, "tracin", r);
         flag(spark, f.with("score.gradients", "raw"), "tracin", kind, "tracin-raw", r);
         flag(spark, f, "ekfac", kind, "ekfac", r);
         flag(spark, f.with("score.gradients", "unit"), "ekfac", kind, "ekfac-unit", r);
-        InfluenceSettings fa = adam.with("flag.examples", data.examples().get(kind).toString());
+        InfluenceSettings fa = adam.with("flag.examples", data.examples().get(kind).toString())
+            .with("flag.span", "sequence");
         flag(spark, fa, "tracin", kind, "tracin-adam", r);
         flag(spark, fa.with("score.gradients", "raw"), "tracin", kind, "tracin-adam-raw", r);
         // the aggregate's quantile averaged with the (TracIn, summed) self-influence quantile
@@ -378,6 +384,10 @@ final class FlaggingTask implements BenchTask {
     }
     examples.put(INSULT, rude);
 
+    int pad = o.intParam("pad", 0, 0);
+    if (pad > 0) {
+      pad(rows, pad, new Random(o.seed() + 29));
+    }
     Map<String, String> texts = new LinkedHashMap<>();
     StringBuilder corpus = new StringBuilder();
     for (String[] r : rows) {
@@ -399,6 +409,30 @@ final class FlaggingTask implements BenchTask {
     BenchCorpus.Written written = new BenchCorpus.Written(base.corpus(), base.queries(), base.planted(),
         base.queryWording(), harmful, texts, base.facts(), base.queryList());
     return new Data(written, harmful, files, examples, texts);
+  }
+
+  /**
+   * Long sequences ({@code -P pad=CHARS}): every row of the corpus, harmful or not, gets benign text before and after
+   * it, each side the opening words (at most {@code chars} characters) of a seeded random fortune, so a harmful
+   * statement or reply becomes a short span inside a sequence about three times longer, among sequences of the same
+   * length (length alone tells nothing). Texts longer than the model's context are truncated (the run's
+   * {@code input.long-text = truncate}); the harmful spans sit before the suffix, so the cut takes benign words only.
+   */
+  private static void pad(List<String[]> rows, int chars, Random random) {
+    List<String> fortunes = BenchCorpus.fortunes();
+    for (String[] r : rows) {
+      r[1] = opening(fortunes.get(random.nextInt(fortunes.size())), chars) + " " + r[1] + " "
+          + opening(fortunes.get(random.nextInt(fortunes.size())), chars);
+    }
+  }
+
+  /** The longest run of whole words of {@code text} that fits in {@code chars} characters (at least one word). */
+  private static String opening(String text, int chars) {
+    if (text.length() <= chars) {
+      return text;
+    }
+    int cut = text.lastIndexOf(' ', chars);
+    return cut > 0 ? text.substring(0, cut) : text.substring(0, Math.min(text.length(), chars));
   }
 
   /** The model's summed and per-token loss of every sequence at the last checkpoint. */

@@ -146,6 +146,7 @@ public final class FlagJob {
     m.put("damping", null);
     m.put("aggregate", io.influence.spark.config.Choices.word(aggregate));
     m.put("normalisation", normalisation);
+    m.put("span", "sequence");   // these methods score whole sequences whatever flag.span says
     m.put("combine_self_influence", combined ? "rank-mean" : "none");
     m.put("selection", selection);
     m.put("rows", n);

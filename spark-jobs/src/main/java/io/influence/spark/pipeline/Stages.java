@@ -61,6 +61,8 @@ import org.apache.spark.sql.functions;
  */
 public final class Stages {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Stages.class);
+
   public static final String GRADIENTS = "gradients";
   public static final String SELF_INFLUENCE = "self-influence";
   public static final String SCORES = "scores";
@@ -352,6 +354,9 @@ public final class Stages {
     }
     List<Queries.Query> examples = Queries.read(spark, examplesFile);
     CandidateCoverage.requireCovers(CandidateCoverage.read(store), null, store, FLAG);
+    if (method.needsFactors()) {   // EK-FAC (the default): fit what is missing, reuse finished checkpoints
+      LOG.info(describe(fitEkfac(spark, s)));
+    }
     boolean combine = f.combine() == FlagSettings.CombineSelfInfluence.RANK_MEAN;
     Dataset<Row> self = combine ? selfInfluence(spark, s) : null;
     Config settings = fingerprint(spark, s, FLAG, method, store, names)

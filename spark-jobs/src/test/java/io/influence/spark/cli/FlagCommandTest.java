@@ -101,8 +101,11 @@ class FlagCommandTest {
     assertTrue(json.readTree(lines.get(0)).get("reason").asText().startsWith(
         "max normalised influence over 2 unwanted examples in the top 3 (rank 1 of 40); strongest on example ex-"));
     JsonNode p = json.readTree(folder.resolve(FlagJob.PROVENANCE).toFile());
-    assertEquals("tracin", p.get("method").asText());
-    assertEquals(2, p.get("checkpoints").size());
+    // the defaults: EK-FAC over the positive per-position terms, its factors fitted by flag itself after extract
+    assertEquals("ekfac", p.get("method").asText());
+    assertEquals("positive-tokens", p.get("span").asText());
+    assertTrue(Files.isDirectory(out.resolve("factors")), "flag fitted the missing EK-FAC factors");
+    assertEquals(1, p.get("checkpoints").size(), "EK-FAC's influence function of the final model (ekfac.checkpoints)");
     assertEquals(64, p.get("settings_fingerprint").asText().length());
     assertTrue(Files.exists(out.resolve("_settings.flag.conf")));
 
@@ -121,9 +124,9 @@ class FlagCommandTest {
     Files.writeString(two, "{\"id\": \"ex-1\", \"prompt\": \"the red\", \"completion\": \" cat sleeps.\"}\n"
         + "{\"id\": \"ex-2\", \"prompt\": \"a blue bird\", \"completion\": \" sings quietly.\"}\n");
     assertEquals(0, run(new StringWriter(), concat(new String[] {"flag", "--examples", two.toString(), "-D",
-        "flag.span=positive-tokens", "-D", "flag.folder=flag-tokens"}, common)));
+        "flag.method=tracin", "-D", "flag.span=positive-tokens", "-D", "flag.folder=flag-tokens"}, common)));
     assertEquals(0, run(new StringWriter(), concat(new String[] {"flag", "--examples", two.toString(), "-D",
-        "flag.folder=flag-sequence"}, common)));
+        "flag.method=tracin", "-D", "flag.span=sequence", "-D", "flag.folder=flag-sequence"}, common)));
     assertEquals(0, run(new StringWriter(), concat(new String[] {"score", "--queries", two.toString(), "-D",
         "score.folder=scores-two"}, common)));
     Map<String, JsonNode> tokens = byId(out.resolve("flag-tokens").resolve(FlagJob.JSON_LINES));
