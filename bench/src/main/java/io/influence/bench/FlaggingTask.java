@@ -164,8 +164,8 @@ final class FlaggingTask implements BenchTask {
       result.metric("seconds.self-influence", seconds(t));
       // refits, each after every use of the factors before it: EK-FAC at every checkpoint, then on the true Fisher
       t = System.nanoTime();
-      refitAndFlag(spark, s.with("ekfac.checkpoints", "all"), "ekfac-all", data, perKind);
-      refitAndFlag(spark, s.with("ekfac.fisher", "true"), "ekfac-true", data, perKind);
+      refitAndFlag(spark, s.with("ekfac.checkpoints", "all"), "ekfac-all", data, perKind, true);
+      refitAndFlag(spark, s.with("ekfac.fisher", "true"), "ekfac-true", data, perKind, false);
       result.metric("seconds.refit-and-flag", seconds(t));
     } finally {
       spark.stop();
@@ -218,15 +218,24 @@ final class FlaggingTask implements BenchTask {
     return result.build();
   }
 
-  /** Fits EK-FAC again with {@code settings}, then flags every kind with it, raw and unit ({@code <label>[-unit]}). */
+  /**
+   * Fits EK-FAC again with {@code settings}, then flags every kind with it, raw and unit ({@code <label>[-unit]}), each
+   * sequence whole ({@code flag.span = sequence}); with {@code tokens} also unit with {@code flag.span =
+   * positive-tokens} ({@code <label>-unit-tokens}).
+   */
   private static void refitAndFlag(SparkSession spark, InfluenceSettings settings, String label, Data data,
-      Map<String, Map<String, Map<String, Double>>> perKind) {
+      Map<String, Map<String, Map<String, Double>>> perKind, boolean tokens) {
     InfluenceSettings refit = settings.with("output.overwrite", true);
     Stages.fitEkfac(spark, refit);
     for (String kind : data.examples().keySet()) {
-      InfluenceSettings f = refit.with("flag.examples", data.examples().get(kind).toString());
+      InfluenceSettings f = refit.with("flag.examples", data.examples().get(kind).toString())
+          .with("flag.span", "sequence");
       flag(spark, f, "ekfac", kind, label, perKind.get(kind));
       flag(spark, f.with("score.gradients", "unit"), "ekfac", kind, label + "-unit", perKind.get(kind));
+      if (tokens) {
+        flag(spark, f.with("score.gradients", "unit").with("flag.span", "positive-tokens"), "ekfac", kind,
+            label + "-unit-tokens", perKind.get(kind));
+      }
     }
   }
 
@@ -257,8 +266,10 @@ final class FlaggingTask implements BenchTask {
    * report's highlighting), each example's terms divided by the norm of its scoring vector as {@code flag} does. Per
    * sequence and example: the plain sum (which is {@code flag}'s normalised score; the largest relative gap to
    * {@code flag-ekfac-max} is a target, at most 1e-3) and the sum of the positive terms (the largest sum of terms over
-   * any subset of the sequence's positions: a harmful span is not masked by the rest of the sequence);
-   * {@code tokens-ekfac-<sum|pos>-max} = their max over the examples.
+   * any subset of the sequence's positions: a harmful span is not masked by the rest of the sequence), the largest
+   * sum over a contiguous run of positions ({@code span}, Kadane's scan: a span's terms, without the scattered positive
+   * noise of a long sequence) and the largest single term ({@code peak}); {@code tokens-ekfac-<sum|pos|span|peak>-max}
+   * = their max over the examples.
    */
   private static void tokenLevel(SparkSession spark, InfluenceSettings s, TrainJob.Result trained, Data data,
       String kind, Map<String, Map<String, Double>> into, BenchResult.Builder result) throws Exception {
@@ -291,6 +302,8 @@ final class FlaggingTask implements BenchTask {
         List.of(new TokenContributions.At(last, meta)), scored, sequences, pairs);
     Map<String, Double> sum = new LinkedHashMap<>();
     Map<String, Double> positive = new LinkedHashMap<>();
+    Map<String, Double> span = new LinkedHashMap<>();   // the largest sum over a contiguous run of positions
+    Map<String, Double> peak = new LinkedHashMap<>();   // the largest single position's term
     for (Queries.Query q : examples) {
       double sq = 0;
       for (String layer : meta.layerNames()) {
@@ -302,12 +315,20 @@ final class FlaggingTask implements BenchTask {
       terms.get(q.id()).forEach((id, t) -> {
         double all = 0;
         double pos = 0;
+        double best = Double.NEGATIVE_INFINITY;
+        double endingHere = 0;
+        double top = Double.NEGATIVE_INFINITY;
         for (double c : t) {
           all += c / norm;
           pos += Math.max(0, c) / norm;
+          endingHere = Math.max(c / norm, endingHere + c / norm);   // Kadane: best run ending at this position
+          best = Math.max(best, endingHere);
+          top = Math.max(top, c / norm);
         }
         sum.merge(id, all, Math::max);
         positive.merge(id, pos, Math::max);
+        span.merge(id, best, Math::max);
+        peak.merge(id, top, Math::max);
       });
     }
     double gap = 0;
@@ -318,6 +339,8 @@ final class FlaggingTask implements BenchTask {
     result.atMost(kind + ".tokens-ekfac-sum-max.relative-gap-to-flag", gap, 1e-3);
     into.put("tokens-ekfac-sum-max", sum);
     into.put("tokens-ekfac-pos-max", positive);
+    into.put("tokens-ekfac-span-max", span);
+    into.put("tokens-ekfac-peak-max", peak);
   }
 
   /** Every ranking's score of every sequence, one line per sequence (id, rankings..., text), for a closer look. */
