@@ -26,6 +26,7 @@ import io.influence.ekfac.EigenvalueCorrection;
 import io.influence.ekfac.KroneckerPreconditioners;
 import io.influence.ekfac.LayerFactors;
 import io.influence.spark.config.BlasThreads;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -266,8 +267,9 @@ final class ExactnessTask implements BenchTask {
     TinyLm.Sample sample = lm.sample(o.seed(), new Random(o.seed() + 1), n + queries);
     List<int[]> data = sample.sequences().subList(0, n);
     List<int[]> querySeqs = sample.sequences().subList(n, n + queries);
-    TinyLm.Trained trained = llama ? lm.trainLlama(data, o.seed(), o.seed(), lm.steps(), o.workDir().resolve(fam + "-run"))
-        : lm.train(data, o.seed(), o.seed(), lm.steps(), o.workDir().resolve("gpt2-run"));
+    Path runDir = o.workDir().resolve(fam + "-run");
+    TinyLm.Trained trained = llama ? lm.trainLlama(data, o.seed(), o.seed(), lm.steps(), runDir)
+        : lm.train(data, o.seed(), o.seed(), lm.steps(), runDir);
     CausalLm model = trained.model().withDataType(DataType.DOUBLE);
     long tTrain = System.nanoTime();
 

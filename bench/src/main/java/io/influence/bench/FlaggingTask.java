@@ -109,8 +109,13 @@ final class FlaggingTask implements BenchTask {
     BenchResult.Builder result = BenchResult.of(name());
     Data data = write(o);
     Path out = o.workDir().resolve("out");
+    // each sequence's score (flag.span = sequence) unless a row names the positive-tokens span
+    Map<String, String> taskDefaults = new LinkedHashMap<>(Map.of("flag.span", "sequence"));
+    if (o.intParam("pad", 0, 0) > 0) {
+      taskDefaults.put("input.long-text", "truncate");
+    }
     InfluenceSettings s = BenchPipeline.settings(o, PlantedFactsTask.QUICK, PlantedFactsTask.FULL, out, data.base(),
-        o.intParam("pad", 0, 0) > 0 ? Map.of("input.long-text", "truncate") : Map.of());
+        taskDefaults);
     long t0 = System.nanoTime();
     TrainJob.Result trained = BenchPipeline.train(s, line -> System.err.println("[flagging] " + line));
     result.metric("seconds.train", seconds(t0));
@@ -129,16 +134,13 @@ final class FlaggingTask implements BenchTask {
       t = System.nanoTime();
       for (String kind : data.examples().keySet()) {
         Map<String, Map<String, Double>> r = perKind.computeIfAbsent(kind, k -> new LinkedHashMap<>());
-        // each sequence's score (flag.span = sequence) unless a row says otherwise
-        InfluenceSettings f = s.with("flag.examples", data.examples().get(kind).toString())
-            .with("flag.span", "sequence");
+        InfluenceSettings f = s.with("flag.examples", data.examples().get(kind).toString());
         // TracIn's default gradients are unit-normalised (score.gradients = auto), EK-FAC's raw
         flag(spark, f, "tracin", kind, "tracin", r);
         flag(spark, f.with("score.gradients", "raw"), "tracin", kind, "tracin-raw", r);
         flag(spark, f, "ekfac", kind, "ekfac", r);
         flag(spark, f.with("score.gradients", "unit"), "ekfac", kind, "ekfac-unit", r);
-        InfluenceSettings fa = adam.with("flag.examples", data.examples().get(kind).toString())
-            .with("flag.span", "sequence");
+        InfluenceSettings fa = adam.with("flag.examples", data.examples().get(kind).toString());
         flag(spark, fa, "tracin", kind, "tracin-adam", r);
         flag(spark, fa.with("score.gradients", "raw"), "tracin", kind, "tracin-adam-raw", r);
         // the aggregate's quantile averaged with the (TracIn, summed) self-influence quantile
@@ -228,8 +230,7 @@ final class FlaggingTask implements BenchTask {
     InfluenceSettings refit = settings.with("output.overwrite", true);
     Stages.fitEkfac(spark, refit);
     for (String kind : data.examples().keySet()) {
-      InfluenceSettings f = refit.with("flag.examples", data.examples().get(kind).toString())
-          .with("flag.span", "sequence");
+      InfluenceSettings f = refit.with("flag.examples", data.examples().get(kind).toString());
       flag(spark, f, "ekfac", kind, label, perKind.get(kind));
       flag(spark, f.with("score.gradients", "unit"), "ekfac", kind, label + "-unit", perKind.get(kind));
       if (tokens) {
@@ -319,11 +320,12 @@ final class FlaggingTask implements BenchTask {
         double endingHere = 0;
         double top = Double.NEGATIVE_INFINITY;
         for (double c : t) {
-          all += c / norm;
-          pos += Math.max(0, c) / norm;
-          endingHere = Math.max(c / norm, endingHere + c / norm);   // Kadane: best run ending at this position
+          double v = c / norm;
+          all += v;
+          pos += Math.max(0, v);
+          endingHere = Math.max(v, endingHere + v);   // Kadane: the best run ending at this position
           best = Math.max(best, endingHere);
-          top = Math.max(top, c / norm);
+          top = Math.max(top, v);
         }
         sum.merge(id, all, Math::max);
         positive.merge(id, pos, Math::max);

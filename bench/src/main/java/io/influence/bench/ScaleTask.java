@@ -104,11 +104,11 @@ final class ScaleTask implements BenchTask {
         ? "local[" + slots + "]: the heap is the driver's JVM with the executor's tasks in it"
         : "standalone cluster on this machine (a Master, one Worker of " + slots + " cores, the executor in its own"
             + " JVM): the heap is the driver's alone");
-    StandaloneCluster cluster = master.equals("local") ? null
-        : StandaloneCluster.start(1, slots, o.param("executor-memory", "4g"));
+    String executorMemory = o.param("executor-memory", "4g");
+    StandaloneCluster cluster = master.equals("local") ? null : StandaloneCluster.start(1, slots, executorMemory);
     SparkSession spark = cluster == null ? BenchSpark.session("local[" + slots + "]")
         : BenchSpark.session(cluster.masterUrl(), Map.of(
-            "spark.executor.memory", o.param("executor-memory", "4g"),
+            "spark.executor.memory", executorMemory,
             "spark.cores.max", String.valueOf(slots),
             "spark.executor.extraJavaOptions", StandaloneCluster.javaOptions(),
             "spark.executorEnv.OMP_NUM_THREADS", String.valueOf(threads)));

@@ -36,8 +36,9 @@ public final class BlockScorer {
   private final INDArray query;
   private final TopK[] top;
   private final TopK[] bottom;
-  private final double[] topThreshold;
-  private final double[] bottomThreshold;
+  // float: every threshold is a float score (or an infinity), so comparisons with float scores are exact
+  private final float[] topThreshold;
+  private final float[] bottomThreshold;
   private final float[] block;
   private final String[] blockIds;
   private final float[] column;
@@ -45,8 +46,6 @@ public final class BlockScorer {
   private INDArray fullTrain;
   private INDArray fullOut;
   private float[] scores;
-  private float[] tFloat;
-  private float[] bFloat;
   private long rowsScored;
   private java.util.function.BiPredicate<String, Integer> allowed;
   private OfferListener listener;
@@ -86,10 +85,10 @@ public final class BlockScorer {
     QueryHeaps empty = QueryHeaps.empty(nq, k);
     this.top = empty.top();
     this.bottom = empty.bottom();
-    this.topThreshold = new double[nq];
-    this.bottomThreshold = new double[nq];
-    Arrays.fill(topThreshold, Double.NEGATIVE_INFINITY);
-    Arrays.fill(bottomThreshold, Double.POSITIVE_INFINITY);
+    this.topThreshold = new float[nq];
+    this.bottomThreshold = new float[nq];
+    Arrays.fill(topThreshold, Float.NEGATIVE_INFINITY);
+    Arrays.fill(bottomThreshold, Float.POSITIVE_INFINITY);
     this.block = new float[Math.multiplyExact(blockRows, width)];
     this.blockIds = new String[blockRows];
     this.column = new float[blockRows];
@@ -278,8 +277,8 @@ public final class BlockScorer {
     out.data().asNioFloat().get(scores, 0, nq * b);
     // a heap that is not yet full would take every score of this block; only the block's own k best (worst)
     // can enter, so its k-th best (worst) score is a valid threshold for this block (ties still offered)
-    double[] tt = topThreshold.clone();
-    double[] bt = bottomThreshold.clone();
+    float[] tt = topThreshold.clone();
+    float[] bt = bottomThreshold.clone();
     int k = top[0].k();
     if (b > k && allowed == null) {   // with a pair filter the block's k-th score may belong to an excluded pair
       for (int q = 0; q < nq; q++) {
@@ -297,19 +296,10 @@ public final class BlockScorer {
         }
       }
     }
-    // float copies of the thresholds (exact: every threshold is a float score or an infinity) for the row test
-    if (tFloat == null) {
-      tFloat = new float[nq];
-      bFloat = new float[nq];
-    }
-    for (int q = 0; q < nq; q++) {
-      tFloat[q] = (float) tt[q];
-      bFloat[q] = (float) bt[q];
-    }
     // row by row over the column-major [nQ, b] output: contiguous reads; thresholds stay fixed for the block
     for (int r = 0; r < b; r++) {
       int base = r * nq;
-      if (!mayOffer(scores, base, tFloat, bFloat)) {
+      if (!mayOffer(scores, base, tt, bt)) {
         continue;
       }
       for (int q = 0; q < nq; q++) {
@@ -335,10 +325,10 @@ public final class BlockScorer {
     }
     for (int q = 0; q < nq; q++) {
       if (top[q].size() == top[q].k()) {
-        topThreshold[q] = top[q].worst();
+        topThreshold[q] = (float) top[q].worst();   // a float score widened: exact
       }
       if (bottom[q].size() == bottom[q].k()) {
-        bottomThreshold[q] = bottom[q].worst();
+        bottomThreshold[q] = (float) bottom[q].worst();
       }
     }
     rowsScored += b;
